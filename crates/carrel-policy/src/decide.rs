@@ -1,0 +1,100 @@
+//! The one access decision: may this role do this action on this class of
+//! record for this purpose? Pure, so it can be checked exhaustively.
+
+use std::fmt;
+
+use crate::model::{Action, Policy, RecordClass};
+
+/// Why an access was refused. Carries only policy names, never data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenyReason {
+    UnknownRole {
+        role: String,
+    },
+    ClassNotInPolicy {
+        class: RecordClass,
+    },
+    ActionNotGranted {
+        role: String,
+        action: Action,
+        class: RecordClass,
+    },
+    PurposeNotDeclared {
+        purpose: String,
+        class: RecordClass,
+    },
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DenyReason::UnknownRole { role } => {
+                write!(f, "role '{role}' is not defined in the library's policy")
+            }
+            DenyReason::ClassNotInPolicy { class } => write!(
+                f,
+                "the library's policy does not declare record class '{class}', so no one may use it"
+            ),
+            DenyReason::ActionNotGranted {
+                role,
+                action,
+                class,
+            } => write!(
+                f,
+                "the policy does not let role '{role}' {action} records of class '{class}'"
+            ),
+            DenyReason::PurposeNotDeclared { purpose, class } => write!(
+                f,
+                "'{purpose}' is not a purpose for which the policy allows use of class '{class}'"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny(DenyReason),
+}
+
+impl Decision {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow)
+    }
+}
+
+impl Policy {
+    /// Decides an access. Denies unless the role exists, the class is
+    /// declared, the role is granted the action on the class, and the
+    /// purpose is one the class is declared for.
+    pub fn decide(
+        &self,
+        role: &str,
+        action: Action,
+        class: RecordClass,
+        purpose: &str,
+    ) -> Decision {
+        let Some(role_spec) = self.roles.get(role) else {
+            return Decision::Deny(DenyReason::UnknownRole {
+                role: role.to_string(),
+            });
+        };
+        let Some(class_spec) = self.classes.get(&class) else {
+            return Decision::Deny(DenyReason::ClassNotInPolicy { class });
+        };
+        if !role_spec.may(action, class) {
+            return Decision::Deny(DenyReason::ActionNotGranted {
+                role: role.to_string(),
+                action,
+                class,
+            });
+        }
+        if !class_spec.purposes.iter().any(|p| p == purpose) {
+            return Decision::Deny(DenyReason::PurposeNotDeclared {
+                purpose: purpose.to_string(),
+                class,
+            });
+        }
+        Decision::Allow
+    }
+}

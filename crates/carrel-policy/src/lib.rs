@@ -1,0 +1,24 @@
+//! # carrel-policy
+//!
+//! A library's privacy policy as data. This crate parses and validates a
+//! policy file (`policies/*.toml`) into a [`Policy`], and answers the pure
+//! questions the rest of Carrel asks of it: may this role do this action on
+//! this record class for this purpose ([`Policy::decide`]), when is a loan
+//! due, what does a late return cost.
+//!
+//! It does no I/O: no files, no database, no clock. That is what lets the
+//! decisions be property-tested over every role, action and class.
+//! It is not where access is *enforced*: that is the gate in `carrel-store`,
+//! which calls [`Policy::decide`] and records the outcome.
+
+pub mod decide;
+pub mod loans;
+pub mod model;
+pub mod parse;
+
+pub use decide::{Decision, DenyReason};
+pub use model::{
+    Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
+    RecordClass, RetentionClock, RetentionRule, Role,
+};
+pub use parse::{parse, PolicyError, PolicyErrors};

@@ -1,0 +1,380 @@
+//! The validated policy: what a library collects, why, for how long, and who
+//! may do what with it. Values of these types exist only after
+//! [`crate::parse`] has checked a policy file, so the rest of Carrel can rely
+//! on every name in them being declared.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono_tz::Tz;
+
+/// The kinds of record a library keeps (REQUIREMENTS N3), plus the audit log
+/// and the catalogue, which Carrel also governs through the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordClass {
+    Registration,
+    Circulation,
+    ElectronicAccess,
+    InterlibraryLoan,
+    HomeDelivery,
+    ProgramRegistration,
+    MailingList,
+    Fines,
+    Audit,
+    /// Items in the collection. Holds no personal data, but who may add or
+    /// change items is still a policy decision.
+    Catalogue,
+}
+
+impl RecordClass {
+    pub const ALL: [RecordClass; 10] = [
+        RecordClass::Registration,
+        RecordClass::Circulation,
+        RecordClass::ElectronicAccess,
+        RecordClass::InterlibraryLoan,
+        RecordClass::HomeDelivery,
+        RecordClass::ProgramRegistration,
+        RecordClass::MailingList,
+        RecordClass::Fines,
+        RecordClass::Audit,
+        RecordClass::Catalogue,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordClass::Registration => "registration",
+            RecordClass::Circulation => "circulation",
+            RecordClass::ElectronicAccess => "electronic_access",
+            RecordClass::InterlibraryLoan => "interlibrary_loan",
+            RecordClass::HomeDelivery => "home_delivery",
+            RecordClass::ProgramRegistration => "program_registration",
+            RecordClass::MailingList => "mailing_list",
+            RecordClass::Fines => "fines",
+            RecordClass::Audit => "audit",
+            RecordClass::Catalogue => "catalogue",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RecordClass> {
+        RecordClass::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Fields Carrel itself stores for this class. A policy must declare each
+    /// of them (with a purpose), otherwise Carrel would hold data the notice
+    /// does not mention (N4). `true` marks the ones every library must
+    /// declare; `false` ones are optional columns used only when declared.
+    pub fn stored_fields(self) -> &'static [(&'static str, bool)] {
+        match self {
+            RecordClass::Registration => &[
+                ("card_barcode", true),
+                ("pin", true),
+                ("category", true),
+                ("expires_on", true),
+                ("status", true),
+                ("guardian", true),
+                ("birth_date", false),
+            ],
+            RecordClass::Circulation => &[
+                ("patron", true),
+                ("item", true),
+                ("checked_out_at", true),
+                ("due_at", true),
+                ("returned_at", true),
+                ("renewals", true),
+                ("hold_placed_at", true),
+                ("hold_status", true),
+            ],
+            RecordClass::Fines => &[
+                ("patron", true),
+                ("amount", true),
+                ("reason", true),
+                ("assessed_at", true),
+                ("paid", true),
+                ("waived", true),
+            ],
+            RecordClass::Catalogue => &[
+                ("barcode", true),
+                ("title", true),
+                ("author", true),
+                ("call_number", true),
+                ("status", true),
+            ],
+            RecordClass::Audit => &[
+                ("at", true),
+                ("staff", true),
+                ("action", true),
+                ("record_class", true),
+                ("record_id", true),
+                ("purpose", true),
+                ("decision", true),
+            ],
+            // Stored by later capabilities (retention issue); a policy may
+            // already declare their fields.
+            RecordClass::ElectronicAccess
+            | RecordClass::InterlibraryLoan
+            | RecordClass::HomeDelivery
+            | RecordClass::ProgramRegistration
+            | RecordClass::MailingList => &[],
+        }
+    }
+
+    /// Whether a policy may declare fields beyond [`Self::stored_fields`] for
+    /// this class. Only registration has a place for them (library-chosen
+    /// contact and identity fields such as name, address, phone, e-mail).
+    pub fn accepts_extra_fields(self) -> bool {
+        matches!(
+            self,
+            RecordClass::Registration
+                | RecordClass::ElectronicAccess
+                | RecordClass::InterlibraryLoan
+                | RecordClass::HomeDelivery
+                | RecordClass::ProgramRegistration
+                | RecordClass::MailingList
+        )
+    }
+}
+
+impl fmt::Display for RecordClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a staff member does with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Read,
+    Create,
+    Update,
+    Destroy,
+    Export,
+    Disclose,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::Read,
+        Action::Create,
+        Action::Update,
+        Action::Destroy,
+        Action::Export,
+        Action::Disclose,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Destroy => "destroy",
+            Action::Export => "export",
+            Action::Disclose => "disclose",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A length of time as a policy states it ("60 days", "6 months").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Days(u32),
+    Months(u32),
+    Years(u32),
+}
+
+impl Period {
+    /// Parses "60 days", "1 day", "6 months", "1 year".
+    pub fn parse(text: &str) -> Result<Period, String> {
+        let mut words = text.split_whitespace();
+        let (Some(number), Some(unit), None) = (words.next(), words.next(), words.next()) else {
+            return Err(format!(
+                "'{text}' is not a duration; write a whole number and a unit, like \"60 days\", \"6 months\" or \"1 year\""
+            ));
+        };
+        let n: u32 = number.parse().map_err(|_| {
+            format!("'{number}' is not a whole number of days, months or years (in '{text}')")
+        })?;
+        match unit {
+            "day" | "days" => Ok(Period::Days(n)),
+            "month" | "months" => Ok(Period::Months(n)),
+            "year" | "years" => Ok(Period::Years(n)),
+            other => Err(format!(
+                "'{other}' is not a unit of time; use days, months or years (in '{text}')"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, unit) = match self {
+            Period::Days(n) => (n, "day"),
+            Period::Months(n) => (n, "month"),
+            Period::Years(n) => (n, "year"),
+        };
+        write!(f, "{n} {unit}{}", if *n == 1 { "" } else { "s" })
+    }
+}
+
+/// The event from which a retention clock runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionClock {
+    AccountExpired,
+    LoanReturned,
+    FineSettled,
+    IllClosedAndPaid,
+    DeliveryCompleted,
+    ProgramEnded,
+    ListLastActive,
+    SessionEnded,
+    EntryWritten,
+}
+
+impl RetentionClock {
+    pub const ALL: [RetentionClock; 9] = [
+        RetentionClock::AccountExpired,
+        RetentionClock::LoanReturned,
+        RetentionClock::FineSettled,
+        RetentionClock::IllClosedAndPaid,
+        RetentionClock::DeliveryCompleted,
+        RetentionClock::ProgramEnded,
+        RetentionClock::ListLastActive,
+        RetentionClock::SessionEnded,
+        RetentionClock::EntryWritten,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RetentionClock::AccountExpired => "account_expired",
+            RetentionClock::LoanReturned => "loan_returned",
+            RetentionClock::FineSettled => "fine_settled",
+            RetentionClock::IllClosedAndPaid => "ill_closed_and_paid",
+            RetentionClock::DeliveryCompleted => "delivery_completed",
+            RetentionClock::ProgramEnded => "program_ended",
+            RetentionClock::ListLastActive => "list_last_active",
+            RetentionClock::SessionEnded => "session_ended",
+            RetentionClock::EntryWritten => "entry_written",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RetentionClock> {
+        RetentionClock::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// What destroying a record means for its class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposal {
+    /// The record is deleted outright.
+    Delete,
+    /// The link to the patron is cut; the anonymous remainder is kept.
+    Anonymise,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionRule {
+    pub clock: RetentionClock,
+    pub keep: Period,
+    pub disposal: Disposal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub personal: bool,
+    pub required: bool,
+    /// Key into [`Policy::purposes`].
+    pub purpose: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassSpec {
+    pub description: String,
+    /// Purposes for which records of this class may be used at all.
+    pub purposes: Vec<String>,
+    pub fields: BTreeMap<String, FieldSpec>,
+    pub retention: Option<RetentionRule>,
+}
+
+impl ClassSpec {
+    pub fn holds_personal_data(&self) -> bool {
+        self.fields.values().any(|f| f.personal)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub description: String,
+    pub may: BTreeMap<RecordClass, Vec<Action>>,
+}
+
+impl Role {
+    pub fn may(&self, action: Action, class: RecordClass) -> bool {
+        self.may.get(&class).is_some_and(|a| a.contains(&action))
+    }
+}
+
+/// Loan rules for one patron category (adult, juvenile, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatronCategory {
+    pub description: String,
+    /// Patrons of this category are minors: guardian rules apply.
+    pub minor: bool,
+    pub loan_days: u32,
+    pub renewals: u32,
+    pub max_items: u32,
+    pub max_holds: u32,
+    pub daily_fine_cents: i64,
+    pub max_fine_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoanRules {
+    /// A patron who owes this much or more may not borrow.
+    pub block_at_owed_cents: i64,
+    pub categories: BTreeMap<String, PatronCategory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Library {
+    pub name: String,
+    pub jurisdiction: String,
+    pub statute: String,
+    pub time_zone: Tz,
+    pub age_of_majority: u32,
+    /// The library's own name for this version of its policy.
+    pub version: String,
+}
+
+/// A whole, validated policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub library: Library,
+    pub purposes: BTreeMap<String, String>,
+    pub classes: BTreeMap<RecordClass, ClassSpec>,
+    pub roles: BTreeMap<String, Role>,
+    pub loans: LoanRules,
+}
+
+impl Policy {
+    pub fn class(&self, class: RecordClass) -> Option<&ClassSpec> {
+        self.classes.get(&class)
+    }
+
+    pub fn category(&self, name: &str) -> Option<&PatronCategory> {
+        self.loans.categories.get(name)
+    }
+
+    /// The declared spec of a field, if the policy declares it.
+    pub fn field(&self, class: RecordClass, field: &str) -> Option<&FieldSpec> {
+        self.classes.get(&class)?.fields.get(field)
+    }
+}

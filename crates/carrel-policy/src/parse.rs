@@ -1,0 +1,577 @@
+//! Policy file → [`Policy`], or a list of mistakes each naming file, line and
+//! problem. Every name in the file is checked against what Carrel knows and
+//! against the rest of the file, so a typo cannot silently widen access.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::{
+    Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
+    RecordClass, RetentionClock, RetentionRule, Role,
+};
+
+/// Roles Carrel's own workflows refer to; every policy must define them.
+pub const REQUIRED_ROLES: [&str; 6] = [
+    "clerk",
+    "supervisor",
+    "director",
+    "legal_counsel",
+    "auditor",
+    "administrator",
+];
+
+/// Classes Carrel stores today; every policy must describe them.
+pub const REQUIRED_CLASSES: [RecordClass; 5] = [
+    RecordClass::Registration,
+    RecordClass::Circulation,
+    RecordClass::Fines,
+    RecordClass::Audit,
+    RecordClass::Catalogue,
+];
+
+/// One mistake in a policy file. `line` 0 means the file as a whole (for
+/// example a section that is missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Every mistake found in one policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyErrors {
+    pub file: String,
+    pub errors: Vec<PolicyError>,
+}
+
+impl fmt::Display for PolicyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if e.line == 0 {
+                write!(f, "{}: {}", self.file, e.message)?;
+            } else {
+                write!(f, "{}:{}:{}: {}", self.file, e.line, e.column, e.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyErrors {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    library: RawLibrary,
+    purposes: BTreeMap<Spanned<String>, String>,
+    classes: BTreeMap<Spanned<String>, RawClass>,
+    roles: BTreeMap<Spanned<String>, RawRole>,
+    loans: RawLoans,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLibrary {
+    name: String,
+    jurisdiction: String,
+    statute: String,
+    time_zone: Spanned<String>,
+    age_of_majority: u32,
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClass {
+    description: String,
+    purposes: Vec<Spanned<String>>,
+    #[serde(default)]
+    fields: BTreeMap<Spanned<String>, RawField>,
+    retention: Option<RawRetention>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    personal: bool,
+    #[serde(default)]
+    required: bool,
+    purpose: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    clock: Spanned<String>,
+    keep: Spanned<String>,
+    dispose: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    description: String,
+    #[serde(default)]
+    may: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoans {
+    block_at_owed_cents: i64,
+    categories: BTreeMap<Spanned<String>, RawCategory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCategory {
+    description: String,
+    minor: bool,
+    loan_days: Spanned<u32>,
+    renewals: u32,
+    max_items: Spanned<u32>,
+    max_holds: u32,
+    daily_fine_cents: Spanned<i64>,
+    max_fine_cents: Spanned<i64>,
+}
+
+/// Collects mistakes with their position in the source.
+struct Problems<'s> {
+    source: &'s str,
+    errors: Vec<PolicyError>,
+}
+
+impl Problems<'_> {
+    /// A mistake about the file as a whole, with no one place to point at.
+    fn whole_file(&mut self, message: impl Into<String>) {
+        self.errors.push(PolicyError {
+            line: 0,
+            column: 0,
+            message: message.into(),
+        });
+    }
+
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_and_column(self.source, span.start);
+        self.errors.push(PolicyError {
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+}
+
+fn line_and_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Parses and validates a policy. `file` is only used in error messages.
+pub fn parse(file: &str, source: &str) -> Result<Policy, PolicyErrors> {
+    let raw: RawPolicy = toml::from_str(source).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map_or((1, 1), |span| line_and_column(source, span.start));
+        PolicyErrors {
+            file: file.to_string(),
+            errors: vec![PolicyError {
+                line,
+                column,
+                message: e.message().to_string(),
+            }],
+        }
+    })?;
+    let mut problems = Problems {
+        source,
+        errors: Vec::new(),
+    };
+    let policy = build(raw, &mut problems);
+    if problems.errors.is_empty() {
+        Ok(policy)
+    } else {
+        // Positioned mistakes first, in file order; whole-file ones last.
+        problems
+            .errors
+            .sort_by_key(|e| (e.line == 0, e.line, e.column));
+        Err(PolicyErrors {
+            file: file.to_string(),
+            errors: problems.errors,
+        })
+    }
+}
+
+fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
+    let library = build_library(raw.library, problems);
+    let purposes: BTreeMap<String, String> = raw
+        .purposes
+        .into_iter()
+        .map(|(k, v)| {
+            if !is_identifier(k.get_ref()) {
+                problems.at(
+                    k.span(),
+                    format!("purpose name '{}' must be lower_snake_case", k.get_ref()),
+                );
+            }
+            (k.into_inner(), v)
+        })
+        .collect();
+
+    let mut classes = BTreeMap::new();
+    for (name, raw_class) in raw.classes {
+        let Some(class) = RecordClass::from_name(name.get_ref()) else {
+            problems.at(
+                name.span(),
+                format!(
+                    "unknown record class '{}'; the classes are: {}",
+                    name.get_ref(),
+                    RecordClass::ALL.map(|c| c.name()).join(", ")
+                ),
+            );
+            continue;
+        };
+        let spec = build_class(class, name.span(), raw_class, &purposes, problems);
+        classes.insert(class, spec);
+    }
+    for class in REQUIRED_CLASSES {
+        if !classes.contains_key(&class) {
+            problems.whole_file(
+                format!(
+                    "the policy does not describe record class '{class}'; Carrel stores it, so add [classes.{class}] saying what it holds and why"
+                ),
+            );
+        }
+    }
+
+    let mut roles = BTreeMap::new();
+    for (name, raw_role) in raw.roles {
+        if !is_identifier(name.get_ref()) {
+            problems.at(
+                name.span(),
+                format!("role name '{}' must be lower_snake_case", name.get_ref()),
+            );
+        }
+        let role = build_role(name.get_ref(), raw_role, &classes, problems);
+        roles.insert(name.into_inner(), role);
+    }
+    for required in REQUIRED_ROLES {
+        if !roles.contains_key(required) {
+            problems.whole_file(
+                format!("the policy does not define role '{required}'; Carrel's workflows need it (add [roles.{required}], even with no permissions)"),
+            );
+        }
+    }
+
+    let loans = build_loans(raw.loans, problems);
+    Policy {
+        library,
+        purposes,
+        classes,
+        roles,
+        loans,
+    }
+}
+
+fn build_library(raw: RawLibrary, problems: &mut Problems) -> Library {
+    let time_zone = match raw.time_zone.get_ref().parse::<chrono_tz::Tz>() {
+        Ok(tz) => tz,
+        Err(_) => {
+            problems.at(
+                raw.time_zone.span(),
+                format!(
+                    "'{}' is not a time zone; use an IANA name such as \"America/Chicago\" or \"America/Denver\"",
+                    raw.time_zone.get_ref()
+                ),
+            );
+            chrono_tz::UTC
+        }
+    };
+    Library {
+        name: raw.name,
+        jurisdiction: raw.jurisdiction,
+        statute: raw.statute,
+        time_zone,
+        age_of_majority: raw.age_of_majority,
+        version: raw.version,
+    }
+}
+
+fn build_class(
+    class: RecordClass,
+    class_span: Range<usize>,
+    raw: RawClass,
+    purposes: &BTreeMap<String, String>,
+    problems: &mut Problems,
+) -> ClassSpec {
+    let mut class_purposes = Vec::new();
+    for purpose in raw.purposes {
+        if !purposes.contains_key(purpose.get_ref()) {
+            problems.at(
+                purpose.span(),
+                format!(
+                    "class '{class}' names purpose '{}', which is not declared under [purposes]",
+                    purpose.get_ref()
+                ),
+            );
+        }
+        class_purposes.push(purpose.into_inner());
+    }
+
+    let mut fields = BTreeMap::new();
+    for (field_name, raw_field) in raw.fields {
+        let name = field_name.get_ref();
+        if !is_identifier(name) {
+            problems.at(
+                field_name.span(),
+                format!("field name '{name}' must be lower_snake_case"),
+            );
+        }
+        let stored = class.stored_fields().iter().any(|(f, _)| f == name);
+        if !stored && !class.accepts_extra_fields() {
+            problems.at(
+                field_name.span(),
+                format!(
+                    "class '{class}' has no place for field '{name}'; Carrel stores only: {}",
+                    class
+                        .stored_fields()
+                        .iter()
+                        .map(|(f, _)| *f)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        let purpose = match raw_field.purpose {
+            None => {
+                problems.at(
+                    field_name.span(),
+                    format!("field '{name}' of class '{class}' has no purpose; add purpose = \"...\" naming why the library needs it, or remove the field"),
+                );
+                String::new()
+            }
+            Some(p) => {
+                if !class_purposes.contains(p.get_ref()) {
+                    problems.at(
+                        p.span(),
+                        format!(
+                            "field '{name}' has purpose '{}', which is not one of class '{class}' purposes ({})",
+                            p.get_ref(),
+                            class_purposes.join(", ")
+                        ),
+                    );
+                }
+                p.into_inner()
+            }
+        };
+        fields.insert(
+            field_name.into_inner(),
+            FieldSpec {
+                personal: raw_field.personal,
+                required: raw_field.required,
+                purpose,
+            },
+        );
+    }
+    for (stored, must) in class.stored_fields() {
+        if *must && !fields.contains_key(*stored) {
+            problems.at(
+                class_span.clone(),
+                format!("class '{class}' must declare field '{stored}' (Carrel stores it), with whether it is personal and its purpose"),
+            );
+        }
+    }
+
+    let retention = raw
+        .retention
+        .and_then(|r| build_retention(class, r, problems));
+    ClassSpec {
+        description: raw.description,
+        purposes: class_purposes,
+        fields,
+        retention,
+    }
+}
+
+fn build_retention(
+    class: RecordClass,
+    raw: RawRetention,
+    problems: &mut Problems,
+) -> Option<RetentionRule> {
+    let clock = RetentionClock::from_name(raw.clock.get_ref());
+    if clock.is_none() {
+        problems.at(
+            raw.clock.span(),
+            format!(
+                "retention of class '{class}': '{}' is not a clock event; use one of {}",
+                raw.clock.get_ref(),
+                RetentionClock::ALL.map(|c| c.name()).join(", ")
+            ),
+        );
+    }
+    let keep = Period::parse(raw.keep.get_ref())
+        .map_err(|message| {
+            problems.at(
+                raw.keep.span(),
+                format!("retention of class '{class}': {message}"),
+            )
+        })
+        .ok();
+    let disposal = match raw.dispose.get_ref().as_str() {
+        "delete" => Some(Disposal::Delete),
+        "anonymise" | "anonymize" => Some(Disposal::Anonymise),
+        other => {
+            problems.at(
+                raw.dispose.span(),
+                format!("retention of class '{class}': dispose = '{other}' is unknown; use \"delete\" or \"anonymise\""),
+            );
+            None
+        }
+    };
+    Some(RetentionRule {
+        clock: clock?,
+        keep: keep?,
+        disposal: disposal?,
+    })
+}
+
+fn build_role(
+    role_name: &str,
+    raw: RawRole,
+    classes: &BTreeMap<RecordClass, ClassSpec>,
+    problems: &mut Problems,
+) -> Role {
+    let mut may = BTreeMap::new();
+    for (class_name, actions) in raw.may {
+        let Some(class) = RecordClass::from_name(class_name.get_ref()) else {
+            problems.at(
+                class_name.span(),
+                format!(
+                    "role '{role_name}' grants access to unknown record class '{}'",
+                    class_name.get_ref()
+                ),
+            );
+            continue;
+        };
+        if !classes.contains_key(&class) {
+            problems.at(
+                class_name.span(),
+                format!("role '{role_name}' grants access to class '{class}', which this policy does not declare under [classes]"),
+            );
+        }
+        let mut granted = BTreeSet::new();
+        for action in actions {
+            match Action::from_name(action.get_ref()) {
+                Some(a) => {
+                    granted.insert(a);
+                }
+                None => problems.at(
+                    action.span(),
+                    format!(
+                        "role '{role_name}': '{}' is not an action; use {}",
+                        action.get_ref(),
+                        Action::ALL.map(|a| a.name()).join(", ")
+                    ),
+                ),
+            }
+        }
+        may.insert(class, granted.into_iter().collect());
+    }
+    Role {
+        description: raw.description,
+        may,
+    }
+}
+
+fn build_loans(raw: RawLoans, problems: &mut Problems) -> LoanRules {
+    let mut categories = BTreeMap::new();
+    if raw.categories.is_empty() {
+        problems.whole_file(
+            "[loans.categories] must define at least one patron category, such as adult",
+        );
+    }
+    for (name, c) in raw.categories {
+        if !is_identifier(name.get_ref()) {
+            problems.at(
+                name.span(),
+                format!(
+                    "category name '{}' must be lower_snake_case",
+                    name.get_ref()
+                ),
+            );
+        }
+        if *c.loan_days.get_ref() == 0 {
+            problems.at(c.loan_days.span(), "loan_days must be at least 1");
+        }
+        if *c.max_items.get_ref() == 0 {
+            problems.at(
+                c.max_items.span(),
+                "max_items must be at least 1, or the category cannot borrow at all",
+            );
+        }
+        if *c.daily_fine_cents.get_ref() < 0 {
+            problems.at(
+                c.daily_fine_cents.span(),
+                "daily_fine_cents cannot be negative",
+            );
+        }
+        if *c.max_fine_cents.get_ref() < 0 {
+            problems.at(c.max_fine_cents.span(), "max_fine_cents cannot be negative");
+        }
+        categories.insert(
+            name.into_inner(),
+            PatronCategory {
+                description: c.description,
+                minor: c.minor,
+                loan_days: c.loan_days.into_inner(),
+                renewals: c.renewals,
+                max_items: c.max_items.into_inner(),
+                max_holds: c.max_holds,
+                daily_fine_cents: c.daily_fine_cents.into_inner(),
+                max_fine_cents: c.max_fine_cents.into_inner(),
+            },
+        );
+    }
+    LoanRules {
+        block_at_owed_cents: raw.block_at_owed_cents,
+        categories,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_counts_from_one() {
+        assert_eq!(line_and_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_and_column("ab\ncd", 4), (2, 2));
+    }
+
+    #[test]
+    fn periods_parse_and_reject() {
+        assert_eq!(Period::parse("60 days"), Ok(Period::Days(60)));
+        assert_eq!(Period::parse("1 year"), Ok(Period::Years(1)));
+        assert_eq!(Period::parse("6 months"), Ok(Period::Months(6)));
+        assert!(Period::parse("sixty days").is_err());
+        assert!(Period::parse("60 fortnights").is_err());
+        assert!(Period::parse("60").is_err());
+        assert!(Period::parse("-1 days").is_err());
+    }
+}

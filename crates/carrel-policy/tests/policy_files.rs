@@ -1,0 +1,223 @@
+//! The shipped policy files and the policy checker's error messages (N1-N4, D6).
+
+use carrel_policy::{parse, Action, Disposal, Period, RecordClass, RetentionClock};
+
+const MISSOURI: &str = include_str!("../../../policies/jefferson-county-mo.toml");
+const COLORADO: &str = include_str!("../../../policies/jefferson-county-co.toml");
+
+#[test]
+fn n1_both_shipped_policies_parse() {
+    for (name, text) in [("mo", MISSOURI), ("co", COLORADO)] {
+        let policy = parse(name, text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(policy.library.age_of_majority, 18);
+        assert!(policy.roles.contains_key("director"));
+    }
+}
+
+#[test]
+fn d1_missouri_retention_numbers_are_the_policys() {
+    let p = parse("mo", MISSOURI).unwrap();
+    let rule = |c| p.class(c).unwrap().retention.clone().unwrap();
+    let circ = rule(RecordClass::Circulation);
+    assert_eq!(
+        (circ.clock, circ.keep),
+        (RetentionClock::LoanReturned, Period::Days(60))
+    );
+    let ill = rule(RecordClass::InterlibraryLoan);
+    assert_eq!(
+        (ill.clock, ill.keep),
+        (RetentionClock::IllClosedAndPaid, Period::Days(0))
+    );
+    let prog = rule(RecordClass::ProgramRegistration);
+    assert_eq!(
+        (prog.clock, prog.keep),
+        (RetentionClock::ProgramEnded, Period::Days(0))
+    );
+    let list = rule(RecordClass::MailingList);
+    assert_eq!(
+        (list.clock, list.keep),
+        (RetentionClock::ListLastActive, Period::Months(6))
+    );
+    assert_eq!(circ.disposal, Disposal::Delete);
+    assert_eq!(p.library.time_zone.name(), "America/Chicago");
+}
+
+#[test]
+fn l1_only_the_director_may_disclose_in_both_policies() {
+    for text in [MISSOURI, COLORADO] {
+        let p = parse("p", text).unwrap();
+        for (role, spec) in &p.roles {
+            for class in RecordClass::ALL {
+                if spec.may(Action::Disclose, class) {
+                    assert_eq!(role, "director", "{role} may disclose {class}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn n4_every_field_in_both_policies_has_a_declared_purpose() {
+    for text in [MISSOURI, COLORADO] {
+        let p = parse("p", text).unwrap();
+        for spec in p.classes.values() {
+            for field in spec.fields.values() {
+                assert!(p.purposes.contains_key(&field.purpose));
+                assert!(spec.purposes.contains(&field.purpose));
+            }
+        }
+    }
+}
+
+/// Replaces `from` (which must occur once) and returns the edited policy.
+fn edit(from: &str, to: &str) -> String {
+    assert_eq!(
+        MISSOURI.matches(from).count(),
+        1,
+        "'{from}' must occur once"
+    );
+    MISSOURI.replacen(from, to, 1)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).unwrap()].matches('\n').count() + 1
+}
+
+fn first_error(text: &str) -> (usize, String) {
+    let errors = parse("broken.toml", text).expect_err("policy must be rejected");
+    let shown = errors.to_string();
+    assert!(shown.starts_with("broken.toml:"), "{shown}");
+    (errors.errors[0].line, errors.errors[0].message.clone())
+}
+
+#[test]
+fn n4_unknown_class_is_named_with_its_line() {
+    let text = edit("[classes.catalogue]", "[classes.catalog]");
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "[classes.catalog]"));
+    assert!(
+        message.contains("unknown record class 'catalog'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn d6_unknown_action_is_named_with_its_line() {
+    let text = edit(
+        "may.catalogue = [\"read\"]\n\n[roles.supervisor]",
+        "may.catalogue = [\"peek\"]\n\n[roles.supervisor]",
+    );
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "[\"peek\"]"));
+    assert!(message.contains("'peek' is not an action"), "{message}");
+}
+
+#[test]
+fn d1_bad_duration_is_named_with_its_line() {
+    let text = edit("keep = \"6 months\"", "keep = \"half a year\"");
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "half a year"));
+    assert!(
+        message.contains("'half a year' is not a duration"),
+        "{message}"
+    );
+}
+
+#[test]
+fn d6_role_granting_an_undeclared_class_is_rejected() {
+    // Remove the program_registration class; the roles still grant it.
+    let start = MISSOURI.find("[classes.program_registration]").unwrap();
+    let end = MISSOURI.find("[classes.mailing_list]").unwrap();
+    let text = format!("{}{}", &MISSOURI[..start], &MISSOURI[end..]);
+    let errors = parse("broken.toml", &text).unwrap_err();
+    let clerk_line = text.find("may.program_registration").unwrap();
+    let expected_line = text[..clerk_line].matches('\n').count() + 1;
+    assert!(
+        errors.errors.iter().any(|e| e.line == expected_line
+            && e.message.contains(
+                "grants access to class 'program_registration', which this policy does not declare"
+            )),
+        "{errors}"
+    );
+}
+
+#[test]
+fn n4_field_without_purpose_is_rejected() {
+    let text = edit(
+        "fields.phone = { personal = true, purpose = \"account_notices\" }",
+        "fields.phone = { personal = true }",
+    );
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "fields.phone"));
+    assert!(
+        message.contains("field 'phone' of class 'registration' has no purpose"),
+        "{message}"
+    );
+}
+
+#[test]
+fn n4_field_with_undeclared_purpose_is_rejected() {
+    let text = edit(
+        "fields.phone = { personal = true, purpose = \"account_notices\" }",
+        "fields.phone = { personal = true, purpose = \"marketing\" }",
+    );
+    let (_, message) = first_error(&text);
+    assert!(message.contains("purpose 'marketing'"), "{message}");
+}
+
+#[test]
+fn n1_syntax_errors_and_unknown_keys_name_the_line() {
+    let text = edit("age_of_majority = 18", "age_of_majority = eighteen");
+    let (line, _) = first_error(&text);
+    assert_eq!(line, line_of(&text, "age_of_majority"));
+    let text = edit(
+        "age_of_majority = 18",
+        "age_of_majority = 18\nfavourite_colour = \"red\"",
+    );
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "favourite_colour"));
+    assert!(message.contains("favourite_colour"), "{message}");
+}
+
+#[test]
+fn n1_bad_time_zone_is_rejected() {
+    let text = edit("\"America/Chicago\"", "\"Mars/Olympus\"");
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "Mars/Olympus"));
+    assert!(message.contains("not a time zone"), "{message}");
+}
+
+#[test]
+fn d6_missing_required_role_is_rejected() {
+    let text = edit("[roles.auditor]", "[roles.inspector]");
+    let errors = parse("broken.toml", &text).unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("does not define role 'auditor'"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn n4_a_stored_field_must_be_declared() {
+    let text = edit(
+        "fields.renewals = { personal = false, purpose = \"circulation\" }\n",
+        "",
+    );
+    let errors = parse("broken.toml", &text).unwrap_err();
+    assert!(
+        errors.to_string().contains("must declare field 'renewals'"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn n4_a_field_carrel_has_no_place_for_is_rejected() {
+    let text = edit(
+        "fields.renewals = { personal = false, purpose = \"circulation\" }",
+        "fields.renewals = { personal = false, purpose = \"circulation\" }\nfields.mood = { personal = true, purpose = \"circulation\" }",
+    );
+    let (_, message) = first_error(&text);
+    assert!(message.contains("no place for field 'mood'"), "{message}");
+}
