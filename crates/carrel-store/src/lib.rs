@@ -1,1 +1,214 @@
+//! # carrel-store
+//!
+//! Where Carrel's records live, and the only way to reach them.
+//!
+//! - [`db`]: one SQL path over SQLite (embedded default) and PostgreSQL
+//!   (several servers, one database), chosen by the database URL.
+//! - [`gate`]: every access to personal data is decided here and yields a
+//!   [`gate::Grant`]; the functions below that touch personal data take one.
+//! - [`audit`]: the hash-chained log, written in the same transaction as the
+//!   access it records.
+//! - [`staff`], [`patrons`], [`items`], [`circulation`], [`fines`]: the
+//!   circulation core, one module per kind of record.
+//! - [`demo`]: a deterministic demo library.
+//!
+//! The gate and audit live in this crate, not their own, because Rust can
+//! only seal a constructor within one crate: keeping them here is what makes
+//! "no grant, no data" a compile-time fact rather than a convention.
+//!
+//! Every operation runs inside [`Store::transact`]: one transaction, with
+//! its audit entries, all or nothing.
 
+pub mod audit;
+pub mod circulation;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod fines;
+pub mod gate;
+pub mod items;
+pub mod patrons;
+mod secrets;
+pub mod staff;
+pub mod validate;
+
+use std::sync::Arc;
+
+use carrel_policy::Policy;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::audit::PendingEntry;
+use crate::db::{params, Conn, DatabaseUrl, EngineKind, Pool};
+pub use crate::error::Error;
+pub use crate::secrets::AuditKey;
+
+/// Where "now" comes from. Tests inject a fixed or moving clock; nothing in
+/// Carrel sleeps to wait for a date.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The records of one library, on one database, under one policy.
+pub struct Store {
+    pool: Pool,
+    policy: Arc<Policy>,
+    audit_key: AuditKey,
+    clock: Clock,
+    policy_version_id: i64,
+}
+
+impl Store {
+    /// Opens (and migrates) the database, and records the policy text as a
+    /// policy version if it is new (N2: every version stays readable).
+    pub fn open(
+        url: &DatabaseUrl,
+        policy: Policy,
+        policy_source: &str,
+        audit_key: AuditKey,
+    ) -> Result<Store, Error> {
+        let pool = Pool::open(url)?;
+        pool.migrate()?;
+        let mut store = Store {
+            pool,
+            policy: Arc::new(policy),
+            audit_key,
+            clock: Arc::new(Utc::now),
+            policy_version_id: 0,
+        };
+        let digest = secrets::sha256_hex(policy_source.as_bytes());
+        let label = store.policy.library.version.clone();
+        store.policy_version_id = store.read_only(|conn, _| {
+            let now = Utc::now().timestamp();
+            conn.execute(
+                "INSERT INTO policy_versions (sha256, label, source, first_loaded_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (sha256) DO NOTHING",
+                params![&digest, &label, policy_source, now],
+            )?;
+            conn.query_one("SELECT id FROM policy_versions WHERE sha256 = ?", params![&digest])?
+                .int(0)
+        })?;
+        Ok(store)
+    }
+
+    /// Replaces the clock (tests, and replaying a scenario at a fixed date).
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn engine(&self) -> EngineKind {
+        self.pool.engine()
+    }
+
+    /// The id of the policy version this store enforces.
+    pub fn policy_version_id(&self) -> i64 {
+        self.policy_version_id
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Today's date in the library's time zone.
+    pub fn today(&self) -> NaiveDate {
+        self.now()
+            .with_timezone(&self.policy.library.time_zone)
+            .date_naive()
+    }
+
+    /// Runs `f` as one transaction. Its audit entries are appended just
+    /// before COMMIT; an error rolls back everything, entries included,
+    /// except a denial, whose entry is then written on its own: a refused
+    /// attempt is always on the record.
+    pub fn transact<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, Error>) -> Result<T, Error> {
+        let result = self.run(f);
+        if let Err(Error::Denied { entry, .. }) = &result {
+            let entry = entry.as_ref().clone();
+            self.run(move |tx| {
+                tx.queue_audit(entry);
+                Ok(())
+            })?;
+        }
+        result
+    }
+
+    fn run<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, Error>) -> Result<T, Error> {
+        let mut conn = self.pool.connect()?;
+        conn.begin()?;
+        let mut tx = Tx {
+            conn,
+            store: self,
+            now: (self.clock)(),
+            pending: Vec::new(),
+        };
+        let outcome = f(&mut tx).and_then(|value| {
+            let pending = std::mem::take(&mut tx.pending);
+            audit::append(&mut tx.conn, &self.audit_key, &pending)?;
+            Ok(value)
+        });
+        match outcome {
+            Ok(value) => {
+                tx.conn.commit()?;
+                Ok(value)
+            }
+            Err(e) => {
+                tx.conn.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// A transaction for Carrel's own bookkeeping (migrations, policy
+    /// versions, audit verification), with no gate and no audit entries.
+    /// Crate-private: it must never touch personal data.
+    pub(crate) fn read_only<T>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>, &AuditKey) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut conn = self.pool.connect()?;
+        conn.begin()?;
+        match f(&mut conn, &self.audit_key) {
+            Ok(value) => {
+                conn.commit()?;
+                Ok(value)
+            }
+            Err(e) => {
+                conn.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// One open transaction. Handed to the closure of [`Store::transact`]; its
+/// SQL methods are private to this crate.
+pub struct Tx<'s> {
+    pub(crate) conn: Conn<'s>,
+    store: &'s Store,
+    now: DateTime<Utc>,
+    pending: Vec<PendingEntry>,
+}
+
+impl Tx<'_> {
+    /// The time of this transaction (one instant for all it does).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.store.policy
+    }
+
+    /// Today in the library's time zone, at this transaction's instant.
+    pub fn today(&self) -> NaiveDate {
+        self.now
+            .with_timezone(&self.store.policy.library.time_zone)
+            .date_naive()
+    }
+
+    pub(crate) fn queue_audit(&mut self, entry: PendingEntry) {
+        self.pending.push(entry);
+    }
+}

@@ -1,0 +1,216 @@
+//! The audit log (D7): every grant and every denial, appended in the same
+//! transaction as the access, hash-chained with a keyed MAC so that editing,
+//! deleting, inserting or reordering entries is detected by [`verify`].
+//!
+//! Entries hold who (an opaque staff id), what action on which record class,
+//! which record (an opaque `kind:id`), for what purpose, and the decision.
+//! Never a name, title, barcode or address.
+
+use serde::Serialize;
+
+use crate::db::{params, Conn, EngineKind};
+use crate::error::Error;
+use crate::gate::{AuditLog, Grant, Read};
+use crate::secrets::AuditKey;
+use crate::{Store, Tx};
+
+/// An entry waiting for its transaction to commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEntry {
+    pub(crate) at: i64,
+    pub(crate) actor: String,
+    pub(crate) action: String,
+    pub(crate) record_class: String,
+    pub(crate) record_id: Option<String>,
+    pub(crate) purpose: String,
+    pub(crate) decision: &'static str,
+    pub(crate) detail: Option<String>,
+}
+
+/// The bytes the MAC covers: every field, length-prefixed so no two entries
+/// encode alike, plus the sequence number and the previous entry's hash.
+fn message(seq: i64, prev_hash: &str, e: &PendingEntry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut put = |field: Option<&str>| match field {
+        None => out.extend_from_slice(&u64::MAX.to_le_bytes()),
+        Some(s) => {
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    };
+    put(Some(&seq.to_string()));
+    put(Some(prev_hash));
+    put(Some(&e.at.to_string()));
+    put(Some(&e.actor));
+    put(Some(&e.action));
+    put(Some(&e.record_class));
+    put(e.record_id.as_deref());
+    put(Some(&e.purpose));
+    put(Some(e.decision));
+    put(e.detail.as_deref());
+    out
+}
+
+/// Appends entries at the end of the chain. Called just before COMMIT, so
+/// that on PostgreSQL the lock on the chain head is held as briefly as
+/// possible.
+pub(crate) fn append(
+    conn: &mut Conn<'_>,
+    key: &AuditKey,
+    entries: &[PendingEntry],
+) -> Result<(), Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head_sql = match conn.engine() {
+        EngineKind::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        EngineKind::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    let head = conn.query_one(head_sql, params![])?;
+    let (mut seq, mut hash) = (head.int(0)?, head.text(1)?);
+    for e in entries {
+        seq += 1;
+        let next = key.mac(&message(seq, &hash, e));
+        conn.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![seq, e.at, &e.actor, &e.action, &e.record_class, &e.record_id, &e.purpose, e.decision, &e.detail, &hash, &next],
+        )?;
+        hash = next;
+    }
+    conn.execute(
+        "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+        params![seq, &hash],
+    )?;
+    Ok(())
+}
+
+/// An entry as stored, for reports and verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEntry {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub record_class: String,
+    pub record_id: Option<String>,
+    pub purpose: String,
+    pub decision: String,
+    pub detail: Option<String>,
+}
+
+/// What `carrel audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub entries_checked: i64,
+    /// The first entry that fails, and why; `None` if the chain is intact.
+    pub first_bad: Option<(i64, String)>,
+}
+
+const PAGE: i64 = 5_000;
+
+/// Recomputes the whole chain and names the first entry that does not fit.
+pub fn verify(store: &Store) -> Result<Verification, Error> {
+    store.read_only(|conn, key| {
+        let mut expected_seq = 1;
+        let mut prev_hash = String::new();
+        let mut checked = 0;
+        loop {
+            let rows = conn.query(
+                "SELECT seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash
+                 FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?",
+                params![expected_seq, PAGE],
+            )?;
+            let page_len = rows.len() as i64;
+            for row in rows {
+                let seq = row.int(0)?;
+                let bad = |seq: i64, why: String| {
+                    Ok(Verification {
+                        entries_checked: checked,
+                        first_bad: Some((seq, why)),
+                    })
+                };
+                if seq != expected_seq {
+                    return bad(
+                        expected_seq,
+                        format!(
+                            "entry {expected_seq} is missing: the log jumps from {} to {seq} (entries deleted)",
+                            expected_seq - 1
+                        ),
+                    );
+                }
+                let decision = row.text(7)?;
+                let entry = PendingEntry {
+                    at: row.int(1)?,
+                    actor: row.text(2)?,
+                    action: row.text(3)?,
+                    record_class: row.text(4)?,
+                    record_id: row.opt_text(5)?,
+                    purpose: row.text(6)?,
+                    decision: if decision == "granted" { "granted" } else if decision == "denied" { "denied" } else { "?" },
+                    detail: row.opt_text(8)?,
+                };
+                let stored_prev = row.text(9)?;
+                let stored_hash = row.text(10)?;
+                if stored_prev != prev_hash {
+                    return bad(seq, format!(
+                        "entry {seq} does not follow entry {}: entries were inserted, removed or reordered here",
+                        seq - 1
+                    ));
+                }
+                if entry.decision == "?" || key.mac(&message(seq, &prev_hash, &entry)) != stored_hash {
+                    return bad(seq, format!("entry {seq} was altered after it was written"));
+                }
+                prev_hash = stored_hash;
+                expected_seq += 1;
+                checked += 1;
+            }
+            if page_len < PAGE {
+                break;
+            }
+        }
+        let head = conn.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", params![])?;
+        let (head_seq, head_hash) = (head.int(0)?, head.text(1)?);
+        if head_seq != checked || head_hash != prev_hash {
+            return Ok(Verification {
+                entries_checked: checked,
+                first_bad: Some((
+                    checked + 1,
+                    format!(
+                        "the log ends at entry {checked} but {head_seq} were written: entries were removed from the end"
+                    ),
+                )),
+            });
+        }
+        Ok(Verification { entries_checked: checked, first_bad: None })
+    })
+}
+
+/// The most recent entries, newest first, for an auditor holding a grant.
+pub fn recent(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, AuditLog>,
+    limit: i64,
+) -> Result<Vec<StoredEntry>, Error> {
+    let rows = tx.conn.query(
+        "SELECT seq, at, actor, action, record_class, record_id, purpose, decision, detail
+         FROM audit_log ORDER BY seq DESC LIMIT ?",
+        params![limit],
+    )?;
+    grant.record(tx, None, Some(format!("{} entries", rows.len())));
+    rows.into_iter()
+        .map(|row| {
+            Ok(StoredEntry {
+                seq: row.int(0)?,
+                at: row.int(1)?,
+                actor: row.text(2)?,
+                action: row.text(3)?,
+                record_class: row.text(4)?,
+                record_id: row.opt_text(5)?,
+                purpose: row.text(6)?,
+                decision: row.text(7)?,
+                detail: row.opt_text(8)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,538 @@
+//! Loans and holds: checkout, checkin, renew, place and cancel a hold, with
+//! the library's loan rules from the policy.
+//!
+//! Each desk operation touches several record classes, so it asks the gate
+//! for one grant per class it touches (the `*Grants` bundles below). Item
+//! shelf status changes ride on the circulation grant of the step that
+//! causes them.
+
+use carrel_policy::loans::{due_at, overdue_fine_cents};
+use carrel_policy::PatronCategory;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::fines::{self, FineRecord};
+use crate::gate::{
+    self, Actor, Catalogue, Circulation, Create, Fines, Grant, Read, Registration, Update,
+};
+use crate::items::{self, ItemRecord, AVAILABLE, ON_HOLD_SHELF, ON_LOAN};
+use crate::patrons::{self, PatronRecord};
+use crate::validate::{CardBarcode, ItemBarcode};
+use crate::Tx;
+
+/// The purposes Carrel states when it uses each class at the desk. They
+/// must be among the purposes the policy declares for the class.
+pub mod purpose {
+    pub const ACCOUNT: &str = "account";
+    pub const CIRCULATION: &str = "circulation";
+    pub const FINES: &str = "fines_and_fees";
+    pub const COLLECTION: &str = "collection";
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LoanRecord {
+    pub id: i64,
+    pub patron_id: Option<i64>,
+    pub item_id: i64,
+    pub checked_out_at: i64,
+    pub due_at: i64,
+    pub renewals: i64,
+    pub returned_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HoldRecord {
+    pub id: i64,
+    pub patron_id: Option<i64>,
+    pub item_id: i64,
+    pub placed_at: i64,
+    /// waiting, ready (on the hold shelf), fulfilled or cancelled.
+    pub status: String,
+    pub closed_at: Option<i64>,
+}
+
+const LOAN_COLUMNS: &str = "id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at";
+const HOLD_COLUMNS: &str = "id, patron_id, item_id, placed_at, status, closed_at";
+
+fn loan_from(row: &crate::db::Row) -> Result<LoanRecord, Error> {
+    Ok(LoanRecord {
+        id: row.int(0)?,
+        patron_id: row.opt_int(1)?,
+        item_id: row.int(2)?,
+        checked_out_at: row.int(3)?,
+        due_at: row.int(4)?,
+        renewals: row.int(5)?,
+        returned_at: row.opt_int(6)?,
+    })
+}
+
+fn hold_from(row: &crate::db::Row) -> Result<HoldRecord, Error> {
+    Ok(HoldRecord {
+        id: row.int(0)?,
+        patron_id: row.opt_int(1)?,
+        item_id: row.int(2)?,
+        placed_at: row.int(3)?,
+        status: row.text(4)?,
+        closed_at: row.opt_int(5)?,
+    })
+}
+
+fn fetch_loan(tx: &mut Tx<'_>, id: i64) -> Result<LoanRecord, Error> {
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {LOAN_COLUMNS} FROM loans WHERE id = ?"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "loan" })?;
+    loan_from(&row)
+}
+
+fn fetch_hold(tx: &mut Tx<'_>, id: i64) -> Result<HoldRecord, Error> {
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = ?"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "hold" })?;
+    hold_from(&row)
+}
+
+fn category<'p>(tx: &'p Tx<'_>, patron: &PatronRecord) -> Result<&'p PatronCategory, Error> {
+    tx.policy().category(&patron.category).ok_or_else(|| {
+        Error::refused(
+            "unknown_category",
+            "the patron's category is no longer in the library's policy; update the patron's category first",
+        )
+    })
+}
+
+/// A patron may borrow or place holds only while active and unexpired.
+fn check_in_good_standing(tx: &Tx<'_>, patron: &PatronRecord) -> Result<(), Error> {
+    if patron.status != "active" {
+        return Err(Error::refused(
+            "patron_blocked",
+            "the patron's account is blocked; a supervisor can unblock it",
+        ));
+    }
+    if patron.is_expired(tx.today()) {
+        return Err(Error::refused(
+            "patron_expired",
+            "the patron's card has expired; renew the card (update expires_on) first",
+        ));
+    }
+    Ok(())
+}
+
+/// The first hold in the queue for an item that is still active.
+fn first_active_hold(tx: &mut Tx<'_>, item_id: i64) -> Result<Option<HoldRecord>, Error> {
+    tx.conn
+        .query_opt(
+            &format!(
+                "SELECT {HOLD_COLUMNS} FROM holds WHERE item_id = ? AND status IN ('waiting', 'ready')
+                 ORDER BY placed_at, id LIMIT 1"
+            ),
+            params![item_id],
+        )?
+        .map(|r| hold_from(&r))
+        .transpose()
+}
+
+/// Grants a checkout needs: the patron's standing, their balance, the item,
+/// and the new loan.
+pub struct CheckoutGrants {
+    patron: Grant<Read, Registration>,
+    fines: Grant<Read, Fines>,
+    item: Grant<Read, Catalogue>,
+    lend: Grant<Create, Circulation>,
+}
+
+impl CheckoutGrants {
+    pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
+        Ok(CheckoutGrants {
+            patron: gate::authorize(tx, actor, purpose::ACCOUNT)?,
+            fines: gate::authorize(tx, actor, purpose::FINES)?,
+            item: gate::authorize(tx, actor, purpose::CIRCULATION)?,
+            lend: gate::authorize(tx, actor, purpose::CIRCULATION)?,
+        })
+    }
+}
+
+/// Lends an item to a patron, if the policy's loan rules allow it.
+pub fn checkout(
+    tx: &mut Tx<'_>,
+    grants: &CheckoutGrants,
+    patron_barcode: &CardBarcode,
+    item_barcode: &ItemBarcode,
+) -> Result<LoanRecord, Error> {
+    let patron = patrons::find_by_barcode(tx, &grants.patron, patron_barcode)?;
+    check_in_good_standing(tx, &patron)?;
+    let rules = category(tx, &patron)?.clone();
+    let owed = fines::owed_cents(tx, &grants.fines, patron.id)?;
+    let limit = tx.policy().loans.block_at_owed_cents;
+    if owed >= limit {
+        return Err(Error::refused(
+            "patron_owes",
+            format!(
+                "the patron's unpaid fines are at or over the library's limit of {}.{:02}; take a payment first",
+                limit / 100,
+                limit % 100
+            ),
+        ));
+    }
+    let on_loan = tx
+        .conn
+        .query_one(
+            "SELECT COUNT(*) FROM loans WHERE patron_id = ? AND returned_at IS NULL",
+            params![patron.id],
+        )?
+        .int(0)?;
+    if on_loan >= i64::from(rules.max_items) {
+        return Err(Error::refused(
+            "loan_limit",
+            format!(
+                "the patron already has {} items out, the most a '{}' card may have",
+                rules.max_items, patron.category
+            ),
+        ));
+    }
+    let item = items::find_by_barcode(tx, &grants.item, item_barcode)?;
+    if item.status == ON_LOAN {
+        return Err(Error::refused(
+            "item_on_loan",
+            "the item is already on loan; check it in first",
+        ));
+    }
+    if let Some(hold) = first_active_hold(tx, item.id)? {
+        if hold.patron_id != Some(patron.id) {
+            return Err(Error::refused(
+                "item_on_hold",
+                "the item is on hold for another patron",
+            ));
+        }
+        tx.conn.execute(
+            "UPDATE holds SET status = 'fulfilled', closed_at = ? WHERE id = ?",
+            params![tx.now().timestamp(), hold.id],
+        )?;
+    }
+    let now = tx.now();
+    let due = due_at(now, rules.loan_days, tx.policy().library.time_zone);
+    let id = tx.conn.insert(
+        "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (?, ?, ?, ?, 0)",
+        params![patron.id, item.id, now.timestamp(), due.timestamp()],
+    )?;
+    items::set_status(tx, item.id, ON_LOAN)?;
+    grants.lend.used_on(tx, "loan", id);
+    fetch_loan(tx, id)
+}
+
+/// Grants a checkin needs: the item, the loan, the borrower's category (for
+/// the fine rate), and a fine if the item is late.
+pub struct CheckinGrants {
+    item: Grant<Read, Catalogue>,
+    loan: Grant<Update, Circulation>,
+    patron: Grant<Read, Registration>,
+    fine: Grant<Create, Fines>,
+}
+
+impl CheckinGrants {
+    pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
+        Ok(CheckinGrants {
+            item: gate::authorize(tx, actor, purpose::CIRCULATION)?,
+            loan: gate::authorize(tx, actor, purpose::CIRCULATION)?,
+            patron: gate::authorize(tx, actor, purpose::ACCOUNT)?,
+            fine: gate::authorize(tx, actor, purpose::FINES)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Checkin {
+    pub loan: LoanRecord,
+    pub item: ItemRecord,
+    /// An overdue fine assessed by this return, if any.
+    pub fine: Option<FineRecord>,
+    /// The hold that this return made ready for pickup, if any.
+    pub hold_ready: Option<i64>,
+}
+
+/// Takes an item back; assesses an overdue fine under the policy; passes the
+/// item to the next hold in the queue.
+pub fn checkin(
+    tx: &mut Tx<'_>,
+    grants: &CheckinGrants,
+    item_barcode: &ItemBarcode,
+) -> Result<Checkin, Error> {
+    let item = items::find_by_barcode(tx, &grants.item, item_barcode)?;
+    let loan = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {LOAN_COLUMNS} FROM loans WHERE item_id = ? AND returned_at IS NULL"),
+            params![item.id],
+        )?
+        .map(|r| loan_from(&r))
+        .transpose()?
+        .ok_or_else(|| Error::refused("not_on_loan", "the item is not on loan"))?;
+    let now = tx.now();
+    tx.conn.execute(
+        "UPDATE loans SET returned_at = ? WHERE id = ?",
+        params![now.timestamp(), loan.id],
+    )?;
+    grants.loan.used_on(tx, "loan", loan.id);
+
+    let mut fine = None;
+    if let Some(patron_id) = loan.patron_id {
+        let patron = patrons::load(tx, &grants.patron, patron_id)?;
+        let zone = tx.policy().library.time_zone;
+        let due = DateTime::<Utc>::from_timestamp(loan.due_at, 0).unwrap_or(now);
+        let amount = match tx.policy().category(&patron.category) {
+            Some(rules) => overdue_fine_cents(due, now, rules, zone),
+            None => 0,
+        };
+        if amount > 0 {
+            fine = Some(fines::assess(
+                tx,
+                &grants.fine,
+                patron_id,
+                amount,
+                "overdue",
+                Some(loan.id),
+            )?);
+        }
+    }
+
+    let next = tx.conn.query_opt(
+        "SELECT id FROM holds WHERE item_id = ? AND status = 'waiting' ORDER BY placed_at, id LIMIT 1",
+        params![item.id],
+    )?;
+    let hold_ready = match next {
+        Some(row) => {
+            let hold_id = row.int(0)?;
+            tx.conn.execute(
+                "UPDATE holds SET status = 'ready' WHERE id = ?",
+                params![hold_id],
+            )?;
+            items::set_status(tx, item.id, ON_HOLD_SHELF)?;
+            Some(hold_id)
+        }
+        None => {
+            items::set_status(tx, item.id, AVAILABLE)?;
+            None
+        }
+    };
+    Ok(Checkin {
+        loan: fetch_loan(tx, loan.id)?,
+        item: items::fetch(tx, item.id)?.ok_or(Error::NotFound { what: "item" })?,
+        fine,
+        hold_ready,
+    })
+}
+
+pub struct RenewGrants {
+    loan: Grant<Update, Circulation>,
+    patron: Grant<Read, Registration>,
+}
+
+impl RenewGrants {
+    pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
+        Ok(RenewGrants {
+            loan: gate::authorize(tx, actor, purpose::CIRCULATION)?,
+            patron: gate::authorize(tx, actor, purpose::ACCOUNT)?,
+        })
+    }
+}
+
+/// Extends a loan by another loan period from today, within the policy's
+/// renewal limit and unless someone else is waiting for the item.
+pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<LoanRecord, Error> {
+    let loan = fetch_loan(tx, loan_id)?;
+    if loan.returned_at.is_some() {
+        return Err(Error::refused(
+            "loan_closed",
+            "the item has already been returned",
+        ));
+    }
+    let patron_id = loan
+        .patron_id
+        .ok_or_else(|| Error::refused("loan_closed", "the loan is no longer linked to a patron"))?;
+    let patron = patrons::load(tx, &grants.patron, patron_id)?;
+    check_in_good_standing(tx, &patron)?;
+    let rules = category(tx, &patron)?.clone();
+    if loan.renewals >= i64::from(rules.renewals) {
+        return Err(Error::refused(
+            "renewal_limit",
+            format!(
+                "the loan has been renewed {} times, the most the policy allows",
+                rules.renewals
+            ),
+        ));
+    }
+    if first_active_hold(tx, loan.item_id)?.is_some() {
+        return Err(Error::refused(
+            "item_on_hold",
+            "another patron is waiting for the item, so it cannot be renewed",
+        ));
+    }
+    let due = due_at(tx.now(), rules.loan_days, tx.policy().library.time_zone)
+        .timestamp()
+        .max(loan.due_at);
+    tx.conn.execute(
+        "UPDATE loans SET due_at = ?, renewals = renewals + 1 WHERE id = ?",
+        params![due, loan_id],
+    )?;
+    grants.loan.used_on(tx, "loan", loan_id);
+    fetch_loan(tx, loan_id)
+}
+
+pub struct HoldGrants {
+    patron: Grant<Read, Registration>,
+    item: Grant<Read, Catalogue>,
+    hold: Grant<Create, Circulation>,
+}
+
+impl HoldGrants {
+    pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
+        Ok(HoldGrants {
+            patron: gate::authorize(tx, actor, purpose::ACCOUNT)?,
+            item: gate::authorize(tx, actor, purpose::CIRCULATION)?,
+            hold: gate::authorize(tx, actor, purpose::CIRCULATION)?,
+        })
+    }
+}
+
+/// Places a hold. An item on the shelf goes straight to the hold shelf;
+/// otherwise the patron joins the queue.
+pub fn place_hold(
+    tx: &mut Tx<'_>,
+    grants: &HoldGrants,
+    patron_barcode: &CardBarcode,
+    item_barcode: &ItemBarcode,
+) -> Result<HoldRecord, Error> {
+    let patron = patrons::find_by_barcode(tx, &grants.patron, patron_barcode)?;
+    check_in_good_standing(tx, &patron)?;
+    let rules = category(tx, &patron)?.clone();
+    let active = tx
+        .conn
+        .query_one(
+            "SELECT COUNT(*) FROM holds WHERE patron_id = ? AND status IN ('waiting', 'ready')",
+            params![patron.id],
+        )?
+        .int(0)?;
+    if active >= i64::from(rules.max_holds) {
+        return Err(Error::refused(
+            "hold_limit",
+            format!(
+                "the patron already has {} holds, the most a '{}' card may have",
+                rules.max_holds, patron.category
+            ),
+        ));
+    }
+    let item = items::find_by_barcode(tx, &grants.item, item_barcode)?;
+    let duplicate = tx.conn.query_opt(
+        "SELECT id FROM holds WHERE patron_id = ? AND item_id = ? AND status IN ('waiting', 'ready')",
+        params![patron.id, item.id],
+    )?;
+    if duplicate.is_some() {
+        return Err(Error::refused(
+            "already_holding",
+            "the patron already has a hold on this item",
+        ));
+    }
+    let borrowing = tx.conn.query_opt(
+        "SELECT id FROM loans WHERE patron_id = ? AND item_id = ? AND returned_at IS NULL",
+        params![patron.id, item.id],
+    )?;
+    if borrowing.is_some() {
+        return Err(Error::refused(
+            "already_borrowed",
+            "the patron has this item on loan already",
+        ));
+    }
+    let status = if item.status == AVAILABLE {
+        "ready"
+    } else {
+        "waiting"
+    };
+    let id = tx.conn.insert(
+        "INSERT INTO holds (patron_id, item_id, placed_at, status) VALUES (?, ?, ?, ?)",
+        params![patron.id, item.id, tx.now().timestamp(), status],
+    )?;
+    if status == "ready" {
+        items::set_status(tx, item.id, ON_HOLD_SHELF)?;
+    }
+    grants.hold.used_on(tx, "hold", id);
+    fetch_hold(tx, id)
+}
+
+/// Cancels a hold; if it was waiting on the hold shelf, the item passes to
+/// the next in the queue or back to the shelf.
+pub fn cancel_hold(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, Circulation>,
+    hold_id: i64,
+) -> Result<HoldRecord, Error> {
+    let hold = fetch_hold(tx, hold_id)?;
+    if hold.status != "waiting" && hold.status != "ready" {
+        return Err(Error::refused(
+            "hold_closed",
+            "the hold is already fulfilled or cancelled",
+        ));
+    }
+    tx.conn.execute(
+        "UPDATE holds SET status = 'cancelled', closed_at = ? WHERE id = ?",
+        params![tx.now().timestamp(), hold_id],
+    )?;
+    if hold.status == "ready" {
+        match first_active_hold(tx, hold.item_id)? {
+            Some(next) => {
+                tx.conn.execute(
+                    "UPDATE holds SET status = 'ready' WHERE id = ?",
+                    params![next.id],
+                )?;
+            }
+            None => items::set_status(tx, hold.item_id, AVAILABLE)?,
+        }
+    }
+    grant.used_on(tx, "hold", hold_id);
+    fetch_hold(tx, hold_id)
+}
+
+/// A patron's loans: open ones, or all still held.
+pub fn loans_of(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Circulation>,
+    patron_id: i64,
+) -> Result<Vec<LoanRecord>, Error> {
+    let rows = tx.conn.query(
+        &format!(
+            "SELECT {LOAN_COLUMNS} FROM loans WHERE patron_id = ? ORDER BY checked_out_at, id"
+        ),
+        params![patron_id],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("patron:{patron_id}")),
+        Some(format!("{} loans", rows.len())),
+    );
+    rows.iter().map(loan_from).collect()
+}
+
+pub fn holds_of(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Circulation>,
+    patron_id: i64,
+) -> Result<Vec<HoldRecord>, Error> {
+    let rows = tx.conn.query(
+        &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE patron_id = ? ORDER BY placed_at, id"),
+        params![patron_id],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("patron:{patron_id}")),
+        Some(format!("{} holds", rows.len())),
+    );
+    rows.iter().map(hold_from).collect()
+}

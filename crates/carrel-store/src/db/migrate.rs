@@ -1,0 +1,51 @@
+//! Schema migrations, one SQL file per engine per step, applied in order
+//! inside one transaction (DDL is transactional in both engines).
+
+use super::{params, Conn, EngineKind};
+use crate::error::Error;
+
+struct Migration {
+    version: i64,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
+}];
+
+pub(super) fn run(conn: &mut Conn<'_>) -> Result<(), Error> {
+    if conn.engine() == EngineKind::Postgres {
+        // Several Carrel servers may start at once against one database.
+        conn.query("SELECT pg_advisory_xact_lock(7301)", params![])?;
+    }
+    conn.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )?;
+    let applied = conn
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            params![],
+        )?
+        .int(0)?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+    if applied > newest {
+        return Err(Error::config(format!(
+            "the database is at schema version {applied}, newer than this Carrel knows ({newest}); run a newer Carrel"
+        )));
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
+        conn.batch(match conn.engine() {
+            EngineKind::Sqlite => migration.sqlite,
+            EngineKind::Postgres => migration.postgres,
+        })?;
+        conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+            params![migration.version, chrono::Utc::now().timestamp()],
+        )?;
+        tracing::info!(version = migration.version, "applied schema migration");
+    }
+    Ok(())
+}

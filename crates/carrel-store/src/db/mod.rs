@@ -1,0 +1,430 @@
+//! One query path over two engines. SQL is written once, in the subset both
+//! SQLite and PostgreSQL speak, with `?` placeholders; the PostgreSQL side
+//! rewrites them to `$1, $2, ...`. Integers are 64-bit everywhere (BIGINT),
+//! times are Unix seconds, dates are `YYYY-MM-DD` text, booleans are 0/1.
+//!
+//! Nothing outside this crate can run SQL: [`Tx`]'s query methods are
+//! crate-private, so the only way in from outside is through functions that
+//! take a [`crate::gate::Grant`].
+
+mod migrate;
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+
+use crate::error::Error;
+
+pub use self::postgres::PgConn;
+
+/// A value bound to a query.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl From<i64> for Param<'_> {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+impl From<u32> for Param<'_> {
+    fn from(v: u32) -> Self {
+        Param::Int(i64::from(v))
+    }
+}
+impl From<bool> for Param<'_> {
+    fn from(v: bool) -> Self {
+        Param::Int(i64::from(v))
+    }
+}
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(v: &'a str) -> Self {
+        Param::Text(v)
+    }
+}
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(v: &'a String) -> Self {
+        Param::Text(v)
+    }
+}
+impl From<Option<i64>> for Param<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Param::Null, Param::Int)
+    }
+}
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Param::Null, Param::Text)
+    }
+}
+impl<'a> From<&'a Option<String>> for Param<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        v.as_deref().map_or(Param::Null, Param::Text)
+    }
+}
+
+/// `params![a, b]` builds the parameter slice for a query.
+macro_rules! params {
+    () => { &[] as &[$crate::db::Param<'_>] };
+    ($($v:expr),+ $(,)?) => { &[$($crate::db::Param::from($v)),+] as &[$crate::db::Param<'_>] };
+}
+pub(crate) use params;
+
+/// A value read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// One result row, columns in SELECT order.
+#[derive(Debug, Clone)]
+pub struct Row(pub(crate) Vec<Value>);
+
+impl Row {
+    fn column(&self, i: usize) -> Result<&Value, Error> {
+        self.0
+            .get(i)
+            .ok_or_else(|| Error::internal(format!("query returned no column {i}")))
+    }
+
+    pub(crate) fn int(&self, i: usize) -> Result<i64, Error> {
+        match self.column(i)? {
+            Value::Int(v) => Ok(*v),
+            other => Err(Error::internal(format!(
+                "column {i} is {}, expected an integer",
+                other.kind()
+            ))),
+        }
+    }
+
+    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>, Error> {
+        match self.column(i)? {
+            Value::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    pub(crate) fn text(&self, i: usize) -> Result<String, Error> {
+        match self.column(i)? {
+            Value::Text(v) => Ok(v.clone()),
+            other => Err(Error::internal(format!(
+                "column {i} is {}, expected text",
+                other.kind()
+            ))),
+        }
+    }
+
+    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>, Error> {
+        match self.column(i)? {
+            Value::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+}
+
+impl Value {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Text(_) => "text",
+        }
+    }
+}
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EngineKind::Sqlite => "sqlite",
+            EngineKind::Postgres => "postgres",
+        })
+    }
+}
+
+/// SQLite's `synchronous` setting: how hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync on every commit: a committed write survives power loss.
+    Full,
+    /// WAL default: a commit survives a crash of Carrel, but the last
+    /// commits may be lost on power loss.
+    Normal,
+}
+
+/// Where the data lives, parsed from a database URL:
+/// `sqlite:PATH[?synchronous=full|normal]` or
+/// `postgres://USER@HOST:PORT/DB[?schema=NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite {
+        path: String,
+        synchronous: Synchronous,
+    },
+    Postgres {
+        /// Connection string handed to the driver (without Carrel's own options).
+        url: String,
+        /// Schema to use instead of `public` (tests use one per test).
+        schema: Option<String>,
+        pool_size: u32,
+    },
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<DatabaseUrl, Error> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut options: Vec<(&str, &str)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .collect();
+        if let Some(path) = base.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            if path.is_empty() {
+                return Err(Error::config(
+                    "the SQLite URL names no file; write sqlite:carrel.db",
+                ));
+            }
+            let mut synchronous = Synchronous::Full;
+            for (key, value) in options {
+                match (key, value) {
+                    ("synchronous", "full") => synchronous = Synchronous::Full,
+                    ("synchronous", "normal") => synchronous = Synchronous::Normal,
+                    _ => {
+                        return Err(Error::config(format!(
+                            "unknown SQLite URL option '{key}={value}'; the only option is synchronous=full|normal"
+                        )))
+                    }
+                }
+            }
+            return Ok(DatabaseUrl::Sqlite {
+                path: path.to_string(),
+                synchronous,
+            });
+        }
+        if base.starts_with("postgres://") || base.starts_with("postgresql://") {
+            let mut schema = None;
+            let mut pool_size = 16;
+            options.retain(|(key, value)| match *key {
+                "schema" => {
+                    schema = Some(value.to_string());
+                    false
+                }
+                "pool_size" => {
+                    pool_size = value.parse().unwrap_or(pool_size);
+                    false
+                }
+                _ => true,
+            });
+            if let Some(s) = &schema {
+                if !s
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    return Err(Error::config(
+                        "schema names may hold only lower-case letters, digits and '_'",
+                    ));
+                }
+            }
+            let rest: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let url = if rest.is_empty() {
+                base.to_string()
+            } else {
+                format!("{base}?{}", rest.join("&"))
+            };
+            return Ok(DatabaseUrl::Postgres {
+                url,
+                schema,
+                pool_size,
+            });
+        }
+        Err(Error::config(
+            "the database URL must start with sqlite: (for example sqlite:carrel.db) or postgres:// (for example postgres://carrel@127.0.0.1/carrel)",
+        ))
+    }
+
+    pub fn engine(&self) -> EngineKind {
+        match self {
+            DatabaseUrl::Sqlite { .. } => EngineKind::Sqlite,
+            DatabaseUrl::Postgres { .. } => EngineKind::Postgres,
+        }
+    }
+}
+
+/// A connection pool for either engine.
+pub(crate) enum Pool {
+    /// SQLite allows one writer at a time, and in Carrel every request writes
+    /// (at least its audit entry), so one connection behind a mutex is both
+    /// the simplest and the fastest arrangement: requests queue in memory
+    /// instead of sleeping in SQLite's busy handler.
+    Sqlite(std::sync::Mutex<rusqlite::Connection>),
+    Postgres(r2d2::Pool<postgres::PgManager>),
+}
+
+impl Pool {
+    pub(crate) fn open(url: &DatabaseUrl) -> Result<Pool, Error> {
+        match url {
+            DatabaseUrl::Sqlite { path, synchronous } => Ok(Pool::Sqlite(std::sync::Mutex::new(
+                sqlite::open(path, *synchronous)?,
+            ))),
+            DatabaseUrl::Postgres {
+                url,
+                schema,
+                pool_size,
+            } => Ok(Pool::Postgres(postgres::pool(
+                url,
+                schema.as_deref(),
+                *pool_size,
+            )?)),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> EngineKind {
+        match self {
+            Pool::Sqlite(_) => EngineKind::Sqlite,
+            Pool::Postgres(_) => EngineKind::Postgres,
+        }
+    }
+
+    /// Takes a connection: the SQLite one (waiting for the mutex) or one
+    /// from the PostgreSQL pool.
+    pub(crate) fn connect(&self) -> Result<Conn<'_>, Error> {
+        match self {
+            // A panic while holding the lock poisons it; the connection itself
+            // is still sound (SQLite rolls back the open transaction when the
+            // next BEGIN fails, see `Store::transact`), so carry on.
+            Pool::Sqlite(mutex) => Ok(Conn::Sqlite(
+                mutex.lock().unwrap_or_else(|p| p.into_inner()),
+            )),
+            Pool::Postgres(pool) => pool.get().map(Conn::Postgres).map_err(|e| {
+                tracing::error!(error = %e, "no PostgreSQL connection available");
+                Error::Unavailable
+            }),
+        }
+    }
+
+    pub(crate) fn migrate(&self) -> Result<(), Error> {
+        let mut conn = self.connect()?;
+        conn.begin()?;
+        match migrate::run(&mut conn) {
+            Ok(()) => conn.batch("COMMIT"),
+            Err(e) => {
+                let _ = conn.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A connection inside a transaction.
+pub(crate) enum Conn<'p> {
+    Sqlite(std::sync::MutexGuard<'p, rusqlite::Connection>),
+    Postgres(r2d2::PooledConnection<postgres::PgManager>),
+}
+
+impl Conn<'_> {
+    pub(crate) fn engine(&self) -> EngineKind {
+        match self {
+            Conn::Sqlite(_) => EngineKind::Sqlite,
+            Conn::Postgres(_) => EngineKind::Postgres,
+        }
+    }
+
+    /// BEGIN. On SQLite, IMMEDIATE takes the write lock up front so a
+    /// transaction never fails half-way for want of it. A transaction left
+    /// open by a panic is rolled back first.
+    pub(crate) fn begin(&mut self) -> Result<(), Error> {
+        match self {
+            Conn::Sqlite(c) => {
+                if !c.is_autocommit() {
+                    c.execute_batch("ROLLBACK").map_err(sqlite::error)?;
+                }
+                c.execute_batch("BEGIN IMMEDIATE").map_err(sqlite::error)
+            }
+            Conn::Postgres(c) => {
+                // A connection returned to the pool by a panic may still be
+                // inside a transaction; never continue someone else's.
+                if c.in_transaction {
+                    c.batch("ROLLBACK")?;
+                }
+                c.batch("BEGIN")?;
+                c.in_transaction = true;
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn commit(&mut self) -> Result<(), Error> {
+        let result = self.batch("COMMIT");
+        if result.is_err() {
+            self.rollback();
+        }
+        if let Conn::Postgres(c) = self {
+            c.in_transaction = false;
+        }
+        result
+    }
+
+    /// Rolls back; a failure here is logged, since the caller is already
+    /// reporting the error that made it roll back.
+    pub(crate) fn rollback(&mut self) {
+        if let Err(e) = self.batch("ROLLBACK") {
+            tracing::error!(error = %e, "rollback failed");
+        }
+        if let Conn::Postgres(c) = self {
+            c.in_transaction = false;
+        }
+    }
+
+    pub(crate) fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch(sql).map_err(sqlite::error),
+            Conn::Postgres(c) => c.batch(sql),
+        }
+    }
+
+    /// Runs a statement; returns the number of rows changed.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
+        match self {
+            Conn::Sqlite(c) => sqlite::execute(c, sql, params),
+            Conn::Postgres(c) => c.execute(sql, params),
+        }
+    }
+
+    pub(crate) fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
+        match self {
+            Conn::Sqlite(c) => sqlite::query(c, sql, params),
+            Conn::Postgres(c) => c.query(sql, params),
+        }
+    }
+
+    pub(crate) fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, Error> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    pub(crate) fn query_one(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Row, Error> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| Error::internal("query expected one row and found none"))
+    }
+
+    /// `INSERT ... RETURNING id` on both engines.
+    pub(crate) fn insert(&mut self, sql: &str, params: &[Param<'_>]) -> Result<i64, Error> {
+        self.query_one(&format!("{sql} RETURNING id"), params)?
+            .int(0)
+    }
+}

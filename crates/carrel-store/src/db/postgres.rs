@@ -1,0 +1,208 @@
+//! PostgreSQL: for several Carrel servers sharing one database.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::str::FromStr;
+
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql, Type};
+use postgres::{Client, NoTls, Statement};
+
+use super::{Param, Row, Value};
+use crate::error::Error;
+
+/// A PostgreSQL client with its prepared statements, keyed by Carrel's SQL
+/// text (with `?` placeholders).
+pub struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+    pub(super) in_transaction: bool,
+}
+
+pub(crate) struct PgManager {
+    config: postgres::Config,
+    schema: Option<String>,
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        if let Some(schema) = &self.schema {
+            // The name was checked to be [a-z0-9_]+ when the URL was parsed.
+            client.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+            ))?;
+        }
+        Ok(PgConn {
+            client,
+            statements: HashMap::new(),
+            in_transaction: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+pub(super) fn pool(
+    url: &str,
+    schema: Option<&str>,
+    size: u32,
+) -> Result<r2d2::Pool<PgManager>, Error> {
+    let config = postgres::Config::from_str(url)
+        .map_err(|e| Error::config(format!("the PostgreSQL URL is not valid: {e}")))?;
+    let manager = PgManager {
+        config,
+        schema: schema.map(str::to_string),
+    };
+    r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| {
+            Error::config(format!(
+                "cannot connect to PostgreSQL: {e}; check that the server runs and the URL is right"
+            ))
+        })
+}
+
+/// Rewrites `?` placeholders as `$1, $2, ...`. Carrel's SQL has no string
+/// literals containing `?`.
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Int(v) => match *ty {
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => v.to_string().to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Param::Text(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl PgConn {
+    fn statement(&mut self, sql: &str) -> Result<Statement, Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let prepared = self
+            .client
+            .prepare(&numbered_placeholders(sql))
+            .map_err(error)?;
+        self.statements.insert(sql.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+
+    pub(super) fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        self.client.batch_execute(sql).map_err(error)
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.client.execute(&stmt, &refs).map_err(error)
+    }
+
+    pub(super) fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = self.client.query(&stmt, &refs).map_err(error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let value = match *column.type_() {
+                    Type::INT8 => row.get::<_, Option<i64>>(i).map(Value::Int),
+                    Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| Value::Int(v.into())),
+                    Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| Value::Int(v.into())),
+                    Type::BOOL => row.get::<_, Option<bool>>(i).map(|v| Value::Int(v.into())),
+                    Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => {
+                        row.get::<_, Option<String>>(i).map(Value::Text)
+                    }
+                    ref other => {
+                        return Err(Error::internal(format!(
+                            "column {} has type {other}, which Carrel does not read",
+                            column.name()
+                        )))
+                    }
+                };
+                values.push(value.unwrap_or(Value::Null));
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+}
+
+/// PostgreSQL errors can carry the offending value in their DETAIL ("Key
+/// (card_barcode)=(...) already exists"), so only the SQLSTATE, the
+/// constraint name and the primary message are kept.
+pub(super) fn error(e: postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::Database(format!(
+            "postgres: {} (SQLSTATE {}{})",
+            db.message(),
+            db.code().code(),
+            db.constraint()
+                .map(|c| format!(", constraint {c}"))
+                .unwrap_or_default()
+        )),
+        None => Error::Database(format!(
+            "postgres: {}",
+            e.source()
+                .map_or_else(|| "connection error".to_string(), |s| s.to_string())
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered_placeholders;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(
+            numbered_placeholders("SELECT a FROM t WHERE b = ? AND c > ?"),
+            "SELECT a FROM t WHERE b = $1 AND c > $2"
+        );
+    }
+}

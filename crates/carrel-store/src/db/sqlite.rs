@@ -1,0 +1,79 @@
+//! SQLite: the embedded default. One file, WAL journal, secure deletion on.
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ToSql};
+
+use super::{Param, Row, Synchronous, Value};
+use crate::error::Error;
+
+pub(super) fn open(path: &str, synchronous: Synchronous) -> Result<Connection, Error> {
+    let conn = Connection::open(path).map_err(|e| {
+        Error::config(format!(
+            "cannot open the SQLite database file: {e}; check the path exists and is writable"
+        ))
+    })?;
+    let synchronous = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    // secure_delete: deleted rows are overwritten with zeros in the file, so
+    // destroyed records cannot be read back from free pages (D2).
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {synchronous};
+         PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;
+         PRAGMA busy_timeout = 10000;"
+    ))
+    .map_err(error)?;
+    Ok(conn)
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Param::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Param::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+        })
+    }
+}
+
+pub(super) fn execute(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
+    let mut stmt = conn.prepare_cached(sql).map_err(error)?;
+    let changed = stmt
+        .execute(rusqlite::params_from_iter(params.iter()))
+        .map_err(error)?;
+    Ok(changed as u64)
+}
+
+pub(super) fn query(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
+    let mut stmt = conn.prepare_cached(sql).map_err(error)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(error)? {
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            values.push(match row.get_ref(i).map_err(error)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Int(v as i64),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => {
+                    return Err(Error::internal("Carrel stores no blobs; found one"))
+                }
+            });
+        }
+        out.push(Row(values));
+    }
+    Ok(out)
+}
+
+/// SQLite's messages name tables and constraints, never values, so they are
+/// safe to log; they are still not shown to users.
+pub(super) fn error(e: rusqlite::Error) -> Error {
+    Error::Database(format!("sqlite: {e}"))
+}

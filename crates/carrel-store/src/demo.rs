@@ -1,0 +1,364 @@
+//! A deterministic, realistic demo library: about 2,000 patrons (minors
+//! linked to guardians), 20,000 items, and a year of loan history ending
+//! today, with holds and some fines. The same seed and the same day give the
+//! same library.
+//!
+//! All of it is fictional. It is written in one transaction, under system
+//! grants, with one audit entry per record class (with counts), not one per
+//! person.
+
+use carrel_policy::loans::{due_at, overdue_fine_cents};
+use carrel_policy::RecordClass;
+use chrono::Duration;
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{authorize_system, Catalogue, Circulation, Create, Fines, Registration};
+use crate::secrets::hash_secret;
+use crate::Store;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSize {
+    pub patrons: usize,
+    pub items: usize,
+}
+
+impl Default for DemoSize {
+    fn default() -> Self {
+        DemoSize {
+            patrons: 2_000,
+            items: 20_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub patrons: usize,
+    pub minors: usize,
+    pub items: usize,
+    pub loans: usize,
+    pub open_loans: usize,
+    pub holds: usize,
+    pub fines: usize,
+    /// A few card barcodes with PIN "1234", for trying patron sign-in later.
+    pub sample_cards: Vec<String>,
+}
+
+/// splitmix64: small, fast, and the same on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Ada", "Ben", "Carmen", "Dev", "Elena", "Femi", "Grace", "Hiro", "Ines", "Jonah", "Keiko",
+    "Luis", "Maya", "Noor", "Owen", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Victor",
+    "Wen", "Yara", "Zeke",
+];
+const LAST: &[&str] = &[
+    "Abbott",
+    "Bauer",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fofana",
+    "Garcia",
+    "Holm",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Santos",
+    "Takahashi",
+    "Urquhart",
+    "Varga",
+    "Whitfield",
+    "Xu",
+    "Young",
+    "Zielinski",
+];
+const STREETS: &[&str] = &[
+    "Oak St",
+    "Maple Ave",
+    "Mill Rd",
+    "Church St",
+    "River Rd",
+    "Highland Dr",
+    "Lake View Ln",
+    "Prairie Way",
+    "Cedar Ct",
+    "Main St",
+    "Elm St",
+    "Quarry Rd",
+];
+const TOWNS: &[&str] = &[
+    "Hillsboro",
+    "Arnold",
+    "Festus",
+    "De Soto",
+    "Lakewood",
+    "Golden",
+    "Evergreen",
+    "Arvada",
+];
+const ADJECTIVES: &[&str] = &[
+    "Silent", "Hidden", "Last", "Quiet", "Burning", "Northern", "Secret", "Lost", "Bright",
+    "Winter", "Patient", "Second", "Open", "Careful", "Little",
+];
+const NOUNS: &[&str] = &[
+    "River",
+    "Garden",
+    "Library",
+    "Harbor",
+    "Orchard",
+    "Lighthouse",
+    "Map",
+    "Kingdom",
+    "Letter",
+    "Archive",
+    "Bridge",
+    "Field",
+    "Compass",
+    "Island",
+    "Atlas",
+];
+const SUBJECTS: &[(&str, &str)] = &[
+    ("FIC", "Fiction"),
+    ("J FIC", "Juvenile fiction"),
+    ("641.5", "Cooking"),
+    ("973", "US history"),
+    ("523", "Astronomy"),
+    ("616", "Health"),
+    ("332", "Personal finance"),
+    ("796", "Sports"),
+];
+
+/// Generates the demo library into an empty store.
+pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary, Error> {
+    let policy = store.policy();
+    let adult = policy
+        .loans
+        .categories
+        .iter()
+        .find(|(_, c)| !c.minor)
+        .map(|(n, _)| n.clone())
+        .ok_or_else(|| Error::config("the policy has no adult category; the demo needs one"))?;
+    let minor = policy
+        .loans
+        .categories
+        .iter()
+        .find(|(_, c)| c.minor)
+        .map(|(n, _)| n.clone());
+    let declares = |field: &str| policy.field(RecordClass::Registration, field).is_some();
+    let (has_email, has_phone, has_birth, has_address) = (
+        declares("email"),
+        declares("phone"),
+        declares("birth_date"),
+        declares("address"),
+    );
+    // Hash the demo PIN once: hashing 2,000 PINs with Argon2id would take
+    // minutes, and only a few demo patrons need online access.
+    let pin_hash = hash_secret("1234")?;
+
+    store.transact(|tx| {
+        let existing = tx.conn.query_one("SELECT COUNT(*) FROM patrons", params![])?.int(0)?;
+        if existing > 0 {
+            return Err(Error::refused(
+                "not_empty",
+                "the database already holds patrons; the demo library is only generated into an empty database",
+            ));
+        }
+        let registration = authorize_system::<Create, Registration>(tx, "demo", "account")?;
+        let catalogue = authorize_system::<Create, Catalogue>(tx, "demo", "collection")?;
+        let circulation = authorize_system::<Create, Circulation>(tx, "demo", "circulation")?;
+        let fines_grant = authorize_system::<Create, Fines>(tx, "demo", "fines_and_fees")?;
+        let mut rng = Rng(seed);
+        let now = tx.now();
+        let today = tx.today();
+        let zone = tx.policy().library.time_zone;
+
+        // Patrons: adults first, so minors can name one as guardian.
+        let minors_wanted = if minor.is_some() { size.patrons * 15 / 100 } else { 0 };
+        let mut patron_ids = Vec::with_capacity(size.patrons);
+        let mut adult_ids = Vec::new();
+        let mut categories = Vec::with_capacity(size.patrons);
+        let mut sample_cards = Vec::new();
+        for n in 0..size.patrons {
+            let is_minor = n >= size.patrons - minors_wanted;
+            let category = if is_minor { minor.clone().unwrap_or_else(|| adult.clone()) } else { adult.clone() };
+            let barcode = format!("21234{:09}", n + 1);
+            let age_years = if is_minor { 4 + rng.below(13) } else { 18 + rng.below(70) };
+            let birth = today
+                .checked_sub_signed(Duration::days((age_years * 365 + rng.below(365)) as i64))
+                .unwrap_or(today);
+            let expires = today + Duration::days(rng.below(3 * 365) as i64 - 60);
+            let guardian = if is_minor && !adult_ids.is_empty() {
+                Some(adult_ids[rng.below(adult_ids.len() as u64) as usize])
+            } else {
+                None
+            };
+            let pin: Option<&str> = (n < 10).then_some(pin_hash.as_str());
+            if pin.is_some() {
+                sample_cards.push(barcode.clone());
+            }
+            let status = if rng.chance(2) { "blocked" } else { "active" };
+            let created = (now - Duration::days(400 + rng.below(3000) as i64)).timestamp();
+            let id = tx.conn.insert(
+                "INSERT INTO patrons (card_barcode, pin_hash, category, status, expires_on, birth_date, guardian_id, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![&barcode, pin, &category, status, &expires.to_string(),
+                    &has_birth.then(|| birth.to_string()), guardian, created, created],
+            )?;
+            let first = rng.pick(FIRST);
+            let last = rng.pick(LAST);
+            let mut fields: Vec<(&str, String)> = vec![("name", format!("{first} {last}"))];
+            if has_address {
+                fields.push(("address", format!("{} {}, {}", 100 + rng.below(9900), rng.pick(STREETS), rng.pick(TOWNS))));
+            }
+            if has_email && !is_minor && rng.chance(60) {
+                fields.push(("email", format!("{}.{}{}@example.org", first.to_lowercase(), last.to_lowercase(), n)));
+            }
+            if has_phone && rng.chance(70) {
+                fields.push(("phone", format!("555-01{:02}-{:04}", rng.below(100), rng.below(10000))));
+            }
+            for (name, value) in fields {
+                if tx.policy().field(RecordClass::Registration, name).is_some() {
+                    tx.conn.execute(
+                        "INSERT INTO patron_fields (patron_id, name, value) VALUES (?, ?, ?)",
+                        params![id, name, &value],
+                    )?;
+                }
+            }
+            if !is_minor {
+                adult_ids.push(id);
+            }
+            patron_ids.push(id);
+            categories.push(category);
+        }
+        registration.record(tx, None, Some(format!("demo: {} patrons", size.patrons)));
+
+        let mut item_ids = Vec::with_capacity(size.items);
+        for n in 0..size.items {
+            let (call, _) = SUBJECTS[rng.below(SUBJECTS.len() as u64) as usize];
+            let title = format!("The {} {}", rng.pick(ADJECTIVES), rng.pick(NOUNS));
+            let author = format!("{} {}", rng.pick(FIRST), rng.pick(LAST));
+            let id = tx.conn.insert(
+                "INSERT INTO items (barcode, title, author, call_number, status, created_at) VALUES (?, ?, ?, ?, 'available', ?)",
+                params![&format!("31234{:09}", n + 1), &title, &author,
+                    &format!("{call} {}", &author[author.len() - 3..].to_uppercase()), now.timestamp()],
+            )?;
+            item_ids.push(id);
+        }
+        catalogue.record(tx, None, Some(format!("demo: {} items", size.items)));
+
+        // A year of loans: each circulating item is lent in turn, never to two
+        // patrons at once; the last loan may still be out today.
+        let (mut loans, mut open_loans, mut fine_count) = (0, 0, 0);
+        let year_ago = now - Duration::days(365);
+        for &item_id in &item_ids {
+            if !rng.chance(40) {
+                continue;
+            }
+            let mut at = year_ago + Duration::hours(rng.below(60 * 24) as i64);
+            while at < now {
+                let who = rng.below(patron_ids.len() as u64) as usize;
+                let patron_id = patron_ids[who];
+                let rules = tx.policy().category(&categories[who]).cloned().ok_or_else(|| Error::internal("demo category"))?;
+                let due = due_at(at, rules.loan_days, zone);
+                let kept = Duration::hours((2 + rng.below(rules.loan_days as u64 + 14)) as i64 * 24 + rng.below(10) as i64);
+                let returned = at + kept;
+                let still_out = returned > now;
+                let loan_id = tx.conn.insert(
+                    "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals, returned_at) VALUES (?, ?, ?, ?, 0, ?)",
+                    params![patron_id, item_id, at.timestamp(), due.timestamp(), (!still_out).then(|| returned.timestamp())],
+                )?;
+                loans += 1;
+                if still_out {
+                    open_loans += 1;
+                    tx.conn.execute("UPDATE items SET status = 'on_loan' WHERE id = ?", params![item_id])?;
+                    break;
+                }
+                let amount = overdue_fine_cents(due, returned, &rules, zone);
+                if amount > 0 {
+                    let paid = if rng.chance(70) { amount } else { 0 };
+                    tx.conn.insert(
+                        "INSERT INTO fines (patron_id, loan_id, amount_cents, reason, assessed_at, paid_cents, waived_cents, settled_at)
+                         VALUES (?, ?, ?, 'overdue', ?, ?, 0, ?)",
+                        params![patron_id, loan_id, amount, returned.timestamp(), paid,
+                            (paid == amount).then(|| (returned + Duration::days(rng.below(20) as i64)).timestamp())],
+                    )?;
+                    fine_count += 1;
+                }
+                at = returned + Duration::hours(rng.below(45 * 24) as i64 + 1);
+            }
+        }
+        circulation.record(tx, None, Some(format!("demo: {loans} loans")));
+        fines_grant.record(tx, None, Some(format!("demo: {fine_count} fines")));
+
+        // Holds: queues on some items that are out today.
+        let mut holds = 0;
+        let out = tx.conn.query("SELECT id FROM items WHERE status = 'on_loan' ORDER BY id", params![])?;
+        for row in out.iter().step_by(7) {
+            let item_id = row.int(0)?;
+            for _ in 0..1 + rng.below(3) {
+                let patron_id = patron_ids[rng.below(patron_ids.len() as u64) as usize];
+                let placed = now - Duration::days(rng.below(20) as i64);
+                tx.conn.insert(
+                    "INSERT INTO holds (patron_id, item_id, placed_at, status) VALUES (?, ?, ?, 'waiting')",
+                    params![patron_id, item_id, placed.timestamp()],
+                )?;
+                holds += 1;
+            }
+        }
+        circulation.record(tx, None, Some(format!("demo: {holds} holds")));
+        Ok(DemoSummary {
+            patrons: size.patrons,
+            minors: minors_wanted,
+            items: size.items,
+            loans,
+            open_loans,
+            holds,
+            fines: fine_count,
+            sample_cards,
+        })
+    })
+}
+
+/// The demo staff accounts: one per role, password `demo-<role>-pass`.
+pub fn demo_staff(store: &Store) -> Result<Vec<(String, String, String)>, Error> {
+    let mut accounts = Vec::new();
+    for role in store.policy().roles.keys() {
+        let username = role.replace('_', "-");
+        let password = format!("demo-{username}-pass");
+        crate::staff::add(store, &username, &password, role)?;
+        accounts.push((username, password, role.clone()));
+    }
+    Ok(accounts)
+}

@@ -1,0 +1,76 @@
+//! Errors that say what was wrong and what to do, and never carry personal
+//! data: messages name fields, classes and rules, not values.
+
+use carrel_policy::DenyReason;
+
+use crate::audit::PendingEntry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The gate refused. The entry is written to the audit log even though
+    /// the transaction that asked is rolled back.
+    #[error("{reason}")]
+    Denied {
+        reason: DenyReason,
+        #[doc(hidden)]
+        entry: Box<PendingEntry>,
+    },
+    #[error("not signed in, or the session has expired; sign in again")]
+    Unauthenticated,
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// Input that breaks a rule of form (bad barcode, undeclared field).
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// A circulation or policy rule refuses the operation as things stand.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// Carrel cannot start or reach its database as configured.
+    #[error("{0}")]
+    Config(String),
+    #[error("the database is not available right now; try again shortly")]
+    Unavailable,
+    /// A database failure. The text is for the operator's log and holds no
+    /// values (see `db::postgres::error`); users see a generic message.
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Refused {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Error {
+        Error::Config(message.into())
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Error {
+        Error::Internal(message.into())
+    }
+
+    /// A stable, machine-readable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Denied { .. } => "denied",
+            Error::Unauthenticated => "unauthenticated",
+            Error::NotFound { .. } => "not_found",
+            Error::Invalid { code, .. } | Error::Refused { code, .. } => code,
+            Error::Config(_) => "configuration",
+            Error::Unavailable => "unavailable",
+            Error::Database(_) | Error::Internal(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Fines and fees: assessed, paid (in part or in full), waived.
+
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{Create, Fines, Grant, Read, Update};
+use crate::validate;
+use crate::Tx;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FineRecord {
+    pub id: i64,
+    pub patron_id: Option<i64>,
+    pub loan_id: Option<i64>,
+    pub amount_cents: i64,
+    pub reason: String,
+    pub assessed_at: i64,
+    pub paid_cents: i64,
+    pub waived_cents: i64,
+    pub outstanding_cents: i64,
+    pub settled_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, patron_id, loan_id, amount_cents, reason, assessed_at, paid_cents, waived_cents, settled_at";
+
+fn from_row(row: &crate::db::Row) -> Result<FineRecord, Error> {
+    let amount = row.int(3)?;
+    let paid = row.int(6)?;
+    let waived = row.int(7)?;
+    Ok(FineRecord {
+        id: row.int(0)?,
+        patron_id: row.opt_int(1)?,
+        loan_id: row.opt_int(2)?,
+        amount_cents: amount,
+        reason: row.text(4)?,
+        assessed_at: row.int(5)?,
+        paid_cents: paid,
+        waived_cents: waived,
+        outstanding_cents: amount - paid - waived,
+        settled_at: row.opt_int(8)?,
+    })
+}
+
+fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<FineRecord, Error> {
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM fines WHERE id = ?"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "fine" })?;
+    from_row(&row)
+}
+
+/// What a patron owes in unsettled fines.
+pub fn owed_cents(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Fines>,
+    patron_id: i64,
+) -> Result<i64, Error> {
+    let owed = tx
+        .conn
+        .query_one(
+            "SELECT CAST(COALESCE(SUM(amount_cents - paid_cents - waived_cents), 0) AS BIGINT)
+             FROM fines WHERE patron_id = ? AND settled_at IS NULL",
+            params![patron_id],
+        )?
+        .int(0)?;
+    grant.record(
+        tx,
+        Some(format!("patron:{patron_id}")),
+        Some("balance".to_string()),
+    );
+    Ok(owed)
+}
+
+pub fn of_patron(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Fines>,
+    patron_id: i64,
+) -> Result<Vec<FineRecord>, Error> {
+    let rows = tx.conn.query(
+        &format!("SELECT {COLUMNS} FROM fines WHERE patron_id = ? ORDER BY assessed_at, id"),
+        params![patron_id],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("patron:{patron_id}")),
+        Some(format!("{} fines", rows.len())),
+    );
+    rows.iter().map(from_row).collect()
+}
+
+/// Assesses a fine or fee on a patron.
+pub fn assess(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Create, Fines>,
+    patron_id: i64,
+    amount_cents: i64,
+    reason: &str,
+    loan_id: Option<i64>,
+) -> Result<FineRecord, Error> {
+    if amount_cents <= 0 {
+        return Err(Error::invalid(
+            "bad_amount",
+            "amount_cents must be a positive whole number of cents",
+        ));
+    }
+    let reason = validate::text("reason", reason, 200)?;
+    if tx
+        .conn
+        .query_opt("SELECT id FROM patrons WHERE id = ?", params![patron_id])?
+        .is_none()
+    {
+        return Err(Error::NotFound { what: "patron" });
+    }
+    let id = tx.conn.insert(
+        "INSERT INTO fines (patron_id, loan_id, amount_cents, reason, assessed_at, paid_cents, waived_cents)
+         VALUES (?, ?, ?, ?, ?, 0, 0)",
+        params![patron_id, loan_id, amount_cents, &reason, tx.now().timestamp()],
+    )?;
+    grant.used_on(tx, "fine", id);
+    fetch(tx, id)
+}
+
+fn settle_if_done(tx: &mut Tx<'_>, fine: &FineRecord) -> Result<(), Error> {
+    if fine.outstanding_cents == 0 && fine.settled_at.is_none() {
+        tx.conn.execute(
+            "UPDATE fines SET settled_at = ? WHERE id = ?",
+            params![tx.now().timestamp(), fine.id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Records a payment, which may not exceed what is outstanding.
+pub fn pay(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, Fines>,
+    fine_id: i64,
+    amount_cents: i64,
+) -> Result<FineRecord, Error> {
+    let fine = fetch(tx, fine_id)?;
+    if amount_cents <= 0 {
+        return Err(Error::invalid(
+            "bad_amount",
+            "amount_cents must be a positive whole number of cents",
+        ));
+    }
+    if fine.outstanding_cents == 0 {
+        return Err(Error::refused(
+            "fine_settled",
+            "this fine is already settled; nothing is owed on it",
+        ));
+    }
+    if amount_cents > fine.outstanding_cents {
+        return Err(Error::refused(
+            "overpayment",
+            format!(
+                "the payment is more than the {} cents outstanding on this fine",
+                fine.outstanding_cents
+            ),
+        ));
+    }
+    tx.conn.execute(
+        "UPDATE fines SET paid_cents = paid_cents + ? WHERE id = ?",
+        params![amount_cents, fine_id],
+    )?;
+    let fine = fetch(tx, fine_id)?;
+    settle_if_done(tx, &fine)?;
+    grant.record(
+        tx,
+        Some(format!("fine:{fine_id}")),
+        Some("payment".to_string()),
+    );
+    fetch(tx, fine_id)
+}
+
+/// Waives whatever is outstanding on a fine.
+pub fn waive(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, Fines>,
+    fine_id: i64,
+) -> Result<FineRecord, Error> {
+    let fine = fetch(tx, fine_id)?;
+    if fine.outstanding_cents == 0 {
+        return Err(Error::refused(
+            "fine_settled",
+            "this fine is already settled; there is nothing to waive",
+        ));
+    }
+    tx.conn.execute(
+        "UPDATE fines SET waived_cents = waived_cents + ? WHERE id = ?",
+        params![fine.outstanding_cents, fine_id],
+    )?;
+    let fine = fetch(tx, fine_id)?;
+    settle_if_done(tx, &fine)?;
+    grant.record(
+        tx,
+        Some(format!("fine:{fine_id}")),
+        Some("waived".to_string()),
+    );
+    fetch(tx, fine_id)
+}

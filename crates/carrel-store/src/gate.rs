@@ -1,0 +1,227 @@
+//! # The gate
+//!
+//! Every access to personal data is decided here, and nowhere else. The gate
+//! asks the policy whether this staff member's role may do this action on
+//! this class of record for this purpose ([`carrel_policy::Policy::decide`]),
+//! and answers with a [`Grant`] or a denial. Both are written to the audit
+//! log (a grant when it is used, a denial at once, even though the request
+//! fails).
+//!
+//! The store's functions that read or write personal data take a `&Grant`
+//! of the right action and class: `patrons::load` wants a
+//! `Grant<Read, Registration>`. A `Grant` has private fields and no public
+//! constructor, so outside this module the only way to hold one is to have
+//! asked [`authorize`]. A handler that skips the gate does not compile.
+//!
+//! Who is allowed, and who is not:
+//! - a signed-in staff member ([`Actor`], made only by `staff::authenticate`
+//!   from a live session), within the role table of the policy;
+//! - Carrel itself for its own tasks (`system:demo`), only inside this crate;
+//! - nobody else: there is no anonymous or "superuser" grant.
+
+use std::marker::PhantomData;
+
+use carrel_policy::{Action, Decision, RecordClass};
+
+use crate::audit::PendingEntry;
+use crate::error::Error;
+use crate::Tx;
+
+/// An action, as a type, so a grant's action is checked by the compiler.
+pub trait ActionKind {
+    const ACTION: Action;
+}
+
+/// A record class, as a type.
+pub trait ClassKind {
+    const CLASS: RecordClass;
+}
+
+macro_rules! action_markers {
+    ($($name:ident => $value:expr),+ $(,)?) => {
+        $(
+            #[derive(Debug)]
+            pub struct $name;
+            impl ActionKind for $name {
+                const ACTION: Action = $value;
+            }
+        )+
+    };
+}
+
+macro_rules! class_markers {
+    ($($name:ident => $value:expr),+ $(,)?) => {
+        $(
+            #[derive(Debug)]
+            pub struct $name;
+            impl ClassKind for $name {
+                const CLASS: RecordClass = $value;
+            }
+        )+
+    };
+}
+
+action_markers! {
+    Read => Action::Read,
+    Create => Action::Create,
+    Update => Action::Update,
+    Destroy => Action::Destroy,
+    Export => Action::Export,
+    Disclose => Action::Disclose,
+}
+
+class_markers! {
+    Registration => RecordClass::Registration,
+    Circulation => RecordClass::Circulation,
+    Fines => RecordClass::Fines,
+    Catalogue => RecordClass::Catalogue,
+    AuditLog => RecordClass::Audit,
+}
+
+/// A signed-in staff member. Made only from a live session
+/// (`staff::authenticate`), so the role cannot be claimed, only proven.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    staff_id: i64,
+    role: String,
+}
+
+impl Actor {
+    pub(crate) fn staff(staff_id: i64, role: String) -> Actor {
+        Actor { staff_id, role }
+    }
+
+    pub fn staff_id(&self) -> i64 {
+        self.staff_id
+    }
+
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Who {
+    Staff(i64),
+    System(&'static str),
+}
+
+impl Who {
+    fn label(&self) -> String {
+        match self {
+            Who::Staff(id) => format!("staff:{id}"),
+            Who::System(task) => format!("system:{task}"),
+        }
+    }
+}
+
+/// Permission to do action `A` on records of class `C`, for one purpose,
+/// within one transaction. Only [`authorize`] makes one.
+#[derive(Debug)]
+pub struct Grant<A: ActionKind, C: ClassKind> {
+    who: Who,
+    purpose: String,
+    _kind: PhantomData<fn() -> (A, C)>,
+}
+
+impl<A: ActionKind, C: ClassKind> Grant<A, C> {
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// Notes in the audit log that this grant was used on `record_id`
+    /// (an opaque `kind:id`) or, with `None`, on the class as a whole.
+    pub(crate) fn record(
+        &self,
+        tx: &mut Tx<'_>,
+        record_id: Option<String>,
+        detail: Option<String>,
+    ) {
+        let entry = PendingEntry {
+            at: tx.now().timestamp(),
+            actor: self.who.label(),
+            action: A::ACTION.name().to_string(),
+            record_class: C::CLASS.name().to_string(),
+            record_id,
+            purpose: self.purpose.clone(),
+            decision: "granted",
+            detail,
+        };
+        tx.queue_audit(entry);
+    }
+
+    /// [`Self::record`] for one record.
+    pub(crate) fn used_on(&self, tx: &mut Tx<'_>, kind: &str, id: i64) {
+        self.record(tx, Some(format!("{kind}:{id}")), None);
+    }
+}
+
+/// Asks the policy. A denial becomes [`Error::Denied`], which the store
+/// writes to the audit log after rolling the transaction back.
+pub fn authorize<A: ActionKind, C: ClassKind>(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    purpose: &str,
+) -> Result<Grant<A, C>, Error> {
+    match tx
+        .policy()
+        .decide(&actor.role, A::ACTION, C::CLASS, purpose)
+    {
+        Decision::Allow => Ok(Grant {
+            who: Who::Staff(actor.staff_id),
+            purpose: purpose.to_string(),
+            _kind: PhantomData,
+        }),
+        Decision::Deny(reason) => {
+            tracing::info!(
+                staff = actor.staff_id,
+                action = A::ACTION.name(),
+                class = C::CLASS.name(),
+                purpose,
+                "access denied by policy"
+            );
+            let entry = PendingEntry {
+                at: tx.now().timestamp(),
+                actor: Who::Staff(actor.staff_id).label(),
+                action: A::ACTION.name().to_string(),
+                record_class: C::CLASS.name().to_string(),
+                record_id: None,
+                purpose: purpose.to_string(),
+                decision: "denied",
+                detail: Some(reason.to_string()),
+            };
+            Err(Error::Denied {
+                reason,
+                entry: Box::new(entry),
+            })
+        }
+    }
+}
+
+/// A grant for one of Carrel's own tasks (generating the demo library).
+/// Crate-private: no handler can ask for it. The class must still be one the
+/// policy declares, and the purpose one it allows for that class.
+pub(crate) fn authorize_system<A: ActionKind, C: ClassKind>(
+    tx: &mut Tx<'_>,
+    task: &'static str,
+    purpose: &str,
+) -> Result<Grant<A, C>, Error> {
+    let declared = tx
+        .policy()
+        .class(C::CLASS)
+        .is_some_and(|c| c.purposes.iter().any(|p| p == purpose));
+    if !declared {
+        return Err(Error::refused(
+            "purpose_not_declared",
+            format!(
+                "the policy does not allow class '{}' to be used for '{purpose}'",
+                C::CLASS
+            ),
+        ));
+    }
+    Ok(Grant {
+        who: Who::System(task),
+        purpose: purpose.to_string(),
+        _kind: PhantomData,
+    })
+}

@@ -1,0 +1,125 @@
+//! Items in the collection. No personal data, but still behind the gate:
+//! who may add or change items is a policy decision too.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{Catalogue, Create, Grant, Read};
+use crate::validate::{self, ItemBarcode};
+use crate::Tx;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    pub barcode: String,
+    pub title: String,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub call_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ItemRecord {
+    pub id: i64,
+    pub barcode: String,
+    pub title: String,
+    pub author: Option<String>,
+    pub call_number: Option<String>,
+    /// available, on_loan or on_hold_shelf.
+    pub status: String,
+}
+
+pub(crate) const AVAILABLE: &str = "available";
+pub(crate) const ON_LOAN: &str = "on_loan";
+pub(crate) const ON_HOLD_SHELF: &str = "on_hold_shelf";
+
+pub fn create(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Create, Catalogue>,
+    item: &NewItem,
+) -> Result<ItemRecord, Error> {
+    let barcode = ItemBarcode::parse(&item.barcode)?;
+    let title = validate::text("title", &item.title, 500)?;
+    let author = item
+        .author
+        .as_deref()
+        .map(|a| validate::text("author", a, 300))
+        .transpose()?;
+    let call_number = item
+        .call_number
+        .as_deref()
+        .map(|c| validate::text("call_number", c, 100))
+        .transpose()?;
+    if tx
+        .conn
+        .query_opt(
+            "SELECT id FROM items WHERE barcode = ?",
+            params![barcode.as_str()],
+        )?
+        .is_some()
+    {
+        return Err(Error::refused(
+            "item_barcode_taken",
+            "an item with that barcode already exists",
+        ));
+    }
+    let id = tx.conn.insert(
+        "INSERT INTO items (barcode, title, author, call_number, status, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        params![barcode.as_str(), &title, &author, &call_number, AVAILABLE, tx.now().timestamp()],
+    )?;
+    grant.used_on(tx, "item", id);
+    fetch(tx, id)?.ok_or(Error::NotFound { what: "item" })
+}
+
+pub fn load(tx: &mut Tx<'_>, grant: &Grant<Read, Catalogue>, id: i64) -> Result<ItemRecord, Error> {
+    let item = fetch(tx, id)?.ok_or(Error::NotFound { what: "item" })?;
+    grant.used_on(tx, "item", id);
+    Ok(item)
+}
+
+pub fn find_by_barcode(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Catalogue>,
+    barcode: &ItemBarcode,
+) -> Result<ItemRecord, Error> {
+    let id = tx
+        .conn
+        .query_opt(
+            "SELECT id FROM items WHERE barcode = ?",
+            params![barcode.as_str()],
+        )?
+        .ok_or(Error::NotFound { what: "item" })?
+        .int(0)?;
+    load(tx, grant, id)
+}
+
+pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<ItemRecord>, Error> {
+    tx.conn
+        .query_opt(
+            "SELECT id, barcode, title, author, call_number, status FROM items WHERE id = ?",
+            params![id],
+        )?
+        .map(|row| {
+            Ok(ItemRecord {
+                id: row.int(0)?,
+                barcode: row.text(1)?,
+                title: row.text(2)?,
+                author: row.opt_text(3)?,
+                call_number: row.opt_text(4)?,
+                status: row.text(5)?,
+            })
+        })
+        .transpose()
+}
+
+/// Changes an item's shelf status as part of a circulation step; the
+/// circulation grant that step holds is what authorises it.
+pub(crate) fn set_status(tx: &mut Tx<'_>, id: i64, status: &str) -> Result<(), Error> {
+    tx.conn.execute(
+        "UPDATE items SET status = ? WHERE id = ?",
+        params![status, id],
+    )?;
+    Ok(())
+}

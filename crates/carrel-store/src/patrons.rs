@@ -1,0 +1,478 @@
+//! Patron registration records. Only fields the policy declares for the
+//! registration class can be stored (N4); the rest of the input is refused
+//! with the field named.
+
+use std::collections::BTreeMap;
+
+use carrel_policy::RecordClass;
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{Create, Grant, Read, Registration, Update};
+use crate::secrets::hash_secret;
+use crate::validate::{self, CardBarcode, Pin};
+use crate::Tx;
+
+/// A patron's registration record as staff with a read grant see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PatronRecord {
+    pub id: i64,
+    pub card_barcode: String,
+    pub category: String,
+    pub status: String,
+    pub expires_on: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<String>,
+    pub guardian_id: Option<i64>,
+    pub has_pin: bool,
+    /// Library-declared fields (name, address, e-mail, ...).
+    pub fields: BTreeMap<String, String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl PatronRecord {
+    pub fn is_expired(&self, today: NaiveDate) -> bool {
+        self.expires_on.as_str() < today.format("%Y-%m-%d").to_string().as_str()
+    }
+}
+
+/// Status values a patron record can hold.
+pub const STATUSES: [&str; 2] = ["active", "blocked"];
+
+/// Input keys that map to Carrel's own columns, and the policy field each
+/// one stores.
+const COLUMN_KEYS: [(&str, &str); 7] = [
+    ("card_barcode", "card_barcode"),
+    ("pin", "pin"),
+    ("category", "category"),
+    ("expires_on", "expires_on"),
+    ("status", "status"),
+    ("birth_date", "birth_date"),
+    ("guardian_card_barcode", "guardian"),
+];
+
+/// The checked form of a registration or an update: `None` = not given,
+/// `Some(None)` = remove.
+#[derive(Default)]
+struct Changes {
+    card_barcode: Option<CardBarcode>,
+    pin_hash: Option<Option<String>>,
+    category: Option<String>,
+    expires_on: Option<NaiveDate>,
+    status: Option<String>,
+    birth_date: Option<Option<NaiveDate>>,
+    guardian: Option<Option<CardBarcode>>,
+    fields: BTreeMap<String, Option<String>>,
+}
+
+fn as_text<'a>(key: &str, value: &'a Json) -> Result<Option<&'a str>, Error> {
+    match value {
+        Json::Null => Ok(None),
+        Json::String(s) => Ok(Some(s)),
+        _ => Err(Error::invalid(
+            "wrong_type",
+            format!("{key} must be text (a JSON string), or null to remove it"),
+        )),
+    }
+}
+
+fn required<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, Error> {
+    value.ok_or_else(|| {
+        Error::invalid(
+            "missing_field",
+            format!("{key} cannot be removed; give a value"),
+        )
+    })
+}
+
+/// Checks every key against the policy and the shapes Carrel accepts.
+fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes, Error> {
+    let policy = tx.policy();
+    let registration = policy
+        .class(RecordClass::Registration)
+        .ok_or_else(|| Error::internal("policy has no registration class"))?;
+    let mut changes = Changes::default();
+    for (key, value) in input {
+        let declared_as = COLUMN_KEYS
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(key.as_str(), |(_, field)| field);
+        if !registration.fields.contains_key(declared_as) {
+            return Err(Error::invalid(
+                "undeclared_field",
+                format!(
+                    "field '{key}' is not declared by the library's policy for registration records, so Carrel will not store it; remove it (declared fields: {})",
+                    declared_keys(tx).join(", ")
+                ),
+            ));
+        }
+        let text = as_text(key, value)?;
+        match key.as_str() {
+            "card_barcode" => {
+                changes.card_barcode = Some(CardBarcode::parse(required(key, text)?)?)
+            }
+            "pin" => {
+                changes.pin_hash = Some(match text {
+                    Some(pin) => Some(hash_secret(Pin::parse(pin)?.as_str())?),
+                    None => None,
+                })
+            }
+            "category" => {
+                let category = required(key, text)?;
+                if policy.category(category).is_none() {
+                    let known: Vec<&str> =
+                        policy.loans.categories.keys().map(String::as_str).collect();
+                    return Err(Error::invalid(
+                        "unknown_category",
+                        format!("category must be one of: {}", known.join(", ")),
+                    ));
+                }
+                changes.category = Some(category.to_string());
+            }
+            "expires_on" => {
+                changes.expires_on = Some(validate::date("expires_on", required(key, text)?)?)
+            }
+            "status" => {
+                let status = required(key, text)?;
+                if !STATUSES.contains(&status) {
+                    return Err(Error::invalid(
+                        "bad_status",
+                        "status must be \"active\" or \"blocked\"",
+                    ));
+                }
+                changes.status = Some(status.to_string());
+            }
+            "birth_date" => {
+                changes.birth_date = Some(match text {
+                    Some(d) => {
+                        let date = validate::date("birth_date", d)?;
+                        if date > tx.today() {
+                            return Err(Error::invalid(
+                                "bad_date",
+                                "birth_date cannot be in the future",
+                            ));
+                        }
+                        Some(date)
+                    }
+                    None => None,
+                })
+            }
+            "guardian_card_barcode" => {
+                changes.guardian = Some(text.map(CardBarcode::parse).transpose()?);
+            }
+            field => {
+                let spec = &registration.fields[field];
+                if COLUMN_KEYS.iter().any(|(_, f)| *f == field) {
+                    // "guardian" is stored via guardian_card_barcode.
+                    return Err(Error::invalid(
+                        "undeclared_field",
+                        format!("'{field}' is set through its own key; see the API document"),
+                    ));
+                }
+                let value =
+                    match text {
+                        Some(v) if field == "email" => Some(validate::email(v)?),
+                        Some(v) => Some(validate::text(field, v, 500)?),
+                        None if spec.required => return Err(Error::invalid(
+                            "missing_field",
+                            format!(
+                                "{field} is required by the library's policy and cannot be removed"
+                            ),
+                        )),
+                        None => None,
+                    };
+                changes.fields.insert(field.to_string(), value);
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// The input keys the policy allows, for error messages.
+fn declared_keys(tx: &Tx<'_>) -> Vec<String> {
+    let Some(class) = tx.policy().class(RecordClass::Registration) else {
+        return Vec::new();
+    };
+    class
+        .fields
+        .keys()
+        .map(|f| {
+            COLUMN_KEYS
+                .iter()
+                .find(|(_, field)| field == f)
+                .map_or(f.clone(), |(key, _)| key.to_string())
+        })
+        .collect()
+}
+
+/// Finds the guardian named by card barcode: an existing patron, not a minor.
+fn guardian_id(tx: &mut Tx<'_>, barcode: &CardBarcode, own_id: Option<i64>) -> Result<i64, Error> {
+    let row = tx
+        .conn
+        .query_opt(
+            "SELECT id, category FROM patrons WHERE card_barcode = ?",
+            params![barcode.as_str()],
+        )?
+        .ok_or(Error::NotFound {
+            what: "guardian's patron record",
+        })?;
+    let (id, category) = (row.int(0)?, row.text(1)?);
+    if Some(id) == own_id {
+        return Err(Error::invalid(
+            "bad_guardian",
+            "a patron cannot be their own guardian",
+        ));
+    }
+    if tx.policy().category(&category).is_some_and(|c| c.minor) {
+        return Err(Error::invalid(
+            "bad_guardian",
+            "the guardian's own card is a minor's card; a guardian must hold an adult card",
+        ));
+    }
+    Ok(id)
+}
+
+fn barcode_taken(
+    tx: &mut Tx<'_>,
+    barcode: &CardBarcode,
+    except: Option<i64>,
+) -> Result<bool, Error> {
+    Ok(tx
+        .conn
+        .query_opt(
+            "SELECT id FROM patrons WHERE card_barcode = ?",
+            params![barcode.as_str()],
+        )?
+        .is_some_and(|row| row.int(0).ok() != except))
+}
+
+/// Registers a new patron from the JSON fields of a registration form.
+pub fn register(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Create, Registration>,
+    input: &BTreeMap<String, Json>,
+) -> Result<PatronRecord, Error> {
+    let changes = parse_changes(tx, input)?;
+    let missing = |what: &str| {
+        Error::invalid(
+            "missing_field",
+            format!("{what} is required to register a patron"),
+        )
+    };
+    let barcode = changes
+        .card_barcode
+        .clone()
+        .ok_or_else(|| missing("card_barcode"))?;
+    let category = changes
+        .category
+        .clone()
+        .ok_or_else(|| missing("category"))?;
+    let expires_on = changes.expires_on.ok_or_else(|| missing("expires_on"))?;
+    if let Some(class) = tx.policy().class(RecordClass::Registration) {
+        for (field, spec) in &class.fields {
+            let is_column = COLUMN_KEYS.iter().any(|(_, f)| f == field);
+            if spec.required && !is_column && !matches!(changes.fields.get(field), Some(Some(_))) {
+                return Err(missing(field));
+            }
+        }
+    }
+    let minor = tx.policy().category(&category).is_some_and(|c| c.minor);
+    let guardian = match changes.guardian.clone().flatten() {
+        Some(barcode) => Some(guardian_id(tx, &barcode, None)?),
+        None if minor => {
+            return Err(Error::invalid(
+                "guardian_required",
+                format!("a '{category}' card is a minor's card: give guardian_card_barcode, the card of the parent or guardian"),
+            ))
+        }
+        None => None,
+    };
+    if barcode_taken(tx, &barcode, None)? {
+        return Err(Error::refused(
+            "card_barcode_taken",
+            "that card barcode is already registered to another patron",
+        ));
+    }
+    let now = tx.now().timestamp();
+    let id = tx.conn.insert(
+        "INSERT INTO patrons (card_barcode, pin_hash, category, status, expires_on, birth_date, guardian_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            barcode.as_str(),
+            &changes.pin_hash.clone().flatten(),
+            &category,
+            changes.status.as_deref().unwrap_or("active"),
+            &expires_on.to_string(),
+            &changes.birth_date.flatten().map(|d| d.to_string()),
+            guardian,
+            now,
+            now
+        ],
+    )?;
+    write_fields(tx, id, &changes.fields)?;
+    grant.used_on(tx, "patron", id);
+    fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })
+}
+
+fn write_fields(
+    tx: &mut Tx<'_>,
+    id: i64,
+    fields: &BTreeMap<String, Option<String>>,
+) -> Result<(), Error> {
+    for (name, value) in fields {
+        tx.conn.execute(
+            "DELETE FROM patron_fields WHERE patron_id = ? AND name = ?",
+            params![id, name],
+        )?;
+        if let Some(value) = value {
+            tx.conn.execute(
+                "INSERT INTO patron_fields (patron_id, name, value) VALUES (?, ?, ?)",
+                params![id, name, value],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies changes from staff (a JSON object of fields; null removes an
+/// optional field, such as an e-mail address the patron withdrew, C3).
+pub fn update(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, Registration>,
+    id: i64,
+    input: &BTreeMap<String, Json>,
+) -> Result<PatronRecord, Error> {
+    let changes = parse_changes(tx, input)?;
+    let current = fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })?;
+    if let Some(barcode) = &changes.card_barcode {
+        if barcode_taken(tx, barcode, Some(id))? {
+            return Err(Error::refused(
+                "card_barcode_taken",
+                "that card barcode is already registered to another patron",
+            ));
+        }
+        tx.conn.execute(
+            "UPDATE patrons SET card_barcode = ? WHERE id = ?",
+            params![barcode.as_str(), id],
+        )?;
+    }
+    if let Some(pin_hash) = &changes.pin_hash {
+        tx.conn.execute(
+            "UPDATE patrons SET pin_hash = ? WHERE id = ?",
+            params![pin_hash, id],
+        )?;
+    }
+    let category = changes.category.clone().unwrap_or(current.category.clone());
+    if let Some(c) = &changes.category {
+        tx.conn.execute(
+            "UPDATE patrons SET category = ? WHERE id = ?",
+            params![c, id],
+        )?;
+    }
+    if let Some(d) = changes.expires_on {
+        tx.conn.execute(
+            "UPDATE patrons SET expires_on = ? WHERE id = ?",
+            params![&d.to_string(), id],
+        )?;
+    }
+    if let Some(s) = &changes.status {
+        tx.conn
+            .execute("UPDATE patrons SET status = ? WHERE id = ?", params![s, id])?;
+    }
+    if let Some(b) = changes.birth_date {
+        tx.conn.execute(
+            "UPDATE patrons SET birth_date = ? WHERE id = ?",
+            params![&b.map(|d| d.to_string()), id],
+        )?;
+    }
+    let guardian = match &changes.guardian {
+        Some(Some(barcode)) => Some(guardian_id(tx, barcode, Some(id))?),
+        Some(None) => None,
+        None => current.guardian_id,
+    };
+    if tx.policy().category(&category).is_some_and(|c| c.minor) && guardian.is_none() {
+        return Err(Error::invalid(
+            "guardian_required",
+            format!("a '{category}' card is a minor's card and must keep a guardian_card_barcode"),
+        ));
+    }
+    tx.conn.execute(
+        "UPDATE patrons SET guardian_id = ?, updated_at = ? WHERE id = ?",
+        params![guardian, tx.now().timestamp(), id],
+    )?;
+    write_fields(tx, id, &changes.fields)?;
+    grant.record(
+        tx,
+        Some(format!("patron:{id}")),
+        Some(format!(
+            "changed: {}",
+            input.keys().cloned().collect::<Vec<_>>().join(",")
+        )),
+    );
+    fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })
+}
+
+/// A patron by id.
+pub fn load(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Registration>,
+    id: i64,
+) -> Result<PatronRecord, Error> {
+    let record = fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })?;
+    grant.used_on(tx, "patron", id);
+    Ok(record)
+}
+
+/// A patron by card barcode (the desk scans the card).
+pub fn find_by_barcode(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Registration>,
+    barcode: &CardBarcode,
+) -> Result<PatronRecord, Error> {
+    let id = tx
+        .conn
+        .query_opt(
+            "SELECT id FROM patrons WHERE card_barcode = ?",
+            params![barcode.as_str()],
+        )?
+        .ok_or(Error::NotFound { what: "patron" })?
+        .int(0)?;
+    load(tx, grant, id)
+}
+
+/// Reads a record with no audit entry; callers in this crate record the
+/// access through their grant.
+pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<PatronRecord>, Error> {
+    let Some(row) = tx.conn.query_opt(
+        "SELECT id, card_barcode, category, status, expires_on, birth_date, guardian_id, pin_hash IS NOT NULL, created_at, updated_at
+         FROM patrons WHERE id = ?",
+        params![id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut fields = BTreeMap::new();
+    for f in tx.conn.query(
+        "SELECT name, value FROM patron_fields WHERE patron_id = ?",
+        params![id],
+    )? {
+        fields.insert(f.text(0)?, f.text(1)?);
+    }
+    Ok(Some(PatronRecord {
+        id: row.int(0)?,
+        card_barcode: row.text(1)?,
+        category: row.text(2)?,
+        status: row.text(3)?,
+        expires_on: row.text(4)?,
+        birth_date: row.opt_text(5)?,
+        guardian_id: row.opt_int(6)?,
+        has_pin: row.int(7)? != 0,
+        fields,
+        created_at: row.int(8)?,
+        updated_at: row.int(9)?,
+    }))
+}

@@ -1,0 +1,130 @@
+//! Hashing and randomness: Argon2id for PINs and passwords, SHA-256 for
+//! session tokens, HMAC-SHA256 for the audit chain.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// Hashes a PIN or password with Argon2id and a random salt (PHC string).
+pub(crate) fn hash_secret(secret: &str) -> Result<String, Error> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(format!("hashing failed: {e}")))
+}
+
+/// Checks a secret against a stored hash. A malformed hash never verifies.
+pub(crate) fn verify_secret(secret: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Spends the same time as a real check, so a missing account cannot be
+/// told from a wrong password by timing.
+pub(crate) fn verify_against_nothing(secret: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_secret("carrel-dummy-secret").unwrap_or_default());
+    let _ = verify_secret(secret, dummy);
+}
+
+pub(crate) fn random_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// The secret key of the audit chain. Kept outside the database, so someone
+/// who can edit the database cannot recompute valid hashes.
+#[derive(Clone)]
+pub struct AuditKey([u8; 32]);
+
+impl AuditKey {
+    pub fn generate() -> Result<AuditKey, Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+        Ok(AuditKey(bytes))
+    }
+
+    /// Reads a key written by [`AuditKey::to_hex`].
+    pub fn from_hex(text: &str) -> Result<AuditKey, Error> {
+        let text = text.trim();
+        let bad = || {
+            Error::config("the audit key file must hold 64 hexadecimal characters (32 bytes); restore it from backup, or point --audit-key-file at the right file")
+        };
+        if text.len() != 64 {
+            return Err(bad());
+        }
+        let mut bytes = [0u8; 32];
+        for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+            let pair = std::str::from_utf8(chunk).map_err(|_| bad())?;
+            bytes[i] = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+        }
+        Ok(AuditKey(bytes))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    pub(crate) fn mac(&self, message: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(message);
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_verify_only_themselves() {
+        let h = hash_secret("1234").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_secret("1234", &h));
+        assert!(!verify_secret("1235", &h));
+        assert!(!verify_secret("1234", "not a hash"));
+    }
+
+    #[test]
+    fn audit_key_round_trips_and_rejects_garbage() {
+        let k = AuditKey::generate().unwrap();
+        assert_eq!(
+            AuditKey::from_hex(&k.to_hex()).unwrap().to_hex(),
+            k.to_hex()
+        );
+        assert!(AuditKey::from_hex("zz").is_err());
+        assert!(AuditKey::from_hex(&"g".repeat(64)).is_err());
+    }
+}
