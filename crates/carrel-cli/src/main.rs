@@ -1,1 +1,345 @@
-fn main() {}
+//! `carrel`: the one binary. Thin glue: read flags and files, open the
+//! store, hand over to the server or a store function, print the outcome.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use carrel_policy::Policy;
+use carrel_store::db::DatabaseUrl;
+use carrel_store::{audit, demo, staff, AuditKey, Store};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "carrel",
+    version,
+    about = "Patron records and circulation for public libraries, with the privacy policy enforced."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        library: LibraryArgs,
+        /// Address to listen on.
+        #[arg(long, env = "CARREL_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Use (and, if empty, generate) a demo library in carrel-demo.db,
+        /// with one staff account per role.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Generate the demo library into an empty database.
+    Demo {
+        #[command(flatten)]
+        library: LibraryArgs,
+        /// Seed of the generator: the same seed gives the same library.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Check policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Work with the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate policy files; prints every mistake with file, line and column.
+    Check { files: Vec<PathBuf> },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and name the first entry that does not fit.
+    Verify {
+        #[command(flatten)]
+        library: LibraryArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Add a staff account. The password is read from standard input.
+    Add {
+        #[command(flatten)]
+        library: LibraryArgs,
+        #[arg(long)]
+        username: String,
+        /// A role defined in the policy (clerk, supervisor, director, ...).
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Args, Clone)]
+struct LibraryArgs {
+    /// Database URL: sqlite:FILE or postgres://USER@HOST/DB.
+    #[arg(long, env = "CARREL_DATABASE_URL")]
+    database: Option<String>,
+    /// The library's policy file.
+    #[arg(
+        long,
+        env = "CARREL_POLICY",
+        default_value = "policies/jefferson-county-mo.toml"
+    )]
+    policy: PathBuf,
+    /// File holding the audit chain's secret key (created on first use).
+    /// Keep it apart from database backups.
+    #[arg(long, env = "CARREL_AUDIT_KEY_FILE")]
+    audit_key_file: Option<PathBuf>,
+}
+
+const DEFAULT_DATABASE: &str = "sqlite:carrel.db";
+const DEMO_DATABASE: &str = "sqlite:carrel-demo.db";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CARREL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("carrel: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Policy {
+            command: PolicyCommand::Check { files },
+        } => policy_check(&files),
+        Command::Serve {
+            library,
+            listen,
+            demo,
+        } => serve(library, &listen, demo),
+        Command::Demo { library, seed } => {
+            let store = open(&library, DEFAULT_DATABASE, true)?;
+            let summary = demo::generate(&store, seed, demo::DemoSize::default())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { library },
+        } => {
+            let store = open(&library, DEFAULT_DATABASE, false)?;
+            let report = audit::verify(&store).map_err(|e| e.to_string())?;
+            match report.first_bad {
+                None => {
+                    println!(
+                        "audit log intact: {} entries verified",
+                        report.entries_checked
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((seq, why)) => {
+                    println!("audit log BROKEN at entry {seq}: {why}");
+                    println!("{} entries before it verified", report.entries_checked);
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Staff {
+            command:
+                StaffCommand::Add {
+                    library,
+                    username,
+                    role,
+                },
+        } => {
+            let store = open(&library, DEFAULT_DATABASE, true)?;
+            if std::io::stdin().is_terminal() {
+                eprintln!("password for {username} (at least 10 characters), then Enter:");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| e.to_string())?;
+            let id = staff::add(
+                &store,
+                &username,
+                password.trim_end_matches(['\r', '\n']),
+                &role,
+            )
+            .map_err(|e| e.to_string())?;
+            println!("added staff account {username} (id {id}) with role {role}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {
+    if files.is_empty() {
+        return Err("name at least one policy file, for example: carrel policy check policies/jefferson-county-mo.toml".into());
+    }
+    let mut ok = true;
+    for file in files {
+        match load_policy(file) {
+            Ok((policy, _)) => println!(
+                "{}: ok ({}, {} record classes, {} roles)",
+                file.display(),
+                policy.library.name,
+                policy.classes.len(),
+                policy.roles.len()
+            ),
+            Err(message) => {
+                ok = false;
+                eprintln!("{message}");
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn load_policy(path: &Path) -> Result<(Policy, String), String> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read the policy file: {e}", path.display()))?;
+    let policy =
+        carrel_policy::parse(&path.display().to_string(), &source).map_err(|e| e.to_string())?;
+    Ok((policy, source))
+}
+
+/// Reads the audit key, or creates it (readable by its owner only).
+fn audit_key(path: &Path, create: bool) -> Result<AuditKey, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => AuditKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let key = AuditKey::generate().map_err(|e| e.to_string())?;
+            write_private(path, &key.to_hex())?;
+            eprintln!(
+                "created the audit key {}; back it up apart from the database: without it the audit log cannot be verified",
+                path.display()
+            );
+            Ok(key)
+        }
+        Err(e) => Err(format!(
+            "{}: cannot read the audit key: {e}; pass --audit-key-file with the key this database was written with",
+            path.display()
+        )),
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+fn open(library: &LibraryArgs, default_database: &str, create_key: bool) -> Result<Store, String> {
+    let (policy, source) = load_policy(&library.policy)?;
+    let url_text = library
+        .database
+        .clone()
+        .unwrap_or_else(|| default_database.to_string());
+    let url = DatabaseUrl::parse(&url_text).map_err(|e| e.to_string())?;
+    let key_path = match (&library.audit_key_file, &url) {
+        (Some(path), _) => path.clone(),
+        (None, DatabaseUrl::Sqlite { path, .. }) => PathBuf::from(format!("{path}.audit-key")),
+        (None, DatabaseUrl::Postgres { .. }) => PathBuf::from("carrel.audit-key"),
+    };
+    let key = audit_key(&key_path, create_key)?;
+    Store::open(&url, policy, &source, key).map_err(|e| e.to_string())
+}
+
+fn serve(library: LibraryArgs, listen: &str, demo_mode: bool) -> Result<ExitCode, String> {
+    let store = open(
+        &library,
+        if demo_mode {
+            DEMO_DATABASE
+        } else {
+            DEFAULT_DATABASE
+        },
+        true,
+    )?;
+    if demo_mode {
+        prepare_demo(&store)?;
+    }
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}; choose another address with --listen"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        println!(
+            "Carrel is serving {} on http://{address}/ (API: http://{address}/api/v1/openapi.json); Ctrl-C stops it.",
+            store.policy().library.name
+        );
+        carrel_server::serve(listener, Arc::new(store), async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("the server stopped: {e}"))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fills an empty demo database and prints the demo staff logins.
+fn prepare_demo(store: &Store) -> Result<(), String> {
+    match demo::generate(store, 1, demo::DemoSize::default()) {
+        Ok(summary) => {
+            println!(
+                "generated the demo library: {} patrons ({} minors), {} items, {} loans ({} out now), {} holds, {} fines",
+                summary.patrons, summary.minors, summary.items, summary.loans, summary.open_loans, summary.holds, summary.fines
+            );
+            demo::demo_staff(store).map_err(|e| e.to_string())?;
+        }
+        Err(carrel_store::Error::Refused {
+            code: "not_empty", ..
+        }) => {
+            println!("using the existing demo library");
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    println!("demo staff sign-in (POST /api/v1/session): username = role with '-' for '_', password demo-<username>-pass");
+    for role in store.policy().roles.keys() {
+        let username = role.replace('_', "-");
+        println!("  {username:<14} password demo-{username}-pass  ({role})");
+    }
+    Ok(())
+}

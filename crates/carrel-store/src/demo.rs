@@ -283,7 +283,7 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
         let (mut loans, mut open_loans, mut fine_count) = (0, 0, 0);
         let year_ago = now - Duration::days(365);
         for &item_id in &item_ids {
-            if !rng.chance(40) {
+            if !rng.chance(35) {
                 continue;
             }
             let mut at = year_ago + Duration::hours(rng.below(60 * 24) as i64);
@@ -292,7 +292,13 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
                 let patron_id = patron_ids[who];
                 let rules = tx.policy().category(&categories[who]).cloned().ok_or_else(|| Error::internal("demo category"))?;
                 let due = due_at(at, rules.loan_days, zone);
-                let kept = Duration::hours((2 + rng.below(rules.loan_days as u64 + 14)) as i64 * 24 + rng.below(10) as i64);
+                // Most come back within the loan period; about one in ten late.
+                let kept_days = if rng.chance(10) {
+                    u64::from(rules.loan_days) + 1 + rng.below(20)
+                } else {
+                    2 + rng.below(u64::from(rules.loan_days).saturating_sub(2).max(1))
+                };
+                let kept = Duration::hours(kept_days as i64 * 24 + rng.below(10) as i64);
                 let returned = at + kept;
                 let still_out = returned > now;
                 let loan_id = tx.conn.insert(

@@ -173,18 +173,19 @@ fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes,
                         format!("'{field}' is set through its own key; see the API document"),
                     ));
                 }
-                let value =
-                    match text {
-                        Some(v) if field == "email" => Some(validate::email(v)?),
-                        Some(v) => Some(validate::text(field, v, 500)?),
-                        None if spec.required => return Err(Error::invalid(
+                let value = match text {
+                    Some(v) if field == "email" => Some(validate::email(v)?),
+                    Some(v) => Some(validate::text(field, v, 500)?),
+                    None if spec.required => {
+                        return Err(Error::invalid(
                             "missing_field",
                             format!(
                                 "{field} is required by the library's policy and cannot be removed"
                             ),
-                        )),
-                        None => None,
-                    };
+                        ))
+                    }
+                    None => None,
+                };
                 changes.fields.insert(field.to_string(), value);
             }
         }

@@ -19,7 +19,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 pub(super) fn run(conn: &mut Conn<'_>) -> Result<(), Error> {
     if conn.engine() == EngineKind::Postgres {
         // Several Carrel servers may start at once against one database.
-        conn.query("SELECT pg_advisory_xact_lock(7301)", params![])?;
+        conn.batch("SELECT pg_advisory_xact_lock(7301)")?;
     }
     conn.batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",

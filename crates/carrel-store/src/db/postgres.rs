@@ -14,7 +14,8 @@ use crate::error::Error;
 /// A PostgreSQL client with its prepared statements, keyed by Carrel's SQL
 /// text (with `?` placeholders).
 pub struct PgConn {
-    client: Client,
+    /// Always `Some` until dropped; see `Drop` below.
+    client: Option<Client>,
     statements: HashMap<String, Statement>,
     pub(super) in_transaction: bool,
 }
@@ -37,18 +38,18 @@ impl r2d2::ManageConnection for PgManager {
             ))?;
         }
         Ok(PgConn {
-            client,
+            client: Some(client),
             statements: HashMap::new(),
             in_transaction: false,
         })
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+        conn.client().simple_query("").map(|_| ())
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.client.as_ref().is_none_or(Client::is_closed)
     }
 }
 
@@ -117,13 +118,32 @@ impl ToSql for Param<'_> {
     postgres::types::to_sql_checked!();
 }
 
+/// The synchronous client closes its connection by blocking on its own
+/// runtime, which panics on a thread that is driving async tasks (the last
+/// `Store` may well be dropped on one). Closing on a thread of its own is
+/// safe everywhere.
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.statements.clear();
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
+    }
+}
+
 impl PgConn {
+    fn client(&mut self) -> &mut Client {
+        self.client
+            .as_mut()
+            .expect("a PgConn holds its client until dropped")
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, Error> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
         let prepared = self
-            .client
+            .client()
             .prepare(&numbered_placeholders(sql))
             .map_err(error)?;
         self.statements.insert(sql.to_string(), prepared.clone());
@@ -131,21 +151,21 @@ impl PgConn {
     }
 
     pub(super) fn batch(&mut self, sql: &str) -> Result<(), Error> {
-        self.client.batch_execute(sql).map_err(error)
+        self.client().batch_execute(sql).map_err(error)
     }
 
     pub(super) fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
         let stmt = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.client.execute(&stmt, &refs).map_err(error)
+        self.client().execute(&stmt, &refs).map_err(error)
     }
 
     pub(super) fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
         let stmt = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self.client.query(&stmt, &refs).map_err(error)?;
+        let rows = self.client().query(&stmt, &refs).map_err(error)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut values = Vec::with_capacity(row.len());

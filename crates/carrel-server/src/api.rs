@@ -1,0 +1,278 @@
+//! What every route shares: the JSON error shape, the JSON body extractor
+//! (with messages that never echo input values), the session token, and the
+//! one way a handler reaches the store.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carrel_store::gate::Actor;
+use carrel_store::{staff, Error, Store, Tx};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+}
+
+/// The name of the session cookie set at sign-in.
+pub const SESSION_COOKIE: &str = "carrel_session";
+
+/// An error as the API answers it: `{"error": {"code", "message"}}` with a
+/// status that matches. 5xx answers say nothing of the cause; the log does.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError(Error::invalid(code, message))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status = match &e {
+            Error::Denied { .. } => StatusCode::FORBIDDEN,
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Invalid { code, .. } if *code == "body_too_large" => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Error::Invalid { code, .. } if *code == "unsupported_media_type" => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Error::Invalid { code, .. }
+                if code.starts_with("malformed")
+                    || *code == "bad_id"
+                    || *code == "invalid_body" =>
+            {
+                StatusCode::BAD_REQUEST
+            }
+            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Refused { .. } => StatusCode::CONFLICT,
+            Error::Config(_) | Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_server_error() {
+            tracing::error!(error = %e, "request failed");
+            "Carrel could not complete the request; nothing was changed. The operator's log has the details.".to_string()
+        } else {
+            tracing::debug!(code = e.code(), "request refused");
+            e.to_string()
+        };
+        (
+            status,
+            Json(json!({"error": {"code": e.code(), "message": message}})),
+        )
+            .into_response()
+    }
+}
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body. Unlike axum's `Json`, its errors name the field and the
+/// expected type but never repeat the value sent (it may be personal).
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::bad_request(
+                "unsupported_media_type",
+                "send the body as JSON with the header Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
+            ApiError::bad_request(
+                "body_too_large",
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
+            )
+        })?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+/// Parses JSON, turning serde's messages into ones that hold no input.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = result.map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON (line {}, column {}); check quotes, commas and braces", inner.line(), inner.column()),
+            );
+        }
+        ApiError::bad_request("invalid_body", describe_data_error(&path, &inner.to_string()))
+    })?;
+    de.end().map_err(|_| {
+        ApiError::bad_request(
+            "malformed_json",
+            "there is more after the JSON value; send one JSON object",
+        )
+    })?;
+    Ok(value)
+}
+
+/// serde's data errors look like "invalid type: string \"Ada\", expected
+/// i64 at line 1 column 9". Keep what is safe: unknown and missing field
+/// names, and what was expected.
+fn describe_data_error(path: &str, message: &str) -> String {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let at = if path == "." || path.is_empty() {
+        String::new()
+    } else {
+        format!(" at '{path}'")
+    };
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let field = rest.split(',').next().unwrap_or(rest);
+        let expected = rest
+            .split_once("expected ")
+            .map(|(_, e)| format!("; expected {e}"))
+            .unwrap_or_default();
+        return format!("unknown field {field}{at}: remove it{expected}");
+    }
+    if message.starts_with("missing field ") {
+        return format!("{message}{at}: add it");
+    }
+    match message.split_once(", expected ") {
+        Some((_, expected)) => format!("wrong type or value{at}: expected {expected}"),
+        None => format!("the body does not have the expected shape{at}"),
+    }
+}
+
+/// The session token, from `Authorization: Bearer ...` or the session cookie.
+pub struct Token(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Token {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(token) = value.strip_prefix("Bearer ") {
+                return Ok(Token(token.trim().to_string()));
+            }
+        }
+        for value in parts.headers.get_all(header::COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            for pair in text.split(';') {
+                if let Some((name, token)) = pair.trim().split_once('=') {
+                    if name == SESSION_COOKIE {
+                        return Ok(Token(token.to_string()));
+                    }
+                }
+            }
+        }
+        Err(ApiError(Error::Unauthenticated))
+    }
+}
+
+impl AppState {
+    /// Runs `work` for the signed-in staff member, in one transaction on a
+    /// blocking thread (the store is synchronous).
+    pub async fn as_staff<T, F>(&self, token: Token, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &Actor) -> Result<T, Error> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.transact(|tx| {
+                let actor = staff::authenticate(tx, &token.0)?;
+                work(tx, &actor)
+            })
+        })
+        .await
+        .map_err(|_| {
+            ApiError(Error::Internal(
+                "a request worker stopped unexpectedly".into(),
+            ))
+        })?
+        .map_err(ApiError)
+    }
+
+    /// Runs blocking store work that needs no session (sign-in).
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, Error> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|_| {
+                ApiError(Error::Internal(
+                    "a request worker stopped unexpectedly".into(),
+                ))
+            })?
+            .map_err(ApiError)
+    }
+}
+
+/// A numeric id from the path, with a clear error otherwise.
+pub fn path_id(what: &'static str, text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_id",
+                format!("the {what} id in the URL must be a positive whole number"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        amount_cents: i64,
+    }
+
+    #[test]
+    fn json_errors_do_not_echo_values() {
+        let err = parse_json::<Sample>(br#"{"amount_cents": "Ada Lovelace"}"#).unwrap_err();
+        let text = err.0.to_string();
+        assert!(!text.contains("Ada"), "{text}");
+        assert!(text.contains("amount_cents"), "{text}");
+        let err = parse_json::<Sample>(br#"{"amount_cents": 1, "Ada Lovelace": 2}"#).unwrap_err();
+        assert!(err.0.to_string().contains("unknown field"));
+        let err = parse_json::<Sample>(b"{not json").unwrap_err();
+        assert_eq!(err.0.code(), "malformed_json");
+    }
+}

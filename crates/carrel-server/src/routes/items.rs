@@ -1,0 +1,56 @@
+//! /api/v1/items: create and look up items in the collection.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use carrel_store::circulation::purpose;
+use carrel_store::gate::authorize;
+use carrel_store::items::{self, ItemRecord, NewItem};
+use carrel_store::validate::ItemBarcode;
+
+use crate::api::{path_id, ApiError, AppState, Body, Token};
+
+pub async fn create(
+    State(state): State<AppState>,
+    token: Token,
+    Body(item): Body<NewItem>,
+) -> Result<(StatusCode, Json<ItemRecord>), ApiError> {
+    let record = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize(tx, actor, purpose::COLLECTION)?;
+            items::create(tx, &grant, &item)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    token: Token,
+    Path(id): Path<String>,
+) -> Result<Json<ItemRecord>, ApiError> {
+    let id = path_id("item", &id)?;
+    let record = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize(tx, actor, purpose::COLLECTION)?;
+            items::load(tx, &grant, id)
+        })
+        .await?;
+    Ok(Json(record))
+}
+
+/// Item barcodes are not personal data, so they may travel in the URL.
+pub async fn by_barcode(
+    State(state): State<AppState>,
+    token: Token,
+    Path(barcode): Path<String>,
+) -> Result<Json<ItemRecord>, ApiError> {
+    let barcode = ItemBarcode::parse(&barcode)?;
+    let record = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize(tx, actor, purpose::COLLECTION)?;
+            items::find_by_barcode(tx, &grant, &barcode)
+        })
+        .await?;
+    Ok(Json(record))
+}

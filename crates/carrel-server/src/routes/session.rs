@@ -1,0 +1,45 @@
+//! POST /api/v1/session (sign in), DELETE /api/v1/session (sign out).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carrel_store::staff;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{ApiError, AppState, Body, Token, SESSION_COOKIE};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    username: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Body(form): Body<SignIn>,
+) -> Result<Response, ApiError> {
+    let session = state
+        .blocking(move |store| staff::sign_in(store, &form.username, &form.password))
+        .await?;
+    let max_age = staff::SESSION_HOURS * 3600;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
+        session.token
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Json(json!(session))).into_response())
+}
+
+pub async fn sign_out(State(state): State<AppState>, token: Token) -> Result<Response, ApiError> {
+    state
+        .blocking(move |store| staff::sign_out(store, &token.0))
+        .await?;
+    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok((
+        [(header::SET_COOKIE, expired)],
+        Json(json!({"signed_out": true})),
+    )
+        .into_response())
+}

@@ -1,0 +1,146 @@
+//! D7: every access is in the audit log, with no personal data, and the
+//! log's chain catches editing, deleting, inserting and reordering.
+
+use std::sync::Arc;
+
+use carrel_store::audit;
+use carrel_store::Store;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Engine, TestApp};
+use crate::on_both_engines;
+
+async fn verify(store: &Arc<Store>) -> audit::Verification {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || audit::verify(&store))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Some traffic, so the log has entries of several kinds.
+async fn busy_app(engine: Engine) -> TestApp {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app.new_patron(&token).await;
+    let item = app.new_item().await;
+    app.get(&token, &format!("/api/v1/patrons/{}", patron.id))
+        .await;
+    app.post(
+        &token,
+        "/api/v1/checkouts",
+        json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+    )
+    .await;
+    app.post(&token, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    app
+}
+
+async fn d7_reads_and_writes_are_audited_without_personal_data(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app.new_patron(&token).await;
+    let reads = || {
+        app.raw_count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'read' AND record_class = 'registration' AND record_id = 'patron:{}' AND decision = 'granted' AND purpose = 'account'",
+        patron.id
+    ))
+    };
+    let before = reads();
+    let (status, _) = app
+        .get(&token, &format!("/api/v1/patrons/{}", patron.id))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reads(), before + 1, "a read is logged, not only changes");
+    let created = app.raw_count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'create' AND record_id = 'patron:{}'",
+        patron.id
+    ));
+    assert_eq!(created, 1);
+    // A read that fails (no such patron) leaves no grant entry behind.
+    let total = app.raw_count("SELECT COUNT(*) FROM audit_log");
+    let (status, _) = app.get(&token, "/api/v1/patrons/987654").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM audit_log"), total);
+
+    let text = app.raw_audit_text();
+    for secret in [&patron.name, &patron.barcode, &patron.email] {
+        assert!(
+            !text.contains(secret.as_str()),
+            "the audit log holds no personal data"
+        );
+    }
+    assert!(verify(&app.store).await.first_bad.is_none());
+    app.finish();
+}
+
+async fn d7_tampering_is_detected(engine: Engine) {
+    // (what is done to the log, the entry verify must name, words in the reason)
+    let tampering: [(
+        &str,
+        Box<dyn Fn(i64) -> String>,
+        Box<dyn Fn(i64) -> i64>,
+        &str,
+    ); 5] = [
+        (
+            "edit",
+            Box::new(|_| "UPDATE audit_log SET purpose = 'statistics' WHERE seq = 3".into()),
+            Box::new(|_| 3),
+            "altered",
+        ),
+        (
+            "delete",
+            Box::new(|_| "DELETE FROM audit_log WHERE seq = 4".into()),
+            Box::new(|_| 4),
+            "missing",
+        ),
+        (
+            "insert",
+            Box::new(|last| {
+                format!(
+                "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
+                 SELECT {}, at, actor, 'read', 'registration', 'patron:1', 'account', 'granted', NULL, hash, 'forged' FROM audit_log WHERE seq = {last}",
+                last + 1
+            )
+            }),
+            Box::new(|last| last + 1),
+            "altered",
+        ),
+        (
+            "reorder",
+            Box::new(|_| {
+                "UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = -2;".into()
+            }),
+            Box::new(|_| 2),
+            "does not follow",
+        ),
+        (
+            "truncate",
+            Box::new(|last| format!("DELETE FROM audit_log WHERE seq = {last}")),
+            Box::new(|last| last),
+            "removed from the end",
+        ),
+    ];
+    for (kind, sql, expected_seq, reason) in tampering {
+        let app = busy_app(engine).await;
+        let intact = verify(&app.store).await;
+        assert!(intact.first_bad.is_none(), "{kind}: {intact:?}");
+        let last = app.raw_count("SELECT MAX(seq) FROM audit_log");
+        assert!(last > 6);
+        app.raw_execute(&sql(last));
+        let report = verify(&app.store).await;
+        let (seq, why) = report
+            .first_bad
+            .unwrap_or_else(|| panic!("{kind} was not detected"));
+        assert_eq!(seq, expected_seq(last), "{kind}: {why}");
+        assert!(why.contains(reason), "{kind}: {why}");
+        app.finish();
+    }
+}
+
+on_both_engines!(
+    d7_reads_and_writes_are_audited_without_personal_data,
+    d7_tampering_is_detected
+);

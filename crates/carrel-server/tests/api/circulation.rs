@@ -1,0 +1,347 @@
+use chrono::{Duration, TimeZone};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{code, Engine, TestApp, MISSOURI};
+use crate::on_both_engines;
+
+/// The Missouri policy with small limits, so limits can be reached.
+fn tight_policy() -> String {
+    MISSOURI
+        .replacen("max_items = 50", "max_items = 2", 1)
+        .replacen("max_holds = 25", "max_holds = 2", 1)
+        .replacen("renewals = 2", "renewals = 1", 1)
+}
+
+async fn circulation_checkout_due_date_and_checkin(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app.new_patron(&token).await;
+    let item = app.new_item().await;
+    let (status, loan) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loan}");
+    // 21 days (the policy's adult loan period) counted in Chicago time,
+    // due at the end of that library day (across the DST change on 8 March).
+    let expected = chrono_tz::America::Chicago
+        .with_ymd_and_hms(2026, 3, 23, 23, 59, 59)
+        .unwrap();
+    assert_eq!(loan["due_at"].as_i64().unwrap(), expected.timestamp());
+    assert_eq!(loan["patron_id"], patron.id);
+    let (_, record) = app
+        .get(&token, &format!("/api/v1/items/by-barcode/{item}"))
+        .await;
+    assert_eq!(record["status"], "on_loan");
+
+    // Not twice.
+    let other = app.new_patron(&token).await;
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": other.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "item_on_loan")
+    );
+
+    app.advance(Duration::days(3));
+
+    let token = app.sign_in("clerk").await; // the old session has expired
+    let (status, back) = app
+        .post(&token, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(
+        back["loan"]["returned_at"].as_i64().unwrap(),
+        app.now().timestamp()
+    );
+    assert!(back["fine"].is_null(), "returned on time: no fine");
+    assert_eq!(back["item"]["status"], "available");
+    let (status, body) = app
+        .post(&token, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "not_on_loan"));
+
+    let (_, loans) = app
+        .get(&token, &format!("/api/v1/patrons/{}/loans", patron.id))
+        .await;
+    assert_eq!(loans.as_array().unwrap().len(), 1);
+    app.finish();
+}
+
+async fn circulation_no_checkout_to_expired_blocked_or_over_limit(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &tight_policy()).await;
+    let token = app.sign_in("clerk").await;
+    let expired = app
+        .new_patron_with(&token, json!({"expires_on": "2026-03-01"}))
+        .await;
+    let blocked = app
+        .new_patron_with(&token, json!({"status": "blocked"}))
+        .await;
+    let patron = app.new_patron(&token).await;
+    let items = [
+        app.new_item().await,
+        app.new_item().await,
+        app.new_item().await,
+    ];
+    let before = app.raw_count("SELECT COUNT(*) FROM loans");
+    for (who, expected) in [(&expired, "patron_expired"), (&blocked, "patron_blocked")] {
+        let (status, body) = app
+            .post(
+                &token,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": who.barcode, "item_barcode": items[0]}),
+            )
+            .await;
+        assert_eq!((status, code(&body)), (StatusCode::CONFLICT, expected));
+    }
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM loans"),
+        before,
+        "a refused checkout writes nothing"
+    );
+    for item in &items[..2] {
+        let (status, _) = app
+            .post(
+                &token,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": items[2]}),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "loan_limit"));
+    // Renewing the expired card lets the patron borrow again.
+    let (status, _) = app
+        .call(
+            Some(&token),
+            "PATCH",
+            &format!("/api/v1/patrons/{}", expired.id),
+            Some(json!({"expires_on": "2028-01-01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": expired.barcode, "item_barcode": items[2]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Unknown patron or item.
+    let (status, _) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": "29000000000001", "item_barcode": items[2]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.finish();
+}
+
+async fn circulation_held_item_goes_only_to_the_holder(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &tight_policy()).await;
+    let token = app.sign_in("clerk").await;
+    let (first, second, third) = (
+        app.new_patron(&token).await,
+        app.new_patron(&token).await,
+        app.new_patron(&token).await,
+    );
+    let item = app.new_item().await;
+    app.post(
+        &token,
+        "/api/v1/checkouts",
+        json!({"patron_barcode": first.barcode, "item_barcode": item}),
+    )
+    .await;
+
+    app.advance(Duration::minutes(1));
+    let (status, hold2) = app
+        .post(
+            &token,
+            "/api/v1/holds",
+            json!({"patron_barcode": second.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hold2}");
+    assert_eq!(hold2["status"], "waiting");
+    app.advance(Duration::minutes(1));
+    let (_, hold3) = app
+        .post(
+            &token,
+            "/api/v1/holds",
+            json!({"patron_barcode": third.barcode, "item_barcode": item}),
+        )
+        .await;
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/holds",
+            json!({"patron_barcode": third.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "already_holding")
+    );
+    // The borrower cannot renew while others wait.
+    let (_, loans) = app
+        .get(&token, &format!("/api/v1/patrons/{}/loans", first.id))
+        .await;
+    let loan_id = loans[0]["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post(
+            &token,
+            &format!("/api/v1/loans/{loan_id}/renewal"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "item_on_hold")
+    );
+
+    let (_, back) = app
+        .post(&token, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    assert_eq!(back["hold_ready"], hold2["id"]);
+    assert_eq!(back["item"]["status"], "on_hold_shelf");
+    // Only the first in the queue may take it.
+    for who in [&first, &third] {
+        let (status, body) = app
+            .post(
+                &token,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": who.barcode, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "item_on_hold")
+        );
+    }
+    // The first holder cancels; the item passes to the next.
+    let (status, cancelled) = app
+        .call(
+            Some(&token),
+            "DELETE",
+            &format!("/api/v1/holds/{}", hold2["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cancelled["status"], "cancelled");
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": second.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "item_on_hold")
+    );
+    let (status, _) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": third.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, holds) = app
+        .get(&token, &format!("/api/v1/patrons/{}/holds", third.id))
+        .await;
+    assert_eq!(holds[0]["id"], hold3["id"]);
+    assert_eq!(holds[0]["status"], "fulfilled");
+
+    // A hold on an item on the shelf is ready at once; the hold limit holds.
+    let (a, b, c) = (
+        app.new_item().await,
+        app.new_item().await,
+        app.new_item().await,
+    );
+    let (_, ready) = app
+        .post(
+            &token,
+            "/api/v1/holds",
+            json!({"patron_barcode": first.barcode, "item_barcode": a}),
+        )
+        .await;
+    assert_eq!(ready["status"], "ready");
+    app.post(
+        &token,
+        "/api/v1/holds",
+        json!({"patron_barcode": first.barcode, "item_barcode": b}),
+    )
+    .await;
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/holds",
+            json!({"patron_barcode": first.barcode, "item_barcode": c}),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "hold_limit"));
+    app.finish();
+}
+
+async fn circulation_renewals_follow_the_policy(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &tight_policy()).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app.new_patron(&token).await;
+    let item = app.new_item().await;
+    let (_, loan) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+        )
+        .await;
+    let id = loan["id"].as_i64().unwrap();
+    app.advance(Duration::days(20));
+    let token = app.sign_in("clerk").await; // the old session has expired
+    let (status, renewed) = app
+        .post(&token, &format!("/api/v1/loans/{id}/renewal"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    assert_eq!(renewed["renewals"], 1);
+    assert!(renewed["due_at"].as_i64() > loan["due_at"].as_i64());
+    let (status, body) = app
+        .post(&token, &format!("/api/v1/loans/{id}/renewal"), json!(null))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "renewal_limit")
+    );
+    let (status, _) = app
+        .post(&token, "/api/v1/loans/999999/renewal", json!(null))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.finish();
+}
+
+on_both_engines!(
+    circulation_checkout_due_date_and_checkin,
+    circulation_no_checkout_to_expired_blocked_or_over_limit,
+    circulation_held_item_goes_only_to_the_holder,
+    circulation_renewals_follow_the_policy
+);

@@ -1,0 +1,449 @@
+//! The test harness: every test spawns the real server on a random port,
+//! with a fresh database (a new SQLite file, or a new PostgreSQL schema),
+//! one staff account per role, and a clock the test controls. Tests talk
+//! HTTP to it, as a client would.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use carrel_store::db::DatabaseUrl;
+use carrel_store::{AuditKey, Store};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const MISSOURI: &str = include_str!("../../../../policies/jefferson-county-mo.toml");
+pub const COLORADO: &str = include_str!("../../../../policies/jefferson-county-co.toml");
+
+/// Where the PostgreSQL tests run. `.ci/run` makes sure a server is up.
+pub fn postgres_url() -> String {
+    std::env::var("CARREL_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod name { sqlite(), postgres() }` test pairs from
+/// `async fn name(engine: Engine)`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),+ $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Engine::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Engine::Postgres).await
+            }
+        }
+    )+ };
+}
+
+// ---- log capture: everything the server side logs, kept for inspection ----
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buffer.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,carrel_store=trace,carrel_server=trace,carrel_policy=trace,tower_http=trace,axum=trace")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    })
+    .clone()
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+}
+
+// ---- the app ----
+
+enum RawDb {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<Store>,
+    clock: Arc<Mutex<DateTime<Utc>>>,
+    raw: RawDb,
+    shutdown: Option<oneshot::Sender<()>>,
+    /// Personal data this test sent; none of it may appear in the logs.
+    personal: Mutex<Vec<String>>,
+    supervisor: Mutex<Option<String>>,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// A number unique within this test run, for barcodes and names.
+pub fn unique() -> u64 {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    (u64::from(std::process::id()) % 100_000) * 100_000 + n
+}
+
+/// The instant every test starts at: a Monday afternoon in Missouri.
+pub fn start_of_test() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 18, 0, 0).unwrap()
+}
+
+pub fn password(role: &str) -> String {
+    format!("test-{role}-password")
+}
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> TestApp {
+        TestApp::spawn_with(engine, MISSOURI).await
+    }
+
+    pub async fn spawn_with(engine: Engine, policy_text: &str) -> TestApp {
+        logs();
+        let policy =
+            carrel_policy::parse("test-policy.toml", policy_text).expect("test policy parses");
+        let id = unique();
+        let (url, raw) = match engine {
+            Engine::Sqlite => {
+                let path = std::env::temp_dir().join(format!("carrel-test-{id}.db"));
+                (format!("sqlite:{}", path.display()), RawDb::Sqlite(path))
+            }
+            Engine::Postgres => {
+                let schema = format!("carrel_test_{id}");
+                (
+                    format!("{}?schema={schema}&pool_size=4", postgres_url()),
+                    RawDb::Postgres(schema),
+                )
+            }
+        };
+        let clock = Arc::new(Mutex::new(start_of_test()));
+        let clock_for_store = clock.clone();
+        let text = policy_text.to_string();
+        let store = tokio::task::spawn_blocking(move || {
+            let url = DatabaseUrl::parse(&url).unwrap();
+            let store = Store::open(&url, policy, &text, AuditKey::generate().unwrap())
+                .expect("the test database opens (is PostgreSQL running?)")
+                .with_clock(Arc::new(move || *clock_for_store.lock().unwrap()));
+            for role in store.policy().roles.keys().cloned().collect::<Vec<_>>() {
+                carrel_store::staff::add(&store, &role.replace('_', "-"), &password(&role), &role)
+                    .unwrap();
+            }
+            Arc::new(store)
+        })
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(carrel_server::serve(listener, store.clone(), async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            clock,
+            raw,
+            shutdown: Some(tx),
+            personal: Mutex::new(Vec::new()),
+            supervisor: Mutex::new(None),
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.clock.lock().unwrap() += by;
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.clock.lock().unwrap()
+    }
+
+    /// Signs in as the demo account of `role`; returns the bearer token.
+    pub async fn sign_in(&self, role: &str) -> String {
+        let (status, body) = self
+            .call(
+                None,
+                "POST",
+                "/api/v1/session",
+                Some(json!({"username": role.replace('_', "-"), "password": password(role)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request reaches the server");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Some(token), "GET", path, None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Some(token), "POST", path, Some(body)).await
+    }
+
+    /// Sends raw bytes with a content type, for malformed-input tests.
+    pub async fn post_raw(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Notes personal data this test sent, to check the logs for it.
+    pub fn note_personal(&self, values: &[&str]) {
+        self.personal
+            .lock()
+            .unwrap()
+            .extend(values.iter().map(|v| v.to_string()));
+    }
+
+    /// Registers an adult patron with distinctive personal data.
+    pub async fn new_patron(&self, token: &str) -> Patron {
+        self.new_patron_with(token, json!({})).await
+    }
+
+    pub async fn new_patron_with(&self, token: &str, extra: Value) -> Patron {
+        let n = unique();
+        let barcode = format!("29{n:012}");
+        let name = format!("Ottoline Vexley{n}");
+        let email = format!("ottoline.vexley{n}@example.org");
+        let mut body = json!({
+            "card_barcode": barcode, "category": "adult", "expires_on": "2027-12-31",
+            "name": name, "address": format!("{n} Quarry Rd, Hillsboro"), "email": email,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.note_personal(&[&barcode, &name, &email]);
+        let (status, record) = self.post(token, "/api/v1/patrons", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{record}");
+        Patron {
+            id: record["id"].as_i64().unwrap(),
+            barcode,
+            name,
+            email,
+        }
+    }
+
+    /// Adds an item to the collection (as a supervisor: clerks may not).
+    pub async fn new_item(&self) -> String {
+        let cached = self.supervisor.lock().unwrap().clone();
+        let token = match cached {
+            Some(t) => t,
+            None => {
+                let t = self.sign_in("supervisor").await;
+                *self.supervisor.lock().unwrap() = Some(t.clone());
+                t
+            }
+        };
+        let barcode = format!("39{:012}", unique());
+        let (status, body) = self
+            .post(
+                &token,
+                "/api/v1/items",
+                json!({"barcode": barcode, "title": "The Quiet Atlas", "author": "R. Holm"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        barcode
+    }
+
+    /// Runs SQL directly against the database, behind Carrel's back.
+    pub fn raw_execute(&self, sql: &str) {
+        let sql = sql.to_string();
+        match &self.raw {
+            RawDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.busy_timeout(std::time::Duration::from_secs(10))
+                    .unwrap();
+                conn.execute_batch(&sql).unwrap();
+            }
+            RawDb::Postgres(schema) => {
+                let schema = schema.clone();
+                std::thread::spawn(move || {
+                    let mut client =
+                        postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+                    client
+                        .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                        .unwrap();
+                })
+                .join()
+                .unwrap();
+            }
+        }
+    }
+
+    /// A single integer from the database, behind Carrel's back.
+    pub fn raw_count(&self, sql: &str) -> i64 {
+        let sql = sql.to_string();
+        match &self.raw {
+            RawDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+            }
+            RawDb::Postgres(schema) => {
+                let schema = schema.clone();
+                std::thread::spawn(move || {
+                    let mut client =
+                        postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+                    client
+                        .batch_execute(&format!("SET search_path TO {schema}"))
+                        .unwrap();
+                    client.query_one(&sql, &[]).unwrap().get::<_, i64>(0)
+                })
+                .join()
+                .unwrap()
+            }
+        }
+    }
+
+    /// All text stored in the audit log, to check it holds no personal data.
+    pub fn raw_audit_text(&self) -> String {
+        let sql = "SELECT actor || '|' || action || '|' || record_class || '|' || COALESCE(record_id, '') || '|' || purpose || '|' || COALESCE(detail, '') FROM audit_log";
+        match &self.raw {
+            RawDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+                rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+            }
+            RawDb::Postgres(schema) => {
+                let schema = schema.clone();
+                std::thread::spawn(move || {
+                    let mut client =
+                        postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+                    client
+                        .batch_execute(&format!("SET search_path TO {schema}"))
+                        .unwrap();
+                    client
+                        .query(sql, &[])
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.get::<_, String>(0))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .join()
+                .unwrap()
+            }
+        }
+    }
+
+    /// Ends the test: no personal data this test sent may be in the logs.
+    pub fn finish(self) {
+        let logs = captured_logs();
+        assert!(
+            logs.contains("finished processing request"),
+            "log capture is not working"
+        );
+        for value in self.personal.lock().unwrap().iter() {
+            assert!(
+                !logs.contains(value.as_str()),
+                "personal data appeared in the logs"
+            );
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match &self.raw {
+            RawDb::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            RawDb::Postgres(schema) => {
+                let schema = schema.clone();
+                let _ = std::thread::spawn(move || {
+                    if let Ok(mut client) =
+                        postgres::Client::connect(&postgres_url(), postgres::NoTls)
+                    {
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct Patron {
+    pub id: i64,
+    pub barcode: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// The error code of an error response.
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}

@@ -1,0 +1,12 @@
+//! Black-box tests of the API, each on SQLite and on PostgreSQL. Test names
+//! carry the requirement they prove (see shared/REQUIREMENTS.md).
+
+mod helpers;
+
+mod audit;
+mod bad_input;
+mod circulation;
+mod fines;
+mod gate;
+mod patrons;
+mod sessions;

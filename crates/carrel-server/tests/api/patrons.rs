@@ -1,0 +1,176 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{code, unique, Engine, TestApp};
+use crate::on_both_engines;
+
+async fn n4_registration_stores_only_declared_fields(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app
+        .new_patron_with(&token, json!({"phone": "555-0100-1234", "pin": "4321"}))
+        .await;
+    let (status, record) = app
+        .get(&token, &format!("/api/v1/patrons/{}", patron.id))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["fields"]["name"], patron.name.as_str());
+    assert_eq!(record["fields"]["email"], patron.email.as_str());
+    assert_eq!(record["has_pin"], true);
+    assert!(
+        record.get("pin").is_none() && !record.to_string().contains("4321"),
+        "the PIN is never shown"
+    );
+
+    // A field the policy does not declare is refused, and nothing is written.
+    let before = app.raw_count("SELECT COUNT(*) FROM patrons");
+    let n = unique();
+    let (status, body) = app
+        .post(&token, "/api/v1/patrons", json!({
+            "card_barcode": format!("29{n:012}"), "category": "adult", "expires_on": "2027-12-31",
+            "name": "Undeclared Person", "address": "1 Elm St", "religion": "none of your business",
+        }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code(&body), "undeclared_field");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'religion'"));
+    assert!(!body.to_string().contains("none of your business"));
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM patrons"), before);
+
+    // Fields the policy marks required must be there.
+    let (status, body) = app
+        .post(&token, "/api/v1/patrons", json!({"card_barcode": format!("29{:012}", unique()), "category": "adult", "expires_on": "2027-12-31", "name": "No Address"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("address"));
+
+    // Unknown category, duplicate barcode.
+    let (status, body) = app
+        .post(&token, "/api/v1/patrons", json!({"card_barcode": format!("29{:012}", unique()), "category": "vip", "expires_on": "2027-12-31", "name": "A B", "address": "1 Elm St"}))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_category")
+    );
+    let (status, body) = app
+        .post(&token, "/api/v1/patrons", json!({"card_barcode": patron.barcode, "category": "adult", "expires_on": "2027-12-31", "name": "A B", "address": "1 Elm St"}))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "card_barcode_taken")
+    );
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM patrons"), before);
+    app.finish();
+}
+
+async fn c3_email_is_optional_and_removable(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app.new_patron(&token).await;
+    let path = format!("/api/v1/patrons/{}", patron.id);
+    let (status, record) = app
+        .call(Some(&token), "PATCH", &path, Some(json!({"email": null})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert!(record["fields"].get("email").is_none());
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM patron_fields WHERE patron_id = {} AND name = 'email'",
+            patron.id
+        )),
+        0
+    );
+    // A required field cannot be removed; a bad e-mail is refused.
+    let (status, _) = app
+        .call(Some(&token), "PATCH", &path, Some(json!({"name": null})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = app
+        .call(
+            Some(&token),
+            "PATCH",
+            &path,
+            Some(json!({"email": "not-an-address"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_email")
+    );
+    // Lookup by card barcode (a POST: barcodes stay out of URLs).
+    let (status, found) = app
+        .post(
+            &token,
+            "/api/v1/patrons/lookup",
+            json!({"card_barcode": patron.barcode}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["id"], patron.id);
+    let (status, _) = app
+        .post(
+            &token,
+            "/api/v1/patrons/lookup",
+            json!({"card_barcode": "29000000000000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.finish();
+}
+
+async fn r3_minor_needs_an_adult_guardian(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let parent = app.new_patron(&token).await;
+    let before = app.raw_count("SELECT COUNT(*) FROM patrons");
+    let (status, body) = app
+        .post(&token, "/api/v1/patrons", json!({"card_barcode": format!("29{:012}", unique()), "category": "juvenile", "expires_on": "2027-12-31", "name": "Kid A", "address": "1 Elm St", "birth_date": "2016-05-01"}))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "guardian_required")
+    );
+    // A guardian that does not exist: the whole registration is refused.
+    let (status, _) = app
+        .post(&token, "/api/v1/patrons", json!({"card_barcode": format!("29{:012}", unique()), "category": "juvenile", "expires_on": "2027-12-31", "name": "Kid A", "address": "1 Elm St", "guardian_card_barcode": "29999999999999"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM patrons"), before);
+    let child = app
+        .new_patron_with(&token, json!({"category": "juvenile", "birth_date": "2016-05-01", "guardian_card_barcode": parent.barcode}))
+        .await;
+    let (_, record) = app
+        .get(&token, &format!("/api/v1/patrons/{}", child.id))
+        .await;
+    assert_eq!(record["guardian_id"], parent.id);
+    // A minor cannot be a guardian; a birth date in the future is refused.
+    let (status, body) = app
+        .post(&token, "/api/v1/patrons", json!({"card_barcode": format!("29{:012}", unique()), "category": "juvenile", "expires_on": "2027-12-31", "name": "Kid B", "address": "1 Elm St", "guardian_card_barcode": child.barcode}))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_guardian")
+    );
+    let (status, _) = app
+        .call(
+            Some(&token),
+            "PATCH",
+            &format!("/api/v1/patrons/{}", child.id),
+            Some(json!({"birth_date": "2099-01-01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.finish();
+}
+
+on_both_engines!(
+    n4_registration_stores_only_declared_fields,
+    c3_email_is_optional_and_removable,
+    r3_minor_needs_an_adult_guardian
+);
