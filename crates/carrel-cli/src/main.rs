@@ -43,6 +43,12 @@ enum Command {
         /// Seed of the generator: the same seed gives the same library.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// How many patrons.
+        #[arg(long, default_value_t = 2_000)]
+        patrons: usize,
+        /// How many items.
+        #[arg(long, default_value_t = 20_000)]
+        items: usize,
     },
     /// Check policy files.
     Policy {
@@ -139,9 +145,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             listen,
             demo,
         } => serve(library, &listen, demo),
-        Command::Demo { library, seed } => {
+        Command::Demo {
+            library,
+            seed,
+            patrons,
+            items,
+        } => {
             let store = open(&library, DEFAULT_DATABASE, true)?;
-            let summary = demo::generate(&store, seed, demo::DemoSize::default())
+            let summary = demo::generate(&store, seed, demo::DemoSize { patrons, items })
                 .map_err(|e| e.to_string())?;
             println!(
                 "{}",

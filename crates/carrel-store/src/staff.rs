@@ -102,14 +102,13 @@ pub fn add(store: &Store, username: &str, password: &str, role: &str) -> Result<
 /// Checks a username and password and opens a session.
 pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session, Error> {
     let account = store.transact(|tx| {
-        Ok(tx
-            .conn
+        tx.conn
             .query_opt(
                 "SELECT id, password_hash, role FROM staff WHERE username = ? AND active = 1",
                 params![username],
             )?
             .map(|row| Ok::<_, Error>((row.int(0)?, row.text(1)?, row.text(2)?)))
-            .transpose()?)
+            .transpose()
     })?;
     let verified = match &account {
         Some((_, hash, _)) => verify_secret(password, hash),

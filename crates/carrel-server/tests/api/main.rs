@@ -8,5 +8,6 @@ mod bad_input;
 mod circulation;
 mod fines;
 mod gate;
+mod openapi;
 mod patrons;
 mod sessions;

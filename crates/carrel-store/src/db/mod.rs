@@ -327,7 +327,9 @@ impl Pool {
     }
 }
 
-/// A connection inside a transaction.
+/// A connection inside a transaction. (One lives per transaction, on the
+/// stack; the size difference between the variants does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Conn<'p> {
     Sqlite(std::sync::MutexGuard<'p, rusqlite::Connection>),
     Postgres(r2d2::PooledConnection<postgres::PgManager>),

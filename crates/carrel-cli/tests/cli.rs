@@ -1,0 +1,284 @@
+//! The `carrel` binary as an operator uses it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn carrel(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carrel"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CARREL_DATABASE_URL")
+        .env("CARREL_POLICY", policy("jefferson-county-mo.toml"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn policy(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../policies")
+        .join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("carrel-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn n1_policy_check_accepts_both_shipped_policies() {
+    let dir = scratch("policy-ok");
+    let out = carrel(
+        &dir,
+        &[
+            "policy",
+            "check",
+            policy("jefferson-county-mo.toml").to_str().unwrap(),
+            policy("jefferson-county-co.toml").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Jefferson County Library")
+            && stdout.contains("Jefferson County Public Library")
+    );
+}
+
+#[test]
+fn n1_policy_check_names_file_line_and_problem() {
+    let dir = scratch("policy-bad");
+    let source = std::fs::read_to_string(policy("jefferson-county-mo.toml")).unwrap();
+    let broken = source.replacen("keep = \"60 days\"", "keep = \"sixty days\"", 1);
+    let line = broken[..broken.find("sixty days").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    std::fs::write(dir.join("broken.toml"), broken).unwrap();
+    let out = carrel(&dir, &["policy", "check", "broken.toml"], None);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("broken.toml:{line}:")), "{stderr}");
+    assert!(
+        stderr.contains("'sixty days' is not a duration"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn d7_audit_verify_reports_intact_then_names_the_tampered_entry() {
+    let dir = scratch("audit");
+    for (user, role) in [
+        ("desk1", "clerk"),
+        ("boss", "director"),
+        ("sup", "supervisor"),
+    ] {
+        let out = carrel(
+            &dir,
+            &[
+                "staff",
+                "add",
+                "--database",
+                "sqlite:lib.db",
+                "--username",
+                user,
+                "--role",
+                role,
+            ],
+            Some("a-long-enough-password\n"),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = carrel(
+        &dir,
+        &["audit", "verify", "--database", "sqlite:lib.db"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("audit log intact: 3 entries verified"));
+
+    let conn = rusqlite::Connection::open(dir.join("lib.db")).unwrap();
+    conn.execute("UPDATE audit_log SET action = 'destroy' WHERE seq = 2", [])
+        .unwrap();
+    drop(conn);
+    let out = carrel(
+        &dir,
+        &["audit", "verify", "--database", "sqlite:lib.db"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stdout).contains("BROKEN at entry 2"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Without its key the log cannot be checked, and Carrel says so.
+    std::fs::remove_file(dir.join("lib.db.audit-key")).unwrap();
+    let out = carrel(
+        &dir,
+        &["audit", "verify", "--database", "sqlite:lib.db"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("audit key"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn d6_staff_add_refuses_unknown_roles_and_weak_passwords() {
+    let dir = scratch("staff");
+    let out = carrel(
+        &dir,
+        &["staff", "add", "--username", "x1", "--role", "janitor"],
+        Some("a-long-enough-password\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("role 'janitor' is not in the policy"));
+    let out = carrel(
+        &dir,
+        &["staff", "add", "--username", "x1", "--role", "clerk"],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("at least 10 characters"));
+}
+
+#[test]
+fn demo_library_is_deterministic_and_realistic() {
+    let dir = scratch("demo");
+    let args = |db: &'static str| {
+        [
+            "demo",
+            "--database",
+            db,
+            "--patrons",
+            "300",
+            "--items",
+            "1500",
+            "--seed",
+            "7",
+        ]
+    };
+    let first = carrel(&dir, &args("sqlite:a.db"), None);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = carrel(&dir, &args("sqlite:b.db"), None);
+    assert_eq!(
+        text(&first.stdout),
+        text(&second.stdout),
+        "same seed, same library"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(summary["patrons"], 300);
+    assert_eq!(summary["items"], 1500);
+    assert!(summary["minors"].as_u64().unwrap() > 0);
+    assert!(
+        summary["loans"].as_u64().unwrap() > 1500,
+        "a year of history"
+    );
+    assert!(
+        summary["open_loans"].as_u64().unwrap() > 0
+            && summary["fines"].as_u64().unwrap() > 0
+            && summary["holds"].as_u64().unwrap() > 0
+    );
+
+    let conn = rusqlite::Connection::open(dir.join("a.db")).unwrap();
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM patrons p JOIN patrons g ON g.id = p.guardian_id WHERE p.category = 'juvenile' AND g.category = 'juvenile'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0, "every guardian is an adult");
+    let unguarded: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM patrons WHERE category = 'juvenile' AND guardian_id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unguarded, 0, "every minor has a guardian");
+    let double: i64 = conn
+        .query_row("SELECT COUNT(*) FROM (SELECT item_id FROM loans WHERE returned_at IS NULL GROUP BY item_id HAVING COUNT(*) > 1)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(double, 0, "no item is lent twice at once");
+    // Demo generation is audited per class, with counts, not per person.
+    let entries: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE actor = 'system:demo'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(entries, 5);
+    // Refuses to generate into a database that holds patrons.
+    let again = carrel(&dir, &args("sqlite:a.db"), None);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("empty database"));
+}
+
+#[test]
+fn n2_each_policy_text_is_kept_as_a_version() {
+    let dir = scratch("versions");
+    let add = |user: &str, policy_file: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_carrel"));
+        cmd.args([
+            "staff",
+            "add",
+            "--database",
+            "sqlite:lib.db",
+            "--username",
+            user,
+            "--role",
+            "clerk",
+        ])
+        .current_dir(&dir)
+        .env("CARREL_POLICY", policy(policy_file))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a-long-enough-password\n")
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    add("one", "jefferson-county-mo.toml");
+    add("two", "jefferson-county-co.toml");
+    add("three", "jefferson-county-mo.toml");
+    let conn = rusqlite::Connection::open(dir.join("lib.db")).unwrap();
+    let versions: i64 = conn
+        .query_row("SELECT COUNT(*) FROM policy_versions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        versions, 2,
+        "the same text is one version; a new text is a new one"
+    );
+}
