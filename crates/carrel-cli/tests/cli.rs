@@ -79,7 +79,7 @@ fn n1_policy_check_names_file_line_and_problem() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains(&format!("broken.toml:{line}:")), "{stderr}");
     assert!(
-        stderr.contains("'sixty days' is not a duration"),
+        stderr.contains("'sixty' is not a whole number of days"),
         "{stderr}"
     );
 }
