@@ -1,0 +1,330 @@
+//! `cargo run --release -p carrel-bench [-- --checkouts N] [--skip-postgres]`
+//!
+//! Measures, in one run on one machine:
+//! (a) the raw rate of one-transaction "insert loan + insert audit row",
+//!     straight through the database driver, no Carrel code;
+//! (b) checkouts per second through the HTTP API with the gate and the
+//!     audit log on (sign-in, policy checks, loan rules, four audit
+//!     entries per checkout), from 16 concurrent clients, with p50 and
+//!     p99 latency;
+//! on SQLite at synchronous=FULL and NORMAL, and on PostgreSQL.
+//! The clients run in the same process as the server, on the same cores.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use carrel_store::db::DatabaseUrl;
+use carrel_store::{staff, AuditKey, Store};
+use serde_json::json;
+
+const POLICY: &str = include_str!("../../../policies/jefferson-county-mo.toml");
+const CLIENTS: usize = 16;
+
+struct Args {
+    checkouts: usize,
+    postgres: Option<String>,
+}
+
+fn args() -> Args {
+    let mut checkouts = 10_000;
+    let mut postgres = Some(
+        std::env::var("CARREL_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+    );
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--checkouts" => {
+                checkouts = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--checkouts takes a number")
+            }
+            "--skip-postgres" => postgres = None,
+            "--postgres" => postgres = it.next(),
+            other => panic!(
+                "unknown argument {other}; use --checkouts N, --postgres URL, --skip-postgres"
+            ),
+        }
+    }
+    Args {
+        checkouts,
+        postgres,
+    }
+}
+
+fn open_store(url: &str) -> Store {
+    let policy = carrel_policy::parse("mo", POLICY).unwrap();
+    Store::open(
+        &DatabaseUrl::parse(url).unwrap(),
+        policy,
+        POLICY,
+        AuditKey::generate().unwrap(),
+    )
+    .unwrap()
+}
+
+/// (a) on SQLite: BEGIN; INSERT loan; INSERT audit row; COMMIT, in a loop.
+fn raw_sqlite(path: &str, synchronous: &str, n: usize) -> f64 {
+    drop(open_store(&format!("sqlite:{path}")));
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;
+         INSERT INTO patrons (card_barcode, category, status, expires_on, created_at, updated_at) VALUES ('21234000000001', 'adult', 'active', '2099-01-01', 0, 0);
+         INSERT INTO items (barcode, title, status, created_at) VALUES ('31234000000001', 'x', 'available', 0);"
+    ))
+    .unwrap();
+    let hash = "0".repeat(64);
+    let start = Instant::now();
+    for i in 0..n as i64 {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        conn.prepare_cached("INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (1, 1, ?1, ?2, 0)")
+            .unwrap()
+            .execute([i, i + 1_814_400])
+            .unwrap();
+        conn.prepare_cached(
+            "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
+             VALUES (?1, ?2, 'staff:1', 'create', 'circulation', 'loan:1', 'circulation', 'granted', NULL, ?3, ?3)",
+        )
+        .unwrap()
+        .execute(rusqlite::params![i + 1, i, hash])
+        .unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// (a) on PostgreSQL: the same two inserts per transaction, one connection.
+fn raw_postgres(url: &str, schema: &str, n: usize) -> f64 {
+    drop(open_store(&format!("{url}?schema={schema}")));
+    let url = url.to_string();
+    let schema = schema.to_string();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema};
+                 INSERT INTO patrons (card_barcode, category, status, expires_on, created_at, updated_at) VALUES ('21234000000001', 'adult', 'active', '2099-01-01', 0, 0);
+                 INSERT INTO items (barcode, title, status, created_at) VALUES ('31234000000001', 'x', 'available', 0);"
+            ))
+            .unwrap();
+        let loan = client.prepare("INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (1, 1, $1, $2, 0)").unwrap();
+        let audit = client
+            .prepare(
+                "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
+                 VALUES ($1, $2, 'staff:1', 'create', 'circulation', 'loan:1', 'circulation', 'granted', NULL, $3, $3)",
+            )
+            .unwrap();
+        let hash = "0".repeat(64);
+        let start = Instant::now();
+        for i in 0..n as i64 {
+            let mut tx = client.transaction().unwrap();
+            tx.execute(&loan, &[&i, &(i + 1_814_400)]).unwrap();
+            tx.execute(&audit, &[&(i + 1), &i, &hash]).unwrap();
+            tx.commit().unwrap();
+        }
+        let rate = n as f64 / start.elapsed().as_secs_f64();
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+        rate
+    })
+    .join()
+    .unwrap()
+}
+
+struct ApiResult {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// (b): a server on a random port, patrons and items created through the
+/// API, then `n` checkouts from 16 concurrent clients.
+async fn api_checkouts(url: String, n: usize) -> ApiResult {
+    let store = tokio::task::spawn_blocking(move || {
+        let store = open_store(&url);
+        staff::add(&store, "desk", "bench-desk-password", "clerk").unwrap();
+        staff::add(&store, "boss", "bench-boss-password", "director").unwrap();
+        Arc::new(store)
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(carrel_server::serve(listener, store.clone(), async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap();
+    let sign_in = |user: &'static str, password: &'static str| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let body: serde_json::Value = client
+                .post(format!("{base}/api/v1/session"))
+                .json(&json!({"username": user, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["token"].as_str().unwrap().to_string()
+        }
+    };
+    let desk = sign_in("desk", "bench-desk-password").await;
+    let boss = sign_in("boss", "bench-boss-password").await;
+    // At most 20 loans per patron, well under the policy's limit of 50.
+    let patrons = n.div_ceil(20);
+    let expires = (chrono::Utc::now() + chrono::Duration::days(365))
+        .format("%Y-%m-%d")
+        .to_string();
+    let setup = |what: &'static str, count: usize, token: String| {
+        let client = client.clone();
+        let base = base.clone();
+        let expires = expires.clone();
+        async move {
+            let next = Arc::new(AtomicUsize::new(0));
+            let tasks: Vec<_> = (0..CLIENTS)
+                .map(|_| {
+                    let (client, base, token, next, expires) = (client.clone(), base.clone(), token.clone(), next.clone(), expires.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= count {
+                                break;
+                            }
+                            let (path, body) = if what == "patron" {
+                                ("/api/v1/patrons", json!({"card_barcode": format!("21{i:012}"), "category": "adult", "expires_on": expires, "name": format!("Bench Patron {i}"), "address": "1 Main St"}))
+                            } else {
+                                ("/api/v1/items", json!({"barcode": format!("31{i:012}"), "title": "Bench Item"}))
+                            };
+                            let resp = client.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send().await.unwrap();
+                            assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        }
+    };
+    setup("patron", patrons, desk.clone()).await;
+    setup("item", n, boss).await;
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (client, base, token, next) = (client.clone(), base.clone(), desk.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let body = json!({"patron_barcode": format!("21{:012}", i % patrons), "item_barcode": format!("31{i:012}")});
+                    let t = Instant::now();
+                    let resp = client.post(format!("{base}/api/v1/checkouts")).bearer_auth(&token).json(&body).send().await.unwrap();
+                    let status = resp.status();
+                    let _ = resp.bytes().await;
+                    latencies.push(t.elapsed());
+                    assert_eq!(status, 201);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(n);
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let result = ApiResult {
+        per_second: n as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+    };
+    let _ = stop.send(());
+    let _ = server.await;
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || drop(store))
+        .await
+        .unwrap();
+    result
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let args = args();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("carrel-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!(
+        "carrel-bench: {} checkouts, {CLIENTS} concurrent HTTP clients, {} cores",
+        args.checkouts,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!();
+    println!(
+        "{:<24} {:>16} {:>16} {:>8} {:>10} {:>10}",
+        "engine", "(a) raw tx/s", "(b) checkouts/s", "b/a", "p50", "p99"
+    );
+    for sync in ["full", "normal"] {
+        let raw_path = dir.join(format!("raw-{sync}.db"));
+        let raw = raw_sqlite(raw_path.to_str().unwrap(), sync, args.checkouts);
+        let api_path = dir.join(format!("api-{sync}.db"));
+        let url = format!("sqlite:{}?synchronous={sync}", api_path.display());
+        let api = runtime.block_on(api_checkouts(url, args.checkouts));
+        println!(
+            "{:<24} {:>16.0} {:>16.0} {:>7.0}% {:>10} {:>10}",
+            format!("sqlite synchronous={sync}"),
+            raw,
+            api.per_second,
+            100.0 * api.per_second / raw,
+            ms(api.p50),
+            ms(api.p99)
+        );
+    }
+    if let Some(pg) = &args.postgres {
+        let id = std::process::id();
+        let raw = raw_postgres(pg, &format!("bench_raw_{id}"), args.checkouts);
+        let schema = format!("bench_api_{id}");
+        let api = runtime.block_on(api_checkouts(
+            format!("{pg}?schema={schema}&pool_size=16"),
+            args.checkouts,
+        ));
+        println!(
+            "{:<24} {:>16.0} {:>16.0} {:>7.0}% {:>10} {:>10}",
+            "postgresql",
+            raw,
+            api.per_second,
+            100.0 * api.per_second / raw,
+            ms(api.p50),
+            ms(api.p99)
+        );
+        let pg = pg.clone();
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
+            client
+                .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!();
+    println!("(a) one transaction = insert loan + insert audit row, straight through the driver.");
+    println!("(b) one checkout = session check, 4 policy decisions, patron, balance, loan count, item and hold reads, loan insert, item update, 4 chained audit entries; one transaction.");
+}
