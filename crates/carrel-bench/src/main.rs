@@ -23,11 +23,17 @@ const CLIENTS: usize = 16;
 
 struct Args {
     checkouts: usize,
+    rounds: usize,
     postgres: Option<String>,
+    pg_pool: usize,
+    skip_sqlite: bool,
 }
 
 fn args() -> Args {
-    let mut checkouts = 10_000;
+    let mut checkouts = 5_000;
+    let mut rounds = 3;
+    let mut pg_pool = 8;
+    let mut skip_sqlite = false;
     let mut postgres = Some(
         std::env::var("CARREL_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
@@ -41,16 +47,22 @@ fn args() -> Args {
                     .and_then(|n| n.parse().ok())
                     .expect("--checkouts takes a number")
             }
+            "--rounds" => rounds = it.next().and_then(|n| n.parse().ok()).expect("--rounds takes a number"),
             "--skip-postgres" => postgres = None,
+            "--skip-sqlite" => skip_sqlite = true,
+            "--pg-pool" => pg_pool = it.next().and_then(|n| n.parse().ok()).expect("--pg-pool takes a number"),
             "--postgres" => postgres = it.next(),
             other => panic!(
-                "unknown argument {other}; use --checkouts N, --postgres URL, --skip-postgres"
+                "unknown argument {other}; use --checkouts N, --rounds N, --postgres URL, --pg-pool N, --skip-postgres, --skip-sqlite"
             ),
         }
     }
     Args {
         checkouts,
+        rounds,
         postgres,
+        pg_pool,
+        skip_sqlite,
     }
 }
 
@@ -265,66 +277,115 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+/// Runs `rounds` interleaved (raw, API) pairs, so that drift in the disk's
+/// speed hits both sides alike, and prints medians and the ratio's range.
+fn report(
+    label: &str,
+    rounds: usize,
+    mut raw: impl FnMut(usize) -> f64,
+    mut api: impl FnMut(usize) -> ApiResult,
+) {
+    let (mut raws, mut apis, mut ratios, mut p50s, mut p99s) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        let r = raw(round);
+        let a = api(round);
+        raws.push(r);
+        apis.push(a.per_second);
+        ratios.push(a.per_second / r);
+        p50s.push(a.p50);
+        p99s.push(a.p99);
+    }
+    let lo = ratios.iter().cloned().fold(f64::MAX, f64::min);
+    let hi = ratios.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "{:<24} {:>14.0} {:>16.0} {:>7.0}% {:>12} {:>10} {:>10} {:>10}",
+        label,
+        median(raws),
+        median(apis),
+        100.0 * median(ratios.clone()),
+        format!("{:.0}-{:.0}%", 100.0 * lo, 100.0 * hi),
+        ms(median(p50s)),
+        ms(median(p99s.clone())),
+        ms(p99s.into_iter().fold(Duration::ZERO, Duration::max)),
+    );
+}
+
 fn main() {
     let args = args();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = std::env::temp_dir().join(format!("carrel-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     println!(
-        "carrel-bench: {} checkouts, {CLIENTS} concurrent HTTP clients, {} cores",
+        "carrel-bench: {} checkouts a round, {} rounds, {CLIENTS} concurrent HTTP clients, {} cores; medians over rounds",
         args.checkouts,
+        args.rounds,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!();
     println!(
-        "{:<24} {:>16} {:>16} {:>8} {:>10} {:>10}",
-        "engine", "(a) raw tx/s", "(b) checkouts/s", "b/a", "p50", "p99"
+        "{:<24} {:>14} {:>16} {:>8} {:>12} {:>10} {:>10} {:>10}",
+        "engine", "(a) raw tx/s", "(b) checkouts/s", "b/a", "b/a range", "p50", "p99", "worst p99"
     );
-    for sync in ["full", "normal"] {
-        let raw_path = dir.join(format!("raw-{sync}.db"));
-        let raw = raw_sqlite(raw_path.to_str().unwrap(), sync, args.checkouts);
-        let api_path = dir.join(format!("api-{sync}.db"));
-        let url = format!("sqlite:{}?synchronous={sync}", api_path.display());
-        let api = runtime.block_on(api_checkouts(url, args.checkouts));
-        println!(
-            "{:<24} {:>16.0} {:>16.0} {:>7.0}% {:>10} {:>10}",
-            format!("sqlite synchronous={sync}"),
-            raw,
-            api.per_second,
-            100.0 * api.per_second / raw,
-            ms(api.p50),
-            ms(api.p99)
+    let syncs: &[&str] = if args.skip_sqlite {
+        &[]
+    } else {
+        &["full", "normal"]
+    };
+    for &sync in syncs {
+        let dir = dir.clone();
+        let runtime = &runtime;
+        report(
+            &format!("sqlite synchronous={sync}"),
+            args.rounds,
+            |round| {
+                raw_sqlite(
+                    dir.join(format!("raw-{sync}-{round}.db")).to_str().unwrap(),
+                    sync,
+                    args.checkouts,
+                )
+            },
+            |round| {
+                let url = format!(
+                    "sqlite:{}?synchronous={sync}",
+                    dir.join(format!("api-{sync}-{round}.db")).display()
+                );
+                runtime.block_on(api_checkouts(url, args.checkouts))
+            },
         );
     }
     if let Some(pg) = &args.postgres {
         let id = std::process::id();
-        let raw = raw_postgres(pg, &format!("bench_raw_{id}"), args.checkouts);
-        let schema = format!("bench_api_{id}");
-        let api = runtime.block_on(api_checkouts(
-            format!("{pg}?schema={schema}&pool_size=16"),
-            args.checkouts,
-        ));
-        println!(
-            "{:<24} {:>16.0} {:>16.0} {:>7.0}% {:>10} {:>10}",
-            "postgresql",
-            raw,
-            api.per_second,
-            100.0 * api.per_second / raw,
-            ms(api.p50),
-            ms(api.p99)
-        );
-        let pg = pg.clone();
-        std::thread::spawn(move || {
-            let mut client = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
-            client
-                .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        report(
+            &format!("postgresql pool={}", args.pg_pool),
+            args.rounds,
+            |round| raw_postgres(pg, &format!("bench_raw_{id}_{round}"), args.checkouts),
+            |round| {
+                let schema = format!("bench_api_{id}_{round}");
+                let result = runtime.block_on(api_checkouts(
+                    format!("{pg}?schema={schema}&pool_size={}", args.pg_pool),
+                    args.checkouts,
+                ));
+                let pg = pg.clone();
+                std::thread::spawn(move || {
+                    let mut client = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
+                    client
+                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .unwrap();
+                })
+                .join()
                 .unwrap();
-        })
-        .join()
-        .unwrap();
+                result
+            },
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!();
     println!("(a) one transaction = insert loan + insert audit row, straight through the driver.");
-    println!("(b) one checkout = session check, 4 policy decisions, patron, balance, loan count, item and hold reads, loan insert, item update, 4 chained audit entries; one transaction.");
+    println!("(b) one checkout = session check, 4 policy decisions, patron standing, balance, loan count, item and hold reads, loan insert, item update, 4 chained audit entries; one transaction.");
 }

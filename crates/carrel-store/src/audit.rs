@@ -67,21 +67,52 @@ pub(crate) fn append(
         EngineKind::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     };
     let head = conn.query_one(head_sql, params![])?;
-    let (mut seq, mut hash) = (head.int(0)?, head.text(1)?);
-    for e in entries {
-        seq += 1;
+    let (first_seq, mut hash) = (head.int(0)? + 1, head.text(1)?);
+    let mut chained = Vec::with_capacity(entries.len());
+    for (offset, e) in entries.iter().enumerate() {
+        let seq = first_seq + offset as i64;
         let next = key.mac(&message(seq, &hash, e));
-        conn.execute(
-            "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params![seq, e.at, &e.actor, &e.action, &e.record_class, &e.record_id, &e.purpose, e.decision, &e.detail, &hash, &next],
-        )?;
-        hash = next;
+        chained.push((seq, e, std::mem::replace(&mut hash, next.clone()), next));
     }
-    conn.execute(
-        "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
-        params![seq, &hash],
-    )?;
+    let last_seq = first_seq + entries.len() as i64 - 1;
+    let mut values = Vec::with_capacity(chained.len() * 11 + 2);
+    for (seq, e, prev, next) in &chained {
+        values.extend_from_slice(params![
+            *seq,
+            e.at,
+            &e.actor,
+            &e.action,
+            &e.record_class,
+            &e.record_id,
+            &e.purpose,
+            e.decision,
+            &e.detail,
+            prev,
+            next
+        ]);
+    }
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chained.len()].join(", ");
+    let insert = format!(
+        "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash) VALUES {rows}"
+    );
+    match conn.engine() {
+        // While the head row is locked, every round trip to the server
+        // holds up every other writer: insert and move the head in one.
+        EngineKind::Postgres => {
+            values.extend_from_slice(params![last_seq, &hash]);
+            conn.execute(
+                &format!("WITH appended AS ({insert} RETURNING seq) UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
+                &values,
+            )?;
+        }
+        EngineKind::Sqlite => {
+            conn.execute(&insert, &values)?;
+            conn.execute(
+                "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+                params![last_seq, &hash],
+            )?;
+        }
+    }
     Ok(())
 }
 

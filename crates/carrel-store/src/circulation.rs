@@ -18,7 +18,7 @@ use crate::gate::{
     self, Actor, Catalogue, Circulation, Create, Fines, Grant, Read, Registration, Update,
 };
 use crate::items::{self, ItemRecord, AVAILABLE, ON_HOLD_SHELF, ON_LOAN};
-use crate::patrons::{self, PatronRecord};
+use crate::patrons::{self, Standing};
 use crate::validate::{CardBarcode, ItemBarcode};
 use crate::Tx;
 
@@ -101,7 +101,7 @@ fn fetch_hold(tx: &mut Tx<'_>, id: i64) -> Result<HoldRecord, Error> {
     hold_from(&row)
 }
 
-fn category<'p>(tx: &'p Tx<'_>, patron: &PatronRecord) -> Result<&'p PatronCategory, Error> {
+fn category<'p>(tx: &'p Tx<'_>, patron: &Standing) -> Result<&'p PatronCategory, Error> {
     tx.policy().category(&patron.category).ok_or_else(|| {
         Error::refused(
             "unknown_category",
@@ -111,7 +111,7 @@ fn category<'p>(tx: &'p Tx<'_>, patron: &PatronRecord) -> Result<&'p PatronCateg
 }
 
 /// A patron may borrow or place holds only while active and unexpired.
-fn check_in_good_standing(tx: &Tx<'_>, patron: &PatronRecord) -> Result<(), Error> {
+fn check_in_good_standing(tx: &Tx<'_>, patron: &Standing) -> Result<(), Error> {
     if patron.status != "active" {
         return Err(Error::refused(
             "patron_blocked",
@@ -168,7 +168,7 @@ pub fn checkout(
     patron_barcode: &CardBarcode,
     item_barcode: &ItemBarcode,
 ) -> Result<LoanRecord, Error> {
-    let patron = patrons::find_by_barcode(tx, &grants.patron, patron_barcode)?;
+    let patron = patrons::standing_by_barcode(tx, &grants.patron, patron_barcode)?;
     check_in_good_standing(tx, &patron)?;
     let rules = category(tx, &patron)?.clone();
     let owed = fines::owed_cents(tx, &grants.fines, patron.id)?;
@@ -220,13 +220,15 @@ pub fn checkout(
     }
     let now = tx.now();
     let due = due_at(now, rules.loan_days, tx.policy().library.time_zone);
-    let id = tx.conn.insert(
-        "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (?, ?, ?, ?, 0)",
+    let loan = loan_from(&tx.conn.query_one(
+        &format!(
+            "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (?, ?, ?, ?, 0) RETURNING {LOAN_COLUMNS}"
+        ),
         params![patron.id, item.id, now.timestamp(), due.timestamp()],
-    )?;
+    )?)?;
     items::set_status(tx, item.id, ON_LOAN)?;
-    grants.lend.used_on(tx, "loan", id);
-    fetch_loan(tx, id)
+    grants.lend.used_on(tx, "loan", loan.id);
+    Ok(loan)
 }
 
 /// Grants a checkin needs: the item, the loan, the borrower's category (for
@@ -285,7 +287,7 @@ pub fn checkin(
 
     let mut fine = None;
     if let Some(patron_id) = loan.patron_id {
-        let patron = patrons::load(tx, &grants.patron, patron_id)?;
+        let patron = patrons::standing(tx, &grants.patron, patron_id)?;
         let zone = tx.policy().library.time_zone;
         let due = DateTime::<Utc>::from_timestamp(loan.due_at, 0).unwrap_or(now);
         let amount = match tx.policy().category(&patron.category) {
@@ -358,7 +360,7 @@ pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<Loan
     let patron_id = loan
         .patron_id
         .ok_or_else(|| Error::refused("loan_closed", "the loan is no longer linked to a patron"))?;
-    let patron = patrons::load(tx, &grants.patron, patron_id)?;
+    let patron = patrons::standing(tx, &grants.patron, patron_id)?;
     check_in_good_standing(tx, &patron)?;
     let rules = category(tx, &patron)?.clone();
     if loan.renewals >= i64::from(rules.renewals) {
@@ -411,7 +413,7 @@ pub fn place_hold(
     patron_barcode: &CardBarcode,
     item_barcode: &ItemBarcode,
 ) -> Result<HoldRecord, Error> {
-    let patron = patrons::find_by_barcode(tx, &grants.patron, patron_barcode)?;
+    let patron = patrons::standing_by_barcode(tx, &grants.patron, patron_barcode)?;
     check_in_good_standing(tx, &patron)?;
     let rules = category(tx, &patron)?.clone();
     let active = tx

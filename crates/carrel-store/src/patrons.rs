@@ -445,6 +445,70 @@ pub fn find_by_barcode(
     load(tx, grant, id)
 }
 
+/// What the desk needs to decide a loan or hold: whether the card is in good
+/// standing, and its category. Not the name, address or contact details: a
+/// checkout does not need them, so it does not read them (D6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub id: i64,
+    pub category: String,
+    pub status: String,
+    pub expires_on: String,
+}
+
+impl Standing {
+    pub fn is_expired(&self, today: NaiveDate) -> bool {
+        self.expires_on < today.format("%Y-%m-%d").to_string()
+    }
+}
+
+const STANDING: &str = "SELECT id, category, status, expires_on FROM patrons";
+
+fn standing_from(row: &crate::db::Row) -> Result<Standing, Error> {
+    Ok(Standing {
+        id: row.int(0)?,
+        category: row.text(1)?,
+        status: row.text(2)?,
+        expires_on: row.text(3)?,
+    })
+}
+
+/// A patron's standing, by the card the desk scanned.
+pub fn standing_by_barcode(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Registration>,
+    barcode: &CardBarcode,
+) -> Result<Standing, Error> {
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("{STANDING} WHERE card_barcode = ?"),
+            params![barcode.as_str()],
+        )?
+        .ok_or(Error::NotFound { what: "patron" })?;
+    let standing = standing_from(&row)?;
+    grant.record(
+        tx,
+        Some(format!("patron:{}", standing.id)),
+        Some("standing".into()),
+    );
+    Ok(standing)
+}
+
+/// A patron's standing, by id.
+pub fn standing(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Registration>,
+    id: i64,
+) -> Result<Standing, Error> {
+    let row = tx
+        .conn
+        .query_opt(&format!("{STANDING} WHERE id = ?"), params![id])?
+        .ok_or(Error::NotFound { what: "patron" })?;
+    grant.record(tx, Some(format!("patron:{id}")), Some("standing".into()));
+    standing_from(&row)
+}
+
 /// Reads a record with no audit entry; callers in this crate record the
 /// access through their grant.
 pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<PatronRecord>, Error> {

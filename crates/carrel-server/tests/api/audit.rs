@@ -76,54 +76,63 @@ async fn d7_reads_and_writes_are_audited_without_personal_data(engine: Engine) {
     app.finish();
 }
 
+/// One way of tampering with the log: the SQL (given the last seq), the
+/// entry verify must name (given the last seq), and words in its reason.
+struct Tampering {
+    kind: &'static str,
+    sql: fn(i64) -> String,
+    bad_seq: fn(i64) -> i64,
+    reason: &'static str,
+}
+
 async fn d7_tampering_is_detected(engine: Engine) {
-    // (what is done to the log, the entry verify must name, words in the reason)
-    let tampering: [(
-        &str,
-        Box<dyn Fn(i64) -> String>,
-        Box<dyn Fn(i64) -> i64>,
-        &str,
-    ); 5] = [
-        (
-            "edit",
-            Box::new(|_| "UPDATE audit_log SET purpose = 'statistics' WHERE seq = 3".into()),
-            Box::new(|_| 3),
-            "altered",
-        ),
-        (
-            "delete",
-            Box::new(|_| "DELETE FROM audit_log WHERE seq = 4".into()),
-            Box::new(|_| 4),
-            "missing",
-        ),
-        (
-            "insert",
-            Box::new(|last| {
+    let tampering = [
+        Tampering {
+            kind: "edit",
+            sql: |_| "UPDATE audit_log SET purpose = 'statistics' WHERE seq = 3".into(),
+            bad_seq: |_| 3,
+            reason: "altered",
+        },
+        Tampering {
+            kind: "delete",
+            sql: |_| "DELETE FROM audit_log WHERE seq = 4".into(),
+            bad_seq: |_| 4,
+            reason: "missing",
+        },
+        Tampering {
+            kind: "insert",
+            sql: |last| {
                 format!(
-                "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
-                 SELECT {}, at, actor, 'read', 'registration', 'patron:1', 'account', 'granted', NULL, hash, 'forged' FROM audit_log WHERE seq = {last}",
-                last + 1
-            )
-            }),
-            Box::new(|last| last + 1),
-            "altered",
-        ),
-        (
-            "reorder",
-            Box::new(|_| {
+                    "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
+                     SELECT {}, at, actor, 'read', 'registration', 'patron:1', 'account', 'granted', NULL, hash, 'forged' FROM audit_log WHERE seq = {last}",
+                    last + 1
+                )
+            },
+            bad_seq: |last| last + 1,
+            reason: "altered",
+        },
+        Tampering {
+            kind: "reorder",
+            sql: |_| {
                 "UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = -2;".into()
-            }),
-            Box::new(|_| 2),
-            "does not follow",
-        ),
-        (
-            "truncate",
-            Box::new(|last| format!("DELETE FROM audit_log WHERE seq = {last}")),
-            Box::new(|last| last),
-            "removed from the end",
-        ),
+            },
+            bad_seq: |_| 2,
+            reason: "does not follow",
+        },
+        Tampering {
+            kind: "truncate",
+            sql: |last| format!("DELETE FROM audit_log WHERE seq = {last}"),
+            bad_seq: |last| last,
+            reason: "removed from the end",
+        },
     ];
-    for (kind, sql, expected_seq, reason) in tampering {
+    for Tampering {
+        kind,
+        sql,
+        bad_seq,
+        reason,
+    } in tampering
+    {
         let app = busy_app(engine).await;
         let intact = verify(&app.store).await;
         assert!(intact.first_bad.is_none(), "{kind}: {intact:?}");
@@ -134,7 +143,7 @@ async fn d7_tampering_is_detected(engine: Engine) {
         let (seq, why) = report
             .first_bad
             .unwrap_or_else(|| panic!("{kind} was not detected"));
-        assert_eq!(seq, expected_seq(last), "{kind}: {why}");
+        assert_eq!(seq, bad_seq(last), "{kind}: {why}");
         assert!(why.contains(reason), "{kind}: {why}");
         app.finish();
     }

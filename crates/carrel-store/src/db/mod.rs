@@ -215,7 +215,7 @@ impl DatabaseUrl {
         }
         if base.starts_with("postgres://") || base.starts_with("postgresql://") {
             let mut schema = None;
-            let mut pool_size = 16;
+            let mut pool_size = 8;
             options.retain(|(key, value)| match *key {
                 "schema" => {
                     schema = Some(value.to_string());
@@ -268,16 +268,25 @@ pub(crate) enum Pool {
     /// (at least its audit entry), so one connection behind a mutex is both
     /// the simplest and the fastest arrangement: requests queue in memory
     /// instead of sleeping in SQLite's busy handler.
-    Sqlite(std::sync::Mutex<rusqlite::Connection>),
+    Sqlite {
+        connection: std::sync::Mutex<rusqlite::Connection>,
+        /// Held for its lifetime: the checkpoint thread stops when dropped.
+        _checkpointer: sqlite::Checkpointer,
+    },
     Postgres(r2d2::Pool<postgres::PgManager>),
 }
 
 impl Pool {
     pub(crate) fn open(url: &DatabaseUrl) -> Result<Pool, Error> {
         match url {
-            DatabaseUrl::Sqlite { path, synchronous } => Ok(Pool::Sqlite(std::sync::Mutex::new(
-                sqlite::open(path, *synchronous)?,
-            ))),
+            DatabaseUrl::Sqlite { path, synchronous } => {
+                let conn = sqlite::open(path, *synchronous)?;
+                let checkpointer = sqlite::Checkpointer::start(path, *synchronous)?;
+                Ok(Pool::Sqlite {
+                    connection: std::sync::Mutex::new(conn),
+                    _checkpointer: checkpointer,
+                })
+            }
             DatabaseUrl::Postgres {
                 url,
                 schema,
@@ -292,7 +301,7 @@ impl Pool {
 
     pub(crate) fn engine(&self) -> EngineKind {
         match self {
-            Pool::Sqlite(_) => EngineKind::Sqlite,
+            Pool::Sqlite { .. } => EngineKind::Sqlite,
             Pool::Postgres(_) => EngineKind::Postgres,
         }
     }
@@ -302,10 +311,10 @@ impl Pool {
     pub(crate) fn connect(&self) -> Result<Conn<'_>, Error> {
         match self {
             // A panic while holding the lock poisons it; the connection itself
-            // is still sound (SQLite rolls back the open transaction when the
-            // next BEGIN fails, see `Store::transact`), so carry on.
-            Pool::Sqlite(mutex) => Ok(Conn::Sqlite(
-                mutex.lock().unwrap_or_else(|p| p.into_inner()),
+            // is still sound (`Conn::begin` rolls back a transaction a panic
+            // left open), so carry on.
+            Pool::Sqlite { connection, .. } => Ok(Conn::Sqlite(
+                connection.lock().unwrap_or_else(|p| p.into_inner()),
             )),
             Pool::Postgres(pool) => pool.get().map(Conn::Postgres).map_err(|e| {
                 tracing::error!(error = %e, "no PostgreSQL connection available");

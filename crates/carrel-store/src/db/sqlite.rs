@@ -7,6 +7,16 @@ use super::{Param, Row, Synchronous, Value};
 use crate::error::Error;
 
 pub(super) fn open(path: &str, synchronous: Synchronous) -> Result<Connection, Error> {
+    let conn = connect(path, synchronous)?;
+    // Checkpoints (copying the WAL back into the database file) are done by
+    // `Checkpointer` on its own thread, not by whichever request happens to
+    // cross the threshold: that request would stall for the whole copy.
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        .map_err(error)?;
+    Ok(conn)
+}
+
+fn connect(path: &str, synchronous: Synchronous) -> Result<Connection, Error> {
     let conn = Connection::open(path).map_err(|e| {
         Error::config(format!(
             "cannot open the SQLite database file: {e}; check the path exists and is writable"
@@ -27,6 +37,39 @@ pub(super) fn open(path: &str, synchronous: Synchronous) -> Result<Connection, E
     ))
     .map_err(error)?;
     Ok(conn)
+}
+
+/// How often the WAL is copied into the database file. Each checkpoint
+/// fsyncs the database file, competing with commits for the disk, so not too
+/// often; the WAL grows by a few seconds of writes in between.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Copies the WAL into the database file in the background, without
+/// blocking writers (PASSIVE). Stops when dropped.
+pub(crate) struct Checkpointer {
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    pub(super) fn start(path: &str, synchronous: Synchronous) -> Result<Checkpointer, Error> {
+        let conn = connect(path, synchronous)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("carrel-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    }
+                }
+                // Last one on the way out, so the file is complete on disk.
+                let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            })
+            .map_err(|e| Error::internal(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer { _stop: stop })
+    }
 }
 
 impl ToSql for Param<'_> {
