@@ -79,6 +79,19 @@ fn hold_from(row: &crate::db::Row) -> Result<HoldRecord, Error> {
     })
 }
 
+/// A loan, locked for the rest of the transaction.
+fn lock_loan(tx: &mut Tx<'_>, id: i64) -> Result<LoanRecord, Error> {
+    let lock = tx.conn.for_update();
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {LOAN_COLUMNS} FROM loans WHERE id = ?{lock}"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "loan" })?;
+    loan_from(&row)
+}
+
 fn fetch_loan(tx: &mut Tx<'_>, id: i64) -> Result<LoanRecord, Error> {
     let row = tx
         .conn
@@ -199,7 +212,7 @@ pub fn checkout(
             ),
         ));
     }
-    let item = items::find_by_barcode(tx, &grants.item, item_barcode)?;
+    let item = items::lock_by_barcode(tx, &grants.item, item_barcode)?;
     if item.status == ON_LOAN {
         return Err(Error::refused(
             "item_on_loan",
@@ -268,7 +281,7 @@ pub fn checkin(
     grants: &CheckinGrants,
     item_barcode: &ItemBarcode,
 ) -> Result<Checkin, Error> {
-    let item = items::find_by_barcode(tx, &grants.item, item_barcode)?;
+    let item = items::lock_by_barcode(tx, &grants.item, item_barcode)?;
     let loan = tx
         .conn
         .query_opt(
@@ -350,7 +363,7 @@ impl RenewGrants {
 /// Extends a loan by another loan period from today, within the policy's
 /// renewal limit and unless someone else is waiting for the item.
 pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<LoanRecord, Error> {
-    let loan = fetch_loan(tx, loan_id)?;
+    let loan = lock_loan(tx, loan_id)?;
     if loan.returned_at.is_some() {
         return Err(Error::refused(
             "loan_closed",
@@ -432,7 +445,7 @@ pub fn place_hold(
             ),
         ));
     }
-    let item = items::find_by_barcode(tx, &grants.item, item_barcode)?;
+    let item = items::lock_by_barcode(tx, &grants.item, item_barcode)?;
     let duplicate = tx.conn.query_opt(
         "SELECT id FROM holds WHERE patron_id = ? AND item_id = ? AND status IN ('waiting', 'ready')",
         params![patron.id, item.id],
@@ -476,6 +489,9 @@ pub fn cancel_hold(
     grant: &Grant<Update, Circulation>,
     hold_id: i64,
 ) -> Result<HoldRecord, Error> {
+    let item_id = fetch_hold(tx, hold_id)?.item_id;
+    // The item first (lock order), then the hold as it is now.
+    items::lock(tx, item_id)?;
     let hold = fetch_hold(tx, hold_id)?;
     if hold.status != "waiting" && hold.status != "ready" {
         return Err(Error::refused(

@@ -43,6 +43,20 @@ fn from_row(row: &crate::db::Row) -> Result<FineRecord, Error> {
     })
 }
 
+/// A fine, locked for the rest of the transaction (two payments at once
+/// cannot both take the same outstanding amount).
+fn lock(tx: &mut Tx<'_>, id: i64) -> Result<FineRecord, Error> {
+    let lock = tx.conn.for_update();
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM fines WHERE id = ?{lock}"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "fine" })?;
+    from_row(&row)
+}
+
 fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<FineRecord, Error> {
     let row = tx
         .conn
@@ -142,7 +156,7 @@ pub fn pay(
     fine_id: i64,
     amount_cents: i64,
 ) -> Result<FineRecord, Error> {
-    let fine = fetch(tx, fine_id)?;
+    let fine = lock(tx, fine_id)?;
     if amount_cents <= 0 {
         return Err(Error::invalid(
             "bad_amount",
@@ -184,7 +198,7 @@ pub fn waive(
     grant: &Grant<Update, Fines>,
     fine_id: i64,
 ) -> Result<FineRecord, Error> {
-    let fine = fetch(tx, fine_id)?;
+    let fine = lock(tx, fine_id)?;
     if fine.outstanding_cents == 0 {
         return Err(Error::refused(
             "fine_settled",

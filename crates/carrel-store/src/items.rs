@@ -84,33 +84,67 @@ pub fn find_by_barcode(
     grant: &Grant<Read, Catalogue>,
     barcode: &ItemBarcode,
 ) -> Result<ItemRecord, Error> {
-    let id = tx
+    let item = tx
         .conn
         .query_opt(
-            "SELECT id FROM items WHERE barcode = ?",
+            &format!("{SELECT} WHERE barcode = ?"),
             params![barcode.as_str()],
         )?
-        .ok_or(Error::NotFound { what: "item" })?
-        .int(0)?;
-    load(tx, grant, id)
+        .map(|row| item_from(&row))
+        .transpose()?
+        .ok_or(Error::NotFound { what: "item" })?;
+    grant.used_on(tx, "item", item.id);
+    Ok(item)
+}
+
+const SELECT: &str = "SELECT id, barcode, title, author, call_number, status FROM items";
+
+fn item_from(row: &crate::db::Row) -> Result<ItemRecord, Error> {
+    Ok(ItemRecord {
+        id: row.int(0)?,
+        barcode: row.text(1)?,
+        title: row.text(2)?,
+        author: row.opt_text(3)?,
+        call_number: row.opt_text(4)?,
+        status: row.text(5)?,
+    })
+}
+
+/// An item by barcode, locked for the rest of the transaction: the
+/// circulation step that holds it decides its status.
+pub(crate) fn lock_by_barcode(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Catalogue>,
+    barcode: &ItemBarcode,
+) -> Result<ItemRecord, Error> {
+    let lock = tx.conn.for_update();
+    let item = tx
+        .conn
+        .query_opt(
+            &format!("{SELECT} WHERE barcode = ?{lock}"),
+            params![barcode.as_str()],
+        )?
+        .map(|row| item_from(&row))
+        .transpose()?
+        .ok_or(Error::NotFound { what: "item" })?;
+    grant.used_on(tx, "item", item.id);
+    Ok(item)
+}
+
+/// Locks an item row by id (see [`lock_by_barcode`]).
+pub(crate) fn lock(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
+    let lock = tx.conn.for_update();
+    tx.conn.query(
+        &format!("SELECT id FROM items WHERE id = ?{lock}"),
+        params![id],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<ItemRecord>, Error> {
     tx.conn
-        .query_opt(
-            "SELECT id, barcode, title, author, call_number, status FROM items WHERE id = ?",
-            params![id],
-        )?
-        .map(|row| {
-            Ok(ItemRecord {
-                id: row.int(0)?,
-                barcode: row.text(1)?,
-                title: row.text(2)?,
-                author: row.opt_text(3)?,
-                call_number: row.opt_text(4)?,
-                status: row.text(5)?,
-            })
-        })
+        .query_opt(&format!("{SELECT} WHERE id = ?"), params![id])?
+        .map(|row| item_from(&row))
         .transpose()
 }
 

@@ -345,3 +345,55 @@ on_both_engines!(
     circulation_held_item_goes_only_to_the_holder,
     circulation_renewals_follow_the_policy
 );
+
+/// Many desks scan the same item at once: exactly one loan results, on
+/// either engine (PostgreSQL runs these transactions concurrently).
+async fn circulation_concurrent_checkouts_lend_an_item_once(engine: Engine) {
+    let app = std::sync::Arc::new(TestApp::spawn(engine).await);
+    let token = app.sign_in("clerk").await;
+    let mut patrons = Vec::new();
+    for _ in 0..8 {
+        patrons.push(app.new_patron(&token).await.barcode);
+    }
+    for round in 0..3 {
+        let item = app.new_item().await;
+        let attempts: Vec<_> = patrons
+            .iter()
+            .map(|barcode| {
+                let (app, token, item, barcode) =
+                    (app.clone(), token.clone(), item.clone(), barcode.clone());
+                tokio::spawn(async move {
+                    app.post(
+                        &token,
+                        "/api/v1/checkouts",
+                        json!({"patron_barcode": barcode, "item_barcode": item}),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut created = 0;
+        for attempt in attempts {
+            let (status, body) = attempt.await.unwrap();
+            match status {
+                StatusCode::CREATED => created += 1,
+                StatusCode::CONFLICT => assert_eq!(code(&body), "item_on_loan", "{body}"),
+                other => panic!("round {round}: unexpected {other}: {body}"),
+            }
+        }
+        assert_eq!(
+            created, 1,
+            "round {round}: the item was lent {created} times"
+        );
+    }
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM loans WHERE returned_at IS NULL"),
+        3
+    );
+    std::sync::Arc::try_unwrap(app)
+        .ok()
+        .expect("no other references")
+        .finish();
+}
+
+on_both_engines!(circulation_concurrent_checkouts_lend_an_item_once);

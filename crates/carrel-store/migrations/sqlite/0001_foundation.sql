@@ -70,6 +70,8 @@ CREATE TABLE loans (
 CREATE INDEX loans_patron_open ON loans(patron_id, returned_at);
 CREATE INDEX loans_item_open ON loans(item_id, returned_at);
 CREATE INDEX loans_returned ON loans(returned_at);
+-- An item is on one open loan at most, whatever the application does.
+CREATE UNIQUE INDEX loans_one_open_per_item ON loans(item_id) WHERE returned_at IS NULL;
 
 CREATE TABLE holds (
     id INTEGER PRIMARY KEY,

@@ -398,6 +398,18 @@ impl Conn<'_> {
         }
     }
 
+    /// Appended to a SELECT whose rows the transaction will decide on and
+    /// change: on PostgreSQL it locks them (concurrent transactions would
+    /// otherwise both see an item as available); SQLite has one writer at a
+    /// time already. Lock order, to avoid deadlocks: patron, then item, then
+    /// loan, hold or fine.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self {
+            Conn::Sqlite(_) => "",
+            Conn::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
     pub(crate) fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match self {
             Conn::Sqlite(c) => c.execute_batch(sql).map_err(sqlite::error),
