@@ -309,6 +309,10 @@ fn serve(library: LibraryArgs, listen: &str, demo_mode: bool) -> Result<ExitCode
     )?;
     if demo_mode {
         prepare_demo(&store)?;
+    } else if staff::active_count(&store).map_err(|e| e.to_string())? == 0 {
+        println!(
+            "no staff accounts yet, so nobody can sign in: add one with `carrel staff add --username NAME --role director` (the password is read from standard input)"
+        );
     }
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;

@@ -16,6 +16,27 @@ pub mod loans;
 pub mod model;
 pub mod parse;
 
+/// The purposes Carrel's own operations state when they use a class. A
+/// policy must allow each for its class (checked by `parse`), or the desk
+/// could not work.
+pub mod purpose {
+    use crate::RecordClass;
+
+    pub const ACCOUNT: &str = "account";
+    pub const CIRCULATION: &str = "circulation";
+    pub const FINES: &str = "fines_and_fees";
+    pub const COLLECTION: &str = "collection";
+
+    /// Every (class, purpose) pair Carrel's operations use.
+    pub const USED: [(RecordClass, &str); 5] = [
+        (RecordClass::Registration, ACCOUNT),
+        (RecordClass::Circulation, CIRCULATION),
+        (RecordClass::Fines, FINES),
+        (RecordClass::Catalogue, COLLECTION),
+        (RecordClass::Catalogue, CIRCULATION),
+    ];
+}
+
 pub use decide::{Decision, DenyReason};
 pub use model::{
     Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,

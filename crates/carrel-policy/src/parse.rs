@@ -260,6 +260,16 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
         }
     }
 
+    for (class, purpose) in crate::purpose::USED {
+        if let Some(spec) = classes.get(&class) {
+            if !spec.purposes.iter().any(|p| p == purpose) {
+                problems.whole_file(format!(
+                    "class '{class}' must list purpose '{purpose}' among its purposes: Carrel's desk operations use {class} records for it"
+                ));
+            }
+        }
+    }
+
     let mut roles = BTreeMap::new();
     for (name, raw_role) in raw.roles {
         if !is_identifier(name.get_ref()) {

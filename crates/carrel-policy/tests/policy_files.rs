@@ -221,3 +221,18 @@ fn n4_a_field_carrel_has_no_place_for_is_rejected() {
     let (_, message) = first_error(&text);
     assert!(message.contains("no place for field 'mood'"), "{message}");
 }
+
+#[test]
+fn d6_a_policy_must_allow_the_purposes_carrel_operations_state() {
+    let text = edit(
+        "purposes = [\"account\", \"online_access\", \"account_notices\", \"guardianship\"]",
+        "purposes = [\"online_access\", \"account_notices\", \"guardianship\"]",
+    );
+    let errors = parse("broken.toml", &text).unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("class 'registration' must list purpose 'account'"),
+        "{errors}"
+    );
+}

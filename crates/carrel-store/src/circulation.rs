@@ -22,14 +22,9 @@ use crate::patrons::{self, Standing};
 use crate::validate::{CardBarcode, ItemBarcode};
 use crate::Tx;
 
-/// The purposes Carrel states when it uses each class at the desk. They
-/// must be among the purposes the policy declares for the class.
-pub mod purpose {
-    pub const ACCOUNT: &str = "account";
-    pub const CIRCULATION: &str = "circulation";
-    pub const FINES: &str = "fines_and_fees";
-    pub const COLLECTION: &str = "collection";
-}
+/// The purposes Carrel states when it uses each class at the desk; the
+/// policy checker makes sure a policy allows them.
+pub use carrel_policy::purpose;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LoanRecord {

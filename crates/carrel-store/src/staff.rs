@@ -99,6 +99,14 @@ pub fn add(store: &Store, username: &str, password: &str, role: &str) -> Result<
     })
 }
 
+/// How many active staff accounts exist (none: nobody can sign in yet).
+pub fn active_count(store: &Store) -> Result<i64, Error> {
+    store.read_only(|conn, _| {
+        conn.query_one("SELECT COUNT(*) FROM staff WHERE active = 1", params![])?
+            .int(0)
+    })
+}
+
 /// Checks a username and password and opens a session.
 pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session, Error> {
     let account = store.transact(|tx| {
