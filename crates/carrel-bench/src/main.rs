@@ -84,16 +84,25 @@ fn raw_sqlite(path: &str, synchronous: &str, n: usize) -> f64 {
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;
          INSERT INTO patrons (card_barcode, category, status, expires_on, created_at, updated_at) VALUES ('21234000000001', 'adult', 'active', '2099-01-01', 0, 0);
-         INSERT INTO items (barcode, title, status, created_at) VALUES ('31234000000001', 'x', 'available', 0);"
+         BEGIN;"
     ))
     .unwrap();
+    // One item per loan, created before timing: an item has one open loan.
+    for i in 0..n {
+        conn.execute(
+            "INSERT INTO items (barcode, title, status, created_at) VALUES (?1, 'x', 'available', 0)",
+            [format!("31{i:012}")],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("COMMIT").unwrap();
     let hash = "0".repeat(64);
     let start = Instant::now();
     for i in 0..n as i64 {
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        conn.prepare_cached("INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (1, 1, ?1, ?2, 0)")
+        conn.prepare_cached("INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (1, ?1, ?2, ?3, 0)")
             .unwrap()
-            .execute([i, i + 1_814_400])
+            .execute([i + 1, i, i + 1_814_400])
             .unwrap();
         conn.prepare_cached(
             "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
@@ -118,10 +127,11 @@ fn raw_postgres(url: &str, schema: &str, n: usize) -> f64 {
             .batch_execute(&format!(
                 "SET search_path TO {schema};
                  INSERT INTO patrons (card_barcode, category, status, expires_on, created_at, updated_at) VALUES ('21234000000001', 'adult', 'active', '2099-01-01', 0, 0);
-                 INSERT INTO items (barcode, title, status, created_at) VALUES ('31234000000001', 'x', 'available', 0);"
+                 INSERT INTO items (barcode, title, status, created_at)
+                   SELECT '31' || LPAD(g::text, 12, '0'), 'x', 'available', 0 FROM generate_series(1, {n}) g;"
             ))
             .unwrap();
-        let loan = client.prepare("INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (1, 1, $1, $2, 0)").unwrap();
+        let loan = client.prepare("INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (1, $3, $1, $2, 0)").unwrap();
         let audit = client
             .prepare(
                 "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash)
@@ -132,7 +142,7 @@ fn raw_postgres(url: &str, schema: &str, n: usize) -> f64 {
         let start = Instant::now();
         for i in 0..n as i64 {
             let mut tx = client.transaction().unwrap();
-            tx.execute(&loan, &[&i, &(i + 1_814_400)]).unwrap();
+            tx.execute(&loan, &[&i, &(i + 1_814_400), &(i + 1)]).unwrap();
             tx.execute(&audit, &[&(i + 1), &i, &hash]).unwrap();
             tx.commit().unwrap();
         }
