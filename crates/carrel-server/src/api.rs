@@ -206,20 +206,13 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>, &Actor) -> Result<T, Error> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
+        self.blocking(move |store| {
             store.transact(|tx| {
                 let actor = staff::authenticate(tx, &token.0)?;
                 work(tx, &actor)
             })
         })
         .await
-        .map_err(|_| {
-            ApiError(Error::Internal(
-                "a request worker stopped unexpectedly".into(),
-            ))
-        })?
-        .map_err(ApiError)
     }
 
     /// Runs blocking store work that needs no session (sign-in).

@@ -76,22 +76,19 @@ fn hold_from(row: &crate::db::Row) -> Result<HoldRecord, Error> {
 
 /// A loan, locked for the rest of the transaction.
 fn lock_loan(tx: &mut Tx<'_>, id: i64) -> Result<LoanRecord, Error> {
-    let lock = tx.conn.for_update();
+    select_loan(tx, id, true)
+}
+
+fn fetch_loan(tx: &mut Tx<'_>, id: i64) -> Result<LoanRecord, Error> {
+    select_loan(tx, id, false)
+}
+
+fn select_loan(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LoanRecord, Error> {
+    let lock = if lock { tx.conn.for_update() } else { "" };
     let row = tx
         .conn
         .query_opt(
             &format!("SELECT {LOAN_COLUMNS} FROM loans WHERE id = ?{lock}"),
-            params![id],
-        )?
-        .ok_or(Error::NotFound { what: "loan" })?;
-    loan_from(&row)
-}
-
-fn fetch_loan(tx: &mut Tx<'_>, id: i64) -> Result<LoanRecord, Error> {
-    let row = tx
-        .conn
-        .query_opt(
-            &format!("SELECT {LOAN_COLUMNS} FROM loans WHERE id = ?"),
             params![id],
         )?
         .ok_or(Error::NotFound { what: "loan" })?;

@@ -46,22 +46,19 @@ fn from_row(row: &crate::db::Row) -> Result<FineRecord, Error> {
 /// A fine, locked for the rest of the transaction (two payments at once
 /// cannot both take the same outstanding amount).
 fn lock(tx: &mut Tx<'_>, id: i64) -> Result<FineRecord, Error> {
-    let lock = tx.conn.for_update();
+    select(tx, id, true)
+}
+
+fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<FineRecord, Error> {
+    select(tx, id, false)
+}
+
+fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<FineRecord, Error> {
+    let lock = if lock { tx.conn.for_update() } else { "" };
     let row = tx
         .conn
         .query_opt(
             &format!("SELECT {COLUMNS} FROM fines WHERE id = ?{lock}"),
-            params![id],
-        )?
-        .ok_or(Error::NotFound { what: "fine" })?;
-    from_row(&row)
-}
-
-fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<FineRecord, Error> {
-    let row = tx
-        .conn
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM fines WHERE id = ?"),
             params![id],
         )?
         .ok_or(Error::NotFound { what: "fine" })?;

@@ -84,10 +84,22 @@ pub fn find_by_barcode(
     grant: &Grant<Read, Catalogue>,
     barcode: &ItemBarcode,
 ) -> Result<ItemRecord, Error> {
+    by_barcode(tx, grant, barcode, false)
+}
+
+/// An item by barcode, locked for the rest of the transaction when `lock`:
+/// the circulation step that holds it decides its status.
+fn by_barcode(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Catalogue>,
+    barcode: &ItemBarcode,
+    lock: bool,
+) -> Result<ItemRecord, Error> {
+    let lock = if lock { tx.conn.for_update() } else { "" };
     let item = tx
         .conn
         .query_opt(
-            &format!("{SELECT} WHERE barcode = ?"),
+            &format!("{SELECT} WHERE barcode = ?{lock}"),
             params![barcode.as_str()],
         )?
         .map(|row| item_from(&row))
@@ -110,25 +122,13 @@ fn item_from(row: &crate::db::Row) -> Result<ItemRecord, Error> {
     })
 }
 
-/// An item by barcode, locked for the rest of the transaction: the
-/// circulation step that holds it decides its status.
+/// An item by barcode, locked for the rest of the transaction.
 pub(crate) fn lock_by_barcode(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, Catalogue>,
     barcode: &ItemBarcode,
 ) -> Result<ItemRecord, Error> {
-    let lock = tx.conn.for_update();
-    let item = tx
-        .conn
-        .query_opt(
-            &format!("{SELECT} WHERE barcode = ?{lock}"),
-            params![barcode.as_str()],
-        )?
-        .map(|row| item_from(&row))
-        .transpose()?
-        .ok_or(Error::NotFound { what: "item" })?;
-    grant.used_on(tx, "item", item.id);
-    Ok(item)
+    by_barcode(tx, grant, barcode, true)
 }
 
 /// Locks an item row by id (see [`lock_by_barcode`]).

@@ -323,16 +323,7 @@ impl TestApp {
                 conn.execute_batch(&sql).unwrap();
             }
             RawDb::Postgres(schema) => {
-                let schema = schema.clone();
-                std::thread::spawn(move || {
-                    let mut client =
-                        postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
-                    client
-                        .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
-                        .unwrap();
-                })
-                .join()
-                .unwrap();
+                with_raw_postgres(schema, move |client| client.batch_execute(&sql).unwrap())
             }
         }
     }
@@ -345,19 +336,9 @@ impl TestApp {
                 let conn = rusqlite::Connection::open(path).unwrap();
                 conn.query_row(&sql, [], |r| r.get(0)).unwrap()
             }
-            RawDb::Postgres(schema) => {
-                let schema = schema.clone();
-                std::thread::spawn(move || {
-                    let mut client =
-                        postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
-                    client
-                        .batch_execute(&format!("SET search_path TO {schema}"))
-                        .unwrap();
-                    client.query_one(&sql, &[]).unwrap().get::<_, i64>(0)
-                })
-                .join()
-                .unwrap()
-            }
+            RawDb::Postgres(schema) => with_raw_postgres(schema, move |client| {
+                client.query_one(&sql, &[]).unwrap().get::<_, i64>(0)
+            }),
         }
     }
 
@@ -371,25 +352,13 @@ impl TestApp {
                 let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
                 rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
             }
-            RawDb::Postgres(schema) => {
-                let schema = schema.clone();
-                std::thread::spawn(move || {
-                    let mut client =
-                        postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
-                    client
-                        .batch_execute(&format!("SET search_path TO {schema}"))
-                        .unwrap();
-                    client
-                        .query(sql, &[])
-                        .unwrap()
-                        .iter()
-                        .map(|r| r.get::<_, String>(0))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-                .join()
-                .unwrap()
-            }
+            RawDb::Postgres(schema) => with_raw_postgres(schema, move |client| {
+                let rows = client.query(sql, &[]).unwrap();
+                rows.iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }),
         }
     }
 
@@ -434,6 +403,24 @@ impl Drop for TestApp {
             }
         }
     }
+}
+
+/// Runs `work` on a plain PostgreSQL connection in the test's schema, on a
+/// thread of its own (the sync client cannot block an async worker).
+fn with_raw_postgres<T: Send + 'static>(
+    schema: &str,
+    work: impl FnOnce(&mut postgres::Client) -> T + Send + 'static,
+) -> T {
+    let schema = schema.to_string();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .unwrap();
+        work(&mut client)
+    })
+    .join()
+    .unwrap()
 }
 
 pub struct Patron {
