@@ -135,29 +135,19 @@ impl Store {
     }
 
     fn run<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, Error>) -> Result<T, Error> {
-        let mut conn = self.pool.connect()?;
-        conn.begin()?;
-        let mut tx = Tx {
-            conn,
-            store: self,
-            now: (self.clock)(),
-            pending: Vec::new(),
-        };
-        let outcome = f(&mut tx).and_then(|value| {
+        let now = (self.clock)();
+        self.pool.run(|conn| {
+            let mut tx = Tx {
+                conn,
+                store: self,
+                now,
+                pending: Vec::new(),
+            };
+            let value = f(&mut tx)?;
             let pending = std::mem::take(&mut tx.pending);
             audit::append(&mut tx.conn, &self.audit_key, &pending)?;
             Ok(value)
-        });
-        match outcome {
-            Ok(value) => {
-                tx.conn.commit()?;
-                Ok(value)
-            }
-            Err(e) => {
-                tx.conn.rollback();
-                Err(e)
-            }
-        }
+        })
     }
 
     /// A transaction for Carrel's own bookkeeping (migrations, policy
@@ -167,18 +157,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Conn<'_>, &AuditKey) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut conn = self.pool.connect()?;
-        conn.begin()?;
-        match f(&mut conn, &self.audit_key) {
-            Ok(value) => {
-                conn.commit()?;
-                Ok(value)
-            }
-            Err(e) => {
-                conn.rollback();
-                Err(e)
-            }
-        }
+        self.pool.run(|mut conn| f(&mut conn, &self.audit_key))
     }
 }
 

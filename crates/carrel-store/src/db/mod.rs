@@ -7,6 +7,7 @@
 //! crate-private, so the only way in from outside is through functions that
 //! take a [`crate::gate::Grant`].
 
+mod group_commit;
 mod migrate;
 mod postgres;
 mod sqlite;
@@ -265,11 +266,10 @@ impl DatabaseUrl {
 /// A connection pool for either engine.
 pub(crate) enum Pool {
     /// SQLite allows one writer at a time, and in Carrel every request writes
-    /// (at least its audit entry), so one connection behind a mutex is both
-    /// the simplest and the fastest arrangement: requests queue in memory
-    /// instead of sleeping in SQLite's busy handler.
+    /// (at least its audit entry), so one connection, with requests queued in
+    /// memory (not sleeping in SQLite's busy handler) and committed in groups.
     Sqlite {
-        connection: std::sync::Mutex<rusqlite::Connection>,
+        writer: Box<group_commit::GroupCommit>,
         /// Held for its lifetime: the checkpoint thread stops when dropped.
         _checkpointer: sqlite::Checkpointer,
     },
@@ -283,7 +283,7 @@ impl Pool {
                 let conn = sqlite::open(path, *synchronous)?;
                 let checkpointer = sqlite::Checkpointer::start(path, *synchronous)?;
                 Ok(Pool::Sqlite {
-                    connection: std::sync::Mutex::new(conn),
+                    writer: Box::new(group_commit::GroupCommit::new(conn)),
                     _checkpointer: checkpointer,
                 })
             }
@@ -306,42 +306,40 @@ impl Pool {
         }
     }
 
-    /// Takes a connection: the SQLite one (waiting for the mutex) or one
-    /// from the PostgreSQL pool.
-    pub(crate) fn connect(&self) -> Result<Conn<'_>, Error> {
+    /// Runs `f` as one transaction: all of it or none of it, durable when
+    /// this returns Ok.
+    pub(crate) fn run<T>(&self, f: impl FnOnce(Conn<'_>) -> Result<T, Error>) -> Result<T, Error> {
         match self {
-            // A panic while holding the lock poisons it; the connection itself
-            // is still sound (`Conn::begin` rolls back a transaction a panic
-            // left open), so carry on.
-            Pool::Sqlite { connection, .. } => Ok(Conn::Sqlite(
-                connection.lock().unwrap_or_else(|p| p.into_inner()),
-            )),
-            Pool::Postgres(pool) => pool.get().map(Conn::Postgres).map_err(|e| {
-                tracing::error!(error = %e, "no PostgreSQL connection available");
-                Error::Unavailable
-            }),
+            Pool::Sqlite { writer, .. } => writer.run(f),
+            Pool::Postgres(pool) => {
+                let mut pooled = pool.get().map_err(|e| {
+                    tracing::error!(error = %e, "no PostgreSQL connection available");
+                    Error::Unavailable
+                })?;
+                Conn::Postgres(&mut pooled).begin()?;
+                match f(Conn::Postgres(&mut pooled)) {
+                    Ok(value) => {
+                        Conn::Postgres(&mut pooled).commit()?;
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        Conn::Postgres(&mut pooled).rollback();
+                        Err(e)
+                    }
+                }
+            }
         }
     }
 
     pub(crate) fn migrate(&self) -> Result<(), Error> {
-        let mut conn = self.connect()?;
-        conn.begin()?;
-        match migrate::run(&mut conn) {
-            Ok(()) => conn.batch("COMMIT"),
-            Err(e) => {
-                let _ = conn.batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        self.run(|mut conn| migrate::run(&mut conn))
     }
 }
 
-/// A connection inside a transaction. (One lives per transaction, on the
-/// stack; the size difference between the variants does not matter.)
-#[allow(clippy::large_enum_variant)]
+/// A connection inside a transaction (see [`Pool::run`]).
 pub(crate) enum Conn<'p> {
-    Sqlite(std::sync::MutexGuard<'p, rusqlite::Connection>),
-    Postgres(r2d2::PooledConnection<postgres::PgManager>),
+    Sqlite(&'p mut rusqlite::Connection),
+    Postgres(&'p mut PgConn),
 }
 
 impl Conn<'_> {
@@ -352,17 +350,13 @@ impl Conn<'_> {
         }
     }
 
-    /// BEGIN. On SQLite, IMMEDIATE takes the write lock up front so a
-    /// transaction never fails half-way for want of it. A transaction left
-    /// open by a panic is rolled back first.
-    pub(crate) fn begin(&mut self) -> Result<(), Error> {
+    /// BEGIN, on PostgreSQL (SQLite's transactions are opened by
+    /// `group_commit`).
+    fn begin(&mut self) -> Result<(), Error> {
         match self {
-            Conn::Sqlite(c) => {
-                if !c.is_autocommit() {
-                    c.execute_batch("ROLLBACK").map_err(sqlite::error)?;
-                }
-                c.execute_batch("BEGIN IMMEDIATE").map_err(sqlite::error)
-            }
+            Conn::Sqlite(_) => Err(Error::internal(
+                "SQLite transactions are opened by group commit",
+            )),
             Conn::Postgres(c) => {
                 // A connection returned to the pool by a panic may still be
                 // inside a transaction; never continue someone else's.
@@ -376,7 +370,7 @@ impl Conn<'_> {
         }
     }
 
-    pub(crate) fn commit(&mut self) -> Result<(), Error> {
+    fn commit(&mut self) -> Result<(), Error> {
         let result = self.batch("COMMIT");
         if result.is_err() {
             self.rollback();
@@ -389,7 +383,7 @@ impl Conn<'_> {
 
     /// Rolls back; a failure here is logged, since the caller is already
     /// reporting the error that made it roll back.
-    pub(crate) fn rollback(&mut self) {
+    fn rollback(&mut self) {
         if let Err(e) = self.batch("ROLLBACK") {
             tracing::error!(error = %e, "rollback failed");
         }
