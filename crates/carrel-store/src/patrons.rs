@@ -34,12 +34,6 @@ pub struct PatronRecord {
     pub updated_at: i64,
 }
 
-impl PatronRecord {
-    pub fn is_expired(&self, today: NaiveDate) -> bool {
-        self.expires_on.as_str() < today.format("%Y-%m-%d").to_string().as_str()
-    }
-}
-
 /// Status values a patron record can hold.
 pub const STATUSES: [&str; 2] = ["active", "blocked"];
 
