@@ -94,6 +94,13 @@ enum StaffCommand {
         #[arg(long)]
         role: String,
     },
+    /// Deactivate a staff account: no more sign-ins; open sessions end now.
+    Deactivate {
+        #[command(flatten)]
+        library: LibraryArgs,
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -181,6 +188,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Command::Staff {
+            command: StaffCommand::Deactivate { library, username },
+        } => deactivate(&library, &username),
+        Command::Staff {
             command:
                 StaffCommand::Add {
                     library,
@@ -208,6 +218,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn deactivate(library: &LibraryArgs, username: &str) -> Result<ExitCode, String> {
+    let store = open(library, DEFAULT_DATABASE, false)?;
+    let id = staff::deactivate(&store, username).map_err(|e| e.to_string())?;
+    println!("deactivated staff account {username} (id {id}); its sessions have ended");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {

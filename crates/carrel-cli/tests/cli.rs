@@ -167,6 +167,35 @@ fn d6_staff_add_refuses_unknown_roles_and_weak_passwords() {
 }
 
 #[test]
+fn d6_staff_deactivate_ends_the_account() {
+    let dir = scratch("deactivate");
+    let out = carrel(
+        &dir,
+        &["staff", "add", "--username", "leaver", "--role", "clerk"],
+        Some("a-long-enough-password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = carrel(&dir, &["staff", "deactivate", "--username", "leaver"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conn = rusqlite::Connection::open(dir.join("carrel.db")).unwrap();
+    let active: i64 = conn
+        .query_row(
+            "SELECT active FROM staff WHERE username = 'leaver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(active, 0);
+    let out = carrel(&dir, &["staff", "deactivate", "--username", "leaver"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not found"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn demo_library_is_deterministic_and_realistic() {
     let dir = scratch("demo");
     let args = |db: &'static str| {

@@ -62,6 +62,9 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST
             }
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Refused { code, .. } if *code == "too_many_attempts" => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Error::Refused { .. } => StatusCode::CONFLICT,
             Error::Config(_) | Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

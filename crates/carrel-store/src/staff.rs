@@ -15,6 +15,11 @@ use crate::{Store, Tx};
 /// How long a sign-in lasts.
 pub const SESSION_HOURS: i64 = 8;
 
+/// Failed sign-ins to one account within [`THROTTLE_MINUTES`] after which
+/// further attempts are refused until the window has passed.
+pub const MAX_FAILED_SIGN_INS: i64 = 10;
+pub const THROTTLE_MINUTES: i64 = 15;
+
 /// A new session: the token is shown once and stored only as a hash.
 #[derive(Debug, Serialize)]
 pub struct Session {
@@ -99,6 +104,30 @@ pub fn add(store: &Store, username: &str, password: &str, role: &str) -> Result<
     })
 }
 
+/// Deactivates a staff account (someone left the library): no more
+/// sign-ins, and every open session ends at once.
+pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
+    store.transact(|tx| {
+        let id = tx
+            .conn
+            .query_opt(
+                "SELECT id FROM staff WHERE username = ? AND active = 1",
+                params![username],
+            )?
+            .ok_or(Error::NotFound {
+                what: "active staff account with that username",
+            })?
+            .int(0)?;
+        tx.conn
+            .execute("UPDATE staff SET active = 0 WHERE id = ?", params![id])?;
+        tx.conn
+            .execute("DELETE FROM staff_sessions WHERE staff_id = ?", params![id])?;
+        let entry = system_entry(tx, "deactivate", Some(format!("staff:{id}")), "granted");
+        tx.queue_audit(entry);
+        Ok(id)
+    })
+}
+
 /// How many active staff accounts exist (none: nobody can sign in yet).
 pub fn active_count(store: &Store) -> Result<i64, Error> {
     store.read_only(|conn, _| {
@@ -108,16 +137,44 @@ pub fn active_count(store: &Store) -> Result<i64, Error> {
 }
 
 /// Checks a username and password and opens a session.
+///
+/// Failed attempts are counted per account from the audit log (so the count
+/// holds across several servers); after [`MAX_FAILED_SIGN_INS`] in
+/// [`THROTTLE_MINUTES`], the account takes no more attempts until the window
+/// has passed, right password or not.
 pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session, Error> {
     let account = store.transact(|tx| {
-        tx.conn
-            .query_opt(
-                "SELECT id, password_hash, role FROM staff WHERE username = ? AND active = 1",
-                params![username],
+        let Some(row) = tx.conn.query_opt(
+            "SELECT id, password_hash, role FROM staff WHERE username = ? AND active = 1",
+            params![username],
+        )?
+        else {
+            return Ok(None);
+        };
+        let (id, hash, role) = (row.int(0)?, row.text(1)?, row.text(2)?);
+        let since = tx.now().timestamp() - THROTTLE_MINUTES * 60;
+        let failures = tx
+            .conn
+            .query_one(
+                "SELECT COUNT(*) FROM audit_log WHERE record_id = ? AND action = 'sign_in' AND decision = 'denied' AND at > ?",
+                params![&format!("staff:{id}"), since],
             )?
-            .map(|row| Ok::<_, Error>((row.int(0)?, row.text(1)?, row.text(2)?)))
-            .transpose()
+            .int(0)?;
+        if failures >= MAX_FAILED_SIGN_INS {
+            let entry = system_entry(tx, "sign_in", Some(format!("staff:{id}")), "denied");
+            tx.queue_audit(PendingEntry {
+                actor: "anonymous".to_string(),
+                detail: Some("throttled".to_string()),
+                ..entry
+            });
+            return Ok(Some(Err(Error::refused(
+                "too_many_attempts",
+                format!("too many failed sign-ins for this account; wait {THROTTLE_MINUTES} minutes, or ask an administrator"),
+            ))));
+        }
+        Ok(Some(Ok((id, hash, role))))
     })?;
+    let account = account.transpose()?;
     let verified = match &account {
         Some((_, hash, _)) => verify_secret(password, hash),
         None => {
@@ -127,8 +184,10 @@ pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session,
     };
     let token = random_token()?;
     store.transact(|tx| {
-        let Some((staff_id, _, role)) = account.filter(|_| verified) else {
-            let mut entry = system_entry(tx, "sign_in", None, "denied");
+        let Some((staff_id, _, role)) = account.clone().filter(|_| verified) else {
+            // A failed attempt on an existing account is counted against it.
+            let record = account.as_ref().map(|(id, _, _)| format!("staff:{id}"));
+            let mut entry = system_entry(tx, "sign_in", record, "denied");
             entry.actor = "anonymous".to_string();
             tx.queue_audit(entry);
             return Ok(Err(Error::Unauthenticated));

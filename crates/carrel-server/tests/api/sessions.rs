@@ -74,4 +74,72 @@ async fn d6_staff_sign_in_sign_out_and_expiry(engine: Engine) {
     app.finish();
 }
 
-on_both_engines!(d6_staff_sign_in_sign_out_and_expiry);
+async fn d6_password_guessing_is_throttled_per_account(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let guess = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                None,
+                "POST",
+                "/api/v1/session",
+                Some(json!({"username": "clerk", "password": password})),
+            )
+            .await
+        }
+    };
+    for _ in 0..carrel_store::staff::MAX_FAILED_SIGN_INS {
+        let (status, _) = guess("wrong-password-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused, and says why.
+    let right = crate::helpers::password("clerk");
+    let (status, body) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/session",
+            Some(json!({"username": "clerk", "password": right})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+    // Other accounts are not affected.
+    app.sign_in("supervisor").await;
+    // After the window, the account takes sign-ins again.
+    app.advance(Duration::minutes(carrel_store::staff::THROTTLE_MINUTES + 1));
+    app.sign_in("clerk").await;
+    app.finish();
+}
+
+async fn d6_a_deactivated_account_is_shut_out_at_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let (status, _) = app.get(&token, "/api/v1/items/1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "signed in, no such item");
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || carrel_store::staff::deactivate(&store, "clerk"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, _) = app.get(&token, "/api/v1/items/1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the open session ended");
+    let (status, _) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/session",
+            Some(json!({"username": "clerk", "password": crate::helpers::password("clerk")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.finish();
+}
+
+on_both_engines!(
+    d6_staff_sign_in_sign_out_and_expiry,
+    d6_password_guessing_is_throttled_per_account,
+    d6_a_deactivated_account_is_shut_out_at_once
+);

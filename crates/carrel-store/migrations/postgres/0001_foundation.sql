@@ -113,6 +113,9 @@ CREATE TABLE audit_log (
     hash TEXT NOT NULL
 );
 
+-- Counting recent failed sign-ins per account, and reports per record.
+CREATE INDEX audit_log_record ON audit_log(record_id, at);
+
 CREATE TABLE audit_head (
     id BIGINT PRIMARY KEY CHECK (id = 1),
     seq BIGINT NOT NULL,
