@@ -76,9 +76,14 @@ enum PolicyCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute the hash chain and name the first entry that does not fit.
+    /// Prints an anchor (SEQ:HASH) to keep outside the database.
     Verify {
         #[command(flatten)]
         library: LibraryArgs,
+        /// An anchor printed by an earlier verify: proves the log was not cut
+        /// back or rewritten up to that entry since.
+        #[arg(long)]
+        anchor: Option<String>,
     },
 }
 
@@ -168,15 +173,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify { library },
+            command: AuditCommand::Verify { library, anchor },
         } => {
             let store = open(&library, DEFAULT_DATABASE, false)?;
-            let report = audit::verify(&store).map_err(|e| e.to_string())?;
+            let anchor = anchor
+                .map(|a| audit::Anchor::parse(&a))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let report = audit::verify(&store, anchor.as_ref()).map_err(|e| e.to_string())?;
             match report.first_bad {
                 None => {
                     println!(
                         "audit log intact: {} entries verified",
                         report.entries_checked
+                    );
+                    println!(
+                        "anchor: {}:{} (keep it outside the database; a later `carrel audit verify --anchor` with it proves the log was not cut back)",
+                        report.entries_checked, report.last_hash
                     );
                     Ok(ExitCode::SUCCESS)
                 }

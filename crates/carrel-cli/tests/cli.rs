@@ -114,7 +114,27 @@ fn d7_audit_verify_reports_intact_then_names_the_tampered_entry() {
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("audit log intact: 3 entries verified"));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("audit log intact: 3 entries verified"));
+    let anchor = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("anchor: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("verify prints an anchor")
+        .to_string();
+    let out = carrel(
+        &dir,
+        &[
+            "audit",
+            "verify",
+            "--database",
+            "sqlite:lib.db",
+            "--anchor",
+            &anchor,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
 
     let conn = rusqlite::Connection::open(dir.join("lib.db")).unwrap();
     conn.execute("UPDATE audit_log SET action = 'destroy' WHERE seq = 2", [])

@@ -136,12 +136,44 @@ pub struct Verification {
     pub entries_checked: i64,
     /// The first entry that fails, and why; `None` if the chain is intact.
     pub first_bad: Option<(i64, String)>,
+    /// The hash of the last entry checked. Recorded outside the database
+    /// (with `entries_checked`), it is an anchor: a later `verify` with it
+    /// proves the log was not cut back or rewritten up to that entry, which
+    /// nothing inside the database alone can prove.
+    pub last_hash: String,
+}
+
+/// An entry recorded outside the database: its seq and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl Anchor {
+    /// Parses `SEQ:HASH`, as `carrel audit verify` prints it.
+    pub fn parse(text: &str) -> Result<Anchor, Error> {
+        let (seq, hash) = text.split_once(':').ok_or_else(|| {
+            Error::invalid(
+                "bad_anchor",
+                "an anchor is written SEQ:HASH, as `carrel audit verify` prints it",
+            )
+        })?;
+        let seq = seq
+            .parse()
+            .map_err(|_| Error::invalid("bad_anchor", "the anchor's SEQ must be a whole number"))?;
+        Ok(Anchor {
+            seq,
+            hash: hash.to_string(),
+        })
+    }
 }
 
 const PAGE: i64 = 5_000;
 
-/// Recomputes the whole chain and names the first entry that does not fit.
-pub fn verify(store: &Store) -> Result<Verification, Error> {
+/// Recomputes the whole chain and names the first entry that does not fit;
+/// with an anchor, also checks that entry is still there, unchanged.
+pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Error> {
     store.read_only(|conn, key| {
         let mut expected_seq = 1;
         let mut prev_hash = String::new();
@@ -159,6 +191,7 @@ pub fn verify(store: &Store) -> Result<Verification, Error> {
                     Ok(Verification {
                         entries_checked: checked,
                         first_bad: Some((seq, why)),
+                        last_hash: String::new(),
                     })
                 };
                 if seq != expected_seq {
@@ -192,6 +225,9 @@ pub fn verify(store: &Store) -> Result<Verification, Error> {
                 if entry.decision == "?" || key.mac(&message(seq, &prev_hash, &entry)) != stored_hash {
                     return bad(seq, format!("entry {seq} was altered after it was written"));
                 }
+                if anchor.is_some_and(|a| a.seq == seq && a.hash != stored_hash) {
+                    return bad(seq, format!("entry {seq} is not the entry anchored earlier: the log was rewritten from there"));
+                }
                 prev_hash = stored_hash;
                 expected_seq += 1;
                 checked += 1;
@@ -202,6 +238,19 @@ pub fn verify(store: &Store) -> Result<Verification, Error> {
         }
         let head = conn.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", params![])?;
         let (head_seq, head_hash) = (head.int(0)?, head.text(1)?);
+        if let Some(a) = anchor.filter(|a| a.seq > checked) {
+            return Ok(Verification {
+                entries_checked: checked,
+                first_bad: Some((
+                    checked + 1,
+                    format!(
+                        "the log ends at entry {checked}, before the anchored entry {}: entries were cut off the end",
+                        a.seq
+                    ),
+                )),
+                last_hash: prev_hash,
+            });
+        }
         if head_seq != checked || head_hash != prev_hash {
             return Ok(Verification {
                 entries_checked: checked,
@@ -211,9 +260,14 @@ pub fn verify(store: &Store) -> Result<Verification, Error> {
                         "the log ends at entry {checked} but {head_seq} were written: entries were removed from the end"
                     ),
                 )),
+                last_hash: prev_hash,
             });
         }
-        Ok(Verification { entries_checked: checked, first_bad: None })
+        Ok(Verification {
+            entries_checked: checked,
+            first_bad: None,
+            last_hash: prev_hash,
+        })
     })
 }
 
