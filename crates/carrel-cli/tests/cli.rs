@@ -4,11 +4,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn carrel(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    carrel_with_policy(dir, "jefferson-county-mo.toml", args, stdin)
+}
+
+fn carrel_with_policy(dir: &Path, policy_file: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_carrel"))
         .args(args)
         .current_dir(dir)
         .env_remove("CARREL_DATABASE_URL")
-        .env("CARREL_POLICY", policy("jefferson-county-mo.toml"))
+        .env("CARREL_POLICY", policy(policy_file))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -293,8 +297,7 @@ fn demo_library_is_deterministic_and_realistic() {
 fn n2_each_policy_text_is_kept_as_a_version() {
     let dir = scratch("versions");
     let add = |user: &str, policy_file: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_carrel"));
-        cmd.args([
+        let args = [
             "staff",
             "add",
             "--database",
@@ -303,21 +306,9 @@ fn n2_each_policy_text_is_kept_as_a_version() {
             user,
             "--role",
             "clerk",
-        ])
-        .current_dir(&dir)
-        .env("CARREL_POLICY", policy(policy_file))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"a-long-enough-password\n")
-            .unwrap();
-        assert!(child.wait().unwrap().success());
+        ];
+        let out = carrel_with_policy(&dir, policy_file, &args, Some("a-long-enough-password\n"));
+        assert!(out.status.success(), "{}", text(&out.stderr));
     };
     add("one", "jefferson-county-mo.toml");
     add("two", "jefferson-county-co.toml");
