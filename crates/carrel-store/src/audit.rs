@@ -203,17 +203,7 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                         ),
                     );
                 }
-                let decision = row.text(7)?;
-                let entry = PendingEntry {
-                    at: row.int(1)?,
-                    actor: row.text(2)?,
-                    action: row.text(3)?,
-                    record_class: row.text(4)?,
-                    record_id: row.opt_text(5)?,
-                    purpose: row.text(6)?,
-                    decision: if decision == "granted" { "granted" } else if decision == "denied" { "denied" } else { "?" },
-                    detail: row.opt_text(8)?,
-                };
+                let stored = stored_from(&row)?;
                 let stored_prev = row.text(9)?;
                 let stored_hash = row.text(10)?;
                 if stored_prev != prev_hash {
@@ -222,7 +212,10 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                         seq - 1
                     ));
                 }
-                if entry.decision == "?" || key.mac(&message(seq, &prev_hash, &entry)) != stored_hash {
+                let intact = stored
+                    .as_pending()
+                    .is_some_and(|entry| key.mac(&message(seq, &prev_hash, &entry)) == stored_hash);
+                if !intact {
                     return bad(seq, format!("entry {seq} was altered after it was written"));
                 }
                 if anchor.is_some_and(|a| a.seq == seq && a.hash != stored_hash) {
@@ -283,19 +276,42 @@ pub fn recent(
         params![limit],
     )?;
     grant.record(tx, None, Some(format!("{} entries", rows.len())));
-    rows.into_iter()
-        .map(|row| {
-            Ok(StoredEntry {
-                seq: row.int(0)?,
-                at: row.int(1)?,
-                actor: row.text(2)?,
-                action: row.text(3)?,
-                record_class: row.text(4)?,
-                record_id: row.opt_text(5)?,
-                purpose: row.text(6)?,
-                decision: row.text(7)?,
-                detail: row.opt_text(8)?,
-            })
+    rows.iter().map(stored_from).collect()
+}
+
+/// The first nine columns of `audit_log` (seq through detail), in table order.
+fn stored_from(row: &crate::db::Row) -> Result<StoredEntry, Error> {
+    Ok(StoredEntry {
+        seq: row.int(0)?,
+        at: row.int(1)?,
+        actor: row.text(2)?,
+        action: row.text(3)?,
+        record_class: row.text(4)?,
+        record_id: row.opt_text(5)?,
+        purpose: row.text(6)?,
+        decision: row.text(7)?,
+        detail: row.opt_text(8)?,
+    })
+}
+
+impl StoredEntry {
+    /// The entry as it was appended, for recomputing its hash; `None` if its
+    /// decision is not one Carrel writes (so it cannot be genuine).
+    fn as_pending(&self) -> Option<PendingEntry> {
+        let decision = match self.decision.as_str() {
+            "granted" => "granted",
+            "denied" => "denied",
+            _ => return None,
+        };
+        Some(PendingEntry {
+            at: self.at,
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            record_class: self.record_class.clone(),
+            record_id: self.record_id.clone(),
+            purpose: self.purpose.clone(),
+            decision,
+            detail: self.detail.clone(),
         })
-        .collect()
+    }
 }

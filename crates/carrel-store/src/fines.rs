@@ -136,14 +136,27 @@ pub fn assess(
     fetch(tx, id)
 }
 
-fn settle_if_done(tx: &mut Tx<'_>, fine: &FineRecord) -> Result<(), Error> {
-    if fine.outstanding_cents == 0 && fine.settled_at.is_none() {
-        tx.conn.execute(
-            "UPDATE fines SET settled_at = ? WHERE id = ?",
-            params![tx.now().timestamp(), fine.id],
-        )?;
-    }
-    Ok(())
+/// Adds `cents` to the fine's `paid_cents` or `waived_cents`, settling it
+/// in the same statement when nothing is left outstanding.
+fn credit(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, Fines>,
+    fine_id: i64,
+    column: &str,
+    cents: i64,
+    note: &str,
+) -> Result<FineRecord, Error> {
+    let now = tx.now().timestamp();
+    tx.conn.execute(
+        &format!(
+            "UPDATE fines SET {column} = {column} + ?,
+                 settled_at = CASE WHEN amount_cents - paid_cents - waived_cents - ? = 0 THEN ? ELSE settled_at END
+             WHERE id = ?"
+        ),
+        params![cents, cents, now, fine_id],
+    )?;
+    grant.record(tx, Some(format!("fine:{fine_id}")), Some(note.to_string()));
+    fetch(tx, fine_id)
 }
 
 /// Records a payment, which may not exceed what is outstanding.
@@ -175,18 +188,7 @@ pub fn pay(
             ),
         ));
     }
-    tx.conn.execute(
-        "UPDATE fines SET paid_cents = paid_cents + ? WHERE id = ?",
-        params![amount_cents, fine_id],
-    )?;
-    let fine = fetch(tx, fine_id)?;
-    settle_if_done(tx, &fine)?;
-    grant.record(
-        tx,
-        Some(format!("fine:{fine_id}")),
-        Some("payment".to_string()),
-    );
-    fetch(tx, fine_id)
+    credit(tx, grant, fine_id, "paid_cents", amount_cents, "payment")
 }
 
 /// Waives whatever is outstanding on a fine.
@@ -202,16 +204,12 @@ pub fn waive(
             "this fine is already settled; there is nothing to waive",
         ));
     }
-    tx.conn.execute(
-        "UPDATE fines SET waived_cents = waived_cents + ? WHERE id = ?",
-        params![fine.outstanding_cents, fine_id],
-    )?;
-    let fine = fetch(tx, fine_id)?;
-    settle_if_done(tx, &fine)?;
-    grant.record(
+    credit(
         tx,
-        Some(format!("fine:{fine_id}")),
-        Some("waived".to_string()),
-    );
-    fetch(tx, fine_id)
+        grant,
+        fine_id,
+        "waived_cents",
+        fine.outstanding_cents,
+        "waived",
+    )
 }
