@@ -15,6 +15,7 @@ pub mod decide;
 pub mod loans;
 pub mod model;
 pub mod parse;
+pub mod retention;
 
 /// The purposes Carrel's own operations state when they use a class. A
 /// policy must allow each for its class (checked by `parse`), or the desk
@@ -26,20 +27,31 @@ pub mod purpose {
     pub const CIRCULATION: &str = "circulation";
     pub const FINES: &str = "fines_and_fees";
     pub const COLLECTION: &str = "collection";
+    pub const ELECTRONIC_ACCESS: &str = "electronic_access";
+    pub const LIBRARY_SERVICES: &str = "library_services";
+    pub const MAILING_LIST: &str = "mailing_list";
+    pub const ACCOUNTABILITY: &str = "accountability";
 
     /// Every (class, purpose) pair Carrel's operations use.
-    pub const USED: [(RecordClass, &str); 5] = [
+    pub const USED: [(RecordClass, &str); 11] = [
         (RecordClass::Registration, ACCOUNT),
         (RecordClass::Circulation, CIRCULATION),
         (RecordClass::Fines, FINES),
         (RecordClass::Catalogue, COLLECTION),
         (RecordClass::Catalogue, CIRCULATION),
+        (RecordClass::ElectronicAccess, ELECTRONIC_ACCESS),
+        (RecordClass::InterlibraryLoan, LIBRARY_SERVICES),
+        (RecordClass::HomeDelivery, LIBRARY_SERVICES),
+        (RecordClass::ProgramRegistration, LIBRARY_SERVICES),
+        (RecordClass::MailingList, MAILING_LIST),
+        (RecordClass::Audit, ACCOUNTABILITY),
     ];
 }
 
 pub use decide::{Decision, DenyReason};
 pub use model::{
     Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
-    RecordClass, RetentionClock, RetentionRule, Role,
+    RecordClass, RetentionClock, RetentionRule, Role, Statistics,
 };
+pub use retention::LegalHoldRules;
 pub use parse::{parse, PolicyError, PolicyErrors};

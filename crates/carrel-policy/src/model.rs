@@ -8,6 +8,8 @@ use std::fmt;
 
 use chrono_tz::Tz;
 
+use crate::retention::LegalHoldRules;
+
 /// The kinds of record a library keeps (REQUIREMENTS N3), plus the audit log
 /// and the catalogue, which Carrel also governs through the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -108,13 +110,50 @@ impl RecordClass {
                 ("purpose", true),
                 ("decision", true),
             ],
-            // Stored by later capabilities (retention issue); a policy may
-            // already declare their fields.
-            RecordClass::ElectronicAccess
-            | RecordClass::InterlibraryLoan
-            | RecordClass::HomeDelivery
-            | RecordClass::ProgramRegistration
-            | RecordClass::MailingList => &[],
+            RecordClass::ElectronicAccess => &[
+                ("patron", true),
+                ("terminal", true),
+                ("started_at", true),
+                ("ended_at", true),
+            ],
+            RecordClass::InterlibraryLoan => &[
+                ("patron", true),
+                ("lender", true),
+                ("item", true),
+                ("status", true),
+                ("fees", true),
+            ],
+            RecordClass::HomeDelivery => &[
+                ("patron", true),
+                ("route", true),
+                ("visits", true),
+                ("items", true),
+            ],
+            RecordClass::ProgramRegistration => &[("patron", true), ("program", true)],
+            RecordClass::MailingList => &[
+                ("patron", true),
+                ("list", true),
+                ("last_active", true),
+            ],
+        }
+    }
+
+    /// The event from which Carrel runs this class's retention clock. A
+    /// policy's `retention.clock` must name it: Carrel knows when a loan is
+    /// returned, not some other event a policy might invent. `None` for the
+    /// catalogue, which holds no personal data and is never purged.
+    pub fn retention_clock(self) -> Option<RetentionClock> {
+        match self {
+            RecordClass::Registration => Some(RetentionClock::AccountExpired),
+            RecordClass::Circulation => Some(RetentionClock::LoanReturned),
+            RecordClass::ElectronicAccess => Some(RetentionClock::SessionEnded),
+            RecordClass::InterlibraryLoan => Some(RetentionClock::IllClosedAndPaid),
+            RecordClass::HomeDelivery => Some(RetentionClock::DeliveryCompleted),
+            RecordClass::ProgramRegistration => Some(RetentionClock::ProgramEnded),
+            RecordClass::MailingList => Some(RetentionClock::ListLastActive),
+            RecordClass::Fines => Some(RetentionClock::FineSettled),
+            RecordClass::Audit => Some(RetentionClock::EntryWritten),
+            RecordClass::Catalogue => None,
         }
     }
 
@@ -354,6 +393,20 @@ pub struct Library {
     pub version: String,
 }
 
+/// How anonymous statistics are reported (D3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statistics {
+    /// Report cells counting fewer records than this are suppressed, so no
+    /// one can be singled out. Default 5.
+    pub min_cell: u32,
+}
+
+impl Default for Statistics {
+    fn default() -> Self {
+        Statistics { min_cell: 5 }
+    }
+}
+
 /// A whole, validated policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -362,6 +415,8 @@ pub struct Policy {
     pub classes: BTreeMap<RecordClass, ClassSpec>,
     pub roles: BTreeMap<String, Role>,
     pub loans: LoanRules,
+    pub legal_holds: LegalHoldRules,
+    pub statistics: Statistics,
 }
 
 impl Policy {

@@ -11,8 +11,9 @@ use toml::Spanned;
 
 use crate::model::{
     Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
-    RecordClass, RetentionClock, RetentionRule, Role,
+    RecordClass, RetentionClock, RetentionRule, Role, Statistics,
 };
+use crate::retention::LegalHoldRules;
 
 /// Roles Carrel's own workflows refer to; every policy must define them.
 pub const REQUIRED_ROLES: [&str; 6] = [
@@ -24,14 +25,8 @@ pub const REQUIRED_ROLES: [&str; 6] = [
     "administrator",
 ];
 
-/// Classes Carrel stores today; every policy must describe them.
-pub const REQUIRED_CLASSES: [RecordClass; 5] = [
-    RecordClass::Registration,
-    RecordClass::Circulation,
-    RecordClass::Fines,
-    RecordClass::Audit,
-    RecordClass::Catalogue,
-];
+/// Classes Carrel stores; every policy must describe them: all of them.
+pub const REQUIRED_CLASSES: [RecordClass; 10] = RecordClass::ALL;
 
 /// One mistake in a policy file. `line` 0 means the file as a whole (for
 /// example a section that is missing).
@@ -75,6 +70,23 @@ struct RawPolicy {
     classes: BTreeMap<Spanned<String>, RawClass>,
     roles: BTreeMap<Spanned<String>, RawRole>,
     loans: RawLoans,
+    legal_holds: RawLegalHolds,
+    statistics: Option<RawStatistics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLegalHolds {
+    placed_by: Vec<Spanned<String>>,
+    days: Spanned<u32>,
+    renewal_days: u32,
+    max_renewals: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatistics {
+    min_cell: Spanned<u32>,
 }
 
 #[derive(Deserialize)]
@@ -290,12 +302,59 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
     }
 
     let loans = build_loans(raw.loans, problems);
+    let legal_holds = build_legal_holds(raw.legal_holds, &roles, problems);
+    let statistics = match raw.statistics {
+        None => Statistics::default(),
+        Some(s) => {
+            if *s.min_cell.get_ref() == 0 {
+                problems.at(
+                    s.min_cell.span(),
+                    "min_cell must be at least 1 (5 or more is usual): a report cell smaller than it is suppressed",
+                );
+            }
+            Statistics {
+                min_cell: s.min_cell.into_inner(),
+            }
+        }
+    };
     Policy {
         library,
         purposes,
         classes,
         roles,
         loans,
+        legal_holds,
+        statistics,
+    }
+}
+
+fn build_legal_holds(
+    raw: RawLegalHolds,
+    roles: &BTreeMap<String, Role>,
+    problems: &mut Problems,
+) -> LegalHoldRules {
+    for role in &raw.placed_by {
+        if !roles.contains_key(role.get_ref()) {
+            problems.at(
+                role.span(),
+                format!(
+                    "legal_holds.placed_by names role '{}', which is not defined under [roles]",
+                    role.get_ref()
+                ),
+            );
+        }
+    }
+    if *raw.days.get_ref() == 0 {
+        problems.at(
+            raw.days.span(),
+            "legal_holds.days must be at least 1 (the shipped policies preserve records for 90 days)",
+        );
+    }
+    LegalHoldRules {
+        placed_by: raw.placed_by.into_iter().map(Spanned::into_inner).collect(),
+        days: raw.days.into_inner(),
+        renewal_days: raw.renewal_days,
+        max_renewals: raw.max_renewals,
     }
 }
 
@@ -408,9 +467,22 @@ fn build_class(
         }
     }
 
-    let retention = raw
-        .retention
-        .and_then(|r| build_retention(class, r, problems));
+    let holds_personal_data = fields.values().any(|f: &FieldSpec| f.personal);
+    let retention = match raw.retention {
+        Some(r) => build_retention(class, r, problems),
+        None => {
+            if holds_personal_data {
+                problems.at(
+                    class_span.clone(),
+                    format!(
+                        "class '{class}' holds personal data but has no retention rule; add retention = {{ clock = \"{}\", keep = \"...\", dispose = \"delete\" }}",
+                        class.retention_clock().map_or("?", |c| c.name())
+                    ),
+                );
+            }
+            None
+        }
+    };
     ClassSpec {
         description: raw.description,
         purposes: class_purposes,
@@ -425,15 +497,29 @@ fn build_retention(
     problems: &mut Problems,
 ) -> Option<RetentionRule> {
     let clock = RetentionClock::from_name(raw.clock.get_ref());
-    if clock.is_none() {
-        problems.at(
+    match (clock, class.retention_clock()) {
+        (None, _) => problems.at(
             raw.clock.span(),
             format!(
                 "retention of class '{class}': '{}' is not a clock event; use one of {}",
                 raw.clock.get_ref(),
                 RetentionClock::ALL.map(|c| c.name()).join(", ")
             ),
-        );
+        ),
+        (Some(_), None) => problems.at(
+            raw.clock.span(),
+            format!("class '{class}' holds no personal data and is never purged; remove its retention rule"),
+        ),
+        (Some(named), Some(runs)) if named != runs => problems.at(
+            raw.clock.span(),
+            format!(
+                "retention of class '{class}': Carrel runs this class's clock from '{}', not '{}'; write clock = \"{}\"",
+                runs.name(),
+                named.name(),
+                runs.name()
+            ),
+        ),
+        _ => {}
     }
     let keep = Period::parse(raw.keep.get_ref())
         .map_err(|message| {

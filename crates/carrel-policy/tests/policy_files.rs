@@ -236,3 +236,61 @@ fn d6_a_policy_must_allow_the_purposes_carrel_operations_state() {
         "{errors}"
     );
 }
+
+#[test]
+fn d1_a_retention_clock_carrel_does_not_run_for_the_class_is_rejected() {
+    let text = edit(
+        "retention = { clock = \"loan_returned\", keep = \"60 days\"",
+        "retention = { clock = \"session_ended\", keep = \"60 days\"",
+    );
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "clock = \"session_ended\", keep = \"60 days\", dispose = \"delete\" }\n\n[classes.fines]"));
+    assert!(
+        message.contains("runs this class's clock from 'loan_returned', not 'session_ended'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn d1_a_class_with_personal_data_needs_a_retention_rule() {
+    let text = edit(
+        "retention = { clock = \"program_ended\", keep = \"0 days\", dispose = \"delete\" }\n",
+        "",
+    );
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "[classes.program_registration]"));
+    assert!(
+        message.contains("holds personal data but has no retention rule")
+            && message.contains("clock = \"program_ended\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn l5_both_policies_hold_records_ninety_days_renewable_once() {
+    for text in [MISSOURI, COLORADO] {
+        let p = parse("p", text).unwrap();
+        assert_eq!(p.legal_holds.days, 90);
+        assert_eq!(p.legal_holds.longest_days(), 180);
+        assert_eq!(p.legal_holds.placed_by, vec!["director".to_string()]);
+        assert_eq!(p.statistics.min_cell, 5);
+    }
+}
+
+#[test]
+fn l5_a_hold_role_that_does_not_exist_is_rejected() {
+    let text = edit("placed_by = [\"director\"]", "placed_by = [\"sheriff\"]");
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "\"sheriff\""));
+    assert!(message.contains("role 'sheriff'"), "{message}");
+}
+
+#[test]
+fn d3_small_cell_threshold_defaults_to_five_and_cannot_be_zero() {
+    let start = MISSOURI.find("[statistics]").unwrap();
+    let without = MISSOURI.replacen("[statistics]\nmin_cell = 5\n", "", 1);
+    assert!(without.len() < MISSOURI.len(), "section at {start} removed");
+    assert_eq!(parse("p", &without).unwrap().statistics.min_cell, 5);
+    let (_, message) = first_error(&edit("min_cell = 5", "min_cell = 0"));
+    assert!(message.contains("min_cell must be at least 1"), "{message}");
+}
