@@ -43,6 +43,16 @@ proptest! {
             "event {} keep {} today {} cutoff {}", event, keep, today, cutoff);
     }
 
+    /// The cutoff is the boundary itself: due on it, not due the day after
+    /// (with `due_on` never decreasing, this is the whole rule).
+    #[test]
+    fn d1_the_cutoff_is_the_last_due_event_date(keep in any_period(), today in any_date()) {
+        let cutoff = cutoff_date(today, keep);
+        prop_assert!(due_on(cutoff, keep) <= today);
+        prop_assert!(due_on(cutoff.succ_opt().unwrap(), keep) > today,
+            "keep {} today {}: {} is also due", keep, today, cutoff.succ_opt().unwrap());
+    }
+
     /// The instant form agrees with the date form in the library's zone,
     /// across daylight-saving changes.
     #[test]
