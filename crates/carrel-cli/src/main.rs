@@ -35,6 +35,23 @@ enum Command {
         /// with one staff account per role.
         #[arg(long)]
         demo: bool,
+        /// How often the server runs the retention purge: "24h", "1h",
+        /// "30m", or "off" (then run `carrel purge` from cron instead).
+        #[arg(long, env = "CARREL_PURGE_EVERY", default_value = "24h")]
+        purge_every: String,
+    },
+    /// Destroy every record past its retention time, as the policy says
+    /// (statistics first, then secure deletion). Resumes an interrupted run.
+    Purge {
+        #[command(flatten)]
+        library: LibraryArgs,
+        /// Count what would be destroyed and why records are kept; change
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Records destroyed per transaction.
+        #[arg(long, default_value_t = carrel_store::retention::DEFAULT_BATCH)]
+        batch_size: usize,
     },
     /// Generate the demo library into an empty database.
     Demo {
@@ -156,7 +173,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             library,
             listen,
             demo,
-        } => serve(library, &listen, demo),
+            purge_every,
+        } => serve(library, &listen, demo, &purge_every),
+        Command::Purge {
+            library,
+            dry_run,
+            batch_size,
+        } => purge(&library, dry_run, batch_size),
         Command::Demo {
             library,
             seed,
@@ -327,7 +350,118 @@ fn open(library: &LibraryArgs, default_database: &str, create_key: bool) -> Resu
     Store::open(&url, policy, &source, key).map_err(|e| e.to_string())
 }
 
-fn serve(library: LibraryArgs, listen: &str, demo_mode: bool) -> Result<ExitCode, String> {
+/// "24h", "90m", "3600s" or "off".
+fn parse_every(text: &str) -> Result<Option<std::time::Duration>, String> {
+    if text == "off" {
+        return Ok(None);
+    }
+    let bad = || {
+        format!("--purge-every '{text}' is not a period; write for example 24h, 30m, 3600s, or off")
+    };
+    let split = text.len().checked_sub(1).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "h" => n * 3600,
+        "m" => n * 60,
+        "s" => n,
+        _ => return Err(bad()),
+    };
+    if seconds == 0 {
+        return Err(bad());
+    }
+    Ok(Some(std::time::Duration::from_secs(seconds)))
+}
+
+fn purge(library: &LibraryArgs, dry_run: bool, batch_size: usize) -> Result<ExitCode, String> {
+    use carrel_store::retention;
+    let store = open(library, DEFAULT_DATABASE, false)?;
+    let plan = retention::plan(&store).map_err(|e| e.to_string())?;
+    println!("{} · today {}", store.policy().library.name, plan.today);
+    for class in &plan.classes {
+        println!("{} ({})", class.class, class.rule);
+        for t in &class.targets {
+            let kept: Vec<String> = t
+                .kept
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(why, n)| format!("{n} {why}"))
+                .collect();
+            println!(
+                "  {:<28} held {:>9}  due {:>9}  within limit {:>9}  in use {:>9}  legal hold {:>6}{}",
+                t.label,
+                t.held,
+                t.due,
+                t.not_yet_due,
+                t.in_use,
+                t.legal_hold,
+                if kept.is_empty() { String::new() } else { format!("  kept: {}", kept.join(", ")) }
+            );
+        }
+    }
+    if dry_run {
+        println!(
+            "dry run: {} records would be destroyed; nothing was changed",
+            plan.total_due()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total = plan.total_due().max(1);
+    let on_terminal = std::io::stderr().is_terminal();
+    let mut done_before = 0i64;
+    let mut current = String::new();
+    let mut last_destroyed = 0i64;
+    let options = retention::PurgeOptions {
+        batch_size,
+        started_by: "cli".into(),
+    };
+    let summary = retention::purge(&store, &options, &mut |p| {
+        if current != p.label {
+            done_before += last_destroyed;
+            current = p.label.to_string();
+        }
+        last_destroyed = p.destroyed;
+        if on_terminal {
+            let done = (done_before + p.destroyed).min(total);
+            let width = 30;
+            let filled = (done * width / total) as usize;
+            eprint!(
+                "\r[{}{}] {:>3}% {:<28} {:>9}",
+                "#".repeat(filled),
+                " ".repeat(width as usize - filled),
+                done * 100 / total,
+                p.label,
+                p.destroyed
+            );
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    if on_terminal {
+        eprintln!();
+    }
+    for t in &summary.targets {
+        println!("destroyed {:>9} {}", t.destroyed, t.label);
+    }
+    println!(
+        "purge run {}{}: {} records destroyed; statistics kept; audit log has one entry per class",
+        summary.run_id,
+        if summary.resumed {
+            " (resumed an interrupted run)"
+        } else {
+            ""
+        },
+        summary.total()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(
+    library: LibraryArgs,
+    listen: &str,
+    demo_mode: bool,
+    purge_every: &str,
+) -> Result<ExitCode, String> {
+    let purge_every = parse_every(purge_every)?;
     let store = open(
         &library,
         if demo_mode {
@@ -355,7 +489,11 @@ fn serve(library: LibraryArgs, listen: &str, demo_mode: bool) -> Result<ExitCode
             "Carrel is serving {} on http://{address}/ (API: http://{address}/api/v1/openapi.json); Ctrl-C stops it.",
             store.policy().library.name
         );
-        carrel_server::serve(listener, Arc::new(store), async {
+        let store = Arc::new(store);
+        if let Some(every) = purge_every {
+            carrel_server::spawn_purge_schedule(store.clone(), every);
+        }
+        carrel_server::serve(listener, store, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await

@@ -286,7 +286,8 @@ fn demo_library_is_deterministic_and_realistic() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(entries, 5);
+    // Patrons, items, loans, fines, holds, and one per library service class.
+    assert_eq!(entries, 10);
     // Refuses to generate into a database that holds patrons.
     let again = carrel(&dir, &args("sqlite:a.db"), None);
     assert!(!again.status.success());

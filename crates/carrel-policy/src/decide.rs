@@ -23,6 +23,10 @@ pub enum DenyReason {
         purpose: String,
         class: RecordClass,
     },
+    /// Legal holds are placed only by the roles `[legal_holds]` names.
+    NotALegalHoldRole {
+        role: String,
+    },
 }
 
 impl fmt::Display for DenyReason {
@@ -46,6 +50,10 @@ impl fmt::Display for DenyReason {
             DenyReason::PurposeNotDeclared { purpose, class } => write!(
                 f,
                 "'{purpose}' is not a purpose for which the policy allows use of class '{class}'"
+            ),
+            DenyReason::NotALegalHoldRole { role } => write!(
+                f,
+                "the policy does not let role '{role}' place, renew or release legal holds"
             ),
         }
     }

@@ -53,5 +53,5 @@ pub use model::{
     Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
     RecordClass, RetentionClock, RetentionRule, Role, Statistics,
 };
-pub use retention::LegalHoldRules;
 pub use parse::{parse, PolicyError, PolicyErrors};
+pub use retention::LegalHoldRules;

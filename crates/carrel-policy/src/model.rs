@@ -130,12 +130,16 @@ impl RecordClass {
                 ("items", true),
             ],
             RecordClass::ProgramRegistration => &[("patron", true), ("program", true)],
-            RecordClass::MailingList => &[
-                ("patron", true),
-                ("list", true),
-                ("last_active", true),
-            ],
+            RecordClass::MailingList => &[("patron", true), ("list", true), ("last_active", true)],
         }
+    }
+
+    /// Whether `dispose = "anonymise"` means anything for this class:
+    /// cutting the patron link and keeping the rest. Not for registrations
+    /// (the record is the patron) or subscriptions (a subscription without
+    /// a subscriber is nothing).
+    pub fn can_anonymise(self) -> bool {
+        !matches!(self, RecordClass::Registration | RecordClass::MailingList)
     }
 
     /// The event from which Carrel runs this class's retention clock. A

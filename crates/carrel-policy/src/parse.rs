@@ -531,7 +531,14 @@ fn build_retention(
         .ok();
     let disposal = match raw.dispose.get_ref().as_str() {
         "delete" => Some(Disposal::Delete),
-        "anonymise" | "anonymize" => Some(Disposal::Anonymise),
+        "anonymise" | "anonymize" if class.can_anonymise() => Some(Disposal::Anonymise),
+        "anonymise" | "anonymize" => {
+            problems.at(
+                raw.dispose.span(),
+                format!("retention of class '{class}': its records cannot be anonymised (without the patron nothing is left); use dispose = \"delete\""),
+            );
+            None
+        }
         other => {
             problems.at(
                 raw.dispose.span(),

@@ -18,6 +18,37 @@ use tokio::net::TcpListener;
 
 pub use api::AppState;
 
+/// Runs the retention purge now and then every `every`, on a blocking
+/// thread, for as long as the runtime lives. Failures are logged (without
+/// personal data: errors carry none) and retried at the next tick.
+pub fn spawn_purge_schedule(store: Arc<Store>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let store = store.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                let options = carrel_store::retention::PurgeOptions {
+                    started_by: "schedule".into(),
+                    ..Default::default()
+                };
+                carrel_store::retention::purge(&store, &options, &mut |_| {})
+            })
+            .await;
+            match outcome {
+                Ok(Ok(summary)) => tracing::info!(
+                    run = summary.run_id,
+                    destroyed = summary.total(),
+                    "scheduled retention purge finished"
+                ),
+                Ok(Err(e)) => tracing::error!(error = %e, "scheduled retention purge failed"),
+                Err(_) => tracing::error!("scheduled retention purge stopped unexpectedly"),
+            }
+        }
+    });
+}
+
 /// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,

@@ -14,7 +14,12 @@ use serde::Serialize;
 
 use crate::db::params;
 use crate::error::Error;
-use crate::gate::{authorize_system, Catalogue, Circulation, Create, Fines, Registration};
+use carrel_policy::purpose;
+
+use crate::gate::{
+    authorize_system, Catalogue, Circulation, Create, ElectronicAccess, Fines, HomeDelivery,
+    InterlibraryLoan, MailingList, ProgramRegistration, Registration,
+};
 use crate::secrets::hash_secret;
 use crate::Store;
 
@@ -42,6 +47,7 @@ pub struct DemoSummary {
     pub open_loans: usize,
     pub holds: usize,
     pub fines: usize,
+    pub services: ServicesSummary,
     /// A few card barcodes with PIN "1234", for trying patron sign-in later.
     pub sample_cards: Vec<String>,
 }
@@ -344,6 +350,7 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
             }
         }
         circulation.record(tx, None, Some(format!("demo: {holds} holds")));
+        let services = library_services(tx, &mut rng, &patron_ids, &item_ids)?;
         Ok(DemoSummary {
             patrons: size.patrons,
             minors: minors_wanted,
@@ -352,9 +359,176 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
             open_loans,
             holds,
             fines: fine_count,
+            services,
             sample_cards,
         })
     })
+}
+
+/// How many records of the library-service classes the demo holds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ServicesSummary {
+    pub ill_requests: usize,
+    pub deliveries: usize,
+    pub programs: usize,
+    pub program_registrations: usize,
+    pub computer_sessions: usize,
+    pub mailing_lists: usize,
+    pub subscriptions: usize,
+}
+
+const LENDERS: &[&str] = &[
+    "St. Louis County Library",
+    "Denver Public Library",
+    "University of Missouri Libraries",
+    "Arapahoe Libraries",
+];
+const PROGRAMS: &[&str] = &[
+    "Toddler story time",
+    "Tax help clinic",
+    "Teen coding club",
+    "Genealogy basics",
+    "Author talk",
+    "Seed library swap",
+];
+const ROUTES: &[&str] = &["North route", "South route", "River route"];
+
+/// Interlibrary loans, home deliveries, programs, computer sessions and
+/// mailing lists over the last months: some open, some finished, some
+/// already past their retention time (so a first purge has work to do).
+fn library_services(
+    tx: &mut crate::Tx<'_>,
+    rng: &mut Rng,
+    patron_ids: &[i64],
+    item_ids: &[i64],
+) -> Result<ServicesSummary, Error> {
+    let now = tx.now();
+    let mut summary = ServicesSummary::default();
+    let patron = |rng: &mut Rng| patron_ids[rng.below(patron_ids.len() as u64) as usize];
+    let ill = authorize_system::<Create, InterlibraryLoan>(tx, "demo", purpose::LIBRARY_SERVICES)?;
+    for _ in 0..patron_ids.len() / 20 {
+        let requested = now - Duration::days(rng.below(200) as i64);
+        let fees: i64 = if rng.chance(30) { 300 } else { 0 };
+        let (status, paid) = match rng.below(4) {
+            0 => ("requested", 0),
+            1 => ("on_loan", 0),
+            2 => ("returned", if rng.chance(80) { fees } else { 0 }),
+            _ => ("cancelled", fees),
+        };
+        let closed = (matches!(status, "returned" | "cancelled") && paid == fees).then(|| {
+            (requested + Duration::days(20 + rng.below(20) as i64))
+                .min(now)
+                .timestamp()
+        });
+        tx.conn.insert(
+            "INSERT INTO ill_requests (patron_id, lender, title, status, fees_cents, fees_paid_cents, requested_at, closed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            params![patron(rng), rng.pick(LENDERS), &format!("The {} {}", rng.pick(ADJECTIVES), rng.pick(NOUNS)),
+                status, fees, paid, requested.timestamp(), closed],
+        )?;
+        summary.ill_requests += 1;
+    }
+    ill.record(
+        tx,
+        None,
+        Some(format!("demo: {} requests", summary.ill_requests)),
+    );
+
+    let delivery = authorize_system::<Create, HomeDelivery>(tx, "demo", purpose::LIBRARY_SERVICES)?;
+    let homebound: Vec<i64> = (0..(patron_ids.len() / 100).max(1))
+        .map(|_| patron(rng))
+        .collect();
+    for week in 0..20i64 {
+        for &who in &homebound {
+            let visit = now - Duration::days(week * 7 + rng.below(5) as i64);
+            let id = tx.conn.insert(
+                "INSERT INTO deliveries (patron_id, route, scheduled_on, created_at, completed_at) VALUES (?, ?, ?, ?, ?)",
+                params![who, rng.pick(ROUTES), &visit.date_naive().to_string(), (visit - Duration::days(3)).timestamp(),
+                    (week > 0).then(|| visit.timestamp())],
+            )?;
+            for _ in 0..1 + rng.below(4) {
+                tx.conn.execute(
+                    "INSERT INTO delivery_items (delivery_id, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    params![id, item_ids[rng.below(item_ids.len() as u64) as usize]],
+                )?;
+            }
+            summary.deliveries += 1;
+        }
+    }
+    delivery.record(
+        tx,
+        None,
+        Some(format!("demo: {} deliveries", summary.deliveries)),
+    );
+
+    let programs =
+        authorize_system::<Create, ProgramRegistration>(tx, "demo", purpose::LIBRARY_SERVICES)?;
+    for n in 0..24i64 {
+        // Two programs a week, from six weeks ago to six weeks ahead.
+        let starts = now + Duration::days(n * 3 - 42) + Duration::hours(rng.below(8) as i64);
+        let program = tx.conn.insert(
+            "INSERT INTO programs (title, starts_at, ends_at, capacity, created_at) VALUES (?, ?, ?, ?, ?)",
+            params![rng.pick(PROGRAMS), starts.timestamp(), (starts + Duration::hours(2)).timestamp(), 30i64, (starts - Duration::days(30)).timestamp()],
+        )?;
+        summary.programs += 1;
+        for _ in 0..5 + rng.below(20) {
+            tx.conn.execute(
+                "INSERT INTO program_registrations (program_id, patron_id, registered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                params![program, patron(rng), (starts - Duration::days(1 + rng.below(20) as i64)).timestamp()],
+            )?;
+            summary.program_registrations += 1;
+        }
+    }
+    programs.record(
+        tx,
+        None,
+        Some(format!(
+            "demo: {} registrations",
+            summary.program_registrations
+        )),
+    );
+
+    let sessions =
+        authorize_system::<Create, ElectronicAccess>(tx, "demo", purpose::ELECTRONIC_ACCESS)?;
+    for _ in 0..patron_ids.len() / 2 {
+        let start = now - Duration::minutes(rng.below(120 * 24 * 60) as i64 + 90);
+        tx.conn.insert(
+            "INSERT INTO computer_sessions (patron_id, terminal, started_at, ended_at) VALUES (?, ?, ?, ?)",
+            params![patron(rng), &format!("PC-{:02}", 1 + rng.below(12)), start.timestamp(),
+                (start + Duration::minutes(15 + rng.below(75) as i64)).timestamp()],
+        )?;
+        summary.computer_sessions += 1;
+    }
+    sessions.record(
+        tx,
+        None,
+        Some(format!("demo: {} sessions", summary.computer_sessions)),
+    );
+
+    let lists = authorize_system::<Create, MailingList>(tx, "demo", purpose::MAILING_LIST)?;
+    for (name, idle_days) in [
+        ("Program news", 10i64),
+        ("Book club", 40),
+        ("Summer reading 2025", 400),
+    ] {
+        let list = tx.conn.insert(
+            "INSERT INTO mailing_lists (name, description, created_at, last_active_at) VALUES (?, ?, ?, ?)",
+            params![name, "Opt-in news from the library", (now - Duration::days(idle_days + 300)).timestamp(), (now - Duration::days(idle_days)).timestamp()],
+        )?;
+        summary.mailing_lists += 1;
+        for _ in 0..patron_ids.len() / 25 {
+            summary.subscriptions += tx.conn.execute(
+                "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                params![list, patron(rng), (now - Duration::days(idle_days + rng.below(300) as i64)).timestamp()],
+            )? as usize;
+        }
+    }
+    lists.record(
+        tx,
+        None,
+        Some(format!("demo: {} subscriptions", summary.subscriptions)),
+    );
+    Ok(summary)
 }
 
 /// The demo staff accounts: one per role, password `demo-<role>-pass`.

@@ -76,6 +76,11 @@ class_markers! {
     Fines => RecordClass::Fines,
     Catalogue => RecordClass::Catalogue,
     AuditLog => RecordClass::Audit,
+    ElectronicAccess => RecordClass::ElectronicAccess,
+    InterlibraryLoan => RecordClass::InterlibraryLoan,
+    HomeDelivery => RecordClass::HomeDelivery,
+    ProgramRegistration => RecordClass::ProgramRegistration,
+    MailingList => RecordClass::MailingList,
 }
 
 /// A signed-in staff member. Made only from a live session
@@ -224,4 +229,98 @@ pub(crate) fn authorize_system<A: ActionKind, C: ClassKind>(
         purpose: purpose.to_string(),
         _kind: PhantomData,
     })
+}
+
+/// Permission to place, renew and release legal holds (L5). Only the roles
+/// the policy's `[legal_holds]` names get one; a refusal is audited like any
+/// other denial.
+#[derive(Debug)]
+pub struct HoldGrant {
+    who: Who,
+}
+
+/// Asks the policy whether this staff member may manage legal holds.
+pub fn authorize_legal_hold(tx: &mut Tx<'_>, actor: &Actor) -> Result<HoldGrant, Error> {
+    if tx.policy().legal_holds.may_place(&actor.role) {
+        return Ok(HoldGrant {
+            who: Who::Staff(actor.staff_id),
+        });
+    }
+    let reason = carrel_policy::DenyReason::NotALegalHoldRole {
+        role: actor.role.clone(),
+    };
+    let entry = PendingEntry {
+        at: tx.now().timestamp(),
+        actor: Who::Staff(actor.staff_id).label(),
+        action: LEGAL_HOLD_ACTION.to_string(),
+        record_class: "legal_hold".to_string(),
+        record_id: None,
+        purpose: LEGAL_HOLD_ACTION.to_string(),
+        decision: "denied",
+        detail: Some(reason.to_string()),
+    };
+    Err(Error::Denied {
+        reason,
+        entry: Box::new(entry),
+    })
+}
+
+/// The audit action (and purpose) of legal-hold entries: preserving records
+/// for legal process is neither a read nor an ordinary update.
+pub const LEGAL_HOLD_ACTION: &str = "legal_hold";
+
+impl HoldGrant {
+    /// Notes that the list of holds (which names patrons) was read.
+    pub(crate) fn record_list(&self, tx: &mut Tx<'_>, count: usize) {
+        tx.queue_audit(PendingEntry {
+            at: tx.now().timestamp(),
+            actor: self.who.label(),
+            action: Action::Read.name().to_string(),
+            record_class: "legal_hold".to_string(),
+            record_id: None,
+            purpose: LEGAL_HOLD_ACTION.to_string(),
+            decision: "granted",
+            detail: Some(format!("{count} legal holds listed")),
+        });
+    }
+
+    pub(crate) fn record(&self, tx: &mut Tx<'_>, class: RecordClass, hold_id: i64, detail: String) {
+        tx.queue_audit(PendingEntry {
+            at: tx.now().timestamp(),
+            actor: self.who.label(),
+            action: LEGAL_HOLD_ACTION.to_string(),
+            record_class: class.name().to_string(),
+            record_id: Some(format!("legal_hold:{hold_id}")),
+            purpose: LEGAL_HOLD_ACTION.to_string(),
+            decision: "granted",
+            detail: Some(detail),
+        });
+    }
+}
+
+/// Carrel's retention task destroying records of one class on the policy's
+/// schedule (`system:retention`). Crate-private: no handler can make one,
+/// and it destroys only what the retention engine selects as due.
+pub(crate) struct RetentionGrant {
+    class: RecordClass,
+}
+
+impl RetentionGrant {
+    pub(crate) fn new(class: RecordClass) -> RetentionGrant {
+        RetentionGrant { class }
+    }
+
+    /// One entry per class per purge, with counts: never one per person.
+    pub(crate) fn record(&self, tx: &mut Tx<'_>, detail: String) {
+        tx.queue_audit(PendingEntry {
+            at: tx.now().timestamp(),
+            actor: Who::System("retention").label(),
+            action: Action::Destroy.name().to_string(),
+            record_class: self.class.name().to_string(),
+            record_id: None,
+            purpose: "retention".to_string(),
+            decision: "granted",
+            detail: Some(detail),
+        });
+    }
 }

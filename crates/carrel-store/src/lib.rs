@@ -21,13 +21,20 @@
 
 pub mod audit;
 pub mod circulation;
+pub mod computer_sessions;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod fines;
 pub mod gate;
+pub mod ill;
 pub mod items;
+pub mod legal_holds;
+pub mod mailing_lists;
 pub mod patrons;
+pub mod programs;
+pub mod retention;
 mod secrets;
 pub mod staff;
 pub mod validate;

@@ -503,6 +503,20 @@ pub fn standing(
     standing_from(&row)
 }
 
+/// Fails with "patron not found" unless the patron exists. On PostgreSQL
+/// the row is locked for the rest of the transaction, so a purge cannot
+/// destroy the patron while a record is being linked to them.
+pub(crate) fn require(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
+    let lock = tx.conn.for_update();
+    tx.conn
+        .query_opt(
+            &format!("SELECT id FROM patrons WHERE id = ?{lock}"),
+            params![id],
+        )?
+        .map(|_| ())
+        .ok_or(Error::NotFound { what: "patron" })
+}
+
 /// Reads a record with no audit entry; callers in this crate record the
 /// access through their grant.
 pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<PatronRecord>, Error> {

@@ -1,9 +1,17 @@
 //! The URL map. One module per resource; find the handler from the URL.
 
 mod circulation;
+mod computer_sessions;
+mod deliveries;
 mod fines;
+mod ill;
 mod items;
+mod legal_holds;
+mod mailing_lists;
 mod patrons;
+mod privacy_page;
+mod programs;
+mod retention;
 mod session;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -44,6 +52,36 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/holds/{id}"),
     ("post", "/api/v1/fines/{id}/payments"),
     ("post", "/api/v1/fines/{id}/waiver"),
+    ("post", "/api/v1/ill-requests"),
+    ("get", "/api/v1/ill-requests/{id}"),
+    ("patch", "/api/v1/ill-requests/{id}"),
+    ("get", "/api/v1/patrons/{id}/ill-requests"),
+    ("post", "/api/v1/deliveries"),
+    ("post", "/api/v1/deliveries/{id}/completion"),
+    ("get", "/api/v1/patrons/{id}/deliveries"),
+    ("post", "/api/v1/programs"),
+    ("get", "/api/v1/programs/{id}"),
+    ("get", "/api/v1/programs/{id}/registrations"),
+    ("post", "/api/v1/programs/{id}/registrations"),
+    ("delete", "/api/v1/program-registrations/{id}"),
+    ("get", "/api/v1/patrons/{id}/program-registrations"),
+    ("post", "/api/v1/computer-sessions"),
+    ("post", "/api/v1/computer-sessions/{id}/end"),
+    ("get", "/api/v1/patrons/{id}/computer-sessions"),
+    ("post", "/api/v1/mailing-lists"),
+    ("get", "/api/v1/mailing-lists/{id}"),
+    ("post", "/api/v1/mailing-lists/{id}/mailings"),
+    ("post", "/api/v1/mailing-lists/{id}/subscriptions"),
+    ("delete", "/api/v1/subscriptions/{id}"),
+    ("get", "/api/v1/patrons/{id}/subscriptions"),
+    ("get", "/api/v1/legal-holds"),
+    ("post", "/api/v1/legal-holds"),
+    ("get", "/api/v1/legal-holds/{id}"),
+    ("post", "/api/v1/legal-holds/{id}/renewal"),
+    ("post", "/api/v1/legal-holds/{id}/release"),
+    ("get", "/api/v1/retention"),
+    ("post", "/api/v1/retention/runs"),
+    ("get", "/api/v1/statistics/{class}"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -76,6 +114,76 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/holds/{id}", delete(circulation::cancel_hold))
         .route("/api/v1/fines/{id}/payments", post(fines::pay))
         .route("/api/v1/fines/{id}/waiver", post(fines::waive))
+        .route("/api/v1/ill-requests", post(ill::create))
+        .route(
+            "/api/v1/ill-requests/{id}",
+            get(ill::read).merge(patch(ill::update)),
+        )
+        .route("/api/v1/patrons/{id}/ill-requests", get(ill::of_patron))
+        .route("/api/v1/deliveries", post(deliveries::create))
+        .route(
+            "/api/v1/deliveries/{id}/completion",
+            post(deliveries::complete),
+        )
+        .route(
+            "/api/v1/patrons/{id}/deliveries",
+            get(deliveries::of_patron),
+        )
+        .route("/api/v1/programs", post(programs::create))
+        .route("/api/v1/programs/{id}", get(programs::read))
+        .route(
+            "/api/v1/programs/{id}/registrations",
+            get(programs::roster).post(programs::register),
+        )
+        .route(
+            "/api/v1/program-registrations/{id}",
+            delete(programs::cancel),
+        )
+        .route(
+            "/api/v1/patrons/{id}/program-registrations",
+            get(programs::of_patron),
+        )
+        .route("/api/v1/computer-sessions", post(computer_sessions::start))
+        .route(
+            "/api/v1/computer-sessions/{id}/end",
+            post(computer_sessions::end),
+        )
+        .route(
+            "/api/v1/patrons/{id}/computer-sessions",
+            get(computer_sessions::of_patron),
+        )
+        .route("/api/v1/mailing-lists", post(mailing_lists::create))
+        .route("/api/v1/mailing-lists/{id}", get(mailing_lists::read))
+        .route(
+            "/api/v1/mailing-lists/{id}/mailings",
+            post(mailing_lists::mailing),
+        )
+        .route(
+            "/api/v1/mailing-lists/{id}/subscriptions",
+            post(mailing_lists::subscribe),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}",
+            delete(mailing_lists::unsubscribe),
+        )
+        .route(
+            "/api/v1/patrons/{id}/subscriptions",
+            get(mailing_lists::of_patron),
+        )
+        .route(
+            "/api/v1/legal-holds",
+            get(legal_holds::list).post(legal_holds::place),
+        )
+        .route("/api/v1/legal-holds/{id}", get(legal_holds::read))
+        .route("/api/v1/legal-holds/{id}/renewal", post(legal_holds::renew))
+        .route(
+            "/api/v1/legal-holds/{id}/release",
+            post(legal_holds::release),
+        )
+        .route("/api/v1/retention", get(retention::plan))
+        .route("/api/v1/retention/runs", post(retention::run))
+        .route("/api/v1/statistics/{class}", get(retention::statistics))
+        .route("/staff/privacy", get(privacy_page::page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

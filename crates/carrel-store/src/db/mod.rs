@@ -269,6 +269,8 @@ pub(crate) enum Pool {
     /// (at least its audit entry), so one connection, with requests queued in
     /// memory (not sleeping in SQLite's busy handler) and committed in groups.
     Sqlite {
+        path: String,
+        synchronous: Synchronous,
         writer: Box<group_commit::GroupCommit>,
         /// Held for its lifetime: the checkpoint thread stops when dropped.
         _checkpointer: sqlite::Checkpointer,
@@ -283,6 +285,8 @@ impl Pool {
                 let conn = sqlite::open(path, *synchronous)?;
                 let checkpointer = sqlite::Checkpointer::start(path, *synchronous)?;
                 Ok(Pool::Sqlite {
+                    path: path.clone(),
+                    synchronous: *synchronous,
                     writer: Box::new(group_commit::GroupCommit::new(conn)),
                     _checkpointer: checkpointer,
                 })
@@ -327,6 +331,29 @@ impl Pool {
                         Err(e)
                     }
                 }
+            }
+        }
+    }
+
+    /// Makes destroyed rows unrecoverable from the files (D2), after a purge
+    /// has committed. SQLite (with `secure_delete`, which zeroes freed
+    /// content) still has old page images in its write-ahead log until a
+    /// TRUNCATE checkpoint copies the log back and cuts it to zero bytes.
+    /// PostgreSQL keeps dead row versions in table pages until VACUUM; this
+    /// runs VACUUM on the purged tables (what remains in WAL archives and
+    /// backups is the operator's to manage: see ARCHITECTURE.md).
+    pub(crate) fn after_purge(&self, tables: &[&str]) -> Result<(), Error> {
+        match self {
+            Pool::Sqlite {
+                path, synchronous, ..
+            } => sqlite::checkpoint_truncate(path, *synchronous),
+            Pool::Postgres(pool) => {
+                if tables.is_empty() {
+                    return Ok(());
+                }
+                let mut pooled = pool.get().map_err(|_| Error::Unavailable)?;
+                // VACUUM cannot run inside a transaction block.
+                Conn::Postgres(&mut pooled).batch(&format!("VACUUM {}", tables.join(", ")))
             }
         }
     }

@@ -72,6 +72,26 @@ impl Checkpointer {
     }
 }
 
+/// Copies the whole WAL into the database file and truncates the WAL to
+/// zero bytes, so no old page image survives in it. Waits (through the busy
+/// handler) for the writer to finish its current transaction; retries while
+/// a reader still needs the log.
+pub(super) fn checkpoint_truncate(path: &str, synchronous: Synchronous) -> Result<(), Error> {
+    let conn = connect(path, synchronous)?;
+    for _ in 0..50 {
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(error)?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(Error::Database(
+        "sqlite: the write-ahead log could not be truncated after a purge (a reader kept it busy); it will be at the next purge".into(),
+    ))
+}
+
 impl ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self {

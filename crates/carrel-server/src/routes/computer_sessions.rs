@@ -1,0 +1,62 @@
+//! Public computer sessions.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use carrel_store::circulation::purpose;
+use carrel_store::computer_sessions::{self, ComputerSession};
+use carrel_store::gate::authorize;
+use serde::Deserialize;
+
+use crate::api::{path_id, ApiError, AppState, Body, Token};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    patron_id: i64,
+    terminal: String,
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    token: Token,
+    Body(req): Body<NewSession>,
+) -> Result<(StatusCode, Json<ComputerSession>), ApiError> {
+    let session = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
+            computer_sessions::start(tx, &grant, req.patron_id, &req.terminal)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+pub async fn end(
+    State(state): State<AppState>,
+    token: Token,
+    Path(id): Path<String>,
+) -> Result<Json<ComputerSession>, ApiError> {
+    let id = path_id("computer session", &id)?;
+    let session = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
+            computer_sessions::end(tx, &grant, id)
+        })
+        .await?;
+    Ok(Json(session))
+}
+
+pub async fn of_patron(
+    State(state): State<AppState>,
+    token: Token,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ComputerSession>>, ApiError> {
+    let id = path_id("patron", &id)?;
+    let sessions = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
+            computer_sessions::of_patron(tx, &grant, id)
+        })
+        .await?;
+    Ok(Json(sessions))
+}

@@ -1,0 +1,122 @@
+//! Retention: what a purge would do, running one now, and the anonymous
+//! statistics kept from destroyed records.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use carrel_policy::purpose;
+use carrel_policy::RecordClass;
+use carrel_store::gate::{authorize, AuditLog, Read};
+use carrel_store::retention::{self, Plan, PurgeOptions, PurgeSummary, Report};
+use serde::Deserialize;
+
+use crate::api::{ApiError, AppState, Token};
+
+/// The retention plan: per class, held, due, kept and why. Counts only; for
+/// roles that may read the audit log (they oversee privacy).
+pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Plan>, ApiError> {
+    let plan = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize::<Read, AuditLog>(tx, actor, purpose::ACCOUNTABILITY)?;
+            retention::plan_for(tx, &grant)
+        })
+        .await?;
+    Ok(Json(plan))
+}
+
+/// Runs the scheduled purge now. It destroys only what is due, so the same
+/// oversight roles may start it; the run is recorded as started by them.
+pub async fn run(
+    State(state): State<AppState>,
+    token: Token,
+) -> Result<Json<PurgeSummary>, ApiError> {
+    let staff_id = state
+        .as_staff(token, move |tx, actor| {
+            authorize::<Read, AuditLog>(tx, actor, purpose::ACCOUNTABILITY)?;
+            Ok(actor.staff_id())
+        })
+        .await?;
+    let summary = state
+        .blocking(move |store| {
+            let options = PurgeOptions {
+                started_by: format!("staff:{staff_id}"),
+                ..PurgeOptions::default()
+            };
+            retention::purge(store, &options, &mut |_| {})
+        })
+        .await?;
+    Ok(Json(summary))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Comma-separated dimensions, for example `age,category`.
+    by: Option<String>,
+    #[serde(default)]
+    monthly: bool,
+    /// `YYYY-MM`, inclusive.
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn month(field: &str, text: &str) -> Result<String, ApiError> {
+    let ok = text.len() == 7
+        && text.as_bytes()[4] == b'-'
+        && text[..4].bytes().all(|b| b.is_ascii_digit())
+        && text[5..]
+            .parse::<u32>()
+            .is_ok_and(|m| (1..=12).contains(&m));
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(ApiError::bad_request(
+            "bad_month",
+            format!("{field} must be a month written YYYY-MM, for example 2026-03"),
+        ))
+    }
+}
+
+/// Anonymous statistics of one class, small cells suppressed (D3).
+pub async fn statistics(
+    State(state): State<AppState>,
+    token: Token,
+    Path(class): Path<String>,
+    Query(query): Query<ReportQuery>,
+) -> Result<Json<Report>, ApiError> {
+    let class = RecordClass::from_name(&class).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_record_class",
+            "no such record class; use circulation, fines, interlibrary_loan, home_delivery, program_registration, electronic_access, mailing_list or registration",
+        )
+    })?;
+    let by: Vec<String> = query
+        .by
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if by
+        .iter()
+        .any(|d| !d.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
+        return Err(ApiError::bad_request(
+            "bad_dimension",
+            "by must list dimension names such as item, category, age, terminal, separated by commas",
+        ));
+    }
+    let months = match (query.from, query.to) {
+        (None, None) => None,
+        (from, to) => Some((
+            from.map_or(Ok("0000-00".into()), |f| month("from", &f))?,
+            to.map_or(Ok("9999-99".into()), |t| month("to", &t))?,
+        )),
+    };
+    let report = state
+        .as_staff(token, move |tx, actor| {
+            retention::report(tx, actor, class, &by, query.monthly, months)
+        })
+        .await?;
+    Ok(Json(report))
+}

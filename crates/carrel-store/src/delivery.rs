@@ -1,0 +1,145 @@
+//! Home delivery ("Books on the Run"): a visit to a homebound patron on a
+//! route, carrying some items. Kept until the visit is completed, then on
+//! the home-delivery retention clock.
+
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{Create, Grant, HomeDelivery, Read, Update};
+use crate::{items, patrons, validate, Tx};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub patron_id: Option<i64>,
+    pub route: String,
+    pub scheduled_on: String,
+    pub item_ids: Vec<i64>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+/// The most items one visit carries.
+pub const MAX_ITEMS: usize = 50;
+
+fn select(tx: &mut Tx<'_>, id: i64) -> Result<Delivery, Error> {
+    let row = tx
+        .conn
+        .query_opt(
+            "SELECT id, patron_id, route, scheduled_on, created_at, completed_at FROM deliveries WHERE id = ?",
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "delivery" })?;
+    let item_ids = tx
+        .conn
+        .query(
+            "SELECT item_id FROM delivery_items WHERE delivery_id = ? ORDER BY item_id",
+            params![id],
+        )?
+        .iter()
+        .map(|r| r.int(0))
+        .collect::<Result<_, _>>()?;
+    Ok(Delivery {
+        id: row.int(0)?,
+        patron_id: row.opt_int(1)?,
+        route: row.text(2)?,
+        scheduled_on: row.text(3)?,
+        item_ids,
+        created_at: row.int(4)?,
+        completed_at: row.opt_int(5)?,
+    })
+}
+
+pub fn schedule(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Create, HomeDelivery>,
+    patron_id: i64,
+    route: &str,
+    scheduled_on: &str,
+    item_ids: &[i64],
+) -> Result<Delivery, Error> {
+    let route = validate::text("route", route, 100)?;
+    let scheduled_on = validate::date("scheduled_on", scheduled_on)?;
+    if item_ids.len() > MAX_ITEMS {
+        return Err(Error::invalid(
+            "too_many_items",
+            format!("a delivery carries at most {MAX_ITEMS} items; split it into several visits"),
+        ));
+    }
+    patrons::require(tx, patron_id)?;
+    let mut ids = item_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for &item in &ids {
+        if items::fetch(tx, item)?.is_none() {
+            return Err(Error::NotFound { what: "item" });
+        }
+    }
+    let id = tx.conn.insert(
+        "INSERT INTO deliveries (patron_id, route, scheduled_on, created_at) VALUES (?, ?, ?, ?)",
+        params![
+            patron_id,
+            &route,
+            &scheduled_on.to_string(),
+            tx.now().timestamp()
+        ],
+    )?;
+    for item in ids {
+        tx.conn.execute(
+            "INSERT INTO delivery_items (delivery_id, item_id) VALUES (?, ?)",
+            params![id, item],
+        )?;
+    }
+    grant.used_on(tx, "delivery", id);
+    select(tx, id)
+}
+
+pub fn complete(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, HomeDelivery>,
+    id: i64,
+) -> Result<Delivery, Error> {
+    let lock = tx.conn.for_update();
+    let done = tx
+        .conn
+        .query_opt(
+            &format!("SELECT completed_at FROM deliveries WHERE id = ?{lock}"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "delivery" })?
+        .opt_int(0)?;
+    if done.is_some() {
+        return Err(Error::refused(
+            "delivery_completed",
+            "this delivery is already completed",
+        ));
+    }
+    tx.conn.execute(
+        "UPDATE deliveries SET completed_at = ? WHERE id = ?",
+        params![tx.now().timestamp(), id],
+    )?;
+    grant.record(tx, Some(format!("delivery:{id}")), Some("completed".into()));
+    select(tx, id)
+}
+
+pub fn of_patron(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, HomeDelivery>,
+    patron_id: i64,
+) -> Result<Vec<Delivery>, Error> {
+    let ids = tx.conn.query(
+        "SELECT id FROM deliveries WHERE patron_id = ? ORDER BY scheduled_on, id",
+        params![patron_id],
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for row in ids {
+        out.push(select(tx, row.int(0)?)?);
+    }
+    grant.record(
+        tx,
+        Some(format!("patron:{patron_id}")),
+        Some(format!("{} deliveries", out.len())),
+    );
+    Ok(out)
+}

@@ -1,0 +1,192 @@
+//! Interlibrary loan requests: a patron asks for an item another library
+//! lends. The record links the patron to what they asked for, so it is kept
+//! only until the item is back (or the request cancelled) and every fee is
+//! paid; `closed_at` marks that moment and starts the retention clock.
+
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{Create, Grant, InterlibraryLoan, Read, Update};
+use crate::{patrons, validate, Tx};
+
+/// Where a request stands. Forward only: requested → received → on_loan →
+/// returned; cancelled from any state before on_loan.
+pub const STATUSES: [&str; 5] = ["requested", "received", "on_loan", "returned", "cancelled"];
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IllRequest {
+    pub id: i64,
+    pub patron_id: Option<i64>,
+    pub lender: String,
+    pub title: String,
+    pub status: String,
+    pub fees_cents: i64,
+    pub fees_paid_cents: i64,
+    pub requested_at: i64,
+    /// When the request was finished and paid in full; None while open.
+    pub closed_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, patron_id, lender, title, status, fees_cents, fees_paid_cents, requested_at, closed_at";
+
+fn from_row(row: &crate::db::Row) -> Result<IllRequest, Error> {
+    Ok(IllRequest {
+        id: row.int(0)?,
+        patron_id: row.opt_int(1)?,
+        lender: row.text(2)?,
+        title: row.text(3)?,
+        status: row.text(4)?,
+        fees_cents: row.int(5)?,
+        fees_paid_cents: row.int(6)?,
+        requested_at: row.int(7)?,
+        closed_at: row.opt_int(8)?,
+    })
+}
+
+fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<IllRequest, Error> {
+    let lock = if lock { tx.conn.for_update() } else { "" };
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM ill_requests WHERE id = ?{lock}"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound {
+            what: "interlibrary loan request",
+        })?;
+    from_row(&row)
+}
+
+fn check_cents(field: &str, cents: i64) -> Result<(), Error> {
+    if cents < 0 {
+        return Err(Error::invalid(
+            "bad_amount",
+            format!("{field} must be zero or a positive whole number of cents"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn request(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Create, InterlibraryLoan>,
+    patron_id: i64,
+    lender: &str,
+    title: &str,
+    fees_cents: i64,
+) -> Result<IllRequest, Error> {
+    let lender = validate::text("lender", lender, 200)?;
+    let title = validate::text("title", title, 500)?;
+    check_cents("fees_cents", fees_cents)?;
+    patrons::require(tx, patron_id)?;
+    let id = tx.conn.insert(
+        "INSERT INTO ill_requests (patron_id, lender, title, status, fees_cents, fees_paid_cents, requested_at)
+         VALUES (?, ?, ?, 'requested', ?, 0, ?)",
+        params![patron_id, &lender, &title, fees_cents, tx.now().timestamp()],
+    )?;
+    grant.used_on(tx, "ill_request", id);
+    select(tx, id, false)
+}
+
+/// A change to a request: a new status, fees, or a payment.
+#[derive(Debug, Default, Clone)]
+pub struct IllChange {
+    pub status: Option<String>,
+    pub fees_cents: Option<i64>,
+    pub fees_paid_cents: Option<i64>,
+}
+
+fn rank(status: &str) -> Option<usize> {
+    STATUSES.iter().position(|s| *s == status)
+}
+
+pub fn update(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, InterlibraryLoan>,
+    id: i64,
+    change: IllChange,
+) -> Result<IllRequest, Error> {
+    let current = select(tx, id, true)?;
+    if current.closed_at.is_some() {
+        return Err(Error::refused(
+            "ill_closed",
+            "this request is closed (finished and paid); it cannot change any more",
+        ));
+    }
+    let status = change.status.unwrap_or_else(|| current.status.clone());
+    let (Some(from), Some(to)) = (rank(&current.status), rank(&status)) else {
+        return Err(Error::invalid(
+            "bad_status",
+            format!("status must be one of: {}", STATUSES.join(", ")),
+        ));
+    };
+    let allowed = if status == current.status {
+        true
+    } else if status == "cancelled" {
+        from < rank("on_loan").unwrap_or(0)
+    } else {
+        current.status != "cancelled" && to > from
+    };
+    if !allowed {
+        return Err(Error::refused(
+            "bad_transition",
+            format!(
+                "a request that is {} cannot become {status}: requests move forward (requested, received, on_loan, returned) and can be cancelled only before the item is lent",
+                current.status
+            ),
+        ));
+    }
+    let fees = change.fees_cents.unwrap_or(current.fees_cents);
+    let paid = change.fees_paid_cents.unwrap_or(current.fees_paid_cents);
+    check_cents("fees_cents", fees)?;
+    check_cents("fees_paid_cents", paid)?;
+    if paid > fees {
+        return Err(Error::refused(
+            "overpayment",
+            "fees_paid_cents cannot be more than fees_cents",
+        ));
+    }
+    let finished = status == "returned" || status == "cancelled";
+    let closed_at = (finished && paid == fees).then(|| tx.now().timestamp());
+    tx.conn.execute(
+        "UPDATE ill_requests SET status = ?, fees_cents = ?, fees_paid_cents = ?, closed_at = ? WHERE id = ?",
+        params![&status, fees, paid, closed_at, id],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("ill_request:{id}")),
+        Some(format!("status {status}")),
+    );
+    select(tx, id, false)
+}
+
+pub fn load(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, InterlibraryLoan>,
+    id: i64,
+) -> Result<IllRequest, Error> {
+    let request = select(tx, id, false)?;
+    grant.used_on(tx, "ill_request", id);
+    Ok(request)
+}
+
+pub fn of_patron(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, InterlibraryLoan>,
+    patron_id: i64,
+) -> Result<Vec<IllRequest>, Error> {
+    let rows = tx.conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM ill_requests WHERE patron_id = ? ORDER BY requested_at, id"
+        ),
+        params![patron_id],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("patron:{patron_id}")),
+        Some(format!("{} interlibrary loan requests", rows.len())),
+    );
+    rows.iter().map(from_row).collect()
+}

@@ -1,0 +1,242 @@
+//! Legal holds (preservation requests, L5). A hold pins named records that
+//! exist when it is placed (one patron's records of one class, in a date
+//! range) against destruction, for the policy's period (90 days in both
+//! shipped policies), renewable a limited number of times (once, for 90
+//! more: 180 days at most). It never causes new collection: records made
+//! after the hold are not pinned. When a hold expires or is released, the
+//! records it pinned fall due at once if their normal time has passed.
+//!
+//! Only roles the policy's `[legal_holds]` names may place, renew or release
+//! holds ([`crate::gate::authorize_legal_hold`]); every step is audited.
+
+use carrel_policy::retention::{start_of_day, start_of_day_after};
+use carrel_policy::RecordClass;
+use chrono::{DateTime, NaiveDate};
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::HoldGrant;
+use crate::retention::targets;
+use crate::{patrons, validate, Tx};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LegalHold {
+    pub id: i64,
+    /// The requesting agency's reference (case or request number).
+    pub reference: String,
+    pub record_class: String,
+    /// None once the patron's registration itself has been destroyed.
+    pub patron_id: Option<i64>,
+    pub from_date: String,
+    pub to_date: String,
+    pub placed_by: i64,
+    pub placed_at: i64,
+    pub renewals: i64,
+    pub renewals_left: i64,
+    pub expires_at: i64,
+    pub released_at: Option<i64>,
+    /// Records pinned (and not yet destroyed after the hold ended).
+    pub records: i64,
+    pub in_force: bool,
+}
+
+const COLUMNS: &str = "id, reference, record_class, patron_id, from_date, to_date, placed_by, placed_at, renewals, expires_at, released_at";
+
+fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LegalHold, Error> {
+    let lock = if lock { tx.conn.for_update() } else { "" };
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM legal_holds WHERE id = ?{lock}"),
+            params![id],
+        )?
+        .ok_or(Error::NotFound { what: "legal hold" })?;
+    let records = tx
+        .conn
+        .query_one(
+            "SELECT COUNT(*) FROM legal_hold_records WHERE hold_id = ?",
+            params![id],
+        )?
+        .int(0)?;
+    let renewals = row.int(8)?;
+    let expires_at = row.int(9)?;
+    let released_at = row.opt_int(10)?;
+    Ok(LegalHold {
+        id: row.int(0)?,
+        reference: row.text(1)?,
+        record_class: row.text(2)?,
+        patron_id: row.opt_int(3)?,
+        from_date: row.text(4)?,
+        to_date: row.text(5)?,
+        placed_by: row.int(6)?,
+        placed_at: row.int(7)?,
+        renewals,
+        renewals_left: (i64::from(tx.policy().legal_holds.max_renewals) - renewals).max(0),
+        expires_at,
+        released_at,
+        records,
+        in_force: released_at.is_none() && expires_at > tx.now().timestamp(),
+    })
+}
+
+/// What a new hold covers.
+#[derive(Debug, Clone)]
+pub struct HoldRequest {
+    pub reference: String,
+    pub record_class: String,
+    pub patron_id: i64,
+    pub from_date: String,
+    pub to_date: String,
+}
+
+/// Places a hold on the patron's existing records of the class whose
+/// occurrence falls in the date range (in the library's zone).
+pub fn place(
+    tx: &mut Tx<'_>,
+    grant: &HoldGrant,
+    staff_id: i64,
+    request: HoldRequest,
+) -> Result<LegalHold, Error> {
+    let reference = validate::text("reference", &request.reference, 100)?;
+    let class = RecordClass::from_name(&request.record_class)
+        .filter(|c| c.retention_clock().is_some() && *c != RecordClass::Audit)
+        .ok_or_else(|| {
+            Error::invalid(
+                "bad_record_class",
+                "record_class must be a class of patron records: registration, circulation, fines, electronic_access, interlibrary_loan, home_delivery, program_registration or mailing_list",
+            )
+        })?;
+    let from: NaiveDate = validate::date("from_date", &request.from_date)?;
+    let to: NaiveDate = validate::date("to_date", &request.to_date)?;
+    if to < from {
+        return Err(Error::invalid(
+            "bad_range",
+            "to_date must be on or after from_date",
+        ));
+    }
+    patrons::require(tx, request.patron_id)?;
+    let zone = tx.policy().library.time_zone;
+    let (start, end) = (
+        start_of_day(from, zone).timestamp(),
+        start_of_day_after(to, zone).timestamp(),
+    );
+    let now = tx.now();
+    let expires_at = tx.policy().legal_holds.expires_at(now, 0).timestamp();
+    let id = tx.conn.insert(
+        "INSERT INTO legal_holds (reference, record_class, patron_id, from_date, to_date, placed_by, placed_at, renewals, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        params![&reference, class.name(), request.patron_id, &from.to_string(), &to.to_string(), staff_id, now.timestamp(), expires_at],
+    )?;
+    // Pin what exists now, nothing later. Every kind of record of the class
+    // is pinned (circulation: loans and holds).
+    let mut pinned = 0;
+    for target in targets::of_class(class) {
+        let patron_column = if target.table == "patrons" {
+            "t.id"
+        } else {
+            "t.patron_id"
+        };
+        pinned += tx.conn.execute(
+            &format!(
+                "INSERT INTO legal_hold_records (record_kind, record_id, hold_id)
+                 SELECT '{kind}', t.id, ? FROM {table} t
+                 WHERE {patron_column} = ? AND {occurred} >= ? AND {occurred} < ?",
+                kind = target.kind,
+                table = target.table,
+                occurred = target.occurred,
+            ),
+            params![id, request.patron_id, start, end],
+        )?;
+    }
+    grant.record(
+        tx,
+        class,
+        id,
+        format!("placed on {pinned} records of patron:{}", request.patron_id),
+    );
+    select(tx, id, false)
+}
+
+/// Extends a hold in force by the policy's renewal period, if it has
+/// renewals left.
+pub fn renew(tx: &mut Tx<'_>, grant: &HoldGrant, id: i64) -> Result<LegalHold, Error> {
+    let hold = select(tx, id, true)?;
+    if !hold.in_force {
+        return Err(Error::refused(
+            "hold_ended",
+            "this legal hold has expired or been released; place a new hold if records still exist",
+        ));
+    }
+    let rules = tx.policy().legal_holds.clone();
+    if hold.renewals >= i64::from(rules.max_renewals) {
+        return Err(Error::refused(
+            "hold_renewal_limit",
+            format!(
+                "a legal hold may be renewed {} time(s), {} days at most in all; this one has been, and it ends as scheduled",
+                rules.max_renewals,
+                rules.longest_days()
+            ),
+        ));
+    }
+    let renewals = hold.renewals + 1;
+    let placed = DateTime::from_timestamp(hold.placed_at, 0)
+        .ok_or_else(|| Error::internal("a stored time is out of range"))?;
+    let expires_at = rules
+        .expires_at(placed, u32::try_from(renewals).unwrap_or(u32::MAX))
+        .timestamp();
+    tx.conn.execute(
+        "UPDATE legal_holds SET renewals = ?, expires_at = ? WHERE id = ?",
+        params![renewals, expires_at, id],
+    )?;
+    let class = RecordClass::from_name(&hold.record_class)
+        .ok_or_else(|| Error::internal("a legal hold names an unknown class"))?;
+    grant.record(tx, class, id, format!("renewed ({renewals})"));
+    select(tx, id, false)
+}
+
+/// Ends a hold before its time (the court order arrived and the records were
+/// released, or the request was withdrawn).
+pub fn release(
+    tx: &mut Tx<'_>,
+    grant: &HoldGrant,
+    staff_id: i64,
+    id: i64,
+) -> Result<LegalHold, Error> {
+    let hold = select(tx, id, true)?;
+    if !hold.in_force {
+        return Err(Error::refused(
+            "hold_ended",
+            "this legal hold has already expired or been released",
+        ));
+    }
+    tx.conn.execute(
+        "UPDATE legal_holds SET released_at = ?, released_by = ? WHERE id = ?",
+        params![tx.now().timestamp(), staff_id, id],
+    )?;
+    let class = RecordClass::from_name(&hold.record_class)
+        .ok_or_else(|| Error::internal("a legal hold names an unknown class"))?;
+    grant.record(tx, class, id, "released".into());
+    select(tx, id, false)
+}
+
+pub fn load(tx: &mut Tx<'_>, grant: &HoldGrant, id: i64) -> Result<LegalHold, Error> {
+    let hold = select(tx, id, false)?;
+    let class = RecordClass::from_name(&hold.record_class)
+        .ok_or_else(|| Error::internal("a legal hold names an unknown class"))?;
+    grant.record(tx, class, id, "read".into());
+    Ok(hold)
+}
+
+/// Every hold, newest first.
+pub fn list(tx: &mut Tx<'_>, grant: &HoldGrant) -> Result<Vec<LegalHold>, Error> {
+    let ids = tx
+        .conn
+        .query("SELECT id FROM legal_holds ORDER BY id DESC", params![])?;
+    let mut out = Vec::with_capacity(ids.len());
+    for row in ids {
+        out.push(select(tx, row.int(0)?, false)?);
+    }
+    grant.record_list(tx, out.len());
+    Ok(out)
+}

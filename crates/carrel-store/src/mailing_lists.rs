@@ -1,0 +1,202 @@
+//! Opt-in mailing lists and their subscriptions. A list is active while the
+//! library sends to it or people join it; a list inactive for the policy's
+//! period is deleted with its subscriptions ("lists will be deleted or
+//! shredded when they have been inactive for six months").
+
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{Create, Grant, MailingList, Read, Update};
+use crate::{patrons, validate, Tx};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct List {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub created_at: i64,
+    pub last_active_at: i64,
+    pub subscribers: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: i64,
+    pub list_id: i64,
+    pub patron_id: Option<i64>,
+    pub subscribed_at: i64,
+}
+
+fn select_list(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<List, Error> {
+    let lock = if lock { tx.conn.for_update() } else { "" };
+    let row = tx
+        .conn
+        .query_opt(
+            &format!(
+                "SELECT id, name, description, created_at, last_active_at FROM mailing_lists WHERE id = ?{lock}"
+            ),
+            params![id],
+        )?
+        .ok_or(Error::NotFound {
+            what: "mailing list",
+        })?;
+    let subscribers = tx
+        .conn
+        .query_one(
+            "SELECT COUNT(*) FROM list_subscriptions WHERE list_id = ?",
+            params![id],
+        )?
+        .int(0)?;
+    Ok(List {
+        id: row.int(0)?,
+        name: row.text(1)?,
+        description: row.text(2)?,
+        created_at: row.int(3)?,
+        last_active_at: row.int(4)?,
+        subscribers,
+    })
+}
+
+fn subscription_from(row: &crate::db::Row) -> Result<Subscription, Error> {
+    Ok(Subscription {
+        id: row.int(0)?,
+        list_id: row.int(1)?,
+        patron_id: row.opt_int(2)?,
+        subscribed_at: row.int(3)?,
+    })
+}
+
+pub fn create(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Create, MailingList>,
+    name: &str,
+    description: &str,
+) -> Result<List, Error> {
+    let name = validate::text("name", name, 100)?;
+    let description = validate::text("description", description, 500)?;
+    let taken = tx
+        .conn
+        .query_opt(
+            "SELECT id FROM mailing_lists WHERE name = ?",
+            params![&name],
+        )?
+        .is_some();
+    if taken {
+        return Err(Error::refused(
+            "list_exists",
+            "a mailing list with that name already exists",
+        ));
+    }
+    let now = tx.now().timestamp();
+    let id = tx.conn.insert(
+        "INSERT INTO mailing_lists (name, description, created_at, last_active_at) VALUES (?, ?, ?, ?)",
+        params![&name, &description, now, now],
+    )?;
+    grant.used_on(tx, "mailing_list", id);
+    select_list(tx, id, false)
+}
+
+pub fn load(tx: &mut Tx<'_>, grant: &Grant<Read, MailingList>, id: i64) -> Result<List, Error> {
+    let list = select_list(tx, id, false)?;
+    grant.used_on(tx, "mailing_list", id);
+    Ok(list)
+}
+
+/// Records that the library sent a mailing to the list: the list is active.
+pub fn record_mailing(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, MailingList>,
+    id: i64,
+) -> Result<List, Error> {
+    select_list(tx, id, true)?;
+    tx.conn.execute(
+        "UPDATE mailing_lists SET last_active_at = ? WHERE id = ?",
+        params![tx.now().timestamp(), id],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("mailing_list:{id}")),
+        Some("mailing sent".into()),
+    );
+    select_list(tx, id, false)
+}
+
+/// A patron opts in. Joining makes the list active.
+pub fn subscribe(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Create, MailingList>,
+    list_id: i64,
+    patron_id: i64,
+) -> Result<Subscription, Error> {
+    patrons::require(tx, patron_id)?;
+    select_list(tx, list_id, true)?;
+    let already = tx
+        .conn
+        .query_opt(
+            "SELECT id FROM list_subscriptions WHERE list_id = ? AND patron_id = ?",
+            params![list_id, patron_id],
+        )?
+        .is_some();
+    if already {
+        return Err(Error::refused(
+            "already_subscribed",
+            "the patron is already on this mailing list",
+        ));
+    }
+    let now = tx.now().timestamp();
+    let id = tx.conn.insert(
+        "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at) VALUES (?, ?, ?)",
+        params![list_id, patron_id, now],
+    )?;
+    tx.conn.execute(
+        "UPDATE mailing_lists SET last_active_at = ? WHERE id = ?",
+        params![now, list_id],
+    )?;
+    grant.used_on(tx, "list_subscription", id);
+    let row = tx.conn.query_one(
+        "SELECT id, list_id, patron_id, subscribed_at FROM list_subscriptions WHERE id = ?",
+        params![id],
+    )?;
+    subscription_from(&row)
+}
+
+/// A patron opts out: the subscription is deleted at once.
+pub fn unsubscribe(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, MailingList>,
+    subscription_id: i64,
+) -> Result<(), Error> {
+    let deleted = tx.conn.execute(
+        "DELETE FROM list_subscriptions WHERE id = ?",
+        params![subscription_id],
+    )?;
+    if deleted == 0 {
+        return Err(Error::NotFound {
+            what: "subscription",
+        });
+    }
+    grant.record(
+        tx,
+        Some(format!("list_subscription:{subscription_id}")),
+        Some("unsubscribed and deleted".into()),
+    );
+    Ok(())
+}
+
+pub fn of_patron(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, MailingList>,
+    patron_id: i64,
+) -> Result<Vec<Subscription>, Error> {
+    let rows = tx.conn.query(
+        "SELECT id, list_id, patron_id, subscribed_at FROM list_subscriptions WHERE patron_id = ? ORDER BY id",
+        params![patron_id],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("patron:{patron_id}")),
+        Some(format!("{} subscriptions", rows.len())),
+    );
+    rows.iter().map(subscription_from).collect()
+}

@@ -1,0 +1,260 @@
+//! What the retention engine destroys, class by class: for each kind of
+//! record, its table, the SQL for its clock event, the needs that keep it
+//! past its time, what its anonymous statistics record, and what must be
+//! unlinked before it goes. Adding a record class means adding a target
+//! here; the engine in `mod.rs` is the same for all.
+
+use carrel_policy::RecordClass;
+
+/// How a target's clock event is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// Unix seconds; NULL while the clock has not started.
+    Instant,
+    /// The last valid day of a card, `YYYY-MM-DD`; the clock starts the day
+    /// after.
+    ExpiryDate,
+}
+
+/// The dimensions a target's statistics keep (D3): never a patron id, a
+/// birth date or an address, only coarse facts such as an item, a month, a
+/// patron category and an age band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stats {
+    /// Columns: when, item_id, category, birth_date.
+    Loan,
+    /// Columns: when, item_id, status.
+    Hold,
+    /// Columns: when, reason, category, amount.
+    Fine,
+    /// Columns: when, lender, status, fees.
+    Ill,
+    /// Columns: when, item count.
+    Delivery,
+    /// Columns: when (program start), program id.
+    ProgramRegistration,
+    /// Columns: when, terminal, minutes.
+    ComputerSession,
+    /// Columns: when (list last active), list id.
+    Subscription,
+    /// Columns: when (card expiry), category, birth_date.
+    Registration,
+}
+
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub class: RecordClass,
+    /// Short name used in progress rows, legal-hold pins and audit ids.
+    pub kind: &'static str,
+    /// Plural for people: "loans", "computer sessions".
+    pub label: &'static str,
+    pub table: &'static str,
+    /// FROM clause; the target's own table is always `t`.
+    pub from: &'static str,
+    pub clock: Clock,
+    /// SQL for the clock event.
+    pub event: &'static str,
+    /// SQL for when the record happened (legal-hold date ranges).
+    pub occurred: &'static str,
+    /// What "the clock has not started" means, for reports.
+    pub in_use: &'static str,
+    /// Reasons a record past its time is still kept, each a SQL condition
+    /// true when it applies.
+    pub needs: &'static [(&'static str, &'static str)],
+    pub stats: Stats,
+    /// Columns read for statistics, in the order [`Stats`] gives.
+    pub stats_columns: &'static str,
+    /// Run before the records go, with `{ids}` replaced by their ids.
+    pub before_destroy: &'static [&'static str],
+}
+
+const LOAN_NEEDS: &[(&str, &str)] = &[(
+    "unpaid fine",
+    "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NULL)",
+)];
+
+const PATRON_NEEDS: &[(&str, &str)] = &[
+    (
+        "items out",
+        "EXISTS (SELECT 1 FROM loans x WHERE x.patron_id = t.id AND x.returned_at IS NULL)",
+    ),
+    (
+        "money owed",
+        "(EXISTS (SELECT 1 FROM fines x WHERE x.patron_id = t.id AND x.settled_at IS NULL) OR EXISTS (SELECT 1 FROM ill_requests x WHERE x.patron_id = t.id AND x.closed_at IS NULL))",
+    ),
+    (
+        "guardian of a linked account",
+        "EXISTS (SELECT 1 FROM patrons x WHERE x.guardian_id = t.id)",
+    ),
+    (
+        "records of other classes still kept",
+        "(EXISTS (SELECT 1 FROM loans x WHERE x.patron_id = t.id) OR EXISTS (SELECT 1 FROM holds x WHERE x.patron_id = t.id) OR EXISTS (SELECT 1 FROM fines x WHERE x.patron_id = t.id) OR EXISTS (SELECT 1 FROM ill_requests x WHERE x.patron_id = t.id) OR EXISTS (SELECT 1 FROM deliveries x WHERE x.patron_id = t.id) OR EXISTS (SELECT 1 FROM program_registrations x WHERE x.patron_id = t.id) OR EXISTS (SELECT 1 FROM computer_sessions x WHERE x.patron_id = t.id))",
+    ),
+];
+
+/// Every target, in the order a purge runs them: records that point at a
+/// patron first, the patron's registration last, so statistics can still
+/// read a borrower's category and age band when their loans go.
+pub(crate) const TARGETS: &[Target] = &[
+    Target {
+        class: RecordClass::Circulation,
+        kind: "loan",
+        label: "loans",
+        table: "loans",
+        from: "loans t LEFT JOIN patrons pt ON pt.id = t.patron_id",
+        clock: Clock::Instant,
+        event: "t.returned_at",
+        occurred: "t.checked_out_at",
+        in_use: "item not returned",
+        needs: LOAN_NEEDS,
+        stats: Stats::Loan,
+        stats_columns: "t.checked_out_at, t.item_id, pt.category, pt.birth_date",
+        before_destroy: &["UPDATE fines SET loan_id = NULL WHERE loan_id IN ({ids})"],
+    },
+    Target {
+        class: RecordClass::Circulation,
+        kind: "hold",
+        label: "holds",
+        table: "holds",
+        from: "holds t",
+        clock: Clock::Instant,
+        event: "t.closed_at",
+        occurred: "t.placed_at",
+        in_use: "hold still waiting",
+        needs: &[],
+        stats: Stats::Hold,
+        stats_columns: "t.placed_at, t.item_id, t.status",
+        before_destroy: &[],
+    },
+    Target {
+        class: RecordClass::Fines,
+        kind: "fine",
+        label: "fines",
+        table: "fines",
+        from: "fines t LEFT JOIN patrons pt ON pt.id = t.patron_id",
+        clock: Clock::Instant,
+        event: "t.settled_at",
+        occurred: "t.assessed_at",
+        in_use: "not settled",
+        needs: &[],
+        stats: Stats::Fine,
+        stats_columns: "t.assessed_at, t.reason, pt.category, t.amount_cents",
+        before_destroy: &[],
+    },
+    Target {
+        class: RecordClass::InterlibraryLoan,
+        kind: "ill_request",
+        label: "interlibrary loan requests",
+        table: "ill_requests",
+        from: "ill_requests t",
+        clock: Clock::Instant,
+        event: "t.closed_at",
+        occurred: "t.requested_at",
+        in_use: "open or fees unpaid",
+        needs: &[],
+        stats: Stats::Ill,
+        stats_columns: "t.requested_at, t.lender, t.status, t.fees_cents",
+        before_destroy: &[],
+    },
+    Target {
+        class: RecordClass::HomeDelivery,
+        kind: "delivery",
+        label: "deliveries",
+        table: "deliveries",
+        from: "deliveries t",
+        clock: Clock::Instant,
+        event: "t.completed_at",
+        occurred: "t.created_at",
+        in_use: "visit not completed",
+        needs: &[],
+        stats: Stats::Delivery,
+        stats_columns:
+            "t.completed_at, (SELECT COUNT(*) FROM delivery_items di WHERE di.delivery_id = t.id)",
+        before_destroy: &["DELETE FROM delivery_items WHERE delivery_id IN ({ids})"],
+    },
+    Target {
+        class: RecordClass::ProgramRegistration,
+        kind: "program_registration",
+        label: "program registrations",
+        table: "program_registrations",
+        from: "program_registrations t JOIN programs p ON p.id = t.program_id",
+        clock: Clock::Instant,
+        event: "p.ends_at",
+        occurred: "t.registered_at",
+        in_use: "program not ended",
+        needs: &[],
+        stats: Stats::ProgramRegistration,
+        stats_columns: "p.starts_at, t.program_id",
+        before_destroy: &[],
+    },
+    Target {
+        class: RecordClass::ElectronicAccess,
+        kind: "computer_session",
+        label: "computer sessions",
+        table: "computer_sessions",
+        from: "computer_sessions t",
+        clock: Clock::Instant,
+        event: "t.ended_at",
+        occurred: "t.started_at",
+        in_use: "session in progress",
+        needs: &[],
+        stats: Stats::ComputerSession,
+        stats_columns: "t.started_at, t.terminal, (t.ended_at - t.started_at) / 60",
+        before_destroy: &[],
+    },
+    Target {
+        class: RecordClass::MailingList,
+        kind: "list_subscription",
+        label: "mailing list subscriptions",
+        table: "list_subscriptions",
+        from: "list_subscriptions t JOIN mailing_lists l ON l.id = t.list_id",
+        clock: Clock::Instant,
+        event: "l.last_active_at",
+        occurred: "t.subscribed_at",
+        in_use: "list active",
+        needs: &[],
+        stats: Stats::Subscription,
+        stats_columns: "l.last_active_at, t.list_id",
+        before_destroy: &[],
+    },
+    Target {
+        class: RecordClass::Registration,
+        kind: "patron",
+        label: "patron registrations",
+        table: "patrons",
+        from: "patrons t",
+        clock: Clock::ExpiryDate,
+        event: "t.expires_on",
+        occurred: "t.created_at",
+        in_use: "card valid",
+        needs: PATRON_NEEDS,
+        stats: Stats::Registration,
+        stats_columns: "t.expires_on, t.category, t.birth_date",
+        before_destroy: &[
+            "DELETE FROM list_subscriptions WHERE patron_id IN ({ids})",
+            "DELETE FROM patron_fields WHERE patron_id IN ({ids})",
+            "UPDATE legal_holds SET patron_id = NULL WHERE patron_id IN ({ids})",
+        ],
+    },
+];
+
+/// The targets of one class.
+pub(crate) fn of_class(class: RecordClass) -> impl Iterator<Item = &'static Target> {
+    TARGETS.iter().filter(move |t| t.class == class)
+}
+
+/// The target pinned by a legal hold on `class`: the class's main records.
+pub(crate) fn main_of(class: RecordClass) -> Option<&'static Target> {
+    of_class(class).next()
+}
+
+/// The classes with targets, in the order a purge runs them.
+pub(crate) fn classes_in_order() -> Vec<RecordClass> {
+    let mut classes: Vec<RecordClass> = Vec::new();
+    for target in TARGETS {
+        if !classes.contains(&target.class) {
+            classes.push(target.class);
+        }
+    }
+    classes
+}
