@@ -175,6 +175,36 @@ impl TestApp {
         }
     }
 
+    /// Runs the retention purge now, as the director, and returns its summary.
+    pub async fn purge(&self) -> Value {
+        let director = self.sign_in("director").await;
+        let (status, summary) = self
+            .call(Some(&director), "POST", "/api/v1/retention/runs", None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{summary}");
+        summary
+    }
+
+    /// How many records of a kind a purge summary says it destroyed.
+    pub fn destroyed(summary: &Value, label: &str) -> i64 {
+        summary["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["label"] == label)
+            .unwrap_or_else(|| panic!("no {label} in {summary}"))["destroyed"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// The SQLite database file, when the test runs on SQLite.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        match &self.raw {
+            RawDb::Sqlite(path) => Some(path.clone()),
+            RawDb::Postgres(_) => None,
+        }
+    }
+
     pub fn advance(&self, by: Duration) {
         *self.clock.lock().unwrap() += by;
     }

@@ -10,4 +10,5 @@ mod fines;
 mod gate;
 mod openapi;
 mod patrons;
+mod retention;
 mod sessions;

@@ -1,0 +1,675 @@
+//! Retention (D1, D2, D3, L5): every class destroyed exactly when due and
+//! not before, kept while still needed, legal holds and their limits,
+//! anonymous statistics with small cells suppressed, and destroyed records
+//! gone from the database files. The clock is injected, never slept.
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{code, Engine, TestApp};
+use crate::on_both_engines;
+
+fn advance_to(app: &TestApp, instant: &str) {
+    let target: DateTime<Utc> = instant.parse().unwrap();
+    let by = target - app.now();
+    assert!(by >= Duration::zero(), "the clock only moves forward");
+    app.advance(by);
+}
+
+async fn count(app: &TestApp, token: &str, path: &str) -> usize {
+    let (status, body) = app.get(token, path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body.as_array().unwrap().len()
+}
+
+/// One record of every class, each finished at noon on 2 March 2026
+/// (Chicago), then purges at the edges of each rule's due date.
+async fn d1_each_class_is_destroyed_exactly_when_due(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let item = app.new_item().await;
+    let p = patron.id;
+    let (status, _) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &format!("/api/v1/patrons/{p}"),
+            Some(json!({"expires_on": "2026-09-30"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Circulation: lent and returned today.
+    app.post(
+        &clerk,
+        "/api/v1/checkouts",
+        json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+    )
+    .await;
+    app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    // Fines: assessed and paid today.
+    let (_, fine) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/patrons/{p}/fines"),
+            json!({"amount_cents": 50, "reason": "damaged case"}),
+        )
+        .await;
+    app.post(
+        &clerk,
+        &format!("/api/v1/fines/{}/payments", fine["id"]),
+        json!({"amount_cents": 50}),
+    )
+    .await;
+    // Electronic access: a session started and ended today.
+    let (status, session) = app
+        .post(
+            &clerk,
+            "/api/v1/computer-sessions",
+            json!({"patron_id": p, "terminal": "PC-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    app.post(
+        &clerk,
+        &format!("/api/v1/computer-sessions/{}/end", session["id"]),
+        json!({}),
+    )
+    .await;
+    // Home delivery: a visit completed today.
+    let (status, visit) = app
+        .post(
+            &clerk,
+            "/api/v1/deliveries",
+            json!({"patron_id": p, "route": "North route", "scheduled_on": "2026-03-02"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{visit}");
+    app.post(
+        &clerk,
+        &format!("/api/v1/deliveries/{}/completion", visit["id"]),
+        json!({}),
+    )
+    .await;
+    // Interlibrary loan: returned and nothing owed, so closed today.
+    let (status, ill) = app
+        .post(
+            &clerk,
+            "/api/v1/ill-requests",
+            json!({"patron_id": p, "lender": "Denver Public Library", "title": "A Field Guide"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ill}");
+    let (status, ill) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &format!("/api/v1/ill-requests/{}", ill["id"]),
+            Some(json!({"status": "returned"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ill}");
+    assert!(ill["closed_at"].is_i64(), "{ill}");
+    // A program ending at 14:00 today; registered now.
+    let (status, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Tax help clinic", "starts_at": "2026-03-02T12:30:00-06:00", "ends_at": "2026-03-02T14:00:00-06:00"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{program}");
+    app.post(
+        &clerk,
+        &format!("/api/v1/programs/{}/registrations", program["id"]),
+        json!({"patron_id": p}),
+    )
+    .await;
+    // A mailing list joined today (its last activity).
+    let (_, list) = app
+        .post(
+            &clerk,
+            "/api/v1/mailing-lists",
+            json!({"name": "Program news", "description": "What is on"}),
+        )
+        .await;
+    let (status, _) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/mailing-lists/{}/subscriptions", list["id"]),
+            json!({"patron_id": p}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let kinds = [
+        ("loans", format!("/api/v1/patrons/{p}/loans")),
+        ("fines", format!("/api/v1/patrons/{p}/fines")),
+        (
+            "computer sessions",
+            format!("/api/v1/patrons/{p}/computer-sessions"),
+        ),
+        ("deliveries", format!("/api/v1/patrons/{p}/deliveries")),
+        (
+            "interlibrary loan requests",
+            format!("/api/v1/patrons/{p}/ill-requests"),
+        ),
+        (
+            "program registrations",
+            format!("/api/v1/patrons/{p}/program-registrations"),
+        ),
+        (
+            "mailing list subscriptions",
+            format!("/api/v1/patrons/{p}/subscriptions"),
+        ),
+    ];
+
+    // 12:00: interlibrary loan (0 days after closing) goes; the program has
+    // not ended, so its registration stays.
+    let summary = app.purge().await;
+    assert_eq!(
+        TestApp::destroyed(&summary, "interlibrary loan requests"),
+        1
+    );
+    assert_eq!(TestApp::destroyed(&summary, "program registrations"), 0);
+    assert_eq!(TestApp::destroyed(&summary, "loans"), 0);
+    // 14:30: the program is over.
+    app.advance(Duration::minutes(150));
+    let summary = app.purge().await;
+    assert_eq!(TestApp::destroyed(&summary, "program registrations"), 1);
+
+    // 30 April 23:59 in Chicago (CDT): day 59, nothing else is due yet.
+    advance_to(&app, "2026-05-01T04:59:00Z");
+    let summary = app.purge().await;
+    for label in ["loans", "fines", "computer sessions", "deliveries"] {
+        assert_eq!(TestApp::destroyed(&summary, label), 0, "{label} early");
+    }
+    let clerk = app.sign_in("clerk").await;
+    for (label, path) in &kinds[..4] {
+        assert_eq!(count(&app, &clerk, path).await, 1, "{label} kept until due");
+    }
+    // 1 May 00:01 in Chicago: 60 days after 2 March; all four go at once.
+    advance_to(&app, "2026-05-01T05:01:00Z");
+    let summary = app.purge().await;
+    for label in ["loans", "fines", "computer sessions", "deliveries"] {
+        assert_eq!(TestApp::destroyed(&summary, label), 1, "{label} on time");
+    }
+    let clerk = app.sign_in("clerk").await;
+    for (label, path) in &kinds[..4] {
+        assert_eq!(count(&app, &clerk, path).await, 0, "{label} gone");
+    }
+
+    // Mailing list: six months inactive on 2 September.
+    advance_to(&app, "2026-09-02T04:59:00Z");
+    let summary = app.purge().await;
+    assert_eq!(
+        TestApp::destroyed(&summary, "mailing list subscriptions"),
+        0
+    );
+    advance_to(&app, "2026-09-02T05:01:00Z");
+    let summary = app.purge().await;
+    assert_eq!(
+        TestApp::destroyed(&summary, "mailing list subscriptions"),
+        1
+    );
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM mailing_lists"),
+        0,
+        "an inactive, empty list goes too"
+    );
+
+    // Registration: the card's last valid day is 30 September; with nothing
+    // left linked to it, it goes on 1 October.
+    advance_to(&app, "2026-10-01T04:59:00Z");
+    assert_eq!(
+        TestApp::destroyed(&app.purge().await, "patron registrations"),
+        0
+    );
+    advance_to(&app, "2026-10-01T05:01:00Z");
+    assert_eq!(
+        TestApp::destroyed(&app.purge().await, "patron registrations"),
+        1
+    );
+    let clerk = app.sign_in("clerk").await;
+    let (status, _) = app.get(&clerk, &format!("/api/v1/patrons/{p}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM patron_fields"), 0);
+
+    // One audit entry per class per purge, by the retention task, with
+    // counts and no personal data.
+    let per_class = app.raw_count(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = 'system:retention' AND record_class = 'circulation'",
+    );
+    let runs = app.raw_count("SELECT COUNT(*) FROM purge_runs");
+    assert_eq!(per_class, runs);
+    app.finish();
+}
+
+/// Records still needed are kept past their time, and go as soon as the
+/// need ends (D1).
+async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app
+        .new_patron_with(&clerk, json!({"expires_on": "2026-03-31"}))
+        .await;
+    let (returned, still_out) = (app.new_item().await, app.new_item().await);
+    let p = patron.id;
+    for item in [&returned, &still_out] {
+        let (status, body) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Back 31 days later, overdue: an unpaid fine on the loan.
+    app.advance(Duration::days(31));
+    let clerk = app.sign_in("clerk").await;
+    let (_, back) = app
+        .post(
+            &clerk,
+            "/api/v1/checkins",
+            json!({"item_barcode": returned}),
+        )
+        .await;
+    let fine_id = back["fine"]["id"].as_i64().expect("an overdue fine");
+    let (_, ill) = app.post(&clerk, "/api/v1/ill-requests", json!({"patron_id": p, "lender": "Arapahoe Libraries", "title": "Local history", "fees_cents": 300})).await;
+    app.call(
+        Some(&clerk),
+        "PATCH",
+        &format!("/api/v1/ill-requests/{}", ill["id"]),
+        Some(json!({"status": "returned"})),
+    )
+    .await;
+
+    // Seventy days on: the returned loan is past 60 days but its fine is
+    // unpaid; the other item is still out; the request is returned but not
+    // paid; the card has expired but the patron owes and has items out.
+    app.advance(Duration::days(70));
+    let director = app.sign_in("director").await;
+    let (status, plan) = app.get(&director, "/api/v1/retention").await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let loans = &plan["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "circulation")
+        .unwrap()["targets"][0];
+    assert_eq!(loans["kept"][0], json!(["unpaid fine", 1]), "{loans}");
+    assert_eq!(loans["in_use"], 1);
+    assert_eq!(loans["due"], 0);
+    let summary = app.purge().await;
+    assert_eq!(TestApp::destroyed(&summary, "loans"), 0);
+    assert_eq!(
+        TestApp::destroyed(&summary, "interlibrary loan requests"),
+        0
+    );
+    assert_eq!(TestApp::destroyed(&summary, "patron registrations"), 0);
+
+    // Paying ends the need: the loan goes at the next purge, not 60 days on
+    // (its own time passed long ago); the fine's clock starts now.
+    let clerk = app.sign_in("clerk").await;
+    let (status, _) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/fines/{fine_id}/payments"),
+            json!({"amount_cents": back["fine"]["amount_cents"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &format!("/api/v1/ill-requests/{}", ill["id"]),
+            Some(json!({"fees_paid_cents": 300})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let summary = app.purge().await;
+    assert_eq!(TestApp::destroyed(&summary, "loans"), 1);
+    assert_eq!(
+        TestApp::destroyed(&summary, "interlibrary loan requests"),
+        1
+    );
+    assert_eq!(
+        TestApp::destroyed(&summary, "fines"),
+        0,
+        "settled today: 60 days to go"
+    );
+    assert_eq!(
+        TestApp::destroyed(&summary, "patron registrations"),
+        0,
+        "an item is still out"
+    );
+    app.finish();
+}
+
+/// L5: a preservation request pins existing records for 90 days, renewable
+/// once for 90 more; never a third time; never records made later; and only
+/// roles the policy names may place one.
+async fn l5_legal_holds_pin_records_for_ninety_days_renewable_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let p = patron.id;
+    let session = |terminal: &'static str| {
+        let app = &app;
+        let clerk = clerk.clone();
+        async move {
+            let (status, s) = app
+                .post(
+                    &clerk,
+                    "/api/v1/computer-sessions",
+                    json!({"patron_id": p, "terminal": terminal}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{s}");
+            app.post(
+                &clerk,
+                &format!("/api/v1/computer-sessions/{}/end", s["id"]),
+                json!({}),
+            )
+            .await;
+        }
+    };
+    session("PC-01").await;
+    session("PC-02").await;
+
+    let hold_body = json!({"reference": "SO-2026-0412", "record_class": "electronic_access", "patron_id": p, "from_date": "2026-03-01", "to_date": "2026-03-31"});
+    let (status, body) = app
+        .post(&clerk, "/api/v1/legal-holds", hold_body.clone())
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "denied"));
+    assert_eq!(
+        app.raw_count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'legal_hold' AND decision = 'denied'"
+        ),
+        1
+    );
+    let director = app.sign_in("director").await;
+    let (status, hold) = app.post(&director, "/api/v1/legal-holds", hold_body).await;
+    assert_eq!(status, StatusCode::CREATED, "{hold}");
+    assert_eq!(hold["records"], 2);
+    assert_eq!(hold["renewals_left"], 1);
+    let id = hold["id"].as_i64().unwrap();
+    // A session after the hold is not pinned: the hold causes no new keeping.
+    let clerk = app.sign_in("clerk").await;
+    let (_, later) = app
+        .post(
+            &clerk,
+            "/api/v1/computer-sessions",
+            json!({"patron_id": p, "terminal": "PC-03"}),
+        )
+        .await;
+    app.post(
+        &clerk,
+        &format!("/api/v1/computer-sessions/{}/end", later["id"]),
+        json!({}),
+    )
+    .await;
+
+    // Day 61: the two pinned sessions are past 60 days but held.
+    app.advance(Duration::days(61));
+    let summary = app.purge().await;
+    assert_eq!(
+        TestApp::destroyed(&summary, "computer sessions"),
+        1,
+        "only the unpinned one"
+    );
+    let director = app.sign_in("director").await;
+    let (status, renewed) = app
+        .post(
+            &director,
+            &format!("/api/v1/legal-holds/{id}/renewal"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    assert_eq!(
+        renewed["expires_at"].as_i64().unwrap() - hold["placed_at"].as_i64().unwrap(),
+        180 * 86_400
+    );
+    let (status, body) = app
+        .post(
+            &director,
+            &format!("/api/v1/legal-holds/{id}/renewal"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "hold_renewal_limit")
+    );
+
+    // Day 179: still held. Day 181: the hold has lapsed and the records,
+    // long past their time, go at the next purge.
+    app.advance(Duration::days(118));
+    assert_eq!(
+        TestApp::destroyed(&app.purge().await, "computer sessions"),
+        0
+    );
+    app.advance(Duration::days(2));
+    let director = app.sign_in("director").await;
+    let (_, lapsed) = app
+        .get(&director, &format!("/api/v1/legal-holds/{id}"))
+        .await;
+    assert_eq!(lapsed["in_force"], false);
+    assert_eq!(
+        TestApp::destroyed(&app.purge().await, "computer sessions"),
+        2
+    );
+    let (status, body) = app
+        .post(
+            &director,
+            &format!("/api/v1/legal-holds/{id}/renewal"),
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "hold_ended"));
+    app.finish();
+}
+
+/// L5: releasing a hold makes its records due at once.
+async fn l5_a_released_hold_frees_its_records_at_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let (_, s) = app
+        .post(
+            &clerk,
+            "/api/v1/computer-sessions",
+            json!({"patron_id": patron.id, "terminal": "PC-07"}),
+        )
+        .await;
+    app.post(
+        &clerk,
+        &format!("/api/v1/computer-sessions/{}/end", s["id"]),
+        json!({}),
+    )
+    .await;
+    let director = app.sign_in("director").await;
+    let (_, hold) = app.post(&director, "/api/v1/legal-holds", json!({"reference": "Case 9", "record_class": "electronic_access", "patron_id": patron.id, "from_date": "2026-03-02", "to_date": "2026-03-02"})).await;
+    app.advance(Duration::days(75));
+    assert_eq!(
+        TestApp::destroyed(&app.purge().await, "computer sessions"),
+        0
+    );
+    let director = app.sign_in("director").await;
+    let (status, released) = app
+        .post(
+            &director,
+            &format!("/api/v1/legal-holds/{}/release", hold["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{released}");
+    assert_eq!(
+        TestApp::destroyed(&app.purge().await, "computer sessions"),
+        1
+    );
+    app.finish();
+}
+
+/// D3: destroyed loans survive only as counts by item, month, category and
+/// age band; a report suppresses any cell under the policy's threshold.
+async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let popular = app.new_item().await;
+    let rare = app.new_item().await;
+    let mut patrons = Vec::new();
+    for _ in 0..6 {
+        patrons.push(
+            app.new_patron_with(&clerk, json!({"birth_date": "1990-05-05"}))
+                .await,
+        );
+    }
+    for patron in &patrons {
+        app.post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": popular}),
+        )
+        .await;
+        let (status, _) = app
+            .post(&clerk, "/api/v1/checkins", json!({"item_barcode": popular}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    app.post(
+        &clerk,
+        "/api/v1/checkouts",
+        json!({"patron_barcode": patrons[0].barcode, "item_barcode": rare}),
+    )
+    .await;
+    app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": rare}))
+        .await;
+    app.advance(Duration::days(61));
+    assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 7);
+
+    let clerk = app.sign_in("clerk").await;
+    let (status, report) = app
+        .get(
+            &clerk,
+            "/api/v1/statistics/circulation?by=item,age&monthly=true",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["min_cell"], 5);
+    assert_eq!(report["suppressed_cells"], 1, "{report}");
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(rows[0]["records"], 6);
+    assert_eq!(rows[0]["month"], "2026-03");
+    assert_eq!(rows[0]["group"]["age"], "30-44");
+    // By age band alone, all seven loans fall in one cell above the threshold.
+    let (_, by_age) = app
+        .get(&clerk, "/api/v1/statistics/circulation?by=age")
+        .await;
+    assert_eq!(by_age["rows"][0]["records"], 7, "{by_age}");
+    assert_eq!(by_age["suppressed_cells"], 0);
+    let (status, bad) = app
+        .get(&clerk, "/api/v1/statistics/circulation?from=March")
+        .await;
+    assert_eq!(
+        (status, code(&bad)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_month")
+    );
+    // Nothing in the statistics names a patron or a birth date.
+    for patron in &patrons {
+        assert_eq!(
+            app.raw_count(&format!("SELECT COUNT(*) FROM statistics WHERE dimensions LIKE '%{}%' OR dimensions LIKE '%patron%' OR dimensions LIKE '%1990%'", patron.barcode)),
+            0
+        );
+    }
+    app.finish();
+}
+
+/// D1: the plan (the API's dry run) counts and changes nothing; only the
+/// roles that oversee the audit log may see it or the dashboard.
+async fn d1_the_plan_and_dashboard_count_without_changing_anything(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let item = app.new_item().await;
+    app.post(
+        &clerk,
+        "/api/v1/checkouts",
+        json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+    )
+    .await;
+    app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    app.advance(Duration::days(90));
+    let director = app.sign_in("director").await;
+    let before = app.raw_count("SELECT COUNT(*) FROM loans");
+    let (_, plan) = app.get(&director, "/api/v1/retention").await;
+    let (_, again) = app.get(&director, "/api/v1/retention").await;
+    assert_eq!(plan, again);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM loans"), before);
+    let loans: &Value = &plan["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "circulation")
+        .unwrap()["targets"][0];
+    assert_eq!(
+        (
+            loans["due"].as_i64(),
+            loans["oldest_age_days"].as_i64(),
+            loans["oldest_limit_days"].as_i64()
+        ),
+        (Some(1), Some(90), Some(60))
+    );
+
+    let page = app
+        .client
+        .get(format!("{}/staff/privacy", app.base))
+        .bearer_auth(&director)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("id=\"total-due\">1<"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("http://")
+            || html.contains("xmlns=\"http://www.w3.org/2000/svg\"")
+    );
+    let clerk = app.sign_in("clerk").await;
+    let page = app
+        .client
+        .get(format!("{}/staff/privacy", app.base))
+        .bearer_auth(&clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let (status, _) = app.get(&clerk, "/api/v1/retention").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let anonymous = app
+        .client
+        .get(format!("{}/staff/privacy", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    app.finish();
+}
+
+on_both_engines!(
+    d1_each_class_is_destroyed_exactly_when_due,
+    d1_unpaid_fines_open_loans_and_open_requests_keep_records,
+    l5_legal_holds_pin_records_for_ninety_days_renewable_once,
+    l5_a_released_hold_frees_its_records_at_once,
+    d3_statistics_are_anonymous_and_small_cells_suppressed,
+    d1_the_plan_and_dashboard_count_without_changing_anything,
+);
