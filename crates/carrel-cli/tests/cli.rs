@@ -323,3 +323,89 @@ fn n2_each_policy_text_is_kept_as_a_version() {
         "the same text is one version; a new text is a new one"
     );
 }
+
+/// D1: `carrel purge --dry-run` counts per class and reason and changes
+/// nothing; a purge killed with SIGKILL part-way leaves a consistent
+/// database, and the next run resumes it: every destroyed record counted
+/// once in the statistics, one audit entry per class, the chain intact.
+#[test]
+fn d1_purge_dry_run_changes_nothing_and_a_killed_purge_resumes() {
+    let dir = scratch("purge");
+    let db = ["--database", "sqlite:p.db"];
+    let demo = carrel(
+        &dir,
+        &["demo", db[0], db[1], "--patrons", "300", "--items", "2000"],
+        None,
+    );
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let loans_before = || {
+        let conn = rusqlite::Connection::open(dir.join("p.db")).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM loans", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let held = loans_before();
+
+    let dry = carrel(&dir, &["purge", "--dry-run", db[0], db[1]], None);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let out = text(&dry.stdout);
+    assert!(
+        out.contains("loans") && out.contains("kept:") && out.contains("unpaid fine"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert_eq!(loans_before(), held, "a dry run changes nothing");
+
+    // One record per transaction, so the kill lands mid-run.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carrel"))
+        .args(["purge", "--batch-size", "1", db[0], db[1]])
+        .current_dir(&dir)
+        .env("CARREL_POLICY", policy("jefferson-county-mo.toml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while loans_before() == held && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the purge was killed before it finished");
+    let partly = loans_before();
+    assert!(partly < held, "some loans were destroyed before the kill");
+
+    let resumed = carrel(&dir, &["purge", db[0], db[1]], None);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert!(
+        text(&resumed.stdout).contains("resumed an interrupted run"),
+        "{}",
+        text(&resumed.stdout)
+    );
+    let again = carrel(&dir, &["purge", "--dry-run", db[0], db[1]], None);
+    assert!(
+        text(&again.stdout).contains("0 records would be destroyed"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let conn = rusqlite::Connection::open(dir.join("p.db")).unwrap();
+    let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let destroyed = held - loans_before();
+    assert_eq!(
+        one("SELECT destroyed FROM purge_progress WHERE run_id = 1 AND target = 'loan'"),
+        destroyed
+    );
+    assert_eq!(
+        one("SELECT SUM(records) FROM statistics WHERE record_class = 'circulation' AND dimensions LIKE 'item=%'"),
+        destroyed,
+        "every destroyed loan counted once in the statistics"
+    );
+    assert_eq!(
+        one("SELECT COUNT(*) FROM audit_log WHERE actor = 'system:retention' AND record_class = 'circulation'"),
+        1,
+        "one audit entry per class for the run, however many batches and restarts"
+    );
+    let verify = carrel(&dir, &["audit", "verify", db[0], db[1]], None);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+}
