@@ -41,6 +41,13 @@ pub struct LegalHold {
     pub in_force: bool,
 }
 
+impl LegalHold {
+    fn class(&self) -> Result<RecordClass, Error> {
+        RecordClass::from_name(&self.record_class)
+            .ok_or_else(|| Error::internal("a legal hold names an unknown class"))
+    }
+}
+
 const COLUMNS: &str = "id, reference, record_class, patron_id, from_date, to_date, placed_by, placed_at, renewals, expires_at, released_at";
 
 fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LegalHold, Error> {
@@ -189,8 +196,7 @@ pub fn renew(tx: &mut Tx<'_>, grant: &HoldGrant, id: i64) -> Result<LegalHold, E
         "UPDATE legal_holds SET renewals = ?, expires_at = ? WHERE id = ?",
         params![renewals, expires_at, id],
     )?;
-    let class = RecordClass::from_name(&hold.record_class)
-        .ok_or_else(|| Error::internal("a legal hold names an unknown class"))?;
+    let class = hold.class()?;
     grant.record(tx, class, id, format!("renewed ({renewals})"));
     select(tx, id, false)
 }
@@ -214,16 +220,14 @@ pub fn release(
         "UPDATE legal_holds SET released_at = ?, released_by = ? WHERE id = ?",
         params![tx.now().timestamp(), staff_id, id],
     )?;
-    let class = RecordClass::from_name(&hold.record_class)
-        .ok_or_else(|| Error::internal("a legal hold names an unknown class"))?;
+    let class = hold.class()?;
     grant.record(tx, class, id, "released".into());
     select(tx, id, false)
 }
 
 pub fn load(tx: &mut Tx<'_>, grant: &HoldGrant, id: i64) -> Result<LegalHold, Error> {
     let hold = select(tx, id, false)?;
-    let class = RecordClass::from_name(&hold.record_class)
-        .ok_or_else(|| Error::internal("a legal hold names an unknown class"))?;
+    let class = hold.class()?;
     grant.record(tx, class, id, "read".into());
     Ok(hold)
 }

@@ -495,11 +495,10 @@ fn destroy_batch(
         ids.push(row.int(0)?.to_string());
         cells.add(statistics::cell(target.stats, row, 2, zone)?);
     }
-    let last = rows
-        .last()
-        .map(|r| (r.0[1].clone(), r.int(0)))
-        .map(|(v, id)| id.map(|id| (v, id)))
-        .transpose()?;
+    let last = match rows.last() {
+        Some(row) => Some((row.0[1].clone(), row.int(0)?)),
+        None => None,
+    };
     let ids = ids.join(",");
     cells.flush(&mut tx.conn, target.class.name())?;
     for statement in target.before_destroy {
@@ -559,20 +558,17 @@ fn finish_class(
     if !newly_finished {
         return Ok(());
     }
-    if class == RecordClass::MailingList {
-        // An inactive list with no subscribers left is deleted with them.
-        let b = bound(
-            rule,
-            targets::main_of(class).expect("mailing list target"),
-            tx.today(),
-            tx.now(),
-            tx.policy().library.time_zone,
-        );
-        tx.conn.execute(
-            "DELETE FROM mailing_lists WHERE last_active_at < ?
-             AND NOT EXISTS (SELECT 1 FROM list_subscriptions s WHERE s.list_id = mailing_lists.id)",
-            &[b.param()],
-        )?;
+    for target in targets::of_class(class) {
+        if let Some(statement) = target.after_class {
+            let b = bound(
+                rule,
+                target,
+                tx.today(),
+                tx.now(),
+                tx.policy().library.time_zone,
+            );
+            tx.conn.execute(statement, &[b.param()])?;
+        }
     }
     let verb = match rule.disposal {
         Disposal::Delete => "destroyed",

@@ -66,6 +66,9 @@ pub(crate) struct Target {
     pub stats_columns: &'static str,
     /// Run before the records go, with `{ids}` replaced by their ids.
     pub before_destroy: &'static [&'static str],
+    /// Run once when the class is done in a purge, with today's bound as
+    /// its one parameter (an inactive mailing list left empty goes too).
+    pub after_class: Option<&'static str>,
 }
 
 const LOAN_NEEDS: &[(&str, &str)] = &[(
@@ -110,6 +113,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats: Stats::Loan,
         stats_columns: "t.checked_out_at, t.item_id, pt.category, pt.birth_date",
         before_destroy: &["UPDATE fines SET loan_id = NULL WHERE loan_id IN ({ids})"],
+        after_class: None,
     },
     Target {
         class: RecordClass::Circulation,
@@ -125,6 +129,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats: Stats::Hold,
         stats_columns: "t.placed_at, t.item_id, t.status",
         before_destroy: &[],
+        after_class: None,
     },
     Target {
         class: RecordClass::Fines,
@@ -140,6 +145,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats: Stats::Fine,
         stats_columns: "t.assessed_at, t.reason, pt.category, t.amount_cents",
         before_destroy: &[],
+        after_class: None,
     },
     Target {
         class: RecordClass::InterlibraryLoan,
@@ -155,6 +161,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats: Stats::Ill,
         stats_columns: "t.requested_at, t.lender, t.status, t.fees_cents",
         before_destroy: &[],
+        after_class: None,
     },
     Target {
         class: RecordClass::HomeDelivery,
@@ -171,6 +178,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats_columns:
             "t.completed_at, (SELECT COUNT(*) FROM delivery_items di WHERE di.delivery_id = t.id)",
         before_destroy: &["DELETE FROM delivery_items WHERE delivery_id IN ({ids})"],
+        after_class: None,
     },
     Target {
         class: RecordClass::ProgramRegistration,
@@ -186,6 +194,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats: Stats::ProgramRegistration,
         stats_columns: "p.starts_at, t.program_id",
         before_destroy: &[],
+        after_class: None,
     },
     Target {
         class: RecordClass::ElectronicAccess,
@@ -201,6 +210,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats: Stats::ComputerSession,
         stats_columns: "t.started_at, t.terminal, (t.ended_at - t.started_at) / 60",
         before_destroy: &[],
+        after_class: None,
     },
     Target {
         class: RecordClass::MailingList,
@@ -216,6 +226,10 @@ pub(crate) const TARGETS: &[Target] = &[
         stats: Stats::Subscription,
         stats_columns: "l.last_active_at, t.list_id",
         before_destroy: &[],
+        after_class: Some(
+            "DELETE FROM mailing_lists WHERE last_active_at < ?
+             AND NOT EXISTS (SELECT 1 FROM list_subscriptions s WHERE s.list_id = mailing_lists.id)",
+        ),
     },
     Target {
         class: RecordClass::Registration,
@@ -235,17 +249,13 @@ pub(crate) const TARGETS: &[Target] = &[
             "DELETE FROM patron_fields WHERE patron_id IN ({ids})",
             "UPDATE legal_holds SET patron_id = NULL WHERE patron_id IN ({ids})",
         ],
+        after_class: None,
     },
 ];
 
 /// The targets of one class.
 pub(crate) fn of_class(class: RecordClass) -> impl Iterator<Item = &'static Target> {
     TARGETS.iter().filter(move |t| t.class == class)
-}
-
-/// The target pinned by a legal hold on `class`: the class's main records.
-pub(crate) fn main_of(class: RecordClass) -> Option<&'static Target> {
-    of_class(class).next()
 }
 
 /// The classes with targets, in the order a purge runs them.
