@@ -210,9 +210,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         "audit log intact: {} entries verified",
                         report.entries_checked
                     );
+                    if report.floor > 0 {
+                        println!(
+                            "entries 1 to {} were destroyed under the audit log's retention rule, as the purge that did it recorded",
+                            report.floor
+                        );
+                    }
+                    if anchor.as_ref().is_some_and(|a| a.seq < report.floor) {
+                        println!("the anchored entry was itself destroyed under the retention rule, so it could not be checked; keep the new anchor below");
+                    }
                     println!(
                         "anchor: {}:{} (keep it outside the database; a later `carrel audit verify --anchor` with it proves the log was not cut back)",
-                        report.entries_checked, report.last_hash
+                        report.last_seq, report.last_hash
                     );
                     Ok(ExitCode::SUCCESS)
                 }

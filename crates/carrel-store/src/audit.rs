@@ -6,11 +6,13 @@
 //! which record (an opaque `kind:id`), for what purpose, and the decision.
 //! Never a name, title, barcode or address.
 
+use carrel_policy::RecordClass;
 use serde::Serialize;
 
 use crate::db::{params, Conn, EngineKind};
 use crate::error::Error;
 use crate::gate::{AuditLog, Grant, Read};
+use crate::retention::FLOOR_MARK;
 use crate::secrets::AuditKey;
 use crate::{Store, Tx};
 
@@ -133,11 +135,16 @@ pub struct StoredEntry {
 /// What `carrel audit verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
+    /// Entries up to and including this seq were destroyed under the audit
+    /// log's retention rule (0: none); the chain is checked from the next.
+    pub floor: i64,
     pub entries_checked: i64,
+    /// The seq of the last entry checked (`floor + entries_checked`).
+    pub last_seq: i64,
     /// The first entry that fails, and why; `None` if the chain is intact.
     pub first_bad: Option<(i64, String)>,
     /// The hash of the last entry checked. Recorded outside the database
-    /// (with `entries_checked`), it is an anchor: a later `verify` with it
+    /// (with `last_seq`), it is an anchor: a later `verify` with it
     /// proves the log was not cut back or rewritten up to that entry, which
     /// nothing inside the database alone can prove.
     pub last_hash: String,
@@ -171,13 +178,48 @@ impl Anchor {
 
 const PAGE: i64 = 5_000;
 
-/// Recomputes the whole chain and names the first entry that does not fit;
-/// with an anchor, also checks that entry is still there, unchanged.
+/// The floor a retention purge recorded in its entry, if `entry` is one.
+fn recorded_floor(entry: &StoredEntry) -> Option<Anchor> {
+    if entry.actor != "system:retention" || entry.record_class != RecordClass::Audit.name() {
+        return None;
+    }
+    let detail = entry.detail.as_deref()?;
+    let at = detail.rfind(FLOOR_MARK)?;
+    Anchor::parse(&detail[at + FLOOR_MARK.len()..]).ok()
+}
+
+/// Recomputes the chain from its floor (the last entry destroyed under the
+/// retention rule) and names the first entry that does not fit; checks the
+/// floor is the one the latest retention purge recorded in the chain; with
+/// an anchor, also checks that entry is still there, unchanged.
 pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Error> {
     store.read_only(|conn, key| {
-        let mut expected_seq = 1;
-        let mut prev_hash = String::new();
+        let head = conn.query_one(
+            "SELECT seq, hash, floor_seq, floor_hash FROM audit_head WHERE id = 1",
+            params![],
+        )?;
+        let (head_seq, head_hash) = (head.int(0)?, head.text(1)?);
+        let (floor, floor_hash) = (head.int(2)?, head.text(3)?);
+        let mut expected_seq = floor + 1;
+        let mut prev_hash = floor_hash.clone();
         let mut checked = 0;
+        let mut last_recorded_floor: Option<Anchor> = None;
+        let result = |checked: i64, first_bad: Option<(i64, String)>, last_hash: String| {
+            Ok(Verification {
+                floor,
+                entries_checked: checked,
+                last_seq: floor + checked,
+                first_bad,
+                last_hash,
+            })
+        };
+        if let Some(a) = anchor.filter(|a| a.seq == floor && floor > 0) {
+            if a.hash != floor_hash {
+                return result(0, Some((floor, format!(
+                    "entry {floor} is not the entry anchored earlier: the log was rewritten from there"
+                ))), String::new());
+            }
+        }
         loop {
             let rows = conn.query(
                 "SELECT seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash
@@ -187,39 +229,35 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
             let page_len = rows.len() as i64;
             for row in rows {
                 let seq = row.int(0)?;
-                let bad = |seq: i64, why: String| {
-                    Ok(Verification {
-                        entries_checked: checked,
-                        first_bad: Some((seq, why)),
-                        last_hash: String::new(),
-                    })
-                };
                 if seq != expected_seq {
-                    return bad(
+                    return result(checked, Some((
                         expected_seq,
                         format!(
                             "entry {expected_seq} is missing: the log jumps from {} to {seq} (entries deleted)",
                             expected_seq - 1
                         ),
-                    );
+                    )), String::new());
                 }
                 let stored = stored_from(&row)?;
                 let stored_prev = row.text(9)?;
                 let stored_hash = row.text(10)?;
                 if stored_prev != prev_hash {
-                    return bad(seq, format!(
+                    return result(checked, Some((seq, format!(
                         "entry {seq} does not follow entry {}: entries were inserted, removed or reordered here",
                         seq - 1
-                    ));
+                    ))), String::new());
                 }
                 let intact = stored
                     .as_pending()
                     .is_some_and(|entry| key.mac(&message(seq, &prev_hash, &entry)) == stored_hash);
                 if !intact {
-                    return bad(seq, format!("entry {seq} was altered after it was written"));
+                    return result(checked, Some((seq, format!("entry {seq} was altered after it was written"))), String::new());
                 }
                 if anchor.is_some_and(|a| a.seq == seq && a.hash != stored_hash) {
-                    return bad(seq, format!("entry {seq} is not the entry anchored earlier: the log was rewritten from there"));
+                    return result(checked, Some((seq, format!("entry {seq} is not the entry anchored earlier: the log was rewritten from there"))), String::new());
+                }
+                if let Some(recorded) = recorded_floor(&stored) {
+                    last_recorded_floor = Some(recorded);
                 }
                 prev_hash = stored_hash;
                 expected_seq += 1;
@@ -229,38 +267,33 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                 break;
             }
         }
-        let head = conn.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", params![])?;
-        let (head_seq, head_hash) = (head.int(0)?, head.text(1)?);
-        if let Some(a) = anchor.filter(|a| a.seq > checked) {
-            return Ok(Verification {
-                entries_checked: checked,
-                first_bad: Some((
-                    checked + 1,
-                    format!(
-                        "the log ends at entry {checked}, before the anchored entry {}: entries were cut off the end",
-                        a.seq
-                    ),
-                )),
-                last_hash: prev_hash,
-            });
+        let last_seq = floor + checked;
+        if floor > 0 && last_recorded_floor.as_ref() != Some(&Anchor { seq: floor, hash: floor_hash }) {
+            return result(checked, Some((
+                floor + 1,
+                format!(
+                    "the log starts after entry {floor}, but no retention purge recorded that floor: entries were removed from the start"
+                ),
+            )), prev_hash);
         }
-        if head_seq != checked || head_hash != prev_hash {
-            return Ok(Verification {
-                entries_checked: checked,
-                first_bad: Some((
-                    checked + 1,
-                    format!(
-                        "the log ends at entry {checked} but {head_seq} were written: entries were removed from the end"
-                    ),
-                )),
-                last_hash: prev_hash,
-            });
+        if let Some(a) = anchor.filter(|a| a.seq > last_seq) {
+            return result(checked, Some((
+                last_seq + 1,
+                format!(
+                    "the log ends at entry {last_seq}, before the anchored entry {}: entries were cut off the end",
+                    a.seq
+                ),
+            )), prev_hash);
         }
-        Ok(Verification {
-            entries_checked: checked,
-            first_bad: None,
-            last_hash: prev_hash,
-        })
+        if head_seq != last_seq || head_hash != prev_hash {
+            return result(checked, Some((
+                last_seq + 1,
+                format!(
+                    "the log ends at entry {last_seq} but {head_seq} were written: entries were removed from the end"
+                ),
+            )), prev_hash);
+        }
+        result(checked, None, prev_hash)
     })
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use carrel_store::audit;
 use carrel_store::Store;
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -160,7 +161,7 @@ async fn d7_an_anchor_catches_a_log_cut_back_with_its_head(engine: Engine) {
     let app = busy_app(engine).await;
     let report = verify(&app.store).await;
     let anchor = audit::Anchor {
-        seq: report.entries_checked,
+        seq: report.last_seq,
         hash: report.last_hash.clone(),
     };
     assert!(verify_with(&app.store, Some(anchor.clone()))
@@ -198,7 +199,103 @@ async fn d7_an_anchor_catches_a_log_cut_back_with_its_head(engine: Engine) {
     app.finish();
 }
 
+/// The audit log's own rule (2 years after an entry is written, in both
+/// policies): the purge cuts the due prefix, records the new floor in its
+/// entry, and the kept log still verifies; cutting further and moving the
+/// floor to match is caught, because no purge recorded that floor.
+async fn d1_audit_entries_are_destroyed_after_two_years_and_the_rest_still_verifies(
+    engine: Engine,
+) {
+    let app = busy_app(engine).await;
+    let before = verify(&app.store).await;
+    assert!(before.first_bad.is_none(), "{:?}", before.first_bad);
+    assert_eq!(before.floor, 0);
+    let written_on_day_one = before.last_seq;
+    let anchor = audit::Anchor {
+        seq: before.last_seq,
+        hash: before.last_hash.clone(),
+    };
+
+    // Written on 2 March 2026 (Chicago): kept through 1 March 2028, to
+    // 23:59 that night in Chicago (05:59 UTC on the 2nd).
+    let at = |instant: &str| instant.parse::<DateTime<Utc>>().unwrap() - app.now();
+    app.advance(at("2028-03-02T05:59:00Z"));
+    let summary = app.purge().await;
+    assert_eq!(TestApp::destroyed(&summary, "audit log entries"), 0);
+    assert_eq!(verify(&app.store).await.floor, 0);
+
+    app.advance(at("2028-03-02T06:01:00Z"));
+    let director = app.sign_in("director").await;
+    let (status, plan) = app.get(&director, "/api/v1/retention").await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let audit_plan = &plan["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "audit")
+        .unwrap_or_else(|| panic!("no audit class in {plan}"))["targets"][0];
+    assert_eq!(audit_plan["due"], written_on_day_one, "{audit_plan}");
+
+    let summary = app.purge().await;
+    assert_eq!(
+        TestApp::destroyed(&summary, "audit log entries"),
+        written_on_day_one,
+        "exactly the entries of 2 March 2026 go: {summary}"
+    );
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE seq <= {written_on_day_one}"
+        )),
+        0
+    );
+    let after = verify(&app.store).await;
+    assert!(after.first_bad.is_none(), "{:?}", after.first_bad);
+    assert_eq!(after.floor, written_on_day_one);
+    assert!(after.entries_checked > 0);
+    assert_eq!(after.last_seq, after.floor + after.entries_checked);
+    // The purge's one entry for the class names the floor.
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE actor = 'system:retention' AND record_class = 'audit' AND detail LIKE '%floor={written_on_day_one}:{}%'",
+            anchor.hash
+        )),
+        1
+    );
+    // An anchor on the floor entry still checks against the recorded floor;
+    // a wrong one does not pass.
+    assert!(verify_with(&app.store, Some(anchor.clone()))
+        .await
+        .first_bad
+        .is_none());
+    let forged = audit::Anchor {
+        seq: anchor.seq,
+        hash: "0".repeat(64),
+    };
+    let (_, why) = verify_with(&app.store, Some(forged))
+        .await
+        .first_bad
+        .expect("a wrong anchor on the floor is caught");
+    assert!(why.contains("rewritten"), "{why}");
+
+    // Someone with the database but not the key cuts one more entry and
+    // moves the floor to match: the chain from there is consistent, but no
+    // purge recorded that floor.
+    app.raw_execute(
+        "UPDATE audit_head SET floor_seq = floor_seq + 1,
+             floor_hash = (SELECT hash FROM audit_log WHERE seq = audit_head.floor_seq + 1);
+         DELETE FROM audit_log WHERE seq = (SELECT floor_seq FROM audit_head)",
+    );
+    let (seq, why) = verify(&app.store)
+        .await
+        .first_bad
+        .expect("moving the floor is caught");
+    assert_eq!(seq, written_on_day_one + 2);
+    assert!(why.contains("no retention purge recorded"), "{why}");
+    app.finish();
+}
+
 on_both_engines!(
+    d1_audit_entries_are_destroyed_after_two_years_and_the_rest_still_verifies,
     d7_reads_and_writes_are_audited_without_personal_data,
     d7_tampering_is_detected,
     d7_an_anchor_catches_a_log_cut_back_with_its_head

@@ -511,8 +511,10 @@ async fn l5_a_released_hold_frees_its_records_at_once(engine: Engine) {
     app.finish();
 }
 
-/// D3: destroyed loans survive only as counts by item, month, category and
-/// age band; a report suppresses any cell under the policy's threshold.
+/// D3: destroyed loans survive only as counts by month and item, and
+/// separately by month, category and age band (no stored cell links an
+/// item to a kind of borrower); a report suppresses any cell under the
+/// policy's threshold.
 async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
@@ -552,7 +554,7 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
     let (status, report) = app
         .get(
             &clerk,
-            "/api/v1/statistics/circulation?by=item,age&monthly=true",
+            "/api/v1/statistics/circulation?by=item&monthly=true",
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
@@ -562,13 +564,31 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
     assert_eq!(rows.len(), 1, "{report}");
     assert_eq!(rows[0]["records"], 6);
     assert_eq!(rows[0]["month"], "2026-03");
-    assert_eq!(rows[0]["group"]["age"], "30-44");
-    // By age band alone, all seven loans fall in one cell above the threshold.
+    assert!(rows[0]["group"]["age"].is_null(), "{report}");
+    // By age band, all seven loans fall in one cell above the threshold.
     let (_, by_age) = app
-        .get(&clerk, "/api/v1/statistics/circulation?by=age")
+        .get(&clerk, "/api/v1/statistics/circulation?by=category,age")
         .await;
+    assert_eq!(by_age["rows"].as_array().unwrap().len(), 1, "{by_age}");
     assert_eq!(by_age["rows"][0]["records"], 7, "{by_age}");
+    assert_eq!(by_age["rows"][0]["group"]["age"], "30-44");
     assert_eq!(by_age["suppressed_cells"], 0);
+    // Item and borrower together are not kept, so cannot be asked for.
+    let (status, both) = app
+        .get(&clerk, "/api/v1/statistics/circulation?by=item,age")
+        .await;
+    assert_eq!(
+        (status, code(&both)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_dimension"),
+        "{both}"
+    );
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM statistics WHERE dimensions LIKE '%item=%' AND dimensions LIKE '%age=%'"),
+        0
+    );
+    // With no grouping, each loan counts once.
+    let (_, total) = app.get(&clerk, "/api/v1/statistics/circulation").await;
+    assert_eq!(total["rows"][0]["records"], 7, "{total}");
     let (status, bad) = app
         .get(&clerk, "/api/v1/statistics/circulation?from=March")
         .await;
@@ -606,7 +626,28 @@ async fn d1_the_plan_and_dashboard_count_without_changing_anything(engine: Engin
     let before = app.raw_count("SELECT COUNT(*) FROM loans");
     let (_, plan) = app.get(&director, "/api/v1/retention").await;
     let (_, again) = app.get(&director, "/api/v1/retention").await;
-    assert_eq!(plan, again);
+    // Looking is itself audited: the audit log holds one entry more, and
+    // nothing else differs.
+    let audit_held = |plan: &Value| {
+        plan["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["class"] == "audit")
+            .unwrap()["targets"][0]["held"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(audit_held(&again), audit_held(&plan) + 1);
+    let without_audit = |plan: &Value| {
+        let mut plan = plan.clone();
+        plan["classes"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|c| c["class"] != "audit");
+        plan
+    };
+    assert_eq!(without_audit(&plan), without_audit(&again));
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM loans"), before);
     let loans: &Value = &plan["classes"]
         .as_array()

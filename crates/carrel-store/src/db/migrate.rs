@@ -21,6 +21,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_retention.sql"),
         postgres: include_str!("../../migrations/postgres/0002_retention.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("../../migrations/sqlite/0003_purge_at_scale.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_purge_at_scale.sql"),
+    },
 ];
 
 pub(super) fn run(conn: &mut Conn<'_>) -> Result<(), Error> {

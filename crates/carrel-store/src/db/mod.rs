@@ -342,6 +342,18 @@ impl Pool {
     /// PostgreSQL keeps dead row versions in table pages until VACUUM; this
     /// runs VACUUM on the purged tables (what remains in WAL archives and
     /// backups is the operator's to manage: see ARCHITECTURE.md).
+    /// Called between a purge's batches: keeps SQLite's WAL from growing
+    /// without bound under back-to-back writes. Nothing to do on PostgreSQL,
+    /// whose WAL is recycled by its own checkpoints.
+    pub(crate) fn between_batches(&self) -> Result<(), Error> {
+        match self {
+            Pool::Sqlite {
+                path, synchronous, ..
+            } => sqlite::bound_wal(path, *synchronous),
+            Pool::Postgres(_) => Ok(()),
+        }
+    }
+
     pub(crate) fn after_purge(&self, tables: &[&str]) -> Result<(), Error> {
         match self {
             Pool::Sqlite {

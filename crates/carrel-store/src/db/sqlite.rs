@@ -33,7 +33,9 @@ fn connect(path: &str, synchronous: Synchronous) -> Result<Connection, Error> {
          PRAGMA synchronous = {synchronous};
          PRAGMA foreign_keys = ON;
          PRAGMA secure_delete = ON;
-         PRAGMA busy_timeout = 10000;"
+         PRAGMA busy_timeout = 10000;
+         PRAGMA cache_size = -65536;
+         PRAGMA temp_store = MEMORY;"
     ))
     .map_err(error)?;
     Ok(conn)
@@ -70,6 +72,25 @@ impl Checkpointer {
             .map_err(|e| Error::internal(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Checkpointer { _stop: stop })
     }
+}
+
+/// The size past which a long write (a purge) stops to let the WAL be
+/// copied back and reused: the background checkpointer cannot catch up
+/// with back-to-back batches, and a WAL of gigabytes makes every page
+/// lookup walk its whole index.
+const WAL_BOUND: u64 = 64 * 1024 * 1024;
+
+/// Between a purge's batches: if the WAL has grown past [`WAL_BOUND`],
+/// copy it into the database file and restart it from the beginning. Takes
+/// the write lock for the copy (requests wait, as for one more batch).
+pub(super) fn bound_wal(path: &str, synchronous: Synchronous) -> Result<(), Error> {
+    let size = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
+    if size <= WAL_BOUND {
+        return Ok(());
+    }
+    let conn = connect(path, synchronous)?;
+    conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+        .map_err(error)
 }
 
 /// Copies the whole WAL into the database file and truncates the WAL to

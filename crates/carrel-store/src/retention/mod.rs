@@ -20,6 +20,7 @@
 //! A daily purge reads only the rows that fell due since the last one (and
 //! any kept past their time), not the table.
 
+mod audit_log;
 mod statistics;
 pub(crate) mod targets;
 
@@ -28,6 +29,7 @@ use carrel_policy::{Disposal, Policy, RecordClass, RetentionRule};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
+pub(crate) use self::audit_log::FLOOR_MARK;
 use self::statistics::Cells;
 pub use self::statistics::{report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
@@ -83,12 +85,28 @@ fn bound(
 }
 
 /// SQL true while a legal hold in force pins the row (parameter: now).
+/// Written as a probe of the row's own pins first, so the planner never
+/// walks every hold in force for each row, whatever its statistics say.
 fn held_sql(target: &Target) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM legal_hold_records r JOIN legal_holds h ON h.id = r.hold_id
-                 WHERE r.record_kind = '{}' AND r.record_id = t.id AND h.released_at IS NULL AND h.expires_at > ?)",
+        "EXISTS (SELECT 1 FROM legal_hold_records r
+                 WHERE r.record_kind = '{}' AND r.record_id = t.id
+                   AND EXISTS (SELECT 1 FROM legal_holds h
+                               WHERE h.id = r.hold_id AND h.released_at IS NULL AND h.expires_at > ?))",
         target.kind
     )
+}
+
+/// Removes the pins of holds no longer in force, so no pin outlives its
+/// hold to point at a destroyed record (or at a new record that reuses
+/// its id). Once per target per purge, instead of once per batch.
+fn unpin_ended_holds(tx: &mut Tx<'_>, target: &Target) -> Result<(), Error> {
+    tx.conn.execute(
+        "DELETE FROM legal_hold_records WHERE record_kind = ? AND hold_id IN
+           (SELECT id FROM legal_holds WHERE released_at IS NOT NULL OR expires_at <= ?)",
+        params![target.kind, tx.now().timestamp()],
+    )?;
+    Ok(())
 }
 
 /// SQL true for rows this rule still governs: all of them when they are
@@ -252,7 +270,9 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
                     .ok()
                     .and_then(|d| d.checked_add_days(Days::new(1))),
                 _ => None,
-            };
+            }
+            // A card still valid has not started its clock: not "oldest".
+            .filter(|e| *e <= today);
             plans.push(TargetPlan {
                 kind: target.kind.to_string(),
                 label: target.label.to_string(),
@@ -273,6 +293,9 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
             targets: plans,
         });
     }
+    if let Some(rule) = rule_of(&policy, RecordClass::Audit) {
+        classes.push(audit_plan(tx, rule)?);
+    }
     let legal_holds_in_force = count(
         tx,
         "SELECT COUNT(*) FROM legal_holds WHERE released_at IS NULL AND expires_at > ?",
@@ -283,6 +306,65 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
         classes,
         legal_holds_in_force,
     })
+}
+
+/// The audit log's line in a plan: entries held, and the prefix now due.
+fn audit_plan(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<ClassPlan, Error> {
+    let prefix = audit_log::due_prefix(tx, rule)?;
+    let held = count(tx, "SELECT COUNT(*) FROM audit_log", params![])?;
+    let oldest = tx.conn.query_opt(
+        "SELECT at FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 1",
+        params![prefix.floor],
+    )?;
+    let zone = tx.policy().library.time_zone;
+    let today = tx.today();
+    let oldest_event = match oldest {
+        Some(row) => {
+            DateTime::from_timestamp(row.int(0)?, 0).map(|t| t.with_timezone(&zone).date_naive())
+        }
+        None => None,
+    };
+    Ok(ClassPlan {
+        class: RecordClass::Audit.name().to_string(),
+        rule: describe(rule),
+        targets: vec![TargetPlan {
+            kind: audit_log::KIND.to_string(),
+            label: audit_log::LABEL.to_string(),
+            held,
+            due: prefix.due(),
+            in_use: 0,
+            in_use_means: "never: an entry's clock starts when it is written".to_string(),
+            not_yet_due: held - prefix.due(),
+            legal_hold: 0,
+            kept: Vec::new(),
+            oldest_age_days: oldest_event.map(|e| (today - e).num_days()),
+            oldest_limit_days: oldest_event.map(|e| (due_on(e, rule.keep) - e).num_days()),
+        }],
+    })
+}
+
+/// The audit log's part of a purge: one transaction that cuts the due
+/// prefix, moves the floor and records both in one audit entry. Returns
+/// how many entries it destroyed.
+fn purge_audit_log(tx: &mut Tx<'_>, run_id: i64, rule: &RetentionRule) -> Result<i64, Error> {
+    if progress_of(tx, run_id, audit_log::KIND)?.1 {
+        return Ok(0);
+    }
+    let (destroyed, floor) = audit_log::destroy_prefix(tx, rule)?;
+    tx.conn.execute(
+        "INSERT INTO purge_progress (run_id, target, destroyed, finished_at) VALUES (?, ?, ?, ?)",
+        params![run_id, audit_log::KIND, destroyed, tx.now().timestamp()],
+    )?;
+    RetentionGrant::new(RecordClass::Audit).record(
+        tx,
+        format!(
+            "purge run {run_id}: destroyed {destroyed} {} (rule: {}); the log now starts after {}{floor}",
+            audit_log::LABEL,
+            describe(rule),
+            audit_log::FLOOR_MARK
+        ),
+    );
+    Ok(destroyed)
 }
 
 /// How a purge is run.
@@ -343,10 +425,10 @@ fn claim_run(tx: &mut Tx<'_>, run_id: i64) -> Result<(), Error> {
     Ok(())
 }
 
-fn progress_of(tx: &mut Tx<'_>, run_id: i64, target: &Target) -> Result<(i64, bool), Error> {
+fn progress_of(tx: &mut Tx<'_>, run_id: i64, kind: &str) -> Result<(i64, bool), Error> {
     let row = tx.conn.query_opt(
         "SELECT destroyed, finished_at FROM purge_progress WHERE run_id = ? AND target = ?",
-        params![run_id, target.kind],
+        params![run_id, kind],
     )?;
     Ok(match row {
         Some(r) => (r.int(0)?, r.opt_int(1)?.is_some()),
@@ -383,10 +465,15 @@ pub fn purge(
         };
 
         for target in targets::of_class(class) {
-            let (mut destroyed, finished) = store.transact(|tx| progress_of(tx, run_id, target))?;
+            let (mut destroyed, finished) =
+                store.transact(|tx| progress_of(tx, run_id, target.kind))?;
             if finished {
                 continue;
             }
+            store.transact(|tx| {
+                claim_run(tx, run_id)?;
+                unpin_ended_holds(tx, target)
+            })?;
             let mut after: Option<(Value, i64)> = None;
             loop {
                 let (n, last) = store.transact(|tx| {
@@ -407,6 +494,7 @@ pub fn purge(
                 if n < batch_size {
                     break;
                 }
+                store.pool.between_batches()?;
                 after = last;
             }
         }
@@ -414,6 +502,17 @@ pub fn purge(
             claim_run(tx, run_id)?;
             finish_class(tx, run_id, class, rule)
         })?;
+    }
+    // The audit log last: the entries this purge wrote above are new, and
+    // never due.
+    if let Some(rule) = rule_of(&policy, RecordClass::Audit) {
+        let destroyed = store.transact(|tx| {
+            claim_run(tx, run_id)?;
+            purge_audit_log(tx, run_id, rule)
+        })?;
+        if destroyed > 0 {
+            purged_tables.push("audit_log");
+        }
     }
     let targets = store.transact(|tx| {
         claim_run(tx, run_id)?;
@@ -429,7 +528,14 @@ pub fn purge(
             out.push(PurgedTarget {
                 class: target.class.name().to_string(),
                 label: target.label.to_string(),
-                destroyed: progress_of(tx, run_id, target)?.0,
+                destroyed: progress_of(tx, run_id, target.kind)?.0,
+            });
+        }
+        if rule_of(&policy, RecordClass::Audit).is_some() {
+            out.push(PurgedTarget {
+                class: RecordClass::Audit.name().to_string(),
+                label: audit_log::LABEL.to_string(),
+                destroyed: progress_of(tx, run_id, audit_log::KIND)?.0,
             });
         }
         Ok(out)
@@ -464,8 +570,11 @@ fn destroy_batch(
             EngineKind::Sqlite => "",
         },
     );
+    // A row-value comparison, which both engines turn into one index range
+    // in (event, id) order; the equivalent OR makes SQLite read every
+    // remaining row and sort them, each batch.
     let keyset = if after.is_some() {
-        format!(" AND ({event} > ? OR ({event} = ? AND t.id > ?))")
+        format!(" AND ({event}, t.id) > (?, ?)")
     } else {
         String::new()
     };
@@ -482,7 +591,7 @@ fn destroy_batch(
     let mut params = vec![b.param()];
     if let Some((key, id)) = after {
         let key = value_param(key);
-        params.extend([key, key, Param::Int(*id)]);
+        params.extend([key, Param::Int(*id)]);
     }
     params.push(Param::Int(now));
     let rows: Vec<Row> = tx.conn.query(&sql, &params)?;
@@ -493,7 +602,7 @@ fn destroy_batch(
     let mut ids = Vec::with_capacity(rows.len());
     for row in &rows {
         ids.push(row.int(0)?.to_string());
-        cells.add(statistics::cell(target.stats, row, 2, zone)?);
+        statistics::add_record(&mut cells, target.stats, row, 2, zone)?;
     }
     let last = match rows.last() {
         Some(row) => Some((row.0[1].clone(), row.int(0)?)),
@@ -504,10 +613,6 @@ fn destroy_batch(
     for statement in target.before_destroy {
         tx.conn.batch(&statement.replace("{ids}", &ids))?;
     }
-    tx.conn.batch(&format!(
-        "DELETE FROM legal_hold_records WHERE record_kind = '{}' AND record_id IN ({ids})",
-        target.kind
-    ))?;
     match rule.disposal {
         Disposal::Delete => tx
             .conn
@@ -544,7 +649,7 @@ fn finish_class(
     let mut counts = Vec::new();
     let mut newly_finished = false;
     for target in targets::of_class(class) {
-        let (destroyed, finished) = progress_of(tx, run_id, target)?;
+        let (destroyed, finished) = progress_of(tx, run_id, target.kind)?;
         if !finished {
             newly_finished = true;
             tx.conn.execute(

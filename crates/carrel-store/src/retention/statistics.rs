@@ -5,7 +5,7 @@
 //! reports suppress every cell smaller than the policy's `min_cell`, so no
 //! one can be singled out from them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use chrono_tz::Tz;
@@ -56,30 +56,55 @@ fn clean(value: &str) -> String {
     value.replace([';', '='], " ")
 }
 
-/// The statistics cell a destroyed record adds to: (month, dimensions) and
-/// an amount (cents of a fine, minutes of a session, items delivered).
-/// `row` holds the target's `stats_columns` from column `first` on.
-pub(crate) fn cell(
+impl Stats {
+    /// The groups of dimensions this kind of record is counted under. Each
+    /// facet is its own set of cells: a loan counts once under its item and
+    /// once under its borrower's category and age band, and never under
+    /// both at once, so no stored count says what kind of borrower took an
+    /// item (a one-count cell "13-17, item 123, March" would be a
+    /// quasi-identifier; D3).
+    pub(crate) fn facets(self) -> &'static [&'static [&'static str]] {
+        match self {
+            Stats::Loan => &[&["item"], &["category", "age"]],
+            Stats::Hold => &[&["item", "outcome"]],
+            Stats::Fine => &[&["reason", "category"]],
+            Stats::Ill => &[&["lender", "outcome"]],
+            Stats::Delivery => &[&[]],
+            Stats::ProgramRegistration => &[&["program"]],
+            Stats::ComputerSession => &[&["terminal"]],
+            Stats::Subscription => &[&["list"]],
+            Stats::Registration => &[&["category", "age"]],
+        }
+    }
+}
+
+/// Adds a record about to be destroyed to its statistics cells: one per
+/// facet, each (month, dimensions) with an amount (cents of a fine,
+/// minutes of a session, items delivered). `row` holds the target's
+/// `stats_columns` from column `first` on.
+pub(crate) fn add_record(
+    cells: &mut Cells,
     stats: Stats,
     row: &Row,
     first: usize,
     zone: Tz,
-) -> Result<(String, String, i64), Error> {
+) -> Result<(), Error> {
     let when = |i: usize| -> Result<NaiveDate, Error> { local_date(row.int(first + i)?, zone) };
     let text = |i: usize| -> Result<String, Error> {
         Ok(row
             .opt_text(first + i)?
             .map_or_else(|| "unknown".to_string(), |s| clean(&s)))
     };
-    Ok(match stats {
+    let (month, dimensions, amount) = match stats {
         Stats::Loan => {
             let on = when(0)?;
             let birth = row.opt_text(first + 3)?;
+            let month = month_of(on);
+            cells.add((month.clone(), format!("item={}", row.int(first + 1)?), 0));
             (
-                month_of(on),
+                month,
                 format!(
-                    "item={};category={};age={}",
-                    row.int(first + 1)?,
+                    "category={};age={}",
                     text(2)?,
                     age_band(birth.as_deref(), on)
                 ),
@@ -141,12 +166,15 @@ pub(crate) fn cell(
                 0,
             )
         }
-    })
+    };
+    cells.add((month, dimensions, amount));
+    Ok(())
 }
 
-/// Counts gathered from one batch, keyed by (month, dimensions).
+/// Counts gathered from one batch, keyed by (month, dimensions). Kept in
+/// key order so that the upserts walk the table's B-tree in order.
 #[derive(Default)]
-pub(crate) struct Cells(HashMap<(String, String), (i64, i64)>);
+pub(crate) struct Cells(BTreeMap<(String, String), (i64, i64)>);
 
 impl Cells {
     pub(crate) fn add(&mut self, (month, dimensions, amount): (String, String, i64)) {
@@ -208,6 +236,41 @@ pub struct Report {
     pub rows: Vec<ReportRow>,
 }
 
+/// The facet a report grouped by `by` reads: the first of the class's
+/// facets that has every dimension asked for (with none asked for, the
+/// class's first: loans by item, so each loan counts once).
+fn facet_for(
+    class: carrel_policy::RecordClass,
+    by: &[String],
+) -> Result<&'static [&'static str], Error> {
+    let facets: Vec<&'static [&'static str]> = super::targets::of_class(class)
+        .flat_map(|t| t.stats.facets().iter().copied())
+        .collect();
+    facets
+        .iter()
+        .copied()
+        .find(|facet| by.iter().all(|d| facet.contains(&d.as_str())))
+        .ok_or_else(|| {
+            let choices: Vec<String> = facets.iter().map(|f| f.join(",")).collect();
+            Error::invalid(
+                "bad_dimension",
+                format!(
+                    "{} statistics cannot be grouped that way; group by one of: {}. Item counts and borrower counts are kept apart, so no count says what kind of borrower took an item",
+                    class.name(),
+                    choices.join(" | ")
+                ),
+            )
+        })
+}
+
+/// The dimension names of a stored cell.
+fn keys_of(dimensions: &str) -> Vec<&str> {
+    dimensions
+        .split(';')
+        .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+        .collect()
+}
+
 /// A report of one class's statistics, grouped by the named dimensions (and
 /// month, if `monthly`), with small cells suppressed. Statistics hold no
 /// personal data, so any signed-in staff member may read them; `_actor`
@@ -220,6 +283,7 @@ pub fn report(
     monthly: bool,
     months: Option<(String, String)>,
 ) -> Result<Report, Error> {
+    let facet = facet_for(class, by)?;
     let (from, to) = months.unwrap_or_else(|| ("0000-00".into(), "9999-99".into()));
     let rows = tx.conn.query(
         "SELECT month, dimensions, records, amount FROM statistics
@@ -230,10 +294,17 @@ pub fn report(
     type Key = (Option<String>, BTreeMap<String, String>);
     let mut groups: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
     for row in &rows {
-        let dims: BTreeMap<&str, &str> = match &row.0[1] {
-            Value::Text(d) => d.split(';').filter_map(|kv| kv.split_once('=')).collect(),
-            _ => BTreeMap::new(),
+        let text = match &row.0[1] {
+            Value::Text(d) => d.as_str(),
+            _ => "",
         };
+        if keys_of(text) != facet {
+            continue;
+        }
+        let dims: BTreeMap<&str, &str> = text
+            .split(';')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
         let group = by
             .iter()
             .map(|k| {

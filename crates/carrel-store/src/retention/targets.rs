@@ -112,7 +112,8 @@ pub(crate) const TARGETS: &[Target] = &[
         needs: LOAN_NEEDS,
         stats: Stats::Loan,
         stats_columns: "t.checked_out_at, t.item_id, pt.category, pt.birth_date",
-        before_destroy: &["UPDATE fines SET loan_id = NULL WHERE loan_id IN ({ids})"],
+        // fines.loan_id is ON DELETE SET NULL: a fine keeps its own clock.
+        before_destroy: &[],
         after_class: None,
     },
     Target {

@@ -1,0 +1,99 @@
+//! The audit log's own retention rule ("2 years after entry_written").
+//!
+//! The log is a hash chain, so it cannot lose entries from the middle: the
+//! purge cuts a prefix. It deletes the oldest entries up to the last one
+//! past its time (the "floor"), records the floor's seq and hash in
+//! `audit_head`, and says so in the purge's own audit entry, in the same
+//! transaction. [`crate::audit::verify`] then checks the chain from the
+//! floor, and checks that the floor is the one the latest such entry
+//! recorded: nobody without the audit key can cut the log further back and
+//! pass verification.
+
+use carrel_policy::retention::cutoff_instant;
+use carrel_policy::RetentionRule;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::Tx;
+
+/// The kind and label of audit entries in plans, progress and summaries.
+pub(crate) const KIND: &str = "audit_entry";
+pub(crate) const LABEL: &str = "audit log entries";
+
+/// How the purge's audit entry names the new floor; `verify` reads it back.
+pub(crate) const FLOOR_MARK: &str = "floor=";
+
+/// The chain's current floor and the newest entry that may go now.
+pub(crate) struct Prefix {
+    /// Entries up to this seq are already gone (0: none).
+    pub floor: i64,
+    /// Every entry after `floor` up to this seq is past its time.
+    pub due_through: i64,
+}
+
+impl Prefix {
+    pub fn due(&self) -> i64 {
+        self.due_through - self.floor
+    }
+}
+
+/// Finds the due prefix by walking from the floor in seq order until the
+/// first entry still within its time: the cost follows the entries due,
+/// not the log. Entries are appended with their commit time, so time and
+/// seq agree but for moments; an entry a moment out of order is kept until
+/// the next purge rather than cut from the middle of the chain.
+pub(crate) fn due_prefix(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<Prefix, Error> {
+    let zone = tx.policy().library.time_zone;
+    let cut = cutoff_instant(tx.today(), rule.keep, zone)
+        .timestamp()
+        .min(tx.now().timestamp() + 1);
+    let head = tx.conn.query_one(
+        "SELECT floor_seq, seq FROM audit_head WHERE id = 1",
+        params![],
+    )?;
+    let (floor, last) = (head.int(0)?, head.int(1)?);
+    let first_kept = tx.conn.query_opt(
+        "SELECT seq FROM audit_log WHERE seq > ? AND at >= ? ORDER BY seq LIMIT 1",
+        params![floor, cut],
+    )?;
+    let due_through = match first_kept {
+        Some(row) => row.int(0)? - 1,
+        None => last,
+    };
+    Ok(Prefix {
+        floor,
+        due_through: due_through.max(floor),
+    })
+}
+
+/// Deletes the due prefix and moves the floor, in the caller's transaction.
+/// Returns the number of entries destroyed and the new floor as `SEQ:HASH`.
+pub(crate) fn destroy_prefix(
+    tx: &mut Tx<'_>,
+    rule: &RetentionRule,
+) -> Result<(i64, String), Error> {
+    let prefix = due_prefix(tx, rule)?;
+    let floor_hash = if prefix.due() == 0 {
+        tx.conn
+            .query_one("SELECT floor_hash FROM audit_head WHERE id = 1", params![])?
+            .text(0)?
+    } else {
+        tx.conn
+            .query_one(
+                "SELECT hash FROM audit_log WHERE seq = ?",
+                params![prefix.due_through],
+            )?
+            .text(0)?
+    };
+    let destroyed = tx.conn.execute(
+        "DELETE FROM audit_log WHERE seq > ? AND seq <= ?",
+        params![prefix.floor, prefix.due_through],
+    )? as i64;
+    // Last, so that on PostgreSQL the chain's head row (which every
+    // appending transaction locks) is held only for the commit.
+    tx.conn.execute(
+        "UPDATE audit_head SET floor_seq = ?, floor_hash = ? WHERE id = 1",
+        params![prefix.due_through, &floor_hash],
+    )?;
+    Ok((destroyed, format!("{}:{floor_hash}", prefix.due_through)))
+}
