@@ -136,7 +136,9 @@ pub fn place(
         params![&reference, class.name(), request.patron_id, &from.to_string(), &to.to_string(), staff_id, now.timestamp(), expires_at],
     )?;
     // Pin what exists now, nothing later. Every kind of record of the class
-    // is pinned (circulation: loans and holds).
+    // is pinned (circulation: loans and holds). Not while a purge batch is
+    // between choosing its rows and destroying them.
+    crate::retention::exclude_concurrent_purge(tx)?;
     let mut pinned = 0;
     for target in targets::of_class(class) {
         let patron_column = if target.table == "patrons" {

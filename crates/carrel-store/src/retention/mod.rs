@@ -417,9 +417,23 @@ impl PurgeSummary {
     }
 }
 
+/// Taken first by every purge transaction and by placing a legal hold, so
+/// the two never interleave. On PostgreSQL (READ COMMITTED) a batch could
+/// otherwise select a row, a hold pin it and commit, and the batch delete
+/// it anyway: its hold check ran on a snapshot from before the pin. Each
+/// later statement sees a snapshot taken after the lock, so whichever
+/// comes second sees what the first did. SQLite has one writer already.
+pub(crate) fn exclude_concurrent_purge(tx: &mut Tx<'_>) -> Result<(), Error> {
+    if tx.conn.engine() == EngineKind::Postgres {
+        tx.conn.batch("SELECT pg_advisory_xact_lock(7302)")?;
+    }
+    Ok(())
+}
+
 /// The purge's own row lock, taken first in every purge transaction: two
 /// purges at once (the schedule and an operator) take turns batch by batch.
 fn claim_run(tx: &mut Tx<'_>, run_id: i64) -> Result<(), Error> {
+    exclude_concurrent_purge(tx)?;
     let lock = tx.conn.for_update();
     tx.conn.query_one(
         &format!("SELECT id FROM purge_runs WHERE id = ?{lock}"),
@@ -569,8 +583,8 @@ fn destroy_batch(
     let (event, lock) = (
         target.event,
         match tx.conn.engine() {
-            EngineKind::Postgres => " FOR UPDATE OF t",
-            EngineKind::Sqlite => "",
+            EngineKind::Postgres if target.lock_rows => " FOR UPDATE OF t",
+            _ => "",
         },
     );
     // A row-value comparison, which both engines turn into one index range

@@ -69,6 +69,11 @@ pub(crate) struct Target {
     /// Run once when the class is done in a purge, with today's bound as
     /// its one parameter (an inactive mailing list left empty goes too).
     pub after_class: Option<&'static str>,
+    /// Whether a batch must lock its rows (PostgreSQL `FOR UPDATE`): only
+    /// where desk work can move the row's own clock back while a batch
+    /// holds it (a card renewed). Elsewhere the clock, once started, never
+    /// changes, and locking every row would cost a write per row.
+    pub lock_rows: bool,
 }
 
 const LOAN_NEEDS: &[(&str, &str)] = &[(
@@ -115,6 +120,7 @@ pub(crate) const TARGETS: &[Target] = &[
         // fines.loan_id is ON DELETE SET NULL: a fine keeps its own clock.
         before_destroy: &[],
         after_class: None,
+        lock_rows: false,
     },
     Target {
         class: RecordClass::Circulation,
@@ -131,6 +137,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats_columns: "t.placed_at, t.item_id, t.status",
         before_destroy: &[],
         after_class: None,
+        lock_rows: false,
     },
     Target {
         class: RecordClass::Fines,
@@ -147,6 +154,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats_columns: "t.assessed_at, t.reason, pt.category, t.amount_cents",
         before_destroy: &[],
         after_class: None,
+        lock_rows: false,
     },
     Target {
         class: RecordClass::InterlibraryLoan,
@@ -163,6 +171,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats_columns: "t.requested_at, t.lender, t.status, t.fees_cents",
         before_destroy: &[],
         after_class: None,
+        lock_rows: false,
     },
     Target {
         class: RecordClass::HomeDelivery,
@@ -180,6 +189,7 @@ pub(crate) const TARGETS: &[Target] = &[
             "t.completed_at, (SELECT COUNT(*) FROM delivery_items di WHERE di.delivery_id = t.id)",
         before_destroy: &["DELETE FROM delivery_items WHERE delivery_id IN ({ids})"],
         after_class: None,
+        lock_rows: false,
     },
     Target {
         class: RecordClass::ProgramRegistration,
@@ -196,6 +206,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats_columns: "p.starts_at, t.program_id",
         before_destroy: &[],
         after_class: None,
+        lock_rows: false,
     },
     Target {
         class: RecordClass::ElectronicAccess,
@@ -212,6 +223,7 @@ pub(crate) const TARGETS: &[Target] = &[
         stats_columns: "t.started_at, t.terminal, (t.ended_at - t.started_at) / 60",
         before_destroy: &[],
         after_class: None,
+        lock_rows: false,
     },
     Target {
         class: RecordClass::MailingList,
@@ -231,6 +243,7 @@ pub(crate) const TARGETS: &[Target] = &[
             "DELETE FROM mailing_lists WHERE last_active_at < ?
              AND NOT EXISTS (SELECT 1 FROM list_subscriptions s WHERE s.list_id = mailing_lists.id)",
         ),
+        lock_rows: false,
     },
     Target {
         class: RecordClass::Registration,
@@ -251,6 +264,7 @@ pub(crate) const TARGETS: &[Target] = &[
             "UPDATE legal_holds SET patron_id = NULL WHERE patron_id IN ({ids})",
         ],
         after_class: None,
+        lock_rows: true,
     },
 ];
 
