@@ -218,6 +218,11 @@ fn options(args: &Args) -> PurgeOptions {
     }
 }
 
+/// How many loans the bare DELETE would destroy.
+fn due_count_sql() -> String {
+    bare_delete_sql().replacen("DELETE FROM loans", "SELECT COUNT(*) FROM loans", 1)
+}
+
 /// A clock the benchmark moves forward a day at a time.
 fn movable_clock() -> (carrel_store::Clock, Arc<AtomicI64>) {
     let now = Arc::new(AtomicI64::new(bench_now().timestamp()));
@@ -313,13 +318,7 @@ fn sqlite(args: &Args) {
     }
     conn.execute_batch("COMMIT; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")
         .unwrap();
-    let due: i64 = conn
-        .query_row(
-            &bare_delete_sql().replacen("DELETE FROM loans", "SELECT COUNT(*) FROM loans", 1),
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let due: i64 = conn.query_row(&due_count_sql(), [], |r| r.get(0)).unwrap();
     drop(conn);
     let size = std::fs::metadata(&path).unwrap().len();
     println!(
@@ -367,15 +366,10 @@ fn postgres(args: &Args, server: &str) {
     // The server's URL with another database name.
     let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
     let url_of = |db: &str| format!("{base}/{db}");
-    let admin = |sql: String| {
-        let server = server.to_string();
-        std::thread::spawn(move || {
-            let mut c = postgres::Client::connect(&server, postgres::NoTls).unwrap();
-            c.batch_execute(&sql).unwrap();
-        })
-        .join()
-        .unwrap()
-    };
+    // No async runtime runs in this benchmark, so the blocking client is
+    // used directly.
+    let connect = |url: &str| postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let admin = |sql: String| connect(server).batch_execute(&sql).unwrap();
     println!("PostgreSQL ({base})");
     admin(format!("CREATE DATABASE {original}"));
     let store = open_store(&format!("{}?schema=carrel", url_of(&original)));
@@ -383,9 +377,9 @@ fn postgres(args: &Args, server: &str) {
     drop(store);
 
     let start = Instant::now();
-    let (loans, patrons, url) = (args.loans, args.patrons, url_of(&original));
-    let due = std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let (loans, patrons) = (args.loans, args.patrons);
+    let due = {
+        let mut c = connect(&url_of(&original));
         // Loading only: skip the foreign-key triggers, as a restore does.
         c.batch_execute(
             "SET search_path TO carrel; SET session_replication_role = replica; BEGIN;",
@@ -398,12 +392,8 @@ fn postgres(args: &Args, server: &str) {
             .unwrap();
         // VACUUM cannot run in the implicit transaction of a multi-statement batch.
         c.batch_execute("VACUUM ANALYZE").unwrap();
-        let count =
-            bare_delete_sql().replacen("DELETE FROM loans", "SELECT COUNT(*) FROM loans", 1);
-        c.query_one(&count, &[]).unwrap().get::<_, i64>(0)
-    })
-    .join()
-    .unwrap();
+        c.query_one(&due_count_sql(), &[]).unwrap().get::<_, i64>(0)
+    };
     println!(
         "  generated {loans} loans, {patrons} patrons in {}; {due} loans due ({:.0}%)",
         secs(start.elapsed()),
@@ -411,18 +401,15 @@ fn postgres(args: &Args, server: &str) {
     );
     admin(format!("CREATE DATABASE {copy} TEMPLATE {original}"));
 
-    let url = url_of(&copy);
-    let (bare_rows, bare) = std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let (bare_rows, bare) = {
+        let mut c = connect(&url_of(&copy));
         c.batch_execute("SET search_path TO carrel").unwrap();
         let start = Instant::now();
         let mut tx = c.transaction().unwrap();
         let n = tx.execute(&bare_delete_sql(), &[]).unwrap() as i64;
         tx.commit().unwrap();
         (n, start.elapsed())
-    })
-    .join()
-    .unwrap();
+    };
     admin(format!("DROP DATABASE {copy}"));
     println!(
         "  bare DELETE of the due loans, one statement: {bare_rows} loans in {} ({})",

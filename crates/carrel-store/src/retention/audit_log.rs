@@ -27,6 +27,8 @@ pub(crate) const FLOOR_MARK: &str = "floor=";
 pub(crate) struct Prefix {
     /// Entries up to this seq are already gone (0: none).
     pub floor: i64,
+    /// The hash of entry `floor` (empty while it is 0).
+    pub floor_hash: String,
     /// Every entry after `floor` up to this seq is past its time.
     pub due_through: i64,
 }
@@ -48,10 +50,10 @@ pub(crate) fn due_prefix(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<Prefix
         .timestamp()
         .min(tx.now().timestamp() + 1);
     let head = tx.conn.query_one(
-        "SELECT floor_seq, seq FROM audit_head WHERE id = 1",
+        "SELECT floor_seq, floor_hash, seq FROM audit_head WHERE id = 1",
         params![],
     )?;
-    let (floor, last) = (head.int(0)?, head.int(1)?);
+    let (floor, floor_hash, last) = (head.int(0)?, head.text(1)?, head.int(2)?);
     let first_kept = tx.conn.query_opt(
         "SELECT seq FROM audit_log WHERE seq > ? AND at >= ? ORDER BY seq LIMIT 1",
         params![floor, cut],
@@ -62,6 +64,7 @@ pub(crate) fn due_prefix(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<Prefix
     };
     Ok(Prefix {
         floor,
+        floor_hash,
         due_through: due_through.max(floor),
     })
 }
@@ -74,9 +77,7 @@ pub(crate) fn destroy_prefix(
 ) -> Result<(i64, String), Error> {
     let prefix = due_prefix(tx, rule)?;
     let floor_hash = if prefix.due() == 0 {
-        tx.conn
-            .query_one("SELECT floor_hash FROM audit_head WHERE id = 1", params![])?
-            .text(0)?
+        prefix.floor_hash.clone()
     } else {
         tx.conn
             .query_one(

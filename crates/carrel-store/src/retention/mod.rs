@@ -266,9 +266,7 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
                 params![],
             )?;
             let oldest_event = match (&oldest.0[0], target.clock) {
-                (Value::Int(t), Clock::Instant) => {
-                    DateTime::from_timestamp(*t, 0).map(|t| t.with_timezone(&zone).date_naive())
-                }
+                (Value::Int(t), Clock::Instant) => statistics::local_date(*t, zone).ok(),
                 (Value::Text(d), Clock::ExpiryDate) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
                     .ok()
                     .and_then(|d| d.checked_add_days(Days::new(1))),
@@ -287,7 +285,7 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
                 legal_hold,
                 kept,
                 oldest_age_days: oldest_event.map(|e| (today - e).num_days()),
-                oldest_limit_days: oldest_event.map(|e| (due_on(e, rule.keep) - e).num_days()),
+                oldest_limit_days: oldest_event.map(|e| limit_days(e, rule)),
             });
         }
         classes.push(ClassPlan {
@@ -311,6 +309,11 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
     })
 }
 
+/// How many days a rule keeps a record whose clock started on `event`.
+fn limit_days(event: NaiveDate, rule: &RetentionRule) -> i64 {
+    (due_on(event, rule.keep) - event).num_days()
+}
+
 /// The audit log's line in a plan: entries held, and the prefix now due.
 fn audit_plan(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<ClassPlan, Error> {
     let prefix = audit_log::due_prefix(tx, rule)?;
@@ -322,9 +325,7 @@ fn audit_plan(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<ClassPlan, Error>
     let zone = tx.policy().library.time_zone;
     let today = tx.today();
     let oldest_event = match oldest {
-        Some(row) => {
-            DateTime::from_timestamp(row.int(0)?, 0).map(|t| t.with_timezone(&zone).date_naive())
-        }
+        Some(row) => statistics::local_date(row.int(0)?, zone).ok(),
         None => None,
     };
     Ok(ClassPlan {
@@ -341,7 +342,7 @@ fn audit_plan(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<ClassPlan, Error>
             legal_hold: 0,
             kept: Vec::new(),
             oldest_age_days: oldest_event.map(|e| (today - e).num_days()),
-            oldest_limit_days: oldest_event.map(|e| (due_on(e, rule.keep) - e).num_days()),
+            oldest_limit_days: oldest_event.map(|e| limit_days(e, rule)),
         }],
     })
 }

@@ -40,7 +40,8 @@ pub(crate) fn age_band(birth_date: Option<&str>, on: NaiveDate) -> &'static str 
         .map_or("unknown", |(_, band)| band)
 }
 
-fn local_date(seconds: i64, zone: Tz) -> Result<NaiveDate, Error> {
+/// The library-local date of a stored instant.
+pub(super) fn local_date(seconds: i64, zone: Tz) -> Result<NaiveDate, Error> {
     DateTime::from_timestamp(seconds, 0)
         .map(|t| t.with_timezone(&zone).date_naive())
         .ok_or_else(|| Error::internal("a stored time is out of range"))
