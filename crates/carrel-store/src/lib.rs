@@ -142,19 +142,38 @@ impl Store {
     }
 
     fn run<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, Error>) -> Result<T, Error> {
-        let now = (self.clock)();
-        self.pool.run(|conn| {
-            let mut tx = Tx {
-                conn,
-                store: self,
-                now,
-                pending: Vec::new(),
-            };
-            let value = f(&mut tx)?;
-            let pending = std::mem::take(&mut tx.pending);
-            audit::append(&mut tx.conn, &self.audit_key, &pending)?;
-            Ok(value)
-        })
+        self.pool.run(|conn| self.in_tx(conn, f))
+    }
+
+    /// Like [`Store::transact`], for work that may hold the database for a
+    /// while (a retention purge): `f` also gets a probe that is true while
+    /// a desk operation waits for the database, so it can end early and
+    /// let it in. On SQLite the transaction runs on its own, not in a group
+    /// commit. Crate-private: no denial can come out of it.
+    pub(crate) fn transact_long<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.pool
+            .run_long(|conn, desk_waiting| self.in_tx(conn, |tx| f(tx, desk_waiting)))
+    }
+
+    /// Runs `f` on an open transaction and appends its audit entries.
+    fn in_tx<T>(
+        &self,
+        conn: Conn<'_>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut tx = Tx {
+            conn,
+            store: self,
+            now: (self.clock)(),
+            pending: Vec::new(),
+        };
+        let value = f(&mut tx)?;
+        let pending = std::mem::take(&mut tx.pending);
+        audit::append(&mut tx.conn, &self.audit_key, &pending)?;
+        Ok(value)
     }
 
     /// A transaction for Carrel's own bookkeeping (migrations, policy

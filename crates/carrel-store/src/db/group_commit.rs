@@ -157,6 +157,75 @@ impl GroupCommit {
         }
     }
 
+    /// Runs `f` as one transaction of its own, outside any batch: for long
+    /// work (a retention purge) that should neither share a commit with
+    /// desk operations nor pay for a savepoint. `f` is handed a probe that
+    /// says whether another operation is waiting for the writer, so it can
+    /// end its transaction early and let it in. The transaction gets a page
+    /// cache of `cache_kib` KiB. Durable when this returns Ok; all or
+    /// nothing.
+    pub(crate) fn run_alone<T>(
+        &self,
+        cache_kib: u64,
+        f: impl FnOnce(Conn<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut writer = self.lock_writer();
+        if writer.open {
+            // A batch left open for callers that have since gone quiet:
+            // commit it for them before starting.
+            let batch = writer.batch;
+            let result = writer.conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = writer.conn.execute_batch("ROLLBACK");
+                e.to_string()
+            });
+            writer.open = false;
+            self.commits.fetch_add(1, Ordering::Relaxed);
+            self.publish(batch, result);
+        }
+        if !writer.conn.is_autocommit() {
+            let _ = writer.conn.execute_batch("ROLLBACK");
+        }
+        // The page cache is set before BEGIN and put back after the
+        // transaction, whatever its outcome.
+        writer
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{cache_kib}"))
+            .map_err(sqlite::error)?;
+        writer
+            .conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sqlite::error)?;
+        let waiting = || self.queued.load(Ordering::SeqCst) > 0;
+        let conn = &mut writer.conn;
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(Conn::Sqlite(conn), &waiting)));
+        let finished = match &outcome {
+            Ok(Ok(_)) => writer.conn.execute_batch("COMMIT"),
+            _ => writer.conn.execute_batch("ROLLBACK"),
+        };
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = writer
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{}", sqlite::CACHE_KIB))
+        {
+            tracing::warn!(error = %e, "could not restore the page cache size");
+        }
+        match outcome {
+            Err(panic) => {
+                let _ = finished;
+                resume_unwind(panic)
+            }
+            Ok(result) => {
+                let value = result?;
+                if let Err(e) = finished {
+                    let _ = writer.conn.execute_batch("ROLLBACK");
+                    tracing::error!(error = %e, "commit failed");
+                    return Err(Error::Database(format!("sqlite: commit failed: {e}")));
+                }
+                Ok(value)
+            }
+        }
+    }
+
     fn publish(&self, batch: u64, result: Result<(), String>) {
         let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
         outcomes.done_through = outcomes.done_through.max(batch);
@@ -227,6 +296,77 @@ mod tests {
             .unwrap();
         // Committed, and visible to another connection, as soon as run returns.
         assert_eq!(count(&path), 1);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    fn cache_size(gc: &GroupCommit) -> i64 {
+        gc.run(|conn| match conn {
+            Conn::Sqlite(c) => Ok(c
+                .query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))
+                .unwrap()),
+            Conn::Postgres(_) => unreachable!(),
+        })
+        .unwrap()
+    }
+
+    /// A long transaction (a purge) learns that a desk operation is
+    /// waiting, ends, and the operation then runs; what both wrote is
+    /// committed. Its larger page cache is put back afterwards.
+    #[test]
+    fn a_long_transaction_yields_to_a_waiting_operation() {
+        let (gc, path) = writer("long");
+        let started = Arc::new(std::sync::Barrier::new(2));
+        let desk = {
+            let (gc, started) = (gc.clone(), started.clone());
+            std::thread::spawn(move || {
+                started.wait();
+                gc.run(|mut conn| conn.execute("INSERT INTO t (v) VALUES ('desk')", params![]))
+                    .unwrap();
+            })
+        };
+        let steps = gc
+            .run_alone(256 * 1024, |mut conn, desk_waiting| {
+                started.wait();
+                let mut steps: i64 = 0;
+                // Steps until the desk waits (bounded, so a broken probe
+                // fails the test instead of hanging it).
+                while !desk_waiting() && steps < 10_000 {
+                    conn.execute("INSERT INTO t (v) VALUES ('purge step')", params![])?;
+                    steps += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(steps)
+            })
+            .unwrap();
+        desk.join().unwrap();
+        assert!(steps < 10_000, "the long transaction saw the desk waiting");
+        assert_eq!(
+            count(&path),
+            steps + 1,
+            "both the steps and the desk's write are committed"
+        );
+        assert_eq!(
+            cache_size(&gc),
+            -(sqlite::CACHE_KIB as i64),
+            "the purge's page cache is put back"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A failed long transaction leaves nothing behind, and what was
+    /// committed before it stays.
+    #[test]
+    fn a_failed_long_transaction_rolls_back_alone() {
+        let (gc, path) = writer("long-fail");
+        gc.run(|mut conn| conn.execute("INSERT INTO t (v) VALUES ('before')", params![]))
+            .unwrap();
+        let failed = gc.run_alone(128 * 1024, |mut conn, _| -> Result<(), Error> {
+            conn.execute("INSERT INTO t (v) VALUES ('half a purge')", params![])?;
+            Err(Error::internal("the purge failed part-way"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&path), 1);
+        assert_eq!(cache_size(&gc), -(sqlite::CACHE_KIB as i64));
         let _ = std::fs::remove_file(&path);
     }
 

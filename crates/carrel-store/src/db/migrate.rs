@@ -26,6 +26,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_purge_at_scale.sql"),
         postgres: include_str!("../../migrations/postgres/0003_purge_at_scale.sql"),
     },
+    Migration {
+        version: 4,
+        sqlite: include_str!("../../migrations/sqlite/0004_set_based_purge.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_set_based_purge.sql"),
+    },
 ];
 
 pub(super) fn run(conn: &mut Conn<'_>) -> Result<(), Error> {

@@ -7,6 +7,7 @@
 //! crate-private, so the only way in from outside is through functions that
 //! take a [`crate::gate::Grant`].
 
+mod functions;
 mod group_commit;
 mod migrate;
 mod postgres;
@@ -332,6 +333,23 @@ impl Pool {
                     }
                 }
             }
+        }
+    }
+
+    /// Runs `f` as one transaction that may be long (a purge). `f` gets a
+    /// probe that says whether a desk operation is waiting for the
+    /// database: on SQLite, whose one writer is held for the whole
+    /// transaction, it is true while another operation queues for it; on
+    /// PostgreSQL, where desk work runs beside the purge, never. On SQLite
+    /// the transaction also gets a larger page cache (see
+    /// `sqlite::purge_cache_kib`).
+    pub(crate) fn run_long<T>(
+        &self,
+        f: impl FnOnce(Conn<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self {
+            Pool::Sqlite { writer, path, .. } => writer.run_alone(sqlite::purge_cache_kib(path), f),
+            Pool::Postgres(_) => self.run(|conn| f(conn, &|| false)),
         }
     }
 

@@ -37,6 +37,9 @@ impl r2d2::ManageConnection for PgManager {
                 "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
             ))?;
         }
+        client.batch_execute(crate::retention::step_table_sql(
+            super::EngineKind::Postgres,
+        ))?;
         Ok(PgConn {
             client: Some(client),
             statements: HashMap::new(),

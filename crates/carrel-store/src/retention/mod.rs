@@ -30,21 +30,68 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
 pub(crate) use self::audit_log::FLOOR_MARK;
-use self::statistics::Cells;
+pub(crate) use self::statistics::{age_band, local_date};
 pub use self::statistics::{report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
-use crate::db::{params, EngineKind, Param, Row, Value};
+use crate::db::{params, EngineKind, Param, Value};
 use crate::error::Error;
 use crate::gate::{AuditLog, Grant, Read, RetentionGrant};
 use crate::{Store, Tx};
 
-/// Rows destroyed per transaction. On SQLite each commit rewrites every
-/// page the batch touched, and a loan's patron-index entry is on a random
-/// page, so small batches rewrite the same pages over and over: on 1M
-/// loans, 5,000 took 45.8 s where 50,000 took 14.3 s (`carrel-bench
-/// purge`). A batch of 50,000 holds the SQLite writer about a second on
-/// 1M loans, several on 10M; a daily purge is usually one batch.
-pub const DEFAULT_BATCH: usize = 50_000;
+/// Records destroyed per transaction, at most. On SQLite every commit
+/// rewrites every page the transaction touched, and a loan's patron-index
+/// entry is on a random page, so the fewer commits the less is written:
+/// on 10M loans, batches of 50,000 took 6x a bare DELETE and batches of
+/// 500,000 2.7x (`carrel-bench purge`). A long transaction does not keep
+/// the desk waiting on SQLite: it ends at the next step as soon as another
+/// operation waits for the database (see [`STEP`]). On PostgreSQL nothing
+/// at the desk waits for a purge transaction except placing a legal hold.
+pub const DEFAULT_BATCH: usize = 500_000;
+
+/// Records one step reads, counts and destroys. A transaction is a series
+/// of steps; on SQLite a desk request that arrives waits for the current
+/// step at most, so steps are kept short.
+pub const STEP: usize = 10_000;
+
+/// The scratch table a purge step fills with its due rows: the id, the
+/// clock event (for where the next step starts), and what the statistics
+/// need (month, each facet's dimension text, amount), computed in the same
+/// pass over the clock index. Every later statement of the step reads this
+/// table instead of finding the rows again. Temporary, so private to its
+/// connection and never in a backup (in memory on SQLite, not WAL-logged
+/// on PostgreSQL); created when a connection opens, emptied by every step.
+pub(crate) fn step_table_sql(engine: EngineKind) -> &'static str {
+    match engine {
+        EngineKind::Sqlite => {
+            "CREATE TEMP TABLE IF NOT EXISTS purge_step (id INTEGER PRIMARY KEY, event_at INTEGER, event_on TEXT,
+             month TEXT NOT NULL, facet1 TEXT NOT NULL, facet2 TEXT, amount INTEGER NOT NULL)"
+        }
+        EngineKind::Postgres => {
+            "CREATE TEMP TABLE IF NOT EXISTS purge_step (id BIGINT NOT NULL, event_at BIGINT, event_on TEXT,
+             month TEXT COLLATE \"C\" NOT NULL, facet1 TEXT COLLATE \"C\" NOT NULL, facet2 TEXT COLLATE \"C\",
+             amount BIGINT NOT NULL)"
+        }
+    }
+}
+
+/// `<column> IN (the step's rows)`, written so each engine looks the rows
+/// up by key whatever its statistics say: SQLite walks the scratch table
+/// and seeks each id; PostgreSQL reads the ids into one array first (an
+/// IN-subquery could be planned as a join that scans the whole table).
+fn in_step(engine: EngineKind) -> &'static str {
+    match engine {
+        EngineKind::Sqlite => "IN (SELECT id FROM purge_step)",
+        EngineKind::Postgres => "= ANY(ARRAY(SELECT id FROM purge_step))",
+    }
+}
+
+fn clear_step(tx: &mut Tx<'_>) -> Result<(), Error> {
+    tx.conn.batch(match tx.conn.engine() {
+        EngineKind::Sqlite => "DELETE FROM purge_step",
+        // A temporary table is not vacuumed: TRUNCATE leaves no dead rows.
+        EngineKind::Postgres => "TRUNCATE purge_step",
+    })
+}
 
 /// The bound a due record's clock event is below, for one target today.
 #[derive(Debug, Clone)]
@@ -494,12 +541,20 @@ pub fn purge(
             })?;
             let mut after: Option<(Value, i64)> = None;
             loop {
-                let (n, last) = store.transact(|tx| {
+                let batch = store.transact_long(|tx, desk_waiting| {
                     claim_run(tx, run_id)?;
-                    destroy_batch(tx, run_id, rule, target, after.as_ref(), batch_size)
+                    destroy_batch(
+                        tx,
+                        run_id,
+                        rule,
+                        target,
+                        after.clone(),
+                        batch_size,
+                        desk_waiting,
+                    )
                 })?;
-                if n > 0 {
-                    destroyed += n as i64;
+                if batch.destroyed > 0 {
+                    destroyed += batch.destroyed as i64;
                     if !purged_tables.contains(&target.table) {
                         purged_tables.push(target.table);
                     }
@@ -509,11 +564,11 @@ pub fn purge(
                         destroyed,
                     });
                 }
-                if n < batch_size {
+                if batch.finished {
                     break;
                 }
                 store.pool.between_batches()?;
-                after = last;
+                after = batch.last;
             }
         }
         store.transact(|tx| {
@@ -566,41 +621,89 @@ pub fn purge(
     })
 }
 
-/// One batch of one target, in the caller's transaction: read the due rows
-/// (locking them on PostgreSQL), add them to the statistics, unlink what
-/// points at them, destroy them, and count them in the run's progress.
-/// Returns how many were destroyed and the (event, id) key of the last.
+/// What one purge transaction did for one target.
+struct Batch {
+    destroyed: usize,
+    /// The (event, id) key of the last record destroyed: the next batch
+    /// starts after it.
+    last: Option<(Value, i64)>,
+    /// No due record is left for this target.
+    finished: bool,
+}
+
+/// One transaction's worth of one target: steps of [`STEP`] records until
+/// `batch_size` are destroyed, none are left, or (SQLite) a desk request is
+/// waiting for the database.
 fn destroy_batch(
     tx: &mut Tx<'_>,
     run_id: i64,
     rule: &RetentionRule,
     target: &Target,
-    after: Option<&(Value, i64)>,
+    mut after: Option<(Value, i64)>,
     batch_size: usize,
+    desk_waiting: &dyn Fn() -> bool,
+) -> Result<Batch, Error> {
+    let mut destroyed = 0;
+    loop {
+        let limit = STEP.min(batch_size - destroyed);
+        let (n, last) = destroy_step(tx, run_id, rule, target, after.as_ref(), limit)?;
+        destroyed += n;
+        if last.is_some() {
+            after = last;
+        }
+        if n < limit || destroyed >= batch_size || desk_waiting() {
+            return Ok(Batch {
+                destroyed,
+                last: after,
+                finished: n < limit,
+            });
+        }
+    }
+}
+
+/// One step of one target, in the caller's transaction: find up to `limit`
+/// due rows through the clock index (locking them on PostgreSQL where the
+/// desk can move their clock) into the scratch table, with what their
+/// statistics need; add them to the statistics; unlink what points at
+/// them; destroy them; count them in the run's progress. Returns how many
+/// were destroyed and the (event, id) key of the last.
+fn destroy_step(
+    tx: &mut Tx<'_>,
+    run_id: i64,
+    rule: &RetentionRule,
+    target: &Target,
+    after: Option<&(Value, i64)>,
+    limit: usize,
 ) -> Result<(usize, Option<(Value, i64)>), Error> {
+    let engine = tx.conn.engine();
     let zone = tx.policy().library.time_zone;
     let b = bound(rule, target, tx.today(), tx.now(), zone);
     let now = tx.now().timestamp();
-    let (event, lock) = (
-        target.event,
-        match tx.conn.engine() {
-            EngineKind::Postgres if target.lock_rows => " FOR UPDATE OF t",
-            _ => "",
-        },
-    );
+    let event = target.event;
+    let lock = match engine {
+        EngineKind::Postgres if target.lock_rows => " FOR UPDATE OF t",
+        _ => "",
+    };
+    let event_column = match target.clock {
+        Clock::Instant => "event_at",
+        Clock::ExpiryDate => "event_on",
+    };
     // A row-value comparison, which both engines turn into one index range
     // in (event, id) order; the equivalent OR makes SQLite read every
-    // remaining row and sort them, each batch.
+    // remaining row and sort them, each step.
     let keyset = if after.is_some() {
         format!(" AND ({event}, t.id) > (?, ?)")
     } else {
         String::new()
     };
+    let counted = target.stats.columns_sql(zone, engine);
     let sql = format!(
-        "SELECT t.id, {event}, {stats} FROM {from}
+        "INSERT INTO purge_step (id, {event_column}, month, facet1, facet2, amount)
+         SELECT t.id, {event}, {columns} FROM {from}{day_from}
          WHERE {governed} AND {event} < ?{keyset} AND NOT {held}{needs}
-         ORDER BY {event}, t.id LIMIT {batch_size}{lock}",
-        stats = target.stats_columns,
+         ORDER BY {event}, t.id LIMIT {limit}{lock}",
+        columns = counted.columns,
+        day_from = counted.from,
         from = target.from,
         governed = governed_sql(rule),
         held = held_sql(target),
@@ -608,44 +711,41 @@ fn destroy_batch(
     );
     let mut params = vec![b.param()];
     if let Some((key, id)) = after {
-        let key = value_param(key);
-        params.extend([key, Param::Int(*id)]);
+        params.extend([value_param(key), Param::Int(*id)]);
     }
     params.push(Param::Int(now));
-    let rows: Vec<Row> = tx.conn.query(&sql, &params)?;
-    if rows.is_empty() {
+    let n = tx.conn.execute(&sql, &params)? as usize;
+    if n == 0 {
         return Ok((0, None));
     }
-    let mut cells = Cells::default();
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in &rows {
-        ids.push(row.int(0)?.to_string());
-        statistics::add_record(&mut cells, target.stats, row, 2, zone)?;
-    }
-    let last = match rows.last() {
-        Some(row) => Some((row.0[1].clone(), row.int(0)?)),
-        None => None,
-    };
-    let ids = ids.join(",");
-    cells.flush(&mut tx.conn, target.class.name())?;
+    let last = tx.conn.query_one(
+        &format!(
+            "SELECT {event_column}, id FROM purge_step ORDER BY {event_column} DESC, id DESC LIMIT 1"
+        ),
+        params![],
+    )?;
+    let last = (last.0[0].clone(), last.int(1)?);
+    statistics::add_step(&mut tx.conn, target.stats, target.class.name())?;
+    let in_step = in_step(engine);
     for statement in target.before_destroy {
-        tx.conn.batch(&statement.replace("{ids}", &ids))?;
+        tx.conn.batch(&statement.replace("{in_step}", in_step))?;
     }
     match rule.disposal {
         Disposal::Delete => tx
             .conn
-            .batch(&format!("DELETE FROM {} WHERE id IN ({ids})", target.table))?,
+            .batch(&format!("DELETE FROM {} WHERE id {in_step}", target.table))?,
         Disposal::Anonymise => tx.conn.batch(&format!(
-            "UPDATE {} SET patron_id = NULL WHERE id IN ({ids})",
+            "UPDATE {} SET patron_id = NULL WHERE id {in_step}",
             target.table
         ))?,
     }
     tx.conn.execute(
         "INSERT INTO purge_progress (run_id, target, destroyed) VALUES (?, ?, ?)
          ON CONFLICT (run_id, target) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
-        params![run_id, target.kind, rows.len() as i64],
+        params![run_id, target.kind, n as i64],
     )?;
-    Ok((rows.len(), last))
+    clear_step(tx)?;
+    Ok((n, Some(last)))
 }
 
 fn value_param(v: &Value) -> Param<'_> {

@@ -1,18 +1,19 @@
-//! Anonymous statistics (D3). Before a record is destroyed, the engine adds
-//! it to a cell of the `statistics` table: a class, a month, and a few
-//! coarse dimensions (an item, a patron category, an age band, a terminal),
-//! with a count. No cell holds a patron id, a birth date or an address, and
+//! Anonymous statistics (D3). Before a record is destroyed, the engine
+//! counts it in a cell of the `statistics` table: a class, a month, and a
+//! few coarse dimensions (an item, a patron category, an age band, a
+//! terminal), with a count (a cell may be stored as several rows, which a
+//! report adds up). No cell holds a patron id, a birth date or an address, and
 //! reports suppress every cell smaller than the policy's `min_cell`, so no
 //! one can be singled out from them.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate};
+use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::targets::Stats;
-use crate::db::{params, Conn, Row, Value};
+use crate::db::{params, Conn, EngineKind, Value};
 use crate::error::Error;
 use crate::gate::Actor;
 use crate::Tx;
@@ -41,177 +42,215 @@ pub(crate) fn age_band(birth_date: Option<&str>, on: NaiveDate) -> &'static str 
 }
 
 /// The library-local date of a stored instant.
-pub(super) fn local_date(seconds: i64, zone: Tz) -> Result<NaiveDate, Error> {
+pub(crate) fn local_date(seconds: i64, zone: Tz) -> Result<NaiveDate, Error> {
     DateTime::from_timestamp(seconds, 0)
         .map(|t| t.with_timezone(&zone).date_naive())
         .ok_or_else(|| Error::internal("a stored time is out of range"))
 }
 
-fn month_of(date: NaiveDate) -> String {
-    format!("{:04}-{:02}", date.year(), date.month())
+/// The day a record counts on, as SQL over its target's FROM: an instant
+/// column (turned into a library-local date by `carrel_local_date`) or a
+/// `YYYY-MM-DD` date column.
+#[derive(Debug, Clone, Copy)]
+enum Day {
+    Instant(&'static str),
+    Date(&'static str),
 }
 
-/// Text values from a record kept in a dimension: `;` and `=` separate
-/// dimensions, so they are replaced.
-fn clean(value: &str) -> String {
-    value.replace([';', '='], " ")
+/// One facet of a kind of record: the dimensions it is counted under, and
+/// the SQL for its cell's dimension text (`name=value;name=value`), where
+/// `{day}` stands for the record's day. Text a person typed or a record
+/// holds goes through `{clean(...)}`: `;` and `=` separate dimensions.
+pub(crate) struct Facet {
+    pub names: &'static [&'static str],
+    sql: &'static str,
 }
+
+/// How one kind of record is counted before it is destroyed.
+struct Counting {
+    day: Day,
+    facets: &'static [Facet],
+    /// SQL for the cell's amount (cents of a fine, minutes of a session,
+    /// items delivered), or `0`.
+    amount: &'static str,
+}
+
+/// The most facets a kind of record has (the purge's scratch table has a
+/// column for each).
+pub(crate) const MAX_FACETS: usize = 2;
 
 impl Stats {
-    /// The groups of dimensions this kind of record is counted under. Each
-    /// facet is its own set of cells: a loan counts once under its item and
-    /// once under its borrower's category and age band, and never under
-    /// both at once, so no stored count says what kind of borrower took an
-    /// item (a one-count cell "13-17, item 123, March" would be a
-    /// quasi-identifier; D3).
-    pub(crate) fn facets(self) -> &'static [&'static [&'static str]] {
+    /// The groups of dimensions this kind of record is counted under, and
+    /// the SQL that computes them. Each facet is its own set of cells: a
+    /// loan counts once under its item and once under its borrower's
+    /// category and age band, and never under both at once, so no stored
+    /// count says what kind of borrower took an item (a one-count cell
+    /// "13-17, item 123, March" would be a quasi-identifier; D3). No facet
+    /// holds a patron id, a birth date or an address.
+    fn counting(self) -> Counting {
+        const NONE: &str = "0";
         match self {
-            Stats::Loan => &[&["item"], &["category", "age"]],
-            Stats::Hold => &[&["item", "outcome"]],
-            Stats::Fine => &[&["reason", "category"]],
-            Stats::Ill => &[&["lender", "outcome"]],
-            Stats::Delivery => &[&[]],
-            Stats::ProgramRegistration => &[&["program"]],
-            Stats::ComputerSession => &[&["terminal"]],
-            Stats::Subscription => &[&["list"]],
-            Stats::Registration => &[&["category", "age"]],
-        }
-    }
-}
-
-/// Adds a record about to be destroyed to its statistics cells: one per
-/// facet, each (month, dimensions) with an amount (cents of a fine,
-/// minutes of a session, items delivered). `row` holds the target's
-/// `stats_columns` from column `first` on.
-pub(crate) fn add_record(
-    cells: &mut Cells,
-    stats: Stats,
-    row: &Row,
-    first: usize,
-    zone: Tz,
-) -> Result<(), Error> {
-    let when = |i: usize| -> Result<NaiveDate, Error> { local_date(row.int(first + i)?, zone) };
-    let text = |i: usize| -> Result<String, Error> {
-        Ok(row
-            .opt_text(first + i)?
-            .map_or_else(|| "unknown".to_string(), |s| clean(&s)))
-    };
-    let (month, dimensions, amount) = match stats {
-        Stats::Loan => {
-            let on = when(0)?;
-            let birth = row.opt_text(first + 3)?;
-            let month = month_of(on);
-            cells.add((month.clone(), format!("item={}", row.int(first + 1)?), 0));
-            (
-                month,
-                format!(
-                    "category={};age={}",
-                    text(2)?,
-                    age_band(birth.as_deref(), on)
-                ),
-                0,
-            )
-        }
-        Stats::Hold => (
-            month_of(when(0)?),
-            format!("item={};outcome={}", row.int(first + 1)?, text(2)?),
-            0,
-        ),
-        Stats::Fine => {
+            Stats::Loan => Counting {
+                day: Day::Instant("t.checked_out_at"),
+                facets: &[
+                    Facet { names: &["item"], sql: "'item=' || t.item_id" },
+                    Facet {
+                        names: &["category", "age"],
+                        sql: "'category=' || {clean(pt.category)} || ';age=' || carrel_age_band(pt.birth_date, {day})",
+                    },
+                ],
+                amount: NONE,
+            },
+            Stats::Hold => Counting {
+                day: Day::Instant("t.placed_at"),
+                facets: &[Facet {
+                    names: &["item", "outcome"],
+                    sql: "'item=' || t.item_id || ';outcome=' || {clean(t.status)}",
+                }],
+                amount: NONE,
+            },
             // Only "overdue" is a reason Carrel writes; staff-typed reasons
             // could name an item or a person, so they count as "other".
-            let reason = row.text(first + 1)?;
-            let reason = if reason == "overdue" {
-                "overdue"
-            } else {
-                "other"
-            };
-            (
-                month_of(when(0)?),
-                format!("reason={reason};category={}", text(2)?),
-                row.int(first + 3)?,
-            )
+            Stats::Fine => Counting {
+                day: Day::Instant("t.assessed_at"),
+                facets: &[Facet {
+                    names: &["reason", "category"],
+                    sql: "'reason=' || CASE WHEN t.reason = 'overdue' THEN 'overdue' ELSE 'other' END || ';category=' || {clean(pt.category)}",
+                }],
+                amount: "t.amount_cents",
+            },
+            Stats::Ill => Counting {
+                day: Day::Instant("t.requested_at"),
+                facets: &[Facet {
+                    names: &["lender", "outcome"],
+                    sql: "'lender=' || {clean(t.lender)} || ';outcome=' || {clean(t.status)}",
+                }],
+                amount: "t.fees_cents",
+            },
+            Stats::Delivery => Counting {
+                day: Day::Instant("t.completed_at"),
+                facets: &[Facet { names: &[], sql: "''" }],
+                amount: "(SELECT COUNT(*) FROM delivery_items di WHERE di.delivery_id = t.id)",
+            },
+            Stats::ProgramRegistration => Counting {
+                day: Day::Instant("p.starts_at"),
+                facets: &[Facet { names: &["program"], sql: "'program=' || t.program_id" }],
+                amount: NONE,
+            },
+            Stats::ComputerSession => Counting {
+                day: Day::Instant("t.started_at"),
+                facets: &[Facet { names: &["terminal"], sql: "'terminal=' || {clean(t.terminal)}" }],
+                amount: "(t.ended_at - t.started_at) / 60",
+            },
+            Stats::Subscription => Counting {
+                day: Day::Instant("l.last_active_at"),
+                facets: &[Facet { names: &["list"], sql: "'list=' || t.list_id" }],
+                amount: NONE,
+            },
+            // A lapsed card counts in the month it expired, with the age
+            // band its holder had that day.
+            Stats::Registration => Counting {
+                day: Day::Date("t.expires_on"),
+                facets: &[Facet {
+                    names: &["category", "age"],
+                    sql: "'category=' || {clean(t.category)} || ';age=' || carrel_age_band(t.birth_date, {day})",
+                }],
+                amount: NONE,
+            },
         }
-        Stats::Ill => (
-            month_of(when(0)?),
-            format!("lender={};outcome={}", text(1)?, text(2)?),
-            row.int(first + 3)?,
-        ),
-        Stats::Delivery => (month_of(when(0)?), String::new(), row.int(first + 1)?),
-        Stats::ProgramRegistration => (
-            month_of(when(0)?),
-            format!("program={}", row.int(first + 1)?),
-            0,
-        ),
-        Stats::ComputerSession => (
-            month_of(when(0)?),
-            format!("terminal={}", text(1)?),
-            row.int(first + 2)?,
-        ),
-        Stats::Subscription => (
-            month_of(when(0)?),
-            format!("list={}", row.int(first + 1)?),
-            0,
-        ),
-        Stats::Registration => {
-            let expires = NaiveDate::parse_from_str(&row.text(first)?, "%Y-%m-%d")
-                .map_err(|_| Error::internal("a stored expiry date is malformed"))?;
-            let birth = row.opt_text(first + 2)?;
-            (
-                month_of(expires),
-                format!(
-                    "category={};age={}",
-                    text(1)?,
-                    age_band(birth.as_deref(), expires)
-                ),
-                0,
-            )
+    }
+
+    pub(crate) fn facets(self) -> &'static [Facet] {
+        self.counting().facets
+    }
+
+    /// SQL expressions, over the target's FROM, for a destroyed record's
+    /// month, each facet's dimension text (NULL past the kind's own facets)
+    /// and its amount: the columns `month, facet1, facet2, amount` of the
+    /// purge's scratch table.
+    pub(crate) fn columns_sql(self, zone: Tz, engine: EngineKind) -> CountingSql {
+        let counting = self.counting();
+        let (day, from) = match counting.day {
+            Day::Instant(column) => {
+                // A zone name is letters, digits, '/', '_', '+' and '-';
+                // quoting is belt and braces.
+                let day = format!(
+                    "carrel_local_date({column}, '{}')",
+                    zone.name().replace('\'', "''")
+                );
+                match engine {
+                    // The day is named by several columns. PostgreSQL
+                    // inlines carrel_local_date at each mention, so it is
+                    // computed once here (OFFSET 0 keeps the planner from
+                    // folding it back in).
+                    EngineKind::Postgres => (
+                        "d.day".to_string(),
+                        format!(" CROSS JOIN LATERAL (SELECT {day} AS day OFFSET 0) d"),
+                    ),
+                    EngineKind::Sqlite => (day, String::new()),
+                }
+            }
+            Day::Date(column) => (column.to_string(), String::new()),
+        };
+        let mut columns = vec![format!("substr({day}, 1, 7)")];
+        for i in 0..MAX_FACETS {
+            columns.push(match counting.facets.get(i) {
+                Some(facet) => expand(facet.sql, &day),
+                None => "NULL".to_string(),
+            });
         }
-    };
-    cells.add((month, dimensions, amount));
-    Ok(())
+        columns.push(counting.amount.to_string());
+        CountingSql {
+            from,
+            columns: columns.join(", "),
+        }
+    }
 }
 
-/// Counts gathered from one batch, keyed by (month, dimensions). Kept in
-/// key order so that the upserts walk the table's B-tree in order.
-#[derive(Default)]
-pub(crate) struct Cells(BTreeMap<(String, String), (i64, i64)>);
+/// What a purge step selects for the statistics: `columns` (month, facets,
+/// amount), and `from`, joined after the target's FROM.
+pub(crate) struct CountingSql {
+    pub from: String,
+    pub columns: String,
+}
 
-impl Cells {
-    pub(crate) fn add(&mut self, (month, dimensions, amount): (String, String, i64)) {
-        let cell = self.0.entry((month, dimensions)).or_insert((0, 0));
-        cell.0 += 1;
-        cell.1 += amount;
+/// Fills in a facet's `{day}` and `{clean(x)}` placeholders.
+fn expand(sql: &str, day: &str) -> String {
+    let mut out = sql.replace("{day}", day);
+    while let Some(start) = out.find("{clean(") {
+        let end = start
+            + out[start..]
+                .find(")}")
+                .expect("a {clean(...)} placeholder is closed");
+        let value = &out[start + "{clean(".len()..end];
+        let cleaned = format!("replace(replace(coalesce({value}, 'unknown'), ';', ' '), '=', ' ')");
+        out.replace_range(start..end + 2, &cleaned);
     }
+    out
+}
 
-    /// Adds the cells to the table, in the caller's transaction. Values are
-    /// written inline (the month and dimensions are built above from
-    /// numbers, policy names and quote-escaped text) so that a thousand
-    /// cells cost one statement, not a thousand round trips.
-    pub(crate) fn flush(self, conn: &mut Conn<'_>, class: &str) -> Result<(), Error> {
-        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        let cells: Vec<_> = self.0.into_iter().collect();
-        for chunk in cells.chunks(1000) {
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|((month, dims), (records, amount))| {
-                    format!(
-                        "({}, {}, {}, {records}, {amount})",
-                        quote(class),
-                        quote(month),
-                        quote(dims)
-                    )
-                })
-                .collect();
-            conn.batch(&format!(
-                "INSERT INTO statistics (record_class, month, dimensions, records, amount) VALUES {}
-                 ON CONFLICT (record_class, month, dimensions) DO UPDATE
-                 SET records = statistics.records + excluded.records, amount = statistics.amount + excluded.amount",
-                values.join(", ")
-            ))?;
-        }
-        Ok(())
+/// Adds the records in the purge's scratch table (one step's worth, about
+/// to be destroyed) to the statistics, in the caller's transaction: one
+/// row per (month, dimensions) per facet, counted in the database, so no
+/// record travels to Carrel and back.
+///
+/// Rows are appended, never merged into an existing cell: a report adds up
+/// the rows of a cell. At a library's scale most cells hold one or two
+/// loans (a month of one item), so merging would buy little and cost a
+/// keyed lookup per loan; appending writes at the end of the table, which
+/// is what makes a purge's statistics cheap (`carrel-bench purge`).
+pub(crate) fn add_step(conn: &mut Conn<'_>, stats: Stats, class: &str) -> Result<(), Error> {
+    for i in 1..=stats.facets().len() {
+        conn.execute(
+            &format!(
+                "INSERT INTO statistics (record_class, month, dimensions, records, amount)
+                 SELECT ?, month, facet{i}, COUNT(*), SUM(amount) FROM purge_step
+                 WHERE facet{i} IS NOT NULL GROUP BY month, facet{i}"
+            ),
+            params![class],
+        )?;
     }
+    Ok(())
 }
 
 /// One line of a statistics report.
@@ -245,7 +284,7 @@ fn facet_for(
     by: &[String],
 ) -> Result<&'static [&'static str], Error> {
     let facets: Vec<&'static [&'static str]> = super::targets::of_class(class)
-        .flat_map(|t| t.stats.facets().iter().copied())
+        .flat_map(|t| t.stats.facets().iter().map(|f| f.names))
         .collect();
     facets
         .iter()
@@ -287,8 +326,9 @@ pub fn report(
     let facet = facet_for(class, by)?;
     let (from, to) = months.unwrap_or_else(|| ("0000-00".into(), "9999-99".into()));
     let rows = tx.conn.query(
-        "SELECT month, dimensions, records, amount FROM statistics
-         WHERE record_class = ? AND month >= ? AND month <= ? ORDER BY month, dimensions",
+        "SELECT month, dimensions, CAST(SUM(records) AS BIGINT), CAST(SUM(amount) AS BIGINT)
+         FROM statistics WHERE record_class = ? AND month >= ? AND month <= ?
+         GROUP BY month, dimensions",
         params![class.name(), &from, &to],
     )?;
     // (month, group) -> (records, amount)

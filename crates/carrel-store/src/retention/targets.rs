@@ -16,28 +16,20 @@ pub(crate) enum Clock {
     ExpiryDate,
 }
 
-/// The dimensions a target's statistics keep (D3): never a patron id, a
-/// birth date or an address, only coarse facts such as an item, a month, a
-/// patron category and an age band.
+/// Which anonymous statistics a target's records feed (D3) before they
+/// go: never a patron id, a birth date or an address, only coarse facts
+/// such as an item, a month, a patron category and an age band. What each
+/// counts, and how, is in `statistics.rs` (`Stats::counting`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stats {
-    /// Columns: when, item_id, category, birth_date.
     Loan,
-    /// Columns: when, item_id, status.
     Hold,
-    /// Columns: when, reason, category, amount.
     Fine,
-    /// Columns: when, lender, status, fees.
     Ill,
-    /// Columns: when, item count.
     Delivery,
-    /// Columns: when (program start), program id.
     ProgramRegistration,
-    /// Columns: when, terminal, minutes.
     ComputerSession,
-    /// Columns: when (list last active), list id.
     Subscription,
-    /// Columns: when (card expiry), category, birth_date.
     Registration,
 }
 
@@ -62,9 +54,8 @@ pub(crate) struct Target {
     /// true when it applies.
     pub needs: &'static [(&'static str, &'static str)],
     pub stats: Stats,
-    /// Columns read for statistics, in the order [`Stats`] gives.
-    pub stats_columns: &'static str,
-    /// Run before the records go, with `{ids}` replaced by their ids.
+    /// Run before the records go, with `{in_step}` standing for `IN (the
+    /// step's ids)`.
     pub before_destroy: &'static [&'static str],
     /// Run once when the class is done in a purge, with today's bound as
     /// its one parameter (an inactive mailing list left empty goes too).
@@ -116,7 +107,6 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "item not returned",
         needs: LOAN_NEEDS,
         stats: Stats::Loan,
-        stats_columns: "t.checked_out_at, t.item_id, pt.category, pt.birth_date",
         // fines.loan_id is ON DELETE SET NULL: a fine keeps its own clock.
         before_destroy: &[],
         after_class: None,
@@ -134,7 +124,6 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "hold still waiting",
         needs: &[],
         stats: Stats::Hold,
-        stats_columns: "t.placed_at, t.item_id, t.status",
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
@@ -151,7 +140,6 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "not settled",
         needs: &[],
         stats: Stats::Fine,
-        stats_columns: "t.assessed_at, t.reason, pt.category, t.amount_cents",
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
@@ -168,7 +156,6 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "open or fees unpaid",
         needs: &[],
         stats: Stats::Ill,
-        stats_columns: "t.requested_at, t.lender, t.status, t.fees_cents",
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
@@ -185,9 +172,7 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "visit not completed",
         needs: &[],
         stats: Stats::Delivery,
-        stats_columns:
-            "t.completed_at, (SELECT COUNT(*) FROM delivery_items di WHERE di.delivery_id = t.id)",
-        before_destroy: &["DELETE FROM delivery_items WHERE delivery_id IN ({ids})"],
+        before_destroy: &["DELETE FROM delivery_items WHERE delivery_id {in_step}"],
         after_class: None,
         lock_rows: false,
     },
@@ -203,7 +188,6 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "program not ended",
         needs: &[],
         stats: Stats::ProgramRegistration,
-        stats_columns: "p.starts_at, t.program_id",
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
@@ -220,7 +204,6 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "session in progress",
         needs: &[],
         stats: Stats::ComputerSession,
-        stats_columns: "t.started_at, t.terminal, (t.ended_at - t.started_at) / 60",
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
@@ -237,7 +220,6 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "list active",
         needs: &[],
         stats: Stats::Subscription,
-        stats_columns: "l.last_active_at, t.list_id",
         before_destroy: &[],
         after_class: Some(
             "DELETE FROM mailing_lists WHERE last_active_at < ?
@@ -257,11 +239,10 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "card valid",
         needs: PATRON_NEEDS,
         stats: Stats::Registration,
-        stats_columns: "t.expires_on, t.category, t.birth_date",
         before_destroy: &[
-            "DELETE FROM list_subscriptions WHERE patron_id IN ({ids})",
-            "DELETE FROM patron_fields WHERE patron_id IN ({ids})",
-            "UPDATE legal_holds SET patron_id = NULL WHERE patron_id IN ({ids})",
+            "DELETE FROM list_subscriptions WHERE patron_id {in_step}",
+            "DELETE FROM patron_fields WHERE patron_id {in_step}",
+            "UPDATE legal_holds SET patron_id = NULL WHERE patron_id {in_step}",
         ],
         after_class: None,
         lock_rows: true,
