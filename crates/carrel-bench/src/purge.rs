@@ -10,7 +10,10 @@
 //!    loan) and the loans of 1,000 patrons are under a legal hold;
 //! 2. copy the database (a file copy; `CREATE DATABASE ... TEMPLATE` on
 //!    PostgreSQL);
-//! 3. on the copy, time a bare `DELETE` of exactly the loans that are due;
+//! 3. on the copy, time a bare `DELETE` of exactly the loans that are due,
+//!    and (on a second copy on SQLite) the same with the secure-deletion
+//!    care Carrel takes: SQLite's `secure_delete` and a TRUNCATE
+//!    checkpoint, PostgreSQL's VACUUM;
 //! 4. on the original, time `carrel purge` (statistics, batches, progress,
 //!    audit, then the SQLite TRUNCATE checkpoint or PostgreSQL VACUUM), and
 //!    check it destroyed the same number of loans;
@@ -256,6 +259,7 @@ fn carrel_purges(
     now: &AtomicI64,
     bare_rows: i64,
     bare: Duration,
+    bare_and_care: Duration,
 ) {
     let start = Instant::now();
     let summary = retention::purge(&store, options, &mut |_| {}).unwrap();
@@ -272,19 +276,23 @@ fn carrel_purges(
         per_row(full, destroyed)
     );
     println!(
-        "  ratio carrel purge / bare DELETE: {:.2}x (target <= 3x)",
-        full.as_secs_f64() / bare.as_secs_f64()
+        "  ratio carrel purge / bare DELETE: {:.2}x (target <= 3x); / bare DELETE with the same secure-deletion care: {:.2}x",
+        full.as_secs_f64() / bare.as_secs_f64(),
+        full.as_secs_f64() / bare_and_care.as_secs_f64()
     );
     for day in 1..=DAILY_RUNS {
         now.fetch_add(DAY, Ordering::SeqCst);
         let start = Instant::now();
-        let summary = retention::purge(&store, options, &mut |_| {}).unwrap();
+        let (summary, waits) = with_desk_probe(&store, || {
+            retention::purge(&store, options, &mut |_| {}).unwrap()
+        });
         let took = start.elapsed();
         let n = loans_destroyed(&summary);
         println!(
-            "  daily purge, day +{day}: {n} loans fell due, purged in {} ({})",
+            "  daily purge, day +{day}: {n} loans fell due, purged in {} ({}); desk meanwhile: {}",
             secs(took),
-            per_row(took, n)
+            per_row(took, n),
+            waits
         );
     }
     let start = Instant::now();
@@ -294,6 +302,40 @@ fn carrel_purges(
         summary.total(),
         secs(start.elapsed())
     );
+}
+
+/// Runs `work` while a desk probe, one short transaction every 20 ms,
+/// measures how long the desk waits for the database meanwhile (on SQLite
+/// a purge transaction ends at its next step when the desk waits).
+fn with_desk_probe<T>(store: &Store, work: impl FnOnce() -> T) -> (T, String) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let probe = scope.spawn(|| {
+            let mut waits = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                let start = Instant::now();
+                store.transact(|_| Ok(())).unwrap();
+                waits.push(start.elapsed());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            waits
+        });
+        let out = work();
+        done.store(true, Ordering::SeqCst);
+        let mut waits = probe.join().unwrap();
+        waits.sort();
+        let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
+        let summary = match waits.last() {
+            Some(max) => format!(
+                "{} requests, median {}, slowest {}",
+                waits.len(),
+                ms(waits[waits.len() / 2]),
+                ms(*max)
+            ),
+            None => "no requests".to_string(),
+        };
+        (out, summary)
+    })
 }
 
 fn sqlite(args: &Args) {
@@ -329,31 +371,49 @@ fn sqlite(args: &Args) {
         size as f64 / 1e9,
         100.0 * due as f64 / args.loans as f64
     );
-    std::fs::copy(&path, &copy).unwrap();
-
     // The bare DELETE, with Carrel's connection settings except
-    // secure_delete (a bare DELETE does not overwrite what it frees).
-    let conn = rusqlite::Connection::open(&copy).unwrap();
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-    )
-    .unwrap();
-    let start = Instant::now();
-    conn.execute_batch("BEGIN").unwrap();
-    let bare_rows = conn.execute(&bare_delete_sql(), []).unwrap() as i64;
-    conn.execute_batch("COMMIT").unwrap();
-    let bare = start.elapsed();
-    drop(conn);
-    let _ = std::fs::remove_file(&copy);
+    // secure_delete (a bare DELETE does not overwrite what it frees); then,
+    // on a fresh copy, the same DELETE with the care Carrel takes for D2:
+    // secure_delete on, and the WAL copied back and truncated afterwards.
+    let bare_delete = |secure: bool| {
+        std::fs::copy(&path, &copy).unwrap();
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;
+             PRAGMA secure_delete = {};",
+            if secure { "ON" } else { "OFF" }
+        ))
+        .unwrap();
+        let start = Instant::now();
+        conn.execute_batch("BEGIN").unwrap();
+        let rows = conn.execute(&bare_delete_sql(), []).unwrap() as i64;
+        conn.execute_batch("COMMIT").unwrap();
+        if secure {
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .unwrap();
+        }
+        let took = start.elapsed();
+        drop(conn);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", copy.display()));
+        }
+        (rows, took)
+    };
+    let (bare_rows, bare) = bare_delete(false);
     println!(
         "  bare DELETE of the due loans, one statement: {bare_rows} loans in {} ({})",
         secs(bare),
         per_row(bare, bare_rows)
     );
+    let (_, bare_and_care) = bare_delete(true);
+    println!(
+        "  the same with secure_delete on and a TRUNCATE checkpoint after: {}",
+        secs(bare_and_care)
+    );
 
     let (clock, now) = movable_clock();
     let store = open_store(&format!("sqlite:{path_s}")).with_clock(clock);
-    carrel_purges(store, &options(args), &now, bare_rows, bare);
+    carrel_purges(store, &options(args), &now, bare_rows, bare, bare_and_care);
     let _ = std::fs::remove_dir_all(&args.dir);
 }
 
@@ -401,14 +461,17 @@ fn postgres(args: &Args, server: &str) {
     );
     admin(format!("CREATE DATABASE {copy} TEMPLATE {original}"));
 
-    let (bare_rows, bare) = {
+    // The bare DELETE; then the VACUUM Carrel runs after a purge for D2.
+    let (bare_rows, bare, bare_and_care) = {
         let mut c = connect(&url_of(&copy));
         c.batch_execute("SET search_path TO carrel").unwrap();
         let start = Instant::now();
         let mut tx = c.transaction().unwrap();
         let n = tx.execute(&bare_delete_sql(), &[]).unwrap() as i64;
         tx.commit().unwrap();
-        (n, start.elapsed())
+        let bare = start.elapsed();
+        c.batch_execute("VACUUM loans").unwrap();
+        (n, bare, start.elapsed())
     };
     admin(format!("DROP DATABASE {copy}"));
     println!(
@@ -416,10 +479,14 @@ fn postgres(args: &Args, server: &str) {
         secs(bare),
         per_row(bare, bare_rows)
     );
+    println!(
+        "  the same with a VACUUM of loans after: {}",
+        secs(bare_and_care)
+    );
 
     let (clock, now) = movable_clock();
     let store = open_store(&format!("{}?schema=carrel", url_of(&original))).with_clock(clock);
-    carrel_purges(store, &options(args), &now, bare_rows, bare);
+    carrel_purges(store, &options(args), &now, bare_rows, bare, bare_and_care);
     admin(format!("DROP DATABASE {original} WITH (FORCE)"));
 }
 

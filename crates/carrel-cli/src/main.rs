@@ -49,7 +49,9 @@ enum Command {
         /// nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Records destroyed per transaction.
+        /// Records destroyed per transaction, at most. On SQLite a
+        /// transaction also ends as soon as a desk request waits for the
+        /// database; fewer, larger commits make an idle purge faster.
         #[arg(long, default_value_t = carrel_store::retention::DEFAULT_BATCH)]
         batch_size: usize,
     },
