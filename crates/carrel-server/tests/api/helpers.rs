@@ -342,6 +342,14 @@ impl TestApp {
         barcode
     }
 
+    /// The test's PostgreSQL schema, when it runs on PostgreSQL.
+    pub fn postgres_schema(&self) -> Option<String> {
+        match &self.raw {
+            RawDb::Postgres(schema) => Some(schema.clone()),
+            RawDb::Sqlite(_) => None,
+        }
+    }
+
     /// Runs SQL directly against the database, behind Carrel's back.
     pub fn raw_execute(&self, sql: &str) {
         let sql = sql.to_string();

@@ -717,6 +717,76 @@ on_both_engines!(
     d1_the_plan_and_dashboard_count_without_changing_anything,
 );
 
+/// L5 on PostgreSQL: placing a legal hold waits while a purge transaction
+/// is in progress, and pins the records once it has finished. Without the
+/// wait, a purge step could choose a record on a snapshot from before the
+/// hold's pin and destroy it after the pin committed (READ COMMITTED).
+/// Here the purge is stood in for by a transaction holding the purge's
+/// lock; SQLite has one writer, so the two cannot overlap there at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l5_placing_a_hold_waits_for_a_purge_in_progress() {
+    let app = TestApp::spawn(Engine::Postgres).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let (_, session) = app
+        .post(
+            &clerk,
+            "/api/v1/computer-sessions",
+            json!({"patron_id": patron.id, "terminal": "PC-09"}),
+        )
+        .await;
+    app.post(
+        &clerk,
+        &format!("/api/v1/computer-sessions/{}/end", session["id"]),
+        json!({}),
+    )
+    .await;
+    let director = app.sign_in("director").await;
+
+    // A purge transaction in progress, on a connection of its own.
+    let schema = app.postgres_schema().expect("a PostgreSQL test");
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (finish_tx, finish) = std::sync::mpsc::channel::<()>();
+    let purge = std::thread::spawn(move || {
+        let mut client =
+            postgres::Client::connect(&crate::helpers::postgres_url(), postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .unwrap();
+        let mut tx = client.transaction().unwrap();
+        tx.batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock({})",
+            carrel_store::retention::PURGE_LOCK
+        ))
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        finish.recv().unwrap();
+        tx.commit().unwrap();
+    });
+    locked.recv().unwrap();
+
+    let (status, hold) = {
+        let placing = app.post(
+            &director,
+            "/api/v1/legal-holds",
+            json!({"reference": "Case 12", "record_class": "electronic_access", "patron_id": patron.id, "from_date": "2026-03-02", "to_date": "2026-03-02"}),
+        );
+        tokio::pin!(placing);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(500), &mut placing)
+                .await
+                .is_err(),
+            "placing a hold went ahead while a purge transaction was in progress"
+        );
+        finish_tx.send(()).unwrap();
+        placing.await
+    };
+    purge.join().unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{hold}");
+    assert_eq!(hold["records"], 1, "the finished session is pinned: {hold}");
+    app.finish();
+}
+
 /// Every file of the SQLite database: the file, its WAL and shared memory.
 fn database_bytes(path: &std::path::Path) -> Vec<u8> {
     let mut bytes = Vec::new();

@@ -111,6 +111,8 @@ pub(super) fn bound_wal(path: &str, synchronous: Synchronous) -> Result<(), Erro
         return Ok(());
     }
     let conn = connect(path, synchronous)?;
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .map_err(error)?;
     conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
         .map_err(error)
 }
@@ -121,6 +123,10 @@ pub(super) fn bound_wal(path: &str, synchronous: Synchronous) -> Result<(), Erro
 /// a reader still needs the log.
 pub(super) fn checkpoint_truncate(path: &str, synchronous: Synchronous) -> Result<(), Error> {
     let conn = connect(path, synchronous)?;
+    // Copy what can be copied without blocking writers first, so the desk
+    // waits only while TRUNCATE copies the rest and cuts the file.
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .map_err(error)?;
     for _ in 0..50 {
         let busy: i64 = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))

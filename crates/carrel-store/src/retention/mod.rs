@@ -473,10 +473,15 @@ impl PurgeSummary {
 /// comes second sees what the first did. SQLite has one writer already.
 pub(crate) fn exclude_concurrent_purge(tx: &mut Tx<'_>) -> Result<(), Error> {
     if tx.conn.engine() == EngineKind::Postgres {
-        tx.conn.batch("SELECT pg_advisory_xact_lock(7302)")?;
+        tx.conn
+            .batch(&format!("SELECT pg_advisory_xact_lock({PURGE_LOCK})"))?;
     }
     Ok(())
 }
+
+/// The PostgreSQL advisory lock of [`exclude_concurrent_purge`] (one per
+/// database; public so a test can hold it as a purge would).
+pub const PURGE_LOCK: i64 = 7302;
 
 /// The purge's own row lock, taken first in every purge transaction: two
 /// purges at once (the schedule and an operator) take turns batch by batch.
