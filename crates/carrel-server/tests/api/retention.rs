@@ -23,6 +23,27 @@ async fn count(app: &TestApp, token: &str, path: &str) -> usize {
     body.as_array().unwrap().len()
 }
 
+/// A public-computer session of the patron's on the terminal, started and
+/// ended now.
+async fn finished_session(app: &TestApp, token: &str, patron_id: i64, terminal: &str) {
+    let (status, session) = app
+        .post(
+            token,
+            "/api/v1/computer-sessions",
+            json!({"patron_id": patron_id, "terminal": terminal}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let (status, ended) = app
+        .post(
+            token,
+            &format!("/api/v1/computer-sessions/{}/end", session["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ended}");
+}
+
 /// One record of every class, each finished at noon on 2 March 2026
 /// (Chicago), then purges at the edges of each rule's due date.
 async fn d1_each_class_is_destroyed_exactly_when_due(engine: Engine) {
@@ -65,20 +86,7 @@ async fn d1_each_class_is_destroyed_exactly_when_due(engine: Engine) {
     )
     .await;
     // Electronic access: a session started and ended today.
-    let (status, session) = app
-        .post(
-            &clerk,
-            "/api/v1/computer-sessions",
-            json!({"patron_id": p, "terminal": "PC-01"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{session}");
-    app.post(
-        &clerk,
-        &format!("/api/v1/computer-sessions/{}/end", session["id"]),
-        json!({}),
-    )
-    .await;
+    finished_session(&app, &clerk, p, "PC-01").await;
     // Home delivery: a visit completed today.
     let (status, visit) = app
         .post(
@@ -353,28 +361,8 @@ async fn l5_legal_holds_pin_records_for_ninety_days_renewable_once(engine: Engin
     let clerk = app.sign_in("clerk").await;
     let patron = app.new_patron(&clerk).await;
     let p = patron.id;
-    let session = |terminal: &'static str| {
-        let app = &app;
-        let clerk = clerk.clone();
-        async move {
-            let (status, s) = app
-                .post(
-                    &clerk,
-                    "/api/v1/computer-sessions",
-                    json!({"patron_id": p, "terminal": terminal}),
-                )
-                .await;
-            assert_eq!(status, StatusCode::CREATED, "{s}");
-            app.post(
-                &clerk,
-                &format!("/api/v1/computer-sessions/{}/end", s["id"]),
-                json!({}),
-            )
-            .await;
-        }
-    };
-    session("PC-01").await;
-    session("PC-02").await;
+    finished_session(&app, &clerk, p, "PC-01").await;
+    finished_session(&app, &clerk, p, "PC-02").await;
 
     let hold_body = json!({"reference": "SO-2026-0412", "record_class": "electronic_access", "patron_id": p, "from_date": "2026-03-01", "to_date": "2026-03-31"});
     let (status, body) = app
@@ -395,19 +383,7 @@ async fn l5_legal_holds_pin_records_for_ninety_days_renewable_once(engine: Engin
     let id = hold["id"].as_i64().unwrap();
     // A session after the hold is not pinned: the hold causes no new keeping.
     let clerk = app.sign_in("clerk").await;
-    let (_, later) = app
-        .post(
-            &clerk,
-            "/api/v1/computer-sessions",
-            json!({"patron_id": p, "terminal": "PC-03"}),
-        )
-        .await;
-    app.post(
-        &clerk,
-        &format!("/api/v1/computer-sessions/{}/end", later["id"]),
-        json!({}),
-    )
-    .await;
+    finished_session(&app, &clerk, p, "PC-03").await;
 
     // Day 61: the two pinned sessions are past 60 days but held.
     app.advance(Duration::days(61));
@@ -475,19 +451,7 @@ async fn l5_a_released_hold_frees_its_records_at_once(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
     let patron = app.new_patron(&clerk).await;
-    let (_, s) = app
-        .post(
-            &clerk,
-            "/api/v1/computer-sessions",
-            json!({"patron_id": patron.id, "terminal": "PC-07"}),
-        )
-        .await;
-    app.post(
-        &clerk,
-        &format!("/api/v1/computer-sessions/{}/end", s["id"]),
-        json!({}),
-    )
-    .await;
+    finished_session(&app, &clerk, patron.id, "PC-07").await;
     let director = app.sign_in("director").await;
     let (_, hold) = app.post(&director, "/api/v1/legal-holds", json!({"reference": "Case 9", "record_class": "electronic_access", "patron_id": patron.id, "from_date": "2026-03-02", "to_date": "2026-03-02"})).await;
     app.advance(Duration::days(75));
@@ -728,19 +692,7 @@ async fn l5_placing_a_hold_waits_for_a_purge_in_progress() {
     let app = TestApp::spawn(Engine::Postgres).await;
     let clerk = app.sign_in("clerk").await;
     let patron = app.new_patron(&clerk).await;
-    let (_, session) = app
-        .post(
-            &clerk,
-            "/api/v1/computer-sessions",
-            json!({"patron_id": patron.id, "terminal": "PC-09"}),
-        )
-        .await;
-    app.post(
-        &clerk,
-        &format!("/api/v1/computer-sessions/{}/end", session["id"]),
-        json!({}),
-    )
-    .await;
+    finished_session(&app, &clerk, patron.id, "PC-09").await;
     let director = app.sign_in("director").await;
 
     // A purge transaction in progress, on a connection of its own.
