@@ -133,6 +133,7 @@ fn generation_sql(d: &Dialect, loans: i64, patrons: i64) -> Vec<String> {
         let from = d.series_from.replace("{n}", &n.to_string());
         format!("{prefix}{body} FROM {from}")
     };
+    let zone = "America/Chicago";
     let date = |year: &str, month: &str| {
         format!(
             "{} || '-' || {} || '-15'",
@@ -162,14 +163,19 @@ fn generation_sql(d: &Dialect, loans: i64, patrons: i64) -> Vec<String> {
         ),
         // A loan whose return would be after now is still out. Open loans
         // are the latest ~28 days of checkouts, fewer than `items`, so no
-        // item is out twice.
-        series(
-            loans,
-            &format!(
-                "INSERT INTO loans (id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at)
-                 SELECT i + 1, (i * 7) % {patrons} + 1, i % {items} + 1, {checked_out}, {checked_out} + 21 * {DAY}, 0,
-                        CASE WHEN {returned} < {now} THEN {returned} END",
-            ),
+        // item is out twice. Each records its borrower's category and age
+        // band on the day, as checkout does.
+        format!(
+            "{} JOIN patrons p ON p.id = (i * 7) % {patrons} + 1",
+            series(
+                loans,
+                &format!(
+                    "INSERT INTO loans (id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at, borrower_category, borrower_age_band)
+                     SELECT i + 1, p.id, i % {items} + 1, {checked_out}, {checked_out} + 21 * {DAY}, 0,
+                            CASE WHEN {returned} < {now} THEN {returned} END,
+                            p.category, carrel_age_band(p.birth_date, carrel_local_date({checked_out}, '{zone}'))",
+                ),
+            )
         ),
         // 1% of returned loans carry an unpaid fine.
         format!(
@@ -353,6 +359,7 @@ fn sqlite(args: &Args) {
 
     let start = Instant::now();
     let conn = rusqlite::Connection::open(&path).unwrap();
+    carrel_store::db::register_sqlite_functions(&conn).unwrap();
     conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000; BEGIN;")
         .unwrap();
     for statement in generation_sql(&SQLITE, args.loans, args.patrons) {

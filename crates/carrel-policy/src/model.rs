@@ -85,6 +85,8 @@ impl RecordClass {
                 ("renewals", true),
                 ("hold_placed_at", true),
                 ("hold_status", true),
+                ("borrower_category", true),
+                ("borrower_age_band", true),
             ],
             RecordClass::Fines => &[
                 ("patron", true),

@@ -225,11 +225,17 @@ pub fn checkout(
     }
     let now = tx.now();
     let due = due_at(now, rules.loan_days, tx.policy().library.time_zone);
+    // The borrower's card category and age band today go with the loan, for
+    // the statistics it will be counted in when it is destroyed (D3); the
+    // birth date itself never leaves the database.
+    let today = tx.today().to_string();
     let loan = loan_from(&tx.conn.query_one(
         &format!(
-            "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (?, ?, ?, ?, 0) RETURNING {LOAN_COLUMNS}"
+            "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals, borrower_category, borrower_age_band)
+             SELECT p.id, ?, ?, ?, 0, p.category, carrel_age_band(p.birth_date, ?) FROM patrons p WHERE p.id = ?
+             RETURNING {LOAN_COLUMNS}"
         ),
-        params![patron.id, item.id, now.timestamp(), due.timestamp()],
+        params![item.id, now.timestamp(), due.timestamp(), &today, patron.id],
     )?)?;
     items::set_status(tx, item.id, ON_LOAN)?;
     grants.lend.used_on(tx, "loan", loan.id);

@@ -307,9 +307,11 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
                 let kept = Duration::hours(kept_days as i64 * 24 + rng.below(10) as i64);
                 let returned = at + kept;
                 let still_out = returned > now;
+                let lent_on = at.with_timezone(&zone).date_naive().to_string();
                 let loan_id = tx.conn.insert(
-                    "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals, returned_at) VALUES (?, ?, ?, ?, 0, ?)",
-                    params![patron_id, item_id, at.timestamp(), due.timestamp(), (!still_out).then(|| returned.timestamp())],
+                    "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals, returned_at, borrower_category, borrower_age_band)
+                     SELECT p.id, ?, ?, ?, 0, ?, p.category, carrel_age_band(p.birth_date, ?) FROM patrons p WHERE p.id = ?",
+                    params![item_id, at.timestamp(), due.timestamp(), (!still_out).then(|| returned.timestamp()), &lent_on, patron_id],
                 )?;
                 loans += 1;
                 if still_out {

@@ -72,7 +72,7 @@ impl Store {
         audit_key: AuditKey,
     ) -> Result<Store, Error> {
         let pool = Pool::open(url)?;
-        pool.migrate()?;
+        pool.migrate(policy.library.time_zone)?;
         let mut store = Store {
             pool,
             policy: Arc::new(policy),

@@ -572,6 +572,58 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
 
 /// D1: the plan (the API's dry run) counts and changes nothing; only the
 /// roles that oversee the audit log may see it or the dashboard.
+/// D3: a loan is counted as its borrower was on the day of the loan (card
+/// category and age band recorded at checkout), not as the patron is when
+/// the loan is destroyed months later.
+async fn d3_a_loan_counts_as_its_borrower_was_on_the_day_of_the_loan(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    // 17 on the day of the loan, 18 by the purge.
+    let guardian = app.new_patron(&clerk).await;
+    let patron = app
+        .new_patron_with(
+            &clerk,
+            json!({"category": "juvenile", "birth_date": "2008-03-20", "guardian_card_barcode": guardian.barcode}),
+        )
+        .await;
+    let item = app.new_item().await;
+    let (status, loan) = app
+        .post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loan}");
+    app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    // The library re-cards the patron as an adult later.
+    let (status, updated) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &format!("/api/v1/patrons/{}", patron.id),
+            Some(json!({"category": "adult"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    app.advance(Duration::days(61));
+    assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 1);
+    assert_eq!(
+        app.raw_count(
+            "SELECT COUNT(*) FROM statistics WHERE record_class = 'circulation' AND dimensions = 'category=juvenile;age=13-17'"
+        ),
+        1
+    );
+    assert_eq!(
+        app.raw_count(
+            "SELECT COUNT(*) FROM statistics WHERE dimensions LIKE '%category=adult%' OR dimensions LIKE '%18-29%'"
+        ),
+        0
+    );
+    app.finish();
+}
+
 async fn d1_the_plan_and_dashboard_count_without_changing_anything(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
@@ -678,6 +730,7 @@ on_both_engines!(
     l5_legal_holds_pin_records_for_ninety_days_renewable_once,
     l5_a_released_hold_frees_its_records_at_once,
     d3_statistics_are_anonymous_and_small_cells_suppressed,
+    d3_a_loan_counts_as_its_borrower_was_on_the_day_of_the_loan,
     d1_the_plan_and_dashboard_count_without_changing_anything,
 );
 

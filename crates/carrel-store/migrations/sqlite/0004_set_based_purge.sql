@@ -18,3 +18,11 @@ SELECT record_class, month, dimensions, records, amount FROM statistics;
 DROP TABLE statistics;
 ALTER TABLE statistics_rows RENAME TO statistics;
 CREATE INDEX statistics_month ON statistics (record_class, month);
+
+-- A loan records its borrower's card category and age band on the day it
+-- is made (declared fields, purpose "statistics"), so the purge counts it
+-- as the borrower was then, without looking the patron up. Loans made
+-- before this step are filled in by Carrel right after it (the age band
+-- needs the library's time zone, which only the policy file knows).
+ALTER TABLE loans ADD COLUMN borrower_category TEXT;
+ALTER TABLE loans ADD COLUMN borrower_age_band TEXT;

@@ -160,7 +160,7 @@ mod tests {
             synchronous: crate::db::Synchronous::Normal,
         })
         .unwrap();
-        sqlite.migrate().unwrap();
+        sqlite.migrate(chrono_tz::America::Chicago).unwrap();
         check(&sqlite);
         drop(sqlite);
         for suffix in ["", "-wal", "-shm"] {
@@ -174,7 +174,7 @@ mod tests {
             &DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap(),
         )
         .unwrap();
-        postgres.migrate().unwrap();
+        postgres.migrate(chrono_tz::America::Chicago).unwrap();
         check(&postgres);
         postgres
             .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))

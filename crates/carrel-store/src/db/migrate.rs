@@ -1,6 +1,8 @@
 //! Schema migrations, one SQL file per engine per step, applied in order
 //! inside one transaction (DDL is transactional in both engines).
 
+use chrono_tz::Tz;
+
 use super::{params, Conn, EngineKind};
 use crate::error::Error;
 
@@ -8,6 +10,27 @@ struct Migration {
     version: i64,
     sqlite: &'static str,
     postgres: &'static str,
+    /// Work that needs the policy (its time zone), run right after the
+    /// SQL in the same transaction.
+    then: Option<FollowUp>,
+}
+
+/// A migration's follow-up, given the library's time zone.
+type FollowUp = fn(&mut Conn<'_>, Tz) -> Result<(), Error>;
+
+/// Migration 4: loans made before it get their borrower's category and age
+/// band on the day of the loan, as checkout records them now.
+fn record_borrower_bands(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE loans SET
+           borrower_category = (SELECT p.category FROM patrons p WHERE p.id = loans.patron_id),
+           borrower_age_band = carrel_age_band(
+             (SELECT p.birth_date FROM patrons p WHERE p.id = loans.patron_id),
+             carrel_local_date(loans.checked_out_at, ?))
+         WHERE patron_id IS NOT NULL",
+        params![zone.name()],
+    )?;
+    Ok(())
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -15,25 +38,29 @@ const MIGRATIONS: &[Migration] = &[
         version: 1,
         sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
         postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
+        then: None,
     },
     Migration {
         version: 2,
         sqlite: include_str!("../../migrations/sqlite/0002_retention.sql"),
         postgres: include_str!("../../migrations/postgres/0002_retention.sql"),
+        then: None,
     },
     Migration {
         version: 3,
         sqlite: include_str!("../../migrations/sqlite/0003_purge_at_scale.sql"),
         postgres: include_str!("../../migrations/postgres/0003_purge_at_scale.sql"),
+        then: None,
     },
     Migration {
         version: 4,
         sqlite: include_str!("../../migrations/sqlite/0004_set_based_purge.sql"),
         postgres: include_str!("../../migrations/postgres/0004_set_based_purge.sql"),
+        then: Some(record_borrower_bands),
     },
 ];
 
-pub(super) fn run(conn: &mut Conn<'_>) -> Result<(), Error> {
+pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
     if conn.engine() == EngineKind::Postgres {
         // Several Carrel servers may start at once against one database.
         conn.batch("SELECT pg_advisory_xact_lock(7301)")?;
@@ -58,6 +85,9 @@ pub(super) fn run(conn: &mut Conn<'_>) -> Result<(), Error> {
             EngineKind::Sqlite => migration.sqlite,
             EngineKind::Postgres => migration.postgres,
         })?;
+        if let Some(then) = migration.then {
+            then(conn, zone)?;
+        }
         conn.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
             params![migration.version, chrono::Utc::now().timestamp()],

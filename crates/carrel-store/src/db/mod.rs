@@ -19,6 +19,13 @@ use crate::error::Error;
 
 pub use self::postgres::PgConn;
 
+/// Registers Carrel's SQL functions (`carrel_local_date`,
+/// `carrel_age_band`) on a SQLite connection Carrel did not open: for tools
+/// that fill a database in bulk, such as the benchmark.
+pub fn register_sqlite_functions(conn: &rusqlite::Connection) -> Result<(), Error> {
+    functions::register(conn).map_err(sqlite::error)
+}
+
 /// A value bound to a query.
 #[derive(Debug, Clone, Copy)]
 pub enum Param<'a> {
@@ -388,8 +395,10 @@ impl Pool {
         }
     }
 
-    pub(crate) fn migrate(&self) -> Result<(), Error> {
-        self.run(|mut conn| migrate::run(&mut conn))
+    /// Brings the schema up to date; `zone` is the library's (some steps
+    /// fill in dates).
+    pub(crate) fn migrate(&self, zone: chrono_tz::Tz) -> Result<(), Error> {
+        self.run(|mut conn| migrate::run(&mut conn, zone))
     }
 }
 

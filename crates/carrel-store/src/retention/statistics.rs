@@ -94,9 +94,11 @@ impl Stats {
                 day: Day::Instant("t.checked_out_at"),
                 facets: &[
                     Facet { names: &["item"], sql: "'item=' || t.item_id" },
+                    // As the borrower was on the day of the loan, recorded
+                    // at checkout.
                     Facet {
                         names: &["category", "age"],
-                        sql: "'category=' || {clean(pt.category)} || ';age=' || carrel_age_band(pt.birth_date, {day})",
+                        sql: "'category=' || {clean(t.borrower_category)} || ';age=' || {clean(t.borrower_age_band)}",
                     },
                 ],
                 amount: NONE,

@@ -100,7 +100,7 @@ pub(crate) const TARGETS: &[Target] = &[
         kind: "loan",
         label: "loans",
         table: "loans",
-        from: "loans t LEFT JOIN patrons pt ON pt.id = t.patron_id",
+        from: "loans t",
         clock: Clock::Instant,
         event: "t.returned_at",
         occurred: "t.checked_out_at",
