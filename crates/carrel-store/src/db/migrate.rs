@@ -96,3 +96,66 @@ pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::record_borrower_bands;
+    use crate::db::{params, DatabaseUrl, Pool, Synchronous};
+
+    /// Loans made before migration 4 get the borrower's category and age
+    /// band on the day of the loan, in the library's zone: at 02:00 UTC on
+    /// 20 March it is still the 19th in Chicago, the day before the
+    /// borrower turns 18.
+    fn check(pool: &Pool) {
+        pool.run(|mut conn| {
+            conn.batch(
+                "INSERT INTO patrons (id, card_barcode, category, status, expires_on, birth_date, created_at, updated_at)
+                 VALUES (1, '29000000000001', 'juvenile', 'active', '2030-01-01', '2008-03-20', 0, 0);
+                 INSERT INTO items (id, barcode, title, status, created_at) VALUES (1, '31000000000001', 'T', 'available', 0);
+                 INSERT INTO loans (id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at)
+                 VALUES (1, 1, 1, 1773972000, 1775000000, 0, 1774000000)",
+            )?;
+            record_borrower_bands(&mut conn, chrono_tz::America::Chicago)?;
+            let row = conn.query_one(
+                "SELECT borrower_category, borrower_age_band FROM loans WHERE id = ?",
+                params![1i64],
+            )?;
+            assert_eq!(
+                (row.text(0)?, row.text(1)?),
+                ("juvenile".to_string(), "13-17".to_string())
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn d3_migration_4_records_the_borrower_of_existing_loans_on_both_engines() {
+        let path = std::env::temp_dir().join(format!("carrel-mig-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let sqlite = Pool::open(&DatabaseUrl::Sqlite {
+            path: path.to_string_lossy().into_owned(),
+            synchronous: Synchronous::Normal,
+        })
+        .unwrap();
+        sqlite.migrate(chrono_tz::America::Chicago).unwrap();
+        check(&sqlite);
+        drop(sqlite);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+
+        let server = std::env::var("CARREL_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("carrel_mig_{}", std::process::id());
+        let postgres = Pool::open(
+            &DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap(),
+        )
+        .unwrap();
+        postgres.migrate(chrono_tz::America::Chicago).unwrap();
+        check(&postgres);
+        postgres
+            .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
+            .unwrap();
+    }
+}
