@@ -133,7 +133,11 @@ fn generation_sql(d: &Dialect, loans: i64, patrons: i64) -> Vec<String> {
         let from = d.series_from.replace("{n}", &n.to_string());
         format!("{prefix}{body} FROM {from}")
     };
-    let zone = "America/Chicago";
+    let zone = carrel_policy::parse("mo", crate::POLICY)
+        .unwrap()
+        .library
+        .time_zone
+        .name();
     let date = |year: &str, month: &str| {
         format!(
             "{} || '-' || {} || '-15'",

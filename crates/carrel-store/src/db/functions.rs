@@ -55,7 +55,7 @@ mod tests {
     use chrono::{Days, NaiveDate};
     use chrono_tz::Tz;
 
-    use crate::db::{DatabaseUrl, Param, Pool};
+    use crate::db::{Param, Pool};
     use crate::retention::{age_band, local_date};
 
     /// Instants around every local midnight (and the DST changes) for two
@@ -153,31 +153,6 @@ mod tests {
     /// the SQL definitions must count exactly as the Rust ones do.
     #[test]
     fn d3_sql_local_date_and_age_band_match_rust_on_both_engines() {
-        let path = std::env::temp_dir().join(format!("carrel-fn-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let sqlite = Pool::open(&DatabaseUrl::Sqlite {
-            path: path.to_string_lossy().into_owned(),
-            synchronous: crate::db::Synchronous::Normal,
-        })
-        .unwrap();
-        sqlite.migrate(chrono_tz::America::Chicago).unwrap();
-        check(&sqlite);
-        drop(sqlite);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-
-        let server = std::env::var("CARREL_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("carrel_fn_{}", std::process::id());
-        let postgres = Pool::open(
-            &DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap(),
-        )
-        .unwrap();
-        postgres.migrate(chrono_tz::America::Chicago).unwrap();
-        check(&postgres);
-        postgres
-            .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
-            .unwrap();
+        crate::db::on_both_engines("fn", check);
     }
 }

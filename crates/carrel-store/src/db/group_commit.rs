@@ -131,15 +131,7 @@ impl GroupCommit {
         writer.ops += 1;
 
         let committed = if self.queued.load(Ordering::SeqCst) == 0 || writer.ops >= MAX_BATCH {
-            let result = writer.conn.execute_batch("COMMIT").map_err(|e| {
-                let _ = writer.conn.execute_batch("ROLLBACK");
-                e.to_string()
-            });
-            writer.open = false;
-            drop(writer);
-            self.commits.fetch_add(1, Ordering::Relaxed);
-            self.publish(batch, result.clone());
-            result
+            self.commit_batch(writer)
         } else {
             drop(writer);
             self.wait_for(batch)
@@ -170,17 +162,12 @@ impl GroupCommit {
         f: impl FnOnce(Conn<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut writer = self.lock_writer();
-        if writer.open {
-            // A batch left open for callers that have since gone quiet:
-            // commit it for them before starting.
-            let batch = writer.batch;
-            let result = writer.conn.execute_batch("COMMIT").map_err(|e| {
-                let _ = writer.conn.execute_batch("ROLLBACK");
-                e.to_string()
-            });
-            writer.open = false;
-            self.commits.fetch_add(1, Ordering::Relaxed);
-            self.publish(batch, result);
+        // A batch left open for callers waiting on it: commit it for them
+        // (they hear the outcome) before starting; another may open while
+        // the writer is released, so until none is.
+        while writer.open {
+            let _ = self.commit_batch(writer);
+            writer = self.lock_writer();
         }
         if !writer.conn.is_autocommit() {
             let _ = writer.conn.execute_batch("ROLLBACK");
@@ -224,6 +211,21 @@ impl GroupCommit {
                 Ok(value)
             }
         }
+    }
+
+    /// Commits the open batch, releases the writer and tells the batch's
+    /// callers how it went.
+    fn commit_batch(&self, mut writer: MutexGuard<'_, Writer>) -> Result<(), String> {
+        let batch = writer.batch;
+        let result = writer.conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = writer.conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        writer.open = false;
+        drop(writer);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.publish(batch, result.clone());
+        result
     }
 
     fn publish(&self, batch: u64, result: Result<(), String>) {

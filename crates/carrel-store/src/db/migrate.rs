@@ -100,7 +100,7 @@ pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::record_borrower_bands;
-    use crate::db::{params, DatabaseUrl, Pool, Synchronous};
+    use crate::db::{params, Pool};
 
     /// Loans made before migration 4 get the borrower's category and age
     /// band on the day of the loan, in the library's zone: at 02:00 UTC on
@@ -131,31 +131,6 @@ mod tests {
 
     #[test]
     fn d3_migration_4_records_the_borrower_of_existing_loans_on_both_engines() {
-        let path = std::env::temp_dir().join(format!("carrel-mig-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let sqlite = Pool::open(&DatabaseUrl::Sqlite {
-            path: path.to_string_lossy().into_owned(),
-            synchronous: Synchronous::Normal,
-        })
-        .unwrap();
-        sqlite.migrate(chrono_tz::America::Chicago).unwrap();
-        check(&sqlite);
-        drop(sqlite);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-
-        let server = std::env::var("CARREL_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("carrel_mig_{}", std::process::id());
-        let postgres = Pool::open(
-            &DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap(),
-        )
-        .unwrap();
-        postgres.migrate(chrono_tz::America::Chicago).unwrap();
-        check(&postgres);
-        postgres
-            .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
-            .unwrap();
+        crate::db::on_both_engines("mig", check);
     }
 }

@@ -511,3 +511,36 @@ impl Conn<'_> {
             .int(0)
     }
 }
+
+/// Runs `check` on a freshly migrated SQLite file and a freshly migrated
+/// PostgreSQL schema (`CARREL_TEST_POSTGRES`), then removes both: for the
+/// store's own tests of SQL that must mean the same on both engines.
+#[cfg(test)]
+pub(crate) fn on_both_engines(name: &str, check: impl Fn(&Pool)) {
+    let zone = chrono_tz::America::Chicago;
+    let path = std::env::temp_dir().join(format!("carrel-{name}-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let sqlite = Pool::open(&DatabaseUrl::Sqlite {
+        path: path.to_string_lossy().into_owned(),
+        synchronous: Synchronous::Normal,
+    })
+    .unwrap();
+    sqlite.migrate(zone).unwrap();
+    check(&sqlite);
+    drop(sqlite);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+
+    let server = std::env::var("CARREL_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("carrel_{name}_{}", std::process::id());
+    let postgres =
+        Pool::open(&DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap())
+            .unwrap();
+    postgres.migrate(zone).unwrap();
+    check(&postgres);
+    postgres
+        .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
+        .unwrap();
+}

@@ -13,6 +13,9 @@ pub(super) fn open(path: &str, synchronous: Synchronous) -> Result<Connection, E
     // cross the threshold: that request would stall for the whole copy.
     conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
         .map_err(error)?;
+    // What the purge's statements need: its SQL functions and scratch
+    // table. Only this connection runs Carrel's queries.
+    super::functions::register(&conn).map_err(error)?;
     conn.execute_batch(crate::retention::step_table_sql(super::EngineKind::Sqlite))
         .map_err(error)?;
     Ok(conn)
@@ -59,7 +62,6 @@ fn connect(path: &str, synchronous: Synchronous) -> Result<Connection, Error> {
          PRAGMA temp_store = MEMORY;"
     ))
     .map_err(error)?;
-    super::functions::register(&conn).map_err(error)?;
     Ok(conn)
 }
 
