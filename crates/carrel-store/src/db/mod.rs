@@ -517,17 +517,24 @@ impl Conn<'_> {
 /// store's own tests of SQL that must mean the same on both engines.
 #[cfg(test)]
 pub(crate) fn on_both_engines(name: &str, check: impl Fn(&Pool)) {
-    let zone = chrono_tz::America::Chicago;
+    on_both_databases(name, |url| {
+        let pool = Pool::open(url).unwrap();
+        pool.migrate(chrono_tz::America::Chicago).unwrap();
+        check(&pool);
+    });
+}
+
+/// Runs `check` with the URL of a new, empty SQLite file and of a new,
+/// empty PostgreSQL schema (one connection), then removes both: for the
+/// store's tests that open a whole [`crate::Store`] on each engine.
+#[cfg(test)]
+pub(crate) fn on_both_databases(name: &str, check: impl Fn(&DatabaseUrl)) {
     let path = std::env::temp_dir().join(format!("carrel-{name}-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let sqlite = Pool::open(&DatabaseUrl::Sqlite {
+    check(&DatabaseUrl::Sqlite {
         path: path.to_string_lossy().into_owned(),
         synchronous: Synchronous::Normal,
-    })
-    .unwrap();
-    sqlite.migrate(zone).unwrap();
-    check(&sqlite);
-    drop(sqlite);
+    });
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -535,12 +542,10 @@ pub(crate) fn on_both_engines(name: &str, check: impl Fn(&Pool)) {
     let server = std::env::var("CARREL_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("carrel_{name}_{}", std::process::id());
-    let postgres =
-        Pool::open(&DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap())
-            .unwrap();
-    postgres.migrate(zone).unwrap();
-    check(&postgres);
-    postgres
+    let url = DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap();
+    check(&url);
+    Pool::open(&url)
+        .unwrap()
         .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
         .unwrap();
 }
