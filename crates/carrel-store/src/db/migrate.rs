@@ -58,6 +58,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0004_set_based_purge.sql"),
         then: Some(record_borrower_bands),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("../../migrations/sqlite/0005_purge_workers.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_purge_workers.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {

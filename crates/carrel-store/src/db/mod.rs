@@ -271,6 +271,11 @@ impl DatabaseUrl {
     }
 }
 
+/// See [`Pool::lock_purge_run`]: closing the connection releases the lock.
+pub(crate) struct PurgeRunLock {
+    _held_by: Option<PgConn>,
+}
+
 /// A connection pool for either engine.
 pub(crate) enum Pool {
     /// SQLite allows one writer at a time, and in Carrel every request writes
@@ -283,7 +288,7 @@ pub(crate) enum Pool {
         /// Held for its lifetime: the checkpoint thread stops when dropped.
         _checkpointer: sqlite::Checkpointer,
     },
-    Postgres(r2d2::Pool<postgres::PgManager>),
+    Postgres(Box<postgres::PgPool>),
 }
 
 impl Pool {
@@ -303,11 +308,11 @@ impl Pool {
                 url,
                 schema,
                 pool_size,
-            } => Ok(Pool::Postgres(postgres::pool(
+            } => Ok(Pool::Postgres(Box::new(postgres::pool(
                 url,
                 schema.as_deref(),
                 *pool_size,
-            )?)),
+            )?))),
         }
     }
 
@@ -377,6 +382,46 @@ impl Pool {
             } => sqlite::bound_wal(path, *synchronous),
             Pool::Postgres(_) => Ok(()),
         }
+    }
+
+    /// How many workers a backlog purge runs at once. SQLite has one
+    /// writer, so one. PostgreSQL runs two, each in its own transactions
+    /// over its own keys, and leaves the desk at least one connection of
+    /// the pool.
+    pub(crate) fn purge_workers(&self) -> usize {
+        match self {
+            Pool::Sqlite { .. } => 1,
+            Pool::Postgres(pool) => (pool.max_size() as usize).saturating_sub(1).clamp(1, 2),
+        }
+    }
+
+    /// Keeps purges in other processes out until the guard is dropped. On
+    /// PostgreSQL, whose purge workers run beside each other, a second
+    /// purge (the schedule on another server, an operator) waits here for
+    /// the first to finish, instead of walking the same records; the lock
+    /// is held by a connection of its own, outside the pool, so it goes
+    /// with the process if that dies. SQLite's one writer already makes
+    /// two purges take turns batch by batch.
+    pub(crate) fn lock_purge_run(&self) -> Result<PurgeRunLock, Error> {
+        let Pool::Postgres(pool) = self else {
+            return Ok(PurgeRunLock { _held_by: None });
+        };
+        let mut conn = pool.connect_alone().map_err(|e| {
+            tracing::error!(error = %e, "no PostgreSQL connection for the purge lock");
+            Error::Unavailable
+        })?;
+        let lock = crate::retention::PURGE_RUN_LOCK;
+        let free = Conn::Postgres(&mut conn)
+            .query_one(&format!("SELECT pg_try_advisory_lock({lock})"), params![])?
+            .int(0)?
+            == 1;
+        if !free {
+            tracing::info!("another purge is running; this one waits for it to finish");
+            Conn::Postgres(&mut conn).batch(&format!("SELECT pg_advisory_lock({lock})"))?;
+        }
+        Ok(PurgeRunLock {
+            _held_by: Some(conn),
+        })
     }
 
     pub(crate) fn after_purge(&self, tables: &[&str]) -> Result<(), Error> {
@@ -525,7 +570,7 @@ pub(crate) fn on_both_engines(name: &str, check: impl Fn(&Pool)) {
 }
 
 /// Runs `check` with the URL of a new, empty SQLite file and of a new,
-/// empty PostgreSQL schema (one connection), then removes both: for the
+/// empty PostgreSQL schema, then removes both: for the
 /// store's tests that open a whole [`crate::Store`] on each engine.
 #[cfg(test)]
 pub(crate) fn on_both_databases(name: &str, check: impl Fn(&DatabaseUrl)) {
@@ -542,7 +587,8 @@ pub(crate) fn on_both_databases(name: &str, check: impl Fn(&DatabaseUrl)) {
     let server = std::env::var("CARREL_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("carrel_{name}_{}", std::process::id());
-    let url = DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=1")).unwrap();
+    // Three connections: a purge then runs two workers (see Pool::purge_workers).
+    let url = DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=3")).unwrap();
     check(&url);
     Pool::open(&url)
         .unwrap()

@@ -20,6 +20,7 @@ pub struct PgConn {
     pub(super) in_transaction: bool,
 }
 
+#[derive(Clone)]
 pub(crate) struct PgManager {
     config: postgres::Config,
     schema: Option<String>,
@@ -56,26 +57,45 @@ impl r2d2::ManageConnection for PgManager {
     }
 }
 
-pub(super) fn pool(
-    url: &str,
-    schema: Option<&str>,
-    size: u32,
-) -> Result<r2d2::Pool<PgManager>, Error> {
+/// The pool, and a way to open a connection outside it.
+pub(crate) struct PgPool {
+    pool: r2d2::Pool<PgManager>,
+    manager: PgManager,
+}
+
+impl PgPool {
+    pub(super) fn get(&self) -> Result<r2d2::PooledConnection<PgManager>, r2d2::Error> {
+        self.pool.get()
+    }
+
+    pub(super) fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// A connection of its own, closed when dropped (for a session lock
+    /// that must not hold a connection of the pool).
+    pub(super) fn connect_alone(&self) -> Result<PgConn, postgres::Error> {
+        r2d2::ManageConnection::connect(&self.manager)
+    }
+}
+
+pub(super) fn pool(url: &str, schema: Option<&str>, size: u32) -> Result<PgPool, Error> {
     let config = postgres::Config::from_str(url)
         .map_err(|e| Error::config(format!("the PostgreSQL URL is not valid: {e}")))?;
     let manager = PgManager {
         config,
         schema: schema.map(str::to_string),
     };
-    r2d2::Pool::builder()
+    let pool = r2d2::Pool::builder()
         .max_size(size.max(1))
         .connection_timeout(std::time::Duration::from_secs(10))
-        .build(manager)
+        .build(manager.clone())
         .map_err(|e| {
             Error::config(format!(
                 "cannot connect to PostgreSQL: {e}; check that the server runs and the URL is right"
             ))
-        })
+        })?;
+    Ok(PgPool { pool, manager })
 }
 
 /// Rewrites `?` placeholders as `$1, $2, ...`. Carrel's SQL has no string

@@ -29,6 +29,9 @@ pub(crate) mod targets;
 
 use carrel_policy::retention::{cutoff_date, cutoff_instant, due_on};
 use carrel_policy::{Disposal, Policy, RecordClass, RetentionRule};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -92,15 +95,22 @@ fn walk_for_counts(past: i64, id_span: i64) -> Walk {
 /// Chooses a target's walk for this purge from two cheap counts: its id
 /// span (from the key index) and its rows past their time, counted
 /// through the clock index only as far as the choice needs.
-fn walk_for(tx: &mut Tx<'_>, rule: &RetentionRule, target: &Target) -> Result<Walk, Error> {
-    let id_span = count(
-        tx,
+/// Also returns the target's lowest and highest id, the keys a key walk
+/// covers (records written later are not due).
+fn walk_for(
+    tx: &mut Tx<'_>,
+    rule: &RetentionRule,
+    target: &Target,
+) -> Result<(Walk, (i64, i64)), Error> {
+    let ids = tx.conn.query_one(
         &format!(
-            "SELECT COALESCE(MAX(id) - MIN(id) + 1, 0) FROM {}",
+            "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM {}",
             target.table
         ),
         params![],
     )?;
+    let ids = (ids.int(0)?, ids.int(1)?);
+    let id_span = ids.1 - ids.0 + 1;
     let enough = id_span / KEY_WALK_SHARE + 1;
     let b = bound(
         rule,
@@ -119,7 +129,24 @@ fn walk_for(tx: &mut Tx<'_>, rule: &RetentionRule, target: &Target) -> Result<Wa
         ),
         &[b.param()],
     )?;
-    Ok(walk_for_counts(past, id_span))
+    Ok((walk_for_counts(past, id_span), ids))
+}
+
+/// Key ranges `[from, to)` covering `lowest..=highest`, for `workers` to
+/// take one at a time: one range for one worker, else eight per worker,
+/// so a worker that finishes early takes another's share.
+fn key_chunks(lowest: i64, highest: i64, workers: usize) -> Vec<(i64, i64)> {
+    let end = highest.saturating_add(1);
+    if workers <= 1 {
+        return vec![(lowest, end)];
+    }
+    let count = (workers * 8) as i64;
+    let size = ((end - lowest + count - 1) / count).max(1);
+    (0..count)
+        .map(|i| lowest.saturating_add(i * size))
+        .take_while(|&from| from < end)
+        .map(|from| (from, from.saturating_add(size).min(end)))
+        .collect()
 }
 
 /// The scratch table a purge step fills with its due rows: the id, the
@@ -548,12 +575,29 @@ pub(crate) fn exclude_concurrent_purge(tx: &mut Tx<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// [`exclude_concurrent_purge`] for a purge batch: shared, so the batches
+/// of a purge's workers run beside each other, and a legal hold being
+/// placed waits for all of them (and they for it).
+fn share_purge_lock(tx: &mut Tx<'_>) -> Result<(), Error> {
+    if tx.conn.engine() == EngineKind::Postgres {
+        tx.conn.batch(&format!(
+            "SELECT pg_advisory_xact_lock_shared({PURGE_LOCK})"
+        ))?;
+    }
+    Ok(())
+}
+
 /// The PostgreSQL advisory lock of [`exclude_concurrent_purge`] (one per
 /// database; public so a test can hold it as a purge would).
 pub const PURGE_LOCK: i64 = 7302;
 
-/// The purge's own row lock, taken first in every purge transaction: two
-/// purges at once (the schedule and an operator) take turns batch by batch.
+/// The PostgreSQL advisory lock a purge holds for its whole run, on a
+/// connection of its own (`Pool::lock_purge_run`): one purge at a time.
+pub(crate) const PURGE_RUN_LOCK: i64 = 7303;
+
+/// Taken first in every purge transaction but the batches: its row lock
+/// makes two purges of one SQLite database (the schedule and an operator)
+/// take turns; on PostgreSQL the run lock already keeps them apart.
 fn claim_run(tx: &mut Tx<'_>, run_id: i64) -> Result<(), Error> {
     exclude_concurrent_purge(tx)?;
     let lock = tx.conn.for_update();
@@ -565,14 +609,13 @@ fn claim_run(tx: &mut Tx<'_>, run_id: i64) -> Result<(), Error> {
 }
 
 fn progress_of(tx: &mut Tx<'_>, run_id: i64, kind: &str) -> Result<(i64, bool), Error> {
-    let row = tx.conn.query_opt(
-        "SELECT destroyed, finished_at FROM purge_progress WHERE run_id = ? AND target = ?",
+    // One row per worker; the finish is marked on part 0.
+    let row = tx.conn.query_one(
+        "SELECT CAST(COALESCE(SUM(destroyed), 0) AS BIGINT), MAX(finished_at) FROM purge_progress
+         WHERE run_id = ? AND target = ?",
         params![run_id, kind],
     )?;
-    Ok(match row {
-        Some(r) => (r.int(0)?, r.opt_int(1)?.is_some()),
-        None => (0, false),
-    })
+    Ok((row.int(0)?, row.opt_int(1)?.is_some()))
 }
 
 /// Destroys everything due, class by class. Resumes an interrupted run.
@@ -582,6 +625,7 @@ pub fn purge(
     progress: &mut dyn FnMut(&Progress<'_>),
 ) -> Result<PurgeSummary, Error> {
     let batch_size = options.batch_size.max(1);
+    let _one_purge_at_a_time = store.pool.lock_purge_run()?;
     let (run_id, resumed) = store.transact(|tx| {
         if let Some(row) = tx.conn.query_opt(
             "SELECT id FROM purge_runs WHERE finished_at IS NULL ORDER BY id LIMIT 1",
@@ -609,40 +653,37 @@ pub fn purge(
             if finished {
                 continue;
             }
-            let walk = store.transact(|tx| {
+            let (walk, (lowest, highest)) = store.transact(|tx| {
                 claim_run(tx, run_id)?;
                 unpin_ended_holds(tx, target)?;
                 walk_for(tx, rule, target)
             })?;
+            let (workers, chunks) = match walk {
+                Walk::Clock => (1, vec![(i64::MIN, i64::MAX)]),
+                Walk::Key => {
+                    let workers = store.pool.purge_workers();
+                    (workers, key_chunks(lowest, highest, workers))
+                }
+            };
             let pass = Pass {
                 run_id,
                 rule,
                 target,
                 walk,
+                part: 0,
+                ids: (i64::MIN, i64::MAX),
             };
-            let mut after: Option<(Value, i64)> = None;
-            loop {
-                let batch = store.transact_long(|tx, desk_waiting| {
-                    claim_run(tx, run_id)?;
-                    destroy_batch(tx, &pass, after.clone(), batch_size, desk_waiting)
-                })?;
-                if batch.destroyed > 0 {
-                    destroyed += batch.destroyed as i64;
-                    if !purged_tables.contains(&target.table) {
-                        purged_tables.push(target.table);
-                    }
-                    progress(&Progress {
-                        class,
-                        label: target.label,
-                        destroyed,
-                    });
+            walk_target(store, &pass, &chunks, workers, batch_size, &mut |n| {
+                destroyed += n as i64;
+                if !purged_tables.contains(&target.table) {
+                    purged_tables.push(target.table);
                 }
-                if batch.finished {
-                    break;
-                }
-                store.pool.between_batches()?;
-                after = batch.last;
-            }
+                progress(&Progress {
+                    class,
+                    label: target.label,
+                    destroyed,
+                });
+            })?;
         }
         store.transact(|tx| {
             claim_run(tx, run_id)?;
@@ -694,12 +735,98 @@ pub fn purge(
     })
 }
 
-/// One target in one purge run: what each of its batches needs.
+/// One worker's walk over one target (in a key walk, over one range of
+/// its keys) in one purge run: what each of its batches needs.
+#[derive(Clone, Copy)]
 struct Pass<'a> {
     run_id: i64,
     rule: &'a RetentionRule,
     target: &'static Target,
     walk: Walk,
+    /// The worker, whose progress row the batches add to.
+    part: i64,
+    /// Keys `[from, to)` of a key walk.
+    ids: (i64, i64),
+}
+
+/// Walks the chunks of one target with `workers` threads, each taking the
+/// next chunk when done with one, and calls `on_batch` (on this thread)
+/// with each committed batch's count. The first error stops the workers
+/// at their next chunk and is returned.
+fn walk_target(
+    store: &Store,
+    pass: &Pass<'_>,
+    chunks: &[(i64, i64)],
+    workers: usize,
+    batch_size: usize,
+    on_batch: &mut dyn FnMut(usize),
+) -> Result<(), Error> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let (sender, committed) = mpsc::channel::<usize>();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.max(1))
+            .map(|part| {
+                let (sender, next, failed) = (sender.clone(), &next, &failed);
+                scope.spawn(move || {
+                    let result = (|| loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= chunks.len() || failed.load(Ordering::SeqCst) {
+                            return Ok(());
+                        }
+                        let chunk = Pass {
+                            part: part as i64,
+                            ids: chunks[i],
+                            ..*pass
+                        };
+                        walk_chunk(store, &chunk, batch_size, &|n| {
+                            // The receiver lives until every worker ends.
+                            let _ = sender.send(n);
+                        })?;
+                    })();
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    result
+                })
+            })
+            .collect();
+        drop(sender);
+        for n in committed {
+            on_batch(n);
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a purge worker panicked"))
+            .collect::<Result<Vec<()>, Error>>()
+            .map(|_| ())
+    })
+}
+
+/// One worker's walk over one chunk, batch by batch until nothing due is
+/// left in it. Batches take the purge lock shared, so workers run beside
+/// each other and placing a legal hold waits for all of them.
+fn walk_chunk(
+    store: &Store,
+    pass: &Pass<'_>,
+    batch_size: usize,
+    report: &dyn Fn(usize),
+) -> Result<(), Error> {
+    let mut after: Option<(Value, i64)> = None;
+    loop {
+        let batch = store.transact_long(|tx, desk_waiting| {
+            share_purge_lock(tx)?;
+            destroy_batch(tx, pass, after.clone(), batch_size, desk_waiting)
+        })?;
+        if batch.destroyed > 0 {
+            report(batch.destroyed);
+        }
+        if batch.finished {
+            return Ok(());
+        }
+        store.pool.between_batches()?;
+        after = batch.last;
+    }
 }
 
 /// What one purge transaction did for one target.
@@ -777,11 +904,11 @@ fn destroy_step(
         ),
         Walk::Key => (
             "t.id".to_string(),
-            " AND t.id > ?".to_string(),
+            " AND t.id > ? AND t.id < ?".to_string(),
             "id DESC".to_string(),
         ),
     };
-    let keyset = if after.is_some() {
+    let keyset = if after.is_some() || walk == Walk::Key {
         keyset
     } else {
         String::new()
@@ -802,8 +929,12 @@ fn destroy_step(
     let mut params = vec![b.param()];
     match (walk, after) {
         (Walk::Clock, Some((key, id))) => params.extend([value_param(key), Param::Int(*id)]),
-        (Walk::Key, Some((_, id))) => params.push(Param::Int(*id)),
-        (_, None) => {}
+        (Walk::Clock, None) => {}
+        (Walk::Key, after) => {
+            let (from, to) = pass.ids;
+            let after_id = after.map_or(from.saturating_sub(1), |(_, id)| *id);
+            params.extend([Param::Int(after_id), Param::Int(to)]);
+        }
     }
     params.push(Param::Int(now));
     let n = tx.conn.execute(&sql, &params)? as usize;
@@ -830,9 +961,9 @@ fn destroy_step(
         ))?,
     }
     tx.conn.execute(
-        "INSERT INTO purge_progress (run_id, target, destroyed) VALUES (?, ?, ?)
-         ON CONFLICT (run_id, target) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
-        params![run_id, target.kind, n as i64],
+        "INSERT INTO purge_progress (run_id, target, part, destroyed) VALUES (?, ?, ?, ?)
+         ON CONFLICT (run_id, target, part) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
+        params![run_id, target.kind, pass.part, n as i64],
     )?;
     clear_step(tx)?;
     Ok((n, Some(last)))
@@ -862,7 +993,7 @@ fn finish_class(
             newly_finished = true;
             tx.conn.execute(
                 "INSERT INTO purge_progress (run_id, target, destroyed, finished_at) VALUES (?, ?, 0, ?)
-                 ON CONFLICT (run_id, target) DO UPDATE SET finished_at = excluded.finished_at",
+                 ON CONFLICT (run_id, target, part) DO UPDATE SET finished_at = excluded.finished_at",
                 params![run_id, target.kind, tx.now().timestamp()],
             )?;
         }
@@ -922,6 +1053,20 @@ mod tests {
             "a day of 10M"
         );
         assert_eq!(walk_for_counts(7_900_000, 10_000_000), Walk::Key);
+    }
+
+    #[test]
+    fn d1_key_chunks_cover_every_key_once() {
+        assert_eq!(key_chunks(5, 44, 1), vec![(5, 45)]);
+        for (lowest, highest, workers) in [(1, 40, 2), (1, 3, 2), (7, 7, 2), (1, 10_000_000, 3)] {
+            let chunks = key_chunks(lowest, highest, workers);
+            assert!(chunks.len() <= workers * 8 && !chunks.is_empty());
+            assert_eq!(chunks[0].0, lowest);
+            assert_eq!(chunks.last().unwrap().1, highest + 1);
+            assert!(chunks
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1));
+        }
     }
 
     /// Forty loans returned on forty different days, in another order
@@ -1004,7 +1149,7 @@ mod tests {
             let destroyed = (loans().len() - expected.len()) as i64;
             assert!(destroyed >= 3, "{destroyed} loans due on day {days_on}");
             assert_eq!(
-                store.transact(|tx| walk_for(tx, &rule, target)).unwrap(),
+                store.transact(|tx| walk_for(tx, &rule, target)).unwrap().0,
                 walk,
                 "{destroyed} loans due on day {days_on}"
             );
@@ -1021,7 +1166,57 @@ mod tests {
             );
             assert_eq!(summary.targets[0].destroyed, destroyed, "{walk:?}");
             assert_eq!(counted() - before, destroyed, "{walk:?}: each counted once");
+            // On PostgreSQL (three connections) a key walk runs two workers,
+            // each counting its progress in its own row (one of them may
+            // find every chunk taken).
+            let parts = store
+                .transact(|tx| {
+                    count(
+                        tx,
+                        "SELECT COUNT(*) FROM purge_progress WHERE run_id = ? AND target = 'loan'",
+                        params![summary.run_id],
+                    )
+                })
+                .unwrap();
+            let workers = match walk {
+                Walk::Key => store.pool.purge_workers() as i64,
+                Walk::Clock => 1,
+            };
+            assert!(
+                (1..=workers).contains(&parts),
+                "{walk:?} on {:?}: {parts} progress rows",
+                store.engine()
+            );
         }
+    }
+
+    /// On PostgreSQL a purge waits while another process's purge runs (its
+    /// workers must not walk the same records), and starts when it ends.
+    fn waits(url: &crate::db::DatabaseUrl) {
+        let store = Store::open(
+            url,
+            carrel_policy::parse("mo", MISSOURI).unwrap(),
+            MISSOURI,
+            AuditKey::generate().unwrap(),
+        )
+        .unwrap();
+        if store.engine() != EngineKind::Postgres {
+            return;
+        }
+        let other = store.pool.lock_purge_run().unwrap();
+        std::thread::scope(|scope| {
+            let purge = scope.spawn(|| purge(&store, &PurgeOptions::default(), &mut |_| {}));
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            assert!(!purge.is_finished(), "a purge started while another ran");
+            drop(other);
+            let summary = purge.join().unwrap().unwrap();
+            assert!(!summary.resumed);
+        });
+    }
+
+    #[test]
+    fn d1_a_purge_waits_for_another_in_progress() {
+        crate::db::on_both_databases("purge_lock", waits);
     }
 
     #[test]
