@@ -32,7 +32,7 @@ use carrel_policy::{Disposal, Policy, RecordClass, RetentionRule};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
 pub(crate) use self::audit_log::FLOOR_MARK;
@@ -112,13 +112,7 @@ fn walk_for(
     let ids = (ids.int(0)?, ids.int(1)?);
     let id_span = ids.1 - ids.0 + 1;
     let enough = id_span / KEY_WALK_SHARE + 1;
-    let b = bound(
-        rule,
-        target,
-        tx.today(),
-        tx.now(),
-        tx.policy().library.time_zone,
-    );
+    let b = bound(tx, rule, target);
     let past = count(
         tx,
         &format!(
@@ -212,13 +206,8 @@ fn rule_of(policy: &Policy, class: RecordClass) -> Option<&RetentionRule> {
 /// Today's bound for a rule: events strictly below it are past their time.
 /// An instant clock also never counts an event that has not happened yet
 /// (a program that ends this evening is not over at noon).
-fn bound(
-    rule: &RetentionRule,
-    target: &Target,
-    today: NaiveDate,
-    now: DateTime<Utc>,
-    zone: chrono_tz::Tz,
-) -> Bound {
+fn bound(tx: &Tx<'_>, rule: &RetentionRule, target: &Target) -> Bound {
+    let (today, now, zone) = (tx.today(), tx.now(), tx.policy().library.time_zone);
     match target.clock {
         Clock::Instant => {
             let cut = cutoff_instant(today, rule.keep, zone).timestamp();
@@ -360,7 +349,7 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
 
         let mut plans = Vec::new();
         for target in targets::of_class(class) {
-            let b = bound(rule, target, today, now, zone);
+            let b = bound(tx, rule, target);
             let (from, event, governed) = (target.from, target.event, governed_sql(rule));
             let held = count(
                 tx,
@@ -882,7 +871,7 @@ fn destroy_step(
     let (run_id, rule, target, walk) = (pass.run_id, pass.rule, pass.target, pass.walk);
     let engine = tx.conn.engine();
     let zone = tx.policy().library.time_zone;
-    let b = bound(rule, target, tx.today(), tx.now(), zone);
+    let b = bound(tx, rule, target);
     let now = tx.now().timestamp();
     let event = target.event;
     let lock = match engine {
@@ -893,25 +882,32 @@ fn destroy_step(
         Clock::Instant => "event_at",
         Clock::ExpiryDate => "event_on",
     };
-    // In clock order, a row-value comparison, which both engines turn into
-    // one index range in (event, id) order; the equivalent OR makes SQLite
-    // read every remaining row and sort them, each step.
-    let (order, keyset, last_order) = match walk {
+    let (order, last_order) = match walk {
         Walk::Clock => (
             format!("{event}, t.id"),
-            format!(" AND ({event}, t.id) > (?, ?)"),
             format!("{event_column} DESC, id DESC"),
         ),
-        Walk::Key => (
-            "t.id".to_string(),
-            " AND t.id > ? AND t.id < ?".to_string(),
-            "id DESC".to_string(),
-        ),
+        Walk::Key => ("t.id".to_string(), "id DESC".to_string()),
     };
-    let keyset = if after.is_some() || walk == Walk::Key {
-        keyset
-    } else {
-        String::new()
+    // Where the step starts. In clock order, after the last key with a
+    // row-value comparison, which both engines turn into one index range in
+    // (event, id) order (the equivalent OR makes SQLite read every
+    // remaining row and sort them, each step). In key order, after the last
+    // id within the worker's chunk.
+    let (keyset, keys) = match (walk, after) {
+        (Walk::Clock, None) => (String::new(), Vec::new()),
+        (Walk::Clock, Some((key, id))) => (
+            format!(" AND ({event}, t.id) > (?, ?)"),
+            vec![value_param(key), Param::Int(*id)],
+        ),
+        (Walk::Key, after) => {
+            let (from, to) = pass.ids;
+            let after_id = after.map_or(from.saturating_sub(1), |(_, id)| *id);
+            (
+                " AND t.id > ? AND t.id < ?".to_string(),
+                vec![Param::Int(after_id), Param::Int(to)],
+            )
+        }
     };
     let counted = target.stats.columns_sql(zone, engine);
     let sql = format!(
@@ -927,15 +923,7 @@ fn destroy_step(
         needs = not_needed_sql(target),
     );
     let mut params = vec![b.param()];
-    match (walk, after) {
-        (Walk::Clock, Some((key, id))) => params.extend([value_param(key), Param::Int(*id)]),
-        (Walk::Clock, None) => {}
-        (Walk::Key, after) => {
-            let (from, to) = pass.ids;
-            let after_id = after.map_or(from.saturating_sub(1), |(_, id)| *id);
-            params.extend([Param::Int(after_id), Param::Int(to)]);
-        }
-    }
+    params.extend(keys);
     params.push(Param::Int(now));
     let n = tx.conn.execute(&sql, &params)? as usize;
     if n == 0 {
@@ -1004,13 +992,7 @@ fn finish_class(
     }
     for target in targets::of_class(class) {
         if let Some(statement) = target.after_class {
-            let b = bound(
-                rule,
-                target,
-                tx.today(),
-                tx.now(),
-                tx.policy().library.time_zone,
-            );
+            let b = bound(tx, rule, target);
             tx.conn.execute(statement, &[b.param()])?;
         }
     }
