@@ -39,6 +39,12 @@ enum Command {
         /// "30m", or "off" (then run `carrel purge` from cron instead).
         #[arg(long, env = "CARREL_PURGE_EVERY", default_value = "24h")]
         purge_every: String,
+        /// E-mail hook for alerts to the Director (law-enforcement
+        /// requests, search warrants, overdue documents): a shell command
+        /// given the message on standard input, e.g. "sendmail
+        /// director@library.example". Alerts show inside Carrel either way.
+        #[arg(long, env = "CARREL_ALERT_COMMAND")]
+        alert_command: Option<String>,
     },
     /// Destroy every record past its retention time, as the policy says
     /// (statistics first, then secure deletion). Resumes an interrupted run.
@@ -117,6 +123,11 @@ enum StaffCommand {
         /// A role defined in the policy (clerk, supervisor, director, ...).
         #[arg(long)]
         role: String,
+        /// The username of this person's supervisor: under a
+        /// non-disclosure order, a case is visible to the staff member who
+        /// took it and to their supervisor.
+        #[arg(long)]
+        supervisor: Option<String>,
     },
     /// Deactivate a staff account: no more sign-ins; open sessions end now.
     Deactivate {
@@ -176,7 +187,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             listen,
             demo,
             purge_every,
-        } => serve(library, &listen, demo, &purge_every),
+            alert_command,
+        } => serve(library, &listen, demo, &purge_every, alert_command),
         Command::Purge {
             library,
             dry_run,
@@ -243,6 +255,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     library,
                     username,
                     role,
+                    supervisor,
                 },
         } => {
             let store = open(&library, DEFAULT_DATABASE, true)?;
@@ -254,11 +267,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .lock()
                 .read_line(&mut password)
                 .map_err(|e| e.to_string())?;
-            let id = staff::add(
+            let id = staff::add_with_supervisor(
                 &store,
                 &username,
                 password.trim_end_matches(['\r', '\n']),
                 &role,
+                supervisor.as_deref(),
             )
             .map_err(|e| e.to_string())?;
             println!("added staff account {username} (id {id}) with role {role}");
@@ -471,6 +485,7 @@ fn serve(
     listen: &str,
     demo_mode: bool,
     purge_every: &str,
+    alert_command: Option<String>,
 ) -> Result<ExitCode, String> {
     let purge_every = parse_every(purge_every)?;
     let store = open(
@@ -504,6 +519,11 @@ fn serve(
         if let Some(every) = purge_every {
             carrel_server::spawn_purge_schedule(store.clone(), every);
         }
+        carrel_server::spawn_alert_hook(
+            store.clone(),
+            alert_command,
+            std::time::Duration::from_secs(30),
+        );
         carrel_server::serve(listener, store, async {
             let _ = tokio::signal::ctrl_c().await;
         })

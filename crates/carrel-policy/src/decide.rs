@@ -27,6 +27,31 @@ pub enum DenyReason {
     NotALegalHoldRole {
         role: String,
     },
+    /// The disclosure rules do not let this role take this step on a
+    /// request under this basis (L1).
+    DisclosureStep {
+        role: String,
+        step: crate::disclosure::Step,
+        basis: String,
+    },
+    /// Releasing would break the law the policy encodes (L7): a document is
+    /// missing, a guardian's access has ended, no reason was recorded...
+    /// `code` is stable for API clients; `message` names what is missing and
+    /// what to do, never personal data.
+    Unlawful {
+        code: &'static str,
+        message: String,
+    },
+}
+
+impl DenyReason {
+    /// A stable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DenyReason::Unlawful { code, .. } => code,
+            _ => "denied",
+        }
+    }
 }
 
 impl fmt::Display for DenyReason {
@@ -55,6 +80,11 @@ impl fmt::Display for DenyReason {
                 f,
                 "the policy does not let role '{role}' place, renew or release legal holds"
             ),
+            DenyReason::DisclosureStep { role, step, basis } => write!(
+                f,
+                "the policy does not let role '{role}' {step} a disclosure request under basis '{basis}'; record the request and refer it to a role that may"
+            ),
+            DenyReason::Unlawful { message, .. } => f.write_str(message),
         }
     }
 }

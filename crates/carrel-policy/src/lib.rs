@@ -12,6 +12,7 @@
 //! which calls [`Policy::decide`] and records the outcome.
 
 pub mod decide;
+pub mod disclosure;
 pub mod loans;
 pub mod model;
 pub mod parse;

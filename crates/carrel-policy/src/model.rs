@@ -8,6 +8,7 @@ use std::fmt;
 
 use chrono_tz::Tz;
 
+use crate::disclosure::DisclosureRules;
 use crate::retention::LegalHoldRules;
 
 /// The kinds of record a library keeps (REQUIREMENTS N3), plus the audit log
@@ -423,6 +424,7 @@ pub struct Policy {
     pub loans: LoanRules,
     pub legal_holds: LegalHoldRules,
     pub statistics: Statistics,
+    pub disclosure: DisclosureRules,
 }
 
 impl Policy {

@@ -9,6 +9,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::disclosure::{Basis, Channel, DisclosureRules, DocumentKind, RequesterKind};
 use crate::model::{
     Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
     RecordClass, RetentionClock, RetentionRule, Role, Statistics,
@@ -72,6 +73,40 @@ struct RawPolicy {
     loans: RawLoans,
     legal_holds: RawLegalHolds,
     statistics: Option<RawStatistics>,
+    disclosure: RawDisclosure,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDisclosure {
+    recorded_by: Vec<Spanned<String>>,
+    counsel: Vec<Spanned<String>>,
+    alert: Vec<Spanned<String>>,
+    gag_circle: Vec<Spanned<String>>,
+    exigent_document_days: Spanned<u32>,
+    bases: BTreeMap<Spanned<String>, RawBasis>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasis {
+    citation: String,
+    description: String,
+    requesters: Vec<Spanned<String>>,
+    #[serde(default)]
+    requires: Vec<Vec<Spanned<String>>>,
+    decided_by: Vec<Spanned<String>>,
+    #[serde(default)]
+    counsel_review: bool,
+    #[serde(default)]
+    exigent: bool,
+    #[serde(default)]
+    subject_is_minor: bool,
+    #[serde(default)]
+    requester_is_guardian: bool,
+    #[serde(default)]
+    reason_required: bool,
+    channel: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -303,6 +338,7 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
 
     let loans = build_loans(raw.loans, problems);
     let legal_holds = build_legal_holds(raw.legal_holds, &roles, problems);
+    let disclosure = build_disclosure(raw.disclosure, &roles, problems);
     let statistics = match raw.statistics {
         None => Statistics::default(),
         Some(s) => {
@@ -325,6 +361,188 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
         loans,
         legal_holds,
         statistics,
+        disclosure,
+    }
+}
+
+fn check_roles(
+    what: &str,
+    names: Vec<Spanned<String>>,
+    roles: &BTreeMap<String, Role>,
+    problems: &mut Problems,
+) -> Vec<String> {
+    for role in &names {
+        if !roles.contains_key(role.get_ref()) {
+            problems.at(
+                role.span(),
+                format!(
+                    "{what} names role '{}', which is not defined under [roles]",
+                    role.get_ref()
+                ),
+            );
+        }
+    }
+    names.into_iter().map(Spanned::into_inner).collect()
+}
+
+fn build_disclosure(
+    raw: RawDisclosure,
+    roles: &BTreeMap<String, Role>,
+    problems: &mut Problems,
+) -> DisclosureRules {
+    let recorded_by = check_roles("disclosure.recorded_by", raw.recorded_by, roles, problems);
+    let counsel = check_roles("disclosure.counsel", raw.counsel, roles, problems);
+    let alert = check_roles("disclosure.alert", raw.alert, roles, problems);
+    let gag_circle = check_roles("disclosure.gag_circle", raw.gag_circle, roles, problems);
+    if *raw.exigent_document_days.get_ref() == 0 {
+        problems.at(
+            raw.exigent_document_days.span(),
+            "disclosure.exigent_document_days must be at least 1: the days an officer has to bring the document after an exigent release",
+        );
+    }
+    let mut bases = BTreeMap::new();
+    for (name, raw_basis) in raw.bases {
+        if !is_identifier(name.get_ref()) {
+            problems.at(
+                name.span(),
+                format!("basis name '{}' must be lower_snake_case", name.get_ref()),
+            );
+        }
+        let basis = build_basis(name.get_ref(), name.span(), raw_basis, roles, problems);
+        bases.insert(name.into_inner(), basis);
+    }
+    if bases.is_empty() {
+        problems.whole_file("[disclosure.bases] is empty: without a basis no one, not even a patron, can obtain their records (R2)");
+    }
+    DisclosureRules {
+        recorded_by,
+        counsel,
+        alert,
+        gag_circle,
+        exigent_document_days: raw.exigent_document_days.into_inner(),
+        bases,
+    }
+}
+
+fn build_basis(
+    name: &str,
+    span: Range<usize>,
+    raw: RawBasis,
+    roles: &BTreeMap<String, Role>,
+    problems: &mut Problems,
+) -> Basis {
+    let mut requesters = Vec::new();
+    for r in &raw.requesters {
+        match RequesterKind::from_name(r.get_ref()) {
+            Some(kind) => requesters.push(kind),
+            None => problems.at(
+                r.span(),
+                format!(
+                    "basis '{name}': '{}' is not a requester kind; use {}",
+                    r.get_ref(),
+                    RequesterKind::ALL.map(|k| k.name()).join(", ")
+                ),
+            ),
+        }
+    }
+    if raw.requesters.is_empty() {
+        problems.at(span.clone(), format!("basis '{name}' names no requesters"));
+    }
+    let mut requires = Vec::new();
+    for group in &raw.requires {
+        let mut kinds = Vec::new();
+        for d in group {
+            match DocumentKind::from_name(d.get_ref()) {
+                Some(kind) => kinds.push(kind),
+                None => problems.at(
+                    d.span(),
+                    format!(
+                        "basis '{name}': '{}' is not a document kind; use {}",
+                        d.get_ref(),
+                        DocumentKind::ALL.map(|k| k.name()).join(", ")
+                    ),
+                ),
+            }
+        }
+        if group.is_empty() {
+            problems.at(
+                span.clone(),
+                format!("basis '{name}': an empty document group can never be met; remove it"),
+            );
+        }
+        requires.push(kinds);
+    }
+    let decided_by = check_roles(
+        &format!("basis '{name}' decided_by"),
+        raw.decided_by,
+        roles,
+        problems,
+    );
+    if decided_by.is_empty() {
+        problems.at(
+            span.clone(),
+            format!(
+                "basis '{name}' names no role in decided_by, so no request could ever be approved"
+            ),
+        );
+    }
+    let channel = Channel::from_name(raw.channel.get_ref()).unwrap_or_else(|| {
+        problems.at(
+            raw.channel.span(),
+            format!(
+                "basis '{name}': channel must be \"in_person\", \"online\" or \"both\", not '{}'",
+                raw.channel.get_ref()
+            ),
+        );
+        Channel::InPerson
+    });
+    let law_enforcement = requesters.contains(&RequesterKind::LawEnforcement);
+    // L2: records go to law enforcement only on legal process, reviewed with counsel.
+    if law_enforcement && (!raw.counsel_review || requires.is_empty()) {
+        problems.at(
+            span.clone(),
+            format!("basis '{name}' admits law_enforcement, so it must set counsel_review = true and require legal process (REQUIREMENTS L2)"),
+        );
+    }
+    if raw.exigent && !law_enforcement {
+        problems.at(
+            span.clone(),
+            format!("basis '{name}': exigent release is for law-enforcement requests only (REQUIREMENTS L3)"),
+        );
+    }
+    if raw.requester_is_guardian && requesters != [RequesterKind::Guardian] {
+        problems.at(
+            span.clone(),
+            format!("basis '{name}': requester_is_guardian needs requesters = [\"guardian\"]"),
+        );
+    }
+    if raw.requester_is_guardian && !raw.subject_is_minor {
+        problems.at(
+            span.clone(),
+            format!("basis '{name}': a guardian basis must set subject_is_minor = true, so access ends at the age of majority"),
+        );
+    }
+    let online_only_requesters = requesters
+        .iter()
+        .all(|r| matches!(r, RequesterKind::Patron | RequesterKind::Guardian));
+    if channel.online() && !online_only_requesters {
+        problems.at(
+            raw.channel.span(),
+            format!("basis '{name}': only patrons and guardians can be served online"),
+        );
+    }
+    Basis {
+        citation: raw.citation,
+        description: raw.description,
+        requesters,
+        requires,
+        decided_by,
+        counsel_review: raw.counsel_review,
+        exigent: raw.exigent,
+        subject_is_minor: raw.subject_is_minor,
+        requester_is_guardian: raw.requester_is_guardian,
+        reason_required: raw.reason_required,
+        channel,
     }
 }
 

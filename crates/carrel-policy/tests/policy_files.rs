@@ -294,3 +294,63 @@ fn d3_small_cell_threshold_defaults_to_five_and_cannot_be_zero() {
     let (_, message) = first_error(&edit("min_cell = 5", "min_cell = 0"));
     assert!(message.contains("min_cell must be at least 1"), "{message}");
 }
+
+/// The two statutes differ; the files must say so (R3, R5, L2, L3).
+#[test]
+fn l2_r5_the_two_files_differ_where_their_laws_differ() {
+    use carrel_policy::disclosure::{DocumentKind, RequesterKind};
+    use std::collections::BTreeSet;
+    let mo = parse("mo", MISSOURI).unwrap().disclosure;
+    let co = parse("co", COLORADO).unwrap().disclosure;
+    let subpoena: BTreeSet<_> = [DocumentKind::Subpoena].into();
+    // Missouri: a court order upon a finding; a subpoena alone is not enough.
+    assert!(!mo
+        .basis("court_order")
+        .unwrap()
+        .missing(&subpoena)
+        .is_empty());
+    // Colorado: "Pursuant to subpoena, upon court order".
+    assert!(co
+        .basis("legal_process")
+        .unwrap()
+        .missing(&subpoena)
+        .is_empty());
+    // Colorado's "reasonable operation of the library" (R5), with a reason.
+    let operation = co.basis("library_operation").unwrap();
+    assert!(operation.reason_required && operation.admits(RequesterKind::Library));
+    assert!(!mo.bases.values().any(|b| b.admits(RequesterKind::Library)));
+    // Colorado's guardian holding the minor's card sees records online (R3).
+    assert!(co
+        .bases
+        .values()
+        .any(|b| b.requester_is_guardian && b.channel.online()));
+    assert!(!mo
+        .bases
+        .values()
+        .any(|b| b.admits(RequesterKind::Guardian) && b.channel.online()));
+    // Exigent release: Missouri's policy authorises it, Colorado's statute has no such exception.
+    assert!(mo.bases.values().any(|b| b.exigent));
+    assert!(!co.bases.values().any(|b| b.exigent));
+    // L1: only the Director decides law-enforcement requests, in both.
+    for rules in [&mo, &co] {
+        for basis in rules.bases.values() {
+            if basis.admits(RequesterKind::LawEnforcement) {
+                assert_eq!(basis.decided_by, ["director"]);
+                assert!(basis.counsel_review);
+            }
+        }
+    }
+}
+
+#[test]
+fn l2_a_law_enforcement_basis_without_counsel_review_is_refused() {
+    let broken = MISSOURI.replacen(
+        "decided_by = [\"director\"]\ncounsel_review = true\nexigent = true",
+        "decided_by = [\"director\"]\nexigent = true",
+        1,
+    );
+    assert_ne!(broken, MISSOURI);
+    let err = parse("mo", &broken).unwrap_err().to_string();
+    assert!(err.contains("counsel_review = true"), "{err}");
+    assert!(err.contains("L2"), "{err}");
+}

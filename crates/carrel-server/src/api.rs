@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use carrel_store::gate::Actor;
-use carrel_store::{staff, Error, Store, Tx};
+use carrel_store::gate::{Actor, PatronActor};
+use carrel_store::{patron_sessions, staff, Error, Store, Tx};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -213,6 +213,22 @@ impl AppState {
             store.transact(|tx| {
                 let actor = staff::authenticate(tx, &token.0)?;
                 work(tx, &actor)
+            })
+        })
+        .await
+    }
+
+    /// Runs `work` for the patron signed in with card and PIN, in one
+    /// transaction.
+    pub async fn as_patron<T, F>(&self, token: Token, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &PatronActor) -> Result<T, Error> + Send + 'static,
+    {
+        self.blocking(move |store| {
+            store.transact(|tx| {
+                let patron = patron_sessions::authenticate(tx, &token.0)?;
+                work(tx, &patron)
             })
         })
         .await

@@ -49,6 +49,63 @@ pub fn spawn_purge_schedule(store: Arc<Store>, every: std::time::Duration) {
     });
 }
 
+/// Chases documents owed after exigent releases and, with `command`, hands
+/// each new alert to the e-mail hook: the command runs under `sh -c` with
+/// the message (a Subject line, a blank line, the body; no personal data)
+/// on its standard input and `CARREL_ALERT_ROLE` naming the role it is
+/// for, e.g. `sendmail director@library.example`. An alert is marked sent
+/// only when the command succeeds, so a failure is retried next time.
+pub fn spawn_alert_hook(store: Arc<Store>, command: Option<String>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let store = store.clone();
+            let command = command.clone();
+            let outcome =
+                tokio::task::spawn_blocking(move || send_alerts(&store, command.as_deref())).await;
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "alert hook failed"),
+                Err(_) => tracing::error!("alert hook stopped unexpectedly"),
+            }
+        }
+    });
+}
+
+fn send_alerts(store: &Store, command: Option<&str>) -> Result<(), carrel_store::Error> {
+    use carrel_store::disclosures::alerts;
+    use std::io::Write;
+    alerts::chase_overdue(store)?;
+    let Some(command) = command else {
+        return Ok(());
+    };
+    for mail in alerts::unmailed(store)? {
+        let child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env("CARREL_ALERT_ROLE", &mail.role)
+            .stdin(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else {
+            tracing::error!("the alert command could not be started");
+            return Ok(());
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = write!(stdin, "Subject: {}\n\n{}", mail.subject, mail.body);
+        }
+        match child.wait() {
+            Ok(status) if status.success() => alerts::mark_mailed(store, mail.id)?,
+            _ => {
+                tracing::error!(alert = mail.id, "the alert command failed; retrying later");
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,

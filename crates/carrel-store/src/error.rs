@@ -64,7 +64,7 @@ impl Error {
     /// A stable, machine-readable code for API clients.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Denied { .. } => "denied",
+            Error::Denied { reason, .. } => reason.code(),
             Error::Unauthenticated => "unauthenticated",
             Error::NotFound { .. } => "not_found",
             Error::Invalid { code, .. } | Error::Refused { code, .. } => code,

@@ -108,6 +108,7 @@ impl Actor {
 #[derive(Debug, Clone)]
 enum Who {
     Staff(i64),
+    Patron(i64),
     System(&'static str),
 }
 
@@ -115,6 +116,7 @@ impl Who {
     fn label(&self) -> String {
         match self {
             Who::Staff(id) => format!("staff:{id}"),
+            Who::Patron(id) => format!("patron:{id}"),
             Who::System(task) => format!("system:{task}"),
         }
     }
@@ -322,5 +324,210 @@ impl RetentionGrant {
             decision: "granted",
             detail: Some(detail),
         });
+    }
+}
+
+/// A patron signed in with their card barcode and PIN (C2). Made only by
+/// `patron_sessions::authenticate` from a live session. It reaches nothing
+/// but the patron's own records, and a minor's where the policy lets a
+/// guardian see them online (R2, R3).
+#[derive(Debug, Clone)]
+pub struct PatronActor {
+    patron_id: i64,
+}
+
+impl PatronActor {
+    pub(crate) fn new(patron_id: i64) -> PatronActor {
+        PatronActor { patron_id }
+    }
+
+    pub fn patron_id(&self) -> i64 {
+        self.patron_id
+    }
+}
+
+/// The audit record class of disclosure-request entries.
+pub const DISCLOSURE_CLASS: &str = "disclosure_request";
+
+/// Permission to take one step of a disclosure request under one basis.
+/// Only [`authorize_disclosure`] (staff, from the policy's `[disclosure]`
+/// rules) and [`authorize_online_disclosure`] (a patron online, for a basis
+/// the policy serves online) make one.
+#[derive(Debug)]
+pub struct DisclosureGrant {
+    who: Who,
+    step: carrel_policy::disclosure::Step,
+}
+
+impl DisclosureGrant {
+    pub fn step(&self) -> carrel_policy::disclosure::Step {
+        self.step
+    }
+
+    /// "staff:3" or "patron:12", for the request's timeline.
+    pub(crate) fn actor_label(&self) -> String {
+        self.who.label()
+    }
+
+    /// Notes the step in the audit log, on the request's reference.
+    pub(crate) fn record(&self, tx: &mut Tx<'_>, reference: &str, detail: String) {
+        tx.queue_audit(PendingEntry {
+            at: tx.now().timestamp(),
+            actor: self.who.label(),
+            action: self.step.name().to_string(),
+            record_class: DISCLOSURE_CLASS.to_string(),
+            record_id: Some(format!("disclosure:{reference}")),
+            purpose: "disclosure".to_string(),
+            decision: "granted",
+            detail: Some(detail),
+        });
+    }
+
+    /// Notes that records of `class` about `patron_id` left the library in
+    /// a released package (D7): one entry per class, with the count.
+    pub(crate) fn record_release(
+        &self,
+        tx: &mut Tx<'_>,
+        class: RecordClass,
+        patron_id: i64,
+        detail: String,
+    ) {
+        tx.queue_audit(PendingEntry {
+            at: tx.now().timestamp(),
+            actor: self.who.label(),
+            action: Action::Disclose.name().to_string(),
+            record_class: class.name().to_string(),
+            record_id: Some(format!("patron:{patron_id}")),
+            purpose: "disclosure".to_string(),
+            decision: "granted",
+            detail: Some(detail),
+        });
+    }
+
+    /// A refusal by law (L7): the attempt goes on the record even though
+    /// the transaction that made it is rolled back.
+    pub(crate) fn refuse(
+        &self,
+        tx: &Tx<'_>,
+        reference: &str,
+        code: &'static str,
+        message: String,
+    ) -> Error {
+        unlawful(tx, &self.who, self.step, Some(reference), code, message)
+    }
+}
+
+fn unlawful(
+    tx: &Tx<'_>,
+    who: &Who,
+    step: carrel_policy::disclosure::Step,
+    reference: Option<&str>,
+    code: &'static str,
+    message: String,
+) -> Error {
+    tracing::info!(actor = %who.label(), step = step.name(), code, "disclosure refused by law");
+    let reason = carrel_policy::DenyReason::Unlawful { code, message };
+    let entry = PendingEntry {
+        at: tx.now().timestamp(),
+        actor: who.label(),
+        action: step.name().to_string(),
+        record_class: DISCLOSURE_CLASS.to_string(),
+        record_id: reference.map(|r| format!("disclosure:{r}")),
+        purpose: "disclosure".to_string(),
+        decision: "denied",
+        detail: Some(code.to_string()),
+    };
+    Error::Denied {
+        reason,
+        entry: Box::new(entry),
+    }
+}
+
+/// Asks the policy's disclosure rules whether this staff member may take
+/// `step` on a request under `basis` (L1: only the basis's deciders
+/// approve and release; counsel records review; desk roles record and
+/// refer). A refusal is audited like any other denial.
+pub fn authorize_disclosure(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    step: carrel_policy::disclosure::Step,
+    basis: &str,
+    reference: Option<&str>,
+) -> Result<DisclosureGrant, Error> {
+    let rules = &tx.policy().disclosure;
+    let Some(spec) = rules.basis(basis) else {
+        let known: Vec<&str> = rules.bases.keys().map(String::as_str).collect();
+        return Err(Error::invalid(
+            "unknown_basis",
+            format!(
+                "basis '{basis}' is not in this library's policy; the bases are: {}",
+                known.join(", ")
+            ),
+        ));
+    };
+    if rules.may(&actor.role, step, spec) {
+        return Ok(DisclosureGrant {
+            who: Who::Staff(actor.staff_id),
+            step,
+        });
+    }
+    let reason = carrel_policy::DenyReason::DisclosureStep {
+        role: actor.role.clone(),
+        step,
+        basis: basis.to_string(),
+    };
+    tracing::info!(
+        staff = actor.staff_id,
+        step = step.name(),
+        "disclosure step denied by policy"
+    );
+    let entry = PendingEntry {
+        at: tx.now().timestamp(),
+        actor: Who::Staff(actor.staff_id).label(),
+        action: step.name().to_string(),
+        record_class: DISCLOSURE_CLASS.to_string(),
+        record_id: reference.map(|r| format!("disclosure:{r}")),
+        purpose: "disclosure".to_string(),
+        decision: "denied",
+        detail: Some(reason.to_string()),
+    };
+    Err(Error::Denied {
+        reason,
+        entry: Box::new(entry),
+    })
+}
+
+/// A patron online, asking under `basis`: allowed only if the policy serves
+/// that basis online and admits the patron's requester kind. Otherwise the
+/// attempt is refused and recorded (L7).
+pub fn authorize_online_disclosure(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    requester: carrel_policy::disclosure::RequesterKind,
+) -> Result<(String, DisclosureGrant), Error> {
+    use carrel_policy::disclosure::Step;
+    let found = tx
+        .policy()
+        .disclosure
+        .bases
+        .iter()
+        .find(|(_, b)| b.channel.online() && b.admits(requester))
+        .map(|(name, _)| name.clone());
+    let who = Who::Patron(patron.patron_id);
+    match found {
+        Some(name) => Ok((name, DisclosureGrant {
+            who,
+            step: Step::Release,
+        })),
+        None => Err(unlawful(
+            tx,
+            &who,
+            Step::Release,
+            None,
+            "not_online",
+            format!(
+                "this library's policy gives a {requester} no online access to these records; ask at the library, where staff will record the request"
+            ),
+        )),
     }
 }

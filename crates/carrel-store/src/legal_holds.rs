@@ -246,3 +246,9 @@ pub fn list(tx: &mut Tx<'_>, grant: &HoldGrant) -> Result<Vec<LegalHold>, Error>
     grant.record_list(tx, out.len());
     Ok(out)
 }
+
+/// A hold by id, without an audit entry: for a disclosure request's view,
+/// whose own read is audited.
+pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<LegalHold, Error> {
+    select(tx, id, false)
+}

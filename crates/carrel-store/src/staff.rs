@@ -65,6 +65,18 @@ fn system_entry(
 /// Adds a staff account (`carrel staff add`). Run by the operator of the
 /// server, who already holds the database; recorded in the audit log.
 pub fn add(store: &Store, username: &str, password: &str, role: &str) -> Result<i64, Error> {
+    add_with_supervisor(store, username, password, role, None)
+}
+
+/// [`add`], naming the new staff member's supervisor (by username) in the
+/// same transaction.
+pub fn add_with_supervisor(
+    store: &Store,
+    username: &str,
+    password: &str,
+    role: &str,
+    supervisor: Option<&str>,
+) -> Result<i64, Error> {
     check_username(username)?;
     if password.chars().count() < 10 {
         return Err(Error::invalid(
@@ -100,6 +112,9 @@ pub fn add(store: &Store, username: &str, password: &str, role: &str) -> Result<
         )?;
         let entry = system_entry(tx, "create", Some(format!("staff:{id}")), "granted");
         tx.queue_audit(entry);
+        if supervisor.is_some() {
+            assign_supervisor(tx, id, supervisor)?;
+        }
         Ok(id)
     })
 }
@@ -136,6 +151,88 @@ pub fn active_count(store: &Store) -> Result<i64, Error> {
     })
 }
 
+/// Whether the account (`staff:3`, `patron:12`) has had
+/// [`MAX_FAILED_SIGN_INS`] failed sign-ins in the last [`THROTTLE_MINUTES`].
+/// Counted from the audit log, so the count holds across several servers.
+pub(crate) fn too_many_failures(tx: &mut Tx<'_>, record_id: &str) -> Result<bool, Error> {
+    let since = tx.now().timestamp() - THROTTLE_MINUTES * 60;
+    let failures = tx
+        .conn
+        .query_one(
+            "SELECT COUNT(*) FROM audit_log WHERE record_id = ? AND action = 'sign_in' AND decision = 'denied' AND at > ?",
+            params![record_id, since],
+        )?
+        .int(0)?;
+    Ok(failures >= MAX_FAILED_SIGN_INS)
+}
+
+/// Sets (or with `None` clears) a staff member's supervisor (`carrel staff
+/// add --supervisor`). Under a non-disclosure order a case is visible to
+/// the staff member who took it and to their supervisor (L6).
+pub fn set_supervisor(
+    store: &Store,
+    username: &str,
+    supervisor: Option<&str>,
+) -> Result<(), Error> {
+    store.transact(|tx| {
+        let id = active_id(tx, username)?;
+        assign_supervisor(tx, id, supervisor)
+    })
+}
+
+fn active_id(tx: &mut Tx<'_>, username: &str) -> Result<i64, Error> {
+    tx.conn
+        .query_opt(
+            "SELECT id FROM staff WHERE username = ? AND active = 1",
+            params![username],
+        )?
+        .ok_or(Error::NotFound {
+            what: "active staff account with that username",
+        })?
+        .int(0)
+}
+
+fn assign_supervisor(tx: &mut Tx<'_>, id: i64, supervisor: Option<&str>) -> Result<(), Error> {
+    let supervisor_id = match supervisor {
+        Some(name) => Some(active_id(tx, name)?),
+        None => None,
+    };
+    if supervisor_id == Some(id) {
+        return Err(Error::invalid(
+            "bad_supervisor",
+            "a staff member cannot be their own supervisor",
+        ));
+    }
+    tx.conn.execute(
+        "UPDATE staff SET supervisor_id = ? WHERE id = ?",
+        params![supervisor_id, id],
+    )?;
+    let mut entry = system_entry(tx, "set_supervisor", Some(format!("staff:{id}")), "granted");
+    entry.detail = supervisor_id.map(|s| format!("supervisor staff:{s}"));
+    tx.queue_audit(entry);
+    Ok(())
+}
+
+/// A staff member's supervisor, if one is recorded.
+pub(crate) fn supervisor_of(tx: &mut Tx<'_>, staff_id: i64) -> Result<Option<i64>, Error> {
+    Ok(tx
+        .conn
+        .query_opt(
+            "SELECT supervisor_id FROM staff WHERE id = ?",
+            params![staff_id],
+        )?
+        .map(|row| row.opt_int(0))
+        .transpose()?
+        .flatten())
+}
+
+/// A staff member's username, for a cover sheet.
+pub(crate) fn username(tx: &mut Tx<'_>, staff_id: i64) -> Result<String, Error> {
+    tx.conn
+        .query_one("SELECT username FROM staff WHERE id = ?", params![staff_id])?
+        .text(0)
+}
+
 /// Checks a username and password and opens a session.
 ///
 /// Failed attempts are counted per account from the audit log (so the count
@@ -152,15 +249,7 @@ pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session,
             return Ok(None);
         };
         let (id, hash, role) = (row.int(0)?, row.text(1)?, row.text(2)?);
-        let since = tx.now().timestamp() - THROTTLE_MINUTES * 60;
-        let failures = tx
-            .conn
-            .query_one(
-                "SELECT COUNT(*) FROM audit_log WHERE record_id = ? AND action = 'sign_in' AND decision = 'denied' AND at > ?",
-                params![&format!("staff:{id}"), since],
-            )?
-            .int(0)?;
-        if failures >= MAX_FAILED_SIGN_INS {
+        if too_many_failures(tx, &format!("staff:{id}"))? {
             let entry = system_entry(tx, "sign_in", Some(format!("staff:{id}")), "denied");
             tx.queue_audit(PendingEntry {
                 actor: "anonymous".to_string(),

@@ -1,13 +1,18 @@
 //! The URL map. One module per resource; find the handler from the URL.
 
+mod alerts;
 mod circulation;
 mod computer_sessions;
 mod deliveries;
+mod disclosure_pages;
+mod disclosures;
 mod fines;
 mod ill;
 mod items;
 mod legal_holds;
 mod mailing_lists;
+mod my_records;
+mod page;
 mod patrons;
 mod privacy_page;
 mod programs;
@@ -82,6 +87,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/retention"),
     ("post", "/api/v1/retention/runs"),
     ("get", "/api/v1/statistics/{class}"),
+    ("get", "/api/v1/disclosures"),
+    ("post", "/api/v1/disclosures"),
+    ("get", "/api/v1/disclosures/{reference}"),
+    ("post", "/api/v1/disclosures/{reference}/documents"),
+    ("post", "/api/v1/disclosures/{reference}/review"),
+    ("post", "/api/v1/disclosures/{reference}/counsel-review"),
+    ("post", "/api/v1/disclosures/{reference}/approval"),
+    ("post", "/api/v1/disclosures/{reference}/refusal"),
+    ("post", "/api/v1/disclosures/{reference}/release"),
+    ("post", "/api/v1/disclosures/{reference}/exigent-release"),
+    ("post", "/api/v1/disclosures/{reference}/preservation"),
+    ("post", "/api/v1/disclosures/{reference}/closure"),
+    ("get", "/api/v1/disclosures/{reference}/package"),
+    ("get", "/api/v1/disclosures/{reference}/package.html"),
+    ("get", "/api/v1/alerts"),
+    ("post", "/api/v1/alerts/{id}/read"),
+    ("post", "/api/v1/patron-session"),
+    ("get", "/api/v1/my/records"),
+    ("post", "/api/v1/my/minor-records"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -183,7 +207,70 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/retention", get(retention::plan))
         .route("/api/v1/retention/runs", post(retention::run))
         .route("/api/v1/statistics/{class}", get(retention::statistics))
+        .route(
+            "/api/v1/disclosures",
+            get(disclosures::queue).post(disclosures::record),
+        )
+        .route("/api/v1/disclosures/{reference}", get(disclosures::read))
+        .route(
+            "/api/v1/disclosures/{reference}/documents",
+            post(disclosures::attach_document),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/review",
+            post(disclosures::begin_review),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/counsel-review",
+            post(disclosures::counsel_review),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/approval",
+            post(disclosures::approve),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/refusal",
+            post(disclosures::refuse),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/release",
+            post(disclosures::release),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/exigent-release",
+            post(disclosures::exigent_release),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/preservation",
+            post(disclosures::preserve),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/closure",
+            post(disclosures::close),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/package",
+            get(disclosures::package_json),
+        )
+        .route(
+            "/api/v1/disclosures/{reference}/package.html",
+            get(disclosures::package_html),
+        )
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}/read", post(alerts::mark_read))
+        .route("/api/v1/patron-session", post(my_records::sign_in))
+        .route("/api/v1/my/records", get(my_records::own))
+        .route("/api/v1/my/minor-records", post(my_records::minor))
         .route("/staff/privacy", get(privacy_page::page))
+        .route("/staff/disclosures", get(disclosure_pages::queue))
+        .route(
+            "/staff/disclosures/{reference}",
+            get(disclosure_pages::request),
+        )
+        .route(
+            "/staff/disclosures/{reference}/{action}",
+            post(disclosure_pages::act),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -7,39 +7,15 @@
 use std::fmt::Write;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use carrel_policy::purpose;
+use carrel_store::disclosures::{self, Queue, QueueFilter};
 use carrel_store::gate::{authorize, AuditLog, Read};
 use carrel_store::retention::{self, Plan};
-use carrel_store::Error;
 
+use super::page::{escape, failure, html, STYLE};
 use crate::api::{ApiError, AppState, Token};
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn html(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d1d1f}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}.over{color:#b00020;font-weight:600}.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}";
 
 /// Colours of the chart's parts: due, kept (need or hold), not yet due, in use.
 const PARTS: [(&str, &str); 4] = [
@@ -49,7 +25,7 @@ const PARTS: [(&str, &str); 4] = [
     ("in use", "#95a5a6"),
 ];
 
-pub(crate) fn render(plan: &Plan, library: &str) -> String {
+pub(crate) fn render(plan: &Plan, queue: &Queue, library: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -58,6 +34,12 @@ pub(crate) fn render(plan: &Plan, library: &str) -> String {
         today = escape(&plan.today),
         holds = plan.legal_holds_in_force,
         due = plan.total_due(),
+    );
+    let open = queue.total - queue.by_state.get("closed").copied().unwrap_or(0);
+    let _ = write!(
+        out,
+        "<p>Disclosure requests open: <strong id=\"disclosures-open\">{open}</strong> · documents overdue after an exigent release: <strong id=\"disclosures-overdue\">{overdue}</strong> · <a href=\"/staff/disclosures\">queue</a></p>",
+        overdue = queue.overdue,
     );
     // Chart: one bar per kind of record, split into its parts.
     let rows: Vec<_> = plan
@@ -142,29 +124,27 @@ pub(crate) fn render(plan: &Plan, library: &str) -> String {
 }
 
 pub async fn page(State(state): State<AppState>, token: Result<Token, ApiError>) -> Response {
-    let Ok(token) = token else {
-        return html(
-            StatusCode::UNAUTHORIZED,
-            "<!doctype html><title>Sign in</title><p>Sign in as staff first (POST /api/v1/session), then reload this page.</p>".into(),
-        );
+    let token = match token {
+        Ok(token) => token,
+        Err(e) => return failure(e, ""),
     };
     let library = state.store.policy().library.name.clone();
     let result = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize::<Read, AuditLog>(tx, actor, purpose::ACCOUNTABILITY)?;
-            retention::plan_for(tx, &grant)
+            let mut plan = retention::plan_for(tx, &grant)?;
+            // Holds placed for restricted cases this viewer cannot see are
+            // not counted for them (L6).
+            plan.legal_holds_in_force -= disclosures::hidden_holds_in_force(tx, actor)?;
+            let queue = disclosures::queue(tx, actor, &QueueFilter::default())?;
+            Ok((plan, queue))
         })
         .await;
     match result {
-        Ok(plan) => html(StatusCode::OK, render(&plan, &library)),
-        Err(ApiError(Error::Denied { .. })) => html(
-            StatusCode::FORBIDDEN,
-            "<!doctype html><title>Not allowed</title><p>Your role may not see the privacy dashboard; the library's policy gives it to the roles that oversee the audit log.</p>".into(),
+        Ok((plan, queue)) => html(StatusCode::OK, render(&plan, &queue, &library)),
+        Err(e) => failure(
+            e,
+            "Your role may not see the privacy dashboard; the library's policy gives it to the roles that oversee the audit log.",
         ),
-        Err(ApiError(Error::Unauthenticated)) => html(
-            StatusCode::UNAUTHORIZED,
-            "<!doctype html><title>Sign in</title><p>Your session has ended; sign in again.</p>".into(),
-        ),
-        Err(e) => e.into_response(),
     }
 }

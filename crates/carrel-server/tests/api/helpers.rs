@@ -213,6 +213,91 @@ impl TestApp {
         *self.clock.lock().unwrap()
     }
 
+    /// Adds a staff account (password: `password(username)`), optionally
+    /// naming its supervisor's username.
+    pub async fn add_staff(&self, username: &str, role: &str, supervisor: Option<&str>) {
+        let store = self.store.clone();
+        let (username, role, supervisor) = (
+            username.to_string(),
+            role.to_string(),
+            supervisor.map(str::to_string),
+        );
+        tokio::task::spawn_blocking(move || {
+            carrel_store::staff::add_with_supervisor(
+                &store,
+                &username,
+                &password(&username),
+                &role,
+                supervisor.as_deref(),
+            )
+            .unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Sets an existing account's supervisor.
+    pub async fn set_supervisor(&self, username: &str, supervisor: &str) {
+        let store = self.store.clone();
+        let (username, supervisor) = (username.to_string(), supervisor.to_string());
+        tokio::task::spawn_blocking(move || {
+            carrel_store::staff::set_supervisor(&store, &username, Some(&supervisor)).unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Signs in as an account made by [`Self::add_staff`].
+    pub async fn sign_in_user(&self, username: &str) -> String {
+        let (status, body) = self
+            .call(
+                None,
+                "POST",
+                "/api/v1/session",
+                Some(json!({"username": username, "password": password(username)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// A page or file as text, with its status.
+    pub async fn get_text(&self, token: &str, path: &str) -> (StatusCode, String) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.text().await.unwrap())
+    }
+
+    /// Posts an HTML form, as a staff page does; returns status and body.
+    pub async fn post_form(
+        &self,
+        token: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
+            .collect();
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.text().await.unwrap())
+    }
+
     /// Signs in as the demo account of `role`; returns the bearer token.
     pub async fn sign_in(&self, role: &str) -> String {
         let (status, body) = self

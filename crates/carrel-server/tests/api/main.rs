@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod bad_input;
 mod circulation;
+mod disclosures;
 mod fines;
 mod gate;
 mod openapi;

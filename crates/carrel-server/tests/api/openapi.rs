@@ -30,7 +30,8 @@ async fn every_listed_route_is_served() {
     for (method, path) in ROUTES {
         let concrete = path
             .replace("{id}", "1")
-            .replace("{barcode}", "39000000000001");
+            .replace("{barcode}", "39000000000001")
+            .replace("{reference}", "D-1");
         let (status, body) = app
             .call(None, &method.to_uppercase(), &concrete, None)
             .await;

@@ -64,6 +64,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0005_purge_workers.sql"),
         then: None,
     },
+    Migration {
+        version: 6,
+        sqlite: include_str!("../../migrations/sqlite/0006_disclosures.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_disclosures.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {

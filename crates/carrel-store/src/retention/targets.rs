@@ -65,6 +65,11 @@ pub(crate) struct Target {
     /// holds it (a card renewed). Elsewhere the clock, once started, never
     /// changes, and locking every row would cost a write per row.
     pub lock_rows: bool,
+    /// What a disclosure package shows of one record, as (name, SQL) pairs:
+    /// the record's own facts and, for an item or a program, its title,
+    /// never another patron's data. Empty for registrations, which the
+    /// package takes whole from `patrons`.
+    pub export: &'static [(&'static str, &'static str)],
 }
 
 const LOAN_NEEDS: &[(&str, &str)] = &[(
@@ -111,6 +116,15 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("item_barcode", "(SELECT i.barcode FROM items i WHERE i.id = t.item_id)"),
+            ("title", "(SELECT i.title FROM items i WHERE i.id = t.item_id)"),
+            ("checked_out_at", "t.checked_out_at"),
+            ("due_at", "t.due_at"),
+            ("returned_at", "t.returned_at"),
+            ("renewals", "t.renewals"),
+        ],
     },
     Target {
         class: RecordClass::Circulation,
@@ -127,6 +141,14 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("item_barcode", "(SELECT i.barcode FROM items i WHERE i.id = t.item_id)"),
+            ("title", "(SELECT i.title FROM items i WHERE i.id = t.item_id)"),
+            ("placed_at", "t.placed_at"),
+            ("status", "t.status"),
+            ("closed_at", "t.closed_at"),
+        ],
     },
     Target {
         class: RecordClass::Fines,
@@ -143,6 +165,15 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("amount_cents", "t.amount_cents"),
+            ("reason", "t.reason"),
+            ("assessed_at", "t.assessed_at"),
+            ("paid_cents", "t.paid_cents"),
+            ("waived_cents", "t.waived_cents"),
+            ("settled_at", "t.settled_at"),
+        ],
     },
     Target {
         class: RecordClass::InterlibraryLoan,
@@ -159,6 +190,16 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("lender", "t.lender"),
+            ("title", "t.title"),
+            ("status", "t.status"),
+            ("fees_cents", "t.fees_cents"),
+            ("fees_paid_cents", "t.fees_paid_cents"),
+            ("requested_at", "t.requested_at"),
+            ("closed_at", "t.closed_at"),
+        ],
     },
     Target {
         class: RecordClass::HomeDelivery,
@@ -175,6 +216,13 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &["DELETE FROM delivery_items WHERE delivery_id {in_step}"],
         after_class: None,
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("route", "t.route"),
+            ("scheduled_on", "t.scheduled_on"),
+            ("created_at", "t.created_at"),
+            ("completed_at", "t.completed_at"),
+        ],
     },
     Target {
         class: RecordClass::ProgramRegistration,
@@ -191,6 +239,11 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("program", "(SELECT p.title FROM programs p WHERE p.id = t.program_id)"),
+            ("registered_at", "t.registered_at"),
+        ],
     },
     Target {
         class: RecordClass::ElectronicAccess,
@@ -207,6 +260,12 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("terminal", "t.terminal"),
+            ("started_at", "t.started_at"),
+            ("ended_at", "t.ended_at"),
+        ],
     },
     Target {
         class: RecordClass::MailingList,
@@ -226,6 +285,11 @@ pub(crate) const TARGETS: &[Target] = &[
              AND NOT EXISTS (SELECT 1 FROM list_subscriptions s WHERE s.list_id = mailing_lists.id)",
         ),
         lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("list", "(SELECT m.name FROM mailing_lists m WHERE m.id = t.list_id)"),
+            ("subscribed_at", "t.subscribed_at"),
+        ],
     },
     Target {
         class: RecordClass::Registration,
@@ -243,9 +307,13 @@ pub(crate) const TARGETS: &[Target] = &[
             "DELETE FROM list_subscriptions WHERE patron_id {in_step}",
             "DELETE FROM patron_fields WHERE patron_id {in_step}",
             "UPDATE legal_holds SET patron_id = NULL WHERE patron_id {in_step}",
+            "UPDATE disclosure_requests SET subject_patron_id = NULL WHERE subject_patron_id {in_step}",
+            "UPDATE disclosure_requests SET requester_patron_id = NULL WHERE requester_patron_id {in_step}",
+            "DELETE FROM patron_sessions WHERE patron_id {in_step}",
         ],
         after_class: None,
         lock_rows: true,
+        export: &[],
     },
 ];
 

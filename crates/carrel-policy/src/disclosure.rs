@@ -1,0 +1,417 @@
+//! Who may obtain a library record, on what legal basis, with which
+//! documents, and which roles decide (REQUIREMENTS R1-R5, L1-L7).
+//!
+//! A policy's `[disclosure]` section lists its *bases*: the lawful grounds
+//! on which its statute lets the library release records (Missouri: the
+//! person's written request, or a court order; Colorado adds the reasonable
+//! operation of the library and a guardian holding a minor's card number).
+//! Every disclosure request names one basis, and the basis says who may ask
+//! under it, what they must present, and which roles may approve and
+//! release. A request whose basis is not in the file cannot be recorded, and
+//! one that lacks a required document cannot be released: the difference
+//! between two libraries' laws lives here, not in `if colorado` branches.
+//!
+//! Pure: the store's gate asks these questions and enforces the answers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Who is asking for records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RequesterKind {
+    /// The person the records identify.
+    Patron,
+    /// A parent or legal guardian of a minor the records identify.
+    Guardian,
+    /// Anyone else (an employer, a lawyer, a relative of an adult).
+    ThirdParty,
+    /// A law-enforcement officer or agency, local, state or federal.
+    LawEnforcement,
+    /// The library itself, for its own operation (Colorado's R5).
+    Library,
+}
+
+impl RequesterKind {
+    pub const ALL: [RequesterKind; 5] = [
+        RequesterKind::Patron,
+        RequesterKind::Guardian,
+        RequesterKind::ThirdParty,
+        RequesterKind::LawEnforcement,
+        RequesterKind::Library,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RequesterKind::Patron => "patron",
+            RequesterKind::Guardian => "guardian",
+            RequesterKind::ThirdParty => "third_party",
+            RequesterKind::LawEnforcement => "law_enforcement",
+            RequesterKind::Library => "library",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RequesterKind> {
+        RequesterKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for RequesterKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A document presented with a request. Carrel records the kind (and, for
+/// legal process, the issuer's reference), never an identity document's
+/// number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DocumentKind {
+    WrittenRequest,
+    /// Photo identification was checked (which kind is recorded, not its number).
+    PhotoId,
+    /// The requester signed in with the card barcode and PIN. Recorded by
+    /// Carrel itself when a request comes through the patron's sign-in;
+    /// staff cannot attach it.
+    CardAndPin,
+    ProofOfGuardianship,
+    /// The minor's library card, or its number.
+    LibraryCard,
+    WrittenConsent,
+    Subpoena,
+    SearchWarrant,
+    CourtOrder,
+    NationalSecurityLetter,
+    FisaOrder,
+    PreservationRequest,
+}
+
+impl DocumentKind {
+    pub const ALL: [DocumentKind; 12] = [
+        DocumentKind::WrittenRequest,
+        DocumentKind::PhotoId,
+        DocumentKind::CardAndPin,
+        DocumentKind::ProofOfGuardianship,
+        DocumentKind::LibraryCard,
+        DocumentKind::WrittenConsent,
+        DocumentKind::Subpoena,
+        DocumentKind::SearchWarrant,
+        DocumentKind::CourtOrder,
+        DocumentKind::NationalSecurityLetter,
+        DocumentKind::FisaOrder,
+        DocumentKind::PreservationRequest,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DocumentKind::WrittenRequest => "written_request",
+            DocumentKind::PhotoId => "photo_id",
+            DocumentKind::CardAndPin => "card_and_pin",
+            DocumentKind::ProofOfGuardianship => "proof_of_guardianship",
+            DocumentKind::LibraryCard => "library_card",
+            DocumentKind::WrittenConsent => "written_consent",
+            DocumentKind::Subpoena => "subpoena",
+            DocumentKind::SearchWarrant => "search_warrant",
+            DocumentKind::CourtOrder => "court_order",
+            DocumentKind::NationalSecurityLetter => "national_security_letter",
+            DocumentKind::FisaOrder => "fisa_order",
+            DocumentKind::PreservationRequest => "preservation_request",
+        }
+    }
+
+    /// How a person reads it: "a search warrant".
+    pub fn label(self) -> &'static str {
+        match self {
+            DocumentKind::WrittenRequest => "a written request",
+            DocumentKind::PhotoId => "photo identification",
+            DocumentKind::CardAndPin => "sign-in with card and PIN",
+            DocumentKind::ProofOfGuardianship => "proof of guardianship",
+            DocumentKind::LibraryCard => "the minor's library card or its number",
+            DocumentKind::WrittenConsent => "written consent signed by the patron or guardian",
+            DocumentKind::Subpoena => "a subpoena",
+            DocumentKind::SearchWarrant => "a search warrant",
+            DocumentKind::CourtOrder => "a court order",
+            DocumentKind::NationalSecurityLetter => "a national-security letter",
+            DocumentKind::FisaOrder => "a FISA order",
+            DocumentKind::PreservationRequest => "a preservation request",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DocumentKind> {
+        DocumentKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Legal process: issued by a court or an agency, and carrying a
+    /// reference (docket or case number) that Carrel records.
+    pub fn is_legal_process(self) -> bool {
+        matches!(
+            self,
+            DocumentKind::Subpoena
+                | DocumentKind::SearchWarrant
+                | DocumentKind::CourtOrder
+                | DocumentKind::NationalSecurityLetter
+                | DocumentKind::FisaOrder
+                | DocumentKind::PreservationRequest
+        )
+    }
+
+    /// Orders that come with a non-disclosure (gag) order by law (USA
+    /// PATRIOT Act): a request holding one must be restricted from the start.
+    pub fn carries_gag_order(self) -> bool {
+        matches!(
+            self,
+            DocumentKind::NationalSecurityLetter | DocumentKind::FisaOrder
+        )
+    }
+}
+
+impl fmt::Display for DocumentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a basis may be used: at the desk (staff record the request), online
+/// (the requester signs in with a card and PIN), or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    InPerson,
+    Online,
+    Both,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::InPerson => "in_person",
+            Channel::Online => "online",
+            Channel::Both => "both",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Channel> {
+        [Channel::InPerson, Channel::Online, Channel::Both]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
+    pub fn in_person(self) -> bool {
+        matches!(self, Channel::InPerson | Channel::Both)
+    }
+
+    pub fn online(self) -> bool {
+        matches!(self, Channel::Online | Channel::Both)
+    }
+}
+
+/// One lawful ground for releasing records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basis {
+    /// The provision it rests on ("RSMo 182.817(2)").
+    pub citation: String,
+    pub description: String,
+    pub requesters: Vec<RequesterKind>,
+    /// Documents required: every group must be met, each by any one of its
+    /// kinds (`[["court_order", "search_warrant"]]`: one of the two).
+    pub requires: Vec<Vec<DocumentKind>>,
+    /// Roles that take up, approve, refuse, release and close such requests.
+    pub decided_by: Vec<String>,
+    /// Legal counsel's review must be recorded before approval (L2).
+    pub counsel_review: bool,
+    /// The decider may release before the document arrives, on counsel's
+    /// recorded advice, in an exigent threat (L3).
+    pub exigent: bool,
+    /// The records must be a minor's (guardian access ends at majority).
+    pub subject_is_minor: bool,
+    /// The requester must be the patron linked as the minor's guardian.
+    pub requester_is_guardian: bool,
+    /// A reason must be recorded with each use (Colorado's R5).
+    pub reason_required: bool,
+    pub channel: Channel,
+}
+
+impl Basis {
+    /// The requirement groups `presented` does not meet, in policy order.
+    pub fn missing<'b>(&'b self, presented: &BTreeSet<DocumentKind>) -> Vec<&'b [DocumentKind]> {
+        self.requires
+            .iter()
+            .filter(|group| !group.iter().any(|kind| presented.contains(kind)))
+            .map(Vec::as_slice)
+            .collect()
+    }
+
+    pub fn admits(&self, requester: RequesterKind) -> bool {
+        self.requesters.contains(&requester)
+    }
+
+    pub fn decided_by(&self, role: &str) -> bool {
+        self.decided_by.iter().any(|r| r == role)
+    }
+
+    /// Whether any requirement group can be met by this document.
+    pub fn wants(&self, kind: DocumentKind) -> bool {
+        self.requires.iter().any(|g| g.contains(&kind))
+    }
+}
+
+/// "a court order or a search warrant".
+pub fn describe_group(group: &[DocumentKind]) -> String {
+    let labels: Vec<&str> = group.iter().map(|k| k.label()).collect();
+    match labels.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// One step of a request's life, as the permission table knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Record,
+    AttachDocument,
+    BeginReview,
+    CounselReview,
+    Approve,
+    Refuse,
+    Release,
+    ExigentRelease,
+    Close,
+}
+
+impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::Record,
+        Step::AttachDocument,
+        Step::BeginReview,
+        Step::CounselReview,
+        Step::Approve,
+        Step::Refuse,
+        Step::Release,
+        Step::ExigentRelease,
+        Step::Close,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Record => "record",
+            Step::AttachDocument => "attach_document",
+            Step::BeginReview => "begin_review",
+            Step::CounselReview => "counsel_review",
+            Step::Approve => "approve",
+            Step::Refuse => "refuse",
+            Step::Release => "release",
+            Step::ExigentRelease => "exigent_release",
+            Step::Close => "close",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The whole `[disclosure]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureRules {
+    /// Roles that may record a request (and so refer it onwards).
+    pub recorded_by: Vec<String>,
+    /// Roles whose review counts as legal counsel's.
+    pub counsel: Vec<String>,
+    /// Roles alerted at once of law-enforcement requests and search warrants.
+    pub alert: Vec<String>,
+    /// Roles that see a request under a non-disclosure order, besides the
+    /// staff member who took it and that person's supervisor (L6).
+    pub gag_circle: Vec<String>,
+    /// After an exigent release, days until the document is overdue (L3).
+    pub exigent_document_days: u32,
+    pub bases: BTreeMap<String, Basis>,
+}
+
+impl DisclosureRules {
+    pub fn basis(&self, name: &str) -> Option<&Basis> {
+        self.bases.get(name)
+    }
+
+    /// May `role` take `step` on a request under `basis`? Visibility (gag
+    /// orders) and the request's state are the store's to check.
+    pub fn may(&self, role: &str, step: Step, basis: &Basis) -> bool {
+        let listed = |roles: &[String]| roles.iter().any(|r| r == role);
+        match step {
+            Step::Record => listed(&self.recorded_by),
+            Step::AttachDocument => listed(&self.recorded_by) || basis.decided_by(role),
+            Step::CounselReview => listed(&self.counsel),
+            Step::BeginReview | Step::Approve | Step::Refuse | Step::Release | Step::Close => {
+                basis.decided_by(role)
+            }
+            Step::ExigentRelease => basis.exigent && basis.decided_by(role),
+        }
+    }
+
+    pub fn in_gag_circle(&self, role: &str) -> bool {
+        self.gag_circle.iter().any(|r| r == role)
+    }
+
+    pub fn alerted(&self, role: &str) -> bool {
+        self.alert.iter().any(|r| r == role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basis(requires: Vec<Vec<DocumentKind>>) -> Basis {
+        Basis {
+            citation: "test".into(),
+            description: "test".into(),
+            requesters: vec![RequesterKind::LawEnforcement],
+            requires,
+            decided_by: vec!["director".into()],
+            counsel_review: true,
+            exigent: true,
+            subject_is_minor: false,
+            requester_is_guardian: false,
+            reason_required: false,
+            channel: Channel::InPerson,
+        }
+    }
+
+    #[test]
+    fn l2_a_group_is_met_by_any_one_of_its_documents() {
+        use DocumentKind::*;
+        let b = basis(vec![vec![CourtOrder, SearchWarrant], vec![WrittenRequest]]);
+        let presented: BTreeSet<_> = [Subpoena].into();
+        let missing = b.missing(&presented);
+        assert_eq!(missing.len(), 2);
+        assert_eq!(
+            describe_group(missing[0]),
+            "a court order or a search warrant"
+        );
+        let presented: BTreeSet<_> = [SearchWarrant, WrittenRequest].into();
+        assert!(b.missing(&presented).is_empty());
+    }
+
+    #[test]
+    fn l1_only_deciders_approve_and_release_and_exigent_needs_the_basis_to_allow_it() {
+        let mut b = basis(vec![]);
+        let rules = DisclosureRules {
+            recorded_by: vec!["clerk".into(), "director".into()],
+            counsel: vec!["legal_counsel".into()],
+            alert: vec!["director".into()],
+            gag_circle: vec!["director".into()],
+            exigent_document_days: 3,
+            bases: BTreeMap::new(),
+        };
+        for step in [Step::Approve, Step::Release, Step::ExigentRelease] {
+            assert!(rules.may("director", step, &b));
+            assert!(!rules.may("clerk", step, &b));
+            assert!(!rules.may("legal_counsel", step, &b));
+        }
+        assert!(rules.may("clerk", Step::Record, &b));
+        assert!(rules.may("legal_counsel", Step::CounselReview, &b));
+        assert!(!rules.may("director", Step::CounselReview, &b));
+        b.exigent = false;
+        assert!(!rules.may("director", Step::ExigentRelease, &b));
+    }
+}

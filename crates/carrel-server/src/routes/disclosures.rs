@@ -1,0 +1,308 @@
+//! Disclosure requests (R1-R5, L1-L7): the JSON API. Every step is a POST
+//! on the request's reference (D-12); the store decides who may take it.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carrel_store::disclosures::{
+    self, DisclosureRequest, NewDocument, NewRequest, Queue, QueueFilter,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::api::{ApiError, AppState, Body, Token};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentBody {
+    kind: String,
+    reference: Option<String>,
+    id_kind: Option<String>,
+}
+
+impl From<DocumentBody> for NewDocument {
+    fn from(d: DocumentBody) -> Self {
+        NewDocument {
+            kind: d.kind,
+            reference: d.reference,
+            id_kind: d.id_kind,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestBody {
+    requester_kind: String,
+    requester: Option<String>,
+    requester_patron_id: Option<i64>,
+    subject_patron_id: i64,
+    basis: String,
+    classes: Vec<String>,
+    from_date: String,
+    to_date: String,
+    reason: Option<String>,
+    #[serde(default)]
+    gagged: bool,
+    #[serde(default)]
+    documents: Vec<DocumentBody>,
+}
+
+pub async fn record(
+    State(state): State<AppState>,
+    token: Token,
+    Body(body): Body<NewRequestBody>,
+) -> Result<(StatusCode, Json<DisclosureRequest>), ApiError> {
+    let new = NewRequest {
+        requester_kind: body.requester_kind,
+        requester: body.requester,
+        requester_patron_id: body.requester_patron_id,
+        subject_patron_id: body.subject_patron_id,
+        basis: body.basis,
+        classes: body.classes,
+        from_date: body.from_date,
+        to_date: body.to_date,
+        reason: body.reason,
+        gagged: body.gagged,
+        documents: body.documents.into_iter().map(Into::into).collect(),
+    };
+    let request = state
+        .as_staff(token, move |tx, actor| disclosures::record(tx, actor, new))
+        .await?;
+    Ok((StatusCode::CREATED, Json(request)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    state: Option<String>,
+    patron_id: Option<i64>,
+    basis: Option<String>,
+}
+
+pub async fn queue(
+    State(state): State<AppState>,
+    token: Token,
+    Query(query): Query<QueueQuery>,
+) -> Result<Json<Queue>, ApiError> {
+    let filter = QueueFilter {
+        state: query.state,
+        subject_patron_id: query.patron_id,
+        basis: query.basis,
+    };
+    let queue = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::queue(tx, actor, &filter)
+        })
+        .await?;
+    Ok(Json(queue))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::load(tx, actor, &reference)
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+pub async fn attach_document(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+    Body(body): Body<DocumentBody>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::attach_document(tx, actor, &reference, body.into())
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+pub async fn begin_review(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::begin_review(tx, actor, &reference)
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounselBody {
+    advice: String,
+    note: Option<String>,
+}
+
+pub async fn counsel_review(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+    Body(body): Body<CounselBody>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::counsel_review(tx, actor, &reference, &body.advice, body.note.as_deref())
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    note: Option<String>,
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+    Body(body): Body<NoteBody>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::approve(tx, actor, &reference, body.note.as_deref())
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalBody {
+    reason: String,
+}
+
+pub async fn refuse(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+    Body(body): Body<RefusalBody>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::refuse(tx, actor, &reference, &body.reason)
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+fn released(request: DisclosureRequest, package_json: &str) -> Result<Json<Value>, ApiError> {
+    let package: Value = serde_json::from_str(package_json).map_err(|_| {
+        ApiError(carrel_store::Error::Internal(
+            "a package is not JSON".into(),
+        ))
+    })?;
+    Ok(Json(json!({"request": request, "package": package})))
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (request, package) = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::release(tx, actor, &reference)
+        })
+        .await?;
+    released(request, &package.json)
+}
+
+pub async fn exigent_release(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+    Body(body): Body<NoteBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (request, package) = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::exigent_release(tx, actor, &reference, body.note.as_deref())
+        })
+        .await?;
+    released(request, &package.json)
+}
+
+pub async fn preserve(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::preserve(tx, actor, &reference)
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+    Body(body): Body<NoteBody>,
+) -> Result<Json<DisclosureRequest>, ApiError> {
+    let request = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::close(tx, actor, &reference, body.note.as_deref())
+        })
+        .await?;
+    Ok(Json(request))
+}
+
+/// The released package's files, as downloads.
+pub fn package_file(name: &str, content_type: &'static str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn package_json(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = format!("disclosure-{reference}.json");
+    let (json, _) = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::package_of(tx, actor, &reference)
+        })
+        .await?;
+    Ok(package_file(&name, "application/json", json))
+}
+
+pub async fn package_html(
+    State(state): State<AppState>,
+    token: Token,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = format!("disclosure-{reference}.html");
+    let (_, html) = state
+        .as_staff(token, move |tx, actor| {
+            disclosures::package_of(tx, actor, &reference)
+        })
+        .await?;
+    Ok(package_file(&name, "text/html; charset=utf-8", html))
+}

@@ -1,0 +1,89 @@
+//! A patron online (C2, R2, R3): sign in with card and PIN, download one's
+//! own records, and, where the policy allows it (Colorado), a minor's
+//! records as the guardian holding the minor's card number. A card number
+//! travels only in a body, never in a URL (URLs end up in logs).
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carrel_store::disclosures::online;
+use carrel_store::disclosures::package::Package;
+use carrel_store::patron_sessions::{self, PatronSession};
+use serde::Deserialize;
+
+use crate::api::{ApiError, AppState, Body, Token};
+use crate::routes::disclosures::package_file;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatronSignIn {
+    card_barcode: String,
+    pin: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Body(form): Body<PatronSignIn>,
+) -> Result<Json<PatronSession>, ApiError> {
+    let session = state
+        .blocking(move |store| patron_sessions::sign_in(store, &form.card_barcode, &form.pin))
+        .await?;
+    Ok(Json(session))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Format {
+    format: Option<String>,
+}
+
+fn answer(reference: &str, package: Package, format: Option<&str>) -> Result<Response, ApiError> {
+    match format {
+        None | Some("json") => Ok(package_file(
+            &format!("library-records-{reference}.json"),
+            "application/json",
+            package.json,
+        )),
+        Some("html") => Ok(package_file(
+            &format!("library-records-{reference}.html"),
+            "text/html; charset=utf-8",
+            package.html,
+        )),
+        Some(_) => Err(ApiError::bad_request(
+            "bad_format",
+            "format must be json or html",
+        )),
+    }
+}
+
+/// GET /api/v1/my/records: all of the signed-in patron's records.
+pub async fn own(
+    State(state): State<AppState>,
+    token: Token,
+    Query(query): Query<Format>,
+) -> Result<Response, ApiError> {
+    let (reference, package) = state.as_patron(token, online::own_records).await?;
+    answer(&reference, package, query.format.as_deref())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinorCard {
+    card_barcode: String,
+    format: Option<String>,
+}
+
+/// POST /api/v1/my/minor-records: a minor's records, to their guardian.
+pub async fn minor(
+    State(state): State<AppState>,
+    token: Token,
+    Body(body): Body<MinorCard>,
+) -> Result<Response, ApiError> {
+    let format = body.format.clone();
+    let (reference, package) = state
+        .as_patron(token, move |tx, patron| {
+            online::minor_records(tx, patron, &body.card_barcode)
+        })
+        .await?;
+    answer(&reference, package, format.as_deref()).map(IntoResponse::into_response)
+}

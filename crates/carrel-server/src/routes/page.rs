@@ -1,0 +1,56 @@
+//! What the server-rendered staff pages share: the response with its
+//! headers (no scripts, fonts or styles from anywhere else: DESIGN, no
+//! third parties in any page), escaping, and the answers for a missing
+//! session or a refused role.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use carrel_store::Error;
+
+use crate::api::ApiError;
+
+pub use carrel_store::disclosures::package::escape_html as escape;
+
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d1d1f}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}.over{color:#b00020;font-weight:600}.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}form{margin:.5rem 0}fieldset{margin:1rem 0;border:1px solid #ccc}";
+
+pub fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page for a failed request: sign in, not allowed, not found, or the
+/// store's own message (which names what was wrong, never personal data).
+pub fn failure(error: ApiError, not_allowed: &str) -> Response {
+    match error {
+        ApiError(Error::Unauthenticated) => html(
+            StatusCode::UNAUTHORIZED,
+            "<!doctype html><title>Sign in</title><p>Sign in as staff first (POST /api/v1/session), then reload this page.</p>".into(),
+        ),
+        ApiError(Error::Denied { reason, .. }) if reason.code() == "denied" => html(
+            StatusCode::FORBIDDEN,
+            format!("<!doctype html><title>Not allowed</title><p>{}</p>", escape(not_allowed)),
+        ),
+        other @ ApiError(
+            Error::Denied { .. } | Error::NotFound { .. } | Error::Invalid { .. } | Error::Refused { .. },
+        ) => {
+            let message = other.0.to_string();
+            let status = other.into_response().status();
+            html(
+                status,
+                format!("<!doctype html><title>Could not do that</title><style>{STYLE}</style><p>{}</p><p><a href=\"/staff/disclosures\">Back to the queue</a></p>", escape(&message)),
+            )
+        }
+        other => other.into_response(),
+    }
+}

@@ -1,0 +1,196 @@
+//! Alerts to the Director (L1, L4): raised in the same transaction that
+//! records a law-enforcement request or a search warrant, shown inside
+//! Carrel at once, and queued for the optional e-mail hook (`carrel serve
+//! --alert-command`), which the server drains. An alert carries no personal
+//! data: what happened, when, and the request's reference, and for a
+//! request under a gag order not even the reference (the mail leaves
+//! Carrel).
+
+use serde::Serialize;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::Actor;
+use crate::{Store, Tx};
+
+use super::visibility::Viewer;
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AlertKind {
+    /// A law-enforcement officer or agency asked for records; staff
+    /// recorded the request and referred it (L1).
+    LawEnforcementRequest,
+    /// A search warrant is being executed: staff stand back, record it,
+    /// and the Director is told at once (L4).
+    SearchWarrant,
+    /// An exigent release's document is overdue (L3).
+    DocumentOverdue,
+}
+
+impl AlertKind {
+    fn name(self) -> &'static str {
+        match self {
+            AlertKind::LawEnforcementRequest => "law_enforcement_request",
+            AlertKind::SearchWarrant => "search_warrant",
+            AlertKind::DocumentOverdue => "document_overdue",
+        }
+    }
+
+    fn message(name: &str) -> &'static str {
+        match name {
+            "law_enforcement_request" => "A law-enforcement request was recorded and referred to you.",
+            "search_warrant" => "A search warrant is being executed. Staff have stood back and recorded it; contact them now.",
+            "document_overdue" => "The document promised after an exigent release is overdue.",
+            _ => "A disclosure request needs you.",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Alert {
+    pub id: i64,
+    pub kind: String,
+    pub message: String,
+    pub request: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+}
+
+/// Raises an alert for every role the policy alerts.
+pub(crate) fn raise(tx: &mut Tx<'_>, request_id: i64, kind: AlertKind) -> Result<(), Error> {
+    let roles = tx.policy().disclosure.alert.clone();
+    let now = tx.now().timestamp();
+    for role in roles {
+        tx.conn.execute(
+            "INSERT INTO staff_alerts (role, request_id, kind, created_at) VALUES (?, ?, ?, ?)",
+            params![&role, request_id, kind.name(), now],
+        )?;
+    }
+    tracing::info!(request = request_id, kind = kind.name(), "alert raised");
+    Ok(())
+}
+
+/// The alerts for the signed-in staff member's role, newest first, about
+/// requests they can see.
+pub fn for_actor(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Alert>, Error> {
+    let viewer = Viewer::of(tx, actor);
+    let (visible, visible_params) = viewer.sql();
+    let role = actor.role().to_string();
+    let mut params = vec![crate::db::Param::Text(&role)];
+    params.extend(visible_params);
+    let rows = tx.conn.query(
+        &format!(
+            "SELECT a.id, a.kind, r.series, r.number, a.created_at, a.read_at
+             FROM staff_alerts a JOIN disclosure_requests r ON r.id = a.request_id
+             WHERE a.role = ? AND {visible} ORDER BY a.id DESC"
+        ),
+        &params,
+    )?;
+    rows.iter()
+        .map(|row| {
+            let kind = row.text(1)?;
+            Ok(Alert {
+                id: row.int(0)?,
+                message: AlertKind::message(&kind).to_string(),
+                kind,
+                request: format!("{}-{}", row.text(2)?, row.int(3)?),
+                created_at: row.int(4)?,
+                read_at: row.opt_int(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Marks one of the staff member's alerts as read.
+pub fn mark_read(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<Alert, Error> {
+    let alert = for_actor(tx, actor)?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or(Error::NotFound { what: "alert" })?;
+    tx.conn.execute(
+        "UPDATE staff_alerts SET read_at = ? WHERE id = ? AND read_at IS NULL",
+        params![tx.now().timestamp(), id],
+    )?;
+    Ok(Alert {
+        read_at: Some(alert.read_at.unwrap_or(tx.now().timestamp())),
+        ..alert
+    })
+}
+
+/// An alert to be sent by the e-mail hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertMail {
+    pub id: i64,
+    pub role: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Chases documents owed after exigent releases (L3): raises one
+/// "document overdue" alert for each request whose deadline has passed
+/// without the document, once. The server runs it with the e-mail hook.
+pub fn chase_overdue(store: &Store) -> Result<usize, Error> {
+    let now = store.now().timestamp();
+    store.transact(|tx| {
+        let rows = tx.conn.query(
+            "SELECT r.id FROM disclosure_requests r
+             WHERE r.document_due_at IS NOT NULL AND r.document_due_at < ?
+               AND NOT EXISTS (SELECT 1 FROM staff_alerts a WHERE a.request_id = r.id AND a.kind = 'document_overdue')",
+            params![now],
+        )?;
+        for row in &rows {
+            raise(tx, row.int(0)?, AlertKind::DocumentOverdue)?;
+        }
+        Ok(rows.len())
+    })
+}
+
+/// Alerts not yet handed to the e-mail hook, oldest first. No personal data
+/// in them, so no grant: this is Carrel's own bookkeeping.
+pub fn unmailed(store: &Store) -> Result<Vec<AlertMail>, Error> {
+    store.read_only(|conn, _| {
+        let rows = conn.query(
+            "SELECT a.id, a.role, a.kind, r.series, r.number, r.gagged
+             FROM staff_alerts a JOIN disclosure_requests r ON r.id = a.request_id
+             WHERE a.mailed_at IS NULL ORDER BY a.id LIMIT 100",
+            params![],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let kind = row.text(2)?;
+                let gagged = row.int(5)? != 0;
+                let reference = format!("{}-{}", row.text(3)?, row.int(4)?);
+                let (subject, link) = if gagged {
+                    (
+                        "Carrel: a restricted request needs you".to_string(),
+                        "Sign in to Carrel and open your alerts.".to_string(),
+                    )
+                } else {
+                    (
+                        format!("Carrel: disclosure request {reference} needs you"),
+                        format!("Sign in to Carrel: /staff/disclosures/{reference}"),
+                    )
+                };
+                Ok(AlertMail {
+                    id: row.int(0)?,
+                    role: row.text(1)?,
+                    subject,
+                    body: format!("{}\n\n{link}\n", AlertKind::message(&kind)),
+                })
+            })
+            .collect()
+    })
+}
+
+/// Notes that the hook took an alert, so it is not sent twice.
+pub fn mark_mailed(store: &Store, id: i64) -> Result<(), Error> {
+    let now = store.now().timestamp();
+    store.read_only(|conn, _| {
+        conn.execute(
+            "UPDATE staff_alerts SET mailed_at = ? WHERE id = ?",
+            params![now, id],
+        )?;
+        Ok(())
+    })
+}

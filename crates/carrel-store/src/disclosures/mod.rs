@@ -1,0 +1,1466 @@
+//! Disclosure requests (REQUIREMENTS R1-R5, L1-L7): someone asks for
+//! library records about a patron, and Carrel carries the request from
+//! "received" to "released" or "closed" so that no record can leave
+//! unlawfully.
+//!
+//! ```text
+//! received ──► under_review ──► approved ──► released ──► closed
+//!    │          (counsel's        │             ▲
+//!    │           review)          │             │ exigent release (L3):
+//!    │              │             │             │ before the document,
+//!    └──────────────┴─► refused ──┴─► closed    │ which is then owed
+//!                                   under_review┘
+//! ```
+//!
+//! - Who may take each step comes from the policy's `[disclosure]` rules,
+//!   asked through the gate (`gate::authorize_disclosure`). Only a basis's
+//!   deciders approve and release (the Director, for law enforcement: L1).
+//! - What each basis requires (documents, a minor subject, the linked
+//!   guardian, a reason) is checked again at approval and at release; a
+//!   release that would break the law is refused with what is missing named,
+//!   and the attempt is audited although nothing else is written (L7).
+//! - A law-enforcement request alerts the Director at once; so does a search
+//!   warrant, which never waits for anyone (L4). See [`alerts`].
+//! - A preservation request places legal holds on the records in scope
+//!   (L5, `legal_holds`).
+//! - A request under a gag order is invisible outside its circle (L6,
+//!   [`visibility`]).
+//! - A release produces the export package ([`package`]).
+//! - Patrons ask online through [`online`].
+
+pub mod alerts;
+pub mod online;
+pub mod package;
+mod visibility;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use carrel_policy::disclosure::{describe_group, Basis, DocumentKind, RequesterKind, Step};
+use carrel_policy::RecordClass;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::db::{params, Param, Row};
+use crate::error::Error;
+use crate::gate::{authorize_disclosure, authorize_legal_hold, Actor, DisclosureGrant};
+use crate::legal_holds::{self, HoldRequest, LegalHold};
+use crate::{patrons, staff, validate, Tx};
+
+use self::alerts::AlertKind;
+use self::package::{Cover, Package};
+use self::visibility::Viewer;
+
+/// Kinds of photo identification Carrel records. Only the kind: a number
+/// has nowhere to go (A2).
+pub const ID_KINDS: [&str; 6] = [
+    "driver_license",
+    "state_id",
+    "passport",
+    "military_id",
+    "tribal_id",
+    "other_photo_id",
+];
+
+/// Advice counsel may record.
+pub const ADVICE: [&str; 3] = ["release", "refuse", "exigent_release"];
+
+/// A document as recorded on a request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Document {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_kind: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: i64,
+}
+
+/// One step on a request's timeline.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub actor: String,
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What was released, once it has been.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PackageSummary {
+    pub sha256: String,
+    pub records: i64,
+    /// The package itself is kept until the request is closed.
+    pub available: bool,
+}
+
+/// A request as those who may see it see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DisclosureRequest {
+    pub reference: String,
+    pub requester_kind: String,
+    pub requester: Option<String>,
+    pub requester_patron_id: Option<i64>,
+    /// None once the patron's registration has been destroyed.
+    pub subject_patron_id: Option<i64>,
+    pub basis: String,
+    pub citation: String,
+    pub classes: Vec<String>,
+    pub from_date: String,
+    pub to_date: String,
+    pub reason: Option<String>,
+    pub gagged: bool,
+    pub state: String,
+    /// None when the patron asked online.
+    pub received_by: Option<i64>,
+    pub received_at: i64,
+    pub approved_by: Option<i64>,
+    pub released_by: Option<i64>,
+    pub released_at: Option<i64>,
+    pub exigent: bool,
+    /// After an exigent release, when the owed document is overdue.
+    pub document_due_at: Option<i64>,
+    pub document_overdue: bool,
+    pub closed_at: Option<i64>,
+    pub documents: Vec<Document>,
+    /// What the basis still requires, each as "a court order or a search warrant".
+    pub missing: Vec<String>,
+    pub timeline: Vec<TimelineEntry>,
+    pub legal_holds: Vec<LegalHold>,
+    pub package: Option<PackageSummary>,
+}
+
+/// One line of the queue.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub reference: String,
+    pub requester_kind: String,
+    pub basis: String,
+    pub subject_patron_id: Option<i64>,
+    pub state: String,
+    pub gagged: bool,
+    pub received_at: i64,
+    pub document_overdue: bool,
+}
+
+/// The queue as one staff member sees it, with counts of exactly what they
+/// can see (L6: no changed totals).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Queue {
+    pub requests: Vec<QueueEntry>,
+    pub total: i64,
+    pub by_state: BTreeMap<String, i64>,
+    pub overdue: i64,
+}
+
+/// Filters for the queue (search).
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub state: Option<String>,
+    pub subject_patron_id: Option<i64>,
+    pub basis: Option<String>,
+}
+
+pub const STATES: [&str; 6] = [
+    "received",
+    "under_review",
+    "approved",
+    "refused",
+    "released",
+    "closed",
+];
+
+/// A new request as staff record it.
+#[derive(Debug, Clone, Default)]
+pub struct NewRequest {
+    pub requester_kind: String,
+    pub requester: Option<String>,
+    pub requester_patron_id: Option<i64>,
+    pub subject_patron_id: i64,
+    pub basis: String,
+    pub classes: Vec<String>,
+    pub from_date: String,
+    pub to_date: String,
+    pub reason: Option<String>,
+    pub gagged: bool,
+    pub documents: Vec<NewDocument>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewDocument {
+    pub kind: String,
+    pub reference: Option<String>,
+    pub id_kind: Option<String>,
+}
+
+/// A request as stored.
+#[derive(Debug, Clone)]
+struct Stored {
+    id: i64,
+    reference: String,
+    requester_kind: RequesterKind,
+    requester: Option<String>,
+    requester_patron_id: Option<i64>,
+    subject_patron_id: Option<i64>,
+    basis: String,
+    classes: Vec<RecordClass>,
+    from_date: NaiveDate,
+    to_date: NaiveDate,
+    reason: Option<String>,
+    gagged: bool,
+    state: String,
+    received_by: Option<i64>,
+    received_at: i64,
+    approved_by: Option<i64>,
+    released_by: Option<i64>,
+    released_at: Option<i64>,
+    exigent: bool,
+    document_due_at: Option<i64>,
+    closed_at: Option<i64>,
+    package_sha256: Option<String>,
+    package_records: Option<i64>,
+    package_available: bool,
+}
+
+const COLUMNS: &str = "r.id, r.series, r.number, r.requester_kind, r.requester, r.requester_patron_id, r.subject_patron_id, r.basis, r.classes, r.from_date, r.to_date, r.reason, r.gagged, r.state, r.received_by, r.received_at, r.approved_by, r.released_by, r.released_at, r.exigent, r.document_due_at, r.closed_at, r.package_sha256, r.package_records, r.package_json IS NOT NULL";
+
+fn stored_from(row: &Row) -> Result<Stored, Error> {
+    let corrupt = || Error::internal("a stored disclosure request does not parse");
+    Ok(Stored {
+        id: row.int(0)?,
+        reference: format!("{}-{}", row.text(1)?, row.int(2)?),
+        requester_kind: RequesterKind::from_name(&row.text(3)?).ok_or_else(corrupt)?,
+        requester: row.opt_text(4)?,
+        requester_patron_id: row.opt_int(5)?,
+        subject_patron_id: row.opt_int(6)?,
+        basis: row.text(7)?,
+        classes: row
+            .text(8)?
+            .split(',')
+            .map(|c| RecordClass::from_name(c).ok_or_else(corrupt))
+            .collect::<Result<_, _>>()?,
+        from_date: row.text(9)?.parse().map_err(|_| corrupt())?,
+        to_date: row.text(10)?.parse().map_err(|_| corrupt())?,
+        reason: row.opt_text(11)?,
+        gagged: row.int(12)? != 0,
+        state: row.text(13)?,
+        received_by: row.opt_int(14)?,
+        received_at: row.int(15)?,
+        approved_by: row.opt_int(16)?,
+        released_by: row.opt_int(17)?,
+        released_at: row.opt_int(18)?,
+        exigent: row.int(19)? != 0,
+        document_due_at: row.opt_int(20)?,
+        closed_at: row.opt_int(21)?,
+        package_sha256: row.opt_text(22)?,
+        package_records: row.opt_int(23)?,
+        package_available: row.int(24)? != 0,
+    })
+}
+
+/// "D-12" or "R-3" into its series and number.
+fn parse_reference(text: &str) -> Result<(&str, i64), Error> {
+    let bad = || {
+        Error::invalid(
+            "bad_reference",
+            "a disclosure request's reference looks like D-12",
+        )
+    };
+    let (series, number) = text.split_once('-').ok_or_else(bad)?;
+    if !matches!(series, "D" | "R") {
+        return Err(bad());
+    }
+    let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    Ok((series, number))
+}
+
+/// Finds a request the actor can see; one they cannot see is "not found",
+/// exactly like a reference never used (L6).
+fn find_visible(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<Stored, Error> {
+    let (series, number) = parse_reference(reference)?;
+    let lock = tx.conn.for_update();
+    let row = tx
+        .conn
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM disclosure_requests r WHERE r.series = ? AND r.number = ?{lock}"),
+            params![series, number],
+        )?
+        .ok_or(Error::NotFound {
+            what: "disclosure request",
+        })?;
+    let stored = stored_from(&row)?;
+    let viewer = Viewer::of(tx, actor);
+    if !viewer.sees(tx, stored.gagged, stored.received_by)? {
+        return Err(Error::NotFound {
+            what: "disclosure request",
+        });
+    }
+    Ok(stored)
+}
+
+fn basis_of(tx: &Tx<'_>, name: &str) -> Result<Basis, Error> {
+    tx.policy().disclosure.basis(name).cloned().ok_or_else(|| {
+        Error::refused(
+            "basis_withdrawn",
+            format!(
+                "basis '{name}' is no longer in the library's policy; refuse or close the request"
+            ),
+        )
+    })
+}
+
+fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
+    tx.conn
+        .query(
+            "SELECT kind, reference, id_kind, recorded_by, recorded_at FROM disclosure_documents WHERE request_id = ? ORDER BY id",
+            params![id],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(Document {
+                kind: row.text(0)?,
+                reference: row.opt_text(1)?,
+                id_kind: row.opt_text(2)?,
+                recorded_by: row.text(3)?,
+                recorded_at: row.int(4)?,
+            })
+        })
+        .collect()
+}
+
+fn presented(documents: &[Document]) -> BTreeSet<DocumentKind> {
+    documents
+        .iter()
+        .filter_map(|d| DocumentKind::from_name(&d.kind))
+        .collect()
+}
+
+fn timeline_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<TimelineEntry>, Error> {
+    tx.conn
+        .query(
+            "SELECT at, actor, step, outcome, note FROM disclosure_steps WHERE request_id = ? ORDER BY id",
+            params![id],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(TimelineEntry {
+                at: row.int(0)?,
+                actor: row.text(1)?,
+                step: row.text(2)?,
+                outcome: row.opt_text(3)?,
+                note: row.opt_text(4)?,
+            })
+        })
+        .collect()
+}
+
+fn add_step(
+    tx: &mut Tx<'_>,
+    request_id: i64,
+    actor: &str,
+    step: &str,
+    outcome: Option<&str>,
+    note: Option<&str>,
+) -> Result<(), Error> {
+    tx.conn.execute(
+        "INSERT INTO disclosure_steps (request_id, at, actor, step, outcome, note) VALUES (?, ?, ?, ?, ?, ?)",
+        params![request_id, tx.now().timestamp(), actor, step, outcome, note],
+    )?;
+    Ok(())
+}
+
+fn view(tx: &mut Tx<'_>, stored: &Stored) -> Result<DisclosureRequest, Error> {
+    let documents = documents_of(tx, stored.id)?;
+    let (citation, missing) = match tx.policy().disclosure.basis(&stored.basis) {
+        Some(basis) => (
+            basis.citation.clone(),
+            basis
+                .missing(&presented(&documents))
+                .into_iter()
+                .map(describe_group)
+                .collect(),
+        ),
+        None => (String::new(), Vec::new()),
+    };
+    let hold_ids = tx.conn.query(
+        "SELECT id FROM legal_holds WHERE disclosure_id = ? ORDER BY id",
+        params![stored.id],
+    )?;
+    let mut holds = Vec::with_capacity(hold_ids.len());
+    for row in hold_ids {
+        holds.push(legal_holds::fetch(tx, row.int(0)?)?);
+    }
+    Ok(DisclosureRequest {
+        reference: stored.reference.clone(),
+        requester_kind: stored.requester_kind.name().to_string(),
+        requester: stored.requester.clone(),
+        requester_patron_id: stored.requester_patron_id,
+        subject_patron_id: stored.subject_patron_id,
+        basis: stored.basis.clone(),
+        citation,
+        classes: stored
+            .classes
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect(),
+        from_date: stored.from_date.to_string(),
+        to_date: stored.to_date.to_string(),
+        reason: stored.reason.clone(),
+        gagged: stored.gagged,
+        state: stored.state.clone(),
+        received_by: stored.received_by,
+        received_at: stored.received_at,
+        approved_by: stored.approved_by,
+        released_by: stored.released_by,
+        released_at: stored.released_at,
+        exigent: stored.exigent,
+        document_due_at: stored.document_due_at,
+        document_overdue: overdue(tx, stored.document_due_at),
+        closed_at: stored.closed_at,
+        documents,
+        missing,
+        timeline: timeline_of(tx, stored.id)?,
+        legal_holds: holds,
+        package: stored.package_sha256.clone().map(|sha256| PackageSummary {
+            sha256,
+            records: stored.package_records.unwrap_or(0),
+            available: stored.package_available,
+        }),
+    })
+}
+
+fn overdue(tx: &Tx<'_>, due: Option<i64>) -> bool {
+    due.is_some_and(|at| tx.now().timestamp() > at)
+}
+
+fn reload(tx: &mut Tx<'_>, id: i64) -> Result<Stored, Error> {
+    let row = tx.conn.query_one(
+        &format!("SELECT {COLUMNS} FROM disclosure_requests r WHERE r.id = ?"),
+        params![id],
+    )?;
+    stored_from(&row)
+}
+
+/// The checked form of one presented document.
+fn parse_document(
+    input: &NewDocument,
+    by_staff: bool,
+) -> Result<(DocumentKind, Option<String>, Option<String>), Error> {
+    let kind = DocumentKind::from_name(&input.kind).ok_or_else(|| {
+        Error::invalid(
+            "unknown_document",
+            format!(
+                "'{}' is not a document kind; use one of: {}",
+                input.kind,
+                DocumentKind::ALL.map(|k| k.name()).join(", ")
+            ),
+        )
+    })?;
+    if by_staff && kind == DocumentKind::CardAndPin {
+        return Err(Error::invalid(
+            "card_and_pin_online_only",
+            "card_and_pin is recorded by Carrel when a patron signs in online; at the desk, check photo ID and record photo_id",
+        ));
+    }
+    let id_kind = match (kind, &input.id_kind) {
+        (DocumentKind::PhotoId, Some(id_kind)) if ID_KINDS.contains(&id_kind.as_str()) => Some(id_kind.clone()),
+        (DocumentKind::PhotoId, _) => {
+            return Err(Error::invalid(
+                "id_kind_required",
+                format!("for photo_id give id_kind, which kind of ID was checked (one of: {}); never its number", ID_KINDS.join(", ")),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(Error::invalid(
+                "unexpected_id_kind",
+                "id_kind goes only with a photo_id document",
+            ))
+        }
+        (_, None) => None,
+    };
+    let reference = match &input.reference {
+        Some(text) if kind.is_legal_process() => Some(validate::text("reference", text, 100)?),
+        Some(_) => {
+            return Err(Error::invalid(
+                "unexpected_reference",
+                "only legal process (subpoena, warrant, court order, national-security letter, FISA order, preservation request) carries a reference; for photo ID record the kind of ID, never its number",
+            ))
+        }
+        None => None,
+    };
+    Ok((kind, reference, id_kind))
+}
+
+fn insert_document(
+    tx: &mut Tx<'_>,
+    request_id: i64,
+    document: &(DocumentKind, Option<String>, Option<String>),
+    actor: &str,
+) -> Result<(), Error> {
+    let (kind, reference, id_kind) = document;
+    tx.conn.execute(
+        "INSERT INTO disclosure_documents (request_id, kind, reference, id_kind, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+        params![request_id, kind.name(), reference, id_kind, actor, tx.now().timestamp()],
+    )?;
+    if *kind == DocumentKind::SearchWarrant {
+        // L4: the Director hears at once; nothing waits for the Director.
+        alerts::raise(tx, request_id, AlertKind::SearchWarrant)?;
+    }
+    Ok(())
+}
+
+fn parse_classes(names: &[String]) -> Result<Vec<RecordClass>, Error> {
+    let mut classes = BTreeSet::new();
+    for name in names {
+        let class = RecordClass::from_name(name)
+            .filter(|c| c.retention_clock().is_some() && *c != RecordClass::Audit)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "bad_record_class",
+                    format!("'{name}' is not a class of patron records; use registration, circulation, fines, electronic_access, interlibrary_loan, home_delivery, program_registration or mailing_list"),
+                )
+            })?;
+        classes.insert(class);
+    }
+    if classes.is_empty() {
+        return Err(Error::invalid(
+            "no_record_classes",
+            "name at least one record class the request covers",
+        ));
+    }
+    Ok(classes.into_iter().collect())
+}
+
+fn parse_dates(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), Error> {
+    let from = validate::date("from_date", from)?;
+    let to = validate::date("to_date", to)?;
+    if to < from {
+        return Err(Error::invalid(
+            "bad_range",
+            "to_date must be on or after from_date",
+        ));
+    }
+    Ok((from, to))
+}
+
+/// The next number in a series (D for ordinary requests, R for gagged).
+fn next_number(tx: &mut Tx<'_>, series: &str) -> Result<i64, Error> {
+    tx.conn.execute(
+        "UPDATE disclosure_counters SET last_number = last_number + 1 WHERE series = ?",
+        params![series],
+    )?;
+    tx.conn
+        .query_one(
+            "SELECT last_number FROM disclosure_counters WHERE series = ?",
+            params![series],
+        )?
+        .int(0)
+}
+
+/// What `insert_request` writes.
+struct Insert<'a> {
+    kind: RequesterKind,
+    requester: Option<&'a str>,
+    requester_patron_id: Option<i64>,
+    subject: i64,
+    basis: &'a str,
+    classes: &'a [RecordClass],
+    from: NaiveDate,
+    to: NaiveDate,
+    reason: Option<&'a str>,
+    gagged: bool,
+    received_by: Option<i64>,
+}
+
+fn insert_request(tx: &mut Tx<'_>, new: &Insert<'_>) -> Result<(i64, String), Error> {
+    let series = if new.gagged { "R" } else { "D" };
+    let number = next_number(tx, series)?;
+    let classes: Vec<&str> = new.classes.iter().map(|c| c.name()).collect();
+    let id = tx.conn.insert(
+        "INSERT INTO disclosure_requests (series, number, requester_kind, requester, requester_patron_id, subject_patron_id, basis, classes, from_date, to_date, reason, gagged, state, received_by, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
+        params![
+            series,
+            number,
+            new.kind.name(),
+            new.requester,
+            new.requester_patron_id,
+            new.subject,
+            new.basis,
+            &classes.join(","),
+            &new.from.to_string(),
+            &new.to.to_string(),
+            new.reason,
+            new.gagged,
+            new.received_by,
+            tx.now().timestamp()
+        ],
+    )?;
+    Ok((id, format!("{series}-{number}")))
+}
+
+/// Records a request as it comes in (any role in `recorded_by`). Documents
+/// presented with it are recorded with it. A law-enforcement request is
+/// referred to the Director, who is alerted at once (L1); a search warrant
+/// alerts the Director too and waits for no one (L4).
+pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<DisclosureRequest, Error> {
+    let grant = authorize_disclosure(tx, actor, Step::Record, &new.basis, None)?;
+    let basis = basis_of(tx, &new.basis)?;
+    let kind = RequesterKind::from_name(&new.requester_kind).ok_or_else(|| {
+        Error::invalid(
+            "unknown_requester_kind",
+            format!(
+                "requester_kind must be one of: {}",
+                RequesterKind::ALL.map(|k| k.name()).join(", ")
+            ),
+        )
+    })?;
+    if !basis.admits(kind) {
+        let fitting: Vec<&str> = tx
+            .policy()
+            .disclosure
+            .bases
+            .iter()
+            .filter(|(_, b)| b.admits(kind) && b.channel.in_person())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        return Err(Error::invalid(
+            "basis_not_for_requester",
+            format!(
+                "basis '{}' is not for a {kind}; under this library's policy a {kind} may ask under: {}",
+                new.basis,
+                if fitting.is_empty() { "nothing".to_string() } else { fitting.join(", ") }
+            ),
+        ));
+    }
+    if !basis.channel.in_person() {
+        return Err(Error::invalid(
+            "online_only",
+            format!(
+                "basis '{}' is served online only ({}): the requester signs in to Carrel; staff do not record it",
+                new.basis, basis.description
+            ),
+        ));
+    }
+    let classes = parse_classes(&new.classes)?;
+    let (from, to) = parse_dates(&new.from_date, &new.to_date)?;
+    patrons::require(tx, new.subject_patron_id)?;
+    let requester = match new.requester.as_deref() {
+        Some(text) => Some(validate::text("requester", text, 200)?),
+        None => None,
+    };
+    let requester_patron_id = match kind {
+        RequesterKind::Patron => {
+            if new
+                .requester_patron_id
+                .is_some_and(|p| p != new.subject_patron_id)
+            {
+                return Err(Error::invalid(
+                    "bad_requester",
+                    "a patron asks for their own records: requester_patron_id must be the subject, or left out",
+                ));
+            }
+            Some(new.subject_patron_id)
+        }
+        RequesterKind::Guardian => {
+            let id = new.requester_patron_id.ok_or_else(|| {
+                Error::invalid(
+                    "requester_patron_required",
+                    "give requester_patron_id: the guardian's own patron record",
+                )
+            })?;
+            patrons::require(tx, id)?;
+            Some(id)
+        }
+        _ => {
+            if requester.is_none() {
+                return Err(Error::invalid(
+                    "requester_required",
+                    "give requester: who asks (officer and agency, or the other party's name)",
+                ));
+            }
+            None
+        }
+    };
+    let reason = match new.reason.as_deref() {
+        Some(text) => Some(validate::text("reason", text, 1000)?),
+        None => None,
+    };
+    if basis.reason_required && reason.is_none() {
+        return Err(Error::invalid(
+            "reason_required",
+            format!(
+                "basis '{}' ({}) must be recorded with its reason: give reason",
+                new.basis, basis.citation
+            ),
+        ));
+    }
+    let documents: Vec<_> = new
+        .documents
+        .iter()
+        .map(|d| parse_document(d, true))
+        .collect::<Result<_, _>>()?;
+    if !new.gagged && documents.iter().any(|(k, _, _)| k.carries_gag_order()) {
+        return Err(Error::invalid(
+            "gag_order_required",
+            "a national-security letter or FISA order comes with a non-disclosure order: record the request with gagged = true",
+        ));
+    }
+    let (id, reference) = insert_request(
+        tx,
+        &Insert {
+            kind,
+            requester: requester.as_deref(),
+            requester_patron_id,
+            subject: new.subject_patron_id,
+            basis: &new.basis,
+            classes: &classes,
+            from,
+            to,
+            reason: reason.as_deref(),
+            gagged: new.gagged,
+            received_by: Some(actor.staff_id()),
+        },
+    )?;
+    let who = grant.actor_label();
+    add_step(tx, id, &who, "record", None, None)?;
+    for document in &documents {
+        insert_document(tx, id, document, &who)?;
+    }
+    if kind == RequesterKind::LawEnforcement {
+        add_step(
+            tx,
+            id,
+            &who,
+            "refer",
+            Some("referred to the Director"),
+            None,
+        )?;
+        alerts::raise(tx, id, AlertKind::LawEnforcementRequest)?;
+    }
+    grant.record(
+        tx,
+        &reference,
+        format!("recorded: {kind} under {}", new.basis),
+    );
+    let stored = reload(tx, id)?;
+    view(tx, &stored)
+}
+
+/// A request the actor can see, with its documents and timeline.
+pub fn load(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<DisclosureRequest, Error> {
+    let stored = find_visible(tx, actor, reference)?;
+    tx.queue_audit(crate::audit::PendingEntry {
+        at: tx.now().timestamp(),
+        actor: format!("staff:{}", actor.staff_id()),
+        action: "read".into(),
+        record_class: crate::gate::DISCLOSURE_CLASS.into(),
+        record_id: Some(format!("disclosure:{}", stored.reference)),
+        purpose: "disclosure".into(),
+        decision: "granted",
+        detail: None,
+    });
+    view(tx, &stored)
+}
+
+/// The queue: every request the actor can see, newest first, filtered, with
+/// counts of what they can see and nothing else.
+pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Queue, Error> {
+    let viewer = Viewer::of(tx, actor);
+    let (visible, visible_params) = viewer.sql();
+    let mut conditions = vec![visible];
+    let mut params: Vec<Param<'_>> = visible_params;
+    if let Some(state) = &filter.state {
+        if !STATES.contains(&state.as_str()) {
+            return Err(Error::invalid(
+                "bad_state",
+                format!("state must be one of: {}", STATES.join(", ")),
+            ));
+        }
+        conditions.push("r.state = ?".into());
+        params.push(Param::Text(state));
+    }
+    if let Some(patron) = filter.subject_patron_id {
+        conditions.push("r.subject_patron_id = ?".into());
+        params.push(Param::Int(patron));
+    }
+    if let Some(basis) = &filter.basis {
+        conditions.push("r.basis = ?".into());
+        params.push(Param::Text(basis));
+    }
+    let rows = tx.conn.query(
+        &format!(
+            "SELECT r.series, r.number, r.requester_kind, r.basis, r.subject_patron_id, r.state, r.gagged, r.received_at, r.document_due_at
+             FROM disclosure_requests r WHERE {} ORDER BY r.received_at DESC, r.id DESC",
+            conditions.join(" AND ")
+        ),
+        &params,
+    )?;
+    let mut requests = Vec::with_capacity(rows.len());
+    let mut by_state = BTreeMap::new();
+    let mut overdue_count = 0;
+    for row in rows {
+        let state = row.text(5)?;
+        *by_state.entry(state.clone()).or_insert(0) += 1;
+        let late = overdue(tx, row.opt_int(8)?);
+        overdue_count += i64::from(late);
+        requests.push(QueueEntry {
+            reference: format!("{}-{}", row.text(0)?, row.int(1)?),
+            requester_kind: row.text(2)?,
+            basis: row.text(3)?,
+            subject_patron_id: row.opt_int(4)?,
+            state,
+            gagged: row.int(6)? != 0,
+            received_at: row.int(7)?,
+            document_overdue: late,
+        });
+    }
+    tx.queue_audit(crate::audit::PendingEntry {
+        at: tx.now().timestamp(),
+        actor: format!("staff:{}", actor.staff_id()),
+        action: "read".into(),
+        record_class: crate::gate::DISCLOSURE_CLASS.into(),
+        record_id: None,
+        purpose: "disclosure".into(),
+        decision: "granted",
+        detail: Some(format!("{} requests listed", requests.len())),
+    });
+    Ok(Queue {
+        total: requests.len() as i64,
+        requests,
+        by_state,
+        overdue: overdue_count,
+    })
+}
+
+/// Finds a visible request, asks the gate for the step, and checks the
+/// request is in one of `states`.
+fn begin(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    step: Step,
+    states: &[&str],
+) -> Result<(Stored, Basis, DisclosureGrant), Error> {
+    let stored = find_visible(tx, actor, reference)?;
+    let grant = authorize_disclosure(tx, actor, step, &stored.basis, Some(&stored.reference))?;
+    let basis = basis_of(tx, &stored.basis)?;
+    if !states.contains(&stored.state.as_str()) {
+        return Err(Error::refused(
+            "wrong_state",
+            format!(
+                "request {} is {}; to {step} it must be {}",
+                stored.reference,
+                stored.state.replace('_', " "),
+                states.join(" or ").replace('_', " ")
+            ),
+        ));
+    }
+    Ok((stored, basis, grant))
+}
+
+fn set_state(tx: &mut Tx<'_>, id: i64, state: &str) -> Result<(), Error> {
+    tx.conn.execute(
+        "UPDATE disclosure_requests SET state = ? WHERE id = ?",
+        params![state, id],
+    )?;
+    Ok(())
+}
+
+fn optional_note(note: Option<&str>) -> Result<Option<String>, Error> {
+    note.map(|n| validate::text("note", n, 2000)).transpose()
+}
+
+fn finish(tx: &mut Tx<'_>, id: i64) -> Result<DisclosureRequest, Error> {
+    let stored = reload(tx, id)?;
+    view(tx, &stored)
+}
+
+/// Takes up a request (a decider): received → under review, with legal
+/// counsel where the basis requires counsel's review.
+pub fn begin_review(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+) -> Result<DisclosureRequest, Error> {
+    let (stored, basis, grant) = begin(tx, actor, reference, Step::BeginReview, &["received"])?;
+    set_state(tx, stored.id, "under_review")?;
+    let outcome = basis.counsel_review.then_some("with legal counsel");
+    add_step(
+        tx,
+        stored.id,
+        &grant.actor_label(),
+        "begin_review",
+        outcome,
+        None,
+    )?;
+    grant.record(tx, &stored.reference, "under review".into());
+    finish(tx, stored.id)
+}
+
+/// Records legal counsel's review (L2): advice to release, to refuse, or,
+/// in an exigent threat, to release before the document (L3).
+pub fn counsel_review(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    advice: &str,
+    note: Option<&str>,
+) -> Result<DisclosureRequest, Error> {
+    let (stored, _, grant) = begin(tx, actor, reference, Step::CounselReview, &["under_review"])?;
+    if !ADVICE.contains(&advice) {
+        return Err(Error::invalid(
+            "bad_advice",
+            format!("advice must be one of: {}", ADVICE.join(", ")),
+        ));
+    }
+    let note = optional_note(note)?;
+    add_step(
+        tx,
+        stored.id,
+        &grant.actor_label(),
+        "counsel_review",
+        Some(advice),
+        note.as_deref(),
+    )?;
+    grant.record(tx, &stored.reference, format!("counsel advised {advice}"));
+    finish(tx, stored.id)
+}
+
+/// Counsel's latest advice on a request, if any.
+fn counsel_advice(tx: &mut Tx<'_>, id: i64) -> Result<Option<String>, Error> {
+    tx
+        .conn
+        .query_opt(
+            "SELECT outcome FROM disclosure_steps WHERE request_id = ? AND step = 'counsel_review' ORDER BY id DESC LIMIT 1",
+            params![id],
+        )?
+        .map(|row| row.text(0))
+        .transpose()
+}
+
+/// Whether the patron is a minor today under the policy: by birth date and
+/// the age of majority when the birth date is known, else by card category.
+fn is_minor(tx: &mut Tx<'_>, patron_id: i64) -> Result<bool, Error> {
+    let record = patrons::fetch(tx, patron_id)?.ok_or(Error::NotFound { what: "patron" })?;
+    if let Some(birth) = record
+        .birth_date
+        .as_deref()
+        .and_then(|b| b.parse::<NaiveDate>().ok())
+    {
+        let majority = tx.policy().library.age_of_majority;
+        let of_age_on = birth
+            .checked_add_months(chrono::Months::new(majority * 12))
+            .unwrap_or(NaiveDate::MAX);
+        return Ok(tx.today() < of_age_on);
+    }
+    Ok(tx
+        .policy()
+        .category(&record.category)
+        .is_some_and(|c| c.minor))
+}
+
+/// Everything the basis requires besides documents, then the documents
+/// unless `documents_may_follow` (an exigent release). A failure is a
+/// refusal by law, audited (L7).
+fn check_lawful(
+    tx: &mut Tx<'_>,
+    stored: &Stored,
+    basis: &Basis,
+    grant: &DisclosureGrant,
+    documents_may_follow: bool,
+) -> Result<(), Error> {
+    let refuse = |tx: &Tx<'_>, code, message: String| {
+        Err(grant.refuse(tx, &stored.reference, code, message))
+    };
+    let Some(subject) = stored.subject_patron_id else {
+        return refuse(
+            tx,
+            "records_destroyed",
+            "the patron's records have been destroyed under the retention policy; there is nothing to release. Close the request".into(),
+        );
+    };
+    if basis.reason_required && stored.reason.is_none() {
+        return refuse(
+            tx,
+            "reason_required",
+            format!(
+                "basis '{}' ({}) needs its reason recorded; it cannot be released without one",
+                stored.basis, basis.citation
+            ),
+        );
+    }
+    if basis.subject_is_minor && !is_minor(tx, subject)? {
+        return refuse(
+            tx,
+            "majority_reached",
+            format!(
+                "the patron is no longer a minor under the policy (age of majority {}): a guardian's access has ended. The patron may ask for their own records, or give written consent",
+                tx.policy().library.age_of_majority
+            ),
+        );
+    }
+    if basis.requester_is_guardian {
+        let guardian = patrons::fetch(tx, subject)?.and_then(|p| p.guardian_id);
+        if guardian.is_none() || guardian != stored.requester_patron_id {
+            return refuse(
+                tx,
+                "not_the_guardian",
+                "the requester is not the guardian linked to the minor's record; proof of guardianship must match the guardian on the minor's account (update the account first, with proof)".into(),
+            );
+        }
+    }
+    if !documents_may_follow {
+        let documents = documents_of(tx, stored.id)?;
+        let missing: Vec<String> = basis
+            .missing(&presented(&documents))
+            .into_iter()
+            .map(describe_group)
+            .collect();
+        if !missing.is_empty() {
+            return refuse(
+                tx,
+                "missing_document",
+                format!(
+                    "request {} cannot be released: basis '{}' ({}) requires {}, which is not recorded. Attach it, or refuse the request",
+                    stored.reference,
+                    stored.basis,
+                    basis.citation,
+                    missing.join("; and ")
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn require_counsel(
+    tx: &mut Tx<'_>,
+    stored: &Stored,
+    basis: &Basis,
+    wanted: Option<&str>,
+) -> Result<(), Error> {
+    if !basis.counsel_review {
+        return Ok(());
+    }
+    let advice = counsel_advice(tx, stored.id)?;
+    match (advice.as_deref(), wanted) {
+        (None, _) => Err(Error::refused(
+            "counsel_review_required",
+            format!("basis '{}' needs legal counsel's review recorded first (REQUIREMENTS L2)", stored.basis),
+        )),
+        (Some(a), Some(w)) if a != w => Err(Error::refused(
+            "counsel_advice_required",
+            format!("an exigent release needs counsel's recorded advice to release at once; counsel's latest advice is '{a}'"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Approves a request (a decider): counsel's review recorded where the
+/// basis needs it, and everything the law requires present (L7).
+pub fn approve(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    note: Option<&str>,
+) -> Result<DisclosureRequest, Error> {
+    let (stored, basis, grant) = begin(tx, actor, reference, Step::Approve, &["under_review"])?;
+    require_counsel(tx, &stored, &basis, None)?;
+    check_lawful(tx, &stored, &basis, &grant, false)?;
+    let note = optional_note(note)?;
+    tx.conn.execute(
+        "UPDATE disclosure_requests SET state = 'approved', approved_by = ? WHERE id = ?",
+        params![actor.staff_id(), stored.id],
+    )?;
+    add_step(
+        tx,
+        stored.id,
+        &grant.actor_label(),
+        "approve",
+        None,
+        note.as_deref(),
+    )?;
+    grant.record(tx, &stored.reference, "approved".into());
+    finish(tx, stored.id)
+}
+
+/// Refuses a request, with the reason recorded.
+pub fn refuse(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    reason: &str,
+) -> Result<DisclosureRequest, Error> {
+    let (stored, _, grant) = begin(
+        tx,
+        actor,
+        reference,
+        Step::Refuse,
+        &["received", "under_review", "approved"],
+    )?;
+    let reason = validate::text("reason", reason, 2000)?;
+    set_state(tx, stored.id, "refused")?;
+    add_step(
+        tx,
+        stored.id,
+        &grant.actor_label(),
+        "refuse",
+        None,
+        Some(&reason),
+    )?;
+    grant.record(tx, &stored.reference, "refused".into());
+    finish(tx, stored.id)
+}
+
+fn cover(tx: &mut Tx<'_>, stored: &Stored, basis: &Basis, approver: &str) -> Cover {
+    Cover {
+        library: tx.policy().library.name.clone(),
+        request: stored.reference.clone(),
+        basis: stored.basis.clone(),
+        legal_basis: format!("{}: {}", basis.citation, basis.description),
+        requester_kind: stored.requester_kind.name().to_string(),
+        approved_by: approver.to_string(),
+        released_on: tx.today().to_string(),
+        patron: stored.subject_patron_id.unwrap_or(0),
+        classes: stored
+            .classes
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect(),
+        from_date: stored.from_date.to_string(),
+        to_date: stored.to_date.to_string(),
+    }
+}
+
+fn store_package(tx: &mut Tx<'_>, id: i64, package: &Package, keep: bool) -> Result<(), Error> {
+    let (json, html) = if keep {
+        (Some(package.json.as_str()), Some(package.html.as_str()))
+    } else {
+        (None, None)
+    };
+    tx.conn.execute(
+        "UPDATE disclosure_requests SET package_sha256 = ?, package_records = ?, package_json = ?, package_html = ? WHERE id = ?",
+        params![&package.sha256, package.records, json, html, id],
+    )?;
+    Ok(())
+}
+
+/// Releases an approved request (a decider): checks the law once more (a
+/// minor may have come of age since approval) and produces the package.
+pub fn release(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+) -> Result<(DisclosureRequest, Package), Error> {
+    let (stored, basis, grant) = begin(tx, actor, reference, Step::Release, &["approved"])?;
+    check_lawful(tx, &stored, &basis, &grant, false)?;
+    let approver = staff::username(tx, stored.approved_by.unwrap_or(actor.staff_id()))?;
+    let cover = cover(tx, &stored, &basis, &approver);
+    let package = package::build(
+        tx,
+        &grant,
+        cover,
+        &stored.classes,
+        stored.from_date,
+        stored.to_date,
+    )?;
+    tx.conn.execute(
+        "UPDATE disclosure_requests SET state = 'released', released_by = ?, released_at = ? WHERE id = ?",
+        params![actor.staff_id(), tx.now().timestamp(), stored.id],
+    )?;
+    store_package(tx, stored.id, &package, true)?;
+    add_step(
+        tx,
+        stored.id,
+        &grant.actor_label(),
+        "release",
+        Some(&format!("{} records", package.records)),
+        None,
+    )?;
+    grant.record(
+        tx,
+        &stored.reference,
+        format!("released {} records", package.records),
+    );
+    Ok((finish(tx, stored.id)?, package))
+}
+
+/// An exigent release (L3): the decider, on counsel's recorded advice to
+/// release at once, releases before the document arrives. The request then
+/// owes the document by the policy's deadline and shows overdue until it
+/// is attached.
+pub fn exigent_release(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    note: Option<&str>,
+) -> Result<(DisclosureRequest, Package), Error> {
+    let (stored, basis, grant) = begin(
+        tx,
+        actor,
+        reference,
+        Step::ExigentRelease,
+        &["under_review"],
+    )?;
+    require_counsel(tx, &stored, &basis, Some("exigent_release"))?;
+    check_lawful(tx, &stored, &basis, &grant, true)?;
+    let note = optional_note(note)?;
+    let owed = !basis
+        .missing(&presented(&documents_of(tx, stored.id)?))
+        .is_empty();
+    let due = owed.then(|| {
+        tx.now().timestamp() + i64::from(tx.policy().disclosure.exigent_document_days) * 86_400
+    });
+    let approver = staff::username(tx, actor.staff_id())?;
+    let cover = cover(tx, &stored, &basis, &approver);
+    let package = package::build(
+        tx,
+        &grant,
+        cover,
+        &stored.classes,
+        stored.from_date,
+        stored.to_date,
+    )?;
+    tx.conn.execute(
+        "UPDATE disclosure_requests SET state = 'released', approved_by = ?, released_by = ?, released_at = ?, exigent = 1, document_due_at = ? WHERE id = ?",
+        params![actor.staff_id(), actor.staff_id(), tx.now().timestamp(), due, stored.id],
+    )?;
+    store_package(tx, stored.id, &package, true)?;
+    let outcome = format!("{} records; document owed", package.records);
+    add_step(
+        tx,
+        stored.id,
+        &grant.actor_label(),
+        "exigent_release",
+        Some(if owed { &outcome } else { "documents complete" }),
+        note.as_deref(),
+    )?;
+    grant.record(
+        tx,
+        &stored.reference,
+        format!("exigent release of {} records", package.records),
+    );
+    Ok((finish(tx, stored.id)?, package))
+}
+
+/// Attaches a document that arrived after the request was recorded. The
+/// document owed after an exigent release clears the deadline.
+pub fn attach_document(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    document: NewDocument,
+) -> Result<DisclosureRequest, Error> {
+    let (stored, basis, grant) = begin(
+        tx,
+        actor,
+        reference,
+        Step::AttachDocument,
+        &["received", "under_review", "approved", "released"],
+    )?;
+    let parsed = parse_document(&document, true)?;
+    if parsed.0.carries_gag_order() && !stored.gagged {
+        return Err(Error::invalid(
+            "gag_order_required",
+            "a national-security letter or FISA order comes with a non-disclosure order: record it as a new request with gagged = true, so it is never seen outside the circle",
+        ));
+    }
+    let who = grant.actor_label();
+    insert_document(tx, stored.id, &parsed, &who)?;
+    add_step(
+        tx,
+        stored.id,
+        &who,
+        "attach_document",
+        Some(parsed.0.name()),
+        None,
+    )?;
+    if stored.document_due_at.is_some()
+        && basis
+            .missing(&presented(&documents_of(tx, stored.id)?))
+            .is_empty()
+    {
+        tx.conn.execute(
+            "UPDATE disclosure_requests SET document_due_at = NULL WHERE id = ?",
+            params![stored.id],
+        )?;
+        add_step(
+            tx,
+            stored.id,
+            &who,
+            "document_received",
+            Some("the document owed after the exigent release is attached"),
+            None,
+        )?;
+    }
+    grant.record(
+        tx,
+        &stored.reference,
+        format!("document attached: {}", parsed.0.name()),
+    );
+    finish(tx, stored.id)
+}
+
+/// Closes a request: refused, released (once any owed document is in), or
+/// withdrawn before a decision. The package is erased; its digest stays.
+pub fn close(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    note: Option<&str>,
+) -> Result<DisclosureRequest, Error> {
+    let (stored, _, grant) = begin(
+        tx,
+        actor,
+        reference,
+        Step::Close,
+        &["received", "under_review", "refused", "released"],
+    )?;
+    if let Some(due) = stored.document_due_at {
+        let zone = tx.policy().library.time_zone;
+        let due = chrono::DateTime::from_timestamp(due, 0)
+            .map(|t| t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        return Err(Error::refused(
+            "document_owed",
+            format!("request {} was released in an exigent threat and the document is still owed (due {due}); attach it before closing", stored.reference),
+        ));
+    }
+    let note = optional_note(note)?;
+    tx.conn.execute(
+        "UPDATE disclosure_requests SET state = 'closed', closed_at = ?, package_json = NULL, package_html = NULL WHERE id = ?",
+        params![tx.now().timestamp(), stored.id],
+    )?;
+    let outcome = match stored.state.as_str() {
+        "received" | "under_review" => "withdrawn",
+        other => other,
+    };
+    add_step(
+        tx,
+        stored.id,
+        &grant.actor_label(),
+        "close",
+        Some(outcome),
+        note.as_deref(),
+    )?;
+    grant.record(tx, &stored.reference, "closed".into());
+    finish(tx, stored.id)
+}
+
+/// A preservation request (L5): places legal holds on the patron's records
+/// of each class in scope, for the dates in scope, for the policy's period.
+/// Only the roles that may place legal holds; the request must hold a
+/// preservation request document.
+pub fn preserve(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+) -> Result<DisclosureRequest, Error> {
+    let stored = find_visible(tx, actor, reference)?;
+    let hold_grant = authorize_legal_hold(tx, actor)?;
+    if !matches!(stored.state.as_str(), "received" | "under_review") {
+        return Err(Error::refused(
+            "wrong_state",
+            format!("request {} is {}; records are preserved while a request is received or under review", stored.reference, stored.state.replace('_', " ")),
+        ));
+    }
+    let documents = documents_of(tx, stored.id)?;
+    if !presented(&documents).contains(&DocumentKind::PreservationRequest) {
+        return Err(Error::refused(
+            "preservation_request_required",
+            "attach the preservation request (document preservation_request) first",
+        ));
+    }
+    let Some(subject) = stored.subject_patron_id else {
+        return Err(Error::refused(
+            "records_destroyed",
+            "the patron's records have already been destroyed",
+        ));
+    };
+    let agency_reference = documents
+        .iter()
+        .find(|d| d.kind == DocumentKind::PreservationRequest.name())
+        .and_then(|d| d.reference.clone())
+        .unwrap_or_else(|| stored.reference.clone());
+    let mut placed = 0;
+    for class in &stored.classes {
+        let hold = legal_holds::place(
+            tx,
+            &hold_grant,
+            actor.staff_id(),
+            HoldRequest {
+                reference: agency_reference.clone(),
+                record_class: class.name().to_string(),
+                patron_id: subject,
+                from_date: stored.from_date.to_string(),
+                to_date: stored.to_date.to_string(),
+            },
+        )?;
+        tx.conn.execute(
+            "UPDATE legal_holds SET disclosure_id = ? WHERE id = ?",
+            params![stored.id, hold.id],
+        )?;
+        placed += 1;
+    }
+    add_step(
+        tx,
+        stored.id,
+        &format!("staff:{}", actor.staff_id()),
+        "preserve",
+        Some(&format!("{placed} legal holds placed")),
+        None,
+    )?;
+    finish(tx, stored.id)
+}
+
+/// The released package (JSON and HTML), while the request is open; only
+/// for its deciders.
+pub fn package_of(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+) -> Result<(String, String), Error> {
+    let stored = find_visible(tx, actor, reference)?;
+    let grant = authorize_disclosure(
+        tx,
+        actor,
+        Step::Release,
+        &stored.basis,
+        Some(&stored.reference),
+    )?;
+    let row = tx.conn.query_one(
+        "SELECT package_json, package_html FROM disclosure_requests WHERE id = ?",
+        params![stored.id],
+    )?;
+    let (Some(json), Some(html)) = (row.opt_text(0)?, row.opt_text(1)?) else {
+        return Err(Error::NotFound {
+            what: "package (none was released, or it was erased when the request was closed)",
+        });
+    };
+    grant.record(tx, &stored.reference, "package downloaded".into());
+    Ok((json, html))
+}
+
+/// Legal holds in force that were placed for gagged requests this staff
+/// member cannot see: a count shown to them (the privacy dashboard's holds
+/// in force) leaves these out, so a total does not move when a restricted
+/// case is opened (L6).
+pub fn hidden_holds_in_force(tx: &mut Tx<'_>, actor: &Actor) -> Result<i64, Error> {
+    let viewer = Viewer::of(tx, actor);
+    let (visible, visible_params) = viewer.sql();
+    let mut params = vec![Param::Int(tx.now().timestamp())];
+    params.extend(visible_params);
+    tx.conn
+        .query_one(
+            &format!(
+                "SELECT COUNT(*) FROM legal_holds h JOIN disclosure_requests r ON r.id = h.disclosure_id
+                 WHERE h.released_at IS NULL AND h.expires_at > ? AND r.gagged = 1 AND NOT {visible}"
+            ),
+            &params,
+        )?
+        .int(0)
+}

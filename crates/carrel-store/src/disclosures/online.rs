@@ -1,0 +1,133 @@
+//! Requests a patron makes online, signed in with card and PIN (R2, R3).
+//! The sign-in is the identity check, so a basis the policy serves online
+//! is recorded, checked and released in one transaction, and closed at
+//! once: the patron downloads the package, Carrel keeps only its digest
+//! and the timeline. A basis the policy does not serve online is refused
+//! and the attempt recorded (L7).
+
+use carrel_policy::disclosure::{DocumentKind, RequesterKind};
+use carrel_policy::RecordClass;
+use chrono::NaiveDate;
+
+use crate::db::params;
+use crate::error::Error;
+use crate::gate::{authorize_online_disclosure, PatronActor};
+use crate::validate::CardBarcode;
+use crate::Tx;
+
+use super::package::Package;
+use super::{
+    add_step, basis_of, check_lawful, cover, insert_document, insert_request, package, reload,
+    store_package, Insert,
+};
+
+/// Every class of patron records, for a full export.
+fn all_classes() -> Vec<RecordClass> {
+    RecordClass::ALL
+        .into_iter()
+        .filter(|c| c.retention_clock().is_some() && *c != RecordClass::Audit)
+        .collect()
+}
+
+fn release_online(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    requester: RequesterKind,
+    subject: i64,
+) -> Result<(String, Package), Error> {
+    let (basis_name, grant) = authorize_online_disclosure(tx, patron, requester)?;
+    let basis = basis_of(tx, &basis_name)?;
+    let classes = all_classes();
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN),
+        tx.today(),
+    );
+    let (id, reference) = insert_request(
+        tx,
+        &Insert {
+            kind: requester,
+            requester: None,
+            requester_patron_id: Some(patron.patron_id()),
+            subject,
+            basis: &basis_name,
+            classes: &classes,
+            from,
+            to,
+            reason: None,
+            gagged: false,
+            received_by: None,
+        },
+    )?;
+    let who = grant.actor_label();
+    add_step(tx, id, &who, "record", Some("online"), None)?;
+    // What the sign-in proves, and what the online form is.
+    let mut documents = vec![DocumentKind::CardAndPin];
+    if requester == RequesterKind::Guardian {
+        documents.push(DocumentKind::LibraryCard);
+    }
+    if basis.wants(DocumentKind::WrittenRequest) {
+        documents.push(DocumentKind::WrittenRequest);
+    }
+    for kind in documents {
+        insert_document(tx, id, &(kind, None, None), &who)?;
+    }
+    let stored = reload(tx, id)?;
+    check_lawful(tx, &stored, &basis, &grant, false)?;
+    let cover = cover(
+        tx,
+        &stored,
+        &basis,
+        "the requester, signed in with card and PIN",
+    );
+    let package = package::build(tx, &grant, cover, &classes, from, to)?;
+    let now = tx.now().timestamp();
+    tx.conn.execute(
+        "UPDATE disclosure_requests SET state = 'closed', released_at = ?, closed_at = ? WHERE id = ?",
+        params![now, now, id],
+    )?;
+    store_package(tx, id, &package, false)?;
+    add_step(
+        tx,
+        id,
+        &who,
+        "release",
+        Some(&format!("{} records", package.records)),
+        None,
+    )?;
+    add_step(tx, id, &who, "close", Some("downloaded online"), None)?;
+    grant.record(
+        tx,
+        &reference,
+        format!("online release of {} records", package.records),
+    );
+    Ok((reference, package))
+}
+
+/// A patron's own records, all of them (R2, A1).
+pub fn own_records(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<(String, Package), Error> {
+    release_online(tx, patron, RequesterKind::Patron, patron.patron_id())
+}
+
+/// A minor's records, to the signed-in guardian who enters the minor's card
+/// number (Colorado, R3): only where the policy serves a guardian basis
+/// online, only the guardian linked to the minor's account, and only until
+/// the minor comes of age.
+pub fn minor_records(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    minor_card: &str,
+) -> Result<(String, Package), Error> {
+    // Refuse first where the policy has no such access at all, so the
+    // answer does not depend on whether the card exists.
+    authorize_online_disclosure(tx, patron, RequesterKind::Guardian)?;
+    let barcode = CardBarcode::parse(minor_card)?;
+    let minor = tx
+        .conn
+        .query_opt(
+            "SELECT id FROM patrons WHERE card_barcode = ?",
+            params![barcode.as_str()],
+        )?
+        .ok_or(Error::NotFound { what: "patron" })?
+        .int(0)?;
+    release_online(tx, patron, RequesterKind::Guardian, minor)
+}
