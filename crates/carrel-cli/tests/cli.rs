@@ -409,3 +409,49 @@ fn d1_purge_dry_run_changes_nothing_and_a_killed_purge_resumes() {
     let verify = carrel(&dir, &["audit", "verify", db[0], db[1]], None);
     assert!(verify.status.success(), "{}", text(&verify.stdout));
 }
+
+/// L6 needs each staff member's supervisor: `staff add --supervisor`
+/// records it in the same transaction as the account, so an unknown
+/// supervisor leaves no account behind.
+#[test]
+fn l6_staff_add_records_the_supervisor_or_nothing() {
+    let dir = scratch("supervisor");
+    let add = |user: &str, role: &str, supervisor: Option<&str>| {
+        let mut args = vec![
+            "staff",
+            "add",
+            "--database",
+            "sqlite:lib.db",
+            "--username",
+            user,
+            "--role",
+            role,
+        ];
+        if let Some(s) = supervisor {
+            args.extend(["--supervisor", s]);
+        }
+        carrel(&dir, &args, Some("a-long-enough-password\n"))
+    };
+    assert!(add("maria", "supervisor", None).status.success());
+    let out = add("joe", "clerk", Some("maria"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = add("ann", "clerk", Some("nobody"));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("active staff account with that username not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    // "ann" was not added: adding her again (with a real supervisor) works.
+    let out = add("ann", "clerk", Some("maria"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conn = rusqlite::Connection::open(dir.join("lib.db")).unwrap();
+    let supervised: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM staff s JOIN staff m ON m.id = s.supervisor_id WHERE m.username = 'maria'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(supervised, 2);
+}
