@@ -542,6 +542,8 @@ fn prepare_demo(store: &Store) -> Result<(), String> {
                 summary.patrons, summary.minors, summary.items, summary.loans, summary.open_loans, summary.holds, summary.fines
             );
             demo::demo_staff(store).map_err(|e| e.to_string())?;
+            let reference = demo::demo_disclosure(store).map_err(|e| e.to_string())?;
+            println!("a law-enforcement request ({reference}) waits for the Director: /staff/disclosures");
         }
         Err(carrel_store::Error::Refused {
             code: "not_empty", ..

@@ -544,3 +544,56 @@ pub fn demo_staff(store: &Store) -> Result<Vec<(String, String, String)>, Error>
     }
     Ok(accounts)
 }
+
+/// A law-enforcement request in the demo queue, recorded by the demo clerk
+/// with a subpoena and referred to the Director, who has an alert for it:
+/// what a library sees the first time an officer comes to the desk. Run
+/// after [`demo_staff`]; returns its reference.
+pub fn demo_disclosure(store: &Store) -> Result<String, Error> {
+    use crate::disclosures::{self, NewDocument, NewRequest};
+    use carrel_policy::disclosure::{DocumentKind, RequesterKind};
+    let basis = store
+        .policy()
+        .disclosure
+        .bases
+        .iter()
+        .find(|(_, b)| {
+            b.admits(RequesterKind::LawEnforcement)
+                && !b.wants(DocumentKind::NationalSecurityLetter)
+        })
+        .map(|(name, _)| name.clone())
+        .ok_or_else(|| {
+            Error::config("the policy has no law-enforcement basis; the demo needs one")
+        })?;
+    store.transact(|tx| {
+        let clerk = tx
+            .conn
+            .query_one(
+                "SELECT id FROM staff WHERE role = 'clerk' AND active = 1 ORDER BY id LIMIT 1",
+                params![],
+            )?
+            .int(0)?;
+        let patron = tx
+            .conn
+            .query_one("SELECT MIN(id) FROM patrons", params![])?
+            .int(0)?;
+        let today = tx.today();
+        let request = NewRequest {
+            requester_kind: "law_enforcement".into(),
+            requester: Some("Demo: a county sheriff's detective".into()),
+            subject_patron_id: patron,
+            basis,
+            classes: vec!["circulation".into(), "electronic_access".into()],
+            from_date: (today - Duration::days(90)).to_string(),
+            to_date: today.to_string(),
+            documents: vec![NewDocument {
+                kind: "subpoena".into(),
+                reference: Some("DEMO-2026-001".into()),
+                id_kind: None,
+            }],
+            ..NewRequest::default()
+        };
+        let actor = crate::gate::Actor::staff(clerk, "clerk".into());
+        Ok(disclosures::record(tx, &actor, request)?.reference)
+    })
+}
