@@ -428,15 +428,20 @@ pub fn find_by_barcode(
     grant: &Grant<Read, Registration>,
     barcode: &CardBarcode,
 ) -> Result<PatronRecord, Error> {
-    let id = tx
-        .conn
+    let id = id_by_barcode(tx, barcode)?;
+    load(tx, grant, id)
+}
+
+/// The patron id behind a card barcode, with no audit entry; callers in
+/// this crate record the access through their grant.
+pub(crate) fn id_by_barcode(tx: &mut Tx<'_>, barcode: &CardBarcode) -> Result<i64, Error> {
+    tx.conn
         .query_opt(
             "SELECT id FROM patrons WHERE card_barcode = ?",
             params![barcode.as_str()],
         )?
         .ok_or(Error::NotFound { what: "patron" })?
-        .int(0)?;
-    load(tx, grant, id)
+        .int(0)
 }
 
 /// What the desk needs to decide a loan or hold: whether the card is in good

@@ -750,19 +750,30 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
     view(tx, &stored)
 }
 
-/// A request the actor can see, with its documents and timeline.
-pub fn load(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<DisclosureRequest, Error> {
-    let stored = find_visible(tx, actor, reference)?;
+/// Notes in the audit log that a staff member read a request or the queue.
+/// Reading needs no grant beyond seeing the request ([`Viewer`]).
+fn record_read(tx: &mut Tx<'_>, actor: &Actor, record_id: Option<String>, detail: Option<String>) {
     tx.queue_audit(crate::audit::PendingEntry {
         at: tx.now().timestamp(),
         actor: format!("staff:{}", actor.staff_id()),
         action: "read".into(),
         record_class: crate::gate::DISCLOSURE_CLASS.into(),
-        record_id: Some(format!("disclosure:{}", stored.reference)),
+        record_id,
         purpose: "disclosure".into(),
         decision: "granted",
-        detail: None,
+        detail,
     });
+}
+
+/// A request the actor can see, with its documents and timeline.
+pub fn load(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<DisclosureRequest, Error> {
+    let stored = find_visible(tx, actor, reference)?;
+    record_read(
+        tx,
+        actor,
+        Some(format!("disclosure:{}", stored.reference)),
+        None,
+    );
     view(tx, &stored)
 }
 
@@ -818,16 +829,12 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Que
             document_overdue: late,
         });
     }
-    tx.queue_audit(crate::audit::PendingEntry {
-        at: tx.now().timestamp(),
-        actor: format!("staff:{}", actor.staff_id()),
-        action: "read".into(),
-        record_class: crate::gate::DISCLOSURE_CLASS.into(),
-        record_id: None,
-        purpose: "disclosure".into(),
-        decision: "granted",
-        detail: Some(format!("{} requests listed", requests.len())),
-    });
+    record_read(
+        tx,
+        actor,
+        None,
+        Some(format!("{} requests listed", requests.len())),
+    );
     Ok(Queue {
         total: requests.len() as i64,
         requests,
@@ -1136,6 +1143,28 @@ fn cover(tx: &mut Tx<'_>, stored: &Stored, basis: &Basis, approver: &str) -> Cov
     }
 }
 
+/// Builds the package of a request's approved scope and keeps it on the
+/// request until it is closed.
+fn package_for(
+    tx: &mut Tx<'_>,
+    stored: &Stored,
+    basis: &Basis,
+    grant: &DisclosureGrant,
+    approver: &str,
+) -> Result<Package, Error> {
+    let cover = cover(tx, stored, basis, approver);
+    let package = package::build(
+        tx,
+        grant,
+        cover,
+        &stored.classes,
+        stored.from_date,
+        stored.to_date,
+    )?;
+    store_package(tx, stored.id, &package, true)?;
+    Ok(package)
+}
+
 fn store_package(tx: &mut Tx<'_>, id: i64, package: &Package, keep: bool) -> Result<(), Error> {
     let (json, html) = if keep {
         (Some(package.json.as_str()), Some(package.html.as_str()))
@@ -1159,20 +1188,11 @@ pub fn release(
     let (stored, basis, grant) = begin(tx, actor, reference, Step::Release, &["approved"])?;
     check_lawful(tx, &stored, &basis, &grant, false)?;
     let approver = staff::username(tx, stored.approved_by.unwrap_or(actor.staff_id()))?;
-    let cover = cover(tx, &stored, &basis, &approver);
-    let package = package::build(
-        tx,
-        &grant,
-        cover,
-        &stored.classes,
-        stored.from_date,
-        stored.to_date,
-    )?;
+    let package = package_for(tx, &stored, &basis, &grant, &approver)?;
     tx.conn.execute(
         "UPDATE disclosure_requests SET state = 'released', released_by = ?, released_at = ? WHERE id = ?",
         params![actor.staff_id(), tx.now().timestamp(), stored.id],
     )?;
-    store_package(tx, stored.id, &package, true)?;
     add_step(
         tx,
         stored.id,
@@ -1216,20 +1236,11 @@ pub fn exigent_release(
         tx.now().timestamp() + i64::from(tx.policy().disclosure.exigent_document_days) * 86_400
     });
     let approver = staff::username(tx, actor.staff_id())?;
-    let cover = cover(tx, &stored, &basis, &approver);
-    let package = package::build(
-        tx,
-        &grant,
-        cover,
-        &stored.classes,
-        stored.from_date,
-        stored.to_date,
-    )?;
+    let package = package_for(tx, &stored, &basis, &grant, &approver)?;
     tx.conn.execute(
         "UPDATE disclosure_requests SET state = 'released', approved_by = ?, released_by = ?, released_at = ?, exigent = 1, document_due_at = ? WHERE id = ?",
         params![actor.staff_id(), actor.staff_id(), tx.now().timestamp(), due, stored.id],
     )?;
-    store_package(tx, stored.id, &package, true)?;
     let outcome = format!("{} records; document owed", package.records);
     add_step(
         tx,

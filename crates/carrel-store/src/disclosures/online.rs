@@ -121,13 +121,6 @@ pub fn minor_records(
     // answer does not depend on whether the card exists.
     authorize_online_disclosure(tx, patron, RequesterKind::Guardian)?;
     let barcode = CardBarcode::parse(minor_card)?;
-    let minor = tx
-        .conn
-        .query_opt(
-            "SELECT id FROM patrons WHERE card_barcode = ?",
-            params![barcode.as_str()],
-        )?
-        .ok_or(Error::NotFound { what: "patron" })?
-        .int(0)?;
+    let minor = crate::patrons::id_by_barcode(tx, &barcode)?;
     release_online(tx, patron, RequesterKind::Guardian, minor)
 }
