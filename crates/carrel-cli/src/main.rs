@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use carrel_policy::Policy;
+use carrel_store::audit::AnchorFile;
 use carrel_store::db::DatabaseUrl;
 use carrel_store::{audit, demo, staff, AuditKey, Store};
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +46,14 @@ enum Command {
         /// director@library.example". Alerts show inside Carrel either way.
         #[arg(long, env = "CARREL_ALERT_COMMAND")]
         alert_command: Option<String>,
+        /// How often the server records an anchor of the audit log in the
+        /// anchor file (see --audit-anchor-file): "1h", "10m", or "off".
+        #[arg(long, env = "CARREL_ANCHOR_EVERY", default_value = "1h")]
+        anchor_every: String,
+        /// Connections served at once, at most (default: the open-file
+        /// limit less 64, at most 1024). One more is answered 503.
+        #[arg(long, env = "CARREL_MAX_CONNECTIONS")]
+        max_connections: Option<usize>,
     },
     /// Destroy every record past its retention time, as the policy says
     /// (statistics first, then secure deletion). Resumes an interrupted run.
@@ -154,12 +163,59 @@ struct LibraryArgs {
     /// Keep it apart from database backups.
     #[arg(long, env = "CARREL_AUDIT_KEY_FILE")]
     audit_key_file: Option<PathBuf>,
+    /// File where the server records anchors of the audit log (default:
+    /// next to the key, `<database file>.audit-anchors`); `carrel audit
+    /// verify` checks the newest. Keep a copy elsewhere too.
+    #[arg(long, env = "CARREL_AUDIT_ANCHOR_FILE")]
+    audit_anchor_file: Option<PathBuf>,
+}
+
+impl LibraryArgs {
+    fn url(&self, default_database: &str) -> Result<DatabaseUrl, String> {
+        let text = self
+            .database
+            .clone()
+            .unwrap_or_else(|| default_database.to_string());
+        DatabaseUrl::parse(&text).map_err(|e| e.to_string())
+    }
+
+    /// A file beside the SQLite database (`<database>.<suffix>`), or
+    /// `carrel.<suffix>` in the working folder for PostgreSQL.
+    fn beside_database(url: &DatabaseUrl, suffix: &str) -> PathBuf {
+        match url {
+            DatabaseUrl::Sqlite { path, .. } => PathBuf::from(format!("{path}.{suffix}")),
+            DatabaseUrl::Postgres { .. } => PathBuf::from(format!("carrel.{suffix}")),
+        }
+    }
+
+    fn key_path(&self, url: &DatabaseUrl) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| Self::beside_database(url, "audit-key"))
+    }
+
+    fn anchor_file(&self, url: &DatabaseUrl) -> AnchorFile {
+        AnchorFile {
+            path: self
+                .audit_anchor_file
+                .clone()
+                .unwrap_or_else(|| Self::beside_database(url, "audit-anchors")),
+        }
+    }
 }
 
 const DEFAULT_DATABASE: &str = "sqlite:carrel.db";
 const DEMO_DATABASE: &str = "sqlite:carrel-demo.db";
 
 fn main() -> ExitCode {
+    // Every file Carrel creates (the database, its WAL and shared memory,
+    // the audit key and anchors) holds personal data or guards it: readable
+    // by its owner only.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -188,7 +244,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             demo,
             purge_every,
             alert_command,
-        } => serve(library, &listen, demo, &purge_every, alert_command),
+            anchor_every,
+            max_connections,
+        } => serve(
+            library,
+            &listen,
+            demo,
+            ServeOptions {
+                purge_every,
+                alert_command,
+                anchor_every,
+                max_connections,
+            },
+        ),
         Command::Purge {
             library,
             dry_run,
@@ -212,11 +280,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Audit {
             command: AuditCommand::Verify { library, anchor },
         } => {
-            let store = open(&library, DEFAULT_DATABASE, false)?;
-            let anchor = anchor
-                .map(|a| audit::Anchor::parse(&a))
-                .transpose()
-                .map_err(|e| e.to_string())?;
+            let store = open_for_verification(&library)?;
+            let url = library.url(DEFAULT_DATABASE)?;
+            let anchor = match anchor {
+                Some(text) => Some(audit::Anchor::parse(&text).map_err(|e| e.to_string())?),
+                None => {
+                    let file = library.anchor_file(&url);
+                    let latest = file.latest().map_err(|e| e.to_string())?;
+                    if let Some(a) = &latest {
+                        println!(
+                            "checking against the newest anchor the server recorded in {}: entry {}",
+                            file.path.display(),
+                            a.seq
+                        );
+                    }
+                    latest
+                }
+            };
             let report = audit::verify(&store, anchor.as_ref()).map_err(|e| e.to_string())?;
             match report.first_bad {
                 None => {
@@ -323,19 +403,13 @@ fn load_policy(path: &Path) -> Result<(Policy, String), String> {
     Ok((policy, source))
 }
 
-/// Reads the audit key, or creates it (readable by its owner only).
-fn audit_key(path: &Path, create: bool) -> Result<AuditKey, String> {
+/// Reads the audit key file; `None` if it does not exist.
+fn read_key(path: &Path) -> Result<Option<AuditKey>, String> {
     match std::fs::read_to_string(path) {
-        Ok(text) => AuditKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let key = AuditKey::generate().map_err(|e| e.to_string())?;
-            write_private(path, &key.to_hex())?;
-            eprintln!(
-                "created the audit key {}; back it up apart from the database: without it the audit log cannot be verified",
-                path.display()
-            );
-            Ok(key)
-        }
+        Ok(text) => AuditKey::from_hex(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!(
             "{}: cannot read the audit key: {e}; pass --audit-key-file with the key this database was written with",
             path.display()
@@ -356,33 +430,66 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .open(path)
         .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
     file.write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
+/// Opens the library's store. The audit key must verify the log's newest
+/// entry. A missing key is made anew (with `create_key`) only while the log
+/// has no entry: a server that made a new key for an old log would write on
+/// with it, and the log written so far could never be verified again.
 fn open(library: &LibraryArgs, default_database: &str, create_key: bool) -> Result<Store, String> {
     let (policy, source) = load_policy(&library.policy)?;
-    let url_text = library
-        .database
-        .clone()
-        .unwrap_or_else(|| default_database.to_string());
-    let url = DatabaseUrl::parse(&url_text).map_err(|e| e.to_string())?;
-    let key_path = match (&library.audit_key_file, &url) {
-        (Some(path), _) => path.clone(),
-        (None, DatabaseUrl::Sqlite { path, .. }) => PathBuf::from(format!("{path}.audit-key")),
-        (None, DatabaseUrl::Postgres { .. }) => PathBuf::from("carrel.audit-key"),
+    let url = library.url(default_database)?;
+    let key_path = library.key_path(&url);
+    if let Some(key) = read_key(&key_path)? {
+        return Store::open(&url, policy, &source, key).map_err(|e| e.to_string());
+    }
+    let missing = |what: &str| {
+        format!(
+            "{}: the audit key file is missing{what}. Restore it from your backup of the key, or pass --audit-key-file with the key this database was written with. Carrel will not make a new key for a log that has entries: the entries written so far could never be verified again",
+            key_path.display()
+        )
     };
-    let key = audit_key(&key_path, create_key)?;
-    Store::open(&url, policy, &source, key).map_err(|e| e.to_string())
+    if !create_key {
+        return Err(missing(""));
+    }
+    let key = AuditKey::generate().map_err(|e| e.to_string())?;
+    let store =
+        Store::open_unverified(&url, policy, &source, key.clone()).map_err(|e| e.to_string())?;
+    if !audit::is_empty(&store).map_err(|e| e.to_string())? {
+        return Err(missing(", but the database's audit log has entries"));
+    }
+    write_private(&key_path, &key.to_hex())?;
+    eprintln!(
+        "created the audit key {}; back it up apart from the database: without it the audit log cannot be verified, and Carrel will not start",
+        key_path.display()
+    );
+    Ok(store)
+}
+
+/// Opens the store for `carrel audit verify`, which reports a key that
+/// does not fit the log itself.
+fn open_for_verification(library: &LibraryArgs) -> Result<Store, String> {
+    let (policy, source) = load_policy(&library.policy)?;
+    let url = library.url(DEFAULT_DATABASE)?;
+    let key_path = library.key_path(&url);
+    let key = read_key(&key_path)?.ok_or_else(|| {
+        format!(
+            "{}: the audit key file is missing, so the log cannot be verified; pass --audit-key-file with the key this database was written with",
+            key_path.display()
+        )
+    })?;
+    Store::open_unverified(&url, policy, &source, key).map_err(|e| e.to_string())
 }
 
 /// "24h", "90m", "3600s" or "off".
-fn parse_every(text: &str) -> Result<Option<std::time::Duration>, String> {
+fn parse_every(flag: &str, text: &str) -> Result<Option<std::time::Duration>, String> {
     if text == "off" {
         return Ok(None);
     }
-    let bad = || {
-        format!("--purge-every '{text}' is not a period; write for example 24h, 30m, 3600s, or off")
-    };
+    let bad =
+        || format!("{flag} '{text}' is not a period; write for example 24h, 30m, 3600s, or off");
     let split = text.len().checked_sub(1).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().map_err(|_| bad())?;
@@ -480,23 +587,30 @@ fn purge(library: &LibraryArgs, dry_run: bool, batch_size: usize) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+struct ServeOptions {
+    purge_every: String,
+    alert_command: Option<String>,
+    anchor_every: String,
+    max_connections: Option<usize>,
+}
+
 fn serve(
     library: LibraryArgs,
     listen: &str,
     demo_mode: bool,
-    purge_every: &str,
-    alert_command: Option<String>,
+    options: ServeOptions,
 ) -> Result<ExitCode, String> {
-    let purge_every = parse_every(purge_every)?;
-    let store = open(
-        &library,
-        if demo_mode {
-            DEMO_DATABASE
-        } else {
-            DEFAULT_DATABASE
-        },
-        true,
-    )?;
+    let purge_every = parse_every("--purge-every", &options.purge_every)?;
+    let anchor_every = parse_every("--anchor-every", &options.anchor_every)?;
+    let default_database = if demo_mode {
+        DEMO_DATABASE
+    } else {
+        DEFAULT_DATABASE
+    };
+    let store = open(&library, default_database, true)?;
+    store.claim_for_server().map_err(|e| e.to_string())?;
+    let anchors = library.anchor_file(&library.url(default_database)?);
+    check_anchor(&store, &anchors)?;
     if demo_mode {
         prepare_demo(&store)?;
     } else if staff::active_count(&store).map_err(|e| e.to_string())? == 0 {
@@ -504,8 +618,15 @@ fn serve(
             "no staff accounts yet, so nobody can sign in: add one with `carrel staff add --username NAME --role director` (the password is read from standard input)"
         );
     }
+    let mut limits = carrel_server::Limits::default();
+    if let Some(n) = options.max_connections {
+        limits.max_connections = n.max(1);
+    }
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let store = Arc::new(store);
+    let served = store.clone();
+    let scheduled_anchors = anchors.clone();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -513,24 +634,71 @@ fn serve(
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         println!(
             "Carrel is serving {} on http://{address}/ (API: http://{address}/api/v1/openapi.json); Ctrl-C stops it.",
-            store.policy().library.name
+            served.policy().library.name
         );
-        let store = Arc::new(store);
         if let Some(every) = purge_every {
-            carrel_server::spawn_purge_schedule(store.clone(), every);
+            carrel_server::spawn_purge_schedule(served.clone(), every);
+        }
+        if let Some(every) = anchor_every {
+            carrel_server::spawn_anchor_schedule(served.clone(), scheduled_anchors, every);
         }
         carrel_server::spawn_alert_hook(
-            store.clone(),
-            alert_command,
+            served.clone(),
+            options.alert_command,
             std::time::Duration::from_secs(30),
         );
-        carrel_server::serve(listener, store, async {
-            let _ = tokio::signal::ctrl_c().await;
+        carrel_server::serve_with(listener, served, limits, async {
+            shutdown_signal().await;
         })
         .await
         .map_err(|e| format!("the server stopped: {e}"))
     })?;
+    // The last anchor, so the next start can check the log it left behind.
+    if anchor_every.is_some() {
+        if let Err(e) = carrel_server::record_anchor(&store, &anchors) {
+            eprintln!("carrel: could not record the last audit anchor: {e}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM (what a service manager sends).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Before serving: the audit log must still hold the newest anchor the
+/// server recorded outside the database. A log wiped and its head reset
+/// looks whole from inside; the anchor file is what shows it was cut.
+fn check_anchor(store: &Store, anchors: &AnchorFile) -> Result<(), String> {
+    let Some(anchor) = anchors.latest().map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    match audit::check_anchor(store, &anchor).map_err(|e| e.to_string())? {
+        Ok(()) => Ok(()),
+        Err(why) => Err(format!(
+            "the audit log does not match the anchor recorded in {}: {why}. Carrel will not write on after a log that may have been tampered with: run `carrel audit verify`, keep the database and the anchor file as evidence, and tell the Director. If you restored a database backup on purpose, move the anchor file aside (keep it) and start again",
+            anchors.path.display()
+        )),
+    }
 }
 
 /// Fills an empty demo database and prints the demo staff logins.

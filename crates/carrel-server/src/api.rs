@@ -19,6 +19,70 @@ use serde_json::json;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
+    /// Bounds the password and PIN checks of sign-ins (see
+    /// [`PasswordChecks`]).
+    pub password_checks: Arc<PasswordChecks>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<Store>) -> AppState {
+        AppState {
+            store,
+            password_checks: Arc::new(PasswordChecks::sized_to_cores()),
+        }
+    }
+}
+
+/// Sign-ins are the one thing anyone can ask for without an account, and
+/// each costs an Argon2id hash (19 MiB of memory and tens of milliseconds
+/// of a core): 200 at once took the server from 159 MB to 3.8 GB and the
+/// desk from 10 ms to 10 s. So sign-ins take turns: at most `slots` hash
+/// at once (half the cores, at least one, so the desk keeps a core), at
+/// most `queue` more wait for a turn, and any beyond that are refused at
+/// once with 503 and Retry-After, before any work is done for them.
+pub struct PasswordChecks {
+    /// Turns to hash now.
+    slots: tokio::sync::Semaphore,
+    /// Places in the building, hashing or waiting.
+    places: tokio::sync::Semaphore,
+}
+
+impl PasswordChecks {
+    pub fn new(slots: usize, queue: usize) -> PasswordChecks {
+        PasswordChecks {
+            slots: tokio::sync::Semaphore::new(slots),
+            places: tokio::sync::Semaphore::new(slots + queue),
+        }
+    }
+
+    /// Half the cores hash at once (at least one); eight per slot may wait.
+    pub fn sized_to_cores() -> PasswordChecks {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let slots = cores.div_ceil(2).max(1);
+        PasswordChecks::new(slots, 8 * slots)
+    }
+}
+
+impl AppState {
+    /// Runs a sign-in (`work` checks a password or PIN) in its turn; refuses
+    /// at once, with [`Error::Busy`], when too many are waiting already.
+    pub async fn password_check<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, Error> + Send + 'static,
+    {
+        let checks = self.password_checks.clone();
+        let Ok(_place) = checks.places.try_acquire() else {
+            tracing::warn!("sign-in refused: too many sign-ins waiting");
+            return Err(ApiError(Error::Busy));
+        };
+        let _turn = checks
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError(Error::Busy))?;
+        self.blocking(work).await
+    }
 }
 
 /// The name of the session cookie set at sign-in.
@@ -51,6 +115,7 @@ impl IntoResponse for ApiError {
             Error::Invalid { code, .. } if *code == "body_too_large" => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
+            Error::Invalid { code, .. } if *code == "body_timeout" => StatusCode::REQUEST_TIMEOUT,
             Error::Invalid { code, .. } if *code == "unsupported_media_type" => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -66,21 +131,41 @@ impl IntoResponse for ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Error::Refused { .. } => StatusCode::CONFLICT,
-            Error::Config(_) | Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Config(_) | Error::Unavailable | Error::Busy | Error::DiskFull => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let message = if status.is_server_error() {
+        // When to try again, for the answers that mean "not now".
+        let retry_after = match &e {
+            Error::Busy => Some("2"),
+            Error::Unavailable => Some("5"),
+            Error::DiskFull => Some("60"),
+            _ => None,
+        };
+        let message = if retry_after.is_some() {
+            // Not a fault of Carrel's: say plainly what is going on.
+            tracing::warn!(error = %e, "request not served now");
+            e.to_string()
+        } else if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
             "Carrel could not complete the request; nothing was changed. The operator's log has the details.".to_string()
         } else {
             tracing::debug!(code = e.code(), "request refused");
             e.to_string()
         };
-        (
+        let mut response = (
             status,
             Json(json!({"error": {"code": e.code(), "message": message}})),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(seconds),
+            );
+        }
+        response
     }
 }
 
@@ -110,14 +195,51 @@ where
                 "send the body as JSON with the header Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
-            ApiError::bad_request(
-                "body_too_large",
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
-            )
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_read_error)?;
         parse_json(&bytes).map(Body)
     }
+}
+
+/// Why a body could not be read: too large, or (a body timeout, see
+/// `listener`) too slow to arrive.
+pub fn body_read_error(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::bad_request(
+            "body_too_large",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
+        );
+    }
+    ApiError::bad_request(
+        "body_timeout",
+        "the request body did not arrive in time; send it again, whole",
+    )
+}
+
+/// Refuses a request whose declared body is larger than the API accepts,
+/// before reading any of it (a client that declares 100 MB and sends
+/// nothing is answered at once, not after a timeout).
+pub async fn refuse_oversized_body(request: Request, next: axum::middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        let mut response = ApiError::bad_request(
+            "body_too_large",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
+        )
+        .into_response();
+        // The body was not read, so the connection cannot be reused.
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return response;
+    }
+    next.run(request).await
 }
 
 /// Parses JSON, turning serde's messages into ones that hold no input.

@@ -8,15 +8,17 @@
 //! Not here: access decisions (the policy and the gate), SQL (the store).
 
 pub mod api;
+pub mod listener;
 pub mod routes;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
+use carrel_store::audit::AnchorFile;
 use carrel_store::Store;
 use tokio::net::TcpListener;
 
 pub use api::AppState;
+pub use listener::Limits;
 
 /// Runs the retention purge now and then every `every`, on a blocking
 /// thread, for as long as the runtime lives. Failures are logged (without
@@ -106,17 +108,53 @@ fn send_alerts(store: &Store, command: Option<&str>) -> Result<(), carrel_store:
     Ok(())
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Records an anchor of the audit log (its newest entry's seq and hash) in
+/// `file`, outside the database, now and then every `every`: wiping or
+/// rewriting the log, head included, is then found by the next start and
+/// by `carrel audit verify`, which read the file. Failures are logged and
+/// retried at the next tick.
+pub fn spawn_anchor_schedule(store: Arc<Store>, file: AnchorFile, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let (store, file) = (store.clone(), file.clone());
+            let outcome = tokio::task::spawn_blocking(move || record_anchor(&store, &file)).await;
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "could not record an audit anchor"),
+                Err(_) => tracing::error!("recording an audit anchor stopped unexpectedly"),
+            }
+        }
+    });
+}
+
+/// Appends the log's newest entry to the anchor file (unless it is there).
+pub fn record_anchor(store: &Store, file: &AnchorFile) -> Result<(), carrel_store::Error> {
+    match carrel_store::audit::head_anchor(store)? {
+        Some(anchor) => file.append(&anchor, store.now().timestamp()),
+        None => Ok(()),
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, with the
+/// default [`Limits`].
 pub async fn serve(
     listener: TcpListener,
     store: Arc<Store>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = routes::router(AppState { store });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, store, Limits::default(), shutdown).await
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve_with(
+    listener: TcpListener,
+    store: Arc<Store>,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = routes::router(AppState::new(store), limits.body);
+    listener::serve(listener, app, limits, shutdown).await
 }

@@ -176,7 +176,179 @@ impl Anchor {
     }
 }
 
+/// The newest entry of the log as an anchor (`None` while the log is
+/// empty): what the server records outside the database on a schedule.
+pub fn head_anchor(store: &Store) -> Result<Option<Anchor>, Error> {
+    store.read_only(|conn, _| {
+        let head = conn.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", params![])?;
+        let (seq, hash) = (head.int(0)?, head.text(1)?);
+        Ok((seq > 0).then_some(Anchor { seq, hash }))
+    })
+}
+
+/// Checks, quickly, that the log still holds an anchored entry unchanged
+/// (or destroyed it under its own retention rule, as the floor records):
+/// for every start of the server. `Err` says what is wrong; the full
+/// proof is `carrel audit verify`.
+pub fn check_anchor(store: &Store, anchor: &Anchor) -> Result<Result<(), String>, Error> {
+    store.read_only(|conn, _| {
+        let head = conn.query_one(
+            "SELECT seq, floor_seq, floor_hash FROM audit_head WHERE id = 1",
+            params![],
+        )?;
+        let (newest, floor, floor_hash) = (head.int(0)?, head.int(1)?, head.text(2)?);
+        if anchor.seq < floor {
+            return Ok(Ok(()));
+        }
+        if anchor.seq == floor {
+            return Ok(if anchor.hash == floor_hash {
+                Ok(())
+            } else {
+                Err(format!("entry {floor}, anchored earlier, is not the entry the log now starts after: the log was rewritten"))
+            });
+        }
+        if anchor.seq > newest {
+            return Ok(Err(format!(
+                "the log ends at entry {newest}, before entry {} that was anchored earlier: entries were cut off the end, or the whole log was replaced",
+                anchor.seq
+            )));
+        }
+        let stored = conn.query_opt("SELECT hash FROM audit_log WHERE seq = ?", params![anchor.seq])?;
+        Ok(match stored {
+            Some(row) if row.text(0)? == anchor.hash => Ok(()),
+            Some(_) => Err(format!("entry {}, anchored earlier, has changed: the log was rewritten", anchor.seq)),
+            None => Err(format!("entry {}, anchored earlier, is missing: entries were deleted", anchor.seq)),
+        })
+    })
+}
+
+/// A file outside the database where the server appends an anchor of the
+/// audit log now and then, so that wiping or rewriting the log (and its
+/// head) is detected even by an operator who never copied an anchor by
+/// hand. One line per anchor: `UNIX-TIME SEQ:HASH`.
+#[derive(Debug, Clone)]
+pub struct AnchorFile {
+    pub path: std::path::PathBuf,
+}
+
+impl AnchorFile {
+    /// The newest anchor in the file; `None` if the file does not exist or
+    /// holds none.
+    pub fn latest(&self) -> Result<Option<Anchor>, Error> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "cannot read the audit anchor file {}: {e}",
+                    self.path.display()
+                )))
+            }
+        };
+        let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let anchor = line.split_whitespace().nth(1).ok_or_else(|| {
+            Error::config(format!(
+                "the audit anchor file {} has a line that is not `UNIX-TIME SEQ:HASH`",
+                self.path.display()
+            ))
+        })?;
+        Anchor::parse(anchor).map(Some)
+    }
+
+    /// Appends `anchor` (with the time) unless it is already the newest.
+    pub fn append(&self, anchor: &Anchor, at: i64) -> Result<(), Error> {
+        use std::io::Write;
+        if self.latest()?.as_ref() == Some(anchor) {
+            return Ok(());
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&self.path).map_err(|e| {
+            Error::config(format!(
+                "cannot write the audit anchor file {}: {e}",
+                self.path.display()
+            ))
+        })?;
+        writeln!(file, "{at} {}:{}", anchor.seq, anchor.hash)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| {
+                Error::config(format!(
+                    "cannot write the audit anchor file {}: {e}",
+                    self.path.display()
+                ))
+            })
+    }
+}
+
 const PAGE: i64 = 5_000;
+
+/// Whether a key is the one the audit log was written with, judged by the
+/// log's newest entry (and, if that fails, its oldest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// No entry has been written yet: any key will do.
+    EmptyLog,
+    /// The newest entry verifies with this key.
+    Verified,
+    /// Neither the newest nor the oldest entry verifies: the key is not
+    /// the one this log was written with (or every entry was forged).
+    WrongKey { newest: i64 },
+    /// The oldest entry verifies but the newest does not: the key is right
+    /// and the end of the log was altered.
+    NewestAltered { newest: i64 },
+}
+
+/// Checks `key` against the log, reading two entries: cheap enough for
+/// every start.
+pub(crate) fn check_key(conn: &mut Conn<'_>, key: &AuditKey) -> Result<KeyCheck, Error> {
+    let head = conn.query_one(
+        "SELECT seq, floor_seq FROM audit_head WHERE id = 1",
+        params![],
+    )?;
+    let (newest, floor) = (head.int(0)?, head.int(1)?);
+    if newest == 0 {
+        return Ok(KeyCheck::EmptyLog);
+    }
+    let verifies = |conn: &mut Conn<'_>, seq: i64| -> Result<bool, Error> {
+        let row = conn.query_opt(
+            "SELECT seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash
+             FROM audit_log WHERE seq = ?",
+            params![seq],
+        )?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let (prev, hash) = (row.text(9)?, row.text(10)?);
+        Ok(stored_from(&row)?
+            .as_pending()
+            .is_some_and(|entry| key.mac(&message(seq, &prev, &entry)) == hash))
+    };
+    if verifies(conn, newest)? {
+        return Ok(KeyCheck::Verified);
+    }
+    if verifies(conn, floor + 1)? {
+        return Ok(KeyCheck::NewestAltered { newest });
+    }
+    Ok(KeyCheck::WrongKey { newest })
+}
+
+/// Whether the audit log holds any entry yet (a new key may be made only
+/// for a log with none).
+pub fn is_empty(store: &Store) -> Result<bool, Error> {
+    store.read_only(|conn, _| {
+        Ok(conn
+            .query_one("SELECT seq FROM audit_head WHERE id = 1", params![])?
+            .int(0)?
+            == 0)
+    })
+}
 
 /// The floor a retention purge recorded in its entry, if `entry` is one.
 fn recorded_floor(entry: &StoredEntry) -> Option<Anchor> {
@@ -251,6 +423,9 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                     .as_pending()
                     .is_some_and(|entry| key.mac(&message(seq, &prev_hash, &entry)) == stored_hash);
                 if !intact {
+                    if let KeyCheck::WrongKey { .. } = check_key(conn, key)? {
+                        return result(checked, Some((seq, "the audit key does not verify this log: no entry checks out with it, so this is not the key the log was written with (restore the right key file from backup and pass it with --audit-key-file), or every entry was forged".to_string())), String::new());
+                    }
                     return result(checked, Some((seq, format!("entry {seq} was altered after it was written"))), String::new());
                 }
                 if anchor.is_some_and(|a| a.seq == seq && a.hash != stored_hash) {

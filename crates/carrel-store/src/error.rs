@@ -30,6 +30,14 @@ pub enum Error {
     Config(String),
     #[error("the database is not available right now; try again shortly")]
     Unavailable,
+    /// Another program holds the database (an outside writer, a purge run
+    /// from cron) for longer than Carrel waits. Nothing was changed.
+    #[error("the database is busy (another program is writing to it); nothing was changed; try again in a few seconds")]
+    Busy,
+    /// The database could not be written because its disk is full. Nothing
+    /// was changed.
+    #[error("the database could not be written because its disk is full; nothing was changed; the library's system administrator must free space")]
+    DiskFull,
     /// A database failure. The text is for the operator's log and holds no
     /// values (see `db::postgres::error`); users see a generic message.
     #[error("database error: {0}")]
@@ -70,6 +78,8 @@ impl Error {
             Error::Invalid { code, .. } | Error::Refused { code, .. } => code,
             Error::Config(_) => "configuration",
             Error::Unavailable => "unavailable",
+            Error::Busy => "busy",
+            Error::DiskFull => "disk_full",
             Error::Database(_) | Error::Internal(_) => "internal",
         }
     }

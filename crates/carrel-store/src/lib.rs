@@ -67,7 +67,31 @@ pub struct Store {
 impl Store {
     /// Opens (and migrates) the database, and records the policy text as a
     /// policy version if it is new (N2: every version stays readable).
+    /// Refuses a key that does not verify the audit log's newest entry: a
+    /// server that went on writing with another key would leave a log that
+    /// can never be verified again.
     pub fn open(
+        url: &DatabaseUrl,
+        policy: Policy,
+        policy_source: &str,
+        audit_key: AuditKey,
+    ) -> Result<Store, Error> {
+        let store = Store::open_unverified(url, policy, policy_source, audit_key)?;
+        match store.read_only(audit::check_key)? {
+            audit::KeyCheck::EmptyLog | audit::KeyCheck::Verified => Ok(store),
+            audit::KeyCheck::WrongKey { newest } => Err(Error::config(format!(
+                "the audit key does not verify the audit log's newest entry ({newest}): this database was written with another key. Point --audit-key-file at the key it was written with (restore it from backup); `carrel audit verify` says more"
+            ))),
+            audit::KeyCheck::NewestAltered { newest } => Err(Error::config(format!(
+                "the audit log's newest entry ({newest}) does not verify, though older entries do: the log was altered. Run `carrel audit verify` and keep the database as evidence"
+            ))),
+        }
+    }
+
+    /// [`Store::open`] without checking the audit key: for `carrel audit
+    /// verify`, which reports a wrong key itself, and for deciding whether
+    /// a new key may be made (only for a log with no entries).
+    pub fn open_unverified(
         url: &DatabaseUrl,
         policy: Policy,
         policy_source: &str,
@@ -95,6 +119,14 @@ impl Store {
                 .int(0)
         })?;
         Ok(store)
+    }
+
+    /// Marks this process as the server of its SQLite database: a second
+    /// `carrel serve` on the same file is refused, and `carrel purge` run
+    /// from another process yields to this one between short transactions.
+    /// Nothing to do on PostgreSQL.
+    pub fn claim_for_server(&self) -> Result<(), Error> {
+        self.pool.claim_for_server()
     }
 
     /// Replaces the clock (tests, and replaying a scenario at a fixed date).

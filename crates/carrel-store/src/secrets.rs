@@ -8,24 +8,64 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 
+/// Turns at Argon2: each hash takes 19 MiB and tens of milliseconds of a
+/// core, so however many threads ask at once (a flood of sign-ins), at
+/// most as many hash as there are cores, and memory stays bounded. The
+/// server also queues sign-ins before they reach here, and refuses them
+/// when its queue is full (`carrel_server::api::PasswordChecks`).
+struct ArgonTurns {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+fn with_argon_turn<T>(work: impl FnOnce() -> T) -> T {
+    static TURNS: std::sync::OnceLock<ArgonTurns> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| ArgonTurns {
+        free: std::sync::Mutex::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        freed: std::sync::Condvar::new(),
+    });
+    {
+        let free = turns.free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut free = turns
+            .freed
+            .wait_while(free, |free| *free == 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *free -= 1;
+    }
+    // Given back even if the work panics.
+    struct Release<'a>(&'a ArgonTurns);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            self.0.freed.notify_one();
+        }
+    }
+    let _release = Release(turns);
+    work()
+}
+
 /// Hashes a PIN or password with Argon2id and a random salt (PHC string).
 pub(crate) fn hash_secret(secret: &str) -> Result<String, Error> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal(e.to_string()))?;
-    Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::internal(format!("hashing failed: {e}")))
+    with_argon_turn(|| {
+        Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::internal(format!("hashing failed: {e}")))
+    })
 }
 
 /// Checks a secret against a stored hash. A malformed hash never verifies.
 pub(crate) fn verify_secret(secret: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
         .map(|h| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &h)
-                .is_ok()
+            with_argon_turn(|| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &h)
+                    .is_ok()
+            })
         })
         .unwrap_or(false)
 }

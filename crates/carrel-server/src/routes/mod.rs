@@ -25,6 +25,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::json;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::{AppState, MAX_BODY_BYTES};
@@ -108,7 +109,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/my/minor-records"),
 ];
 
-pub fn router(state: AppState) -> Router {
+/// Every route, with the layers every request passes: the body limits
+/// (size, and `body_timeout` for it to arrive) and the request log.
+pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/health", get(health))
@@ -274,6 +277,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::api::refuse_oversized_body))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(
             // Log the route template, never the concrete URL: a URL may
             // carry an id or a barcode.

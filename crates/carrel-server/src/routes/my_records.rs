@@ -26,7 +26,7 @@ pub async fn sign_in(
     Body(form): Body<PatronSignIn>,
 ) -> Result<Json<PatronSession>, ApiError> {
     let session = state
-        .blocking(move |store| patron_sessions::sign_in(store, &form.card_barcode, &form.pin))
+        .password_check(move |store| patron_sessions::sign_in(store, &form.card_barcode, &form.pin))
         .await?;
     Ok(Json(session))
 }

@@ -22,7 +22,7 @@ pub async fn sign_in(
     Body(form): Body<SignIn>,
 ) -> Result<Response, ApiError> {
     let session = state
-        .blocking(move |store| staff::sign_in(store, &form.username, &form.password))
+        .password_check(move |store| staff::sign_in(store, &form.username, &form.password))
         .await?;
     let max_age = staff::SESSION_HOURS * 3600;
     let cookie = format!(

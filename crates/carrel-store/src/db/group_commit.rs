@@ -9,11 +9,10 @@
 //! that makes its work durable has returned, so acknowledged work is never
 //! lost; if that COMMIT fails, every operation in the batch fails.
 
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -24,23 +23,58 @@ use crate::error::Error;
 /// that a steady stream of requests cannot keep a batch open forever.
 const MAX_BATCH: usize = 64;
 
-/// How long a caller waits for its batch's COMMIT before giving up.
-const COMMIT_WAIT: Duration = Duration::from_secs(60);
-
 struct Writer {
     conn: Connection,
-    /// Whether a batch transaction is open.
-    open: bool,
-    /// The id of the open (or last) batch.
-    batch: u64,
+    /// The open batch, if a batch transaction is open.
+    batch: Option<Arc<Batch>>,
     /// Operations in the open batch.
     ops: usize,
 }
 
-/// Which batches have finished, and how the recent failures failed.
-struct Outcomes {
-    done_through: u64,
-    failures: VecDeque<(u64, String)>,
+/// One batch: the operations that share one COMMIT, and how it ended.
+/// Each operation keeps its own batch (an `Arc`), so its outcome can never
+/// be mistaken for another batch's or forgotten, however many batches end
+/// while it waits. (An earlier version kept the last 64 failures in a
+/// shared list; when more failed before a waiter woke, as they do on a full
+/// disk, the waiter was told its batch had committed.)
+struct Batch {
+    outcome: Mutex<Option<Result<(), sqlite::Failure>>>,
+    ended: Condvar,
+}
+
+impl Batch {
+    fn new() -> Arc<Batch> {
+        Arc::new(Batch {
+            outcome: Mutex::new(None),
+            ended: Condvar::new(),
+        })
+    }
+
+    fn end(&self, result: Result<(), sqlite::Failure>) {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        // The first ending is the true one (a batch ends once).
+        if outcome.is_none() {
+            *outcome = Some(result);
+        }
+        self.ended.notify_all();
+    }
+
+    /// Waits until the batch has ended. There is no timeout: a batch left
+    /// open always has a writer that will end it (the operation that
+    /// leaves it open does so only for a caller already queued for the
+    /// writer, and every path through the writer ends or continues the
+    /// batch), and answering "failed" for a batch that may still commit
+    /// would be a second kind of lie.
+    fn wait(&self) -> Result<(), sqlite::Failure> {
+        let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = self
+            .ended
+            .wait_while(outcome, |o| o.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        outcome
+            .clone()
+            .unwrap_or_else(|| Err(sqlite::Failure::other("the batch ended without an outcome")))
+    }
 }
 
 pub(crate) struct GroupCommit {
@@ -50,8 +84,8 @@ pub(crate) struct GroupCommit {
     queued: AtomicUsize,
     /// How many COMMITs have run (for tests and diagnostics).
     commits: AtomicUsize,
-    outcomes: Mutex<Outcomes>,
-    finished: Condvar,
+    /// Whether a long transaction (`run_alone`) holds the writer.
+    long_running: AtomicBool,
 }
 
 impl GroupCommit {
@@ -59,17 +93,12 @@ impl GroupCommit {
         GroupCommit {
             writer: Mutex::new(Writer {
                 conn,
-                open: false,
-                batch: 0,
+                batch: None,
                 ops: 0,
             }),
             queued: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
-            outcomes: Mutex::new(Outcomes {
-                done_through: 0,
-                failures: VecDeque::new(),
-            }),
-            finished: Condvar::new(),
+            long_running: AtomicBool::new(false),
         }
     }
 
@@ -83,10 +112,26 @@ impl GroupCommit {
         guard
     }
 
+    /// Locks the writer with no batch open: commits a batch left open for
+    /// callers waiting on it (they hear the outcome) first; another may
+    /// open while the writer is released, so until none is.
+    fn lock_writer_between_batches(&self) -> MutexGuard<'_, Writer> {
+        let mut writer = self.lock_writer();
+        while writer.batch.is_some() {
+            let _ = self.commit_batch(writer);
+            writer = self.lock_writer();
+        }
+        if !writer.conn.is_autocommit() {
+            // Never continue a transaction someone else left behind.
+            let _ = writer.conn.execute_batch("ROLLBACK");
+        }
+        writer
+    }
+
     /// Runs `f` as one all-or-nothing operation, durable when this returns Ok.
     pub(crate) fn run<T>(&self, f: impl FnOnce(Conn<'_>) -> Result<T, Error>) -> Result<T, Error> {
         let mut writer = self.lock_writer();
-        if !writer.open {
+        if writer.batch.is_none() {
             if !writer.conn.is_autocommit() {
                 // Never continue a transaction someone else left behind.
                 let _ = writer.conn.execute_batch("ROLLBACK");
@@ -95,11 +140,12 @@ impl GroupCommit {
                 .conn
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(sqlite::error)?;
-            writer.open = true;
+            writer.batch = Some(Batch::new());
             writer.ops = 0;
-            writer.batch += 1;
         }
-        let batch = writer.batch;
+        let Some(batch) = writer.batch.clone() else {
+            return Err(Error::internal("no batch is open"));
+        };
         let outcome = match writer.conn.execute_batch("SAVEPOINT operation") {
             Ok(()) => {
                 let conn = &mut writer.conn;
@@ -107,25 +153,37 @@ impl GroupCommit {
             }
             Err(e) => Ok(Err(sqlite::error(e))),
         };
-        let undo = !matches!(outcome, Ok(Ok(_)));
-        let closed = if undo {
+        // SQLite rolls the whole transaction back by itself after some
+        // failures (a full disk, an I/O error): then the batch is lost,
+        // whatever this operation returned.
+        let closed = if writer.conn.is_autocommit() {
+            Err(sqlite::Failure::other(
+                "SQLite rolled the transaction back after a failed write",
+            ))
+        } else if matches!(outcome, Ok(Ok(_))) {
+            writer
+                .conn
+                .execute_batch("RELEASE operation")
+                .map_err(sqlite::Failure::from)
+        } else {
             writer
                 .conn
                 .execute_batch("ROLLBACK TO operation; RELEASE operation")
-        } else {
-            writer.conn.execute_batch("RELEASE operation")
+                .map_err(sqlite::Failure::from)
         };
-        if let Err(e) = closed {
-            // The savepoint is in an unknown state: abandon the whole batch
-            // rather than risk committing half an operation.
-            tracing::error!(error = %e, "savepoint could not be closed; rolling the batch back");
-            let _ = writer.conn.execute_batch("ROLLBACK");
-            writer.open = false;
+        if let Err(failure) = closed {
+            // The savepoint is gone or in an unknown state: abandon the
+            // whole batch rather than risk committing half an operation.
+            tracing::error!(error = %failure, "an operation could not be closed; rolling its batch back");
+            if !writer.conn.is_autocommit() {
+                let _ = writer.conn.execute_batch("ROLLBACK");
+            }
+            writer.batch = None;
             drop(writer);
-            self.publish(batch, Err("the batch was rolled back".into()));
+            batch.end(Err(failure.clone()));
             return match outcome {
                 Err(panic) => resume_unwind(panic),
-                Ok(_) => Err(sqlite::error(e)),
+                Ok(_) => Err(failure.into_error()),
             };
         }
         writer.ops += 1;
@@ -134,15 +192,15 @@ impl GroupCommit {
             self.commit_batch(writer)
         } else {
             drop(writer);
-            self.wait_for(batch)
+            batch.wait()
         };
         match outcome {
             Err(panic) => resume_unwind(panic),
             Ok(result) => {
                 let value = result?;
-                committed.map_err(|e| {
-                    tracing::error!(error = %e, "commit failed");
-                    Error::Database(format!("sqlite: commit failed: {e}"))
+                committed.map_err(|failure| {
+                    tracing::error!(error = %failure, "commit failed");
+                    failure.into_error()
                 })?;
                 Ok(value)
             }
@@ -154,24 +212,35 @@ impl GroupCommit {
     /// desk operations nor pay for a savepoint. `f` is handed a probe that
     /// says whether another operation is waiting for the writer, so it can
     /// end its transaction early and let it in. The transaction gets a page
-    /// cache of `cache_kib` KiB. Durable when this returns Ok; all or
-    /// nothing.
+    /// cache of `cache_kib` KiB. With a `budget`, the probe also says yes
+    /// once the transaction has run that long: for a purge beside a server
+    /// in another process, whose waiting requests it cannot see. Durable
+    /// when this returns Ok; all or nothing.
     pub(crate) fn run_alone<T>(
         &self,
         cache_kib: u64,
+        budget: Option<Duration>,
         f: impl FnOnce(Conn<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut writer = self.lock_writer();
-        // A batch left open for callers waiting on it: commit it for them
-        // (they hear the outcome) before starting; another may open while
-        // the writer is released, so until none is.
-        while writer.open {
-            let _ = self.commit_batch(writer);
-            writer = self.lock_writer();
-        }
-        if !writer.conn.is_autocommit() {
-            let _ = writer.conn.execute_batch("ROLLBACK");
-        }
+        let mut writer = self.lock_writer_between_batches();
+        self.long_running.store(true, Ordering::SeqCst);
+        let result = self.run_alone_locked(&mut writer, cache_kib, budget, f);
+        self.long_running.store(false, Ordering::SeqCst);
+        result
+    }
+
+    /// Whether a long transaction (a purge) holds the writer now.
+    pub(crate) fn long_transaction_running(&self) -> bool {
+        self.long_running.load(Ordering::SeqCst)
+    }
+
+    fn run_alone_locked<T>(
+        &self,
+        writer: &mut MutexGuard<'_, Writer>,
+        cache_kib: u64,
+        budget: Option<Duration>,
+        f: impl FnOnce(Conn<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         // The page cache is set before BEGIN and put back after the
         // transaction, whatever its outcome.
         writer
@@ -182,13 +251,31 @@ impl GroupCommit {
             .conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(sqlite::error)?;
-        let waiting = || self.queued.load(Ordering::SeqCst) > 0;
+        let started = Instant::now();
+        let waiting = || {
+            self.queued.load(Ordering::SeqCst) > 0 || budget.is_some_and(|b| started.elapsed() >= b)
+        };
         let conn = &mut writer.conn;
         let outcome = catch_unwind(AssertUnwindSafe(|| f(Conn::Sqlite(conn), &waiting)));
-        let finished = match &outcome {
-            Ok(Ok(_)) => writer.conn.execute_batch("COMMIT"),
-            _ => writer.conn.execute_batch("ROLLBACK"),
+        let finished = if writer.conn.is_autocommit() {
+            Err(sqlite::Failure::other(
+                "SQLite rolled the transaction back after a failed write",
+            ))
+        } else {
+            match &outcome {
+                Ok(Ok(_)) => writer
+                    .conn
+                    .execute_batch("COMMIT")
+                    .map_err(sqlite::Failure::from),
+                _ => writer
+                    .conn
+                    .execute_batch("ROLLBACK")
+                    .map_err(sqlite::Failure::from),
+            }
         };
+        if finished.is_err() && !writer.conn.is_autocommit() {
+            let _ = writer.conn.execute_batch("ROLLBACK");
+        }
         self.commits.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = writer
             .conn
@@ -197,62 +284,43 @@ impl GroupCommit {
             tracing::warn!(error = %e, "could not restore the page cache size");
         }
         match outcome {
-            Err(panic) => {
-                let _ = finished;
-                resume_unwind(panic)
-            }
+            Err(panic) => resume_unwind(panic),
             Ok(result) => {
                 let value = result?;
-                if let Err(e) = finished {
-                    let _ = writer.conn.execute_batch("ROLLBACK");
-                    tracing::error!(error = %e, "commit failed");
-                    return Err(Error::Database(format!("sqlite: commit failed: {e}")));
+                if let Err(failure) = finished {
+                    tracing::error!(error = %failure, "commit failed");
+                    return Err(failure.into_error());
                 }
                 Ok(value)
             }
         }
     }
 
+    /// Runs `f` on the writer's connection with no transaction open, in
+    /// its turn like any operation: for the checkpoints that must not
+    /// overlap a write (see `sqlite::checkpoint_on_writer`).
+    pub(crate) fn between_batches<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        let writer = self.lock_writer_between_batches();
+        f(&writer.conn)
+    }
+
     /// Commits the open batch, releases the writer and tells the batch's
     /// callers how it went.
-    fn commit_batch(&self, mut writer: MutexGuard<'_, Writer>) -> Result<(), String> {
-        let batch = writer.batch;
-        let result = writer.conn.execute_batch("COMMIT").map_err(|e| {
+    fn commit_batch(&self, mut writer: MutexGuard<'_, Writer>) -> Result<(), sqlite::Failure> {
+        let Some(batch) = writer.batch.take() else {
+            return Ok(());
+        };
+        let result = writer
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(sqlite::Failure::from);
+        if result.is_err() && !writer.conn.is_autocommit() {
             let _ = writer.conn.execute_batch("ROLLBACK");
-            e.to_string()
-        });
-        writer.open = false;
+        }
         drop(writer);
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.publish(batch, result.clone());
+        batch.end(result.clone());
         result
-    }
-
-    fn publish(&self, batch: u64, result: Result<(), String>) {
-        let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-        outcomes.done_through = outcomes.done_through.max(batch);
-        if let Err(e) = result {
-            outcomes.failures.push_back((batch, e));
-            while outcomes.failures.len() > 64 {
-                outcomes.failures.pop_front();
-            }
-        }
-        self.finished.notify_all();
-    }
-
-    fn wait_for(&self, batch: u64) -> Result<(), String> {
-        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-        let (outcomes, timeout) = self
-            .finished
-            .wait_timeout_while(outcomes, COMMIT_WAIT, |o| o.done_through < batch)
-            .unwrap_or_else(|p| p.into_inner());
-        if timeout.timed_out() {
-            return Err("the batch was not committed in time".into());
-        }
-        match outcomes.failures.iter().find(|(b, _)| *b == batch) {
-            Some((_, e)) => Err(e.clone()),
-            None => Ok(()),
-        }
     }
 }
 
@@ -327,7 +395,7 @@ mod tests {
             })
         };
         let steps = gc
-            .run_alone(256 * 1024, |mut conn, desk_waiting| {
+            .run_alone(256 * 1024, None, |mut conn, desk_waiting| {
                 started.wait();
                 let mut steps: i64 = 0;
                 // Steps until the desk waits (bounded, so a broken probe
@@ -362,13 +430,84 @@ mod tests {
         let (gc, path) = writer("long-fail");
         gc.run(|mut conn| conn.execute("INSERT INTO t (v) VALUES ('before')", params![]))
             .unwrap();
-        let failed = gc.run_alone(128 * 1024, |mut conn, _| -> Result<(), Error> {
+        let failed = gc.run_alone(128 * 1024, None, |mut conn, _| -> Result<(), Error> {
             conn.execute("INSERT INTO t (v) VALUES ('half a purge')", params![])?;
             Err(Error::internal("the purge failed part-way"))
         });
         assert!(failed.is_err());
         assert_eq!(count(&path), 1);
         assert_eq!(cache_size(&gc), -(sqlite::CACHE_KIB as i64));
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Commits that fail (an injected I/O error, as a full disk gives)
+    /// while 32 threads write: every write a caller was told succeeded is
+    /// in the database, and no write a caller was told failed is. The
+    /// review found acknowledged checkouts missing when the disk filled.
+    #[test]
+    fn no_caller_is_told_done_for_a_write_whose_commit_failed() {
+        let (gc, path) = writer("failing-commits");
+        // Nine COMMITs in ten fail, as SQLite reports a failed write.
+        let commits = Arc::new(AtomicUsize::new(0));
+        {
+            let commits = commits.clone();
+            let writer = gc.writer.lock().unwrap();
+            writer.conn.commit_hook(Some(move || {
+                !commits.fetch_add(1, Ordering::SeqCst).is_multiple_of(10)
+            }));
+        }
+        let threads: Vec<_> = (0..32)
+            .map(|t| {
+                let gc = gc.clone();
+                std::thread::spawn(move || {
+                    let mut told_done = Vec::new();
+                    let mut told_failed = Vec::new();
+                    for i in 0..150 {
+                        let value = format!("{t}-{i}");
+                        let result = gc.run(|mut conn| {
+                            conn.execute("INSERT INTO t (v) VALUES (?)", params![value.as_str()])
+                        });
+                        match result {
+                            Ok(_) => told_done.push(value),
+                            Err(_) => told_failed.push(value),
+                        }
+                    }
+                    (told_done, told_failed)
+                })
+            })
+            .collect();
+        let other = Connection::open(&path).unwrap();
+        let present = |v: &str| -> bool {
+            other
+                .query_row("SELECT COUNT(*) FROM t WHERE v = ?1", [v], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap()
+                == 1
+        };
+        let (mut done, mut failed) = (0, 0);
+        for thread in threads {
+            let (told_done, told_failed) = thread.join().unwrap();
+            for v in &told_done {
+                assert!(
+                    present(v),
+                    "a caller was told its write committed, but it is not in the database"
+                );
+            }
+            for v in &told_failed {
+                assert!(
+                    !present(v),
+                    "a caller was told its write failed, but it committed"
+                );
+            }
+            done += told_done.len();
+            failed += told_failed.len();
+        }
+        assert!(
+            failed > 0 && done > 0,
+            "commits both failed and succeeded: {done} done, {failed} failed"
+        );
+        assert_eq!(count(&path), done as i64);
         let _ = std::fs::remove_file(&path);
     }
 

@@ -284,23 +284,45 @@ pub(crate) enum Pool {
     Sqlite {
         path: String,
         synchronous: Synchronous,
-        writer: Box<group_commit::GroupCommit>,
-        /// Held for its lifetime: the checkpoint thread stops when dropped.
+        writer: std::sync::Arc<group_commit::GroupCommit>,
+        /// Held while this process serves the database (see
+        /// [`Pool::claim_for_server`]).
+        server_lock: std::sync::Mutex<Option<std::fs::File>>,
+        /// Keeps the WAL bounded; its thread is stopped and joined when
+        /// the pool is dropped.
         _checkpointer: sqlite::Checkpointer,
     },
     Postgres(Box<postgres::PgPool>),
 }
+
+/// How long a purge transaction from another process (`carrel purge` from
+/// cron) runs, at most, while a Carrel server uses the same SQLite file.
+/// The server cannot tell that process that a desk request waits, as it
+/// tells its own purge, so the purge gives the lock up on a clock instead.
+const SHARED_PURGE_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// How long that purge then leaves the lock free. SQLite's busy handler
+/// polls at least every 100 ms, so a desk request waiting on the lock
+/// finds it free within one pause.
+const SHARED_PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// The WAL's size past which a purge, between its transactions, copies it
+/// back and cuts it (the background checkpointer leaves a running purge
+/// alone, so its own long transactions are not cut short).
+const PURGE_WAL_BOUND: u64 = 64 * 1024 * 1024;
 
 impl Pool {
     pub(crate) fn open(url: &DatabaseUrl) -> Result<Pool, Error> {
         match url {
             DatabaseUrl::Sqlite { path, synchronous } => {
                 let conn = sqlite::open(path, *synchronous)?;
-                let checkpointer = sqlite::Checkpointer::start(path, *synchronous)?;
+                let writer = std::sync::Arc::new(group_commit::GroupCommit::new(conn));
+                let checkpointer = sqlite::Checkpointer::start(path, *synchronous, writer.clone())?;
                 Ok(Pool::Sqlite {
                     path: path.clone(),
                     synchronous: *synchronous,
-                    writer: Box::new(group_commit::GroupCommit::new(conn)),
+                    writer,
+                    server_lock: std::sync::Mutex::new(None),
                     _checkpointer: checkpointer,
                 })
             }
@@ -313,6 +335,37 @@ impl Pool {
                 schema.as_deref(),
                 *pool_size,
             )?))),
+        }
+    }
+
+    /// Marks this process as the server of a SQLite database: a second
+    /// server on the same file is refused, and purges run from other
+    /// processes yield to this one. Nothing to do on PostgreSQL, which
+    /// several servers share by design.
+    pub(crate) fn claim_for_server(&self) -> Result<(), Error> {
+        if let Pool::Sqlite {
+            path, server_lock, ..
+        } = self
+        {
+            let file = sqlite::lock_as_server(path)?;
+            *server_lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
+        }
+        Ok(())
+    }
+
+    /// Whether a Carrel server in another process uses this SQLite file.
+    fn serves_elsewhere(&self) -> bool {
+        match self {
+            Pool::Sqlite {
+                path, server_lock, ..
+            } => {
+                let ours = server_lock
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some();
+                !ours && sqlite::server_elsewhere(path)
+            }
+            Pool::Postgres(_) => false,
         }
     }
 
@@ -360,28 +413,38 @@ impl Pool {
         f: impl FnOnce(Conn<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
     ) -> Result<T, Error> {
         match self {
-            Pool::Sqlite { writer, path, .. } => writer.run_alone(sqlite::purge_cache_kib(path), f),
+            Pool::Sqlite { writer, path, .. } => {
+                let budget = self.serves_elsewhere().then_some(SHARED_PURGE_BUDGET);
+                writer.run_alone(sqlite::purge_cache_kib(path), budget, f)
+            }
             Pool::Postgres(_) => self.run(|conn| f(conn, &|| false)),
         }
     }
 
-    /// Makes destroyed rows unrecoverable from the files (D2), after a purge
-    /// has committed. SQLite (with `secure_delete`, which zeroes freed
-    /// content) still has old page images in its write-ahead log until a
-    /// TRUNCATE checkpoint copies the log back and cuts it to zero bytes.
-    /// PostgreSQL keeps dead row versions in table pages until VACUUM; this
-    /// runs VACUUM on the purged tables (what remains in WAL archives and
-    /// backups is the operator's to manage: see ARCHITECTURE.md).
-    /// Called between a purge's batches: keeps SQLite's WAL from growing
-    /// without bound under back-to-back writes. Nothing to do on PostgreSQL,
-    /// whose WAL is recycled by its own checkpoints.
+    /// Called between a purge's transactions. On SQLite: keeps the WAL
+    /// from growing without bound under back-to-back writes (past
+    /// [`PURGE_WAL_BOUND`], copy it back and cut it, in the writer's turn),
+    /// and when the purge runs beside a server in another process, leaves
+    /// the database to it for a moment. Nothing to do on PostgreSQL, whose
+    /// WAL is recycled by its own checkpoints.
     pub(crate) fn between_batches(&self) -> Result<(), Error> {
-        match self {
-            Pool::Sqlite {
-                path, synchronous, ..
-            } => sqlite::bound_wal(path, *synchronous),
-            Pool::Postgres(_) => Ok(()),
+        let Pool::Sqlite {
+            path,
+            synchronous,
+            writer,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        if sqlite::wal_size(path) > PURGE_WAL_BOUND {
+            sqlite::copy_wal_passively(path, *synchronous)?;
+            writer.between_batches(sqlite::cut_wal)?;
         }
+        if self.serves_elsewhere() {
+            std::thread::sleep(SHARED_PURGE_PAUSE);
+        }
+        Ok(())
     }
 
     /// How many workers a backlog purge runs at once. SQLite has one
@@ -424,11 +487,36 @@ impl Pool {
         })
     }
 
+    /// Makes destroyed rows unrecoverable from the files (D2), after a purge
+    /// has committed. SQLite (with `secure_delete`, which zeroes freed
+    /// content) still has old page images in its write-ahead log until a
+    /// TRUNCATE checkpoint copies the log back and cuts it to zero bytes.
+    /// PostgreSQL keeps dead row versions in table pages until VACUUM; this
+    /// runs VACUUM on the purged tables (what remains in WAL archives and
+    /// backups is the operator's to manage: see ARCHITECTURE.md).
     pub(crate) fn after_purge(&self, tables: &[&str]) -> Result<(), Error> {
         match self {
             Pool::Sqlite {
-                path, synchronous, ..
-            } => sqlite::checkpoint_truncate(path, *synchronous),
+                path,
+                synchronous,
+                writer,
+                ..
+            } => {
+                // Copy what can be copied without blocking writers first,
+                // so the desk waits only while the rest is copied and the
+                // file cut. A reader still in the log makes a turn end at
+                // once; the writer is free between tries.
+                sqlite::copy_wal_passively(path, *synchronous)?;
+                for _ in 0..50 {
+                    if writer.between_batches(sqlite::cut_wal)? {
+                        return Ok(());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(Error::Database(
+                    "sqlite: the write-ahead log could not be cut back after a purge (another program kept reading the database); the checkpointer keeps trying".into(),
+                ))
+            }
             Pool::Postgres(pool) => {
                 if tables.is_empty() {
                     return Ok(());
@@ -517,7 +605,7 @@ impl Conn<'_> {
 
     pub(crate) fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match self {
-            Conn::Sqlite(c) => c.execute_batch(sql).map_err(sqlite::error),
+            Conn::Sqlite(c) => sqlite::batch(c, sql),
             Conn::Postgres(c) => c.batch(sql),
         }
     }

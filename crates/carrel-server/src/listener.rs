@@ -1,0 +1,266 @@
+//! Accepting connections with limits, so that no client can hold the
+//! server's resources by being slow or idle.
+//!
+//! The review found idle and trickling connections kept open for at least
+//! 120 s, 300 idle connections locking every client out once the process
+//! ran out of file descriptors, and a request that declared a 100 MB body
+//! and sent nothing never answered. Here:
+//! - a connection must deliver a request's headers within
+//!   [`Limits::header_read`] of being opened or of its previous response
+//!   (hyper's header read timeout, which also bounds keep-alive idling);
+//! - a body must arrive within [`Limits::body`] (a layer in `routes`), and
+//!   one declared larger than the API accepts is refused before it is read;
+//! - a response the client stops reading is abandoned after
+//!   [`Limits::write_stall`] without progress ([`StallTimeout`]);
+//! - at most [`Limits::max_connections`] are open at once, below the
+//!   process's open-file limit; one more is answered 503 with
+//!   Retry-After and closed at once, so a flood cannot take the
+//!   descriptors the database needs.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tower::ServiceExt;
+
+/// The time limits and the connection limit of the HTTP listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// From a connection's start, or the end of its previous response, to
+    /// the end of the next request's headers: bounds idle keep-alive
+    /// connections and slowly trickled headers alike.
+    pub header_read: Duration,
+    /// From the end of the headers to the end of the body.
+    pub body: Duration,
+    /// How long a response may wait for the client to read it.
+    pub write_stall: Duration,
+    /// Connections open at once, at most.
+    pub max_connections: usize,
+}
+
+/// File descriptors kept back from connections: the database (SQLite's
+/// three files, or the PostgreSQL pool), the log, the alert command's
+/// pipes, and the 503 answer to one connection too many.
+const DESCRIPTORS_KEPT: u64 = 64;
+
+/// The most connections served at once when the open-file limit is high.
+const MAX_CONNECTIONS: usize = 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read: Duration::from_secs(10),
+            body: Duration::from_secs(10),
+            write_stall: Duration::from_secs(30),
+            max_connections: connection_limit_below(open_file_limit()),
+        }
+    }
+}
+
+/// The process's open-file limit (soft), if it can be read.
+pub fn open_file_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass and reads nothing else.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// How many connections to serve under an open-file limit: the limit less
+/// what the rest of the server needs, at least 8, at most
+/// [`MAX_CONNECTIONS`].
+pub fn connection_limit_below(open_files: Option<u64>) -> usize {
+    match open_files {
+        None => MAX_CONNECTIONS,
+        Some(n) => (n.saturating_sub(DESCRIPTORS_KEPT) as usize).clamp(8, MAX_CONNECTIONS),
+    }
+}
+
+/// What a connection over the limit is told before it is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"error\":{\"code\":\"busy\",\"message\":\"the server has too many open connections; try again shortly\"}}";
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets open
+/// requests finish (at most 30 s).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing, closed) = watch::channel(false);
+    tokio::pin!(shutdown);
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_s = limits.header_read.as_secs(),
+        body_s = limits.body.as_secs(),
+        "accepting connections"
+    );
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it
+                    // was accepted: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // Never wait to tell it: a full send buffer is impossible on a
+            // new connection, and a client that never reads cannot hold us.
+            let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+            tracing::warn!("connection refused: too many open connections");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut closed = closed.clone();
+        tokio::spawn(async move {
+            let service = TowerToHyperService::new(app.map_request(
+                move |mut request: axum::http::Request<Incoming>| {
+                    // What axum's `ConnectInfo<SocketAddr>` extractor reads.
+                    request
+                        .extensions_mut()
+                        .insert(ConnectInfo::<SocketAddr>(remote));
+                    request.map(axum::body::Body::new)
+                },
+            ));
+            let io = TokioIo::new(StallTimeout::new(stream, limits.write_stall));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .serve_connection(io, service);
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = async { closed.wait_for(|closing| *closing).await.map(|_| ()) } => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    let _ = closing.send(true);
+    // Every permit back means every connection has ended.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(30), permits.acquire_many(all)).await;
+    Ok(())
+}
+
+/// A stream whose writes fail once they have made no progress for a
+/// while: a client that stops reading a response cannot hold the
+/// connection (and its descriptor) forever. Reads are not timed here: the
+/// header and body limits bound them where a read is expected.
+pub struct StallTimeout<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallTimeout<S> {
+    pub fn new(inner: S, limit: Duration) -> Self {
+        StallTimeout {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After a write came back `Pending`: fails once it has been pending
+    /// for `limit` (the sleep registers the waker).
+    fn check_stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let limit = self.limit;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading the response",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallTimeout<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => self.check_stall(cx).map(Err),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.check_stall(cx).map(Err),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => self.check_stall(cx).map(Err),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
