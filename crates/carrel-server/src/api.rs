@@ -25,10 +25,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>) -> AppState {
+    pub fn new(store: Arc<Store>, limits: &crate::Limits) -> AppState {
         AppState {
             store,
-            password_checks: Arc::new(PasswordChecks::sized_to_cores()),
+            password_checks: Arc::new(PasswordChecks::new(
+                limits.sign_in_turns,
+                limits.sign_in_queue,
+            )),
         }
     }
 }
@@ -36,30 +39,24 @@ impl AppState {
 /// Sign-ins are the one thing anyone can ask for without an account, and
 /// each costs an Argon2id hash (19 MiB of memory and tens of milliseconds
 /// of a core): 200 at once took the server from 159 MB to 3.8 GB and the
-/// desk from 10 ms to 10 s. So sign-ins take turns: at most `slots` hash
-/// at once (half the cores, at least one, so the desk keeps a core), at
-/// most `queue` more wait for a turn, and any beyond that are refused at
-/// once with 503 and Retry-After, before any work is done for them.
+/// desk from 10 ms to 10 s. So sign-ins take turns: at most `turns` hash
+/// at once (by default half the cores, so the desk keeps a core), at most
+/// `queue` more wait for a turn, and any beyond that are refused at once
+/// with 503 and Retry-After, before any work is done for them.
 pub struct PasswordChecks {
     /// Turns to hash now.
-    slots: tokio::sync::Semaphore,
+    turns: tokio::sync::Semaphore,
     /// Places in the building, hashing or waiting.
     places: tokio::sync::Semaphore,
 }
 
 impl PasswordChecks {
-    pub fn new(slots: usize, queue: usize) -> PasswordChecks {
+    pub fn new(turns: usize, queue: usize) -> PasswordChecks {
+        let turns = turns.max(1);
         PasswordChecks {
-            slots: tokio::sync::Semaphore::new(slots),
-            places: tokio::sync::Semaphore::new(slots + queue),
+            turns: tokio::sync::Semaphore::new(turns),
+            places: tokio::sync::Semaphore::new(turns + queue),
         }
-    }
-
-    /// Half the cores hash at once (at least one); eight per slot may wait.
-    pub fn sized_to_cores() -> PasswordChecks {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let slots = cores.div_ceil(2).max(1);
-        PasswordChecks::new(slots, 8 * slots)
     }
 }
 
@@ -77,7 +74,7 @@ impl AppState {
             return Err(ApiError(Error::Busy));
         };
         let _turn = checks
-            .slots
+            .turns
             .acquire()
             .await
             .map_err(|_| ApiError(Error::Busy))?;

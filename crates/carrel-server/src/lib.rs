@@ -155,6 +155,6 @@ pub async fn serve_with(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = routes::router(AppState::new(store), limits.body);
+    let app = routes::router(AppState::new(store, &limits), limits.body);
     listener::serve(listener, app, limits, shutdown).await
 }

@@ -48,6 +48,11 @@ pub struct Limits {
     pub write_stall: Duration,
     /// Connections open at once, at most.
     pub max_connections: usize,
+    /// Sign-ins hashing a password or PIN at once (see
+    /// `api::PasswordChecks`).
+    pub sign_in_turns: usize,
+    /// Sign-ins waiting for a turn, at most; more are refused with 503.
+    pub sign_in_queue: usize,
 }
 
 /// File descriptors kept back from connections: the database (SQLite's
@@ -65,8 +70,17 @@ impl Default for Limits {
             body: Duration::from_secs(10),
             write_stall: Duration::from_secs(30),
             max_connections: connection_limit_below(open_file_limit()),
+            sign_in_turns: sign_in_turns(),
+            sign_in_queue: 8 * sign_in_turns(),
         }
     }
+}
+
+/// Half the cores (at least one) hash sign-ins at once, so the desk keeps
+/// a core during a flood of them.
+fn sign_in_turns() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.div_ceil(2).max(1)
 }
 
 /// The process's open-file limit (soft), if it can be read.

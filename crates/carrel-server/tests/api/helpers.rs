@@ -124,6 +124,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(engine: Engine, policy_text: &str) -> TestApp {
+        TestApp::spawn_limited(engine, policy_text, carrel_server::Limits::default()).await
+    }
+
+    /// A server with its own connection and time limits.
+    pub async fn spawn_limited(
+        engine: Engine,
+        policy_text: &str,
+        limits: carrel_server::Limits,
+    ) -> TestApp {
         logs();
         let policy =
             carrel_policy::parse("test-policy.toml", policy_text).expect("test policy parses");
@@ -160,9 +169,14 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(carrel_server::serve(listener, store.clone(), async {
-            let _ = rx.await;
-        }));
+        tokio::spawn(carrel_server::serve_with(
+            listener,
+            store.clone(),
+            limits,
+            async {
+                let _ = rx.await;
+            },
+        ));
         TestApp {
             base,
             client: reqwest::Client::new(),
@@ -556,4 +570,23 @@ pub struct Patron {
 /// The error code of an error response.
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
+}
+
+/// Every byte of a SQLite database's files (database, WAL, shared memory),
+/// to search for what should be gone (D2).
+pub fn database_bytes(path: &std::path::Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(content) = std::fs::read(&file) {
+            bytes.extend(content);
+        }
+    }
+    bytes
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }

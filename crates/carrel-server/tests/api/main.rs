@@ -7,6 +7,7 @@ mod audit;
 mod bad_input;
 mod circulation;
 mod disclosures;
+mod faults;
 mod fines;
 mod gate;
 mod openapi;

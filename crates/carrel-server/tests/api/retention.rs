@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{code, Engine, TestApp};
+use crate::helpers::{code, contains, database_bytes, Engine, TestApp};
 use crate::on_both_engines;
 
 fn advance_to(app: &TestApp, instant: &str) {
@@ -793,23 +793,6 @@ async fn l5_placing_a_hold_waits_for_a_purge_in_progress() {
 }
 
 /// Every file of the SQLite database: the file, its WAL and shared memory.
-fn database_bytes(path: &std::path::Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        if let Ok(content) = std::fs::read(&file) {
-            bytes.extend(content);
-        }
-    }
-    bytes
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 /// D2: after a purge, the destroyed records' barcodes, names, e-mail and
 /// requested title are nowhere in the database files (SQLite with
 /// secure_delete, and a TRUNCATE checkpoint after the purge). PostgreSQL's

@@ -86,6 +86,8 @@ pub(crate) struct GroupCommit {
     commits: AtomicUsize,
     /// Whether a long transaction (`run_alone`) holds the writer.
     long_running: AtomicBool,
+    /// Told after every commit, so the WAL is cut as soon as it is large.
+    after_commit: std::sync::OnceLock<sqlite::CheckpointWaker>,
 }
 
 impl GroupCommit {
@@ -99,6 +101,20 @@ impl GroupCommit {
             queued: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
             long_running: AtomicBool::new(false),
+            after_commit: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sets what is told after every commit (once; later calls are
+    /// ignored).
+    pub(crate) fn set_after_commit(&self, waker: sqlite::CheckpointWaker) {
+        let _ = self.after_commit.set(waker);
+    }
+
+    fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        if let Some(waker) = self.after_commit.get() {
+            waker.after_commit();
         }
     }
 
@@ -276,7 +292,7 @@ impl GroupCommit {
         if finished.is_err() && !writer.conn.is_autocommit() {
             let _ = writer.conn.execute_batch("ROLLBACK");
         }
-        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.committed();
         if let Err(e) = writer
             .conn
             .execute_batch(&format!("PRAGMA cache_size = -{}", sqlite::CACHE_KIB))
@@ -318,7 +334,7 @@ impl GroupCommit {
             let _ = writer.conn.execute_batch("ROLLBACK");
         }
         drop(writer);
-        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.committed();
         batch.end(result.clone());
         result
     }

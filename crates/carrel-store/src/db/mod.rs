@@ -318,6 +318,7 @@ impl Pool {
                 let conn = sqlite::open(path, *synchronous)?;
                 let writer = std::sync::Arc::new(group_commit::GroupCommit::new(conn));
                 let checkpointer = sqlite::Checkpointer::start(path, *synchronous, writer.clone())?;
+                writer.set_after_commit(checkpointer.waker(path));
                 Ok(Pool::Sqlite {
                     path: path.clone(),
                     synchronous: *synchronous,
@@ -513,9 +514,11 @@ impl Pool {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
-                Err(Error::Database(
-                    "sqlite: the write-ahead log could not be cut back after a purge (another program kept reading the database); the checkpointer keeps trying".into(),
-                ))
+                // The purge itself has committed; what is left is old page
+                // images in the log, which the checkpointer cuts at its
+                // first tick after the reader is done.
+                tracing::warn!("after a purge, another program kept reading the database for 5 s, so its write-ahead log still holds old pages; the checkpointer cuts it as soon as that program stops reading");
+                Ok(())
             }
             Pool::Postgres(pool) => {
                 if tables.is_empty() {
@@ -682,4 +685,249 @@ pub(crate) fn on_both_databases(name: &str, check: impl Fn(&DatabaseUrl)) {
         .unwrap()
         .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
         .unwrap();
+}
+
+/// SQLite under faults and load: the WAL stays bounded, outside readers
+/// and writers never stall the desk beyond its bounds, and a purge run from
+/// another process makes room for the server.
+#[cfg(test)]
+mod sqlite_tests {
+    use std::sync::{Arc, Barrier};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    struct Scratch(String);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let path = std::env::temp_dir()
+                .join(format!("carrel-db-{name}-{}.db", std::process::id()))
+                .to_string_lossy()
+                .into_owned();
+            let scratch = Scratch(path);
+            scratch.remove();
+            scratch
+        }
+
+        fn url(&self) -> DatabaseUrl {
+            DatabaseUrl::Sqlite {
+                path: self.0.clone(),
+                synchronous: Synchronous::Normal,
+            }
+        }
+
+        fn pool(&self) -> Pool {
+            let pool = Pool::open(&self.url()).unwrap();
+            pool.run(|mut c| {
+                c.batch("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+            })
+            .unwrap();
+            pool
+        }
+
+        fn remove(&self) {
+            for suffix in ["", "-wal", "-shm", ".server-lock"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0));
+            }
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            self.remove();
+        }
+    }
+
+    fn write(pool: &Pool, text: &str) -> Result<u64, Error> {
+        pool.run(|mut c| c.execute("INSERT INTO t (v) VALUES (?)", params![text]))
+    }
+
+    /// Steady writes from four threads, about 80 MB of them: the review
+    /// saw the WAL reach 3.0 GB in two minutes, because the background
+    /// checkpoint never caught up and nothing cut the file.
+    #[test]
+    fn the_wal_stays_bounded_under_steady_writes() {
+        let scratch = Scratch::new("wal-bound");
+        let pool = Arc::new(scratch.pool());
+        let row = "x".repeat(4000);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (path, done) = (scratch.0.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut largest = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    largest = largest.max(sqlite::wal_size(&path));
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                largest
+            })
+        };
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let (pool, row) = (pool.clone(), row.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..5_000 {
+                        write(&pool, &row).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let largest = watcher.join().unwrap();
+        assert!(
+            largest < 40 * 1024 * 1024,
+            "the WAL reached {} MiB while 80 MB were written",
+            largest / (1024 * 1024)
+        );
+    }
+
+    /// An outside reader (a backup tool, an analyst's `sqlite3`) holds a
+    /// snapshot while the log has grown past its limit and a purge wants
+    /// it cut (D2): the writer keeps answering within a fraction of a
+    /// second. The review saw the desk stall 24 s and 58 s, with "database
+    /// is locked", because the truncating checkpoint held the write lock
+    /// while it waited for the reader.
+    #[test]
+    fn an_outside_reader_never_stalls_the_writer() {
+        let scratch = Scratch::new("reader");
+        let pool = Arc::new(scratch.pool());
+        let row = "y".repeat(4000);
+        for _ in 0..3_000 {
+            write(&pool, &row).unwrap();
+        }
+        let reader = rusqlite::Connection::open(&scratch.0).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        let purge_done = Arc::new(Barrier::new(2));
+        let after_purge = {
+            let (pool, purge_done) = (pool.clone(), purge_done.clone());
+            std::thread::spawn(move || {
+                let result = pool.after_purge(&[]);
+                purge_done.wait();
+                result
+            })
+        };
+        let mut slowest = Duration::ZERO;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(6) {
+            let t = Instant::now();
+            write(&pool, &row).expect("the writer answers while an outside reader reads");
+            slowest = slowest.max(t.elapsed());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        purge_done.wait();
+        after_purge
+            .join()
+            .unwrap()
+            .expect("a purge whose WAL a reader pins still succeeds");
+        assert!(
+            slowest < Duration::from_millis(1000),
+            "a write waited {slowest:?} behind an outside reader"
+        );
+        // The reader ends; the checkpointer then cuts the log.
+        reader.execute_batch("COMMIT").unwrap();
+        let cut = Instant::now();
+        while sqlite::wal_size(&scratch.0) > 0 && cut.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            sqlite::wal_size(&scratch.0),
+            0,
+            "the WAL is cut once the reader is gone"
+        );
+    }
+
+    /// `carrel purge` from cron beside a running server: the purge's
+    /// transactions end on a clock and leave the lock free, so the
+    /// server's writes wait a fraction of a second, not until the purge's
+    /// batch of up to 500,000 records is done (the review: 9 s).
+    #[test]
+    fn a_purge_in_another_process_yields_to_the_server() {
+        let scratch = Scratch::new("cron");
+        let server = Arc::new(scratch.pool());
+        server.claim_for_server().unwrap();
+        let cron = scratch.pool();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let desk = {
+            let (server, stop) = (server.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut slowest = Duration::ZERO;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let t = Instant::now();
+                    write(&server, "desk").expect("the desk's write succeeds beside a cron purge");
+                    slowest = slowest.max(t.elapsed());
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                slowest
+            })
+        };
+        let started = Instant::now();
+        let mut transactions = 0;
+        while started.elapsed() < Duration::from_secs(4) {
+            cron.run_long(|mut c, desk_waiting| {
+                // A long purge: steps until told to stop (bounded, so a
+                // broken probe fails the test instead of hanging it).
+                let mut steps = 0;
+                while !desk_waiting() && steps < 5_000 {
+                    c.execute("INSERT INTO t (v) VALUES ('purge step')", params![])?;
+                    std::thread::sleep(Duration::from_millis(1));
+                    steps += 1;
+                }
+                Ok(())
+            })
+            .unwrap();
+            cron.between_batches().unwrap();
+            transactions += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let slowest = desk.join().unwrap();
+        assert!(
+            transactions > 4,
+            "the purge committed on its clock ({transactions} transactions)"
+        );
+        assert!(
+            slowest < Duration::from_millis(1500),
+            "the desk waited {slowest:?} behind a purge in another process"
+        );
+    }
+
+    #[test]
+    fn a_second_server_on_one_database_is_refused() {
+        let scratch = Scratch::new("two-servers");
+        let first = scratch.pool();
+        first.claim_for_server().unwrap();
+        let second = scratch.pool();
+        let refused = second.claim_for_server().unwrap_err();
+        assert!(
+            refused.to_string().contains("another Carrel server"),
+            "{refused}"
+        );
+        drop(first);
+        second
+            .claim_for_server()
+            .expect("the database is free once the first server is gone");
+    }
+
+    /// Another program holds the write lock for longer than Carrel waits:
+    /// the answer is "busy", which the API sends as 503 with Retry-After,
+    /// not an internal error.
+    #[test]
+    fn an_outside_writer_makes_the_writer_busy_not_broken() {
+        let scratch = Scratch::new("outside-writer");
+        let pool = scratch.pool();
+        let outside = rusqlite::Connection::open(&scratch.0).unwrap();
+        outside.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let t = Instant::now();
+        let err = write(&pool, "desk").unwrap_err();
+        assert!(matches!(err, Error::Busy), "{err:?}");
+        assert!(t.elapsed() < sqlite::BUSY_TIMEOUT + Duration::from_secs(2));
+        outside.execute_batch("ROLLBACK").unwrap();
+        write(&pool, "desk").expect("the writer works again once the lock is free");
+    }
 }

@@ -90,7 +90,8 @@ pub(super) fn lock_as_server(path: &str) -> Result<std::fs::File, Error> {
 
 /// Whether a Carrel server in another process holds [`lock_as_server`].
 pub(super) fn server_elsewhere(path: &str) -> bool {
-    let Ok(file) = open_lock_file(path) else {
+    // Opened, never created: no lock file, no server.
+    let Ok(file) = std::fs::File::open(format!("{path}.server-lock")) else {
         return false;
     };
     matches!(
@@ -192,9 +193,11 @@ pub(super) fn wal_size(path: &str) -> u64 {
 
 /// Copies the WAL into the database file in the background, and cuts it
 /// back to zero bytes when it has grown or aged, so it stays bounded under
-/// steady traffic. Stops (and is joined) when dropped.
+/// steady traffic. The writer wakes it after a commit that left the WAL
+/// past [`WAL_SOFT_LIMIT`] ([`Checkpointer::waker`]); otherwise it looks
+/// every [`CHECKPOINT_TICK`]. Stops (and is joined) when dropped.
 ///
-/// Why both steps: a non-blocking (PASSIVE) checkpoint copies only frames
+/// Why two steps: a non-blocking (PASSIVE) checkpoint copies only frames
 /// no one still needs, and under steady traffic new frames arrive faster
 /// than it finishes, so on its own it never lets SQLite restart the log:
 /// the review measured 3.0 GB after two minutes. So after copying most of
@@ -205,8 +208,27 @@ pub(super) fn wal_size(path: &str) -> u64 {
 /// ends at once and the log is cut at a later tick instead of the desk
 /// waiting for the reader.
 pub(crate) struct Checkpointer {
-    stop: Option<std::sync::mpsc::Sender<()>>,
+    wake: std::sync::mpsc::SyncSender<()>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Wakes the checkpointer when a commit has left the WAL large.
+#[derive(Clone)]
+pub(crate) struct CheckpointWaker {
+    path: String,
+    wake: std::sync::mpsc::SyncSender<()>,
+}
+
+impl CheckpointWaker {
+    /// After a commit: a look at the WAL's size (one `stat`), and a wake-up
+    /// if it is past the limit.
+    pub(crate) fn after_commit(&self) {
+        if wal_size(&self.path) > WAL_SOFT_LIMIT {
+            // Full means a wake-up is already on its way.
+            let _ = self.wake.try_send(());
+        }
+    }
 }
 
 impl Checkpointer {
@@ -219,16 +241,20 @@ impl Checkpointer {
         conn.busy_timeout(std::time::Duration::ZERO)
             .map_err(error)?;
         let path = path.to_string();
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
         let thread = std::thread::Builder::new()
             .name("carrel-checkpoint".into())
             .spawn(move || {
                 let mut last_cut = std::time::Instant::now();
                 let mut blocked_since: Option<std::time::Instant> = None;
                 let mut warned_at: Option<std::time::Instant> = None;
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(CHECKPOINT_TICK)
-                {
+                loop {
+                    let _ = woken.recv_timeout(CHECKPOINT_TICK);
+                    if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
                     let size = wal_size(&path);
                     let due = size > WAL_SOFT_LIMIT
                         || (size > 0 && last_cut.elapsed() >= WAL_MAX_AGE);
@@ -258,7 +284,7 @@ impl Checkpointer {
                                 tracing::warn!(
                                     wal_mib = wal_size(&path) / (1024 * 1024),
                                     blocked_seconds = since.elapsed().as_secs(),
-                                    "another program has been reading the database for a long time, so its write-ahead log cannot be reset and keeps growing; the desk is not affected, but end long outside reads (backups: use `sqlite3 DB .backup`, which is quick)"
+                                    "another program has been reading the database for a long time, so its write-ahead log cannot be cut and keeps growing; the desk is not affected, but end long outside reads (for a backup, `sqlite3 DB \".backup FILE\"` is quick)"
                                 );
                             }
                         }
@@ -270,15 +296,25 @@ impl Checkpointer {
             })
             .map_err(|e| Error::internal(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Checkpointer {
-            stop: Some(stop),
+            wake,
+            stop,
             thread: Some(thread),
         })
+    }
+
+    /// What the writer calls after each commit.
+    pub(super) fn waker(&self, path: &str) -> CheckpointWaker {
+        CheckpointWaker {
+            path: path.to_string(),
+            wake: self.wake.clone(),
+        }
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.wake.try_send(());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -1,5 +1,7 @@
 //! The `carrel` binary as an operator uses it.
 
+mod faults;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
