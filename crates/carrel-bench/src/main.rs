@@ -4,9 +4,13 @@
 //! - `cargo run --release -p carrel-bench [-- checkouts ...]`: raw insert rate
 //!   against checkouts through the HTTP API ([`checkouts`]);
 //! - `cargo run --release -p carrel-bench -- purge ...`: the retention purge
-//!   of 10 million loans against a bare `DELETE` of the same rows ([`purge`]).
+//!   of 10 million loans against a bare `DELETE` of the same rows ([`purge`]);
+//! - `cargo build --release && cargo run --release -p carrel-bench -- wal |
+//!   signin-flood | cron-purge`: the server under load and faults, as a
+//!   process of its own ([`operator`]).
 
 mod checkouts;
+mod operator;
 mod purge;
 
 use carrel_store::db::DatabaseUrl;
@@ -31,6 +35,10 @@ fn main() {
     match argv.first().map(String::as_str) {
         Some("purge") => purge::main(argv.split_off(1)),
         Some("checkouts") => checkouts::main(argv.split_off(1)),
+        Some(mode @ ("wal" | "signin-flood" | "cron-purge")) => {
+            let mode = mode.to_string();
+            operator::main(&mode, argv.split_off(1))
+        }
         _ => checkouts::main(argv),
     }
 }

@@ -216,6 +216,16 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
+    // Argon2 takes 19 MiB a hash. glibc's malloc raises its mmap threshold
+    // after the first such block is freed, and later ones come from
+    // per-thread arenas that keep the memory: a sign-in flood left the
+    // server at 230 MiB. A fixed threshold keeps blocks this large in
+    // mmap, given back to the system when freed.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter, before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -632,6 +642,7 @@ fn serve(
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}; choose another address with --listen"))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let shutdown = shutdown_signal();
         println!(
             "Carrel is serving {} on http://{address}/ (API: http://{address}/api/v1/openapi.json); Ctrl-C stops it.",
             served.policy().library.name
@@ -647,9 +658,7 @@ fn serve(
             options.alert_command,
             std::time::Duration::from_secs(30),
         );
-        carrel_server::serve_with(listener, served, limits, async {
-            shutdown_signal().await;
-        })
+        carrel_server::serve_with(listener, served, limits, shutdown)
         .await
         .map_err(|e| format!("the server stopped: {e}"))
     })?;
@@ -662,26 +671,24 @@ fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ctrl-C or SIGTERM (what a service manager sends).
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM (what a service manager sends). The
+/// handlers are installed when this is called, not when the future is
+/// first polled, so a signal that comes just after the server says it
+/// listens still stops it cleanly.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let interrupt = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = interrupt.await;
     }
 }
 

@@ -15,6 +15,8 @@ use carrel_store::{patron_sessions, staff, Error, Store, Tx};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::quiet_log::NowAndThen;
+
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -70,7 +72,13 @@ impl AppState {
     {
         let checks = self.password_checks.clone();
         let Ok(_place) = checks.places.try_acquire() else {
-            tracing::warn!("sign-in refused: too many sign-ins waiting");
+            static REFUSED: NowAndThen = NowAndThen::new();
+            if let Some(held_back) = REFUSED.due() {
+                tracing::warn!(
+                    held_back,
+                    "sign-ins refused: too many waiting for a turn (a flood?)"
+                );
+            }
             return Err(ApiError(Error::Busy));
         };
         let _turn = checks
@@ -142,7 +150,10 @@ impl IntoResponse for ApiError {
         };
         let message = if retry_after.is_some() {
             // Not a fault of Carrel's: say plainly what is going on.
-            tracing::warn!(error = %e, "request not served now");
+            static NOT_NOW: NowAndThen = NowAndThen::new();
+            if let Some(held_back) = NOT_NOW.due() {
+                tracing::warn!(error = %e, held_back, "request not served now");
+            }
             e.to_string()
         } else if status.is_server_error() {
             tracing::error!(error = %e, "request failed");

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod listener;
+mod quiet_log;
 pub mod routes;
 
 use std::sync::Arc;

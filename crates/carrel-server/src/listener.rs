@@ -35,6 +35,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
+use crate::quiet_log::NowAndThen;
+
 /// The time limits and the connection limit of the HTTP listener.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -131,7 +133,10 @@ pub async fn serve(
                 Err(e) => {
                     // Out of descriptors or a connection reset before it
                     // was accepted: wait a moment rather than spin.
-                    tracing::warn!(error = %e, "could not accept a connection");
+                    static FAILED: NowAndThen = NowAndThen::new();
+                    if let Some(held_back) = FAILED.due() {
+                        tracing::warn!(error = %e, held_back, "could not accept a connection");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -142,7 +147,10 @@ pub async fn serve(
             // Never wait to tell it: a full send buffer is impossible on a
             // new connection, and a client that never reads cannot hold us.
             let _ = stream.try_write(TOO_MANY_CONNECTIONS);
-            tracing::warn!("connection refused: too many open connections");
+            static REFUSED: NowAndThen = NowAndThen::new();
+            if let Some(held_back) = REFUSED.due() {
+                tracing::warn!(held_back, "connections refused: too many open");
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -276,5 +284,67 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// A client that stops reading: the write fails after the stall limit
+    /// instead of holding the connection forever.
+    #[tokio::test]
+    async fn a_write_nobody_reads_fails_after_the_stall_limit() {
+        let (server_side, _client_keeps_it_open_but_never_reads) = tokio::io::duplex(64);
+        let mut stream = StallTimeout::new(server_side, Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let written = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                stream.write_all(&[0u8; 1024]).await?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), io::Error>(())
+        })
+        .await
+        .expect("the write gave up on its own");
+        let err = written.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    /// Progress resets the clock: a slow reader that keeps reading is
+    /// served to the end.
+    #[tokio::test]
+    async fn a_slow_reader_that_keeps_reading_is_served() {
+        use tokio::io::AsyncReadExt;
+        let (server_side, mut client) = tokio::io::duplex(64);
+        let mut stream = StallTimeout::new(server_side, Duration::from_millis(300));
+        let reader = tokio::spawn(async move {
+            let mut total = 0;
+            let mut buf = [0u8; 64];
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                match client.read(&mut buf).await {
+                    Ok(0) | Err(_) => return total,
+                    Ok(n) => total += n,
+                }
+            }
+        });
+        // 64 bytes every 20 ms: 4 KiB takes over a second, several stall
+        // limits, with progress all along.
+        stream.write_all(&[1u8; 4096]).await.unwrap();
+        stream.shutdown().await.unwrap();
+        drop(stream);
+        assert_eq!(reader.await.unwrap(), 4096);
+    }
+
+    #[test]
+    fn the_connection_limit_stays_below_the_open_file_limit() {
+        assert_eq!(connection_limit_below(Some(256)), 192);
+        assert_eq!(connection_limit_below(Some(20)), 8);
+        assert_eq!(connection_limit_below(Some(1_000_000)), MAX_CONNECTIONS);
+        assert_eq!(connection_limit_below(None), MAX_CONNECTIONS);
     }
 }

@@ -26,7 +26,7 @@ use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::timeout::RequestBodyTimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::api::{AppState, MAX_BODY_BYTES};
 
@@ -282,13 +282,17 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
         .layer(
             // Log the route template, never the concrete URL: a URL may
             // carry an id or a barcode.
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("(unmatched)", MatchedPath::as_str);
-                tracing::info_span!("request", method = %req.method(), route)
-            }),
+            // Failures are logged by `ApiError` (refusals now and then,
+            // see `quiet_log`), not once more here for every response.
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("(unmatched)", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %req.method(), route)
+                }),
         )
         .with_state(state)
 }

@@ -274,25 +274,41 @@ async fn d2_an_email_removed_outside_a_purge_leaves_the_files_within_seconds() {
     app.finish();
 }
 
-/// Another program holding SQLite's write lock (a write from `sqlite3`, a
-/// tool that forgot to commit) makes a desk request wait at most a few
+/// Another program holding the database (on SQLite its write lock: a
+/// write from `sqlite3`, a tool that forgot to commit; on PostgreSQL a
+/// table lock every request needs) makes a desk request wait at most a few
 /// seconds and then answer 503 with Retry-After and a plain message, not
-/// a 500 "database is locked"; once the lock is free, the desk works.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_outside_writer_holding_the_database_gets_503_then_the_desk_recovers() {
-    let app = TestApp::spawn(Engine::Sqlite).await;
+/// a 500 "database is locked" or no answer; once the lock is free, the
+/// desk works.
+async fn an_outside_lock_gets_503_busy_then_the_desk_recovers(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
     let patron = app.new_patron(&clerk).await;
-    let path = app.sqlite_path().unwrap();
     let (hold, held) = std::sync::mpsc::channel::<()>();
     let (locked, is_locked) = std::sync::mpsc::channel::<()>();
-    let outside = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        locked.send(()).unwrap();
-        let _ = held.recv_timeout(Duration::from_secs(20));
-        conn.execute_batch("ROLLBACK").unwrap();
-    });
+    let outside = match (app.sqlite_path(), app.postgres_schema()) {
+        (Some(path), _) => std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked.send(()).unwrap();
+            let _ = held.recv_timeout(Duration::from_secs(20));
+            conn.execute_batch("ROLLBACK").unwrap();
+        }),
+        (None, Some(schema)) => std::thread::spawn(move || {
+            let mut client =
+                postgres::Client::connect(&crate::helpers::postgres_url(), postgres::NoTls)
+                    .unwrap();
+            client
+                .batch_execute(&format!(
+                    "SET search_path TO {schema}; BEGIN; LOCK TABLE audit_head IN ACCESS EXCLUSIVE MODE"
+                ))
+                .unwrap();
+            locked.send(()).unwrap();
+            let _ = held.recv_timeout(Duration::from_secs(20));
+            client.batch_execute("ROLLBACK").unwrap();
+        }),
+        (None, None) => unreachable!("a test app runs on one engine"),
+    };
     is_locked.recv().unwrap();
     let started = Instant::now();
     let response = app
@@ -316,3 +332,5 @@ async fn an_outside_writer_holding_the_database_gets_503_then_the_desk_recovers(
     assert_eq!(status, StatusCode::OK, "{body}");
     app.finish();
 }
+
+on_both_engines!(an_outside_lock_gets_503_busy_then_the_desk_recovers);

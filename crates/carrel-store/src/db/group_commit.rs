@@ -239,10 +239,16 @@ impl GroupCommit {
         f: impl FnOnce(Conn<'_>, &dyn Fn() -> bool) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut writer = self.lock_writer_between_batches();
+        // Cleared however the transaction ends, a panic included.
+        struct Running<'a>(&'a AtomicBool);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
         self.long_running.store(true, Ordering::SeqCst);
-        let result = self.run_alone_locked(&mut writer, cache_kib, budget, f);
-        self.long_running.store(false, Ordering::SeqCst);
-        result
+        let _running = Running(&self.long_running);
+        self.run_alone_locked(&mut writer, cache_kib, budget, f)
     }
 
     /// Whether a long transaction (a purge) holds the writer now.

@@ -41,6 +41,14 @@ impl r2d2::ManageConnection for PgManager {
         client.batch_execute(crate::retention::step_table_sql(
             super::EngineKind::Postgres,
         ))?;
+        // A statement waits at most this long for a lock another session
+        // holds (an analyst's LOCK TABLE, a transaction left open), then
+        // the request is answered "busy" (503 with Retry-After) instead of
+        // hanging.
+        client.batch_execute(&format!(
+            "SET lock_timeout = '{}ms'",
+            LOCK_TIMEOUT.as_millis()
+        ))?;
         Ok(PgConn {
             client: Some(client),
             statements: HashMap::new(),
@@ -56,6 +64,9 @@ impl r2d2::ManageConnection for PgManager {
         conn.client.as_ref().is_none_or(Client::is_closed)
     }
 }
+
+/// How long a statement waits for a lock held by another session.
+pub(super) const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The pool, and a way to open a connection outside it.
 pub(crate) struct PgPool {
@@ -220,7 +231,18 @@ impl PgConn {
 /// (card_barcode)=(...) already exists"), so only the SQLSTATE, the
 /// constraint name and the primary message are kept.
 pub(super) fn error(e: postgres::Error) -> Error {
+    use postgres::error::SqlState;
     match e.as_db_error() {
+        // A lock not had within `LOCK_TIMEOUT`, or a statement cancelled
+        // by a timeout: another session holds what this one needs.
+        Some(db)
+            if *db.code() == SqlState::LOCK_NOT_AVAILABLE
+                || *db.code() == SqlState::QUERY_CANCELED =>
+        {
+            Error::Busy
+        }
+        Some(db) if *db.code() == SqlState::DISK_FULL => Error::DiskFull,
+        Some(db) if *db.code() == SqlState::TOO_MANY_CONNECTIONS => Error::Unavailable,
         Some(db) => Error::Database(format!(
             "postgres: {} (SQLSTATE {}{})",
             db.message(),

@@ -284,7 +284,7 @@ impl Checkpointer {
                                 tracing::warn!(
                                     wal_mib = wal_size(&path) / (1024 * 1024),
                                     blocked_seconds = since.elapsed().as_secs(),
-                                    "another program has been reading the database for a long time, so its write-ahead log cannot be cut and keeps growing; the desk is not affected, but end long outside reads (for a backup, `sqlite3 DB \".backup FILE\"` is quick)"
+                                    "for over a minute another program has kept the write-ahead log from being cut (a long read: a backup, an analyst's sqlite3; or writes of its own), so it keeps growing; the desk is not slowed, but end long outside reads (for a backup, `sqlite3 DB \".backup FILE\"` is quick)"
                                 );
                             }
                         }
