@@ -170,24 +170,8 @@ async fn api_checkouts(url: String, n: usize) -> ApiResult {
         .pool_max_idle_per_host(CLIENTS)
         .build()
         .unwrap();
-    let sign_in = |user: &'static str, password: &'static str| {
-        let client = client.clone();
-        let base = base.clone();
-        async move {
-            let body: serde_json::Value = client
-                .post(format!("{base}/api/v1/session"))
-                .json(&json!({"username": user, "password": password}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["token"].as_str().unwrap().to_string()
-        }
-    };
-    let desk = sign_in("desk", "bench-desk-password").await;
-    let boss = sign_in("boss", "bench-boss-password").await;
+    let desk = crate::sign_in(&client, &base, "desk", "bench-desk-password").await;
+    let boss = crate::sign_in(&client, &base, "boss", "bench-boss-password").await;
     // At most 20 loans per patron, well under the policy's limit of 50.
     let patrons = n.div_ceil(20);
     let expires = (chrono::Utc::now() + chrono::Duration::days(365))

@@ -30,6 +30,20 @@ fn open_store(url: &str) -> Store {
     .unwrap()
 }
 
+/// Signs in through the API and returns the session token.
+async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let body: serde_json::Value = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["token"].as_str().expect("signed in").to_string()
+}
+
 fn main() {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     match argv.first().map(String::as_str) {

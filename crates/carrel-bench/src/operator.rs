@@ -131,16 +131,13 @@ impl Server {
 }
 
 async fn sign_in(client: &reqwest::Client, server: &Server, user: &str) -> String {
-    let body: serde_json::Value = client
-        .post(server.url("/api/v1/session"))
-        .json(&json!({"username": user, "password": format!("{user}-bench-password")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["token"].as_str().expect("signed in").to_string()
+    crate::sign_in(
+        client,
+        &server.base,
+        user,
+        &format!("{user}-bench-password"),
+    )
+    .await
 }
 
 fn add_staff(dir: &Path, database: &str, user: &str, role: &str) {
@@ -200,29 +197,46 @@ impl Latencies {
     }
 }
 
-/// A clerk at the desk: reads patron 1 every 50 ms until `stop`, and
-/// returns how long each read took (and how many were not 200).
-async fn desk_probe(
-    client: reqwest::Client,
-    url: String,
-    token: String,
+/// A clerk at the desk: reads a patron every 50 ms until finished, timing
+/// each read and counting those not answered 200.
+struct DeskProbe {
     stop: Arc<AtomicBool>,
-) -> (Latencies, usize) {
-    let mut latencies = Vec::new();
-    let mut failed = 0;
-    while !stop.load(Ordering::SeqCst) {
-        let started = Instant::now();
-        let ok = client
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        latencies.push(started.elapsed());
-        failed += usize::from(!ok);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    task: tokio::task::JoinHandle<(Latencies, usize)>,
+}
+
+impl DeskProbe {
+    fn start(client: &reqwest::Client, url: &str, token: &str) -> DeskProbe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (client, url, token, stopped) = (
+            client.clone(),
+            url.to_string(),
+            token.to_string(),
+            stop.clone(),
+        );
+        let task = tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failed = 0;
+            while !stopped.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let ok = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200);
+                latencies.push(started.elapsed());
+                failed += usize::from(!ok);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (Latencies(latencies), failed)
+        });
+        DeskProbe { stop, task }
     }
-    (Latencies(latencies), failed)
+
+    async fn finish(self) -> (Latencies, usize) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await.unwrap()
+    }
 }
 
 pub fn main(mode: &str, argv: Vec<String>) {
@@ -384,16 +398,9 @@ async fn signin_flood() {
     let patron = server.url("/api/v1/patrons/1");
     let rss_before = server.resident_mib();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let probe = tokio::spawn(desk_probe(
-        client.clone(),
-        patron.clone(),
-        desk.clone(),
-        stop.clone(),
-    ));
+    let probe = DeskProbe::start(&client, &patron, &desk);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    stop.store(true, Ordering::SeqCst);
-    let (alone, alone_failed) = probe.await.unwrap();
+    let (alone, alone_failed) = probe.finish().await;
 
     let flooding = Arc::new(AtomicBool::new(true));
     let answers = Arc::new(Mutex::new(std::collections::BTreeMap::<u16, usize>::new()));
@@ -417,20 +424,13 @@ async fn signin_flood() {
             }
         }));
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let probe = tokio::spawn(desk_probe(
-        client.clone(),
-        patron.clone(),
-        desk.clone(),
-        stop.clone(),
-    ));
+    let probe = DeskProbe::start(&client, &patron, &desk);
     let mut rss_peak: f64 = 0.0;
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         rss_peak = rss_peak.max(server.resident_mib());
     }
-    stop.store(true, Ordering::SeqCst);
-    let (flood, flood_failed) = probe.await.unwrap();
+    let (flood, flood_failed) = probe.finish().await;
     flooding.store(false, Ordering::SeqCst);
     for a in attackers {
         a.await.unwrap();
@@ -496,13 +496,7 @@ async fn cron_purge() {
     let client = reqwest::Client::new();
     let desk = sign_in(&client, &server, "desk").await;
     let patron = server.url("/api/v1/patrons/1");
-    let stop = Arc::new(AtomicBool::new(false));
-    let probe = tokio::spawn(desk_probe(
-        client.clone(),
-        patron.clone(),
-        desk.clone(),
-        stop.clone(),
-    ));
+    let probe = DeskProbe::start(&client, &patron, &desk);
     let started = Instant::now();
     let purge_dir = dir.clone();
     tokio::task::spawn_blocking(move || {
@@ -511,8 +505,7 @@ async fn cron_purge() {
     .await
     .unwrap();
     let purge_beside = started.elapsed();
-    stop.store(true, Ordering::SeqCst);
-    let (during, failed) = probe.await.unwrap();
+    let (during, failed) = probe.finish().await;
     println!("cron-purge: `carrel demo --patrons 60000 --items 300000`, then `carrel purge` from another process");
     println!(
         "  purge with no server:       {:.1} s",

@@ -33,7 +33,9 @@ enum Command {
         #[arg(long, env = "CARREL_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// Use (and, if empty, generate) a demo library in carrel-demo.db,
-        /// with one staff account per role.
+        /// with one staff account per role and published passwords. Not
+        /// with --database: a demo never goes into a real library's
+        /// database.
         #[arg(long)]
         demo: bool,
         /// How often the server runs the retention purge: "24h", "1h",
@@ -164,8 +166,8 @@ struct LibraryArgs {
     #[arg(long, env = "CARREL_AUDIT_KEY_FILE")]
     audit_key_file: Option<PathBuf>,
     /// File where the server records anchors of the audit log (default:
-    /// next to the key, `<database file>.audit-anchors`); `carrel audit
-    /// verify` checks the newest. Keep a copy elsewhere too.
+    /// next to the database, `<database file>.audit-anchors`); `carrel
+    /// audit verify` checks the newest. Keep a copy elsewhere too.
     #[arg(long, env = "CARREL_AUDIT_ANCHOR_FILE")]
     audit_anchor_file: Option<PathBuf>,
 }
@@ -233,6 +235,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(cli) {
         Ok(code) => code,
@@ -279,6 +282,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             items,
         } => {
             let store = open(&library, DEFAULT_DATABASE, true)?;
+            if staff::active_count(&store).map_err(|e| e.to_string())? > 0 {
+                return Err("this database already has staff accounts, so it looks like a real library's; the demo library goes only into a new database (choose another --database)".into());
+            }
             let summary = demo::generate(&store, seed, demo::DemoSize { patrons, items })
                 .map_err(|e| e.to_string())?;
             println!(
@@ -289,53 +295,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Audit {
             command: AuditCommand::Verify { library, anchor },
-        } => {
-            let store = open_for_verification(&library)?;
-            let url = library.url(DEFAULT_DATABASE)?;
-            let anchor = match anchor {
-                Some(text) => Some(audit::Anchor::parse(&text).map_err(|e| e.to_string())?),
-                None => {
-                    let file = library.anchor_file(&url);
-                    let latest = file.latest().map_err(|e| e.to_string())?;
-                    if let Some(a) = &latest {
-                        println!(
-                            "checking against the newest anchor the server recorded in {}: entry {}",
-                            file.path.display(),
-                            a.seq
-                        );
-                    }
-                    latest
-                }
-            };
-            let report = audit::verify(&store, anchor.as_ref()).map_err(|e| e.to_string())?;
-            match report.first_bad {
-                None => {
-                    println!(
-                        "audit log intact: {} entries verified",
-                        report.entries_checked
-                    );
-                    if report.floor > 0 {
-                        println!(
-                            "entries 1 to {} were destroyed under the audit log's retention rule, as the purge that did it recorded",
-                            report.floor
-                        );
-                    }
-                    if anchor.as_ref().is_some_and(|a| a.seq < report.floor) {
-                        println!("the anchored entry was itself destroyed under the retention rule, so it could not be checked; keep the new anchor below");
-                    }
-                    println!(
-                        "anchor: {}:{} (keep it outside the database; a later `carrel audit verify --anchor` with it proves the log was not cut back)",
-                        report.last_seq, report.last_hash
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some((seq, why)) => {
-                    println!("audit log BROKEN at entry {seq}: {why}");
-                    println!("{} entries before it verified", report.entries_checked);
-                    Ok(ExitCode::from(2))
-                }
-            }
-        }
+        } => verify(&library, anchor.as_deref()),
         Command::Staff {
             command: StaffCommand::Deactivate { library, username },
         } => deactivate(&library, &username),
@@ -369,6 +329,68 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `carrel audit verify`: the whole chain, against the anchor given and
+/// against the newest the server recorded in the anchor file (both, when
+/// both exist: an old anchor must not hide a newer one the log lost).
+fn verify(library: &LibraryArgs, given: Option<&str>) -> Result<ExitCode, String> {
+    let store = open_for_verification(library)?;
+    let file = library.anchor_file(&library.url(DEFAULT_DATABASE)?);
+    let given = given
+        .map(audit::Anchor::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let recorded = file.latest().map_err(|e| e.to_string())?;
+    if let Some(a) = &recorded {
+        println!(
+            "checking against the newest anchor the server recorded in {}: entry {}",
+            file.path.display(),
+            a.seq
+        );
+    }
+    let report = audit::verify(&store, given.as_ref()).map_err(|e| e.to_string())?;
+    match &report.first_bad {
+        None => {}
+        Some((_, why)) if report.wrong_key => {
+            println!("audit log NOT VERIFIED: {why}");
+            return Ok(ExitCode::from(2));
+        }
+        Some((seq, why)) => {
+            println!("audit log BROKEN at entry {seq}: {why}");
+            println!("{} entries before it verified", report.entries_checked);
+            return Ok(ExitCode::from(2));
+        }
+    }
+    // The chain is whole; the recorded anchor needs only its entry looked up.
+    if let Some(anchor) = &recorded {
+        if let Err(why) = audit::check_anchor(&store, anchor).map_err(|e| e.to_string())? {
+            println!("audit log BROKEN: {why}");
+            println!(
+                "(if you restored a database backup on purpose, this is expected: the backup ends before the anchor; keep {} and move it aside before starting the server)",
+                file.path.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
+    if given.as_ref().is_some_and(|a| a.seq < report.floor) {
+        println!("the anchored entry was itself destroyed under the retention rule, so it could not be checked; keep the new anchor below");
+    }
+    println!(
+        "audit log intact: {} entries verified",
+        report.entries_checked
+    );
+    if report.floor > 0 {
+        println!(
+            "entries 1 to {} were destroyed under the audit log's retention rule, as the purge that did it recorded",
+            report.floor
+        );
+    }
+    println!(
+        "anchor: {}:{} (keep it outside the database; a later `carrel audit verify --anchor` with it proves the log was not cut back)",
+        report.last_seq, report.last_hash
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn deactivate(library: &LibraryArgs, username: &str) -> Result<ExitCode, String> {
@@ -415,8 +437,12 @@ fn load_policy(path: &Path) -> Result<(Policy, String), String> {
 
 /// Reads the audit key file; `None` if it does not exist.
 fn read_key(path: &Path) -> Result<Option<AuditKey>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => AuditKey::from_hex(&text)
+    warn_if_readable_by_others(
+        path,
+        "the audit key (whoever reads it can forge audit entries)",
+    );
+    match std::fs::read(path) {
+        Ok(bytes) => AuditKey::from_hex(&String::from_utf8_lossy(&bytes))
             .map(Some)
             .map_err(|e| format!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -424,6 +450,25 @@ fn read_key(path: &Path) -> Result<Option<AuditKey>, String> {
             "{}: cannot read the audit key: {e}; pass --audit-key-file with the key this database was written with",
             path.display()
         )),
+    }
+}
+
+/// Warns on standard error when a file other users of the machine can read
+/// holds something they must not.
+fn warn_if_readable_by_others(path: &Path, what: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "carrel: warning: {} ({what}) can be read by other users of this machine (mode {mode:o}); run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
     }
 }
 
@@ -451,6 +496,9 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 fn open(library: &LibraryArgs, default_database: &str, create_key: bool) -> Result<Store, String> {
     let (policy, source) = load_policy(&library.policy)?;
     let url = library.url(default_database)?;
+    if !create_key {
+        must_exist(&url)?;
+    }
     let key_path = library.key_path(&url);
     if let Some(key) = read_key(&key_path)? {
         return Store::open(&url, policy, &source, key).map_err(|e| e.to_string());
@@ -478,11 +526,29 @@ fn open(library: &LibraryArgs, default_database: &str, create_key: bool) -> Resu
     Ok(store)
 }
 
+/// Commands that work on an existing library refuse a SQLite file that is
+/// not there (a mistyped path, or cron running in another folder), rather
+/// than make an empty database and then complain about its key.
+fn must_exist(url: &DatabaseUrl) -> Result<(), String> {
+    if let DatabaseUrl::Sqlite { path, .. } = url {
+        if !Path::new(path).exists() {
+            let shown = std::env::current_dir()
+                .map(|dir| dir.join(path).display().to_string())
+                .unwrap_or_else(|_| path.clone());
+            return Err(format!(
+                "there is no database at {shown}; check --database (or CARREL_DATABASE_URL), and the folder the command runs in"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Opens the store for `carrel audit verify`, which reports a key that
 /// does not fit the log itself.
 fn open_for_verification(library: &LibraryArgs) -> Result<Store, String> {
     let (policy, source) = load_policy(&library.policy)?;
     let url = library.url(DEFAULT_DATABASE)?;
+    must_exist(&url)?;
     let key_path = library.key_path(&url);
     let key = read_key(&key_path)?.ok_or_else(|| {
         format!(
@@ -612,6 +678,9 @@ fn serve(
 ) -> Result<ExitCode, String> {
     let purge_every = parse_every("--purge-every", &options.purge_every)?;
     let anchor_every = parse_every("--anchor-every", &options.anchor_every)?;
+    if demo_mode && library.database.is_some() {
+        return Err("--demo uses a database of its own (carrel-demo.db), with published passwords: leave out --database (and CARREL_DATABASE_URL) to run the demo, or --demo to run your library".into());
+    }
     let default_database = if demo_mode {
         DEMO_DATABASE
     } else {
@@ -627,6 +696,12 @@ fn serve(
         println!(
             "no staff accounts yet, so nobody can sign in: add one with `carrel staff add --username NAME --role director` (the password is read from standard input)"
         );
+    }
+    if anchor_every.is_some() {
+        // The first anchor before serving, so the file exists from the start.
+        carrel_server::record_anchor(&store, &anchors)
+            .map_err(|e| format!("cannot record the audit anchor: {e}"))?;
+        warn_if_readable_by_others(&anchors.path, "the audit anchors");
     }
     let mut limits = carrel_server::Limits::default();
     if let Some(n) = options.max_connections {
@@ -664,8 +739,17 @@ fn serve(
     })?;
     // The last anchor, so the next start can check the log it left behind.
     if anchor_every.is_some() {
-        if let Err(e) = carrel_server::record_anchor(&store, &anchors) {
-            eprintln!("carrel: could not record the last audit anchor: {e}");
+        match carrel_server::record_anchor(&store, &anchors)
+            .and_then(|()| audit::head_anchor(&store))
+        {
+            Ok(Some(anchor)) => println!(
+                "stopped; the audit log's newest entry is {}:{} (recorded in {})",
+                anchor.seq,
+                anchor.hash,
+                anchors.path.display()
+            ),
+            Ok(None) => println!("stopped"),
+            Err(e) => eprintln!("carrel: could not record the last audit anchor: {e}"),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -697,13 +781,19 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 /// looks whole from inside; the anchor file is what shows it was cut.
 fn check_anchor(store: &Store, anchors: &AnchorFile) -> Result<(), String> {
     let Some(anchor) = anchors.latest().map_err(|e| e.to_string())? else {
+        if !audit::is_empty(store).map_err(|e| e.to_string())? {
+            eprintln!(
+                "carrel: warning: there is no audit anchor file at {}, though the audit log has entries. On a first start with this version that is expected; otherwise the file was moved or deleted, and the log cannot be checked against it. A new one is started now",
+                anchors.path.display()
+            );
+        }
         return Ok(());
     };
     match audit::check_anchor(store, &anchor).map_err(|e| e.to_string())? {
         Ok(()) => Ok(()),
         Err(why) => Err(format!(
-            "the audit log does not match the anchor recorded in {}: {why}. Carrel will not write on after a log that may have been tampered with: run `carrel audit verify`, keep the database and the anchor file as evidence, and tell the Director. If you restored a database backup on purpose, move the anchor file aside (keep it) and start again",
-            anchors.path.display()
+            "the audit log does not match the anchor recorded in {path}: {why}. If you restored a database backup on purpose, that is expected (the backup ends before the anchor): move {path} aside, keep it, and start again. If not, the log may have been tampered with, and Carrel will not write on after it: run `carrel audit verify`, keep the database and the anchor file as evidence, and tell the Director",
+            path = anchors.path.display()
         )),
     }
 }

@@ -239,13 +239,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for StallTimeout<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+impl<S> StallTimeout<S> {
+    /// What a write (or flush) of the inner stream came back with: progress
+    /// resets the clock; no progress starts (or checks) it.
+    fn timed<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match poll {
             Poll::Pending => self.check_stall(cx).map(Err),
             ready => {
                 self.stalled = None;
@@ -253,15 +251,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
             }
         }
     }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, poll)
+    }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Pending => self.check_stall(cx).map(Err),
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.timed(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -273,13 +277,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => self.check_stall(cx).map(Err),
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.timed(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -148,6 +148,9 @@ pub struct Verification {
     /// proves the log was not cut back or rewritten up to that entry, which
     /// nothing inside the database alone can prove.
     pub last_hash: String,
+    /// The key does not verify the log at all (neither its newest nor its
+    /// oldest entry): most likely the wrong key file, not tampering.
+    pub wrong_key: bool,
 }
 
 /// An entry recorded outside the database: its seq and hash.
@@ -383,8 +386,15 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                 last_seq: floor + checked,
                 first_bad,
                 last_hash,
+                wrong_key: false,
             })
         };
+        if let KeyCheck::WrongKey { newest } = check_key(conn, key)? {
+            return Ok(Verification {
+                wrong_key: true,
+                ..result(0, Some((newest, "the audit key does not verify this log: no entry checks out with it, so this is most likely not the key the log was written with; restore the right key file from your backup and pass it with --audit-key-file".to_string())), String::new())?
+            });
+        }
         if let Some(a) = anchor.filter(|a| a.seq == floor && floor > 0) {
             if a.hash != floor_hash {
                 return result(0, Some((floor, format!(
@@ -423,9 +433,6 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                     .as_pending()
                     .is_some_and(|entry| key.mac(&message(seq, &prev_hash, &entry)) == stored_hash);
                 if !intact {
-                    if let KeyCheck::WrongKey { .. } = check_key(conn, key)? {
-                        return result(checked, Some((seq, "the audit key does not verify this log: no entry checks out with it, so this is not the key the log was written with (restore the right key file from backup and pass it with --audit-key-file), or every entry was forged".to_string())), String::new());
-                    }
                     return result(checked, Some((seq, format!("entry {seq} was altered after it was written"))), String::new());
                 }
                 if anchor.is_some_and(|a| a.seq == seq && a.hash != stored_hash) {

@@ -76,14 +76,14 @@ fn warn_if_readable_by_others(path: &str) {
 /// in memory, so it is refused; a purge run from another process (cron)
 /// sees the lock and yields to the server between short transactions.
 pub(super) fn lock_as_server(path: &str) -> Result<std::fs::File, Error> {
-    let file = open_lock_file(path)?;
+    let file = open_lock_file(&lock_path(path))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::config(format!(
             "another Carrel server is already using the database {path}; stop it first, or point this one at another database"
         ))),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::config(format!(
-            "cannot lock {path}.server-lock: {e}"
+            "cannot lock the database's server-lock file: {e}"
         ))),
     }
 }
@@ -91,7 +91,7 @@ pub(super) fn lock_as_server(path: &str) -> Result<std::fs::File, Error> {
 /// Whether a Carrel server in another process holds [`lock_as_server`].
 pub(super) fn server_elsewhere(path: &str) -> bool {
     // Opened, never created: no lock file, no server.
-    let Ok(file) = std::fs::File::open(format!("{path}.server-lock")) else {
+    let Ok(file) = std::fs::File::open(lock_path(path)) else {
         return false;
     };
     matches!(
@@ -100,7 +100,16 @@ pub(super) fn server_elsewhere(path: &str) -> bool {
     )
 }
 
-fn open_lock_file(path: &str) -> Result<std::fs::File, Error> {
+/// The lock file of a database: beside the file itself, links resolved, so
+/// a second server that reaches the same file by another name (a symbolic
+/// link, a relative path) finds the same lock.
+fn lock_path(path: &str) -> String {
+    let real =
+        std::fs::canonicalize(path).map_or_else(|_| path.to_string(), |p| p.display().to_string());
+    format!("{real}.server-lock")
+}
+
+fn open_lock_file(lock: &str) -> Result<std::fs::File, Error> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -108,9 +117,9 @@ fn open_lock_file(path: &str) -> Result<std::fs::File, Error> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(format!("{path}.server-lock")).map_err(|e| {
+    options.open(lock).map_err(|e| {
         Error::config(format!(
-            "cannot open {path}.server-lock: {e}; check the database's folder is writable"
+            "cannot open {lock}: {e}; check the database's folder is writable"
         ))
     })
 }
