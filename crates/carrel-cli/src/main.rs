@@ -214,9 +214,14 @@ fn main() -> ExitCode {
     // the audit key and anchors) holds personal data or guards it: readable
     // by its owner only.
     #[cfg(unix)]
-    // SAFETY: umask only sets the process's file-creation mask.
+    // SAFETY: umask only sets the process's file-creation mask; ignoring
+    // SIGXFSZ only changes that signal's disposition.
     unsafe {
         libc::umask(0o077);
+        // A write past the file size limit (`ulimit -f`) then fails with
+        // EFBIG, which SQLite reports and Carrel answers 503, instead of
+        // the signal killing the server.
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     // Argon2 takes 19 MiB a hash. glibc's malloc raises its mmap threshold
     // after the first such block is freed, and later ones come from
@@ -362,9 +367,9 @@ fn verify(library: &LibraryArgs, given: Option<&str>) -> Result<ExitCode, String
             return Ok(ExitCode::from(2));
         }
     }
-    // The chain is whole; the recorded anchor needs only its entry looked up.
-    if let Some(anchor) = &recorded {
-        if let Err(why) = audit::check_anchor(&store, anchor).map_err(|e| e.to_string())? {
+    // The chain is whole; each recorded anchor needs only its entry looked up.
+    if recorded.is_some() {
+        if let Err(why) = file.check_all(&store).map_err(|e| e.to_string())? {
             println!("audit log BROKEN: {why}");
             println!(
                 "(if you restored a database backup on purpose, this is expected: the backup ends before the anchor; keep {} and move it aside before starting the server)",
@@ -705,7 +710,13 @@ fn serve(
     }
     let mut limits = carrel_server::Limits::default();
     if let Some(n) = options.max_connections {
-        limits.max_connections = n.max(1);
+        if n > limits.max_connections {
+            eprintln!(
+                "carrel: --max-connections {n} is more than this process can serve with its open-file limit (`ulimit -n`); serving at most {}",
+                limits.max_connections
+            );
+        }
+        limits.max_connections = n.clamp(1, limits.max_connections);
     }
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
@@ -761,18 +772,27 @@ fn serve(
 /// listens still stops it cleanly.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let interrupt = tokio::signal::ctrl_c();
-    async move {
-        #[cfg(unix)]
-        if let Some(mut term) = term {
-            tokio::select! {
-                _ = interrupt => {}
-                _ = term.recv() => {}
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, interrupt) {
+                (Some(mut term), Some(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            return;
         }
-        let _ = interrupt.await;
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -780,7 +800,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 /// server recorded outside the database. A log wiped and its head reset
 /// looks whole from inside; the anchor file is what shows it was cut.
 fn check_anchor(store: &Store, anchors: &AnchorFile) -> Result<(), String> {
-    let Some(anchor) = anchors.latest().map_err(|e| e.to_string())? else {
+    let Some(_) = anchors.latest().map_err(|e| e.to_string())? else {
         if !audit::is_empty(store).map_err(|e| e.to_string())? {
             eprintln!(
                 "carrel: warning: there is no audit anchor file at {}, though the audit log has entries. On a first start with this version that is expected; otherwise the file was moved or deleted, and the log cannot be checked against it. A new one is started now",
@@ -789,10 +809,10 @@ fn check_anchor(store: &Store, anchors: &AnchorFile) -> Result<(), String> {
         }
         return Ok(());
     };
-    match audit::check_anchor(store, &anchor).map_err(|e| e.to_string())? {
+    match anchors.check_all(store).map_err(|e| e.to_string())? {
         Ok(()) => Ok(()),
         Err(why) => Err(format!(
-            "the audit log does not match the anchor recorded in {path}: {why}. If you restored a database backup on purpose, that is expected (the backup ends before the anchor): move {path} aside, keep it, and start again. If not, the log may have been tampered with, and Carrel will not write on after it: run `carrel audit verify`, keep the database and the anchor file as evidence, and tell the Director",
+            "the audit log does not match the anchors recorded in {path}: {why}. If you restored a database backup on purpose, that is expected (the backup ends before the anchor): move {path} aside, keep it, and start again. If not, the log may have been tampered with, and Carrel will not write on after it: run `carrel audit verify`, keep the database and the anchor file as evidence, and tell the Director",
             path = anchors.path.display()
         )),
     }

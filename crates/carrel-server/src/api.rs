@@ -15,7 +15,7 @@ use carrel_store::{patron_sessions, staff, Error, Store, Tx};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::quiet_log::NowAndThen;
+use carrel_store::quiet_log::NowAndThen;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -47,17 +47,17 @@ impl AppState {
 /// with 503 and Retry-After, before any work is done for them.
 pub struct PasswordChecks {
     /// Turns to hash now.
-    turns: tokio::sync::Semaphore,
+    turns: Arc<tokio::sync::Semaphore>,
     /// Places in the building, hashing or waiting.
-    places: tokio::sync::Semaphore,
+    places: Arc<tokio::sync::Semaphore>,
 }
 
 impl PasswordChecks {
     pub fn new(turns: usize, queue: usize) -> PasswordChecks {
         let turns = turns.max(1);
         PasswordChecks {
-            turns: tokio::sync::Semaphore::new(turns),
-            places: tokio::sync::Semaphore::new(turns + queue),
+            turns: Arc::new(tokio::sync::Semaphore::new(turns)),
+            places: Arc::new(tokio::sync::Semaphore::new(turns + queue)),
         }
     }
 }
@@ -71,7 +71,7 @@ impl AppState {
         F: FnOnce(&Store) -> Result<T, Error> + Send + 'static,
     {
         let checks = self.password_checks.clone();
-        let Ok(_place) = checks.places.try_acquire() else {
+        let Ok(place) = checks.places.clone().try_acquire_owned() else {
             static REFUSED: NowAndThen = NowAndThen::new();
             if let Some(held_back) = REFUSED.due() {
                 tracing::warn!(
@@ -81,12 +81,23 @@ impl AppState {
             }
             return Err(ApiError(Error::Busy));
         };
-        let _turn = checks
+        let turn = checks
             .turns
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| ApiError(Error::Busy))?;
-        self.blocking(work).await
+        // The place and the turn go with the work, not with this request:
+        // a client that hangs up drops the request, but the hash already
+        // started runs to its end, and until it does, its place stays
+        // taken. (Held by the request, they were given back at once, and
+        // sign-ins from clients that hang up piled up without bound on
+        // the blocking threads the desk needs too.)
+        self.blocking(move |store| {
+            let _held = (place, turn);
+            work(store)
+        })
+        .await
     }
 }
 
@@ -136,16 +147,18 @@ impl IntoResponse for ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Error::Refused { .. } => StatusCode::CONFLICT,
-            Error::Config(_) | Error::Unavailable | Error::Busy | Error::DiskFull => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::Config(_)
+            | Error::Unavailable
+            | Error::Busy
+            | Error::DiskFull
+            | Error::WriteFailed => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         // When to try again, for the answers that mean "not now".
         let retry_after = match &e {
             Error::Busy => Some("2"),
             Error::Unavailable => Some("5"),
-            Error::DiskFull => Some("60"),
+            Error::DiskFull | Error::WriteFailed => Some("60"),
             _ => None,
         };
         let message = if retry_after.is_some() {
@@ -156,7 +169,10 @@ impl IntoResponse for ApiError {
             }
             e.to_string()
         } else if status.is_server_error() {
-            tracing::error!(error = %e, "request failed");
+            static FAILED: NowAndThen = NowAndThen::new();
+            if let Some(held_back) = FAILED.due() {
+                tracing::error!(error = %e, held_back, "request failed");
+            }
             "Carrel could not complete the request; nothing was changed. The operator's log has the details.".to_string()
         } else {
             tracing::debug!(code = e.code(), "request refused");

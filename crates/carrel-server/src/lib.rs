@@ -9,7 +9,6 @@
 
 pub mod api;
 pub mod listener;
-mod quiet_log;
 pub mod routes;
 
 use std::sync::Arc;
@@ -124,19 +123,19 @@ pub fn spawn_anchor_schedule(store: Arc<Store>, file: AnchorFile, every: std::ti
             let outcome = tokio::task::spawn_blocking(move || record_anchor(&store, &file)).await;
             match outcome {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "could not record an audit anchor"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "could not record an audit anchor (if the log no longer holds an earlier one, it was wiped or rewound while the server ran)")
+                }
                 Err(_) => tracing::error!("recording an audit anchor stopped unexpectedly"),
             }
         }
     });
 }
 
-/// Appends the log's newest entry to the anchor file (unless it is there).
+/// Appends the log's newest entry to the anchor file (unless it is there),
+/// after checking the log still holds every anchor recorded before.
 pub fn record_anchor(store: &Store, file: &AnchorFile) -> Result<(), carrel_store::Error> {
-    match carrel_store::audit::head_anchor(store)? {
-        Some(anchor) => file.append(&anchor, store.now().timestamp()),
-        None => Ok(()),
-    }
+    file.record(store)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the

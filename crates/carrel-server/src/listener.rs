@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
-use crate::quiet_log::NowAndThen;
+use carrel_store::quiet_log::NowAndThen;
 
 /// The time limits and the connection limit of the HTTP listener.
 #[derive(Debug, Clone, Copy)]
@@ -106,8 +106,45 @@ pub fn connection_limit_below(open_files: Option<u64>) -> usize {
     }
 }
 
+/// The most a connection buffers while reading a request (headers, and
+/// the body as it streams).
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 /// What a connection over the limit is told before it is closed.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"error\":{\"code\":\"busy\",\"message\":\"the server has too many open connections; try again shortly\"}}";
+
+/// Connections over the limit being told so at once, at most; beyond, one
+/// is closed without a word.
+const REFUSALS_AT_ONCE: usize = 32;
+
+/// Tells a connection over the limit "503" and closes it. A client that
+/// has already sent its request would see a reset, not the answer, if the
+/// socket closed with its request unread: so the request is read and
+/// dropped for up to a second first (a few refusals at once, bounded, so
+/// they cannot hold many descriptors).
+fn refuse(stream: tokio::net::TcpStream, refusals: &Arc<Semaphore>) {
+    let Ok(turn) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = stream;
+        let _ = stream.write_all(TOO_MANY_CONNECTIONS).await;
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let mut total = 0;
+            while let Ok(n) = stream.read(&mut sink).await {
+                total += n;
+                if n == 0 || total > 64 * 1024 {
+                    break;
+                }
+            }
+        })
+        .await;
+        drop(turn);
+    });
+}
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open
 /// requests finish (at most 30 s).
@@ -118,6 +155,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
     let (closing, closed) = watch::channel(false);
     tokio::pin!(shutdown);
     tracing::info!(
@@ -144,13 +182,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            // Never wait to tell it: a full send buffer is impossible on a
-            // new connection, and a client that never reads cannot hold us.
-            let _ = stream.try_write(TOO_MANY_CONNECTIONS);
             static REFUSED: NowAndThen = NowAndThen::new();
             if let Some(held_back) = REFUSED.due() {
                 tracing::warn!(held_back, "connections refused: too many open");
             }
+            refuse(stream, &refusals);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -170,6 +206,10 @@ pub async fn serve(
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read)
+                // hyper's default (about 400 KiB a connection) let 900
+                // connections of padded headers take 337 MB; Carrel's
+                // requests have headers of a few KiB.
+                .max_buf_size(READ_BUFFER_BYTES)
                 .serve_connection(io, service);
             tokio::pin!(connection);
             tokio::select! {
@@ -191,6 +231,61 @@ pub async fn serve(
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(Duration::from_secs(30), permits.acquire_many(all)).await;
     Ok(())
+}
+
+/// A request body that must arrive whole within a time limit counted from
+/// the end of the headers. (tower-http's body timeout restarts its clock
+/// at every chunk, so a client sending a byte every few seconds held its
+/// connection as long as it liked, and 200 such clients took every
+/// connection slot.)
+pub struct DeadlineBody {
+    inner: axum::body::Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    pub fn new(inner: axum::body::Body, limit: Duration) -> DeadlineBody {
+        DeadlineBody {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl axum::body::HttpBody for DeadlineBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(axum::Error::new(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            )))));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The layer that gives every request body a [`DeadlineBody`].
+pub async fn body_deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let request = request.map(|body| axum::body::Body::new(DeadlineBody::new(body, limit)));
+    next.run(request).await
 }
 
 /// A stream whose writes fail once they have made no progress for a

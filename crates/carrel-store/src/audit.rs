@@ -235,12 +235,12 @@ pub struct AnchorFile {
 }
 
 impl AnchorFile {
-    /// The newest anchor in the file; `None` if the file does not exist or
-    /// holds none.
-    pub fn latest(&self) -> Result<Option<Anchor>, Error> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    /// Every anchor in the file, oldest first; none if the file does not
+    /// exist.
+    pub fn all(&self) -> Result<Vec<Anchor>, Error> {
+        let text = match std::fs::read(&self.path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
                 return Err(Error::config(format!(
                     "cannot read the audit anchor file {}: {e}",
@@ -248,20 +248,55 @@ impl AnchorFile {
                 )))
             }
         };
-        let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
-            return Ok(None);
-        };
-        let anchor = line.split_whitespace().nth(1).ok_or_else(|| {
-            Error::config(format!(
-                "the audit anchor file {} has a line that is not `UNIX-TIME SEQ:HASH`",
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let anchor = line.split_whitespace().nth(1).ok_or_else(|| {
+                    Error::config(format!(
+                        "the audit anchor file {} has a line that is not `UNIX-TIME SEQ:HASH`",
+                        self.path.display()
+                    ))
+                })?;
+                Anchor::parse(anchor)
+            })
+            .collect()
+    }
+
+    /// The newest anchor in the file; `None` if the file does not exist or
+    /// holds none.
+    pub fn latest(&self) -> Result<Option<Anchor>, Error> {
+        Ok(self.all()?.pop())
+    }
+
+    /// Checks every anchor in the file against the log (one lookup each):
+    /// `Err` names the first the log no longer holds.
+    pub fn check_all(&self, store: &Store) -> Result<Result<(), String>, Error> {
+        for anchor in self.all()? {
+            if let Err(why) = check_anchor(store, &anchor)? {
+                return Ok(Err(why));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Records the log's newest entry, after checking the log still holds
+    /// every anchor recorded before: an anchor appended after the log was
+    /// wiped or rewound would make the new log look like the one anchored.
+    pub fn record(&self, store: &Store) -> Result<(), Error> {
+        if let Err(why) = self.check_all(store)? {
+            return Err(Error::config(format!(
+                "the audit log no longer holds an anchor recorded in {}: {why}; no new anchor is recorded over it. Run `carrel audit verify`",
                 self.path.display()
-            ))
-        })?;
-        Anchor::parse(anchor).map(Some)
+            )));
+        }
+        match head_anchor(store)? {
+            Some(anchor) => self.append(&anchor, store.now().timestamp()),
+            None => Ok(()),
+        }
     }
 
     /// Appends `anchor` (with the time) unless it is already the newest.
-    pub fn append(&self, anchor: &Anchor, at: i64) -> Result<(), Error> {
+    fn append(&self, anchor: &Anchor, at: i64) -> Result<(), Error> {
         use std::io::Write;
         if self.latest()?.as_ref() == Some(anchor) {
             return Ok(());

@@ -38,6 +38,10 @@ pub enum Error {
     /// was changed.
     #[error("the database could not be written because its disk is full; nothing was changed; the library's system administrator must free space")]
     DiskFull,
+    /// The database's files could not be written or read (a failing disk,
+    /// a file size limit). Nothing was changed.
+    #[error("the database could not be written (its disk failed); nothing was changed; the library's system administrator must check the disk")]
+    WriteFailed,
     /// A database failure. The text is for the operator's log and holds no
     /// values (see `db::postgres::error`); users see a generic message.
     #[error("database error: {0}")]
@@ -80,6 +84,7 @@ impl Error {
             Error::Unavailable => "unavailable",
             Error::Busy => "busy",
             Error::DiskFull => "disk_full",
+            Error::WriteFailed => "write_failed",
             Error::Database(_) | Error::Internal(_) => "internal",
         }
     }

@@ -36,6 +36,7 @@ pub mod mailing_lists;
 pub mod patron_sessions;
 pub mod patrons;
 pub mod programs;
+pub mod quiet_log;
 pub mod retention;
 mod secrets;
 pub mod staff;

@@ -358,6 +358,52 @@ fn d7_a_wiped_audit_log_is_caught_by_the_anchor_the_server_recorded() {
     assert!(refused.contains("does not match the anchor"), "{refused}");
 }
 
+/// The log wiped behind a running server's back: the server must not
+/// record the new, short log's head as an anchor over the old ones (that
+/// made the wipe pass every default check), so the next start refuses and
+/// `audit verify` names it.
+#[test]
+fn d7_a_log_wiped_while_the_server_runs_is_not_anchored_over() {
+    let dir = scratch("wipe-live");
+    add_staff(&dir, "sqlite:lib.db", "boss", "director");
+    let server = serve(&dir, &["--database", "sqlite:lib.db"]).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sign_in = |server: &Server| {
+        runtime.block_on(async {
+            let status = reqwest::Client::new()
+                .post(server.url("/api/v1/session"))
+                .json(&serde_json::json!({"username": "boss", "password": "boss-long-password"}))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 200);
+        })
+    };
+    sign_in(&server);
+    let before = std::fs::read_to_string(dir.join("lib.db.audit-anchors")).unwrap();
+    let conn = rusqlite::Connection::open(dir.join("lib.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute_batch("DELETE FROM audit_log; UPDATE audit_head SET seq = 0, hash = '';")
+        .unwrap();
+    drop(conn);
+    sign_in(&server);
+    let (_, log) = server.stop();
+    assert!(log.contains("no longer holds an anchor"), "{log}");
+    let after = std::fs::read_to_string(dir.join("lib.db.audit-anchors")).unwrap();
+    assert_eq!(after, before, "no anchor was recorded over the wiped log");
+    let refused = serve(&dir, &["--database", "sqlite:lib.db"])
+        .err()
+        .expect("serve refuses");
+    assert!(refused.contains("does not match the anchor"), "{refused}");
+    let out = carrel(
+        &dir,
+        &["audit", "verify", "--database", "sqlite:lib.db"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+}
+
 /// Commands on an existing library name a database that is not there
 /// (a mistyped path, cron in another folder) instead of making an empty
 /// one; the demo never goes into a real library's database.
@@ -629,11 +675,20 @@ fn acknowledged_writes_survive_a_full_disk_and_failing_writes() {
     copy_library(&dir, &failing);
     let limit_kib = database_size / 1024 + 1024;
     let script = format!(
-        "trap '' XFSZ; ulimit -f {limit_kib}; exec '{carrel_bin}' serve --database sqlite:lib.db --listen 127.0.0.1:0 --purge-every off --anchor-every off"
+        "ulimit -f {limit_kib}; exec '{carrel_bin}' serve --database sqlite:lib.db --listen 127.0.0.1:0 --purge-every off --anchor-every off"
     );
     let server = start(&failing, "bash", &["-c", &script]).unwrap();
     let told = check_out_until_the_disk_refuses(&server);
-    let _ = server.stop();
+    // The server survives (SIGXFSZ is ignored) and says what happened.
+    let (clean, log) = server.stop();
+    assert!(clean, "the server died under failing writes: {log}");
+    assert!(
+        told.failed
+            .iter()
+            .all(|(status, code)| *status == 503 && code == "write_failed"),
+        "failing writes are answered 503 write_failed: {:?}",
+        &told.failed[..told.failed.len().min(5)]
+    );
     assert_every_acknowledgement_committed(&failing.join("lib.db"), &told, "failing writes");
     let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
 }

@@ -25,7 +25,6 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::api::{AppState, MAX_BODY_BYTES};
@@ -278,7 +277,10 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::api::refuse_oversized_body))
-        .layer(RequestBodyTimeoutLayer::new(body_timeout))
+        .layer(axum::middleware::from_fn_with_state(
+            body_timeout,
+            crate::listener::body_deadline,
+        ))
         .layer(
             // Log the route template, never the concrete URL: a URL may
             // carry an id or a barcode.

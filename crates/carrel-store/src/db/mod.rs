@@ -295,6 +295,11 @@ pub(crate) enum Pool {
     Postgres(Box<postgres::PgPool>),
 }
 
+/// How long a request waits for the database when another program (or
+/// session) holds what it needs, in all: then it is answered "busy", 503
+/// with Retry-After.
+pub(crate) const WAIT_FOR_DATABASE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long a purge transaction from another process (`carrel purge` from
 /// cron) runs, at most, while a Carrel server uses the same SQLite file.
 /// The server cannot tell that process that a desk request waits, as it
@@ -383,11 +388,14 @@ impl Pool {
         match self {
             Pool::Sqlite { writer, .. } => writer.run(f),
             Pool::Postgres(pool) => {
-                let mut pooled = pool.get().map_err(|e| {
-                    tracing::error!(error = %e, "no PostgreSQL connection available");
-                    Error::Unavailable
-                })?;
-                Conn::Postgres(&mut pooled).begin()?;
+                // One budget for the whole wait: for a connection of the
+                // pool, then for locks (what is left of it).
+                let arrived = std::time::Instant::now();
+                let mut pooled = pool.get_within(WAIT_FOR_DATABASE)?;
+                let left = WAIT_FOR_DATABASE
+                    .saturating_sub(arrived.elapsed())
+                    .max(std::time::Duration::from_millis(100));
+                Conn::Postgres(&mut pooled).begin(left)?;
                 match f(Conn::Postgres(&mut pooled)) {
                     Ok(value) => {
                         Conn::Postgres(&mut pooled).commit()?;
@@ -556,8 +564,9 @@ impl Conn<'_> {
     }
 
     /// BEGIN, on PostgreSQL (SQLite's transactions are opened by
-    /// `group_commit`).
-    fn begin(&mut self) -> Result<(), Error> {
+    /// `group_commit`), with the transaction's statements waiting at most
+    /// `lock_wait` for a lock (one round trip for both).
+    fn begin(&mut self, lock_wait: std::time::Duration) -> Result<(), Error> {
         match self {
             Conn::Sqlite(_) => Err(Error::internal(
                 "SQLite transactions are opened by group commit",
@@ -568,7 +577,10 @@ impl Conn<'_> {
                 if c.in_transaction {
                     c.batch("ROLLBACK")?;
                 }
-                c.batch("BEGIN")?;
+                c.batch(&format!(
+                    "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+                    lock_wait.as_millis()
+                ))?;
                 c.in_transaction = true;
                 Ok(())
             }

@@ -65,8 +65,9 @@ impl r2d2::ManageConnection for PgManager {
     }
 }
 
-/// How long a statement waits for a lock held by another session.
-pub(super) const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a statement waits for a lock held by another session, when
+/// nothing shorter is set for its transaction (see `Pool::run`).
+pub(super) const LOCK_TIMEOUT: std::time::Duration = super::WAIT_FOR_DATABASE;
 
 /// The pool, and a way to open a connection outside it.
 pub(crate) struct PgPool {
@@ -77,6 +78,23 @@ pub(crate) struct PgPool {
 impl PgPool {
     pub(super) fn get(&self) -> Result<r2d2::PooledConnection<PgManager>, r2d2::Error> {
         self.pool.get()
+    }
+
+    /// A connection within `wait`; `Err` says whether every connection was
+    /// in use (busy) or the server could not be reached (unavailable).
+    pub(super) fn get_within(
+        &self,
+        wait: std::time::Duration,
+    ) -> Result<r2d2::PooledConnection<PgManager>, Error> {
+        self.pool.get_timeout(wait).map_err(|e| {
+            let state = self.pool.state();
+            if state.connections >= self.pool.max_size() && state.idle_connections == 0 {
+                Error::Busy
+            } else {
+                tracing::error!(error = %e, "no PostgreSQL connection available");
+                Error::Unavailable
+            }
+        })
     }
 
     pub(super) fn max_size(&self) -> u32 {

@@ -174,7 +174,10 @@ fn connect(path: &str, synchronous: Synchronous) -> Result<Connection, Error> {
 /// holds it, before the request is answered "busy" (503 with Retry-After).
 /// Carrel's own checkpoints never make it wait: they take their turn in
 /// the group commit's queue and do not wait for readers.
-pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: std::time::Duration = super::WAIT_FOR_DATABASE;
+
+/// How long the checkpointer rests after a failed checkpoint.
+const CHECKPOINT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often the checkpointer looks at the WAL's size.
 const CHECKPOINT_TICK: std::time::Duration = std::time::Duration::from_millis(500);
@@ -270,9 +273,7 @@ impl Checkpointer {
                     if !due {
                         continue;
                     }
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::debug!(error = %e, "WAL copy skipped; will retry");
-                    }
+                    copy_most_of_the_wal(&conn);
                     // A purge between its transactions bounds the WAL
                     // itself; queueing here would end its transactions
                     // early, as a desk request does.
@@ -286,7 +287,12 @@ impl Checkpointer {
                         }
                         Ok(false) => {
                             let since = *blocked_since.get_or_insert_with(std::time::Instant::now);
-                            let long = since.elapsed() >= std::time::Duration::from_secs(60);
+                            // Under a busy desk the log grows tens of MB a
+                            // second while it cannot be cut: say so early
+                            // when it is large, in any case after a minute.
+                            let large = wal_size(&path) > WAL_WORTH_A_WARNING;
+                            let long = since.elapsed() >= std::time::Duration::from_secs(60)
+                                || (large && since.elapsed() >= std::time::Duration::from_secs(10));
                             let quiet = warned_at.is_none_or(|w| w.elapsed() >= std::time::Duration::from_secs(300));
                             if long && quiet {
                                 warned_at = Some(std::time::Instant::now());
@@ -297,7 +303,17 @@ impl Checkpointer {
                                 );
                             }
                         }
-                        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
+                        Err(e) => {
+                            static FAILED: crate::quiet_log::NowAndThen =
+                                crate::quiet_log::NowAndThen::new();
+                            if let Some(held_back) = FAILED.due() {
+                                tracing::warn!(error = %e, held_back, "WAL checkpoint failed; will retry");
+                            }
+                            // A full or failing disk: every commit would
+                            // wake this thread to fail again.
+                            std::thread::sleep(CHECKPOINT_BACKOFF);
+                            while woken.try_recv().is_ok() {}
+                        }
                     }
                 }
                 // Last one on the way out, so the file is complete on disk.
@@ -330,6 +346,30 @@ impl Drop for Checkpointer {
     }
 }
 
+/// A WAL this large that cannot be cut is worth a warning after 10 s.
+const WAL_WORTH_A_WARNING: u64 = 256 * 1024 * 1024;
+
+/// Copies what it can of the WAL without blocking anyone: again while the
+/// pass left much behind (a large log, after an outside reader let go, is
+/// copied over several passes while writes go on), so the turn at the
+/// writer that follows copies only a little.
+fn copy_most_of_the_wal(conn: &Connection) {
+    for _ in 0..4 {
+        let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match pass {
+            // (frames in the log, frames copied): again while many are left.
+            Ok((log, copied)) if log - copied > 1_000 => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "WAL copy skipped; will retry");
+                return;
+            }
+        }
+    }
+}
+
 /// On the writer's connection, between batches: copies the rest of the WAL
 /// into the database file and cuts the WAL to zero bytes, so no old page
 /// image survives in it (D2). Never waits: returns `false` at once if an
@@ -356,11 +396,8 @@ pub(super) fn copy_wal_passively(path: &str, synchronous: Synchronous) -> Result
     let conn = connect(path, synchronous)?;
     conn.busy_timeout(std::time::Duration::ZERO)
         .map_err(error)?;
-    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        Ok(()) => Ok(()),
-        Err(e) if is_busy(&e) => Ok(()),
-        Err(e) => Err(error(e)),
-    }
+    copy_most_of_the_wal(&conn);
+    Ok(())
 }
 
 impl ToSql for Param<'_> {
@@ -432,8 +469,11 @@ enum FailureKind {
     /// Another program holds the database's write lock for longer than
     /// Carrel waits (`BUSY_TIMEOUT`).
     Busy,
-    /// The disk (or the file size limit) is full.
+    /// The disk is full.
     Full,
+    /// A read or write of the files failed (a failing disk; a file size
+    /// limit).
+    Io,
     Other,
 }
 
@@ -449,6 +489,7 @@ impl Failure {
         match self.kind {
             FailureKind::Busy => Error::Busy,
             FailureKind::Full => Error::DiskFull,
+            FailureKind::Io => Error::WriteFailed,
             FailureKind::Other => Error::Database(format!("sqlite: {}", self.message)),
         }
     }
@@ -468,6 +509,8 @@ impl From<rusqlite::Error> for Failure {
             FailureKind::Busy
         } else if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
             FailureKind::Full
+        } else if e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure) {
+            FailureKind::Io
         } else {
             FailureKind::Other
         };
