@@ -349,18 +349,20 @@ impl Drop for Checkpointer {
 /// A WAL this large that cannot be cut is worth a warning after 10 s.
 const WAL_WORTH_A_WARNING: u64 = 256 * 1024 * 1024;
 
-/// Copies what it can of the WAL without blocking anyone: again while the
-/// pass left much behind (a large log, after an outside reader let go, is
-/// copied over several passes while writes go on), so the turn at the
-/// writer that follows copies only a little.
+/// Copies what it can of the WAL without blocking anyone, so the turn at
+/// the writer that follows copies only a little. A large log (after an
+/// outside reader let go) is copied over several passes while writes go
+/// on; an ordinary one in one pass, since each pass also syncs the
+/// database file, competing with the desk's commits for the disk.
 fn copy_most_of_the_wal(conn: &Connection) {
     for _ in 0..4 {
         let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         match pass {
-            // (frames in the log, frames copied): again while many are left.
-            Ok((log, copied)) if log - copied > 1_000 => continue,
+            // (frames in the log, frames copied): again while a large
+            // part is left (64 MiB of 4 KiB pages).
+            Ok((log, copied)) if log - copied > 16_384 => continue,
             Ok(_) => return,
             Err(e) => {
                 tracing::debug!(error = %e, "WAL copy skipped; will retry");
