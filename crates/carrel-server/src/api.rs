@@ -79,14 +79,14 @@ impl AppState {
                     "sign-ins refused: too many waiting for a turn (a flood?)"
                 );
             }
-            return Err(ApiError(Error::Busy));
+            return Err(ApiError(Error::Overloaded));
         };
         let turn = checks
             .turns
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| ApiError(Error::Busy))?;
+            .map_err(|_| ApiError(Error::Overloaded))?;
         // The place and the turn go with the work, not with this request:
         // a client that hangs up drops the request, but the hash already
         // started runs to its end, and until it does, its place stays
@@ -150,22 +150,26 @@ impl IntoResponse for ApiError {
             Error::Config(_)
             | Error::Unavailable
             | Error::Busy
+            | Error::Overloaded
             | Error::DiskFull
             | Error::WriteFailed => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         // When to try again, for the answers that mean "not now".
         let retry_after = match &e {
-            Error::Busy => Some("2"),
+            Error::Busy | Error::Overloaded => Some("2"),
             Error::Unavailable => Some("5"),
             Error::DiskFull | Error::WriteFailed => Some("60"),
             _ => None,
         };
         let message = if retry_after.is_some() {
-            // Not a fault of Carrel's: say plainly what is going on.
+            // Not a fault of Carrel's: say plainly what is going on. (The
+            // refused sign-ins of a flood are logged where they are refused.)
             static NOT_NOW: NowAndThen = NowAndThen::new();
-            if let Some(held_back) = NOT_NOW.due() {
-                tracing::warn!(error = %e, held_back, "request not served now");
+            if !matches!(e, Error::Overloaded) {
+                if let Some(held_back) = NOT_NOW.due() {
+                    tracing::warn!(error = %e, held_back, "request not served now");
+                }
             }
             e.to_string()
         } else if status.is_server_error() {

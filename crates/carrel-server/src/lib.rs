@@ -69,6 +69,9 @@ pub fn spawn_alert_hook(store: Arc<Store>, command: Option<String>, every: std::
                 tokio::task::spawn_blocking(move || send_alerts(&store, command.as_deref())).await;
             match outcome {
                 Ok(Ok(())) => {}
+                Ok(Err(e @ carrel_store::Error::Busy)) => {
+                    tracing::warn!(error = %e, "alert hook waited in vain for the database; retrying at the next tick")
+                }
                 Ok(Err(e)) => tracing::error!(error = %e, "alert hook failed"),
                 Err(_) => tracing::error!("alert hook stopped unexpectedly"),
             }

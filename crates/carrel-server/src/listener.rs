@@ -111,7 +111,7 @@ pub fn connection_limit_below(open_files: Option<u64>) -> usize {
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// What a connection over the limit is told before it is closed.
-const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"error\":{\"code\":\"busy\",\"message\":\"the server has too many open connections; try again shortly\"}}";
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 97\r\nConnection: close\r\n\r\n{\"error\":{\"code\":\"busy\",\"message\":\"the server has too many open connections; try again shortly\"}}";
 
 /// Connections over the limit being told so at once, at most; beyond, one
 /// is closed without a word.
@@ -432,6 +432,24 @@ mod tests {
         stream.shutdown().await.unwrap();
         drop(stream);
         assert_eq!(reader.await.unwrap(), 4096);
+    }
+
+    /// The canned answer is a well-formed response: its declared length
+    /// is its body's (a wrong one made curl and Python report a broken
+    /// answer instead of the 503).
+    #[test]
+    fn the_answer_to_one_connection_too_many_is_well_formed() {
+        let text = std::str::from_utf8(TOO_MANY_CONNECTIONS).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let declared: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(declared, body.len());
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        serde_json::from_str::<serde_json::Value>(body).unwrap();
     }
 
     #[test]

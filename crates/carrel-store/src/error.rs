@@ -34,6 +34,12 @@ pub enum Error {
     /// from cron) for longer than Carrel waits. Nothing was changed.
     #[error("the database is busy (another program is writing to it); nothing was changed; try again in a few seconds")]
     Busy,
+    /// The server has more of one kind of work waiting than it takes on
+    /// (sign-ins during a flood). Nothing was done.
+    #[error(
+        "the server has too many sign-ins waiting; nothing was done; try again in a few seconds"
+    )]
+    Overloaded,
     /// The database could not be written because its disk is full. Nothing
     /// was changed.
     #[error("the database could not be written because its disk is full; nothing was changed; the library's system administrator must free space")]
@@ -82,7 +88,7 @@ impl Error {
             Error::Invalid { code, .. } | Error::Refused { code, .. } => code,
             Error::Config(_) => "configuration",
             Error::Unavailable => "unavailable",
-            Error::Busy => "busy",
+            Error::Busy | Error::Overloaded => "busy",
             Error::DiskFull => "disk_full",
             Error::WriteFailed => "write_failed",
             Error::Database(_) | Error::Internal(_) => "internal",

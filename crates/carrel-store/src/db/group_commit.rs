@@ -87,6 +87,9 @@ pub(crate) struct GroupCommit {
     commits: AtomicUsize,
     /// Whether a long transaction (`run_alone`) holds the writer.
     long_running: AtomicBool,
+    /// Whether the last BEGIN found SQLite's write lock held by another
+    /// program for longer than it could wait.
+    outside_writer: AtomicBool,
     /// Told after every commit, so the WAL is cut as soon as it is large.
     after_commit: std::sync::OnceLock<sqlite::CheckpointWaker>,
 }
@@ -102,6 +105,7 @@ impl GroupCommit {
             queued: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
             long_running: AtomicBool::new(false),
+            outside_writer: AtomicBool::new(false),
             after_commit: std::sync::OnceLock::new(),
         }
     }
@@ -158,12 +162,20 @@ impl GroupCommit {
             // only what is left of this operation's budget: callers queued
             // behind one that waited in vain would otherwise each wait the
             // whole timeout in turn (the review: 29.5 s, not 5).
-            let left = sqlite::BUSY_TIMEOUT.saturating_sub(arrived.elapsed());
+            // And once one has waited in vain, the next only try, until a
+            // BEGIN gets through: the writer's mutex is not first come,
+            // first served, so a caller could otherwise lose it to newer
+            // ones, each waiting its whole budget (the review: 10 s).
+            let left = if self.outside_writer.load(Ordering::SeqCst) {
+                Duration::ZERO
+            } else {
+                sqlite::BUSY_TIMEOUT.saturating_sub(arrived.elapsed())
+            };
             writer.conn.busy_timeout(left).map_err(sqlite::error)?;
-            writer
-                .conn
-                .execute_batch("BEGIN IMMEDIATE")
-                .map_err(sqlite::error)?;
+            let began = writer.conn.execute_batch("BEGIN IMMEDIATE");
+            self.outside_writer
+                .store(began.as_ref().is_err_and(sqlite::is_busy), Ordering::SeqCst);
+            began.map_err(sqlite::error)?;
             writer.batch = Some(Batch::new());
             writer.ops = 0;
         }

@@ -912,6 +912,45 @@ mod sqlite_tests {
         );
     }
 
+    /// Eight callers writing steadily while another program holds the
+    /// write lock for 12 s: each is answered within its own budget, however
+    /// the writer's mutex is handed round (it is not first come, first
+    /// served: the review saw callers lose it to newer ones and wait 10 s).
+    #[test]
+    fn every_caller_waits_at_most_its_budget_behind_an_outside_writer() {
+        let scratch = Scratch::new("steady-busy");
+        let pool = Arc::new(scratch.pool());
+        let outside = rusqlite::Connection::open(&scratch.0).unwrap();
+        outside.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = Instant::now();
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    let mut slowest = Duration::ZERO;
+                    while started.elapsed() < Duration::from_secs(12) {
+                        let t = Instant::now();
+                        let result = write(&pool, "desk");
+                        assert!(matches!(result, Err(Error::Busy)), "{result:?}");
+                        slowest = slowest.max(t.elapsed());
+                    }
+                    slowest
+                })
+            })
+            .collect();
+        let slowest = callers
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .max()
+            .unwrap();
+        outside.execute_batch("ROLLBACK").unwrap();
+        assert!(
+            slowest < sqlite::BUSY_TIMEOUT + Duration::from_millis(1500),
+            "a caller waited {slowest:?}"
+        );
+        write(&pool, "desk").expect("the writer works again once the lock is free");
+    }
+
     #[test]
     fn a_second_server_on_one_database_is_refused() {
         let scratch = Scratch::new("two-servers");
