@@ -77,9 +77,7 @@ impl Drop for Server {
     /// runs one passes it on), then SIGKILL after 5 s.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+            terminate(&child);
             let started = Instant::now();
             while child.try_wait().ok().flatten().is_none()
                 && started.elapsed() < Duration::from_secs(5)
@@ -88,6 +86,16 @@ impl Drop for Server {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// SIGTERM, as a service manager stops a server.
+fn terminate(child: &Child) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill only sends a signal to the process we started.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
         }
     }
 }
@@ -107,9 +115,7 @@ impl Server {
     /// returns whether it exited cleanly, and what it logged.
     fn stop(mut self) -> (bool, String) {
         let child = self.child.take().unwrap();
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
+        terminate(&child);
         self.wait_for(child)
     }
 
