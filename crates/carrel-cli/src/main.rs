@@ -9,7 +9,7 @@ use std::sync::Arc;
 use carrel_policy::Policy;
 use carrel_store::audit::AnchorFile;
 use carrel_store::db::DatabaseUrl;
-use carrel_store::{audit, demo, staff, AuditKey, Store};
+use carrel_store::{audit, demo, private_files, staff, AuditKey, Store};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -337,8 +337,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 /// `carrel audit verify`: the whole chain, against the anchor given and
-/// against the newest the server recorded in the anchor file (both, when
-/// both exist: an old anchor must not hide a newer one the log lost).
+/// against every anchor the server recorded in the anchor file (an old
+/// anchor given by hand must not hide a newer one the log lost).
 fn verify(library: &LibraryArgs, given: Option<&str>) -> Result<ExitCode, String> {
     let store = open_for_verification(library)?;
     let file = library.anchor_file(&library.url(DEFAULT_DATABASE)?);
@@ -442,7 +442,7 @@ fn load_policy(path: &Path) -> Result<(Policy, String), String> {
 
 /// Reads the audit key file; `None` if it does not exist.
 fn read_key(path: &Path) -> Result<Option<AuditKey>, String> {
-    warn_if_readable_by_others(
+    private_files::warn_if_readable_by_others(
         path,
         "the audit key (whoever reads it can forge audit entries)",
     );
@@ -458,35 +458,11 @@ fn read_key(path: &Path) -> Result<Option<AuditKey>, String> {
     }
 }
 
-/// Warns on standard error when a file other users of the machine can read
-/// holds something they must not.
-fn warn_if_readable_by_others(path: &Path, what: &str) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                eprintln!(
-                    "carrel: warning: {} ({what}) can be read by other users of this machine (mode {mode:o}); run `chmod 600 {}`",
-                    path.display(),
-                    path.display()
-                );
-            }
-        }
-    }
-}
-
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
+    let mut file = private_files::options()
+        .write(true)
+        .create_new(true)
         .open(path)
         .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
     file.write_all(text.as_bytes())
@@ -703,10 +679,12 @@ fn serve(
         );
     }
     if anchor_every.is_some() {
-        // The first anchor before serving, so the file exists from the start.
-        carrel_server::record_anchor(&store, &anchors)
+        // The first anchor before serving, so the file exists from the
+        // start (the anchors before it were checked just above).
+        anchors
+            .append_head(&store)
             .map_err(|e| format!("cannot record the audit anchor: {e}"))?;
-        warn_if_readable_by_others(&anchors.path, "the audit anchors");
+        private_files::warn_if_readable_by_others(&anchors.path, "the audit anchors");
     }
     let mut limits = carrel_server::Limits::default();
     if let Some(n) = options.max_connections {
@@ -750,7 +728,8 @@ fn serve(
     })?;
     // The last anchor, so the next start can check the log it left behind.
     if anchor_every.is_some() {
-        match carrel_server::record_anchor(&store, &anchors)
+        match anchors
+            .record(&store)
             .and_then(|()| audit::head_anchor(&store))
         {
             Ok(Some(anchor)) => println!(

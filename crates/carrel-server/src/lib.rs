@@ -123,7 +123,7 @@ pub fn spawn_anchor_schedule(store: Arc<Store>, file: AnchorFile, every: std::ti
         loop {
             ticks.tick().await;
             let (store, file) = (store.clone(), file.clone());
-            let outcome = tokio::task::spawn_blocking(move || record_anchor(&store, &file)).await;
+            let outcome = tokio::task::spawn_blocking(move || file.record(&store)).await;
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -133,12 +133,6 @@ pub fn spawn_anchor_schedule(store: Arc<Store>, file: AnchorFile, every: std::ti
             }
         }
     });
-}
-
-/// Appends the log's newest entry to the anchor file (unless it is there),
-/// after checking the log still holds every anchor recorded before.
-pub fn record_anchor(store: &Store, file: &AnchorFile) -> Result<(), carrel_store::Error> {
-    file.record(store)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the

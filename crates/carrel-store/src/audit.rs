@@ -191,37 +191,44 @@ pub fn head_anchor(store: &Store) -> Result<Option<Anchor>, Error> {
 
 /// Checks, quickly, that the log still holds an anchored entry unchanged
 /// (or destroyed it under its own retention rule, as the floor records):
-/// for every start of the server. `Err` says what is wrong; the full
-/// proof is `carrel audit verify`.
-pub fn check_anchor(store: &Store, anchor: &Anchor) -> Result<Result<(), String>, Error> {
-    store.read_only(|conn, _| {
-        let head = conn.query_one(
-            "SELECT seq, floor_seq, floor_hash FROM audit_head WHERE id = 1",
-            params![],
-        )?;
-        let (newest, floor, floor_hash) = (head.int(0)?, head.int(1)?, head.text(2)?);
-        if anchor.seq < floor {
-            return Ok(Ok(()));
-        }
-        if anchor.seq == floor {
-            return Ok(if anchor.hash == floor_hash {
-                Ok(())
-            } else {
-                Err(format!("entry {floor}, anchored earlier, is not the entry the log now starts after: the log was rewritten"))
-            });
-        }
-        if anchor.seq > newest {
-            return Ok(Err(format!(
-                "the log ends at entry {newest}, before entry {} that was anchored earlier: entries were cut off the end, or the whole log was replaced",
-                anchor.seq
-            )));
-        }
-        let stored = conn.query_opt("SELECT hash FROM audit_log WHERE seq = ?", params![anchor.seq])?;
-        Ok(match stored {
-            Some(row) if row.text(0)? == anchor.hash => Ok(()),
-            Some(_) => Err(format!("entry {}, anchored earlier, has changed: the log was rewritten", anchor.seq)),
-            None => Err(format!("entry {}, anchored earlier, is missing: entries were deleted", anchor.seq)),
-        })
+/// for every start of the server and every anchor recorded. `Err` says
+/// what is wrong; the full proof is `carrel audit verify`.
+fn anchor_holds(conn: &mut Conn<'_>, anchor: &Anchor) -> Result<Result<(), String>, Error> {
+    let head = conn.query_one(
+        "SELECT seq, floor_seq, floor_hash FROM audit_head WHERE id = 1",
+        params![],
+    )?;
+    let (newest, floor, floor_hash) = (head.int(0)?, head.int(1)?, head.text(2)?);
+    if anchor.seq < floor {
+        return Ok(Ok(()));
+    }
+    if anchor.seq == floor {
+        return Ok(if anchor.hash == floor_hash {
+            Ok(())
+        } else {
+            Err(format!("entry {floor}, anchored earlier, is not the entry the log now starts after: the log was rewritten"))
+        });
+    }
+    if anchor.seq > newest {
+        return Ok(Err(format!(
+            "the log ends at entry {newest}, before entry {} that was anchored earlier: entries were cut off the end, or the whole log was replaced",
+            anchor.seq
+        )));
+    }
+    let stored = conn.query_opt(
+        "SELECT hash FROM audit_log WHERE seq = ?",
+        params![anchor.seq],
+    )?;
+    Ok(match stored {
+        Some(row) if row.text(0)? == anchor.hash => Ok(()),
+        Some(_) => Err(format!(
+            "entry {}, anchored earlier, has changed: the log was rewritten",
+            anchor.seq
+        )),
+        None => Err(format!(
+            "entry {}, anchored earlier, is missing: entries were deleted",
+            anchor.seq
+        )),
     })
 }
 
@@ -268,15 +275,18 @@ impl AnchorFile {
         Ok(self.all()?.pop())
     }
 
-    /// Checks every anchor in the file against the log (one lookup each):
-    /// `Err` names the first the log no longer holds.
+    /// Checks every anchor in the file against the log (one lookup each,
+    /// in one transaction): `Err` names the first the log no longer holds.
     pub fn check_all(&self, store: &Store) -> Result<Result<(), String>, Error> {
-        for anchor in self.all()? {
-            if let Err(why) = check_anchor(store, &anchor)? {
-                return Ok(Err(why));
+        let anchors = self.all()?;
+        store.read_only(|conn, _| {
+            for anchor in &anchors {
+                if let Err(why) = anchor_holds(conn, anchor)? {
+                    return Ok(Err(why));
+                }
             }
-        }
-        Ok(Ok(()))
+            Ok(Ok(()))
+        })
     }
 
     /// Records the log's newest entry, after checking the log still holds
@@ -289,31 +299,31 @@ impl AnchorFile {
                 self.path.display()
             )));
         }
-        match head_anchor(store)? {
-            Some(anchor) => self.append(&anchor, store.now().timestamp()),
-            None => Ok(()),
-        }
+        self.append_head(store)
     }
 
-    /// Appends `anchor` (with the time) unless it is already the newest.
-    fn append(&self, anchor: &Anchor, at: i64) -> Result<(), Error> {
+    /// Appends the log's newest entry (with the time) unless it is already
+    /// the newest anchor. For a caller that has just run [`Self::check_all`]
+    /// itself; otherwise use [`Self::record`].
+    pub fn append_head(&self, store: &Store) -> Result<(), Error> {
         use std::io::Write;
-        if self.latest()?.as_ref() == Some(anchor) {
+        let Some(anchor) = head_anchor(store)? else {
+            return Ok(());
+        };
+        let at = store.now().timestamp();
+        if self.latest()?.as_ref() == Some(&anchor) {
             return Ok(());
         }
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&self.path).map_err(|e| {
-            Error::config(format!(
-                "cannot write the audit anchor file {}: {e}",
-                self.path.display()
-            ))
-        })?;
+        let mut file = crate::private_files::options()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| {
+                Error::config(format!(
+                    "cannot write the audit anchor file {}: {e}",
+                    self.path.display()
+                ))
+            })?;
         writeln!(file, "{at} {}:{}", anchor.seq, anchor.hash)
             .and_then(|_| file.sync_data())
             .map_err(|e| {

@@ -35,6 +35,7 @@ pub mod legal_holds;
 pub mod mailing_lists;
 pub mod patron_sessions;
 pub mod patrons;
+pub mod private_files;
 pub mod programs;
 pub mod quiet_log;
 pub mod retention;

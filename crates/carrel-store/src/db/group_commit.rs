@@ -193,9 +193,7 @@ impl GroupCommit {
         // failures (a full disk, an I/O error): then the batch is lost,
         // whatever this operation returned.
         let closed = if writer.conn.is_autocommit() {
-            Err(sqlite::Failure::other(
-                "SQLite rolled the transaction back after a failed write",
-            ))
+            Err(sqlite::Failure::rolled_back())
         } else if matches!(outcome, Ok(Ok(_))) {
             writer
                 .conn
@@ -310,9 +308,7 @@ impl GroupCommit {
         let conn = &mut writer.conn;
         let outcome = catch_unwind(AssertUnwindSafe(|| f(Conn::Sqlite(conn), &waiting)));
         let finished = if writer.conn.is_autocommit() {
-            Err(sqlite::Failure::other(
-                "SQLite rolled the transaction back after a failed write",
-            ))
+            Err(sqlite::Failure::rolled_back())
         } else {
             match &outcome {
                 Ok(Ok(_)) => writer

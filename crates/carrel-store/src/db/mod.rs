@@ -489,10 +489,7 @@ impl Pool {
             == 1;
         if !free {
             tracing::info!("another purge is running; this one waits for it to finish");
-            // This wait is meant: until the other purge ends, however long.
-            Conn::Postgres(&mut conn).batch(&format!(
-                "SET lock_timeout = 0; SELECT pg_advisory_lock({lock})"
-            ))?;
+            Conn::Postgres(&mut conn).batch(&format!("SELECT pg_advisory_lock({lock})"))?;
         }
         Ok(PurgeRunLock {
             _held_by: Some(conn),

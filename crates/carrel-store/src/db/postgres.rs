@@ -41,14 +41,6 @@ impl r2d2::ManageConnection for PgManager {
         client.batch_execute(crate::retention::step_table_sql(
             super::EngineKind::Postgres,
         ))?;
-        // A statement waits at most this long for a lock another session
-        // holds (an analyst's LOCK TABLE, a transaction left open), then
-        // the request is answered "busy" (503 with Retry-After) instead of
-        // hanging.
-        client.batch_execute(&format!(
-            "SET lock_timeout = '{}ms'",
-            LOCK_TIMEOUT.as_millis()
-        ))?;
         Ok(PgConn {
             client: Some(client),
             statements: HashMap::new(),
@@ -64,10 +56,6 @@ impl r2d2::ManageConnection for PgManager {
         conn.client.as_ref().is_none_or(Client::is_closed)
     }
 }
-
-/// How long a statement waits for a lock held by another session, when
-/// nothing shorter is set for its transaction (see `Pool::run`).
-pub(super) const LOCK_TIMEOUT: std::time::Duration = super::WAIT_FOR_DATABASE;
 
 /// The pool, and a way to open a connection outside it.
 pub(crate) struct PgPool {
@@ -251,7 +239,8 @@ impl PgConn {
 pub(super) fn error(e: postgres::Error) -> Error {
     use postgres::error::SqlState;
     match e.as_db_error() {
-        // A lock not had within `LOCK_TIMEOUT`, or a statement cancelled
+        // A lock not had within the transaction's `lock_timeout` (see
+        // `Pool::run`), or a statement cancelled
         // by a timeout: another session holds what this one needs.
         Some(db)
             if *db.code() == SqlState::LOCK_NOT_AVAILABLE

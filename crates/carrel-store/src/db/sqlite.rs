@@ -29,14 +29,11 @@ pub(super) fn open(path: &str, synchronous: Synchronous) -> Result<Connection, E
 /// user), and gives the WAL and shared-memory files the database file's
 /// permissions, so these follow.
 fn create_private(path: &str) -> Result<(), Error> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
+    match crate::private_files::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::config(format!(
@@ -48,24 +45,15 @@ fn create_private(path: &str) -> Result<(), Error> {
 /// Warns when the database, its WAL or its shared-memory file can be read
 /// by other users of the machine: they hold personal data.
 fn warn_if_readable_by_others(path: &str) {
-    #[cfg(unix)]
     for file in [
         path.to_string(),
         format!("{path}-wal"),
         format!("{path}-shm"),
     ] {
-        use std::os::unix::fs::PermissionsExt;
-        let Ok(meta) = std::fs::metadata(&file) else {
-            continue;
-        };
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                file = %file,
-                mode = %format!("{mode:o}"),
-                "the database file can be read by other users of this machine; it holds personal data: run `chmod 600` on it (Carrel creates its files readable by their owner only)"
-            );
-        }
+        crate::private_files::warn_if_readable_by_others(
+            std::path::Path::new(&file),
+            "the database file (it holds personal data)",
+        );
     }
 }
 
@@ -110,18 +98,17 @@ fn lock_path(path: &str) -> String {
 }
 
 fn open_lock_file(lock: &str) -> Result<std::fs::File, Error> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(lock).map_err(|e| {
-        Error::config(format!(
-            "cannot open {lock}: {e}; check the database's folder is writable"
-        ))
-    })
+    crate::private_files::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock)
+        .map_err(|e| {
+            Error::config(format!(
+                "cannot open {lock}: {e}; check the database's folder is writable"
+            ))
+        })
 }
 
 /// The page cache of a connection, in KiB (64 MiB).
@@ -485,6 +472,12 @@ impl Failure {
             kind: FailureKind::Other,
             message: message.to_string(),
         }
+    }
+
+    /// SQLite rolled the whole transaction back by itself (after a full
+    /// disk or an I/O error): every operation in it is lost.
+    pub(crate) fn rolled_back() -> Failure {
+        Failure::other("SQLite rolled the transaction back after a failed write")
     }
 
     pub(crate) fn into_error(self) -> Error {

@@ -560,7 +560,7 @@ pub(crate) fn exclude_concurrent_purge(tx: &mut Tx<'_>) -> Result<(), Error> {
     if tx.conn.engine() == EngineKind::Postgres {
         // A batch of a large purge can hold the lock for seconds; a hold
         // being placed waits for it longer than a desk request would
-        // wait for a lock (the pool's `lock_timeout`), for this
+        // wait for a lock (`Pool::run`'s `lock_timeout`), for this
         // transaction only.
         tx.conn.batch(&format!(
             "SET LOCAL lock_timeout = '60s'; SELECT pg_advisory_xact_lock({PURGE_LOCK})"
