@@ -31,7 +31,13 @@ pub struct PendingEntry {
 
 /// The bytes the MAC covers: every field, length-prefixed so no two entries
 /// encode alike, plus the sequence number and the previous entry's hash.
-fn message(seq: i64, prev_hash: &str, e: &PendingEntry) -> Vec<u8> {
+///
+/// `record` is what the chain commits to for the entry's record: for
+/// entries written since migration 7, `ref:` and a salted hash of the
+/// record id ([`commitment`]), so the id and its salt can later be erased
+/// (when the record is destroyed) without breaking the chain; for older
+/// entries, the record id itself.
+fn message(seq: i64, prev_hash: &str, e: &PendingEntry, record: Option<&str>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     let mut put = |field: Option<&str>| match field {
         None => out.extend_from_slice(&u64::MAX.to_le_bytes()),
@@ -46,11 +52,90 @@ fn message(seq: i64, prev_hash: &str, e: &PendingEntry) -> Vec<u8> {
     put(Some(&e.actor));
     put(Some(&e.action));
     put(Some(&e.record_class));
-    put(e.record_id.as_deref());
+    put(record);
     put(Some(&e.purpose));
     put(Some(e.decision));
     put(e.detail.as_deref());
     out
+}
+
+/// The salted hash of a record id that the chain commits to. The salt is
+/// random and erased with the id, so the hash left behind cannot be
+/// matched against a guessed id (`patron:1`, `patron:2`, ...).
+fn commitment(salt: &str, record_id: &str) -> String {
+    crate::secrets::sha256_hex(format!("{salt}:{record_id}").as_bytes())
+}
+
+/// The record field of the MAC for a commitment.
+fn committed(reference: &str) -> String {
+    format!("ref:{reference}")
+}
+
+/// The destroyable records (`kind`, id) that a run of entries names, in
+/// the order first named, without those the operation itself destroyed.
+fn subjects_of(entries: &[PendingEntry], forgotten: &[(String, i64)]) -> Vec<(String, i64)> {
+    let mut subjects: Vec<(String, i64)> = Vec::new();
+    for e in entries {
+        let Some((kind, id)) = e.record_id.as_deref().and_then(|r| r.split_once(':')) else {
+            continue;
+        };
+        let Ok(id) = id.parse::<i64>() else {
+            continue;
+        };
+        if !crate::retention::is_destroyable_kind(kind) {
+            continue;
+        }
+        let subject = (kind.to_string(), id);
+        if !subjects.contains(&subject) && !forgotten.contains(&subject) {
+            subjects.push(subject);
+        }
+    }
+    subjects
+}
+
+/// Erases the record ids (and their salts) from every entry of every
+/// operation that named one of the records `ids` of `kind` (SQL after
+/// `id`: `= ?`, or `IN (...)`, with `params` after the kind), and forgets
+/// those operations' subjects: once a loan is destroyed, the checkout's
+/// reads of the patron and the item and the loan's renewals and return no
+/// longer say whose or which. The entries stay, and the chain verifies,
+/// because it commits to the salted hashes (D1, D2, D7).
+pub(crate) fn forget_records(
+    conn: &mut Conn<'_>,
+    kind: &str,
+    ids: &str,
+    params: &[crate::db::Param<'_>],
+) -> Result<(), Error> {
+    let mut all = vec![crate::db::Param::Text(kind)];
+    all.extend_from_slice(params);
+    conn.execute(
+        &format!(
+            "UPDATE audit_log SET record_id = NULL, record_salt = NULL
+             WHERE record_id IS NOT NULL AND seq IN (
+               SELECT a.seq FROM audit_subjects s
+               JOIN audit_log a ON a.seq >= s.first_seq AND a.seq <= s.last_seq
+               WHERE s.kind = ? AND s.id {ids})"
+        ),
+        &all,
+    )?;
+    conn.execute(
+        &format!(
+            "DELETE FROM audit_subjects WHERE first_seq IN (
+               SELECT first_seq FROM audit_subjects WHERE kind = ? AND id {ids})"
+        ),
+        &all,
+    )?;
+    Ok(())
+}
+
+/// [`forget_records`] for one record destroyed outside a purge (a
+/// cancelled program registration, a subscription ended), in the caller's
+/// transaction; the operation's own entries then do not list it as a
+/// subject.
+pub(crate) fn forget_record(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<(), Error> {
+    forget_records(&mut tx.conn, kind, "= ?", params![id])?;
+    tx.forgotten.push((kind.to_string(), id));
+    Ok(())
 }
 
 /// Appends entries at the end of the chain. Called just before COMMIT, so
@@ -60,6 +145,7 @@ pub(crate) fn append(
     conn: &mut Conn<'_>,
     key: &AuditKey,
     entries: &[PendingEntry],
+    forgotten: &[(String, i64)],
 ) -> Result<(), Error> {
     if entries.is_empty() {
         return Ok(());
@@ -70,15 +156,25 @@ pub(crate) fn append(
     };
     let head = conn.query_one(head_sql, params![])?;
     let (first_seq, mut hash) = (head.int(0)? + 1, head.text(1)?);
+    let salts = random_salts(entries.len())?;
     let mut chained = Vec::with_capacity(entries.len());
-    for (offset, e) in entries.iter().enumerate() {
+    for (offset, (e, salt)) in entries.iter().zip(salts).enumerate() {
         let seq = first_seq + offset as i64;
-        let next = key.mac(&message(seq, &hash, e));
-        chained.push((seq, e, std::mem::replace(&mut hash, next.clone()), next));
+        let (salt, reference) = match &e.record_id {
+            Some(id) => {
+                let reference = commitment(&salt, id);
+                (Some(salt), Some(reference))
+            }
+            None => (None, None),
+        };
+        let record = reference.as_deref().map(committed);
+        let next = key.mac(&message(seq, &hash, e, record.as_deref()));
+        let prev = std::mem::replace(&mut hash, next.clone());
+        chained.push((seq, e, salt, reference, prev, next));
     }
     let last_seq = first_seq + entries.len() as i64 - 1;
-    let mut values = Vec::with_capacity(chained.len() * 11 + 2);
-    for (seq, e, prev, next) in &chained {
+    let mut values = Vec::with_capacity(chained.len() * 13 + 2);
+    for (seq, e, salt, reference, prev, next) in &chained {
         values.extend_from_slice(params![
             *seq,
             e.at,
@@ -86,6 +182,8 @@ pub(crate) fn append(
             &e.action,
             &e.record_class,
             &e.record_id,
+            salt,
+            reference,
             &e.purpose,
             e.decision,
             &e.detail,
@@ -93,22 +191,43 @@ pub(crate) fn append(
             next
         ]);
     }
-    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chained.len()].join(", ");
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chained.len()].join(", ");
     let insert = format!(
-        "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash) VALUES {rows}"
+        "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, record_salt, record_ref, purpose, decision, detail, prev_hash, hash) VALUES {rows}"
     );
+    let subjects = subjects_of(entries, forgotten);
+    let mut subject_values = Vec::with_capacity(subjects.len() * 4);
+    for (kind, id) in &subjects {
+        subject_values.extend_from_slice(params![kind, *id, first_seq, last_seq]);
+    }
+    let subject_insert = (!subjects.is_empty()).then(|| {
+        format!(
+            "INSERT INTO audit_subjects (kind, id, first_seq, last_seq) VALUES {}",
+            vec!["(?, ?, ?, ?)"; subjects.len()].join(", ")
+        )
+    });
     match conn.engine() {
         // While the head row is locked, every round trip to the server
         // holds up every other writer: insert and move the head in one.
         EngineKind::Postgres => {
+            let named = match &subject_insert {
+                Some(sql) => {
+                    values.extend_from_slice(&subject_values);
+                    format!(", named AS ({sql})")
+                }
+                None => String::new(),
+            };
             values.extend_from_slice(params![last_seq, &hash]);
             conn.execute(
-                &format!("WITH appended AS ({insert} RETURNING seq) UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
+                &format!("WITH appended AS ({insert} RETURNING seq){named} UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
                 &values,
             )?;
         }
         EngineKind::Sqlite => {
             conn.execute(&insert, &values)?;
+            if let Some(sql) = &subject_insert {
+                conn.execute(sql, &subject_values)?;
+            }
             conn.execute(
                 "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
                 params![last_seq, &hash],
@@ -116,6 +235,14 @@ pub(crate) fn append(
         }
     }
     Ok(())
+}
+
+/// One fresh 128-bit salt per entry, from one call to the system's random
+/// source.
+fn random_salts(n: usize) -> Result<Vec<String>, Error> {
+    let mut bytes = vec![0u8; n * 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+    Ok(bytes.chunks(16).map(crate::secrets::hex).collect())
 }
 
 /// An entry as stored, for reports and verification.
@@ -366,17 +493,14 @@ pub(crate) fn check_key(conn: &mut Conn<'_>, key: &AuditKey) -> Result<KeyCheck,
     }
     let verifies = |conn: &mut Conn<'_>, seq: i64| -> Result<bool, Error> {
         let row = conn.query_opt(
-            "SELECT seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash
-             FROM audit_log WHERE seq = ?",
+            &format!("SELECT {CHAINED_COLUMNS} FROM audit_log WHERE seq = ?"),
             params![seq],
         )?;
         let Some(row) = row else {
             return Ok(false);
         };
-        let (prev, hash) = (row.text(9)?, row.text(10)?);
-        Ok(stored_from(&row)?
-            .as_pending()
-            .is_some_and(|entry| key.mac(&message(seq, &prev, &entry)) == hash))
+        let prev = row.text(9)?;
+        intact(key, &row, &prev)
     };
     if verifies(conn, newest)? {
         return Ok(KeyCheck::Verified);
@@ -449,8 +573,7 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
         }
         loop {
             let rows = conn.query(
-                "SELECT seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash
-                 FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?",
+                &format!("SELECT {CHAINED_COLUMNS} FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?"),
                 params![expected_seq, PAGE],
             )?;
             let page_len = rows.len() as i64;
@@ -474,10 +597,7 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                         seq - 1
                     ))), String::new());
                 }
-                let intact = stored
-                    .as_pending()
-                    .is_some_and(|entry| key.mac(&message(seq, &prev_hash, &entry)) == stored_hash);
-                if !intact {
+                if !intact(key, &row, &prev_hash)? {
                     return result(checked, Some((seq, format!("entry {seq} was altered after it was written"))), String::new());
                 }
                 if anchor.is_some_and(|a| a.seq == seq && a.hash != stored_hash) {
@@ -537,6 +657,32 @@ pub fn recent(
     )?;
     grant.record(tx, None, Some(format!("{} entries", rows.len())));
     rows.iter().map(stored_from).collect()
+}
+
+/// What [`intact`] reads of an entry: [`stored_from`]'s nine columns, then
+/// the chain's and the record's commitment.
+const CHAINED_COLUMNS: &str = "seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash, record_salt, record_ref";
+
+/// Whether an entry read with [`CHAINED_COLUMNS`] is the one written after
+/// `prev_hash`: its MAC checks out and, where its record id has not been
+/// erased, the id is the one committed to. An erased entry has neither id
+/// nor salt; one without the other was tampered with.
+fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<bool, Error> {
+    let stored = stored_from(row)?;
+    let (hash, salt, reference) = (row.text(10)?, row.opt_text(11)?, row.opt_text(12)?);
+    let Some(entry) = stored.as_pending() else {
+        return Ok(false);
+    };
+    let record = match (&reference, &stored.record_id, &salt) {
+        // Written before migration 7: the chain holds the id itself.
+        (None, _, None) => stored.record_id.clone(),
+        (Some(reference), Some(id), Some(salt)) if commitment(salt, id) == *reference => {
+            Some(committed(reference))
+        }
+        (Some(reference), None, None) => Some(committed(reference)),
+        _ => return Ok(false),
+    };
+    Ok(key.mac(&message(stored.seq, prev_hash, &entry, record.as_deref())) == hash)
 }
 
 /// The first nine columns of `audit_log` (seq through detail), in table order.

@@ -205,10 +205,11 @@ impl Store {
             store: self,
             now: (self.clock)(),
             pending: Vec::new(),
+            forgotten: Vec::new(),
         };
         let value = f(&mut tx)?;
         let pending = std::mem::take(&mut tx.pending);
-        audit::append(&mut tx.conn, &self.audit_key, &pending)?;
+        audit::append(&mut tx.conn, &self.audit_key, &pending, &tx.forgotten)?;
         Ok(value)
     }
 
@@ -230,6 +231,10 @@ pub struct Tx<'s> {
     store: &'s Store,
     now: DateTime<Utc>,
     pending: Vec<PendingEntry>,
+    /// Records this transaction destroyed outside a purge
+    /// (`audit::forget_record`): its own entries do not name them as
+    /// subjects.
+    forgotten: Vec<(String, i64)>,
 }
 
 impl Tx<'_> {

@@ -176,6 +176,7 @@ pub fn unsubscribe(
             what: "subscription",
         });
     }
+    crate::audit::forget_record(tx, "list_subscription", subscription_id)?;
     grant.record(
         tx,
         Some(format!("list_subscription:{subscription_id}")),

@@ -166,6 +166,7 @@ pub fn cancel(
             what: "program registration",
         });
     }
+    crate::audit::forget_record(tx, "program_registration", registration_id)?;
     grant.record(
         tx,
         Some(format!("program_registration:{registration_id}")),

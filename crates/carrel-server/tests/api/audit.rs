@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use carrel_store::audit;
 use carrel_store::Store;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Engine, TestApp};
+use crate::helpers::{contains, database_bytes, Engine, TestApp, COLORADO, MISSOURI};
 use crate::on_both_engines;
 
 async fn verify(store: &Arc<Store>) -> audit::Verification {
@@ -294,7 +294,215 @@ async fn d1_audit_entries_are_destroyed_after_two_years_and_the_rest_still_verif
     app.finish();
 }
 
+/// Operations (entries of one instant) that name both records: what the
+/// review joined to rebuild who borrowed what from the audit log.
+fn operations_naming_both(app: &TestApp, a: &str, b: &str) -> i64 {
+    app.raw_count(&format!(
+        "SELECT COUNT(*) FROM audit_log x JOIN audit_log y ON x.at = y.at
+         WHERE x.record_id = '{a}' AND y.record_id = '{b}'"
+    ))
+}
+
+/// D1, D2, D7: a checkout writes `read registration patron:P`, `read
+/// catalogue item:I` and `create circulation loan:L` in one instant, and
+/// the audit log outlives the loan by years. Once the loan is destroyed
+/// (and a program registration is cancelled), no entry of its checkout,
+/// renewal or return names the patron, the item or the loan, the erased
+/// ids and their salts are gone from the database files, nothing else
+/// links the patron to the item, and the chain still verifies. The live
+/// loan's trail, and the patron's own, stay.
+async fn d1_a_destroyed_loan_leaves_no_link_between_patron_and_item_in_the_audit_log(
+    engine: Engine,
+) {
+    for policy in [MISSOURI, COLORADO] {
+        let app = TestApp::spawn_with(engine, policy).await;
+        // The test clock stands still: move it a second between operations, as
+        // a desk would, so operations are told apart by their instant.
+        let tick = || app.advance(Duration::seconds(1));
+        let clerk = app.sign_in("clerk").await;
+        tick();
+        let patron = app.new_patron(&clerk).await;
+        tick();
+        let (returned, still_out) = (app.new_item().await, app.new_item().await);
+        tick();
+        let (status, loan) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": returned}),
+            )
+            .await;
+        tick();
+        assert_eq!(status, StatusCode::CREATED, "{loan}");
+        let (status, renewed) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/loans/{}/renewal", loan["id"]),
+                json!({}),
+            )
+            .await;
+        tick();
+        assert_eq!(status, StatusCode::OK, "{renewed}");
+        app.post(
+            &clerk,
+            "/api/v1/checkins",
+            json!({"item_barcode": returned}),
+        )
+        .await;
+        tick();
+        let (status, live) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": still_out}),
+            )
+            .await;
+        tick();
+        assert_eq!(status, StatusCode::CREATED, "{live}");
+        // A program registration, cancelled: destroyed at once.
+        let (status, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-03-20T12:30:00-06:00", "ends_at": "2026-03-20T14:00:00-06:00"})).await;
+        tick();
+        assert_eq!(status, StatusCode::CREATED, "{program}");
+        let (status, registration) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/programs/{}/registrations", program["id"]),
+                json!({"patron_id": patron.id}),
+            )
+            .await;
+        tick();
+        assert_eq!(status, StatusCode::CREATED, "{registration}");
+        let registration_ref = format!("program_registration:{}", registration["id"]);
+        let naming_registration =
+            format!("SELECT COUNT(*) FROM audit_log WHERE record_id = '{registration_ref}'");
+        assert_eq!(app.raw_count(&naming_registration), 1);
+        let (status, _) = app
+            .call(
+                Some(&clerk),
+                "DELETE",
+                &format!("/api/v1/program-registrations/{}", registration["id"]),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.raw_count(&naming_registration),
+            1,
+            "only the cancellation names the destroyed registration, not its creation"
+        );
+        let who = format!("patron:{}", patron.id);
+        let gone_loan = format!("loan:{}", loan["id"]);
+        let gone_item = format!("item:{}", loan["item_id"]);
+        let live_loan = format!("loan:{}", live["id"]);
+        let live_item = format!("item:{}", live["item_id"]);
+        assert!(
+            operations_naming_both(&app, &who, &gone_item) > 0,
+            "the test sees the link before"
+        );
+        let salts = app.raw_strings(&format!(
+            "SELECT record_salt FROM audit_log WHERE record_salt IS NOT NULL AND at IN
+               (SELECT at FROM audit_log WHERE record_id = '{gone_loan}')"
+        ));
+        assert!(salts.len() >= 3, "checkout, renewal and return: {salts:?}");
+
+        // 61 days later the returned loan is destroyed; the other is still out.
+        app.advance(Duration::days(61));
+        let summary = app.purge().await;
+        assert_eq!(TestApp::destroyed(&summary, "loans"), 1);
+
+        assert_eq!(operations_naming_both(&app, &who, &gone_item), 0);
+        assert_eq!(operations_naming_both(&app, &gone_loan, &gone_item), 0);
+        assert_eq!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE record_id = '{gone_loan}'"
+            )),
+            0
+        );
+        // Nothing else joins them: no subject row of the destroyed loan's
+        // operations is left, and no other table names the loan.
+        assert_eq!(
+            app.raw_count(
+                "SELECT COUNT(*) FROM audit_subjects s JOIN audit_log a ON a.seq BETWEEN s.first_seq AND s.last_seq
+                 WHERE a.record_id IS NULL AND a.record_ref IS NOT NULL"
+            ),
+            0,
+            "an erased entry is still listed under a subject"
+        );
+        assert_eq!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM loans WHERE id = {}",
+                loan["id"]
+            )),
+            0
+        );
+        if let Some(path) = app.sqlite_path() {
+            let bytes = database_bytes(&path);
+            for salt in &salts {
+                assert!(
+                    !contains(&bytes, salt),
+                    "an erased entry's salt is still in the database files"
+                );
+            }
+        }
+        // The live loan's trail stays, and so does the patron's own.
+        assert!(operations_naming_both(&app, &who, &live_item) > 0);
+        assert!(operations_naming_both(&app, &live_loan, &live_item) > 0);
+        assert!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE record_id = '{who}' AND action = 'create'"
+            )) > 0,
+            "the patron's registration is still on the record"
+        );
+        let report = verify(&app.store).await;
+        assert!(report.first_bad.is_none(), "{report:?}");
+        assert!(report.entries_checked > 10);
+        app.finish();
+    }
+}
+
+/// D7: an erased entry is told from a tampered one: an id put back, an id
+/// changed, or a salt erased without its id, all fail verification.
+async fn d7_erasing_record_ids_by_hand_is_detected(engine: Engine) {
+    let app = busy_app(engine).await;
+    let target = app.raw_count(
+        "SELECT MIN(seq) FROM audit_log WHERE record_id LIKE 'patron:%' AND record_salt IS NOT NULL",
+    );
+    for (kind, sql) in [
+        (
+            "id changed",
+            format!("UPDATE audit_log SET record_id = 'patron:999999' WHERE seq = {target}"),
+        ),
+        (
+            "salt erased alone",
+            format!("UPDATE audit_log SET record_salt = NULL WHERE seq = {target}"),
+        ),
+        (
+            "id erased alone",
+            format!("UPDATE audit_log SET record_id = NULL WHERE seq = {target}"),
+        ),
+        (
+            "commitment dropped",
+            format!(
+                "UPDATE audit_log SET record_ref = NULL, record_salt = NULL WHERE seq = {target}"
+            ),
+        ),
+    ] {
+        let app = busy_app(engine).await;
+        app.raw_execute(&sql);
+        let (seq, why) = verify(&app.store)
+            .await
+            .first_bad
+            .unwrap_or_else(|| panic!("{kind} was not detected"));
+        assert_eq!(seq, target, "{kind}: {why}");
+        assert!(why.contains("altered"), "{kind}: {why}");
+        app.finish();
+    }
+    app.finish();
+}
+
 on_both_engines!(
+    d1_a_destroyed_loan_leaves_no_link_between_patron_and_item_in_the_audit_log,
+    d7_erasing_record_ids_by_hand_is_detected,
     d1_audit_entries_are_destroyed_after_two_years_and_the_rest_still_verifies,
     d7_reads_and_writes_are_audited_without_personal_data,
     d7_tampering_is_detected,

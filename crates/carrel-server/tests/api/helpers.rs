@@ -481,20 +481,23 @@ impl TestApp {
 
     /// All text stored in the audit log, to check it holds no personal data.
     pub fn raw_audit_text(&self) -> String {
-        let sql = "SELECT actor || '|' || action || '|' || record_class || '|' || COALESCE(record_id, '') || '|' || purpose || '|' || COALESCE(detail, '') FROM audit_log";
+        self.raw_strings("SELECT actor || '|' || action || '|' || record_class || '|' || COALESCE(record_id, '') || '|' || purpose || '|' || COALESCE(detail, '') FROM audit_log")
+            .join("\n")
+    }
+
+    /// One text column of every row a query returns, behind Carrel's back.
+    pub fn raw_strings(&self, sql: &str) -> Vec<String> {
+        let sql = sql.to_string();
         match &self.raw {
             RawDb::Sqlite(path) => {
                 let conn = rusqlite::Connection::open(path).unwrap();
-                let mut stmt = conn.prepare(sql).unwrap();
+                let mut stmt = conn.prepare(&sql).unwrap();
                 let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
-                rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+                rows.map(Result::unwrap).collect()
             }
             RawDb::Postgres(schema) => with_raw_postgres(schema, move |client| {
-                let rows = client.query(sql, &[]).unwrap();
-                rows.iter()
-                    .map(|r| r.get::<_, String>(0))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                let rows = client.query(&sql, &[]).unwrap();
+                rows.iter().map(|r| r.get::<_, String>(0)).collect()
             }),
         }
     }

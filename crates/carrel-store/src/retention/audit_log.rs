@@ -90,6 +90,11 @@ pub(crate) fn destroy_prefix(
         "DELETE FROM audit_log WHERE seq > ? AND seq <= ?",
         params![prefix.floor, prefix.due_through],
     )? as i64;
+    // An operation's entries share one instant, so none straddles the cut.
+    tx.conn.execute(
+        "DELETE FROM audit_subjects WHERE last_seq <= ?",
+        params![prefix.due_through],
+    )?;
     // Last, so that on PostgreSQL the chain's head row (which every
     // appending transaction locks) is held only for the commit.
     tx.conn.execute(

@@ -37,6 +37,12 @@ use serde::Serialize;
 
 pub(crate) use self::audit_log::FLOOR_MARK;
 pub(crate) use self::statistics::{age_band, local_date};
+
+/// Whether records of `kind` (as audit entries name them, `kind:id`) are
+/// ever destroyed: the audit log then forgets which entries named them.
+pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
+    targets::TARGETS.iter().any(|t| t.kind == kind)
+}
 pub use self::statistics::{report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
@@ -669,8 +675,12 @@ pub fn purge(
             };
             walk_target(store, &pass, &chunks, workers, batch_size, &mut |n| {
                 destroyed += n as i64;
-                if !purged_tables.contains(&target.table) {
-                    purged_tables.push(target.table);
+                // The audit log's erased record ids too (PostgreSQL keeps
+                // the old row versions until VACUUM).
+                for table in [target.table, "audit_log", "audit_subjects"] {
+                    if !purged_tables.contains(&table) {
+                        purged_tables.push(table);
+                    }
                 }
                 progress(&Progress {
                     class,
@@ -691,7 +701,7 @@ pub fn purge(
             claim_run(tx, run_id)?;
             purge_audit_log(tx, run_id, rule)
         })?;
-        if destroyed > 0 {
+        if destroyed > 0 && !purged_tables.contains(&"audit_log") {
             purged_tables.push("audit_log");
         }
     }
@@ -941,6 +951,9 @@ fn destroy_step(
     let last = (last.0[0].clone(), last.int(1)?);
     statistics::add_step(&mut tx.conn, target.stats, target.class.name())?;
     let in_step = in_step(engine);
+    // Whichever the disposal, the record no longer links its patron to
+    // anything, so neither may the audit entries of its operations.
+    crate::audit::forget_records(&mut tx.conn, target.kind, in_step, &[])?;
     for statement in target.before_destroy {
         tx.conn.batch(&statement.replace("{in_step}", in_step))?;
     }
