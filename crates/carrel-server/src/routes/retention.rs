@@ -17,7 +17,7 @@ pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Pl
     let plan = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize::<Read, AuditLog>(tx, actor, purpose::ACCOUNTABILITY)?;
-            retention::plan_for(tx, &grant)
+            retention::plan_for(tx, &grant, actor)
         })
         .await?;
     Ok(Json(plan))

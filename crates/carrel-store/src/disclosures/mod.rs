@@ -31,7 +31,7 @@
 pub mod alerts;
 pub mod online;
 pub mod package;
-mod visibility;
+pub(crate) mod visibility;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -298,6 +298,9 @@ fn find_visible(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<Store
             what: "disclosure request",
         });
     }
+    if stored.gagged {
+        tx.works_on_restricted_case(stored.id);
+    }
     Ok(stored)
 }
 
@@ -372,7 +375,7 @@ fn add_step(
     Ok(())
 }
 
-fn view(tx: &mut Tx<'_>, stored: &Stored) -> Result<DisclosureRequest, Error> {
+fn view(tx: &mut Tx<'_>, actor: &Actor, stored: &Stored) -> Result<DisclosureRequest, Error> {
     let documents = documents_of(tx, stored.id)?;
     let (citation, missing) = match tx.policy().disclosure.basis(&stored.basis) {
         Some(basis) => (
@@ -385,13 +388,18 @@ fn view(tx: &mut Tx<'_>, stored: &Stored) -> Result<DisclosureRequest, Error> {
         ),
         None => (String::new(), Vec::new()),
     };
-    let hold_ids = tx.conn.query(
-        "SELECT id FROM legal_holds WHERE disclosure_id = ? ORDER BY id",
-        params![stored.id],
-    )?;
-    let mut holds = Vec::with_capacity(hold_ids.len());
-    for row in hold_ids {
-        holds.push(legal_holds::fetch(tx, row.int(0)?)?);
+    // The holds placed for the request, for the roles that manage holds
+    // (the Director): a clerk or an auditor who sees the request may not
+    // read holds directly, so not through the request either.
+    let mut holds = Vec::new();
+    if tx.policy().legal_holds.may_place(actor.role()) {
+        let hold_ids = tx.conn.query(
+            "SELECT id FROM legal_holds WHERE disclosure_id = ? ORDER BY placed_at, id",
+            params![stored.id],
+        )?;
+        for row in hold_ids {
+            holds.push(legal_holds::fetch(tx, row.int(0)?)?);
+        }
     }
     Ok(DisclosureRequest {
         reference: stored.reference.clone(),
@@ -546,7 +554,30 @@ fn parse_dates(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), Error> {
     Ok((from, to))
 }
 
-/// The next number in a series (D for ordinary requests, R for gagged).
+/// The number of a new request. Ordinary requests (D) count up: everyone
+/// who sees one sees them all. Requests under a non-disclosure order (R)
+/// get a random number no request has, so whoever records one cannot tell
+/// how many others exist (L6).
+fn new_number(tx: &mut Tx<'_>, series: &str) -> Result<i64, Error> {
+    if series == "D" {
+        return next_number(tx, series);
+    }
+    loop {
+        let number = crate::secrets::random_in(100_000_000..1_000_000_000)?;
+        let taken = tx
+            .conn
+            .query_opt(
+                "SELECT 1 FROM disclosure_requests WHERE series = ? AND number = ?",
+                params![series, number],
+            )?
+            .is_some();
+        if !taken {
+            return Ok(number);
+        }
+    }
+}
+
+/// The next number in a counted series.
 fn next_number(tx: &mut Tx<'_>, series: &str) -> Result<i64, Error> {
     tx.conn.execute(
         "UPDATE disclosure_counters SET last_number = last_number + 1 WHERE series = ?",
@@ -577,7 +608,7 @@ struct Insert<'a> {
 
 fn insert_request(tx: &mut Tx<'_>, new: &Insert<'_>) -> Result<(i64, String), Error> {
     let series = if new.gagged { "R" } else { "D" };
-    let number = next_number(tx, series)?;
+    let number = new_number(tx, series)?;
     let classes: Vec<&str> = new.classes.iter().map(|c| c.name()).collect();
     let id = tx.conn.insert(
         "INSERT INTO disclosure_requests (series, number, requester_kind, requester, requester_patron_id, subject_patron_id, basis, classes, from_date, to_date, reason, gagged, state, received_by, received_at)
@@ -599,6 +630,9 @@ fn insert_request(tx: &mut Tx<'_>, new: &Insert<'_>) -> Result<(i64, String), Er
             tx.now().timestamp()
         ],
     )?;
+    if new.gagged {
+        tx.works_on_restricted_case(id);
+    }
     Ok((id, format!("{series}-{number}")))
 }
 
@@ -747,7 +781,7 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
         format!("recorded: {kind} under {}", new.basis),
     );
     let stored = reload(tx, id)?;
-    view(tx, &stored)
+    view(tx, actor, &stored)
 }
 
 /// Notes in the audit log that a staff member read a request or the queue.
@@ -774,7 +808,7 @@ pub fn load(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<Disclosur
         Some(format!("disclosure:{}", stored.reference)),
         None,
     );
-    view(tx, &stored)
+    view(tx, actor, &stored)
 }
 
 /// The queue: every request the actor can see, newest first, filtered, with
@@ -881,9 +915,9 @@ fn optional_note(note: Option<&str>) -> Result<Option<String>, Error> {
     note.map(|n| validate::text("note", n, 2000)).transpose()
 }
 
-fn finish(tx: &mut Tx<'_>, id: i64) -> Result<DisclosureRequest, Error> {
+fn finish(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DisclosureRequest, Error> {
     let stored = reload(tx, id)?;
-    view(tx, &stored)
+    view(tx, actor, &stored)
 }
 
 /// Takes up a request (a decider): received → under review, with legal
@@ -905,7 +939,7 @@ pub fn begin_review(
         None,
     )?;
     grant.record(tx, &stored.reference, "under review".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// Records legal counsel's review (L2): advice to release, to refuse, or,
@@ -934,7 +968,7 @@ pub fn counsel_review(
         note.as_deref(),
     )?;
     grant.record(tx, &stored.reference, format!("counsel advised {advice}"));
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// Counsel's latest advice on a request, if any.
@@ -1092,7 +1126,7 @@ pub fn approve(
         note.as_deref(),
     )?;
     grant.record(tx, &stored.reference, "approved".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// Refuses a request, with the reason recorded.
@@ -1120,7 +1154,7 @@ pub fn refuse(
         Some(&reason),
     )?;
     grant.record(tx, &stored.reference, "refused".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 fn cover(tx: &mut Tx<'_>, stored: &Stored, basis: &Basis, approver: &str) -> Cover {
@@ -1206,7 +1240,7 @@ pub fn release(
         &stored.reference,
         format!("released {} records", package.records),
     );
-    Ok((finish(tx, stored.id)?, package))
+    Ok((finish(tx, actor, stored.id)?, package))
 }
 
 /// An exigent release (L3): the decider, on counsel's recorded advice to
@@ -1255,7 +1289,7 @@ pub fn exigent_release(
         &stored.reference,
         format!("exigent release of {} records", package.records),
     );
-    Ok((finish(tx, stored.id)?, package))
+    Ok((finish(tx, actor, stored.id)?, package))
 }
 
 /// Attaches a document that arrived after the request was recorded. The
@@ -1313,7 +1347,7 @@ pub fn attach_document(
         &stored.reference,
         format!("document attached: {}", parsed.0.name()),
     );
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// Closes a request: refused, released (once any owed document is in), or
@@ -1359,7 +1393,7 @@ pub fn close(
         note.as_deref(),
     )?;
     grant.record(tx, &stored.reference, "closed".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// A preservation request (L5): places legal holds on the patron's records
@@ -1425,7 +1459,7 @@ pub fn preserve(
         Some(&format!("{placed} legal holds placed")),
         None,
     )?;
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// The released package (JSON and HTML), while the request is open; only
@@ -1454,24 +1488,4 @@ pub fn package_of(
     };
     grant.record(tx, &stored.reference, "package downloaded".into());
     Ok((json, html))
-}
-
-/// Legal holds in force that were placed for gagged requests this staff
-/// member cannot see: a count shown to them (the privacy dashboard's holds
-/// in force) leaves these out, so a total does not move when a restricted
-/// case is opened (L6).
-pub fn hidden_holds_in_force(tx: &mut Tx<'_>, actor: &Actor) -> Result<i64, Error> {
-    let viewer = Viewer::of(tx, actor);
-    let (visible, visible_params) = viewer.sql();
-    let mut params = vec![Param::Int(tx.now().timestamp())];
-    params.extend(visible_params);
-    tx.conn
-        .query_one(
-            &format!(
-                "SELECT COUNT(*) FROM legal_holds h JOIN disclosure_requests r ON r.id = h.disclosure_id
-                 WHERE h.released_at IS NULL AND h.expires_at > ? AND r.gagged = 1 AND NOT {visible}"
-            ),
-            &params,
-        )?
-        .int(0)
 }
