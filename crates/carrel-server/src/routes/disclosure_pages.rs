@@ -264,7 +264,12 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
                 "Record counsel's review",
                 &format!("<select name=\"advice\">{advice}</select>{note}"),
             ));
-            out.push_str(&form(reference, "approval", "Approve", note));
+            out.push_str(&form(
+                reference,
+                "approval",
+                "Approve",
+                &format!("{note}<input name=\"override_reason\" aria-label=\"reason to approve against counsel's advice\" placeholder=\"only if counsel advised refusal: why approve\">"),
+            ));
             out.push_str(&form(
                 reference,
                 "exigent-release",
@@ -381,7 +386,14 @@ pub async fn act(
                     note.as_deref(),
                 )
                 .map(drop),
-                "approval" => disclosures::approve(tx, actor, r, note.as_deref()).map(drop),
+                "approval" => disclosures::approve(
+                    tx,
+                    actor,
+                    r,
+                    note.as_deref(),
+                    field(&form, "override_reason").as_deref(),
+                )
+                .map(drop),
                 "refusal" => {
                     disclosures::refuse(tx, actor, r, &field(&form, "reason").unwrap_or_default())
                         .map(drop)

@@ -166,15 +166,30 @@ pub struct NoteBody {
     note: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalBody {
+    note: Option<String>,
+    /// Why the Director approves although counsel's latest advice was to
+    /// refuse; required then, and recorded.
+    override_reason: Option<String>,
+}
+
 pub async fn approve(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
-    Body(body): Body<NoteBody>,
+    Body(body): Body<ApprovalBody>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
-            disclosures::approve(tx, actor, &reference, body.note.as_deref())
+            disclosures::approve(
+                tx,
+                actor,
+                &reference,
+                body.note.as_deref(),
+                body.override_reason.as_deref(),
+            )
         })
         .await?;
     Ok(Json(request))

@@ -1782,8 +1782,77 @@ async fn l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_re
     }
 }
 
+/// L2 (and the Missouri policy's "confer with counsel"): once counsel's
+/// latest advice is to refuse, the Director cannot approve as if it were
+/// not there: counsel reviews again, or the Director approves against the
+/// advice with a reason, recorded as a step of its own.
+async fn l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason(
+    engine: Engine,
+) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let counsel = app.sign_in("legal_counsel").await;
+        let patron = patron_with_history(&app, &clerk).await;
+        let documents: &[&str] = if policy == MISSOURI {
+            &["court_order"]
+        } else {
+            &["subpoena"]
+        };
+        for (case, second_review) in [("override", false), ("new review", true)] {
+            let (status, request) =
+                law_enforcement(&app, &clerk, policy, patron.id, documents).await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
+            let reference = request["reference"].as_str().unwrap().to_string();
+            let (status, body) = step(&app, &director, &reference, "review", json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            let (status, body) = step(
+                &app,
+                &counsel,
+                &reference,
+                "counsel-review",
+                json!({"advice": "refuse"}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            let (status, body) = step(&app, &director, &reference, "approval", json!({})).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{name} {case}: {body}");
+            assert_eq!(
+                code(&body),
+                "counsel_advised_refusal",
+                "{name} {case}: {body}"
+            );
+            let approval = if second_review {
+                let (status, body) = step(
+                    &app,
+                    &counsel,
+                    &reference,
+                    "counsel-review",
+                    json!({"advice": "release"}),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{name}: {body}");
+                json!({})
+            } else {
+                json!({"override_reason": "the court order names this patron and the danger is immediate"})
+            };
+            let (status, approved) = step(&app, &director, &reference, "approval", approval).await;
+            assert_eq!(status, StatusCode::OK, "{name} {case}: {approved}");
+            let overridden = approved["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["step"] == "counsel_overridden");
+            assert_eq!(overridden, !second_review, "{name} {case}: {approved}");
+        }
+        app.finish();
+    }
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason,
     l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_records,
     l2_l3_a_colorado_subpoena_suffices_and_no_exigent_release,
     l3_an_exigent_release_owes_the_document_until_it_arrives,

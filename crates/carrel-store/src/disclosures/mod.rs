@@ -1103,16 +1103,43 @@ fn require_counsel(
 
 /// Approves a request (a decider): counsel's review recorded where the
 /// basis needs it, and everything the law requires present (L7).
+///
+/// Where counsel's latest advice was to refuse, the decider either asks
+/// counsel to review again or approves against the advice with a reason,
+/// which is recorded as a step of its own: the policy has the Director
+/// confer with counsel, not obey, but never silently.
 pub fn approve(
     tx: &mut Tx<'_>,
     actor: &Actor,
     reference: &str,
     note: Option<&str>,
+    override_reason: Option<&str>,
 ) -> Result<DisclosureRequest, Error> {
     let (stored, basis, grant) = begin(tx, actor, reference, Step::Approve, &["under_review"])?;
     require_counsel(tx, &stored, &basis, None)?;
+    let advised_refusal =
+        basis.counsel_review && counsel_advice(tx, stored.id)?.as_deref() == Some("refuse");
+    let override_reason = override_reason
+        .map(|r| validate::text("override_reason", r, 2000))
+        .transpose()?;
+    if advised_refusal && override_reason.is_none() {
+        return Err(Error::refused(
+            "counsel_advised_refusal",
+            "legal counsel's latest advice is to refuse: ask counsel to review the request again, or approve against the advice with an override_reason, which is recorded",
+        ));
+    }
     check_lawful(tx, &stored, &basis, &grant, false)?;
     let note = optional_note(note)?;
+    if let Some(reason) = override_reason.as_deref().filter(|_| advised_refusal) {
+        add_step(
+            tx,
+            stored.id,
+            &grant.actor_label(),
+            "counsel_overridden",
+            Some("refuse"),
+            Some(reason),
+        )?;
+    }
     tx.conn.execute(
         "UPDATE disclosure_requests SET state = 'approved', approved_by = ? WHERE id = ?",
         params![actor.staff_id(), stored.id],
