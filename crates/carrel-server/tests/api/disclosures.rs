@@ -1850,8 +1850,56 @@ async fn l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_
     }
 }
 
+/// D7: a refused online request rolls back with its number, which the
+/// next request then gets; the refusal's audit entry is filed under no
+/// reference, not under that next request's.
+async fn d7_a_refused_online_request_is_not_audited_under_another_requests_reference(
+    engine: Engine,
+) {
+    let app = TestApp::spawn_with(engine, COLORADO).await;
+    let clerk = app.sign_in("clerk").await;
+    let guardian = app
+        .new_patron_with(&clerk, json!({"pin": "1357924680"}))
+        .await;
+    let minor = minor_of(&app, &clerk, &guardian, "2008-03-10").await;
+    app.advance(Duration::days(8));
+    let (_, session) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(json!({"card_barcode": guardian.barcode, "pin": "1357924680"})),
+        )
+        .await;
+    let token = session["token"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/my/minor-records",
+            json!({"card_barcode": minor.barcode}),
+        )
+        .await;
+    assert!(status.is_client_error(), "{body}");
+    let clerk = app.sign_in("clerk").await;
+    let (status, request) =
+        law_enforcement(&app, &clerk, COLORADO, guardian.id, &["subpoena"]).await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let reference = request["reference"].as_str().unwrap();
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE decision = 'denied' AND record_id = 'disclosure:{reference}'"
+        )),
+        0,
+        "a refusal is filed under {reference}, which it never was"
+    );
+    assert!(app.raw_count("SELECT COUNT(*) FROM audit_log WHERE decision = 'denied'") > 0);
+    app.note_personal(&["1357924680"]);
+    app.finish();
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    d7_a_refused_online_request_is_not_audited_under_another_requests_reference,
     l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason,
     l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_records,
     l2_l3_a_colorado_subpoena_suffices_and_no_exigent_release,

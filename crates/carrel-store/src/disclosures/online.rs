@@ -72,7 +72,16 @@ fn release_online(
         insert_document(tx, id, &(kind, None, None), &who)?;
     }
     let stored = reload(tx, id)?;
-    check_lawful(tx, &stored, &basis, &grant, false)?;
+    // A refusal rolls the request back, number included, so the next
+    // request gets its reference: the refusal's audit entry must not name
+    // it (it would be filed under someone else's request).
+    check_lawful(tx, &stored, &basis, &grant, false).map_err(|error| match error {
+        Error::Denied { reason, mut entry } => {
+            entry.record_id = None;
+            Error::Denied { reason, entry }
+        }
+        other => other,
+    })?;
     let cover = cover(
         tx,
         &stored,
