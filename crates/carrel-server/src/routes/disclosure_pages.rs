@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use carrel_policy::disclosure::CounselFinding;
 use carrel_store::disclosures::{
     self, alerts, DisclosureRequest, NewDocument, Queue, QueueFilter, ADVICE, ID_KINDS, STATES,
 };
@@ -254,6 +255,16 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
     match r.state.as_str() {
         "received" => out.push_str(&form(reference, "review", "Take up for review", "")),
         "under_review" => {
+            let confirms: String = CounselFinding::ALL
+                .iter()
+                .map(|f| {
+                    format!(
+                        "<label><input type=\"checkbox\" name=\"confirm_{}\"> {}</label>",
+                        f.name(),
+                        f.describe()
+                    )
+                })
+                .collect();
             let advice: String = ADVICE
                 .iter()
                 .map(|a| format!("<option value=\"{a}\">{}</option>", a.replace('_', " ")))
@@ -262,7 +273,7 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
                 reference,
                 "counsel-review",
                 "Record counsel's review",
-                &format!("<select name=\"advice\">{advice}</select>{note}"),
+                &format!("<select name=\"advice\" aria-label=\"counsel's advice\">{advice}</select>{confirms}{note}"),
             ));
             out.push_str(&form(
                 reference,
@@ -325,7 +336,7 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
             reference,
             "documents",
             "Attach document",
-            &format!("<select name=\"kind\">{kinds}</select><select name=\"id_kind\">{ids}</select><input name=\"reference\" placeholder=\"docket or case number (legal process)\">"),
+            &format!("<select name=\"kind\">{kinds}</select><select name=\"id_kind\">{ids}</select><input name=\"reference\" placeholder=\"docket or case number (legal process)\"><input name=\"issuing_court\" aria-label=\"issuing court (legal process)\" placeholder=\"issuing court\"><input name=\"jurisdiction\" aria-label=\"the court's jurisdiction (legal process)\" placeholder=\"jurisdiction\">"),
         ));
     }
     out.push_str("</fieldset></body></html>");
@@ -378,14 +389,22 @@ pub async fn act(
             let r = reference.as_str();
             match action.as_str() {
                 "review" => disclosures::begin_review(tx, actor, r).map(drop),
-                "counsel-review" => disclosures::counsel_review(
-                    tx,
-                    actor,
-                    r,
-                    &field(&form, "advice").unwrap_or_default(),
-                    note.as_deref(),
-                )
-                .map(drop),
+                "counsel-review" => {
+                    let confirms: Vec<String> = CounselFinding::ALL
+                        .iter()
+                        .filter(|f| field(&form, &format!("confirm_{}", f.name())).is_some())
+                        .map(|f| f.name().to_string())
+                        .collect();
+                    disclosures::counsel_review(
+                        tx,
+                        actor,
+                        r,
+                        &field(&form, "advice").unwrap_or_default(),
+                        note.as_deref(),
+                        &confirms,
+                    )
+                    .map(drop)
+                }
                 "approval" => disclosures::approve(
                     tx,
                     actor,
@@ -412,6 +431,8 @@ pub async fn act(
                         kind: field(&form, "kind").unwrap_or_default(),
                         reference: field(&form, "reference"),
                         id_kind: field(&form, "id_kind"),
+                        issuing_court: field(&form, "issuing_court"),
+                        jurisdiction: field(&form, "jurisdiction"),
                     },
                 )
                 .map(drop),

@@ -19,6 +19,10 @@ fn court_basis(policy: &str) -> &'static str {
     }
 }
 
+/// Everything counsel may confirm about legal process (Missouri's court
+/// orders need all three before counsel advises release).
+const ALL_FINDINGS: [&str; 3] = ["competent_jurisdiction", "good_cause", "proper_form"];
+
 fn doc(kind: &str) -> Value {
     match kind {
         "photo_id" => json!({"kind": "photo_id", "id_kind": "driver_license"}),
@@ -32,7 +36,7 @@ fn doc(kind: &str) -> Value {
         ]
         .contains(&k) =>
         {
-            json!({"kind": k, "reference": "CR-2026-0412"})
+            json!({"kind": k, "reference": "CR-2026-0412", "issuing_court": "Circuit Court of Jefferson County", "jurisdiction": "23rd Judicial Circuit, Missouri"})
         }
         k => json!({"kind": k}),
     }
@@ -166,7 +170,7 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release", "note": "Order is in proper form once filed"}),
+        json!({"advice": "release", "note": "Order is in proper form once filed", "confirms": ALL_FINDINGS}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -271,6 +275,7 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
             "refer",
             "begin_review",
             "counsel_review",
+            "counsel_confirmed",
             "attach_document",
             "approve",
             "release",
@@ -319,7 +324,7 @@ async fn l2_l3_a_colorado_subpoena_suffices_and_no_exigent_release(engine: Engin
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release"}),
+        json!({"advice": "release", "confirms": ALL_FINDINGS}),
     )
     .await;
     let (status, body) = step(&app, &director, &reference, "approval", json!({})).await;
@@ -357,7 +362,7 @@ async fn l3_an_exigent_release_owes_the_document_until_it_arrives(engine: Engine
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release"}),
+        json!({"advice": "refuse"}),
     )
     .await;
     let (status, body) = step(&app, &director, &reference, "exigent-release", json!({})).await;
@@ -1229,7 +1234,7 @@ async fn r1_the_package_holds_exactly_the_approved_scope(engine: Engine) {
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release"}),
+        json!({"advice": "release", "confirms": ALL_FINDINGS}),
     )
     .await;
     step(&app, &director, &reference, "approval", json!({})).await;
@@ -1320,7 +1325,7 @@ async fn l1_every_role_tries_every_step(engine: Engine) {
                         counsel,
                         &reference,
                         "counsel-review",
-                        json!({"advice": advice}),
+                        json!({"advice": advice, "confirms": ALL_FINDINGS}),
                     )
                     .await;
                 }
@@ -1365,8 +1370,8 @@ async fn l1_every_role_tries_every_step(engine: Engine) {
             (
                 "counsel-review",
                 "under_review",
-                &[],
-                json!({"advice": "release"}),
+                &["court_order"],
+                json!({"advice": "release", "confirms": ALL_FINDINGS}),
                 &["legal_counsel"],
             ),
             (
@@ -1476,7 +1481,13 @@ async fn l1_staff_pages_show_the_queue_and_take_the_directors_approval(engine: E
     app.post_form(
         &counsel,
         &format!("/staff/disclosures/{reference}/counsel-review"),
-        &[("advice", "release"), ("note", "proper form")],
+        &[
+            ("advice", "release"),
+            ("note", "proper form"),
+            ("confirm_competent_jurisdiction", "on"),
+            ("confirm_good_cause", "on"),
+            ("confirm_proper_form", "on"),
+        ],
     )
     .await;
     let (status, page) = app
@@ -1829,7 +1840,7 @@ async fn l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_
                     &counsel,
                     &reference,
                     "counsel-review",
-                    json!({"advice": "release"}),
+                    json!({"advice": "release", "confirms": ALL_FINDINGS}),
                 )
                 .await;
                 assert_eq!(status, StatusCode::OK, "{name}: {body}");
@@ -1897,8 +1908,124 @@ async fn d7_a_refused_online_request_is_not_audited_under_another_requests_refer
     app.finish();
 }
 
+/// L2 (Missouri PUB 06-04: "issued by a court of competent jurisdiction
+/// that shows good cause and is in proper form"): the court document names
+/// its issuing court and jurisdiction, and counsel advises release only
+/// confirming jurisdiction, good cause and form, each recorded. Colorado's
+/// file asks for no such findings.
+async fn l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let counsel = app.sign_in("legal_counsel").await;
+        let patron = patron_with_history(&app, &clerk).await;
+        let bare = if policy == MISSOURI {
+            json!({"kind": "court_order", "reference": "CR-2026-0412"})
+        } else {
+            json!({"kind": "subpoena", "reference": "CR-2026-0412"})
+        };
+        let (status, request) = app
+            .post(&clerk, "/api/v1/disclosures", json!({
+                "requester_kind": "law_enforcement", "requester": "Det. Marlow Quince, County Sheriff",
+                "subject_patron_id": patron.id, "basis": court_basis(policy),
+                "classes": ["circulation"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+                "documents": [bare],
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
+        let reference = request["reference"].as_str().unwrap().to_string();
+        step(&app, &director, &reference, "review", json!({})).await;
+        let (status, body) = step(
+            &app,
+            &counsel,
+            &reference,
+            "counsel-review",
+            json!({"advice": "release"}),
+        )
+        .await;
+        if policy == COLORADO {
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            app.finish();
+            continue;
+        }
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "counsel_confirmation_required"),
+            "{name}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("good cause")
+                && message.contains("proper form")
+                && message.contains("jurisdiction"),
+            "{message}"
+        );
+        let (status, body) = step(
+            &app,
+            &counsel,
+            &reference,
+            "counsel-review",
+            json!({"advice": "release", "confirms": ALL_FINDINGS}),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "court_not_recorded"),
+            "{name}: {body}"
+        );
+        let (status, body) = step(&app, &clerk, &reference, "documents", doc("court_order")).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, advised) = step(
+            &app,
+            &counsel,
+            &reference,
+            "counsel-review",
+            json!({"advice": "release", "confirms": ALL_FINDINGS}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {advised}");
+        let confirmed = advised["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "counsel_confirmed")
+            .unwrap_or_else(|| panic!("{advised}"));
+        assert_eq!(
+            confirmed["outcome"],
+            "competent_jurisdiction, good_cause, proper_form"
+        );
+        assert!(advised["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |d| d["issuing_court"] == "Circuit Court of Jefferson County"
+                    && d["jurisdiction"] == "23rd Judicial Circuit, Missouri"
+            ));
+        let (status, approved) = step(&app, &director, &reference, "approval", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {approved}");
+        // Court details go only with legal process.
+        let (status, body) = step(
+            &app,
+            &clerk,
+            &reference,
+            "documents",
+            json!({"kind": "written_request", "issuing_court": "Circuit Court"}),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "unexpected_court"),
+            "{body}"
+        );
+        app.finish();
+    }
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form,
     d7_a_refused_online_request_is_not_audited_under_another_requests_reference,
     l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason,
     l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_records,

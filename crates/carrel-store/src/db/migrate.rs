@@ -76,6 +76,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0007_audit_erasure.sql"),
         then: None,
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../../migrations/sqlite/0008_court_documents.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_court_documents.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {

@@ -35,7 +35,9 @@ pub(crate) mod visibility;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use carrel_policy::disclosure::{describe_group, Basis, DocumentKind, RequesterKind, Step};
+use carrel_policy::disclosure::{
+    describe_group, Basis, CounselFinding, DocumentKind, RequesterKind, Step,
+};
 use carrel_policy::RecordClass;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -72,6 +74,11 @@ pub struct Document {
     pub reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_kind: Option<String>,
+    /// For legal process: the court that issued it, and its jurisdiction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuing_court: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
     pub recorded_by: String,
     pub recorded_at: i64,
 }
@@ -194,6 +201,31 @@ pub struct NewDocument {
     pub kind: String,
     pub reference: Option<String>,
     pub id_kind: Option<String>,
+    pub issuing_court: Option<String>,
+    pub jurisdiction: Option<String>,
+}
+
+/// A document checked and ready to record.
+#[derive(Debug, Clone)]
+struct ParsedDocument {
+    kind: DocumentKind,
+    reference: Option<String>,
+    id_kind: Option<String>,
+    issuing_court: Option<String>,
+    jurisdiction: Option<String>,
+}
+
+impl ParsedDocument {
+    /// A document Carrel records itself (what an online sign-in proves).
+    fn of_kind(kind: DocumentKind) -> ParsedDocument {
+        ParsedDocument {
+            kind,
+            reference: None,
+            id_kind: None,
+            issuing_court: None,
+            jurisdiction: None,
+        }
+    }
 }
 
 /// A request as stored.
@@ -318,7 +350,7 @@ fn basis_of(tx: &Tx<'_>, name: &str) -> Result<Basis, Error> {
 fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
     tx.conn
         .query(
-            "SELECT kind, reference, id_kind, recorded_by, recorded_at FROM disclosure_documents WHERE request_id = ? ORDER BY id",
+            "SELECT kind, reference, id_kind, recorded_by, recorded_at, issuing_court, jurisdiction FROM disclosure_documents WHERE request_id = ? ORDER BY id",
             params![id],
         )?
         .iter()
@@ -327,6 +359,8 @@ fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
                 kind: row.text(0)?,
                 reference: row.opt_text(1)?,
                 id_kind: row.opt_text(2)?,
+                issuing_court: row.opt_text(5)?,
+                jurisdiction: row.opt_text(6)?,
                 recorded_by: row.text(3)?,
                 recorded_at: row.int(4)?,
             })
@@ -453,10 +487,7 @@ fn reload(tx: &mut Tx<'_>, id: i64) -> Result<Stored, Error> {
 }
 
 /// The checked form of one presented document.
-fn parse_document(
-    input: &NewDocument,
-    by_staff: bool,
-) -> Result<(DocumentKind, Option<String>, Option<String>), Error> {
+fn parse_document(input: &NewDocument, by_staff: bool) -> Result<ParsedDocument, Error> {
     let kind = DocumentKind::from_name(&input.kind).ok_or_else(|| {
         Error::invalid(
             "unknown_document",
@@ -499,21 +530,37 @@ fn parse_document(
         }
         None => None,
     };
-    Ok((kind, reference, id_kind))
+    let court_field = |field: &'static str, value: &Option<String>| {
+        match value {
+        Some(text) if kind.is_legal_process() => Ok(Some(validate::text(field, text, 200)?)),
+        Some(_) => Err(Error::invalid(
+            "unexpected_court",
+            format!("{field} goes only with legal process (subpoena, warrant, court order, national-security letter, FISA order, preservation request)"),
+        )),
+        None => Ok(None),
+    }
+    };
+    Ok(ParsedDocument {
+        kind,
+        reference,
+        id_kind,
+        issuing_court: court_field("issuing_court", &input.issuing_court)?,
+        jurisdiction: court_field("jurisdiction", &input.jurisdiction)?,
+    })
 }
 
 fn insert_document(
     tx: &mut Tx<'_>,
     request_id: i64,
-    document: &(DocumentKind, Option<String>, Option<String>),
+    document: &ParsedDocument,
     actor: &str,
 ) -> Result<(), Error> {
-    let (kind, reference, id_kind) = document;
+    let kind = document.kind;
     tx.conn.execute(
-        "INSERT INTO disclosure_documents (request_id, kind, reference, id_kind, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-        params![request_id, kind.name(), reference, id_kind, actor, tx.now().timestamp()],
+        "INSERT INTO disclosure_documents (request_id, kind, reference, id_kind, issuing_court, jurisdiction, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        params![request_id, kind.name(), &document.reference, &document.id_kind, &document.issuing_court, &document.jurisdiction, actor, tx.now().timestamp()],
     )?;
-    if *kind == DocumentKind::SearchWarrant {
+    if kind == DocumentKind::SearchWarrant {
         // L4: the Director hears at once; nothing waits for the Director.
         alerts::raise(tx, request_id, AlertKind::SearchWarrant)?;
     }
@@ -737,7 +784,7 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
         .iter()
         .map(|d| parse_document(d, true))
         .collect::<Result<_, _>>()?;
-    if !new.gagged && documents.iter().any(|(k, _, _)| k.carries_gag_order()) {
+    if !new.gagged && documents.iter().any(|d| d.kind.carries_gag_order()) {
         return Err(Error::invalid(
             "gag_order_required",
             "a national-security letter or FISA order comes with a non-disclosure order: record the request with gagged = true",
@@ -950,13 +997,33 @@ pub fn counsel_review(
     reference: &str,
     advice: &str,
     note: Option<&str>,
+    confirms: &[String],
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, _, grant) = begin(tx, actor, reference, Step::CounselReview, &["under_review"])?;
+    let (stored, basis, grant) =
+        begin(tx, actor, reference, Step::CounselReview, &["under_review"])?;
     if !ADVICE.contains(&advice) {
         return Err(Error::invalid(
             "bad_advice",
             format!("advice must be one of: {}", ADVICE.join(", ")),
         ));
+    }
+    let mut confirmed = Vec::new();
+    for name in confirms {
+        let finding = CounselFinding::from_name(name).ok_or_else(|| {
+            Error::invalid(
+                "bad_confirmation",
+                format!(
+                    "confirms lists what counsel confirms about the legal process: {}",
+                    CounselFinding::ALL.map(|f| f.name()).join(", ")
+                ),
+            )
+        })?;
+        if !confirmed.contains(&finding) {
+            confirmed.push(finding);
+        }
+    }
+    if advice == "release" {
+        require_court_findings(tx, &stored, &basis, &confirmed)?;
     }
     let note = optional_note(note)?;
     add_step(
@@ -967,8 +1034,64 @@ pub fn counsel_review(
         Some(advice),
         note.as_deref(),
     )?;
+    if !confirmed.is_empty() {
+        let names: Vec<&str> = confirmed.iter().map(|f| f.name()).collect();
+        add_step(
+            tx,
+            stored.id,
+            &grant.actor_label(),
+            "counsel_confirmed",
+            Some(&names.join(", ")),
+            None,
+        )?;
+    }
     grant.record(tx, &stored.reference, format!("counsel advised {advice}"));
     finish(tx, actor, stored.id)
+}
+
+/// Where the basis has counsel confirm the legal process itself (Missouri:
+/// "issued by a court of competent jurisdiction that shows good cause and
+/// is in proper form"), counsel advises release only confirming each of
+/// those, and only once a court document names its issuing court and that
+/// court's jurisdiction, so the confirmation is about something recorded.
+fn require_court_findings(
+    tx: &mut Tx<'_>,
+    stored: &Stored,
+    basis: &Basis,
+    confirmed: &[CounselFinding],
+) -> Result<(), Error> {
+    let missing: Vec<&str> = basis
+        .counsel_confirms
+        .iter()
+        .filter(|f| !confirmed.contains(f))
+        .map(|f| f.describe())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::refused(
+            "counsel_confirmation_required",
+            format!(
+                "to advise release under this basis, counsel confirms (in confirms) that {}",
+                missing.join("; ")
+            ),
+        ));
+    }
+    if basis
+        .counsel_confirms
+        .contains(&CounselFinding::CompetentJurisdiction)
+    {
+        let named = documents_of(tx, stored.id)?.iter().any(|d| {
+            DocumentKind::from_name(&d.kind).is_some_and(|k| k.is_legal_process())
+                && d.issuing_court.is_some()
+                && d.jurisdiction.is_some()
+        });
+        if !named {
+            return Err(Error::refused(
+                "court_not_recorded",
+                "record the issuing court and its jurisdiction on the court document (issuing_court, jurisdiction) before counsel confirms them",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Counsel's latest advice on a request, if any.
@@ -1335,7 +1458,7 @@ pub fn attach_document(
         &["received", "under_review", "approved", "released"],
     )?;
     let parsed = parse_document(&document, true)?;
-    if parsed.0.carries_gag_order() && !stored.gagged {
+    if parsed.kind.carries_gag_order() && !stored.gagged {
         return Err(Error::invalid(
             "gag_order_required",
             "a national-security letter or FISA order comes with a non-disclosure order: record it as a new request with gagged = true, so it is never seen outside the circle",
@@ -1348,7 +1471,7 @@ pub fn attach_document(
         stored.id,
         &who,
         "attach_document",
-        Some(parsed.0.name()),
+        Some(parsed.kind.name()),
         None,
     )?;
     if stored.document_due_at.is_some()
@@ -1372,7 +1495,7 @@ pub fn attach_document(
     grant.record(
         tx,
         &stored.reference,
-        format!("document attached: {}", parsed.0.name()),
+        format!("document attached: {}", parsed.kind.name()),
     );
     finish(tx, actor, stored.id)
 }

@@ -18,7 +18,7 @@ use crate::Tx;
 use super::package::Package;
 use super::{
     add_step, basis_of, check_lawful, cover, insert_document, insert_request, package, reload,
-    store_package, Insert,
+    store_package, Insert, ParsedDocument,
 };
 
 /// Every class of patron records, for a full export.
@@ -69,7 +69,7 @@ fn release_online(
         documents.push(DocumentKind::WrittenRequest);
     }
     for kind in documents {
-        insert_document(tx, id, &(kind, None, None), &who)?;
+        insert_document(tx, id, &ParsedDocument::of_kind(kind), &who)?;
     }
     let stored = reload(tx, id)?;
     // A refusal rolls the request back, number included, so the next
