@@ -345,7 +345,7 @@ fn l2_r5_the_two_files_differ_where_their_laws_differ() {
 #[test]
 fn l2_a_law_enforcement_basis_without_counsel_review_is_refused() {
     let broken = MISSOURI.replacen(
-        "decided_by = [\"director\"]\ncounsel_review = true\nexigent = true",
+        "decided_by = [\"director\"]\ncounsel_review = true\ncounsel_confirms = [\"competent_jurisdiction\", \"good_cause\", \"proper_form\"]\nexigent = true",
         "decided_by = [\"director\"]\nexigent = true",
         1,
     );
