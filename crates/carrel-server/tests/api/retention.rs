@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{code, contains, database_bytes, Engine, TestApp};
+use carrel_policy::{Action, RecordClass};
+
+use crate::helpers::{code, contains, database_bytes, Engine, TestApp, COLORADO, MISSOURI};
 use crate::on_both_engines;
 
 fn advance_to(app: &TestApp, instant: &str) {
@@ -514,10 +516,10 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
     app.advance(Duration::days(61));
     assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 7);
 
-    let clerk = app.sign_in("clerk").await;
+    let director = app.sign_in("director").await;
     let (status, report) = app
         .get(
-            &clerk,
+            &director,
             "/api/v1/statistics/circulation?by=item&monthly=true",
         )
         .await;
@@ -531,7 +533,7 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
     assert!(rows[0]["group"]["age"].is_null(), "{report}");
     // By age band, all seven loans fall in one cell above the threshold.
     let (_, by_age) = app
-        .get(&clerk, "/api/v1/statistics/circulation?by=category,age")
+        .get(&director, "/api/v1/statistics/circulation?by=category,age")
         .await;
     assert_eq!(by_age["rows"].as_array().unwrap().len(), 1, "{by_age}");
     assert_eq!(by_age["rows"][0]["records"], 7, "{by_age}");
@@ -539,7 +541,7 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
     assert_eq!(by_age["suppressed_cells"], 0);
     // Item and borrower together are not kept, so cannot be asked for.
     let (status, both) = app
-        .get(&clerk, "/api/v1/statistics/circulation?by=item,age")
+        .get(&director, "/api/v1/statistics/circulation?by=item,age")
         .await;
     assert_eq!(
         (status, code(&both)),
@@ -551,10 +553,10 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
         0
     );
     // With no grouping, each loan counts once.
-    let (_, total) = app.get(&clerk, "/api/v1/statistics/circulation").await;
+    let (_, total) = app.get(&director, "/api/v1/statistics/circulation").await;
     assert_eq!(total["rows"][0]["records"], 7, "{total}");
     let (status, bad) = app
-        .get(&clerk, "/api/v1/statistics/circulation?from=March")
+        .get(&director, "/api/v1/statistics/circulation?from=March")
         .await;
     assert_eq!(
         (status, code(&bad)),
@@ -568,6 +570,46 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
         );
     }
     app.finish();
+}
+
+/// D3, D6: reports go only to the roles the policy grants `read` on
+/// `statistics` (the Director and the administrator in both policies); any
+/// other role is refused, and the refusal is audited.
+async fn d3_statistics_go_only_to_roles_granted_statistics(engine: Engine) {
+    for policy in [MISSOURI, COLORADO] {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let rules = app.store.policy().clone();
+        let mut granted = Vec::new();
+        for role in rules.roles.keys() {
+            let allowed = rules
+                .decide(role, Action::Read, RecordClass::Statistics, "statistics")
+                .is_allowed();
+            let token = app.sign_in(role).await;
+            let denied_before =
+                app.raw_count("SELECT COUNT(*) FROM audit_log WHERE decision = 'denied'");
+            let (status, body) = app
+                .get(&token, "/api/v1/statistics/circulation?by=category,age")
+                .await;
+            if allowed {
+                granted.push(role.as_str());
+                assert_eq!(status, StatusCode::OK, "{role}: {body}");
+                assert_eq!(body["record_class"], "circulation", "{body}");
+            } else {
+                assert_eq!(
+                    (status, code(&body)),
+                    (StatusCode::FORBIDDEN, "denied"),
+                    "{role}: {body}"
+                );
+                assert!(body.get("rows").is_none(), "{body}");
+                assert_eq!(
+                    app.raw_count("SELECT COUNT(*) FROM audit_log WHERE decision = 'denied'"),
+                    denied_before + 1
+                );
+            }
+        }
+        assert_eq!(granted, ["administrator", "director"]);
+        app.finish();
+    }
 }
 
 /// D1: the plan (the API's dry run) counts and changes nothing; only the
@@ -730,6 +772,7 @@ on_both_engines!(
     l5_legal_holds_pin_records_for_ninety_days_renewable_once,
     l5_a_released_hold_frees_its_records_at_once,
     d3_statistics_are_anonymous_and_small_cells_suppressed,
+    d3_statistics_go_only_to_roles_granted_statistics,
     d3_a_loan_counts_as_its_borrower_was_on_the_day_of_the_loan,
     d1_the_plan_and_dashboard_count_without_changing_anything,
 );

@@ -37,7 +37,7 @@ use serde::Serialize;
 
 pub(crate) use self::audit_log::FLOOR_MARK;
 pub(crate) use self::statistics::{age_band, local_date};
-pub use self::statistics::{report, Report, ReportRow, AGE_BANDS};
+pub use self::statistics::{has_statistics, report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
 use crate::error::Error;

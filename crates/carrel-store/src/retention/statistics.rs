@@ -4,7 +4,8 @@
 //! terminal), with a count (a cell may be stored as several rows, which a
 //! report adds up). No cell holds a patron id, a birth date or an address, and
 //! reports suppress every cell smaller than the policy's `min_cell`, so no
-//! one can be singled out from them.
+//! one can be singled out from them. Reports go only to the roles the
+//! policy grants `read` on `statistics`.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use serde::Serialize;
 use super::targets::Stats;
 use crate::db::{params, Conn, EngineKind, Value};
 use crate::error::Error;
-use crate::gate::Actor;
+use crate::gate::{Grant, Read, Statistics};
 use crate::Tx;
 
 /// Age bands: wide enough that a band and a month do not name a person.
@@ -278,6 +279,12 @@ pub struct Report {
     pub rows: Vec<ReportRow>,
 }
 
+/// Whether Carrel keeps statistics of `class` (not of the audit log, the
+/// catalogue, or the statistics themselves).
+pub fn has_statistics(class: carrel_policy::RecordClass) -> bool {
+    super::targets::of_class(class).next().is_some()
+}
+
 /// The facet a report grouped by `by` reads: the first of the class's
 /// facets that has every dimension asked for (with none asked for, the
 /// class's first: loans by item, so each loan counts once).
@@ -315,11 +322,11 @@ fn keys_of(dimensions: &str) -> Vec<&str> {
 
 /// A report of one class's statistics, grouped by the named dimensions (and
 /// month, if `monthly`), with small cells suppressed. Statistics hold no
-/// personal data, so any signed-in staff member may read them; `_actor`
-/// proves a live session.
+/// personal data, but what one reader may combine is the policy's to say:
+/// the grant is for `read` on `statistics`, and the read is audited.
 pub fn report(
     tx: &mut Tx<'_>,
-    _actor: &Actor,
+    grant: &Grant<Read, Statistics>,
     class: carrel_policy::RecordClass,
     by: &[String],
     monthly: bool,
@@ -381,6 +388,16 @@ pub fn report(
             })
         })
         .collect();
+    grant.record(
+        tx,
+        None,
+        Some(format!(
+            "statistics of {} by [{}]{}, {from} to {to}",
+            class.name(),
+            by.join(","),
+            if monthly { " by month" } else { "" }
+        )),
+    );
     Ok(Report {
         record_class: class.name().to_string(),
         by: by.to_vec(),
