@@ -76,8 +76,9 @@ fn month(field: &str, text: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Anonymous statistics of one class, small cells suppressed (D3), to the
-/// roles the policy grants `read` on `statistics`.
+/// Anonymous statistics of one class, published only as far as no small
+/// count can be worked out from them (D3), to the roles the policy grants
+/// `read` on `statistics`.
 pub async fn statistics(
     State(state): State<AppState>,
     token: Token,
