@@ -29,7 +29,7 @@ pub const REQUIRED_ROLES: [&str; 6] = [
 ];
 
 /// Classes Carrel stores; every policy must describe them: all of them.
-pub const REQUIRED_CLASSES: [RecordClass; 10] = RecordClass::ALL;
+pub const REQUIRED_CLASSES: [RecordClass; 11] = RecordClass::ALL;
 
 /// One mistake in a policy file. `line` 0 means the file as a whole (for
 /// example a section that is missing).

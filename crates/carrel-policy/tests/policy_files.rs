@@ -57,6 +57,27 @@ fn l1_only_the_director_may_disclose_in_both_policies() {
 }
 
 #[test]
+fn d3_only_the_director_and_administrator_read_statistics_in_both_policies() {
+    for text in [MISSOURI, COLORADO] {
+        let p = parse("p", text).unwrap();
+        let readers: Vec<&str> = p
+            .roles
+            .keys()
+            .filter(|role| {
+                p.decide(role, Action::Read, RecordClass::Statistics, "statistics")
+                    .is_allowed()
+            })
+            .map(String::as_str)
+            .collect();
+        assert_eq!(readers, ["administrator", "director"]);
+        assert!(!p
+            .class(RecordClass::Statistics)
+            .unwrap()
+            .holds_personal_data());
+    }
+}
+
+#[test]
 fn n4_every_field_in_both_policies_has_a_declared_purpose() {
     for text in [MISSOURI, COLORADO] {
         let p = parse("p", text).unwrap();

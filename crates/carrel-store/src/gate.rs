@@ -81,6 +81,7 @@ class_markers! {
     HomeDelivery => RecordClass::HomeDelivery,
     ProgramRegistration => RecordClass::ProgramRegistration,
     MailingList => RecordClass::MailingList,
+    Statistics => RecordClass::Statistics,
 }
 
 /// A signed-in staff member. Made only from a live session

@@ -43,7 +43,7 @@ pub(crate) use self::statistics::{age_band, local_date};
 pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
     targets::TARGETS.iter().any(|t| t.kind == kind)
 }
-pub use self::statistics::{report, Report, ReportRow, AGE_BANDS};
+pub use self::statistics::{has_statistics, report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
 use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
