@@ -11,7 +11,7 @@ use carrel_store::disclosures::package::Package;
 use carrel_store::patron_sessions::{self, PatronSession};
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, Body, Token};
+use crate::api::{ApiError, AppState, Body, ClientAddress, Token};
 use crate::routes::disclosures::package_file;
 
 #[derive(Deserialize)]
@@ -23,10 +23,13 @@ pub struct PatronSignIn {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddress,
     Body(form): Body<PatronSignIn>,
 ) -> Result<Json<PatronSession>, ApiError> {
     let session = state
-        .password_check(move |store| patron_sessions::sign_in(store, &form.card_barcode, &form.pin))
+        .password_check(&client, move |store| {
+            patron_sessions::sign_in(store, &form.card_barcode, &form.pin)
+        })
         .await?;
     Ok(Json(session))
 }

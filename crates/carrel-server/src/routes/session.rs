@@ -8,7 +8,7 @@ use carrel_store::staff;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{ApiError, AppState, Body, Token, SESSION_COOKIE};
+use crate::api::{ApiError, AppState, Body, ClientAddress, Token, SESSION_COOKIE};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,10 +19,13 @@ pub struct SignIn {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddress,
     Body(form): Body<SignIn>,
 ) -> Result<Response, ApiError> {
     let session = state
-        .password_check(move |store| staff::sign_in(store, &form.username, &form.password))
+        .password_check(&client, move |store| {
+            staff::sign_in(store, &form.username, &form.password)
+        })
         .await?;
     let max_age = staff::SESSION_HOURS * 3600;
     let cookie = format!(

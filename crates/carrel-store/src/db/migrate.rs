@@ -70,6 +70,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0006_disclosures.sql"),
         then: None,
     },
+    Migration {
+        version: 7,
+        sqlite: include_str!("../../migrations/sqlite/0007_failed_attempts.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_failed_attempts.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
