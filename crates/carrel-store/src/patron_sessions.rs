@@ -23,8 +23,8 @@ pub struct PatronSession {
     pub expires_at: i64,
 }
 
-/// What a card must be to sign in: in good standing, not expired, with a
-/// PIN set. `p` is the patrons table, `?`
+/// What a card must be to sign in, and to stay signed in: in good
+/// standing, not expired, with a PIN set. `p` is the patrons table, `?`
 /// today's date in the library's zone.
 const MAY_SIGN_IN: &str = "p.status = 'active' AND p.expires_on >= ? AND p.pin_hash IS NOT NULL";
 
@@ -70,14 +70,31 @@ pub fn sign_in(store: &Store, card_barcode: &str, pin: &str) -> Result<PatronSes
     )
 }
 
-/// The patron behind a session token, inside the caller's transaction.
+/// The patron behind a session token, inside the caller's transaction. The
+/// card is checked again on every request, so a session ends the moment
+/// its card expires or is blocked, even if nothing ended it explicitly.
 pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<PatronActor, Error> {
+    let today = tx.today().to_string();
     let row = tx.conn.query_opt(
-        "SELECT patron_id FROM patron_sessions WHERE token_sha256 = ? AND expires_at > ?",
-        params![&sha256_hex(token.as_bytes()), tx.now().timestamp()],
+        &format!(
+            "SELECT s.patron_id FROM patron_sessions s JOIN patrons p ON p.id = s.patron_id
+             WHERE s.token_sha256 = ? AND s.expires_at > ? AND {MAY_SIGN_IN}"
+        ),
+        params![&sha256_hex(token.as_bytes()), tx.now().timestamp(), &today],
     )?;
     match row {
         Some(row) => Ok(PatronActor::new(row.int(0)?)),
         None => Err(Error::Unauthenticated),
     }
+}
+
+/// Ends every session of a card at once: at sign-out, and when staff block
+/// the card, change its PIN or its barcode (someone who learnt the old PIN,
+/// or holds a lost card, must not stay signed in).
+pub(crate) fn end_all(tx: &mut Tx<'_>, patron_id: i64) -> Result<(), Error> {
+    tx.conn.execute(
+        "DELETE FROM patron_sessions WHERE patron_id = ?",
+        params![patron_id],
+    )?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The one sign-in sequence staff (username and password, `staff`) and
-//! patrons (card barcode and PIN, C2, `patron_sessions`) share.
+//! patrons (card barcode and PIN, C2, `patron_sessions`) share, and the
+//! one sign-out for either kind of session.
 //!
 //! A sign-in takes three steps: find the account and take a place in its
 //! count of failed attempts (one transaction, see `attempts`); check the
@@ -17,8 +18,9 @@
 
 use crate::attempts::{self, Account, Attempt};
 use crate::audit::PendingEntry;
+use crate::db::params;
 use crate::error::Error;
-use crate::secrets::{verify_against_nothing, verify_secret};
+use crate::secrets::{sha256_hex, verify_against_nothing, verify_secret};
 use crate::{Store, Tx};
 
 /// Which kind of account signs in.
@@ -124,4 +126,27 @@ pub(crate) fn sign_in<T, S>(
             }
         }
     })?
+}
+
+/// Ends the session a token stands for, whichever kind it is. A staff
+/// token ends that session; a patron token ends every session of that
+/// card, on every device (a patron signing out of a library computer
+/// means "sign me out", not "sign this tab out"). Signing out twice, or
+/// with a token that has expired, is not an error.
+pub fn sign_out(store: &Store, token: &str) -> Result<(), Error> {
+    let token_sha256 = sha256_hex(token.as_bytes());
+    store.transact(|tx| {
+        tx.conn.execute(
+            "DELETE FROM staff_sessions WHERE token_sha256 = ?",
+            params![&token_sha256],
+        )?;
+        let patron = tx.conn.query_opt(
+            "SELECT patron_id FROM patron_sessions WHERE token_sha256 = ?",
+            params![&token_sha256],
+        )?;
+        if let Some(row) = patron {
+            crate::patron_sessions::end_all(tx, row.int(0)?)?;
+        }
+        Ok(())
+    })
 }

@@ -268,14 +268,3 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<Actor, Error> {
         None => Err(Error::Unauthenticated),
     }
 }
-
-/// Ends a session. Signing out twice is not an error.
-pub fn sign_out(store: &Store, token: &str) -> Result<(), Error> {
-    store.transact(|tx| {
-        tx.conn.execute(
-            "DELETE FROM staff_sessions WHERE token_sha256 = ?",
-            params![&sha256_hex(token.as_bytes())],
-        )?;
-        Ok(())
-    })
-}

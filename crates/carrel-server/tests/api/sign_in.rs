@@ -1,7 +1,8 @@
 //! C2: signing in with card and PIN (and staff passwords, which share the
 //! sequence): guessing is throttled per account and per client address,
 //! parallel guesses cannot outrun the count, a stranger cannot lock a
-//! patron out, and every refusal is one answer.
+//! patron out, every refusal is one answer, and a patron's sessions end
+//! when the patron signs out or staff block the card or change its PIN.
 
 use std::sync::Arc;
 
@@ -66,6 +67,22 @@ async fn send_together(
         answers.push(task.await.unwrap());
     }
     answers
+}
+
+/// Signs a patron in from the test's own address; returns the token.
+async fn patron_session(app: &TestApp, barcode: &str, pin: &str) -> String {
+    let form = patron_form(barcode, pin);
+    let (status, body) = app
+        .call(None, "POST", "/api/v1/patron-session", Some(form))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+/// Whether a patron token still reaches the patron's records.
+async fn still_works(app: &TestApp, token: &str) -> bool {
+    let (status, _) = app.get(token, "/api/v1/my/records").await;
+    status == StatusCode::OK
 }
 
 /// Staff change a patron's record; the change must be accepted.
@@ -428,6 +445,135 @@ async fn c2_missing_card_and_wrong_pin_get_one_answer(engine: Engine) {
     }
 }
 
+/// C2: a patron's sign-out ends every session of the card at once (on
+/// every device), through DELETE /api/v1/patron-session and DELETE
+/// /api/v1/session alike, and no staff session with it.
+async fn c2_patron_sign_out_ends_the_token(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let pin = "4815162342";
+        let patron = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+        for sign_out_path in ["/api/v1/patron-session", "/api/v1/session"] {
+            let phone = patron_session(&app, &patron.barcode, pin).await;
+            let library_computer = patron_session(&app, &patron.barcode, pin).await;
+            assert!(still_works(&app, &phone).await && still_works(&app, &library_computer).await);
+            let (status, body) = app
+                .call(Some(&library_computer), "DELETE", sign_out_path, None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            assert_eq!(body["signed_out"], true);
+            assert!(
+                !still_works(&app, &library_computer).await,
+                "{name} {sign_out_path}: the token still works"
+            );
+            assert!(
+                !still_works(&app, &phone).await,
+                "{name} {sign_out_path}: the card's other session still works"
+            );
+        }
+        let (status, _) = app.get(&clerk, "/api/v1/disclosures").await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{name}: staff sessions are untouched"
+        );
+        app.note_personal(&[pin]);
+        app.finish();
+    }
+}
+
+/// C2: staff blocking the card, changing its PIN or its number, and the
+/// card's expiry end every session of the card at once; a session also
+/// ends when its own time is up.
+async fn c2_block_and_pin_change_end_sessions(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let (old_pin, new_pin) = ("3141592653", "2718281828");
+        // The card runs out at the end of the test's first day.
+        let patron = app
+            .new_patron_with(&clerk, json!({"pin": old_pin, "expires_on": "2026-03-02"}))
+            .await;
+        let id = patron.id;
+
+        let first = patron_session(&app, &patron.barcode, old_pin).await;
+        let second = patron_session(&app, &patron.barcode, old_pin).await;
+        assert!(still_works(&app, &first).await);
+        change_patron(&app, &clerk, id, json!({"status": "blocked"})).await;
+        assert!(
+            !still_works(&app, &first).await,
+            "{name}: a blocked card's session works"
+        );
+        assert!(
+            !still_works(&app, &second).await,
+            "{name}: a blocked card's session works"
+        );
+        // Lifting the block does not bring the sessions back.
+        change_patron(&app, &clerk, id, json!({"status": "active"})).await;
+        assert!(
+            !still_works(&app, &first).await,
+            "{name}: a session came back"
+        );
+
+        let first = patron_session(&app, &patron.barcode, old_pin).await;
+        let second = patron_session(&app, &patron.barcode, old_pin).await;
+        change_patron(&app, &clerk, id, json!({"pin": new_pin})).await;
+        assert!(
+            !still_works(&app, &first).await,
+            "{name}: a session outlived the PIN change"
+        );
+        assert!(
+            !still_works(&app, &second).await,
+            "{name}: a session outlived the PIN change"
+        );
+        let token = patron_session(&app, &patron.barcode, new_pin).await;
+        assert!(still_works(&app, &token).await);
+
+        // A lost card replaced: the old number's sessions end.
+        let replacement = format!("28{}", &patron.barcode[2..]);
+        change_patron(&app, &clerk, id, json!({"card_barcode": replacement})).await;
+        assert!(
+            !still_works(&app, &token).await,
+            "{name}: a session outlived the card number"
+        );
+
+        // Expiry: signed in ten minutes before the card runs out (local
+        // midnight, in the library's zone), refused ten minutes after.
+        let zone = app.store.policy().library.time_zone;
+        let midnight = chrono::NaiveDate::from_ymd_opt(2026, 3, 3)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_local_timezone(zone)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        app.advance(midnight - app.now() - Duration::minutes(10));
+        let token = patron_session(&app, &replacement, new_pin).await;
+        assert!(still_works(&app, &token).await);
+        app.advance(Duration::minutes(20));
+        assert!(
+            !still_works(&app, &token).await,
+            "{name}: a session outlived the card"
+        );
+
+        // A session's own time runs out too. (The clerk's own session
+        // ended during the evening.)
+        let clerk = app.sign_in("clerk").await;
+        change_patron(&app, &clerk, id, json!({"expires_on": "2027-12-31"})).await;
+        let token = patron_session(&app, &replacement, new_pin).await;
+        app.advance(Duration::minutes(
+            carrel_store::patron_sessions::SESSION_MINUTES + 1,
+        ));
+        assert!(
+            !still_works(&app, &token).await,
+            "{name}: a session outlived its time"
+        );
+        app.note_personal(&[old_pin, new_pin, &replacement]);
+        app.finish();
+    }
+}
+
 /// C2: behind a reverse proxy named with --trusted-proxy, the client is
 /// the address the proxy's X-Forwarded-For names, so clients behind it
 /// are throttled one by one, not all together as the proxy.
@@ -469,5 +615,7 @@ on_both_engines!(
     c2_pin_spray_across_cards_is_stopped_per_address,
     c2_a_stranger_cannot_lock_a_patron_out,
     c2_missing_card_and_wrong_pin_get_one_answer,
+    c2_patron_sign_out_ends_the_token,
+    c2_block_and_pin_change_end_sessions,
     c2_a_trusted_proxy_names_the_client,
 );
