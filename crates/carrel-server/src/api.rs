@@ -168,6 +168,7 @@ impl IntoResponse for ApiError {
             Error::Denied { .. } => StatusCode::FORBIDDEN,
             Error::Unauthenticated | Error::SignInRefused => StatusCode::UNAUTHORIZED,
             Error::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Error::MinorRecordsRefused => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Invalid { code, .. } if *code == "body_too_large" => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -447,6 +448,35 @@ impl AppState {
                 let patron = patron_sessions::authenticate(tx, &token.0)?;
                 work(tx, &patron)
             })
+        })
+        .await
+    }
+
+    /// [`Self::as_patron`], for work that is a guess at a secret (a minor's
+    /// card number): `client` takes a place in the address throttle first
+    /// and keeps it if the guess is refused. `work`'s inner error is a
+    /// refusal the transaction commits with its audit entry (see
+    /// `online::minor_records`); the outer one rolls it back.
+    pub async fn patron_guess<T, F>(
+        &self,
+        client: &ClientAddress,
+        token: Token,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &PatronActor) -> Result<Result<T, Error>, Error> + Send + 'static,
+    {
+        let guess = self.reserve_guess(client)?;
+        self.blocking(move |store| {
+            let outcome = store
+                .transact(|tx| {
+                    let patron = patron_sessions::authenticate(tx, &token.0)?;
+                    work(tx, &patron)
+                })
+                .and_then(|refusal_or_answer| refusal_or_answer);
+            guess.settle(&outcome);
+            outcome
         })
         .await
     }

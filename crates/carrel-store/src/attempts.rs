@@ -1,5 +1,6 @@
-//! Failed attempts per account (C2): sign-ins with a wrong password or PIN,
-//! counted per account in a window of [`THROTTLE_MINUTES`]. An account that has used
+//! Failed attempts per account (C2, R3): sign-ins with a wrong password or
+//! PIN, and a patron's refused lookups of a minor's records, counted per
+//! account in a window of [`THROTTLE_MINUTES`]. An account that has used
 //! up its attempts takes no more until the window has passed.
 //!
 //! An attempt is counted *before* it is checked, and given back when it
@@ -32,6 +33,11 @@ pub const THROTTLE_MINUTES: i64 = 15;
 /// refused, right password or not, until the window has passed.
 pub const MAX_FAILED_SIGN_INS: i64 = 10;
 
+/// Refused lookups of a minor's records one patron may make in a window. A
+/// guardian types a child's card number, perhaps twice; 35 probes of other
+/// cards in 0.7 s is someone else.
+pub const MAX_REFUSED_MINOR_LOOKUPS: i64 = 5;
+
 /// Whose attempts are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Account {
@@ -59,18 +65,22 @@ impl Account {
 pub(crate) enum Attempt {
     /// Signing in with a password or PIN.
     SignIn,
+    /// A guardian asking for a minor's records by the minor's card number.
+    MinorRecords,
 }
 
 impl Attempt {
     fn name(self) -> &'static str {
         match self {
             Attempt::SignIn => "sign_in",
+            Attempt::MinorRecords => "minor_records",
         }
     }
 
     fn limit(self) -> i64 {
         match self {
             Attempt::SignIn => MAX_FAILED_SIGN_INS,
+            Attempt::MinorRecords => MAX_REFUSED_MINOR_LOOKUPS,
         }
     }
 }

@@ -28,6 +28,13 @@ pub enum Error {
     /// Nothing was checked.
     #[error("too many failed attempts; nothing was checked; wait {} minutes and try again, or ask at the library", crate::attempts::THROTTLE_MINUTES)]
     TooManyAttempts,
+    /// A guardian's online request for a minor's records was refused. One
+    /// answer whatever the reason (no such card, not a minor, not the
+    /// guardian on record, the minor has come of age), so the answer does
+    /// not tell a stranger whether a card exists or whose it is (R3). The
+    /// reason is in the audit log.
+    #[error("the records of that card cannot be released to you online: it must be the card of a minor whose guardian on record you are; check the number, and if it is right, ask at the library")]
+    MinorRecordsRefused,
     #[error("{what} not found")]
     NotFound { what: &'static str },
     /// Input that breaks a rule of form (bad barcode, undeclared field).
@@ -90,12 +97,15 @@ impl Error {
         Error::Internal(message.into())
     }
 
-    /// Whether this answer refused a guess at a secret (a password, a PIN),
-    /// so that the guesser's address is charged
+    /// Whether this answer refused a guess at a secret (a password, a PIN,
+    /// a minor's card number), so that the guesser's address is charged
     /// for it. Other failures (the server busy, a bad request) checked
     /// nothing and cost the address nothing.
     pub fn is_failed_guess(&self) -> bool {
-        matches!(self, Error::SignInRefused | Error::TooManyAttempts)
+        matches!(
+            self,
+            Error::SignInRefused | Error::TooManyAttempts | Error::MinorRecordsRefused
+        )
     }
 
     /// A stable, machine-readable code for API clients.
@@ -104,6 +114,7 @@ impl Error {
             Error::Denied { reason, .. } => reason.code(),
             Error::Unauthenticated | Error::SignInRefused => "unauthenticated",
             Error::TooManyAttempts => "too_many_attempts",
+            Error::MinorRecordsRefused => "minor_records_refused",
             Error::NotFound { .. } => "not_found",
             Error::Invalid { code, .. } | Error::Refused { code, .. } => code,
             Error::Config(_) => "configuration",

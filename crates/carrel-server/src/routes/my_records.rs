@@ -77,14 +77,17 @@ pub struct MinorCard {
 }
 
 /// POST /api/v1/my/minor-records: a minor's records, to their guardian.
+/// The card number is a guess until it proves right, so the client's
+/// address is throttled like a sign-in's (see `online::minor_records`).
 pub async fn minor(
     State(state): State<AppState>,
+    client: ClientAddress,
     token: Token,
     Body(body): Body<MinorCard>,
 ) -> Result<Response, ApiError> {
     let format = body.format.clone();
     let (reference, package) = state
-        .as_patron(token, move |tx, patron| {
+        .patron_guess(&client, token, move |tx, patron| {
             online::minor_records(tx, patron, &body.card_barcode)
         })
         .await?;
