@@ -128,7 +128,9 @@ pub(crate) fn reserve(tx: &mut Tx<'_>, account: Account, attempt: Attempt) -> Re
 
 /// Gives back the place [`reserve`] took, for an attempt that succeeded. A
 /// success does not wipe the window's other failures: those were guesses,
-/// whoever made them.
+/// whoever made them. (If the window started again while the hash ran,
+/// the place given back is one of the new window's: one failure more
+/// allowed in it, once per such success, which is not worth a column.)
 pub(crate) fn give_back(tx: &mut Tx<'_>, account: Account, attempt: Attempt) -> Result<(), Error> {
     tx.conn.execute(
         "UPDATE failed_attempts SET failures = failures - 1
