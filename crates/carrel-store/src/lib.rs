@@ -10,6 +10,8 @@
 //!   access it records.
 //! - [`staff`], [`patrons`], [`items`], [`circulation`], [`fines`]: the
 //!   circulation core, one module per kind of record.
+//! - [`sign_in`], [`attempts`]: the one sign-in sequence staff and patrons
+//!   share, and the count of failed attempts per account that throttles it.
 //! - [`demo`]: a deterministic demo library.
 //!
 //! The gate and audit live in this crate, not their own, because Rust can
@@ -19,6 +21,7 @@
 //! Every operation runs inside [`Store::transact`]: one transaction, with
 //! its audit entries, all or nothing.
 
+pub mod attempts;
 pub mod audit;
 pub mod circulation;
 pub mod computer_sessions;
@@ -40,6 +43,7 @@ pub mod programs;
 pub mod quiet_log;
 pub mod retention;
 mod secrets;
+pub mod sign_in;
 pub mod staff;
 pub mod validate;
 

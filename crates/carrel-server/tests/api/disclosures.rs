@@ -1006,11 +1006,14 @@ async fn r3_colorado_guardian_with_the_card_number_sees_records_online(engine: E
             json!({"card_barcode": minor.barcode}),
         )
         .await;
+    // The answer does not say why (see r3_minor_records_refusals_are_one_
+    // answer_and_audited); the audit log does.
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::FORBIDDEN, "not_the_guardian"),
+        (StatusCode::FORBIDDEN, "minor_records_refused"),
         "{body}"
     );
+    assert_eq!(refusals(&app, "not_the_guardian"), 1);
 
     app.advance(Duration::days(8));
     let guardian_token = session(guardian.barcode.clone(), "1357924680").await;
@@ -1023,7 +1026,7 @@ async fn r3_colorado_guardian_with_the_card_number_sees_records_online(engine: E
         .await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::FORBIDDEN, "majority_reached"),
+        (StatusCode::FORBIDDEN, "minor_records_refused"),
         "{body}"
     );
     assert_eq!(refusals(&app, "majority_reached"), 1);
@@ -1040,6 +1043,186 @@ async fn r3_colorado_guardian_with_the_card_number_sees_records_online(engine: E
     );
     app.note_personal(&["1357924680", "8642097531"]);
     app.finish();
+}
+
+/// Signs a patron in with card and PIN from the test's own address.
+async fn patron_token(app: &TestApp, barcode: &str, pin: &str) -> String {
+    let (status, session) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(json!({"card_barcode": barcode, "pin": pin})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    session["token"].as_str().unwrap().to_string()
+}
+
+/// Refused online requests for a minor's records by this patron, on the
+/// record.
+fn minor_record_refusals(app: &TestApp, patron: &Patron) -> i64 {
+    app.raw_count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = 'patron:{}' AND decision = 'denied' AND record_class = 'disclosure_request'",
+        patron.id
+    ))
+}
+
+/// R3: a signed-in patron asking for a minor's records by card number gets
+/// one answer for every refusal, so the route tells nobody whether a card
+/// exists, whether its holder is a minor, or whose ward they are (it was
+/// 403 not_the_guardian, 403 majority_reached or 404, 35 probes in 0.7 s).
+/// Every attempt is on the record, a missing card's too, and refusals are
+/// throttled per patron, in parallel too, and charged to the address.
+/// Where the policy serves no guardian online (Missouri), the one answer
+/// is not_online, for every card.
+async fn r3_minor_records_refusals_are_one_answer_and_audited(engine: Engine) {
+    use crate::helpers::{client_from, loopback};
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let pin = "9081726354";
+        let guardian = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+        let other_guardian = app.new_patron(&clerk).await;
+        let ward = minor_of(&app, &clerk, &guardian, "2015-06-01").await;
+        let someone_elses = minor_of(&app, &clerk, &other_guardian, "2014-02-01").await;
+        // 18 on 1 February 2026, a month before the test's day.
+        let come_of_age = minor_of(&app, &clerk, &guardian, "2008-02-01").await;
+        let adult = app.new_patron(&clerk).await;
+        let token = patron_token(&app, &guardian.barcode, pin).await;
+        let ask = |card: &str, from: u32| {
+            let (app, token, card) = (&app, token.clone(), card.to_string());
+            async move {
+                app.call_via(
+                    &client_from(&loopback(from)),
+                    Some(&token),
+                    "POST",
+                    "/api/v1/my/minor-records",
+                    Some(json!({"card_barcode": card})),
+                )
+                .await
+            }
+        };
+        let probes = [
+            ("someone else's ward", someone_elses.barcode.clone()),
+            ("come of age", come_of_age.barcode.clone()),
+            ("an adult", adult.barcode.clone()),
+            ("no such card", "29999999999999".to_string()),
+        ];
+        let mut answers = Vec::new();
+        for (n, (case, card)) in probes.iter().enumerate() {
+            answers.push((case, ask(card, n as u32).await));
+        }
+        let expected = if policy == COLORADO {
+            "minor_records_refused"
+        } else {
+            "not_online"
+        };
+        let (_, first) = &answers[0];
+        assert_eq!(
+            (first.0, code(&first.1)),
+            (StatusCode::FORBIDDEN, expected),
+            "{name}: {}",
+            first.1
+        );
+        for (case, answer) in &answers {
+            assert_eq!(answer, first, "{name}: '{case}' is answered differently");
+        }
+        assert_eq!(minor_record_refusals(&app, &guardian), 4, "{name}");
+
+        if policy == COLORADO {
+            // The guardian's own ward, with refusals left: the records.
+            let (status, package) = ask(&ward.barcode, 10).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {package}");
+            // The fifth refusal uses them up; then every lookup is refused
+            // unchecked, the ward's too, and still on the record.
+            assert_eq!(ask(&adult.barcode, 11).await, *first);
+            let (status, body) = ask(&ward.barcode, 12).await;
+            assert_eq!(
+                (status, code(&body)),
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+                "{name}: {body}"
+            );
+            assert_eq!(minor_record_refusals(&app, &guardian), 6, "{name}");
+        }
+
+        // A stranger's probes sent at once, each from its own address:
+        // no more refusals than the limit are checked, every one recorded.
+        let stranger_pin = "1928374650";
+        let stranger = app
+            .new_patron_with(&clerk, json!({"pin": stranger_pin}))
+            .await;
+        let stranger_token = patron_token(&app, &stranger.barcode, stranger_pin).await;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+        let tasks: Vec<_> = (0..12u32)
+            .map(|n| {
+                let request = client_from(&loopback(100 + n))
+                    .post(format!("{}/api/v1/my/minor-records", app.base))
+                    .bearer_auth(&stranger_token)
+                    .json(&json!({"card_barcode": format!("2990000000{n:04}")}));
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    request.send().await.unwrap().status()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::FORBIDDEN)
+            .count();
+        if policy == COLORADO {
+            let limit = carrel_store::attempts::MAX_REFUSED_MINOR_LOOKUPS as usize;
+            assert_eq!(refused, limit, "{name}: {statuses:?}");
+            assert!(statuses
+                .iter()
+                .all(|s| *s == StatusCode::FORBIDDEN || *s == StatusCode::TOO_MANY_REQUESTS));
+        } else {
+            assert_eq!(refused, 12, "{name}: {statuses:?}");
+        }
+        assert_eq!(minor_record_refusals(&app, &stranger), 12, "{name}");
+
+        if policy == COLORADO {
+            // A refused card number is a failed guess of the address it
+            // came from, as a wrong PIN is: five from one address, and that
+            // address is refused a sign-in too.
+            let prober_pin = "5647382910";
+            let prober = app
+                .new_patron_with(&clerk, json!({"pin": prober_pin}))
+                .await;
+            let prober_token = patron_token(&app, &prober.barcode, prober_pin).await;
+            let address = client_from(&loopback(200));
+            for _ in 0..carrel_server::address_throttle::FAILED_GUESSES_PER_ADDRESS {
+                let (status, _) = app
+                    .call_via(
+                        &address,
+                        Some(&prober_token),
+                        "POST",
+                        "/api/v1/my/minor-records",
+                        Some(json!({"card_barcode": adult.barcode})),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+            }
+            let (status, _) = app
+                .call_via(
+                    &address,
+                    None,
+                    "POST",
+                    "/api/v1/patron-session",
+                    Some(json!({"card_barcode": prober.barcode, "pin": prober_pin})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{name}");
+            app.note_personal(&[prober_pin]);
+        }
+        app.note_personal(&[pin, stranger_pin, "2015-06-01", "2014-02-01", "2008-02-01"]);
+        app.finish();
+    }
 }
 
 /// R4: anyone else needs the express written consent of the patron (or a
@@ -2037,6 +2220,7 @@ on_both_engines!(
     r2_a_patron_obtains_their_own_records,
     r3_missouri_guardian_needs_proof_and_the_link_until_majority,
     r3_colorado_guardian_with_the_card_number_sees_records_online,
+    r3_minor_records_refusals_are_one_answer_and_audited,
     r4_a_third_party_needs_written_consent,
     r5_colorado_records_the_reason_for_library_operation,
     r1_the_package_holds_exactly_the_approved_scope,

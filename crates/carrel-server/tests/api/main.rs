@@ -14,3 +14,4 @@ mod openapi;
 mod patrons;
 mod retention;
 mod sessions;
+mod sign_in;

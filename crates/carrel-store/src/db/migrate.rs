@@ -82,6 +82,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0008_court_documents.sql"),
         then: None,
     },
+    Migration {
+        version: 9,
+        sqlite: include_str!("../../migrations/sqlite/0009_failed_attempts.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_failed_attempts.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {

@@ -1157,25 +1157,9 @@ fn check_lawful(
             ),
         );
     }
-    if basis.subject_is_minor && !is_minor(tx, subject)? {
-        return refuse(
-            tx,
-            "majority_reached",
-            format!(
-                "the patron is no longer a minor under the policy (age of majority {}): a guardian's access has ended. The patron may ask for their own records, or give written consent",
-                tx.policy().library.age_of_majority
-            ),
-        );
-    }
-    if basis.requester_is_guardian {
-        let guardian = patrons::fetch(tx, subject)?.and_then(|p| p.guardian_id);
-        if guardian.is_none() || guardian != stored.requester_patron_id {
-            return refuse(
-                tx,
-                "not_the_guardian",
-                "the requester is not the guardian linked to the minor's record; proof of guardianship must match the guardian on the minor's account (update the account first, with proof)".into(),
-            );
-        }
+    if let Some((code, message)) = guardian_refusal(tx, basis, subject, stored.requester_patron_id)?
+    {
+        return refuse(tx, code, message);
     }
     if !documents_may_follow {
         let documents = documents_of(tx, stored.id)?;
@@ -1199,6 +1183,37 @@ fn check_lawful(
         }
     }
     Ok(())
+}
+
+/// Why a basis that is a guardian's (R3) does not reach `subject` for
+/// `requester`, if it does not: the subject is no longer a minor, or the
+/// requester is not the guardian linked to the subject's record. As a code
+/// and a message for staff; `online` answers patrons with one refusal.
+fn guardian_refusal(
+    tx: &mut Tx<'_>,
+    basis: &Basis,
+    subject: i64,
+    requester_patron_id: Option<i64>,
+) -> Result<Option<(&'static str, String)>, Error> {
+    if basis.subject_is_minor && !is_minor(tx, subject)? {
+        return Ok(Some((
+            "majority_reached",
+            format!(
+                "the patron is no longer a minor under the policy (age of majority {}): a guardian's access has ended. The patron may ask for their own records, or give written consent",
+                tx.policy().library.age_of_majority
+            ),
+        )));
+    }
+    if basis.requester_is_guardian {
+        let guardian = patrons::fetch(tx, subject)?.and_then(|p| p.guardian_id);
+        if guardian.is_none() || guardian != requester_patron_id {
+            return Ok(Some((
+                "not_the_guardian",
+                "the requester is not the guardian linked to the minor's record; proof of guardianship must match the guardian on the minor's account (update the account first, with proof)".into(),
+            )));
+        }
+    }
+    Ok(None)
 }
 
 fn require_counsel(
