@@ -116,26 +116,41 @@ pub(crate) fn forget_records(
 ) -> Result<(), Error> {
     let mut all = vec![crate::db::Param::Text(kind)];
     all.extend_from_slice(params);
-    conn.execute(
-        &format!(
-            "UPDATE audit_log SET record_id = NULL, record_salt = NULL
-             WHERE record_id IS NOT NULL AND seq IN (
-               SELECT a.seq FROM audit_subjects s
-               JOIN audit_log a ON a.seq >= s.first_seq AND a.seq <= s.last_seq
-               WHERE s.kind = ? AND s.id {ids})"
+    // On PostgreSQL, `= ANY(ARRAY(...))` makes each entry a lookup by its
+    // number; `IN (subquery)` and a range join let the planner scan the
+    // whole log for every purge step (9x slower at a million loans).
+    let (erase, forget) = match conn.engine() {
+        EngineKind::Postgres => (
+            format!(
+                "UPDATE audit_log SET record_id = NULL, record_salt = NULL
+                 WHERE record_id IS NOT NULL AND seq = ANY(ARRAY(
+                   SELECT generate_series(s.first_seq, s.last_seq) FROM audit_subjects s
+                   WHERE s.kind = ? AND s.id {ids}))"
+            ),
+            format!(
+                "DELETE FROM audit_subjects WHERE first_seq = ANY(ARRAY(
+                   SELECT first_seq FROM audit_subjects WHERE kind = ? AND id {ids})) AND kind <> ?"
+            ),
         ),
-        &all,
-    )?;
+        EngineKind::Sqlite => (
+            format!(
+                "UPDATE audit_log SET record_id = NULL, record_salt = NULL
+                 WHERE record_id IS NOT NULL AND seq IN (
+                   SELECT a.seq FROM audit_subjects s
+                   JOIN audit_log a ON a.seq >= s.first_seq AND a.seq <= s.last_seq
+                   WHERE s.kind = ? AND s.id {ids})"
+            ),
+            format!(
+                "DELETE FROM audit_subjects WHERE first_seq IN (
+                   SELECT first_seq FROM audit_subjects WHERE kind = ? AND id {ids}) AND kind <> ?"
+            ),
+        ),
+    };
+    conn.execute(&erase, &all)?;
     // A restricted case's row stays: it says which entries to leave out
     // of counts, and names no record.
     all.push(crate::db::Param::Text(RESTRICTED_CASE));
-    conn.execute(
-        &format!(
-            "DELETE FROM audit_subjects WHERE first_seq IN (
-               SELECT first_seq FROM audit_subjects WHERE kind = ? AND id {ids}) AND kind <> ?"
-        ),
-        &all,
-    )?;
+    conn.execute(&forget, &all)?;
     Ok(())
 }
 
