@@ -99,7 +99,8 @@ fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes,
             return Err(Error::invalid(
                 "undeclared_field",
                 format!(
-                    "field '{key}' is not declared by the library's policy for registration records, so Carrel will not store it; remove it (declared fields: {})",
+                    "field {} is not declared by the library's policy for registration records, so Carrel will not store it; remove it (declared fields: {})",
+                    validate::field_label(key),
                     declared_keys(tx).join(", ")
                 ),
             ));

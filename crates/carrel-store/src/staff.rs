@@ -89,7 +89,7 @@ pub fn add_with_supervisor(
         return Err(Error::invalid(
             "unknown_role",
             format!(
-                "role '{role}' is not in the policy; choose one of: {}",
+                "the role is not one of the policy's roles; choose one of: {}",
                 roles.join(", ")
             ),
         ));

@@ -85,6 +85,25 @@ pub fn date(field: &'static str, text: &str) -> Result<NaiveDate, Error> {
     })
 }
 
+/// How an error message names a field the client sent under a name of its
+/// own (an unknown JSON key): by that name if it has the shape of a field
+/// name (lower-case letters, digits and `_`, at most 40 characters), and
+/// otherwise not at all. A key is input too: a client that keys an object
+/// by a patron's name must not see the name come back, or reach a log.
+pub fn field_label(key: &str) -> String {
+    let shaped = (1..=40).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if shaped {
+        format!("'{key}'")
+    } else {
+        "a field whose name is not a field name (names are lower-case letters, digits and _)"
+            .to_string()
+    }
+}
+
 /// Free text kept in a record: not empty, at most `max` characters, no
 /// control characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
@@ -147,6 +166,14 @@ mod tests {
         assert!(email("reader@example").is_err());
         assert!(email("a@b@c.org").is_err());
         assert!(date("expires_on", "2027-02-30").is_err());
+    }
+
+    #[test]
+    fn field_labels_name_only_field_shaped_keys() {
+        assert_eq!(field_label("phone"), "'phone'");
+        for key in ["Zelda Secretname", "zelda@example.org", "", &"a".repeat(41)] {
+            assert!(!field_label(key).contains(key) || key.is_empty(), "{key}");
+        }
     }
 
     #[test]
