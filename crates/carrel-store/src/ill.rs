@@ -60,13 +60,7 @@ fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<IllRequest, Error> {
 }
 
 fn check_cents(field: &str, cents: i64) -> Result<(), Error> {
-    if cents < 0 {
-        return Err(Error::invalid(
-            "bad_amount",
-            format!("{field} must be zero or a positive whole number of cents"),
-        ));
-    }
-    Ok(())
+    validate::cents(field, cents, validate::Zero::Allowed).map(drop)
 }
 
 pub fn request(

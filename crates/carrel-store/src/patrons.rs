@@ -143,16 +143,7 @@ fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes,
             }
             "birth_date" => {
                 changes.birth_date = Some(match text {
-                    Some(d) => {
-                        let date = validate::date("birth_date", d)?;
-                        if date > tx.today() {
-                            return Err(Error::invalid(
-                                "bad_date",
-                                "birth_date cannot be in the future",
-                            ));
-                        }
-                        Some(date)
-                    }
+                    Some(d) => Some(validate::birth_date(d, tx.today())?),
                     None => None,
                 })
             }
@@ -268,6 +259,15 @@ pub fn register(
         .clone()
         .ok_or_else(|| missing("category"))?;
     let expires_on = changes.expires_on.ok_or_else(|| missing("expires_on"))?;
+    // A card registered already expired is not a current, valid user's
+    // (N3), and the next purge would destroy it. (An update may still end
+    // a card early: that is how staff close an account.)
+    if expires_on < tx.today() {
+        return Err(Error::invalid(
+            "date_out_of_range",
+            "expires_on cannot be before today when a card is registered",
+        ));
+    }
     if let Some(class) = tx.policy().class(RecordClass::Registration) {
         for (field, spec) in &class.fields {
             let is_column = COLUMN_KEYS.iter().any(|(_, f)| f == field);

@@ -77,6 +77,10 @@ pub fn create(
     capacity: Option<i64>,
 ) -> Result<Program, Error> {
     let title = validate::text("title", title, 200)?;
+    // A program's end starts its registrations' retention clock: one that
+    // ends in 9999 would keep them for good.
+    let starts_at = validate::instant("starts_at", starts_at)?;
+    let ends_at = validate::instant("ends_at", ends_at)?;
     if ends_at <= starts_at {
         return Err(Error::invalid(
             "bad_times",

@@ -415,6 +415,311 @@ async fn error_messages_name_the_field_never_the_value(engine: Engine) {
 
 on_both_engines!(error_messages_name_the_field_never_the_value);
 
+/// Dates outside 1900-01-01..2200-12-31 (0000-01-01 registered a patron
+/// the next purge destroyed; 9999 kept a program's registrations for good),
+/// a card registered already expired, a birth date in the future, and
+/// amounts of money over 1,000,000.00 (i64::MAX cents was accepted) are
+/// refused with a clear error, in every field that takes one, and nothing
+/// is written. The bounds themselves are accepted.
+async fn out_of_range_dates_and_amounts_are_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let director = app.sign_in("director").await;
+    let patron = app.new_patron(&clerk).await;
+    let (status, fine) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/patrons/{}/fines", patron.id),
+            json!({"amount_cents": 500, "reason": "lost item"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fine}");
+    let (status, ill) = app
+        .post(
+            &clerk,
+            "/api/v1/ill-requests",
+            json!({"patron_id": patron.id, "lender": "Denver Public Library", "title": "A Title"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ill}");
+    let counts = || {
+        [
+            "patrons",
+            "fines",
+            "ill_requests",
+            "deliveries",
+            "programs",
+            "disclosure_requests",
+            "legal_holds",
+        ]
+        .map(|t| app.raw_count(&format!("SELECT COUNT(*) FROM {t}")))
+    };
+    let money = || {
+        app.raw_count(&format!(
+            "SELECT paid_cents + amount_cents FROM fines WHERE id = {}",
+            fine["id"]
+        )) + app.raw_count(&format!(
+            "SELECT fees_cents + fees_paid_cents FROM ill_requests WHERE id = {}",
+            ill["id"]
+        ))
+    };
+    let before = (counts(), money());
+    let registration = |key: &str, value: &str| {
+        let mut body = json!({
+            "card_barcode": format!("29{:012}", unique()), "category": "adult",
+            "expires_on": "2027-12-31", "name": "A Reader", "address": "1 Elm St",
+        });
+        body[key] = json!(value);
+        body
+    };
+    let disclosure = |from: &str, to: &str| {
+        json!({
+            "requester_kind": "law_enforcement", "requester": "Det. Quince",
+            "subject_patron_id": patron.id, "basis": "court_order",
+            "classes": ["circulation"], "from_date": from, "to_date": to,
+        })
+    };
+    let hold = |from: &str, to: &str| json!({"reference": "PR-1", "record_class": "circulation", "patron_id": patron.id, "from_date": from, "to_date": to});
+    let program = |starts: &str, ends: &str| json!({"title": "Story time", "starts_at": starts, "ends_at": ends});
+    let delivery = |on: &str| json!({"patron_id": patron.id, "route": "North", "scheduled_on": on});
+    let patron_path = format!("/api/v1/patrons/{}", patron.id);
+    let fines_path = format!("/api/v1/patrons/{}/fines", patron.id);
+    let payment_path = format!("/api/v1/fines/{}/payments", fine["id"]);
+    let ill_path = format!("/api/v1/ill-requests/{}", ill["id"]);
+    let too_much = 100_000_001i64;
+    let cases = [
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "0000-01-01"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "9999-12-31"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "2201-01-01"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        // Yesterday: a card registered already expired.
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "2026-03-01"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("birth_date", "1899-12-31"),
+            "date_out_of_range",
+            "birth_date",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("birth_date", "2026-03-03"),
+            "date_out_of_range",
+            "birth_date",
+        ),
+        Case::patch(
+            &clerk,
+            &patron_path,
+            json!({"expires_on": "0000-01-01"}),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::patch(
+            &clerk,
+            &patron_path,
+            json!({"expires_on": "9999-12-31"}),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::patch(
+            &clerk,
+            &patron_path,
+            json!({"birth_date": "0000-01-01"}),
+            "date_out_of_range",
+            "birth_date",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/deliveries",
+            delivery("9999-12-31"),
+            "date_out_of_range",
+            "scheduled_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/deliveries",
+            delivery("0000-01-01"),
+            "date_out_of_range",
+            "scheduled_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/programs",
+            program("2026-03-10T18:00:00Z", "9999-12-31T20:00:00Z"),
+            "date_out_of_range",
+            "ends_at",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/programs",
+            program("0001-01-01T18:00:00Z", "2026-03-10T20:00:00Z"),
+            "date_out_of_range",
+            "starts_at",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure("0000-01-01", "2026-12-31"),
+            "date_out_of_range",
+            "from_date",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure("2026-01-01", "9999-12-31"),
+            "date_out_of_range",
+            "to_date",
+        ),
+        Case::post(
+            &director,
+            "/api/v1/legal-holds",
+            hold("0000-01-01", "2026-12-31"),
+            "date_out_of_range",
+            "from_date",
+        ),
+        Case::post(
+            &director,
+            "/api/v1/legal-holds",
+            hold("2026-01-01", "9999-12-31"),
+            "date_out_of_range",
+            "to_date",
+        ),
+        Case::post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": i64::MAX, "reason": "x"}),
+            "amount_out_of_range",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": too_much, "reason": "x"}),
+            "amount_out_of_range",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": i64::MIN, "reason": "x"}),
+            "bad_amount",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            &payment_path,
+            json!({"amount_cents": i64::MAX}),
+            "amount_out_of_range",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/ill-requests",
+            json!({"patron_id": patron.id, "lender": "L", "title": "T", "fees_cents": i64::MAX}),
+            "amount_out_of_range",
+            "fees_cents",
+        ),
+        Case::patch(
+            &clerk,
+            &ill_path,
+            json!({"fees_cents": i64::MAX}),
+            "amount_out_of_range",
+            "fees_cents",
+        ),
+        Case::patch(
+            &clerk,
+            &ill_path,
+            json!({"fees_cents": too_much, "fees_paid_cents": too_much}),
+            "amount_out_of_range",
+            "fees_cents",
+        ),
+    ];
+    for case in cases {
+        let (status, answer) = app
+            .call(
+                Some(&case.token),
+                case.method,
+                &case.path,
+                case.body.clone(),
+            )
+            .await;
+        let what = format!(
+            "{} {} {}",
+            case.method,
+            case.path,
+            case.body.unwrap_or_default()
+        );
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {answer}");
+        assert_eq!(code(&answer), case.code, "{what}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(case.names), "{what}: {message}");
+    }
+    assert_eq!((counts(), money()), before, "nothing refused was written");
+
+    // The bounds themselves are fine: a card valid from today, a birth on
+    // the first day Carrel knows, a fine of exactly 1,000,000.00.
+    let (status, body) = app
+        .post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "2026-03-02"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("birth_date", "1900-01-01"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": 100_000_000, "reason": "rare book lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &patron_path,
+            Some(json!({"expires_on": "2200-12-31"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.finish();
+}
+
+on_both_engines!(out_of_range_dates_and_amounts_are_refused);
+
 /// One request of [`error_messages_name_the_field_never_the_value`], the
 /// error code it must get, and what its message must name.
 struct Case {

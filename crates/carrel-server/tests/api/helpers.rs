@@ -418,6 +418,30 @@ impl TestApp {
         }
     }
 
+    /// Registers a patron whose card has since expired: registered valid
+    /// (a card cannot be registered expired), then its expiry moved to two
+    /// days ago, as staff close an account.
+    pub async fn expired_patron(&self, token: &str) -> Patron {
+        let patron = self.new_patron(token).await;
+        let expired_on = (self.now() - Duration::days(2)).date_naive().to_string();
+        let (status, body) = self
+            .call(
+                Some(token),
+                "PATCH",
+                &format!("/api/v1/patrons/{}", patron.id),
+                Some(json!({"expires_on": expired_on})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        patron
+    }
+
+    /// Registers a patron whose card is blocked.
+    pub async fn blocked_patron(&self, token: &str) -> Patron {
+        self.new_patron_with(token, json!({"status": "blocked"}))
+            .await
+    }
+
     /// Adds an item to the collection (as a supervisor: clerks may not).
     pub async fn new_item(&self) -> String {
         let cached = self.supervisor.lock().unwrap().clone();

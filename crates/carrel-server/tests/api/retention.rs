@@ -803,8 +803,10 @@ async fn d2_destroyed_records_are_gone_from_the_database_files() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let path = app.sqlite_path().unwrap();
     let clerk = app.sign_in("clerk").await;
+    // The card is valid today, when the request is made (N3), and has
+    // expired by the purge.
     let patron = app
-        .new_patron_with(&clerk, json!({"expires_on": "2026-03-01"}))
+        .new_patron_with(&clerk, json!({"expires_on": "2026-03-02"}))
         .await;
     let title = "Zyzzyva Quillwort Compendium";
     let (status, ill) = app
@@ -835,7 +837,7 @@ async fn d2_destroyed_records_are_gone_from_the_database_files() {
             "the test can see '{secret}' before the purge"
         );
     }
-    app.advance(Duration::days(1));
+    app.advance(Duration::days(2));
     let summary = app.purge().await;
     assert_eq!(TestApp::destroyed(&summary, "patron registrations"), 1);
     assert_eq!(
