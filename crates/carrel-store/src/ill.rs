@@ -74,7 +74,7 @@ pub fn request(
     let lender = validate::text("lender", lender, 200)?;
     let title = validate::text("title", title, 500)?;
     check_cents("fees_cents", fees_cents)?;
-    patrons::require(tx, patron_id)?;
+    patrons::require_current(tx, patron_id)?;
     let id = tx.conn.insert(
         "INSERT INTO ill_requests (patron_id, lender, title, status, fees_cents, fees_paid_cents, requested_at)
          VALUES (?, ?, ?, 'requested', ?, 0, ?)",

@@ -460,6 +460,27 @@ impl Standing {
     pub fn is_expired(&self, today: NaiveDate) -> bool {
         self.expires_on < today.format("%Y-%m-%d").to_string()
     }
+
+    /// Whether the card belongs to a current, valid user today: active and
+    /// not expired. Only such a card gets new records: loans, holds,
+    /// program registrations, computer sessions, interlibrary loans,
+    /// deliveries, list subscriptions (N3: "limited to current and valid
+    /// library users").
+    pub fn check_current(&self, today: NaiveDate) -> Result<(), Error> {
+        if self.status != "active" {
+            return Err(Error::refused(
+                "patron_blocked",
+                "the patron's account is blocked; a supervisor can unblock it",
+            ));
+        }
+        if self.is_expired(today) {
+            return Err(Error::refused(
+                "patron_expired",
+                "the patron's card has expired; renew the card (update expires_on) first",
+            ));
+        }
+        Ok(())
+    }
 }
 
 const STANDING: &str = "SELECT id, category, status, expires_on FROM patrons";
@@ -521,6 +542,18 @@ pub(crate) fn require(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
         )?
         .map(|_| ())
         .ok_or(Error::NotFound { what: "patron" })
+}
+
+/// Fails unless the patron exists and their card is current and valid
+/// ([`Standing::check_current`]); for a record that is about to be made
+/// for them. Locks the patron's row like [`require`].
+pub(crate) fn require_current(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
+    let lock = tx.conn.for_update();
+    let row = tx
+        .conn
+        .query_opt(&format!("{STANDING} WHERE id = ?{lock}"), params![id])?
+        .ok_or(Error::NotFound { what: "patron" })?;
+    standing_from(&row)?.check_current(tx.today())
 }
 
 /// Reads a record with no audit entry; callers in this crate record the

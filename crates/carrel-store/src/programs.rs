@@ -118,7 +118,7 @@ pub fn register(
     program_id: i64,
     patron_id: i64,
 ) -> Result<Registration, Error> {
-    patrons::require(tx, patron_id)?;
+    patrons::require_current(tx, patron_id)?;
     let program = select_program(tx, program_id, true)?;
     if program.ends_at <= tx.now().timestamp() {
         return Err(Error::refused(

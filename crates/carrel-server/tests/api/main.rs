@@ -13,4 +13,5 @@ mod gate;
 mod openapi;
 mod patrons;
 mod retention;
+mod services;
 mod sessions;

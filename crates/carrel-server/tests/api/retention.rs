@@ -270,6 +270,9 @@ async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engin
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+    // An interlibrary loan, asked for while the card is valid (N3).
+    let (status, ill) = app.post(&clerk, "/api/v1/ill-requests", json!({"patron_id": p, "lender": "Arapahoe Libraries", "title": "Local history", "fees_cents": 300})).await;
+    assert_eq!(status, StatusCode::CREATED, "{ill}");
     // Back 31 days later, overdue: an unpaid fine on the loan.
     app.advance(Duration::days(31));
     let clerk = app.sign_in("clerk").await;
@@ -281,7 +284,6 @@ async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engin
         )
         .await;
     let fine_id = back["fine"]["id"].as_i64().expect("an overdue fine");
-    let (_, ill) = app.post(&clerk, "/api/v1/ill-requests", json!({"patron_id": p, "lender": "Arapahoe Libraries", "title": "Local history", "fees_cents": 300})).await;
     app.call(
         Some(&clerk),
         "PATCH",
