@@ -288,15 +288,18 @@ impl TestApp {
         (status, resp.text().await.unwrap())
     }
 
-    /// Posts an HTML form, as a staff page does; returns status and body.
+    /// Posts an HTML form, as a staff page does, with the session's form
+    /// token; returns status and body.
     pub async fn post_form(
         &self,
         token: &str,
         path: &str,
         fields: &[(&str, &str)],
     ) -> (StatusCode, String) {
+        let form_token = carrel_store::staff::form_token(token);
         let body: Vec<String> = fields
             .iter()
+            .chain([&("form_token", form_token.as_str())])
             .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
             .collect();
         let resp = self
@@ -339,8 +342,12 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
+        match body {
+            Some(b) => req = req.json(&b),
+            // A change with no body still says it is JSON, as every client
+            // of the API must (`api::require_declared_body`).
+            None if method != "GET" => req = req.header("content-type", "application/json"),
+            None => {}
         }
         let resp = req.send().await.expect("request reaches the server");
         let status = resp.status();
