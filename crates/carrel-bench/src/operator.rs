@@ -7,12 +7,16 @@
 //!   alone, then while 200 clients send wrong passwords as fast as they
 //!   are answered; the server's resident memory before, at its peak and
 //!   after.
+//! - `signin-timing`: how long a refused patron sign-in takes, for a
+//!   wrong PIN, a card that does not exist, a blocked card and a card
+//!   locked by failed sign-ins: the answers are the same (C2), and so must
+//!   be their time, or the time tells a guesser which cards exist.
 //! - `cron-purge`: the same desk probe while `carrel purge` runs from
 //!   another process against the live server's SQLite file, with a backlog
 //!   from `carrel demo`; and the same purge with no server, for its time.
 //!
 //! Build the binary first: `cargo build --release`, then
-//! `cargo run --release -p carrel-bench -- wal|signin-flood|cron-purge`.
+//! `cargo run --release -p carrel-bench -- wal|signin-flood|signin-timing|cron-purge`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -253,6 +257,7 @@ pub fn main(mode: &str, argv: Vec<String>) {
             runtime.block_on(wal(Duration::from_secs_f64(minutes * 60.0)));
         }
         "signin-flood" => runtime.block_on(signin_flood()),
+        "signin-timing" => runtime.block_on(signin_timing()),
         "cron-purge" => runtime.block_on(cron_purge()),
         other => panic!("unknown mode {other}"),
     }
@@ -383,6 +388,18 @@ async fn wal(length: Duration) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A client whose connections come from the `n`th loopback address after
+/// 127.0.0.1 (all of 127.0.0.0/8 reaches a server listening on
+/// 127.0.0.1), to be one of many machines.
+fn client_from(n: u32) -> reqwest::Client {
+    let n = n + 1;
+    let address = std::net::Ipv4Addr::new(127, 0, (n / 250) as u8, (n % 250 + 1) as u8);
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::V4(address))
+        .build()
+        .unwrap()
+}
+
 /// Desk latency alone, then during 200 clients' wrong sign-ins.
 async fn signin_flood() {
     let dir = scratch("flood");
@@ -407,8 +424,11 @@ async fn signin_flood() {
     let mut attackers = Vec::new();
     for a in 0..200 {
         let (flooding, answers) = (flooding.clone(), answers.clone());
-        // A client of its own each, as 200 machines would be.
-        let client = reqwest::Client::new();
+        // A client of its own each, from an address of its own, as 200
+        // machines would be (the server limits failed sign-ins per
+        // address: from one address, all but five would be refused at
+        // once, unhashed).
+        let client = client_from(a);
         let url = server.url("/api/v1/session");
         attackers.push(tokio::spawn(async move {
             let mut n = 0;
@@ -454,6 +474,87 @@ async fn signin_flood() {
         answers.lock().unwrap()
     );
     println!("  server resident memory:     {rss_before:.0} MiB before, {rss_peak:.0} MiB at the peak, {rss_after:.0} MiB 5 s after");
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Refused patron sign-ins, one kind after another in rounds, each from an
+/// address of its own (so the address limit stays out of the way): the
+/// time each kind takes, which must not tell them apart.
+async fn signin_timing() {
+    let dir = scratch("timing");
+    let database = "sqlite:lib.db";
+    add_staff(&dir, database, "desk", "clerk");
+    let server = Server::start(&dir, database);
+    let client = reqwest::Client::new();
+    let desk = sign_in(&client, &server, "desk").await;
+    let pin = "2804";
+    let register = |n: u64, extra: serde_json::Value| {
+        let (client, desk, url) = (client.clone(), desk.clone(), server.url("/api/v1/patrons"));
+        async move {
+            let mut body = json!({"card_barcode": format!("2100000000{n:04}"), "category": "adult",
+                "expires_on": "2099-12-31", "name": "Bench Patron", "address": "1 Main St", "pin": pin});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let r = client
+                .post(url)
+                .bearer_auth(desk)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            format!("2100000000{n:04}")
+        }
+    };
+    let holder = register(1, json!({})).await;
+    let blocked = register(2, json!({"status": "blocked"})).await;
+    let locked = register(3, json!({})).await;
+    let mut address = 0;
+    let mut attempt = |card: String, pin: &'static str| {
+        address += 1;
+        let client = client_from(address);
+        let url = server.url("/api/v1/patron-session");
+        async move {
+            let started = Instant::now();
+            let r = client
+                .post(url)
+                .json(&json!({"card_barcode": card, "pin": pin}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            (started.elapsed(), status, body)
+        }
+    };
+    for _ in 0..10 {
+        attempt(locked.clone(), "9999").await;
+    }
+    let kinds = [
+        ("wrong PIN", holder.clone(), "9999"),
+        ("no such card", "21999999999999".to_string(), pin),
+        ("blocked card", blocked.clone(), pin),
+        ("locked card, right PIN", locked.clone(), pin),
+    ];
+    let mut times: Vec<Latencies> = kinds.iter().map(|_| Latencies(Vec::new())).collect();
+    let mut answers = std::collections::BTreeSet::new();
+    for _ in 0..50 {
+        for (i, (_, card, pin)) in kinds.iter().enumerate() {
+            let (took, status, body) = attempt(card.clone(), pin).await;
+            times[i].0.push(took);
+            answers.insert((status, body));
+        }
+    }
+    println!(
+        "signin-timing: {} cores; refused patron sign-ins, 50 of each kind, interleaved",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for ((kind, _, _), t) in kinds.iter().zip(&times) {
+        println!("  {kind:<24} {}", t.summary());
+    }
+    println!("  distinct answers (status and body): {}", answers.len());
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -51,6 +51,9 @@ struct Args {
     sqlite: bool,
     postgres: Option<String>,
     batch_size: usize,
+    /// Give every loan the audit trail a checkout writes (three entries,
+    /// naming the patron, the item and the loan), which the purge erases.
+    audit_trail: bool,
 }
 
 fn args(argv: Vec<String>) -> Args {
@@ -64,6 +67,7 @@ fn args(argv: Vec<String>) -> Args {
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
         ),
         batch_size: retention::DEFAULT_BATCH,
+        audit_trail: true,
     };
     let mut it = argv.into_iter();
     let number = |v: Option<String>, what: &str| -> i64 {
@@ -79,8 +83,9 @@ fn args(argv: Vec<String>) -> Args {
             "--skip-sqlite" => args.sqlite = false,
             "--skip-postgres" => args.postgres = None,
             "--postgres" => args.postgres = it.next(),
+            "--no-audit-trail" => args.audit_trail = false,
             other => panic!(
-                "unknown argument {other}; use --loans N, --patrons N, --batch-size N, --dir DIR, --postgres URL, --skip-sqlite, --skip-postgres"
+                "unknown argument {other}; use --loans N, --patrons N, --batch-size N, --dir DIR, --postgres URL, --skip-sqlite, --skip-postgres, --no-audit-trail"
             ),
         }
     }
@@ -198,6 +203,30 @@ fn generation_sql(d: &Dialect, loans: i64, patrons: i64) -> Vec<String> {
             "INSERT INTO legal_hold_records (record_kind, record_id, hold_id)
              SELECT 'loan', id, patron_id FROM loans WHERE patron_id <= {HELD_PATRONS}"
         ),
+    ]
+}
+
+/// The audit trail a checkout leaves, for every loan: reads of the patron
+/// and the item and the loan's creation, listed under the loan and the
+/// patron as subjects. The hashes are not a valid chain (the benchmark
+/// times the purge's erasure, not verification), so the entries take
+/// negative numbers, before the chain's real start, and the head (which
+/// every start checks against the key) stays a real entry.
+fn audit_trail_sql() -> Vec<String> {
+    let entry = |offset: i64, action: &str, class: &str, record: &str| {
+        format!(
+            "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, record_salt, record_ref, purpose, decision, detail, prev_hash, hash)
+             SELECT {offset} - 3 * id, checked_out_at, 'staff:1', '{action}', '{class}', {record}, 'bench-salt-' || id, 'bench-ref', 'circulation', 'granted', NULL, '', ''
+             FROM loans"
+        )
+    };
+
+    vec![
+        entry(2, "read", "registration", "'patron:' || patron_id"),
+        entry(1, "read", "catalogue", "'item:' || item_id"),
+        entry(0, "create", "circulation", "'loan:' || id"),
+        "INSERT INTO audit_subjects (kind, id, first_seq, last_seq) SELECT 'loan', id, -3 * id, 2 - 3 * id FROM loans".to_string(),
+        "INSERT INTO audit_subjects (kind, id, first_seq, last_seq) SELECT 'patron', patron_id, -3 * id, 2 - 3 * id FROM loans".to_string(),
     ]
 }
 
@@ -369,6 +398,11 @@ fn sqlite(args: &Args) {
     for statement in generation_sql(&SQLITE, args.loans, args.patrons) {
         conn.execute_batch(&statement).unwrap();
     }
+    if args.audit_trail {
+        for statement in audit_trail_sql() {
+            conn.execute_batch(&statement).unwrap();
+        }
+    }
     conn.execute_batch("COMMIT; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")
         .unwrap();
     let due: i64 = conn.query_row(&due_count_sql(), [], |r| r.get(0)).unwrap();
@@ -458,6 +492,11 @@ fn postgres(args: &Args, server: &str) {
         .unwrap();
         for statement in generation_sql(&POSTGRES, loans, patrons) {
             c.batch_execute(&statement).unwrap();
+        }
+        if args.audit_trail {
+            for statement in audit_trail_sql() {
+                c.batch_execute(&statement).unwrap();
+            }
         }
         c.batch_execute("COMMIT; SET session_replication_role = origin;")
             .unwrap();

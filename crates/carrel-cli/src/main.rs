@@ -56,6 +56,18 @@ enum Command {
         /// limit less 64, at most 1024). One more is answered 503.
         #[arg(long, env = "CARREL_MAX_CONNECTIONS")]
         max_connections: Option<usize>,
+        /// The address of a reverse proxy in front of Carrel (repeat for
+        /// several): for connections from it, the client is the address
+        /// its X-Forwarded-For header names. Failed sign-ins are limited
+        /// per client address; without this, everyone behind the proxy
+        /// counts as the proxy, and the header is ignored (any client can
+        /// send it).
+        #[arg(
+            long = "trusted-proxy",
+            env = "CARREL_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Destroy every record past its retention time, as the policy says
     /// (statistics first, then secure deletion). Resumes an interrupted run.
@@ -264,6 +276,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             alert_command,
             anchor_every,
             max_connections,
+            trusted_proxies,
         } => serve(
             library,
             &listen,
@@ -273,6 +286,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 alert_command,
                 anchor_every,
                 max_connections,
+                trusted_proxies,
             },
         ),
         Command::Purge {
@@ -651,6 +665,7 @@ struct ServeOptions {
     alert_command: Option<String>,
     anchor_every: String,
     max_connections: Option<usize>,
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn serve(
@@ -724,7 +739,11 @@ fn serve(
             options.alert_command,
             std::time::Duration::from_secs(30),
         );
-        carrel_server::serve_with(listener, served, limits, shutdown)
+        let config = carrel_server::Config {
+            limits,
+            trusted_proxies: options.trusted_proxies,
+        };
+        carrel_server::serve_configured(listener, served, config, shutdown)
         .await
         .map_err(|e| format!("the server stopped: {e}"))
     })?;

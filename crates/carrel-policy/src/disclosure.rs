@@ -203,6 +203,47 @@ impl Channel {
     }
 }
 
+/// What legal counsel confirms about the legal process itself before a
+/// release, where the policy asks for it (Missouri: "issued by a court of
+/// competent jurisdiction that shows good cause and is in proper form").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CounselFinding {
+    CompetentJurisdiction,
+    GoodCause,
+    ProperForm,
+}
+
+impl CounselFinding {
+    pub const ALL: [CounselFinding; 3] = [
+        CounselFinding::CompetentJurisdiction,
+        CounselFinding::GoodCause,
+        CounselFinding::ProperForm,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CounselFinding::CompetentJurisdiction => "competent_jurisdiction",
+            CounselFinding::GoodCause => "good_cause",
+            CounselFinding::ProperForm => "proper_form",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CounselFinding> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// For people: what counsel confirms.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CounselFinding::CompetentJurisdiction => {
+                "the issuing court has jurisdiction over the matter"
+            }
+            CounselFinding::GoodCause => "the document shows good cause",
+            CounselFinding::ProperForm => "the document is in proper form",
+        }
+    }
+}
+
 /// One lawful ground for releasing records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Basis {
@@ -226,6 +267,10 @@ pub struct Basis {
     pub requester_is_guardian: bool,
     /// A reason must be recorded with each use (Colorado's R5).
     pub reason_required: bool,
+    /// What counsel must confirm about the legal process when advising
+    /// release (and the court document must then name its issuing court
+    /// and jurisdiction).
+    pub counsel_confirms: Vec<CounselFinding>,
     pub channel: Channel,
 }
 
@@ -373,6 +418,7 @@ mod tests {
             subject_is_minor: false,
             requester_is_guardian: false,
             reason_required: false,
+            counsel_confirms: Vec::new(),
             channel: Channel::InPerson,
         }
     }

@@ -32,9 +32,10 @@ pub mod purpose {
     pub const LIBRARY_SERVICES: &str = "library_services";
     pub const MAILING_LIST: &str = "mailing_list";
     pub const ACCOUNTABILITY: &str = "accountability";
+    pub const STATISTICS: &str = "statistics";
 
     /// Every (class, purpose) pair Carrel's operations use.
-    pub const USED: [(RecordClass, &str); 11] = [
+    pub const USED: [(RecordClass, &str); 12] = [
         (RecordClass::Registration, ACCOUNT),
         (RecordClass::Circulation, CIRCULATION),
         (RecordClass::Fines, FINES),
@@ -46,6 +47,7 @@ pub mod purpose {
         (RecordClass::ProgramRegistration, LIBRARY_SERVICES),
         (RecordClass::MailingList, MAILING_LIST),
         (RecordClass::Audit, ACCOUNTABILITY),
+        (RecordClass::Statistics, STATISTICS),
     ];
 }
 

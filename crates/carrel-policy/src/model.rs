@@ -11,8 +11,9 @@ use chrono_tz::Tz;
 use crate::disclosure::DisclosureRules;
 use crate::retention::LegalHoldRules;
 
-/// The kinds of record a library keeps (REQUIREMENTS N3), plus the audit log
-/// and the catalogue, which Carrel also governs through the policy.
+/// The kinds of record a library keeps (REQUIREMENTS N3), plus the audit
+/// log, the catalogue and the statistics, which Carrel also governs through
+/// the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RecordClass {
     Registration,
@@ -27,10 +28,14 @@ pub enum RecordClass {
     /// Items in the collection. Holds no personal data, but who may add or
     /// change items is still a policy decision.
     Catalogue,
+    /// The anonymous counts kept from destroyed records (D3). Hold no
+    /// personal data, but reports still go only to the roles the policy
+    /// names: every report read adds to what its reader can combine.
+    Statistics,
 }
 
 impl RecordClass {
-    pub const ALL: [RecordClass; 10] = [
+    pub const ALL: [RecordClass; 11] = [
         RecordClass::Registration,
         RecordClass::Circulation,
         RecordClass::ElectronicAccess,
@@ -41,6 +46,7 @@ impl RecordClass {
         RecordClass::Fines,
         RecordClass::Audit,
         RecordClass::Catalogue,
+        RecordClass::Statistics,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +61,7 @@ impl RecordClass {
             RecordClass::Fines => "fines",
             RecordClass::Audit => "audit",
             RecordClass::Catalogue => "catalogue",
+            RecordClass::Statistics => "statistics",
         }
     }
 
@@ -104,6 +111,13 @@ impl RecordClass {
                 ("call_number", true),
                 ("status", true),
             ],
+            RecordClass::Statistics => &[
+                ("record_class", true),
+                ("month", true),
+                ("dimensions", true),
+                ("records", true),
+                ("amount", true),
+            ],
             RecordClass::Audit => &[
                 ("at", true),
                 ("staff", true),
@@ -148,7 +162,8 @@ impl RecordClass {
     /// The event from which Carrel runs this class's retention clock. A
     /// policy's `retention.clock` must name it: Carrel knows when a loan is
     /// returned, not some other event a policy might invent. `None` for the
-    /// catalogue, which holds no personal data and is never purged.
+    /// catalogue and the statistics, which hold no personal data and are
+    /// never purged.
     pub fn retention_clock(self) -> Option<RetentionClock> {
         match self {
             RecordClass::Registration => Some(RetentionClock::AccountExpired),
@@ -160,7 +175,7 @@ impl RecordClass {
             RecordClass::MailingList => Some(RetentionClock::ListLastActive),
             RecordClass::Fines => Some(RetentionClock::FineSettled),
             RecordClass::Audit => Some(RetentionClock::EntryWritten),
-            RecordClass::Catalogue => None,
+            RecordClass::Catalogue | RecordClass::Statistics => None,
         }
     }
 

@@ -9,7 +9,9 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::disclosure::{Basis, Channel, DisclosureRules, DocumentKind, RequesterKind};
+use crate::disclosure::{
+    Basis, Channel, CounselFinding, DisclosureRules, DocumentKind, RequesterKind,
+};
 use crate::model::{
     Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
     RecordClass, RetentionClock, RetentionRule, Role, Statistics,
@@ -27,7 +29,7 @@ pub const REQUIRED_ROLES: [&str; 6] = [
 ];
 
 /// Classes Carrel stores; every policy must describe them: all of them.
-pub const REQUIRED_CLASSES: [RecordClass; 10] = RecordClass::ALL;
+pub const REQUIRED_CLASSES: [RecordClass; 11] = RecordClass::ALL;
 
 /// One mistake in a policy file. `line` 0 means the file as a whole (for
 /// example a section that is missing).
@@ -106,6 +108,8 @@ struct RawBasis {
     requester_is_guardian: bool,
     #[serde(default)]
     reason_required: bool,
+    #[serde(default)]
+    counsel_confirms: Vec<Spanned<String>>,
     channel: Spanned<String>,
 }
 
@@ -522,6 +526,27 @@ fn build_basis(
             format!("basis '{name}': a guardian basis must set subject_is_minor = true, so access ends at the age of majority"),
         );
     }
+    let mut counsel_confirms = Vec::new();
+    for f in &raw.counsel_confirms {
+        match CounselFinding::from_name(f.get_ref()) {
+            Some(finding) if !counsel_confirms.contains(&finding) => counsel_confirms.push(finding),
+            Some(_) => {}
+            None => problems.at(
+                f.span(),
+                format!(
+                    "basis '{name}': '{}' is not something counsel confirms; use {}",
+                    f.get_ref(),
+                    CounselFinding::ALL.map(|k| k.name()).join(", ")
+                ),
+            ),
+        }
+    }
+    if !counsel_confirms.is_empty() && !raw.counsel_review {
+        problems.at(
+            span.clone(),
+            format!("basis '{name}': counsel_confirms needs counsel_review = true"),
+        );
+    }
     let online_only_requesters = requesters
         .iter()
         .all(|r| matches!(r, RequesterKind::Patron | RequesterKind::Guardian));
@@ -542,6 +567,7 @@ fn build_basis(
         subject_is_minor: raw.subject_is_minor,
         requester_is_guardian: raw.requester_is_guardian,
         reason_required: raw.reason_required,
+        counsel_confirms,
         channel,
     }
 }

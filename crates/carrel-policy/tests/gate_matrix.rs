@@ -121,7 +121,7 @@ proptest! {
     #[test]
     fn d6_unknown_roles_and_purposes_are_denied(
         role in "[a-z_]{1,12}", purpose in "[a-z_]{1,12}",
-        action in 0usize..6, class in 0usize..10, which in 0usize..2,
+        action in 0usize..6, class in 0usize..RecordClass::ALL.len(), which in 0usize..2,
     ) {
         let policy = parse("p", POLICIES[which].1).unwrap();
         let action = Action::ALL[action];

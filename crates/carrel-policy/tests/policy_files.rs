@@ -57,6 +57,27 @@ fn l1_only_the_director_may_disclose_in_both_policies() {
 }
 
 #[test]
+fn d3_only_the_director_and_administrator_read_statistics_in_both_policies() {
+    for text in [MISSOURI, COLORADO] {
+        let p = parse("p", text).unwrap();
+        let readers: Vec<&str> = p
+            .roles
+            .keys()
+            .filter(|role| {
+                p.decide(role, Action::Read, RecordClass::Statistics, "statistics")
+                    .is_allowed()
+            })
+            .map(String::as_str)
+            .collect();
+        assert_eq!(readers, ["administrator", "director"]);
+        assert!(!p
+            .class(RecordClass::Statistics)
+            .unwrap()
+            .holds_personal_data());
+    }
+}
+
+#[test]
 fn n4_every_field_in_both_policies_has_a_declared_purpose() {
     for text in [MISSOURI, COLORADO] {
         let p = parse("p", text).unwrap();
@@ -345,7 +366,7 @@ fn l2_r5_the_two_files_differ_where_their_laws_differ() {
 #[test]
 fn l2_a_law_enforcement_basis_without_counsel_review_is_refused() {
     let broken = MISSOURI.replacen(
-        "decided_by = [\"director\"]\ncounsel_review = true\nexigent = true",
+        "decided_by = [\"director\"]\ncounsel_review = true\ncounsel_confirms = [\"competent_jurisdiction\", \"good_cause\", \"proper_form\"]\nexigent = true",
         "decided_by = [\"director\"]\nexigent = true",
         1,
     );

@@ -2,9 +2,11 @@
 //! (with messages that never echo input values), the session token, and the
 //! one way a handler reaches the store.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -17,6 +19,8 @@ use serde_json::json;
 
 use carrel_store::quiet_log::NowAndThen;
 
+use crate::address_throttle::{client_address, AddressKey, AddressThrottle, Reservation};
+
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -24,16 +28,27 @@ pub struct AppState {
     /// Bounds the password and PIN checks of sign-ins (see
     /// [`PasswordChecks`]).
     pub password_checks: Arc<PasswordChecks>,
+    /// Failed guesses per client address (see [`AddressThrottle`]).
+    pub guesses: Arc<AddressThrottle>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see
+    /// [`ClientAddress`]).
+    pub trusted_proxies: Arc<[IpAddr]>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>, limits: &crate::Limits) -> AppState {
+    pub fn new(store: Arc<Store>, config: &crate::Config) -> AppState {
         AppState {
             store,
             password_checks: Arc::new(PasswordChecks::new(
-                limits.sign_in_turns,
-                limits.sign_in_queue,
+                config.limits.sign_in_turns,
+                config.limits.sign_in_queue,
             )),
+            guesses: Arc::new(AddressThrottle::new()),
+            trusted_proxies: config
+                .trusted_proxies
+                .iter()
+                .map(|a| a.to_canonical())
+                .collect(),
         }
     }
 }
@@ -63,15 +78,20 @@ impl PasswordChecks {
 }
 
 impl AppState {
-    /// Runs a sign-in (`work` checks a password or PIN) in its turn; refuses
-    /// at once, with [`Error::Busy`], when too many are waiting already.
-    pub async fn password_check<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// Runs a sign-in (`work` checks a password or PIN) from `client` in its
+    /// turn. Refuses at once, before any work: with
+    /// [`Error::TooManyAttempts`] when the address has used up its failed
+    /// guesses, and with [`Error::Overloaded`] when too many sign-ins are
+    /// waiting already.
+    pub async fn password_check<T, F>(&self, client: &ClientAddress, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, Error> + Send + 'static,
     {
+        let guess = self.reserve_guess(client)?;
         let checks = self.password_checks.clone();
         let Ok(place) = checks.places.clone().try_acquire_owned() else {
+            guess.give_back();
             static REFUSED: NowAndThen = NowAndThen::new();
             if let Some(held_back) = REFUSED.due() {
                 tracing::warn!(
@@ -81,23 +101,43 @@ impl AppState {
             }
             return Err(ApiError(Error::Overloaded));
         };
-        let turn = checks
-            .turns
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ApiError(Error::Overloaded))?;
-        // The place and the turn go with the work, not with this request:
-        // a client that hangs up drops the request, but the hash already
-        // started runs to its end, and until it does, its place stays
-        // taken. (Held by the request, they were given back at once, and
-        // sign-ins from clients that hang up piled up without bound on
+        let Ok(turn) = checks.turns.clone().acquire_owned().await else {
+            guess.give_back();
+            return Err(ApiError(Error::Overloaded));
+        };
+        // The place, the turn and the guess go with the work, not with this
+        // request: a client that hangs up drops the request, but the hash
+        // already started runs to its end, and until it does, its place
+        // stays taken. (Held by the request, they were given back at once,
+        // and sign-ins from clients that hang up piled up without bound on
         // the blocking threads the desk needs too.)
         self.blocking(move |store| {
             let _held = (place, turn);
-            work(store)
+            let outcome = work(store);
+            guess.settle(&outcome);
+            outcome
         })
         .await
+    }
+
+    /// Takes a place for one guess from `client` in the address throttle,
+    /// or refuses with [`Error::TooManyAttempts`] when the address has
+    /// used up its failed guesses.
+    fn reserve_guess(&self, client: &ClientAddress) -> Result<Reservation, ApiError> {
+        let now = self.store.now().timestamp();
+        self.guesses
+            .reserve(AddressKey::from(client.0), now)
+            .ok_or_else(|| {
+                // Never the address itself: it is personal data.
+                static REFUSED: NowAndThen = NowAndThen::new();
+                if let Some(held_back) = REFUSED.due() {
+                    tracing::warn!(
+                        held_back,
+                        "guesses refused: an address has used up its failed attempts"
+                    );
+                }
+                ApiError(Error::TooManyAttempts)
+            })
     }
 }
 
@@ -126,7 +166,9 @@ impl IntoResponse for ApiError {
         let e = self.0;
         let status = match &e {
             Error::Denied { .. } => StatusCode::FORBIDDEN,
-            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated | Error::SignInRefused => StatusCode::UNAUTHORIZED,
+            Error::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Error::MinorRecordsRefused => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Invalid { code, .. } if *code == "body_too_large" => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -143,9 +185,6 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST
             }
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Refused { code, .. } if *code == "too_many_attempts" => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
             Error::Refused { .. } => StatusCode::CONFLICT,
             Error::Config(_)
             | Error::Unavailable
@@ -155,18 +194,22 @@ impl IntoResponse for ApiError {
             | Error::WriteFailed => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        // When to try again, for the answers that mean "not now".
-        let retry_after = match &e {
-            Error::Busy | Error::Overloaded => Some("2"),
-            Error::Unavailable => Some("5"),
-            Error::DiskFull | Error::WriteFailed => Some("60"),
+        // When to try again (seconds), for the answers that mean "not now".
+        let retry_after: Option<i64> = match &e {
+            Error::Busy | Error::Overloaded => Some(2),
+            Error::Unavailable => Some(5),
+            Error::DiskFull | Error::WriteFailed => Some(60),
+            // A throttled guesser, when the window has passed (at most this
+            // long: it may have started earlier).
+            Error::TooManyAttempts => Some(carrel_store::attempts::THROTTLE_MINUTES * 60),
             _ => None,
         };
         let message = if retry_after.is_some() {
             // Not a fault of Carrel's: say plainly what is going on. (The
-            // refused sign-ins of a flood are logged where they are refused.)
+            // refused sign-ins of a flood, and guesses refused, are logged
+            // where they are refused.)
             static NOT_NOW: NowAndThen = NowAndThen::new();
-            if !matches!(e, Error::Overloaded) {
+            if !matches!(e, Error::Overloaded | Error::TooManyAttempts) {
                 if let Some(held_back) = NOT_NOW.due() {
                     tracing::warn!(error = %e, held_back, "request not served now");
                 }
@@ -188,10 +231,9 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if let Some(seconds) = retry_after {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from_static(seconds),
-            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }
@@ -424,6 +466,32 @@ where
     }
 }
 
+/// Where a request comes from, for the address throttle: the connection's
+/// peer, or the client a trusted proxy names (see
+/// [`crate::address_throttle::client_address`]).
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Set on every request by `listener::serve`.
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Err(ApiError(Error::Internal(
+                "the request has no client address; serve the API with listener::serve".into(),
+            )));
+        };
+        Ok(ClientAddress(client_address(
+            peer.ip(),
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
+    }
+}
+
 /// The session token, from `Authorization: Bearer ...` or the session cookie.
 pub struct Token(pub String);
 
@@ -483,6 +551,35 @@ impl AppState {
                 let patron = patron_sessions::authenticate(tx, &token.0)?;
                 work(tx, &patron)
             })
+        })
+        .await
+    }
+
+    /// [`Self::as_patron`], for work that is a guess at a secret (a minor's
+    /// card number): `client` takes a place in the address throttle first
+    /// and keeps it if the guess is refused. `work`'s inner error is a
+    /// refusal the transaction commits with its audit entry (see
+    /// `online::minor_records`); the outer one rolls it back.
+    pub async fn patron_guess<T, F>(
+        &self,
+        client: &ClientAddress,
+        token: Token,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &PatronActor) -> Result<Result<T, Error>, Error> + Send + 'static,
+    {
+        let guess = self.reserve_guess(client)?;
+        self.blocking(move |store| {
+            let outcome = store
+                .transact(|tx| {
+                    let patron = patron_sessions::authenticate(tx, &token.0)?;
+                    work(tx, &patron)
+                })
+                .and_then(|refusal_or_answer| refusal_or_answer);
+            guess.settle(&outcome);
+            outcome
         })
         .await
     }

@@ -7,10 +7,12 @@
 //!
 //! Not here: access decisions (the policy and the gate), SQL (the store).
 
+pub mod address_throttle;
 pub mod api;
 pub mod listener;
 pub mod routes;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use carrel_store::audit::AnchorFile;
@@ -135,23 +137,50 @@ pub fn spawn_anchor_schedule(store: Arc<Store>, file: AnchorFile, every: std::ti
     });
 }
 
+/// How a server is set up, beyond its database.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Time, connection and sign-in limits.
+    pub limits: Limits,
+    /// Reverse proxies in front of Carrel whose `X-Forwarded-For` header
+    /// names the client (`carrel serve --trusted-proxy`). Empty (the
+    /// default): the header is ignored and every request counts as coming
+    /// from the address that connected; see [`address_throttle`].
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, with the
-/// default [`Limits`].
+/// default [`Config`].
 pub async fn serve(
     listener: TcpListener,
     store: Arc<Store>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, store, Limits::default(), shutdown).await
+    serve_configured(listener, store, Config::default(), shutdown).await
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, with these
+/// limits and no trusted proxy.
 pub async fn serve_with(
     listener: TcpListener,
     store: Arc<Store>,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = routes::router(AppState::new(store, &limits), limits.body);
-    listener::serve(listener, app, limits, shutdown).await
+    let config = Config {
+        limits,
+        ..Config::default()
+    };
+    serve_configured(listener, store, config, shutdown).await
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve_configured(
+    listener: TcpListener,
+    store: Arc<Store>,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = routes::router(AppState::new(store, &config), config.limits.body);
+    listener::serve(listener, app, config.limits, shutdown).await
 }

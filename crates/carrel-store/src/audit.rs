@@ -71,9 +71,17 @@ fn committed(reference: &str) -> String {
     format!("ref:{reference}")
 }
 
+/// The subject kind of an operation on a request under a non-disclosure
+/// order: never destroyed with a record, and counted out of what staff
+/// outside the case's circle see of the log (L6).
+pub(crate) const RESTRICTED_CASE: &str = "restricted_case";
+
 /// The destroyable records (`kind`, id) that a run of entries names, in
 /// the order first named, without those the operation itself destroyed.
-fn subjects_of(entries: &[PendingEntry], forgotten: &[(String, i64)]) -> Vec<(String, i64)> {
+pub(crate) fn subjects_of(
+    entries: &[PendingEntry],
+    forgotten: &[(String, i64)],
+) -> Vec<(String, i64)> {
     let mut subjects: Vec<(String, i64)> = Vec::new();
     for e in entries {
         let Some((kind, id)) = e.record_id.as_deref().and_then(|r| r.split_once(':')) else {
@@ -118,10 +126,13 @@ pub(crate) fn forget_records(
         ),
         &all,
     )?;
+    // A restricted case's row stays: it says which entries to leave out
+    // of counts, and names no record.
+    all.push(crate::db::Param::Text(RESTRICTED_CASE));
     conn.execute(
         &format!(
             "DELETE FROM audit_subjects WHERE first_seq IN (
-               SELECT first_seq FROM audit_subjects WHERE kind = ? AND id {ids})"
+               SELECT first_seq FROM audit_subjects WHERE kind = ? AND id {ids}) AND kind <> ?"
         ),
         &all,
     )?;
@@ -145,7 +156,7 @@ pub(crate) fn append(
     conn: &mut Conn<'_>,
     key: &AuditKey,
     entries: &[PendingEntry],
-    forgotten: &[(String, i64)],
+    subjects: &[(String, i64)],
 ) -> Result<(), Error> {
     if entries.is_empty() {
         return Ok(());
@@ -195,9 +206,8 @@ pub(crate) fn append(
     let insert = format!(
         "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, record_salt, record_ref, purpose, decision, detail, prev_hash, hash) VALUES {rows}"
     );
-    let subjects = subjects_of(entries, forgotten);
     let mut subject_values = Vec::with_capacity(subjects.len() * 4);
-    for (kind, id) in &subjects {
+    for (kind, id) in subjects {
         subject_values.extend_from_slice(params![kind, *id, first_seq, last_seq]);
     }
     let subject_insert = (!subjects.is_empty()).then(|| {

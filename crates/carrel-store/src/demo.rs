@@ -589,7 +589,7 @@ pub fn demo_disclosure(store: &Store) -> Result<String, Error> {
             documents: vec![NewDocument {
                 kind: "subpoena".into(),
                 reference: Some("DEMO-2026-001".into()),
-                id_kind: None,
+                ..NewDocument::default()
             }],
             ..NewRequest::default()
         };

@@ -17,6 +17,24 @@ pub enum Error {
     },
     #[error("not signed in, or the session has expired; sign in again")]
     Unauthenticated,
+    /// A sign-in that did not succeed, for whichever reason: an unknown
+    /// username or card, a wrong password or PIN, a card that is blocked,
+    /// expired or has no PIN, or an account that has used up its failed
+    /// attempts. One answer for all, so a guess cannot tell which (C2).
+    #[error("the sign-in was refused: the card number or username and the PIN or password do not match an account that may sign in, or the account has had too many failed sign-ins in the last {} minutes; check them and try again later", crate::attempts::THROTTLE_MINUTES)]
+    SignInRefused,
+    /// Too many failed attempts (sign-ins, or lookups of a minor's
+    /// records) from this account or this network in the throttle window.
+    /// Nothing was checked.
+    #[error("too many failed attempts; nothing was checked; wait {} minutes and try again, or ask at the library", crate::attempts::THROTTLE_MINUTES)]
+    TooManyAttempts,
+    /// A guardian's online request for a minor's records was refused. One
+    /// answer whatever the reason (no such card, not a minor, not the
+    /// guardian on record, the minor has come of age), so the answer does
+    /// not tell a stranger whether a card exists or whose it is (R3). The
+    /// reason is in the audit log.
+    #[error("the records of that card cannot be released to you online: it must be the card of a minor whose guardian on record you are; check the number, and if it is right, ask at the library")]
+    MinorRecordsRefused,
     #[error("{what} not found")]
     NotFound { what: &'static str },
     /// Input that breaks a rule of form (bad barcode, undeclared field).
@@ -79,11 +97,24 @@ impl Error {
         Error::Internal(message.into())
     }
 
+    /// Whether this answer refused a guess at a secret (a password, a PIN,
+    /// a minor's card number), so that the guesser's address is charged
+    /// for it. Other failures (the server busy, a bad request) checked
+    /// nothing and cost the address nothing.
+    pub fn is_failed_guess(&self) -> bool {
+        matches!(
+            self,
+            Error::SignInRefused | Error::TooManyAttempts | Error::MinorRecordsRefused
+        )
+    }
+
     /// A stable, machine-readable code for API clients.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Denied { reason, .. } => reason.code(),
-            Error::Unauthenticated => "unauthenticated",
+            Error::Unauthenticated | Error::SignInRefused => "unauthenticated",
+            Error::TooManyAttempts => "too_many_attempts",
+            Error::MinorRecordsRefused => "minor_records_refused",
             Error::NotFound { .. } => "not_found",
             Error::Invalid { code, .. } | Error::Refused { code, .. } => code,
             Error::Config(_) => "configuration",

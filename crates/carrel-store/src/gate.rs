@@ -81,6 +81,7 @@ class_markers! {
     HomeDelivery => RecordClass::HomeDelivery,
     ProgramRegistration => RecordClass::ProgramRegistration,
     MailingList => RecordClass::MailingList,
+    Statistics => RecordClass::Statistics,
 }
 
 /// A signed-in staff member. Made only from a live session
@@ -441,6 +442,32 @@ fn unlawful(
         reason,
         entry: Box::new(entry),
     }
+}
+
+/// Notes a patron's refused online request for a minor's records (R3, L7),
+/// with the reason for auditors (`code`) and the minor's record when the
+/// card exists. The patron is told only that it was refused; this entry is
+/// queued in the caller's transaction, which commits it together with the
+/// attempt's count (see `disclosures::online::minor_records`).
+pub(crate) fn record_online_refusal(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    minor: Option<i64>,
+    code: &'static str,
+) {
+    use carrel_policy::disclosure::Step;
+    let who = Who::Patron(patron.patron_id);
+    tracing::info!(actor = %who.label(), code, "online request for a minor's records refused");
+    tx.queue_audit(PendingEntry {
+        at: tx.now().timestamp(),
+        actor: who.label(),
+        action: Step::Release.name().to_string(),
+        record_class: DISCLOSURE_CLASS.to_string(),
+        record_id: minor.map(|id| format!("patron:{id}")),
+        purpose: "disclosure".to_string(),
+        decision: "denied",
+        detail: Some(code.to_string()),
+    });
 }
 
 /// Asks the policy's disclosure rules whether this staff member may take

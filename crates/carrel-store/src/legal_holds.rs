@@ -14,10 +14,13 @@ use carrel_policy::RecordClass;
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
-use crate::db::params;
+use crate::db::{params, Param};
+use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
 use crate::error::Error;
+use crate::gate::Actor;
 use crate::gate::HoldGrant;
 use crate::retention::targets;
+use crate::secrets::random_in;
 use crate::{patrons, validate, Tx};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -87,6 +90,43 @@ fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LegalHold, Error> {
     })
 }
 
+/// A random id no hold has: hold ids do not count, so whoever places a
+/// hold cannot tell from its id how many were placed since their last,
+/// among them holds for restricted requests they cannot see (L6).
+fn unused_id(tx: &mut Tx<'_>) -> Result<i64, Error> {
+    loop {
+        let id = random_in(100_000_000_000..1_000_000_000_000)?;
+        let taken = tx
+            .conn
+            .query_opt("SELECT 1 FROM legal_holds WHERE id = ?", params![id])?
+            .is_some();
+        if !taken {
+            return Ok(id);
+        }
+    }
+}
+
+/// The hold, if the actor may see it: a hold placed for a restricted
+/// request outside the actor's view is "not found", as if it never was
+/// (L6).
+fn select_visible(tx: &mut Tx<'_>, actor: &Actor, id: i64, lock: bool) -> Result<LegalHold, Error> {
+    let viewer = Viewer::of(tx, actor);
+    let (hidden, hidden_params) = hidden_hold_sql(Some(&viewer));
+    let mut params = vec![Param::Int(id)];
+    params.extend(hidden_params);
+    let hidden = tx
+        .conn
+        .query_opt(
+            &format!("SELECT 1 FROM legal_holds h WHERE h.id = ? AND {hidden}"),
+            &params,
+        )?
+        .is_some();
+    if hidden {
+        return Err(Error::NotFound { what: "legal hold" });
+    }
+    select(tx, id, lock)
+}
+
 /// What a new hold covers.
 #[derive(Debug, Clone)]
 pub struct HoldRequest {
@@ -130,10 +170,11 @@ pub fn place(
     );
     let now = tx.now();
     let expires_at = tx.policy().legal_holds.expires_at(now, 0).timestamp();
-    let id = tx.conn.insert(
-        "INSERT INTO legal_holds (reference, record_class, patron_id, from_date, to_date, placed_by, placed_at, renewals, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-        params![&reference, class.name(), request.patron_id, &from.to_string(), &to.to_string(), staff_id, now.timestamp(), expires_at],
+    let id = unused_id(tx)?;
+    tx.conn.execute(
+        "INSERT INTO legal_holds (id, reference, record_class, patron_id, from_date, to_date, placed_by, placed_at, renewals, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        params![id, &reference, class.name(), request.patron_id, &from.to_string(), &to.to_string(), staff_id, now.timestamp(), expires_at],
     )?;
     // Pin what exists now, nothing later. Every kind of record of the class
     // is pinned (circulation: loans and holds). Not while a purge batch is
@@ -169,8 +210,13 @@ pub fn place(
 
 /// Extends a hold in force by the policy's renewal period, if it has
 /// renewals left.
-pub fn renew(tx: &mut Tx<'_>, grant: &HoldGrant, id: i64) -> Result<LegalHold, Error> {
-    let hold = select(tx, id, true)?;
+pub fn renew(
+    tx: &mut Tx<'_>,
+    grant: &HoldGrant,
+    actor: &Actor,
+    id: i64,
+) -> Result<LegalHold, Error> {
+    let hold = select_visible(tx, actor, id, true)?;
     if !hold.in_force {
         return Err(Error::refused(
             "hold_ended",
@@ -208,10 +254,11 @@ pub fn renew(tx: &mut Tx<'_>, grant: &HoldGrant, id: i64) -> Result<LegalHold, E
 pub fn release(
     tx: &mut Tx<'_>,
     grant: &HoldGrant,
-    staff_id: i64,
+    actor: &Actor,
     id: i64,
 ) -> Result<LegalHold, Error> {
-    let hold = select(tx, id, true)?;
+    let staff_id = actor.staff_id();
+    let hold = select_visible(tx, actor, id, true)?;
     if !hold.in_force {
         return Err(Error::refused(
             "hold_ended",
@@ -227,18 +274,26 @@ pub fn release(
     select(tx, id, false)
 }
 
-pub fn load(tx: &mut Tx<'_>, grant: &HoldGrant, id: i64) -> Result<LegalHold, Error> {
-    let hold = select(tx, id, false)?;
+pub fn load(
+    tx: &mut Tx<'_>,
+    grant: &HoldGrant,
+    actor: &Actor,
+    id: i64,
+) -> Result<LegalHold, Error> {
+    let hold = select_visible(tx, actor, id, false)?;
     let class = hold.class()?;
     grant.record(tx, class, id, "read".into());
     Ok(hold)
 }
 
-/// Every hold, newest first.
-pub fn list(tx: &mut Tx<'_>, grant: &HoldGrant) -> Result<Vec<LegalHold>, Error> {
-    let ids = tx
-        .conn
-        .query("SELECT id FROM legal_holds ORDER BY id DESC", params![])?;
+/// Every hold the actor may see, newest first.
+pub fn list(tx: &mut Tx<'_>, grant: &HoldGrant, actor: &Actor) -> Result<Vec<LegalHold>, Error> {
+    let viewer = Viewer::of(tx, actor);
+    let (hidden, hidden_params) = hidden_hold_sql(Some(&viewer));
+    let ids = tx.conn.query(
+        &format!("SELECT h.id FROM legal_holds h WHERE NOT {hidden} ORDER BY h.placed_at DESC, h.id DESC"),
+        &hidden_params,
+    )?;
     let mut out = Vec::with_capacity(ids.len());
     for row in ids {
         out.push(select(tx, row.int(0)?, false)?);

@@ -10,6 +10,8 @@
 //!   access it records.
 //! - [`staff`], [`patrons`], [`items`], [`circulation`], [`fines`]: the
 //!   circulation core, one module per kind of record.
+//! - [`sign_in`], [`attempts`]: the one sign-in sequence staff and patrons
+//!   share, and the count of failed attempts per account that throttles it.
 //! - [`demo`]: a deterministic demo library.
 //!
 //! The gate and audit live in this crate, not their own, because Rust can
@@ -19,6 +21,7 @@
 //! Every operation runs inside [`Store::transact`]: one transaction, with
 //! its audit entries, all or nothing.
 
+pub mod attempts;
 pub mod audit;
 pub mod circulation;
 pub mod computer_sessions;
@@ -40,6 +43,7 @@ pub mod programs;
 pub mod quiet_log;
 pub mod retention;
 mod secrets;
+pub mod sign_in;
 pub mod staff;
 pub mod validate;
 
@@ -240,10 +244,15 @@ impl Store {
             now: (self.clock)(),
             pending: Vec::new(),
             forgotten: Vec::new(),
+            restricted_case: None,
         };
         let value = f(&mut tx)?;
         let pending = std::mem::take(&mut tx.pending);
-        audit::append(&mut tx.conn, &self.audit_key, &pending, &tx.forgotten)?;
+        let mut subjects = audit::subjects_of(&pending, &tx.forgotten);
+        if let Some(case) = tx.restricted_case {
+            subjects.push((audit::RESTRICTED_CASE.to_string(), case));
+        }
+        audit::append(&mut tx.conn, &self.audit_key, &pending, &subjects)?;
         Ok(value)
     }
 
@@ -269,6 +278,10 @@ pub struct Tx<'s> {
     /// (`audit::forget_record`): its own entries do not name them as
     /// subjects.
     forgotten: Vec<(String, i64)>,
+    /// The request under a non-disclosure order this transaction worked
+    /// on, if any: its audit entries are then left out of the counts shown
+    /// to staff outside the case's circle (L6).
+    restricted_case: Option<i64>,
 }
 
 impl Tx<'_> {
@@ -286,6 +299,12 @@ impl Tx<'_> {
         self.now
             .with_timezone(&self.store.policy.library.time_zone)
             .date_naive()
+    }
+
+    /// Notes that this transaction works on a request under a
+    /// non-disclosure order (see `restricted_case`).
+    pub(crate) fn works_on_restricted_case(&mut self, request_id: i64) {
+        self.restricted_case = Some(request_id);
     }
 
     pub(crate) fn queue_audit(&mut self, entry: PendingEntry) {

@@ -5,12 +5,11 @@
 
 use serde::Serialize;
 
-use crate::audit::PendingEntry;
 use crate::db::params;
 use crate::error::Error;
 use crate::gate::PatronActor;
-use crate::secrets::{random_token, sha256_hex, verify_against_nothing, verify_secret};
-use crate::staff::{too_many_failures, THROTTLE_MINUTES};
+use crate::secrets::{random_token, sha256_hex};
+use crate::sign_in::{self, AccountKind, Found};
 use crate::validate::CardBarcode;
 use crate::{Store, Tx};
 
@@ -24,86 +23,78 @@ pub struct PatronSession {
     pub expires_at: i64,
 }
 
-fn entry(tx: &Tx<'_>, patron: Option<i64>, decision: &'static str) -> PendingEntry {
-    PendingEntry {
-        at: tx.now().timestamp(),
-        actor: match (patron, decision) {
-            (Some(id), "granted") => format!("patron:{id}"),
-            _ => "anonymous".to_string(),
-        },
-        action: "sign_in".to_string(),
-        record_class: "registration".to_string(),
-        record_id: patron.map(|id| format!("patron:{id}")),
-        purpose: "online_access".to_string(),
-        decision,
-        detail: None,
-    }
-}
+/// What a card must be to sign in, and to stay signed in: in good
+/// standing, not expired, with a PIN set. `p` is the patrons table, `?`
+/// today's date in the library's zone.
+const MAY_SIGN_IN: &str = "p.status = 'active' AND p.expires_on >= ? AND p.pin_hash IS NOT NULL";
 
 /// Checks a card barcode and PIN and opens a session. Only a current card
-/// in good standing with a PIN set can sign in; failures are throttled per
-/// card like staff sign-ins, and every attempt is audited.
+/// in good standing with a PIN set can sign in. Failed attempts are
+/// counted per card (`attempts`), every attempt is audited, and every
+/// refusal is the same [`Error::SignInRefused`] after the same work, a
+/// malformed card number included (see `sign_in`).
 pub fn sign_in(store: &Store, card_barcode: &str, pin: &str) -> Result<PatronSession, Error> {
-    let barcode = CardBarcode::parse(card_barcode).map_err(|_| Error::Unauthenticated)?;
-    let account = store.transact(|tx| {
-        let today = tx.today().to_string();
-        let Some(row) = tx.conn.query_opt(
-            "SELECT id, pin_hash FROM patrons WHERE card_barcode = ? AND status = 'active' AND expires_on >= ? AND pin_hash IS NOT NULL",
-            params![barcode.as_str(), &today],
-        )?
-        else {
-            return Ok(None);
-        };
-        let id = row.int(0)?;
-        if too_many_failures(tx, &format!("patron:{id}"))? {
-            let mut refused = entry(tx, Some(id), "denied");
-            refused.detail = Some("throttled".into());
-            tx.queue_audit(refused);
-            return Ok(Some(Err(Error::refused(
-                "too_many_attempts",
-                format!("too many failed sign-ins with this card; wait {THROTTLE_MINUTES} minutes, or ask at the library"),
-            ))));
-        }
-        Ok(Some(Ok((id, row.text(1)?))))
-    })?;
-    let account = account.transpose()?;
-    let verified = match &account {
-        Some((_, hash)) => verify_secret(pin, hash),
-        None => {
-            verify_against_nothing(pin);
-            false
-        }
-    };
+    let barcode = CardBarcode::parse(card_barcode).ok();
     let token = random_token()?;
-    store.transact(|tx| {
-        let Some((patron_id, _)) = account.clone().filter(|_| verified) else {
-            let failed = entry(tx, account.as_ref().map(|(id, _)| *id), "denied");
-            tx.queue_audit(failed);
-            return Ok(Err(Error::Unauthenticated));
-        };
-        let now = tx.now().timestamp();
-        let expires_at = now + SESSION_MINUTES * 60;
-        tx.conn.execute(
-            "INSERT INTO patron_sessions (token_sha256, patron_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            params![&sha256_hex(token.as_bytes()), patron_id, now, expires_at],
-        )?;
-        let granted = entry(tx, Some(patron_id), "granted");
-        tx.queue_audit(granted);
-        Ok(Ok(PatronSession {
-            token: token.clone(),
-            expires_at,
-        }))
-    })?
+    sign_in::sign_in(
+        store,
+        AccountKind::Patron,
+        pin,
+        |tx| {
+            let Some(barcode) = &barcode else {
+                return Ok(None);
+            };
+            let today = tx.today().to_string();
+            let row = tx.conn.query_opt(
+                &format!("SELECT p.id, p.pin_hash FROM patrons p WHERE p.card_barcode = ? AND {MAY_SIGN_IN}"),
+                params![barcode.as_str(), &today],
+            )?;
+            row.map(|row| {
+                Ok(Found {
+                    id: row.int(0)?,
+                    secret_hash: row.text(1)?,
+                    detail: (),
+                })
+            })
+            .transpose()
+        },
+        |tx, patron_id, ()| {
+            let now = tx.now().timestamp();
+            let expires_at = now + SESSION_MINUTES * 60;
+            tx.conn.execute(
+                "INSERT INTO patron_sessions (token_sha256, patron_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                params![&sha256_hex(token.as_bytes()), patron_id, now, expires_at],
+            )?;
+            Ok(PatronSession { token, expires_at })
+        },
+    )
 }
 
-/// The patron behind a session token, inside the caller's transaction.
+/// The patron behind a session token, inside the caller's transaction. The
+/// card is checked again on every request, so a session ends the moment
+/// its card expires or is blocked, even if nothing ended it explicitly.
 pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<PatronActor, Error> {
+    let today = tx.today().to_string();
     let row = tx.conn.query_opt(
-        "SELECT patron_id FROM patron_sessions WHERE token_sha256 = ? AND expires_at > ?",
-        params![&sha256_hex(token.as_bytes()), tx.now().timestamp()],
+        &format!(
+            "SELECT s.patron_id FROM patron_sessions s JOIN patrons p ON p.id = s.patron_id
+             WHERE s.token_sha256 = ? AND s.expires_at > ? AND {MAY_SIGN_IN}"
+        ),
+        params![&sha256_hex(token.as_bytes()), tx.now().timestamp(), &today],
     )?;
     match row {
         Some(row) => Ok(PatronActor::new(row.int(0)?)),
         None => Err(Error::Unauthenticated),
     }
+}
+
+/// Ends every session of a card at once: at sign-out, and when staff block
+/// the card, change its PIN or its barcode (someone who learnt the old PIN,
+/// or holds a lost card, must not stay signed in).
+pub(crate) fn end_all(tx: &mut Tx<'_>, patron_id: i64) -> Result<(), Error> {
+    tx.conn.execute(
+        "DELETE FROM patron_sessions WHERE patron_id = ?",
+        params![patron_id],
+    )?;
+    Ok(())
 }

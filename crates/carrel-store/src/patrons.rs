@@ -401,6 +401,13 @@ pub fn update(
         params![guardian, tx.now().timestamp(), id],
     )?;
     write_fields(tx, id, &changes.fields)?;
+    // A new PIN or card number, or a block, ends every session the card
+    // has open: whoever learnt the old PIN, or holds the lost card, is out
+    // at once, not when the session runs out.
+    let blocked = changes.status.as_deref() == Some("blocked");
+    if changes.pin_hash.is_some() || changes.card_barcode.is_some() || blocked {
+        crate::patron_sessions::end_all(tx, id)?;
+    }
     grant.record(
         tx,
         Some(format!("patron:{id}")),

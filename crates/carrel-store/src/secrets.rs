@@ -84,6 +84,16 @@ pub(crate) fn random_token() -> Result<String, Error> {
     Ok(hex(&bytes))
 }
 
+/// A random whole number in `range`: for identifiers that must not count
+/// (a sequence would tell whoever gets the next one how many were made
+/// in between, L6).
+pub(crate) fn random_in(range: std::ops::Range<i64>) -> Result<i64, Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+    let span = (range.end - range.start) as u64;
+    Ok(range.start + (u64::from_le_bytes(bytes) % span) as i64)
+}
+
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }

@@ -7,18 +7,12 @@ use crate::audit::PendingEntry;
 use crate::db::params;
 use crate::error::Error;
 use crate::gate::Actor;
-use crate::secrets::{
-    hash_secret, random_token, sha256_hex, verify_against_nothing, verify_secret,
-};
+use crate::secrets::{hash_secret, random_token, sha256_hex};
+use crate::sign_in::{self, AccountKind, Found};
 use crate::{Store, Tx};
 
 /// How long a sign-in lasts.
 pub const SESSION_HOURS: i64 = 8;
-
-/// Failed sign-ins to one account within [`THROTTLE_MINUTES`] after which
-/// further attempts are refused until the window has passed.
-pub const MAX_FAILED_SIGN_INS: i64 = 10;
-pub const THROTTLE_MINUTES: i64 = 15;
 
 /// A new session: the token is shown once and stored only as a hash.
 #[derive(Debug, Serialize)]
@@ -151,21 +145,6 @@ pub fn active_count(store: &Store) -> Result<i64, Error> {
     })
 }
 
-/// Whether the account (`staff:3`, `patron:12`) has had
-/// [`MAX_FAILED_SIGN_INS`] failed sign-ins in the last [`THROTTLE_MINUTES`].
-/// Counted from the audit log, so the count holds across several servers.
-pub(crate) fn too_many_failures(tx: &mut Tx<'_>, record_id: &str) -> Result<bool, Error> {
-    let since = tx.now().timestamp() - THROTTLE_MINUTES * 60;
-    let failures = tx
-        .conn
-        .query_one(
-            "SELECT COUNT(*) FROM audit_log WHERE record_id = ? AND action = 'sign_in' AND decision = 'denied' AND at > ?",
-            params![record_id, since],
-        )?
-        .int(0)?;
-    Ok(failures >= MAX_FAILED_SIGN_INS)
-}
-
 /// Sets (or with `None` clears) a staff member's supervisor (`carrel staff
 /// add --supervisor`). Under a non-disclosure order a case is visible to
 /// the staff member who took it and to their supervisor (L6).
@@ -233,70 +212,46 @@ pub(crate) fn username(tx: &mut Tx<'_>, staff_id: i64) -> Result<String, Error> 
         .text(0)
 }
 
-/// Checks a username and password and opens a session.
-///
-/// Failed attempts are counted per account from the audit log (so the count
-/// holds across several servers); after [`MAX_FAILED_SIGN_INS`] in
-/// [`THROTTLE_MINUTES`], the account takes no more attempts until the window
-/// has passed, right password or not.
+/// Checks a username and password and opens a session. Failed attempts
+/// are counted per account (`attempts`): after
+/// [`crate::attempts::MAX_FAILED_SIGN_INS`] in a window the account takes
+/// no more until the window has passed, right password or not. Every
+/// refusal is [`Error::SignInRefused`] (see `sign_in`).
 pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session, Error> {
-    let account = store.transact(|tx| {
-        let Some(row) = tx.conn.query_opt(
-            "SELECT id, password_hash, role FROM staff WHERE username = ? AND active = 1",
-            params![username],
-        )?
-        else {
-            return Ok(None);
-        };
-        let (id, hash, role) = (row.int(0)?, row.text(1)?, row.text(2)?);
-        if too_many_failures(tx, &format!("staff:{id}"))? {
-            let entry = system_entry(tx, "sign_in", Some(format!("staff:{id}")), "denied");
-            tx.queue_audit(PendingEntry {
-                actor: "anonymous".to_string(),
-                detail: Some("throttled".to_string()),
-                ..entry
-            });
-            return Ok(Some(Err(Error::refused(
-                "too_many_attempts",
-                format!("too many failed sign-ins for this account; wait {THROTTLE_MINUTES} minutes, or ask an administrator"),
-            ))));
-        }
-        Ok(Some(Ok((id, hash, role))))
-    })?;
-    let account = account.transpose()?;
-    let verified = match &account {
-        Some((_, hash, _)) => verify_secret(password, hash),
-        None => {
-            verify_against_nothing(password);
-            false
-        }
-    };
     let token = random_token()?;
-    store.transact(|tx| {
-        let Some((staff_id, _, role)) = account.clone().filter(|_| verified) else {
-            // A failed attempt on an existing account is counted against it.
-            let record = account.as_ref().map(|(id, _, _)| format!("staff:{id}"));
-            let mut entry = system_entry(tx, "sign_in", record, "denied");
-            entry.actor = "anonymous".to_string();
-            tx.queue_audit(entry);
-            return Ok(Err(Error::Unauthenticated));
-        };
-        let now = tx.now().timestamp();
-        let expires_at = now + SESSION_HOURS * 3600;
-        tx.conn.execute(
-            "INSERT INTO staff_sessions (token_sha256, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            params![&sha256_hex(token.as_bytes()), staff_id, now, expires_at],
-        )?;
-        let mut entry = system_entry(tx, "sign_in", Some(format!("staff:{staff_id}")), "granted");
-        entry.actor = format!("staff:{staff_id}");
-        tx.queue_audit(entry);
-        Ok(Ok(Session {
-            token: token.clone(),
-            expires_at,
-            staff_id,
-            role,
-        }))
-    })?
+    sign_in::sign_in(
+        store,
+        AccountKind::Staff,
+        password,
+        |tx| {
+            let row = tx.conn.query_opt(
+                "SELECT id, password_hash, role FROM staff WHERE username = ? AND active = 1",
+                params![username],
+            )?;
+            row.map(|row| {
+                Ok(Found {
+                    id: row.int(0)?,
+                    secret_hash: row.text(1)?,
+                    detail: row.text(2)?,
+                })
+            })
+            .transpose()
+        },
+        |tx, staff_id, role| {
+            let now = tx.now().timestamp();
+            let expires_at = now + SESSION_HOURS * 3600;
+            tx.conn.execute(
+                "INSERT INTO staff_sessions (token_sha256, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                params![&sha256_hex(token.as_bytes()), staff_id, now, expires_at],
+            )?;
+            Ok(Session {
+                token,
+                expires_at,
+                staff_id,
+                role,
+            })
+        },
+    )
 }
 
 /// The staff member behind a session token, inside the caller's transaction,
@@ -334,15 +289,4 @@ pub fn form_token_matches(session_token: &str, given: &str) -> bool {
             .zip(given.bytes())
             .fold(0u8, |differ, (a, b)| differ | (a ^ b))
             == 0
-}
-
-/// Ends a session. Signing out twice is not an error.
-pub fn sign_out(store: &Store, token: &str) -> Result<(), Error> {
-    store.transact(|tx| {
-        tx.conn.execute(
-            "DELETE FROM staff_sessions WHERE token_sha256 = ?",
-            params![&sha256_hex(token.as_bytes())],
-        )?;
-        Ok(())
-    })
 }

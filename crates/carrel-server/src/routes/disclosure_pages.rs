@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use carrel_policy::disclosure::CounselFinding;
 use carrel_store::disclosures::{
     self, alerts, DisclosureRequest, NewDocument, Queue, QueueFilter, ADVICE, ID_KINDS, STATES,
 };
@@ -277,6 +278,16 @@ fn render_request(
     match r.state.as_str() {
         "received" => out.push_str(&form(to, "review", "Take up for review", "")),
         "under_review" => {
+            let confirms: String = CounselFinding::ALL
+                .iter()
+                .map(|f| {
+                    format!(
+                        "<label><input type=\"checkbox\" name=\"confirm_{}\"> {}</label>",
+                        f.name(),
+                        f.describe()
+                    )
+                })
+                .collect();
             let advice: String = ADVICE
                 .iter()
                 .map(|a| format!("<option value=\"{a}\">{}</option>", a.replace('_', " ")))
@@ -285,9 +296,14 @@ fn render_request(
                 to,
                 "counsel-review",
                 "Record counsel's review",
-                &format!("<select name=\"advice\">{advice}</select>{note}"),
+                &format!("<select name=\"advice\" aria-label=\"counsel's advice\">{advice}</select>{confirms}{note}"),
             ));
-            out.push_str(&form(to, "approval", "Approve", note));
+            out.push_str(&form(
+                to,
+                "approval",
+                "Approve",
+                &format!("{note}<input name=\"override_reason\" aria-label=\"reason to approve against counsel's advice\" placeholder=\"only if counsel advised refusal: why approve\">"),
+            ));
             out.push_str(&form(
                 to,
                 "exigent-release",
@@ -343,7 +359,7 @@ fn render_request(
             to,
             "documents",
             "Attach document",
-            &format!("<select name=\"kind\">{kinds}</select><select name=\"id_kind\">{ids}</select><input name=\"reference\" placeholder=\"docket or case number (legal process)\">"),
+            &format!("<select name=\"kind\">{kinds}</select><select name=\"id_kind\">{ids}</select><input name=\"reference\" placeholder=\"docket or case number (legal process)\"><input name=\"issuing_court\" aria-label=\"issuing court (legal process)\" placeholder=\"issuing court\"><input name=\"jurisdiction\" aria-label=\"the court's jurisdiction (legal process)\" placeholder=\"jurisdiction\">"),
         ));
     }
     out.push_str("</fieldset></body></html>");
@@ -407,15 +423,30 @@ pub async fn act(
             let r = reference.as_str();
             match action.as_str() {
                 "review" => disclosures::begin_review(tx, actor, r).map(drop),
-                "counsel-review" => disclosures::counsel_review(
+                "counsel-review" => {
+                    let confirms: Vec<String> = CounselFinding::ALL
+                        .iter()
+                        .filter(|f| field(&form, &format!("confirm_{}", f.name())).is_some())
+                        .map(|f| f.name().to_string())
+                        .collect();
+                    disclosures::counsel_review(
+                        tx,
+                        actor,
+                        r,
+                        &field(&form, "advice").unwrap_or_default(),
+                        note.as_deref(),
+                        &confirms,
+                    )
+                    .map(drop)
+                }
+                "approval" => disclosures::approve(
                     tx,
                     actor,
                     r,
-                    &field(&form, "advice").unwrap_or_default(),
                     note.as_deref(),
+                    field(&form, "override_reason").as_deref(),
                 )
                 .map(drop),
-                "approval" => disclosures::approve(tx, actor, r, note.as_deref()).map(drop),
                 "refusal" => {
                     disclosures::refuse(tx, actor, r, &field(&form, "reason").unwrap_or_default())
                         .map(drop)
@@ -434,6 +465,8 @@ pub async fn act(
                         kind: field(&form, "kind").unwrap_or_default(),
                         reference: field(&form, "reference"),
                         id_kind: field(&form, "id_kind"),
+                        issuing_court: field(&form, "issuing_court"),
+                        jurisdiction: field(&form, "jurisdiction"),
                     },
                 )
                 .map(drop),

@@ -19,6 +19,8 @@ pub struct DocumentBody {
     kind: String,
     reference: Option<String>,
     id_kind: Option<String>,
+    issuing_court: Option<String>,
+    jurisdiction: Option<String>,
 }
 
 impl From<DocumentBody> for NewDocument {
@@ -27,6 +29,8 @@ impl From<DocumentBody> for NewDocument {
             kind: d.kind,
             reference: d.reference,
             id_kind: d.id_kind,
+            issuing_court: d.issuing_court,
+            jurisdiction: d.jurisdiction,
         }
     }
 }
@@ -144,6 +148,10 @@ pub async fn begin_review(
 pub struct CounselBody {
     advice: String,
     note: Option<String>,
+    /// What counsel confirms about the legal process
+    /// (`competent_jurisdiction`, `good_cause`, `proper_form`).
+    #[serde(default)]
+    confirms: Vec<String>,
 }
 
 pub async fn counsel_review(
@@ -154,7 +162,14 @@ pub async fn counsel_review(
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
-            disclosures::counsel_review(tx, actor, &reference, &body.advice, body.note.as_deref())
+            disclosures::counsel_review(
+                tx,
+                actor,
+                &reference,
+                &body.advice,
+                body.note.as_deref(),
+                &body.confirms,
+            )
         })
         .await?;
     Ok(Json(request))
@@ -166,15 +181,30 @@ pub struct NoteBody {
     note: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalBody {
+    note: Option<String>,
+    /// Why the Director approves although counsel's latest advice was to
+    /// refuse; required then, and recorded.
+    override_reason: Option<String>,
+}
+
 pub async fn approve(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
-    Body(body): Body<NoteBody>,
+    Body(body): Body<ApprovalBody>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
-            disclosures::approve(tx, actor, &reference, body.note.as_deref())
+            disclosures::approve(
+                tx,
+                actor,
+                &reference,
+                body.note.as_deref(),
+                body.override_reason.as_deref(),
+            )
         })
         .await?;
     Ok(Json(request))

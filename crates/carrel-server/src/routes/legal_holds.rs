@@ -47,7 +47,7 @@ pub async fn list(
     let holds = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize_legal_hold(tx, actor)?;
-            legal_holds::list(tx, &grant)
+            legal_holds::list(tx, &grant, actor)
         })
         .await?;
     Ok(Json(holds))
@@ -62,7 +62,7 @@ pub async fn read(
     let hold = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize_legal_hold(tx, actor)?;
-            legal_holds::load(tx, &grant, id)
+            legal_holds::load(tx, &grant, actor, id)
         })
         .await?;
     Ok(Json(hold))
@@ -77,7 +77,7 @@ pub async fn renew(
     let hold = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize_legal_hold(tx, actor)?;
-            legal_holds::renew(tx, &grant, id)
+            legal_holds::renew(tx, &grant, actor, id)
         })
         .await?;
     Ok(Json(hold))
@@ -92,7 +92,7 @@ pub async fn release(
     let hold = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize_legal_hold(tx, actor)?;
-            legal_holds::release(tx, &grant, actor.staff_id(), id)
+            legal_holds::release(tx, &grant, actor, id)
         })
         .await?;
     Ok(Json(hold))

@@ -104,6 +104,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/alerts"),
     ("post", "/api/v1/alerts/{id}/read"),
     ("post", "/api/v1/patron-session"),
+    ("delete", "/api/v1/patron-session"),
     ("get", "/api/v1/my/records"),
     ("post", "/api/v1/my/minor-records"),
 ];
@@ -260,7 +261,10 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
         )
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}/read", post(alerts::mark_read))
-        .route("/api/v1/patron-session", post(my_records::sign_in))
+        .route(
+            "/api/v1/patron-session",
+            post(my_records::sign_in).delete(session::sign_out),
+        )
         .route("/api/v1/my/records", get(my_records::own))
         .route("/api/v1/my/minor-records", post(my_records::minor))
         .route("/staff/privacy", get(privacy_page::page))

@@ -11,7 +11,7 @@ use carrel_store::disclosures::package::Package;
 use carrel_store::patron_sessions::{self, PatronSession};
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, Body, QueryParams, Token};
+use crate::api::{ApiError, AppState, Body, ClientAddress, QueryParams, Token};
 use crate::routes::disclosures::package_file;
 
 #[derive(Deserialize)]
@@ -23,10 +23,13 @@ pub struct PatronSignIn {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddress,
     Body(form): Body<PatronSignIn>,
 ) -> Result<Json<PatronSession>, ApiError> {
     let session = state
-        .password_check(move |store| patron_sessions::sign_in(store, &form.card_barcode, &form.pin))
+        .password_check(&client, move |store| {
+            patron_sessions::sign_in(store, &form.card_barcode, &form.pin)
+        })
         .await?;
     Ok(Json(session))
 }
@@ -74,14 +77,17 @@ pub struct MinorCard {
 }
 
 /// POST /api/v1/my/minor-records: a minor's records, to their guardian.
+/// The card number is a guess until it proves right, so the client's
+/// address is throttled like a sign-in's (see `online::minor_records`).
 pub async fn minor(
     State(state): State<AppState>,
+    client: ClientAddress,
     token: Token,
     Body(body): Body<MinorCard>,
 ) -> Result<Response, ApiError> {
     let format = body.format.clone();
     let (reference, package) = state
-        .as_patron(token, move |tx, patron| {
+        .patron_guess(&client, token, move |tx, patron| {
             online::minor_records(tx, patron, &body.card_barcode)
         })
         .await?;

@@ -132,10 +132,7 @@ pub async fn page(State(state): State<AppState>, token: Result<Token, ApiError>)
     let result = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize::<Read, AuditLog>(tx, actor, purpose::ACCOUNTABILITY)?;
-            let mut plan = retention::plan_for(tx, &grant)?;
-            // Holds placed for restricted cases this viewer cannot see are
-            // not counted for them (L6).
-            plan.legal_holds_in_force -= disclosures::hidden_holds_in_force(tx, actor)?;
+            let plan = retention::plan_for(tx, &grant, actor)?;
             let queue = disclosures::queue(tx, actor, &QueueFilter::default())?;
             Ok((plan, queue))
         })

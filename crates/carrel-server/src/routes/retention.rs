@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use carrel_policy::purpose;
 use carrel_policy::RecordClass;
-use carrel_store::gate::{authorize, AuditLog, Read};
+use carrel_store::gate::{authorize, AuditLog, Read, Statistics};
 use carrel_store::retention::{self, Plan, PurgeOptions, PurgeSummary, Report};
 use serde::Deserialize;
 
@@ -17,7 +17,7 @@ pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Pl
     let plan = state
         .as_staff(token, move |tx, actor| {
             let grant = authorize::<Read, AuditLog>(tx, actor, purpose::ACCOUNTABILITY)?;
-            retention::plan_for(tx, &grant)
+            retention::plan_for(tx, &grant, actor)
         })
         .await?;
     Ok(Json(plan))
@@ -76,14 +76,18 @@ fn month(field: &str, text: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Anonymous statistics of one class, small cells suppressed (D3).
+/// Anonymous statistics of one class, published only as far as no small
+/// count can be worked out from them (D3), to the roles the policy grants
+/// `read` on `statistics`.
 pub async fn statistics(
     State(state): State<AppState>,
     token: Token,
     Path(class): Path<String>,
     QueryParams(query): QueryParams<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
-    let class = RecordClass::from_name(&class).ok_or_else(|| {
+    let class = RecordClass::from_name(&class)
+        .filter(|c| retention::has_statistics(*c))
+        .ok_or_else(|| {
         ApiError::bad_request(
             "bad_record_class",
             "no such record class; use circulation, fines, interlibrary_loan, home_delivery, program_registration, electronic_access, mailing_list or registration",
@@ -115,7 +119,8 @@ pub async fn statistics(
     };
     let report = state
         .as_staff(token, move |tx, actor| {
-            retention::report(tx, actor, class, &by, query.monthly, months)
+            let grant = authorize::<Read, Statistics>(tx, actor, purpose::STATISTICS)?;
+            retention::report(tx, &grant, class, &by, query.monthly, months)
         })
         .await?;
     Ok(Json(report))

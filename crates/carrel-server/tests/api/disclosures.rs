@@ -19,6 +19,10 @@ fn court_basis(policy: &str) -> &'static str {
     }
 }
 
+/// Everything counsel may confirm about legal process (Missouri's court
+/// orders need all three before counsel advises release).
+const ALL_FINDINGS: [&str; 3] = ["competent_jurisdiction", "good_cause", "proper_form"];
+
 fn doc(kind: &str) -> Value {
     match kind {
         "photo_id" => json!({"kind": "photo_id", "id_kind": "driver_license"}),
@@ -32,7 +36,7 @@ fn doc(kind: &str) -> Value {
         ]
         .contains(&k) =>
         {
-            json!({"kind": k, "reference": "CR-2026-0412"})
+            json!({"kind": k, "reference": "CR-2026-0412", "issuing_court": "Circuit Court of Jefferson County", "jurisdiction": "23rd Judicial Circuit, Missouri"})
         }
         k => json!({"kind": k}),
     }
@@ -166,7 +170,7 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release", "note": "Order is in proper form once filed"}),
+        json!({"advice": "release", "note": "Order is in proper form once filed", "confirms": ALL_FINDINGS}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -271,6 +275,7 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
             "refer",
             "begin_review",
             "counsel_review",
+            "counsel_confirmed",
             "attach_document",
             "approve",
             "release",
@@ -319,7 +324,7 @@ async fn l2_l3_a_colorado_subpoena_suffices_and_no_exigent_release(engine: Engin
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release"}),
+        json!({"advice": "release", "confirms": ALL_FINDINGS}),
     )
     .await;
     let (status, body) = step(&app, &director, &reference, "approval", json!({})).await;
@@ -357,7 +362,7 @@ async fn l3_an_exigent_release_owes_the_document_until_it_arrives(engine: Engine
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release"}),
+        json!({"advice": "refuse"}),
     )
     .await;
     let (status, body) = step(&app, &director, &reference, "exigent-release", json!({})).await;
@@ -615,8 +620,15 @@ async fn l6_a_gagged_request_is_invisible_outside_its_circle(engine: Engine) {
             }))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {gagged}");
-        assert_eq!(gagged["reference"], "R-1");
-        let (status, preserved) = step(&app, &director, "R-1", "preservation", json!({})).await;
+        // Restricted requests are numbered at random: R-1, R-2, ... would
+        // tell whoever records one how many others exist.
+        let restricted = gagged["reference"].as_str().unwrap().to_string();
+        assert!(
+            restricted.starts_with("R-") && restricted.len() == 11,
+            "{restricted}"
+        );
+        let (status, preserved) =
+            step(&app, &director, &restricted, "preservation", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{preserved}");
         let (_, next) = law_enforcement(&app, &clerk, policy, patron.id, &["subpoena"]).await;
         assert_eq!(
@@ -627,10 +639,12 @@ async fn l6_a_gagged_request_is_invisible_outside_its_circle(engine: Engine) {
         for (who, token) in &inside {
             let (refs, _, _) = seen(&app, token).await;
             assert!(
-                refs.contains(&"R-1".to_string()),
+                refs.contains(&restricted),
                 "{name}: {who} sees it: {refs:?}"
             );
-            let (status, body) = app.get(token, "/api/v1/disclosures/R-1").await;
+            let (status, body) = app
+                .get(token, &format!("/api/v1/disclosures/{restricted}"))
+                .await;
             assert_eq!(status, StatusCode::OK, "{name}: {who}: {body}");
         }
         let (_, never) = app.get(&outside[0].1, "/api/v1/disclosures/R-99").await;
@@ -638,7 +652,7 @@ async fn l6_a_gagged_request_is_invisible_outside_its_circle(engine: Engine) {
             outside.iter().zip(&before)
         {
             let (refs, total, by_state) = seen(&app, token).await;
-            assert!(!refs.contains(&"R-1".to_string()), "{name}: {who}");
+            assert!(!refs.contains(&restricted), "{name}: {who}");
             let expected: Vec<String> = seen_before
                 .0
                 .iter()
@@ -663,13 +677,15 @@ async fn l6_a_gagged_request_is_invisible_outside_its_circle(engine: Engine) {
                 total,
                 "{name}: {who}: {by_state}"
             );
-            let (status, body) = app.get(token, "/api/v1/disclosures/R-1").await;
+            let (status, body) = app
+                .get(token, &format!("/api/v1/disclosures/{restricted}"))
+                .await;
             assert_eq!(
                 (status, &body),
                 (StatusCode::NOT_FOUND, &never),
                 "{name}: {who}: as if it never existed"
             );
-            let (status, _) = step(&app, token, "R-1", "documents", doc("court_order")).await;
+            let (status, _) = step(&app, token, &restricted, "documents", doc("court_order")).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {who}");
             let (_, alerts) = app.get(token, "/api/v1/alerts").await;
             assert_eq!(&alerts, alerts_before, "{name}: {who}");
@@ -990,11 +1006,14 @@ async fn r3_colorado_guardian_with_the_card_number_sees_records_online(engine: E
             json!({"card_barcode": minor.barcode}),
         )
         .await;
+    // The answer does not say why (see r3_minor_records_refusals_are_one_
+    // answer_and_audited); the audit log does.
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::FORBIDDEN, "not_the_guardian"),
+        (StatusCode::FORBIDDEN, "minor_records_refused"),
         "{body}"
     );
+    assert_eq!(refusals(&app, "not_the_guardian"), 1);
 
     app.advance(Duration::days(8));
     let guardian_token = session(guardian.barcode.clone(), "1357924680").await;
@@ -1007,7 +1026,7 @@ async fn r3_colorado_guardian_with_the_card_number_sees_records_online(engine: E
         .await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::FORBIDDEN, "majority_reached"),
+        (StatusCode::FORBIDDEN, "minor_records_refused"),
         "{body}"
     );
     assert_eq!(refusals(&app, "majority_reached"), 1);
@@ -1024,6 +1043,186 @@ async fn r3_colorado_guardian_with_the_card_number_sees_records_online(engine: E
     );
     app.note_personal(&["1357924680", "8642097531"]);
     app.finish();
+}
+
+/// Signs a patron in with card and PIN from the test's own address.
+async fn patron_token(app: &TestApp, barcode: &str, pin: &str) -> String {
+    let (status, session) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(json!({"card_barcode": barcode, "pin": pin})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    session["token"].as_str().unwrap().to_string()
+}
+
+/// Refused online requests for a minor's records by this patron, on the
+/// record.
+fn minor_record_refusals(app: &TestApp, patron: &Patron) -> i64 {
+    app.raw_count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = 'patron:{}' AND decision = 'denied' AND record_class = 'disclosure_request'",
+        patron.id
+    ))
+}
+
+/// R3: a signed-in patron asking for a minor's records by card number gets
+/// one answer for every refusal, so the route tells nobody whether a card
+/// exists, whether its holder is a minor, or whose ward they are (it was
+/// 403 not_the_guardian, 403 majority_reached or 404, 35 probes in 0.7 s).
+/// Every attempt is on the record, a missing card's too, and refusals are
+/// throttled per patron, in parallel too, and charged to the address.
+/// Where the policy serves no guardian online (Missouri), the one answer
+/// is not_online, for every card.
+async fn r3_minor_records_refusals_are_one_answer_and_audited(engine: Engine) {
+    use crate::helpers::{client_from, loopback};
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let pin = "9081726354";
+        let guardian = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+        let other_guardian = app.new_patron(&clerk).await;
+        let ward = minor_of(&app, &clerk, &guardian, "2015-06-01").await;
+        let someone_elses = minor_of(&app, &clerk, &other_guardian, "2014-02-01").await;
+        // 18 on 1 February 2026, a month before the test's day.
+        let come_of_age = minor_of(&app, &clerk, &guardian, "2008-02-01").await;
+        let adult = app.new_patron(&clerk).await;
+        let token = patron_token(&app, &guardian.barcode, pin).await;
+        let ask = |card: &str, from: u32| {
+            let (app, token, card) = (&app, token.clone(), card.to_string());
+            async move {
+                app.call_via(
+                    &client_from(&loopback(from)),
+                    Some(&token),
+                    "POST",
+                    "/api/v1/my/minor-records",
+                    Some(json!({"card_barcode": card})),
+                )
+                .await
+            }
+        };
+        let probes = [
+            ("someone else's ward", someone_elses.barcode.clone()),
+            ("come of age", come_of_age.barcode.clone()),
+            ("an adult", adult.barcode.clone()),
+            ("no such card", "29999999999999".to_string()),
+        ];
+        let mut answers = Vec::new();
+        for (n, (case, card)) in probes.iter().enumerate() {
+            answers.push((case, ask(card, n as u32).await));
+        }
+        let expected = if policy == COLORADO {
+            "minor_records_refused"
+        } else {
+            "not_online"
+        };
+        let (_, first) = &answers[0];
+        assert_eq!(
+            (first.0, code(&first.1)),
+            (StatusCode::FORBIDDEN, expected),
+            "{name}: {}",
+            first.1
+        );
+        for (case, answer) in &answers {
+            assert_eq!(answer, first, "{name}: '{case}' is answered differently");
+        }
+        assert_eq!(minor_record_refusals(&app, &guardian), 4, "{name}");
+
+        if policy == COLORADO {
+            // The guardian's own ward, with refusals left: the records.
+            let (status, package) = ask(&ward.barcode, 10).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {package}");
+            // The fifth refusal uses them up; then every lookup is refused
+            // unchecked, the ward's too, and still on the record.
+            assert_eq!(ask(&adult.barcode, 11).await, *first);
+            let (status, body) = ask(&ward.barcode, 12).await;
+            assert_eq!(
+                (status, code(&body)),
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+                "{name}: {body}"
+            );
+            assert_eq!(minor_record_refusals(&app, &guardian), 6, "{name}");
+        }
+
+        // A stranger's probes sent at once, each from its own address:
+        // no more refusals than the limit are checked, every one recorded.
+        let stranger_pin = "1928374650";
+        let stranger = app
+            .new_patron_with(&clerk, json!({"pin": stranger_pin}))
+            .await;
+        let stranger_token = patron_token(&app, &stranger.barcode, stranger_pin).await;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+        let tasks: Vec<_> = (0..12u32)
+            .map(|n| {
+                let request = client_from(&loopback(100 + n))
+                    .post(format!("{}/api/v1/my/minor-records", app.base))
+                    .bearer_auth(&stranger_token)
+                    .json(&json!({"card_barcode": format!("2990000000{n:04}")}));
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    request.send().await.unwrap().status()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::FORBIDDEN)
+            .count();
+        if policy == COLORADO {
+            let limit = carrel_store::attempts::MAX_REFUSED_MINOR_LOOKUPS as usize;
+            assert_eq!(refused, limit, "{name}: {statuses:?}");
+            assert!(statuses
+                .iter()
+                .all(|s| *s == StatusCode::FORBIDDEN || *s == StatusCode::TOO_MANY_REQUESTS));
+        } else {
+            assert_eq!(refused, 12, "{name}: {statuses:?}");
+        }
+        assert_eq!(minor_record_refusals(&app, &stranger), 12, "{name}");
+
+        if policy == COLORADO {
+            // A refused card number is a failed guess of the address it
+            // came from, as a wrong PIN is: five from one address, and that
+            // address is refused a sign-in too.
+            let prober_pin = "5647382910";
+            let prober = app
+                .new_patron_with(&clerk, json!({"pin": prober_pin}))
+                .await;
+            let prober_token = patron_token(&app, &prober.barcode, prober_pin).await;
+            let address = client_from(&loopback(200));
+            for _ in 0..carrel_server::address_throttle::FAILED_GUESSES_PER_ADDRESS {
+                let (status, _) = app
+                    .call_via(
+                        &address,
+                        Some(&prober_token),
+                        "POST",
+                        "/api/v1/my/minor-records",
+                        Some(json!({"card_barcode": adult.barcode})),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+            }
+            let (status, _) = app
+                .call_via(
+                    &address,
+                    None,
+                    "POST",
+                    "/api/v1/patron-session",
+                    Some(json!({"card_barcode": prober.barcode, "pin": prober_pin})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{name}");
+            app.note_personal(&[prober_pin]);
+        }
+        app.note_personal(&[pin, stranger_pin, "2015-06-01", "2014-02-01", "2008-02-01"]);
+        app.finish();
+    }
 }
 
 /// R4: anyone else needs the express written consent of the patron (or a
@@ -1218,7 +1417,7 @@ async fn r1_the_package_holds_exactly_the_approved_scope(engine: Engine) {
         &counsel,
         &reference,
         "counsel-review",
-        json!({"advice": "release"}),
+        json!({"advice": "release", "confirms": ALL_FINDINGS}),
     )
     .await;
     step(&app, &director, &reference, "approval", json!({})).await;
@@ -1309,7 +1508,7 @@ async fn l1_every_role_tries_every_step(engine: Engine) {
                         counsel,
                         &reference,
                         "counsel-review",
-                        json!({"advice": advice}),
+                        json!({"advice": advice, "confirms": ALL_FINDINGS}),
                     )
                     .await;
                 }
@@ -1354,8 +1553,8 @@ async fn l1_every_role_tries_every_step(engine: Engine) {
             (
                 "counsel-review",
                 "under_review",
-                &[],
-                json!({"advice": "release"}),
+                &["court_order"],
+                json!({"advice": "release", "confirms": ALL_FINDINGS}),
                 &["legal_counsel"],
             ),
             (
@@ -1465,7 +1664,13 @@ async fn l1_staff_pages_show_the_queue_and_take_the_directors_approval(engine: E
     app.post_form(
         &counsel,
         &format!("/staff/disclosures/{reference}/counsel-review"),
-        &[("advice", "release"), ("note", "proper form")],
+        &[
+            ("advice", "release"),
+            ("note", "proper form"),
+            ("confirm_competent_jurisdiction", "on"),
+            ("confirm_good_cause", "on"),
+            ("confirm_proper_form", "on"),
+        ],
     )
     .await;
     let (status, page) = app
@@ -1508,8 +1713,505 @@ async fn l1_staff_pages_show_the_queue_and_take_the_directors_approval(engine: E
     app.finish();
 }
 
+/// What one staff member sees on every page and every GET route, with
+/// the ids of the test's records filled in, and the CLI's dry run.
+async fn everything_seen(
+    app: &TestApp,
+    token: &str,
+    ids: &[(&str, String)],
+) -> Vec<(String, StatusCode, String)> {
+    let mut paths: Vec<String> = carrel_server::routes::ROUTES
+        .iter()
+        .filter(|(method, _)| *method == "get")
+        .map(|(_, path)| path.to_string())
+        .chain(
+            [
+                "/staff/privacy",
+                "/staff/disclosures",
+                "/staff/disclosures/D-1",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    for path in &mut paths {
+        for (placeholder, value) in ids {
+            if path.contains(placeholder) {
+                let prefix = &path[..path.find(placeholder).unwrap()];
+                let key = prefix.trim_end_matches('/').rsplit('/').next().unwrap();
+                let wanted = ids
+                    .iter()
+                    .find(|(p, _)| *p == format!("{key}/{{id}}"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| value.clone());
+                *path = path.replacen(placeholder, &wanted, 1);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let (status, body) = app.get_text(token, &path).await;
+        let body = without_audit_log_size(&path, body);
+        out.push((path, status, body));
+    }
+    out
+}
+
+/// The figures of the audit log's own size move with every action,
+/// including the walk's own reads: they are left out of the comparison
+/// here and checked on their own (the audit log's row, and the chart,
+/// which is scaled to the largest row).
+fn without_audit_log_size(path: &str, body: String) -> String {
+    match path {
+        "/api/v1/retention" => match serde_json::from_str::<Value>(&body) {
+            Ok(mut plan) => {
+                if let Some(classes) = plan["classes"].as_array_mut() {
+                    classes.retain(|c| c["class"] != "audit");
+                }
+                plan.to_string()
+            }
+            Err(_) => body,
+        },
+        "/staff/privacy" => {
+            let mut page = body;
+            for (start, end) in [
+                ("<svg", "</svg>"),
+                ("<tr data-kind=\"audit_entry\"", "</tr>"),
+            ] {
+                if let Some(from) = page.find(start) {
+                    let to = from + page[from..].find(end).unwrap() + end.len();
+                    page.replace_range(from..to, "");
+                }
+            }
+            page
+        }
+        _ => body,
+    }
+}
+
+/// The audit log's size as the retention plan shows it to `token`.
+async fn audit_log_size(app: &TestApp, token: &str) -> (i64, i64) {
+    let (status, plan) = app.get(token, "/api/v1/retention").await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let audit = plan["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "audit")
+        .unwrap()["targets"][0]
+        .clone();
+    (
+        audit["held"].as_i64().unwrap(),
+        audit["not_yet_due"].as_i64().unwrap(),
+    )
+}
+
+/// L6: nothing anyone outside the circle can see moves when a restricted
+/// case is recorded and preserves records: every page and every GET
+/// route answers byte for byte as before for a clerk, a supervisor, the
+/// auditor and the administrator outside it, and so does the CLI's dry
+/// run, which has no viewer. Before, the retention plan showed the hold
+/// (legal holds in force 0 → 1, the pinned loans moved from due to legal
+/// hold). Identifiers do not count either: the next legal hold the
+/// Director places for an ordinary case, and the next restricted case
+/// another clerk records, do not tell how many came between.
+async fn l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_records(
+    engine: Engine,
+) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        app.set_supervisor("clerk", "supervisor").await;
+        app.add_staff("supervisor-b", "supervisor", None).await;
+        app.add_staff("clerk-b", "clerk", Some("supervisor-b"))
+            .await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let patron = app.new_patron(&clerk).await;
+        let item = app.new_item().await;
+        let (status, loan) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{loan}");
+        app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+            .await;
+        let (status, session) = app
+            .post(
+                &clerk,
+                "/api/v1/computer-sessions",
+                json!({"patron_id": patron.id, "terminal": "PAC-07"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        app.post(
+            &clerk,
+            &format!("/api/v1/computer-sessions/{}/end", session["id"]),
+            json!({}),
+        )
+        .await;
+        // An ordinary case, visible to those who work the queue.
+        let (status, ordinary) =
+            law_enforcement(&app, &clerk, policy, patron.id, &["subpoena"]).await;
+        assert_eq!(status, StatusCode::CREATED, "{ordinary}");
+        let (status, first_hold) = app
+            .post(&director, "/api/v1/legal-holds", json!({
+                "reference": "Case 19-A", "record_class": "registration", "patron_id": patron.id,
+                "from_date": "2026-01-01", "to_date": "2026-12-31",
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{first_hold}");
+        // The loan and the session are past their time, not yet purged.
+        app.advance(Duration::days(61));
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+
+        let ids = [
+            ("patrons/{id}", patron.id.to_string()),
+            ("items/{id}", loan["item_id"].to_string()),
+            ("computer-sessions/{id}", session["id"].to_string()),
+            ("legal-holds/{id}", first_hold["id"].to_string()),
+            ("{barcode}", item.clone()),
+            ("{class}", "circulation".to_string()),
+            ("{reference}", "D-1".to_string()),
+            ("{id}", "1".to_string()),
+        ];
+        let outside = [
+            ("another clerk", app.sign_in_user("clerk-b").await),
+            ("another supervisor", app.sign_in_user("supervisor-b").await),
+            ("auditor", app.sign_in("auditor").await),
+            ("administrator", app.sign_in("administrator").await),
+        ];
+        let mut before = Vec::new();
+        for (_, token) in &outside {
+            before.push(everything_seen(&app, token, &ids).await);
+        }
+        // The dry run, the audit log's own size aside (checked above).
+        let plan = |app: &TestApp| {
+            let store = app.store.clone();
+            let mut plan =
+                std::thread::spawn(move || carrel_store::retention::plan(&store).unwrap())
+                    .join()
+                    .unwrap();
+            plan.classes.retain(|c| c.class != "audit");
+            plan
+        };
+        let dry_run_before = plan(&app);
+        assert!(
+            dry_run_before
+                .classes
+                .iter()
+                .flat_map(|c| &c.targets)
+                .any(|t| t.due > 0),
+            "{name}: something is due"
+        );
+        let auditor = &outside[2].1;
+        let (held_before, young_before) = audit_log_size(&app, auditor).await;
+
+        let (status, gagged) = app
+            .post(&clerk, "/api/v1/disclosures", json!({
+                "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
+                "subject_patron_id": patron.id, "basis": "federal_order",
+                "classes": ["circulation", "electronic_access"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+                "gagged": true, "documents": docs(&["national_security_letter", "preservation_request"]),
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {gagged}");
+        let restricted = gagged["reference"].as_str().unwrap().to_string();
+        let (status, preserved) =
+            step(&app, &director, &restricted, "preservation", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {preserved}");
+        assert!(
+            !preserved["legal_holds"].as_array().unwrap().is_empty(),
+            "{name}: {preserved}"
+        );
+        // The auditor's own look at the plan is the only new entry they
+        // count; the restricted case's are not counted for them.
+        assert_eq!(
+            audit_log_size(&app, auditor).await,
+            (held_before + 1, young_before + 1),
+            "{name}: the audit log's size counts the restricted case's entries"
+        );
+        // The Director's own view counts the holds.
+        let (_, dashboard) = app.get_text(&director, "/staff/privacy").await;
+        assert!(
+            dashboard.contains("id=\"holds-in-force\">3<"),
+            "{name}: {dashboard}"
+        );
+
+        for ((who, token), seen_before) in outside.iter().zip(&before) {
+            let seen_after = everything_seen(&app, token, &ids).await;
+            for (was, is) in seen_before.iter().zip(&seen_after) {
+                assert_eq!(was, is, "{name}: {who} sees {} change", was.0);
+            }
+        }
+        assert_eq!(
+            plan(&app),
+            dry_run_before,
+            "{name}: the CLI's dry run moved"
+        );
+
+        // Identifiers that do not count.
+        let (status, second_hold) = app
+            .post(&director, "/api/v1/legal-holds", json!({
+                "reference": "Case 19-B", "record_class": "registration", "patron_id": patron.id,
+                "from_date": "2026-01-01", "to_date": "2026-12-31",
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{second_hold}");
+        let gap = second_hold["id"].as_i64().unwrap() - first_hold["id"].as_i64().unwrap();
+        assert!(gap.abs() > 1_000, "{name}: hold ids count ({gap})");
+        let (status, another) = app
+            .post(&outside[0].1, "/api/v1/disclosures", json!({
+                "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
+                "subject_patron_id": patron.id, "basis": "federal_order",
+                "classes": ["electronic_access"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+                "gagged": true, "documents": docs(&["national_security_letter"]),
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {another}");
+        assert_ne!(another["reference"], "R-2", "{name}");
+        app.finish();
+    }
+}
+
+/// L2 (and the Missouri policy's "confer with counsel"): once counsel's
+/// latest advice is to refuse, the Director cannot approve as if it were
+/// not there: counsel reviews again, or the Director approves against the
+/// advice with a reason, recorded as a step of its own.
+async fn l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason(
+    engine: Engine,
+) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let counsel = app.sign_in("legal_counsel").await;
+        let patron = patron_with_history(&app, &clerk).await;
+        let documents: &[&str] = if policy == MISSOURI {
+            &["court_order"]
+        } else {
+            &["subpoena"]
+        };
+        for (case, second_review) in [("override", false), ("new review", true)] {
+            let (status, request) =
+                law_enforcement(&app, &clerk, policy, patron.id, documents).await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
+            let reference = request["reference"].as_str().unwrap().to_string();
+            let (status, body) = step(&app, &director, &reference, "review", json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            let (status, body) = step(
+                &app,
+                &counsel,
+                &reference,
+                "counsel-review",
+                json!({"advice": "refuse"}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            let (status, body) = step(&app, &director, &reference, "approval", json!({})).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{name} {case}: {body}");
+            assert_eq!(
+                code(&body),
+                "counsel_advised_refusal",
+                "{name} {case}: {body}"
+            );
+            let approval = if second_review {
+                let (status, body) = step(
+                    &app,
+                    &counsel,
+                    &reference,
+                    "counsel-review",
+                    json!({"advice": "release", "confirms": ALL_FINDINGS}),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{name}: {body}");
+                json!({})
+            } else {
+                json!({"override_reason": "the court order names this patron and the danger is immediate"})
+            };
+            let (status, approved) = step(&app, &director, &reference, "approval", approval).await;
+            assert_eq!(status, StatusCode::OK, "{name} {case}: {approved}");
+            let overridden = approved["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["step"] == "counsel_overridden");
+            assert_eq!(overridden, !second_review, "{name} {case}: {approved}");
+        }
+        app.finish();
+    }
+}
+
+/// D7: a refused online request rolls back with its number, which the
+/// next request then gets; the refusal's audit entry is filed under no
+/// reference, not under that next request's.
+async fn d7_a_refused_online_request_is_not_audited_under_another_requests_reference(
+    engine: Engine,
+) {
+    let app = TestApp::spawn_with(engine, COLORADO).await;
+    let clerk = app.sign_in("clerk").await;
+    let guardian = app
+        .new_patron_with(&clerk, json!({"pin": "1357924680"}))
+        .await;
+    let minor = minor_of(&app, &clerk, &guardian, "2008-03-10").await;
+    app.advance(Duration::days(8));
+    let (_, session) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(json!({"card_barcode": guardian.barcode, "pin": "1357924680"})),
+        )
+        .await;
+    let token = session["token"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/v1/my/minor-records",
+            json!({"card_barcode": minor.barcode}),
+        )
+        .await;
+    assert!(status.is_client_error(), "{body}");
+    let clerk = app.sign_in("clerk").await;
+    let (status, request) =
+        law_enforcement(&app, &clerk, COLORADO, guardian.id, &["subpoena"]).await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let reference = request["reference"].as_str().unwrap();
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE decision = 'denied' AND record_id = 'disclosure:{reference}'"
+        )),
+        0,
+        "a refusal is filed under {reference}, which it never was"
+    );
+    assert!(app.raw_count("SELECT COUNT(*) FROM audit_log WHERE decision = 'denied'") > 0);
+    app.note_personal(&["1357924680"]);
+    app.finish();
+}
+
+/// L2 (Missouri PUB 06-04: "issued by a court of competent jurisdiction
+/// that shows good cause and is in proper form"): the court document names
+/// its issuing court and jurisdiction, and counsel advises release only
+/// confirming jurisdiction, good cause and form, each recorded. Colorado's
+/// file asks for no such findings.
+async fn l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let counsel = app.sign_in("legal_counsel").await;
+        let patron = patron_with_history(&app, &clerk).await;
+        let bare = if policy == MISSOURI {
+            json!({"kind": "court_order", "reference": "CR-2026-0412"})
+        } else {
+            json!({"kind": "subpoena", "reference": "CR-2026-0412"})
+        };
+        let (status, request) = app
+            .post(&clerk, "/api/v1/disclosures", json!({
+                "requester_kind": "law_enforcement", "requester": "Det. Marlow Quince, County Sheriff",
+                "subject_patron_id": patron.id, "basis": court_basis(policy),
+                "classes": ["circulation"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+                "documents": [bare],
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
+        let reference = request["reference"].as_str().unwrap().to_string();
+        step(&app, &director, &reference, "review", json!({})).await;
+        let (status, body) = step(
+            &app,
+            &counsel,
+            &reference,
+            "counsel-review",
+            json!({"advice": "release"}),
+        )
+        .await;
+        if policy == COLORADO {
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            app.finish();
+            continue;
+        }
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "counsel_confirmation_required"),
+            "{name}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("good cause")
+                && message.contains("proper form")
+                && message.contains("jurisdiction"),
+            "{message}"
+        );
+        let (status, body) = step(
+            &app,
+            &counsel,
+            &reference,
+            "counsel-review",
+            json!({"advice": "release", "confirms": ALL_FINDINGS}),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "court_not_recorded"),
+            "{name}: {body}"
+        );
+        let (status, body) = step(&app, &clerk, &reference, "documents", doc("court_order")).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, advised) = step(
+            &app,
+            &counsel,
+            &reference,
+            "counsel-review",
+            json!({"advice": "release", "confirms": ALL_FINDINGS}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {advised}");
+        let confirmed = advised["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "counsel_confirmed")
+            .unwrap_or_else(|| panic!("{advised}"));
+        assert_eq!(
+            confirmed["outcome"],
+            "competent_jurisdiction, good_cause, proper_form"
+        );
+        assert!(advised["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |d| d["issuing_court"] == "Circuit Court of Jefferson County"
+                    && d["jurisdiction"] == "23rd Judicial Circuit, Missouri"
+            ));
+        let (status, approved) = step(&app, &director, &reference, "approval", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {approved}");
+        // Court details go only with legal process.
+        let (status, body) = step(
+            &app,
+            &clerk,
+            &reference,
+            "documents",
+            json!({"kind": "written_request", "issuing_court": "Circuit Court"}),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "unexpected_court"),
+            "{body}"
+        );
+        app.finish();
+    }
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form,
+    d7_a_refused_online_request_is_not_audited_under_another_requests_reference,
+    l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason,
+    l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_records,
     l2_l3_a_colorado_subpoena_suffices_and_no_exigent_release,
     l3_an_exigent_release_owes_the_document_until_it_arrives,
     l4_a_search_warrant_alerts_the_director_at_once,
@@ -1518,6 +2220,7 @@ on_both_engines!(
     r2_a_patron_obtains_their_own_records,
     r3_missouri_guardian_needs_proof_and_the_link_until_majority,
     r3_colorado_guardian_with_the_card_number_sees_records_online,
+    r3_minor_records_refusals_are_one_answer_and_audited,
     r4_a_third_party_needs_written_consent,
     r5_colorado_records_the_reason_for_library_operation,
     r1_the_package_holds_exactly_the_approved_scope,

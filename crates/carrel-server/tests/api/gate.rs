@@ -53,6 +53,10 @@ const OPERATIONS: &[Operation] = &[
             (Action::Create, RecordClass::Circulation, "circulation"),
         ],
     },
+    Operation {
+        name: "read statistics",
+        needs: &[(Action::Read, RecordClass::Statistics, "statistics")],
+    },
 ];
 
 async fn attempt(app: &TestApp, token: &str, op: &str, setup: &str) -> (StatusCode, Value) {
@@ -73,6 +77,7 @@ async fn attempt(app: &TestApp, token: &str, op: &str, setup: &str) -> (StatusCo
         "read fines" => app.get(token, &format!("/api/v1/patrons/{}/fines", patron.id)).await,
         "assess fine" => app.post(token, &format!("/api/v1/patrons/{}/fines", patron.id), json!({"amount_cents": 50, "reason": "damaged"})).await,
         "create item" => app.post(token, "/api/v1/items", json!({"barcode": format!("39{n:012}"), "title": "Matrix"})).await,
+        "read statistics" => app.get(token, "/api/v1/statistics/circulation").await,
         "checkout" => app.post(token, "/api/v1/checkouts", json!({"patron_barcode": patron.barcode, "item_barcode": item})).await,
         other => panic!("unknown operation {other}"),
     }

@@ -133,6 +133,19 @@ impl TestApp {
         policy_text: &str,
         limits: carrel_server::Limits,
     ) -> TestApp {
+        let config = carrel_server::Config {
+            limits,
+            ..carrel_server::Config::default()
+        };
+        TestApp::spawn_configured(engine, policy_text, config).await
+    }
+
+    /// A server set up as `config` says (limits, trusted proxies).
+    pub async fn spawn_configured(
+        engine: Engine,
+        policy_text: &str,
+        config: carrel_server::Config,
+    ) -> TestApp {
         logs();
         let policy =
             carrel_policy::parse("test-policy.toml", policy_text).expect("test policy parses");
@@ -169,10 +182,10 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(carrel_server::serve_with(
+        tokio::spawn(carrel_server::serve_configured(
             listener,
             store.clone(),
-            limits,
+            config,
             async {
                 let _ = rx.await;
             },
@@ -336,9 +349,19 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        self.call_via(&self.client, token, method, path, body).await
+    }
+
+    /// [`Self::call`] through `client` (see [`client_from`]).
+    pub async fn call_via(
+        &self,
+        client: &reqwest::Client,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = client.request(method.parse().unwrap(), format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -592,6 +615,22 @@ fn with_raw_postgres<T: Send + 'static>(
     })
     .join()
     .unwrap()
+}
+
+/// A client whose connections come from `address`, a loopback address
+/// other than 127.0.0.1 (the whole of 127.0.0.0/8 reaches the server), so
+/// that a test can be several machines, as the address throttle sees them.
+pub fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The `n`th loopback address other than 127.0.0.1, for [`client_from`].
+pub fn loopback(n: u32) -> String {
+    let n = n + 2;
+    format!("127.0.{}.{}", n / 250, n % 250 + 1)
 }
 
 pub struct Patron {

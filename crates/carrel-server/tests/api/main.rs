@@ -16,3 +16,4 @@ mod patrons;
 mod retention;
 mod services;
 mod sessions;
+mod sign_in;

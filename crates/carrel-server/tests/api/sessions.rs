@@ -2,7 +2,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{code, Engine, TestApp};
+use crate::helpers::{client_from, code, loopback, Engine, TestApp};
 use crate::on_both_engines;
 
 async fn d6_staff_sign_in_sign_out_and_expiry(engine: Engine) {
@@ -74,42 +74,41 @@ async fn d6_staff_sign_in_sign_out_and_expiry(engine: Engine) {
     app.finish();
 }
 
+/// D6: staff passwords are throttled per account. Guesses from two
+/// addresses (one address is stopped sooner by its own limit: see
+/// `sign_in.rs`) use up the account's failed sign-ins; then even the right
+/// password is refused, with the answer a wrong one gets, until the window
+/// has passed. Other accounts are not affected.
 async fn d6_password_guessing_is_throttled_per_account(engine: Engine) {
     let app = TestApp::spawn(engine).await;
-    let guess = |password: &'static str| {
-        let app = &app;
-        async move {
-            app.call(
+    let max = carrel_store::attempts::MAX_FAILED_SIGN_INS;
+    for n in 0..max {
+        let guesser = client_from(&loopback(n as u32 % 2));
+        let (status, _) = app
+            .call_via(
+                &guesser,
                 None,
                 "POST",
                 "/api/v1/session",
-                Some(json!({"username": "clerk", "password": password})),
+                Some(json!({"username": "clerk", "password": "wrong-password-guess"})),
             )
-            .await
-        }
-    };
-    for _ in 0..carrel_store::staff::MAX_FAILED_SIGN_INS {
-        let (status, _) = guess("wrong-password-guess").await;
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    // Now even the right password is refused, and says why.
-    let right = crate::helpers::password("clerk");
+    let right = json!({"username": "clerk", "password": crate::helpers::password("clerk")});
     let (status, body) = app
-        .call(
-            None,
-            "POST",
-            "/api/v1/session",
-            Some(json!({"username": "clerk", "password": right})),
-        )
+        .call(None, "POST", "/api/v1/session", Some(right.clone()))
         .await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
     );
     // Other accounts are not affected.
     app.sign_in("supervisor").await;
     // After the window, the account takes sign-ins again.
-    app.advance(Duration::minutes(carrel_store::staff::THROTTLE_MINUTES + 1));
+    app.advance(Duration::minutes(
+        carrel_store::attempts::THROTTLE_MINUTES + 1,
+    ));
     app.sign_in("clerk").await;
     app.finish();
 }

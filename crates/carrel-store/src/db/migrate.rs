@@ -76,6 +76,18 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0007_audit_erasure.sql"),
         then: None,
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../../migrations/sqlite/0008_court_documents.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_court_documents.sql"),
+        then: None,
+    },
+    Migration {
+        version: 9,
+        sqlite: include_str!("../../migrations/sqlite/0009_failed_attempts.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_failed_attempts.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

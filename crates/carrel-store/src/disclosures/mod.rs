@@ -31,11 +31,13 @@
 pub mod alerts;
 pub mod online;
 pub mod package;
-mod visibility;
+pub(crate) mod visibility;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use carrel_policy::disclosure::{describe_group, Basis, DocumentKind, RequesterKind, Step};
+use carrel_policy::disclosure::{
+    describe_group, Basis, CounselFinding, DocumentKind, RequesterKind, Step,
+};
 use carrel_policy::RecordClass;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -72,6 +74,11 @@ pub struct Document {
     pub reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_kind: Option<String>,
+    /// For legal process: the court that issued it, and its jurisdiction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuing_court: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
     pub recorded_by: String,
     pub recorded_at: i64,
 }
@@ -194,6 +201,31 @@ pub struct NewDocument {
     pub kind: String,
     pub reference: Option<String>,
     pub id_kind: Option<String>,
+    pub issuing_court: Option<String>,
+    pub jurisdiction: Option<String>,
+}
+
+/// A document checked and ready to record.
+#[derive(Debug, Clone)]
+struct ParsedDocument {
+    kind: DocumentKind,
+    reference: Option<String>,
+    id_kind: Option<String>,
+    issuing_court: Option<String>,
+    jurisdiction: Option<String>,
+}
+
+impl ParsedDocument {
+    /// A document Carrel records itself (what an online sign-in proves).
+    fn of_kind(kind: DocumentKind) -> ParsedDocument {
+        ParsedDocument {
+            kind,
+            reference: None,
+            id_kind: None,
+            issuing_court: None,
+            jurisdiction: None,
+        }
+    }
 }
 
 /// A request as stored.
@@ -298,6 +330,9 @@ fn find_visible(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<Store
             what: "disclosure request",
         });
     }
+    if stored.gagged {
+        tx.works_on_restricted_case(stored.id);
+    }
     Ok(stored)
 }
 
@@ -315,7 +350,7 @@ fn basis_of(tx: &Tx<'_>, name: &str) -> Result<Basis, Error> {
 fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
     tx.conn
         .query(
-            "SELECT kind, reference, id_kind, recorded_by, recorded_at FROM disclosure_documents WHERE request_id = ? ORDER BY id",
+            "SELECT kind, reference, id_kind, recorded_by, recorded_at, issuing_court, jurisdiction FROM disclosure_documents WHERE request_id = ? ORDER BY id",
             params![id],
         )?
         .iter()
@@ -324,6 +359,8 @@ fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
                 kind: row.text(0)?,
                 reference: row.opt_text(1)?,
                 id_kind: row.opt_text(2)?,
+                issuing_court: row.opt_text(5)?,
+                jurisdiction: row.opt_text(6)?,
                 recorded_by: row.text(3)?,
                 recorded_at: row.int(4)?,
             })
@@ -372,7 +409,7 @@ fn add_step(
     Ok(())
 }
 
-fn view(tx: &mut Tx<'_>, stored: &Stored) -> Result<DisclosureRequest, Error> {
+fn view(tx: &mut Tx<'_>, actor: &Actor, stored: &Stored) -> Result<DisclosureRequest, Error> {
     let documents = documents_of(tx, stored.id)?;
     let (citation, missing) = match tx.policy().disclosure.basis(&stored.basis) {
         Some(basis) => (
@@ -385,13 +422,18 @@ fn view(tx: &mut Tx<'_>, stored: &Stored) -> Result<DisclosureRequest, Error> {
         ),
         None => (String::new(), Vec::new()),
     };
-    let hold_ids = tx.conn.query(
-        "SELECT id FROM legal_holds WHERE disclosure_id = ? ORDER BY id",
-        params![stored.id],
-    )?;
-    let mut holds = Vec::with_capacity(hold_ids.len());
-    for row in hold_ids {
-        holds.push(legal_holds::fetch(tx, row.int(0)?)?);
+    // The holds placed for the request, for the roles that manage holds
+    // (the Director): a clerk or an auditor who sees the request may not
+    // read holds directly, so not through the request either.
+    let mut holds = Vec::new();
+    if tx.policy().legal_holds.may_place(actor.role()) {
+        let hold_ids = tx.conn.query(
+            "SELECT id FROM legal_holds WHERE disclosure_id = ? ORDER BY placed_at, id",
+            params![stored.id],
+        )?;
+        for row in hold_ids {
+            holds.push(legal_holds::fetch(tx, row.int(0)?)?);
+        }
     }
     Ok(DisclosureRequest {
         reference: stored.reference.clone(),
@@ -445,10 +487,7 @@ fn reload(tx: &mut Tx<'_>, id: i64) -> Result<Stored, Error> {
 }
 
 /// The checked form of one presented document.
-fn parse_document(
-    input: &NewDocument,
-    by_staff: bool,
-) -> Result<(DocumentKind, Option<String>, Option<String>), Error> {
+fn parse_document(input: &NewDocument, by_staff: bool) -> Result<ParsedDocument, Error> {
     let kind = DocumentKind::from_name(&input.kind).ok_or_else(|| {
         Error::invalid(
             "unknown_document",
@@ -490,21 +529,37 @@ fn parse_document(
         }
         None => None,
     };
-    Ok((kind, reference, id_kind))
+    let court_field = |field: &'static str, value: &Option<String>| {
+        match value {
+        Some(text) if kind.is_legal_process() => Ok(Some(validate::text(field, text, 200)?)),
+        Some(_) => Err(Error::invalid(
+            "unexpected_court",
+            format!("{field} goes only with legal process (subpoena, warrant, court order, national-security letter, FISA order, preservation request)"),
+        )),
+        None => Ok(None),
+    }
+    };
+    Ok(ParsedDocument {
+        kind,
+        reference,
+        id_kind,
+        issuing_court: court_field("issuing_court", &input.issuing_court)?,
+        jurisdiction: court_field("jurisdiction", &input.jurisdiction)?,
+    })
 }
 
 fn insert_document(
     tx: &mut Tx<'_>,
     request_id: i64,
-    document: &(DocumentKind, Option<String>, Option<String>),
+    document: &ParsedDocument,
     actor: &str,
 ) -> Result<(), Error> {
-    let (kind, reference, id_kind) = document;
+    let kind = document.kind;
     tx.conn.execute(
-        "INSERT INTO disclosure_documents (request_id, kind, reference, id_kind, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-        params![request_id, kind.name(), reference, id_kind, actor, tx.now().timestamp()],
+        "INSERT INTO disclosure_documents (request_id, kind, reference, id_kind, issuing_court, jurisdiction, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        params![request_id, kind.name(), &document.reference, &document.id_kind, &document.issuing_court, &document.jurisdiction, actor, tx.now().timestamp()],
     )?;
-    if *kind == DocumentKind::SearchWarrant {
+    if kind == DocumentKind::SearchWarrant {
         // L4: the Director hears at once; nothing waits for the Director.
         alerts::raise(tx, request_id, AlertKind::SearchWarrant)?;
     }
@@ -545,7 +600,30 @@ fn parse_dates(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), Error> {
     Ok((from, to))
 }
 
-/// The next number in a series (D for ordinary requests, R for gagged).
+/// The number of a new request. Ordinary requests (D) count up: everyone
+/// who sees one sees them all. Requests under a non-disclosure order (R)
+/// get a random number no request has, so whoever records one cannot tell
+/// how many others exist (L6).
+fn new_number(tx: &mut Tx<'_>, series: &str) -> Result<i64, Error> {
+    if series == "D" {
+        return next_number(tx, series);
+    }
+    loop {
+        let number = crate::secrets::random_in(100_000_000..1_000_000_000)?;
+        let taken = tx
+            .conn
+            .query_opt(
+                "SELECT 1 FROM disclosure_requests WHERE series = ? AND number = ?",
+                params![series, number],
+            )?
+            .is_some();
+        if !taken {
+            return Ok(number);
+        }
+    }
+}
+
+/// The next number in a counted series.
 fn next_number(tx: &mut Tx<'_>, series: &str) -> Result<i64, Error> {
     tx.conn.execute(
         "UPDATE disclosure_counters SET last_number = last_number + 1 WHERE series = ?",
@@ -576,7 +654,7 @@ struct Insert<'a> {
 
 fn insert_request(tx: &mut Tx<'_>, new: &Insert<'_>) -> Result<(i64, String), Error> {
     let series = if new.gagged { "R" } else { "D" };
-    let number = next_number(tx, series)?;
+    let number = new_number(tx, series)?;
     let classes: Vec<&str> = new.classes.iter().map(|c| c.name()).collect();
     let id = tx.conn.insert(
         "INSERT INTO disclosure_requests (series, number, requester_kind, requester, requester_patron_id, subject_patron_id, basis, classes, from_date, to_date, reason, gagged, state, received_by, received_at)
@@ -598,6 +676,9 @@ fn insert_request(tx: &mut Tx<'_>, new: &Insert<'_>) -> Result<(i64, String), Er
             tx.now().timestamp()
         ],
     )?;
+    if new.gagged {
+        tx.works_on_restricted_case(id);
+    }
     Ok((id, format!("{series}-{number}")))
 }
 
@@ -702,7 +783,7 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
         .iter()
         .map(|d| parse_document(d, true))
         .collect::<Result<_, _>>()?;
-    if !new.gagged && documents.iter().any(|(k, _, _)| k.carries_gag_order()) {
+    if !new.gagged && documents.iter().any(|d| d.kind.carries_gag_order()) {
         return Err(Error::invalid(
             "gag_order_required",
             "a national-security letter or FISA order comes with a non-disclosure order: record the request with gagged = true",
@@ -746,7 +827,7 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
         format!("recorded: {kind} under {}", new.basis),
     );
     let stored = reload(tx, id)?;
-    view(tx, &stored)
+    view(tx, actor, &stored)
 }
 
 /// Notes in the audit log that a staff member read a request or the queue.
@@ -773,7 +854,7 @@ pub fn load(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<Disclosur
         Some(format!("disclosure:{}", stored.reference)),
         None,
     );
-    view(tx, &stored)
+    view(tx, actor, &stored)
 }
 
 /// The queue: every request the actor can see, newest first, filtered, with
@@ -880,9 +961,9 @@ fn optional_note(note: Option<&str>) -> Result<Option<String>, Error> {
     note.map(|n| validate::text("note", n, 2000)).transpose()
 }
 
-fn finish(tx: &mut Tx<'_>, id: i64) -> Result<DisclosureRequest, Error> {
+fn finish(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DisclosureRequest, Error> {
     let stored = reload(tx, id)?;
-    view(tx, &stored)
+    view(tx, actor, &stored)
 }
 
 /// Takes up a request (a decider): received → under review, with legal
@@ -904,7 +985,7 @@ pub fn begin_review(
         None,
     )?;
     grant.record(tx, &stored.reference, "under review".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// Records legal counsel's review (L2): advice to release, to refuse, or,
@@ -915,13 +996,33 @@ pub fn counsel_review(
     reference: &str,
     advice: &str,
     note: Option<&str>,
+    confirms: &[String],
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, _, grant) = begin(tx, actor, reference, Step::CounselReview, &["under_review"])?;
+    let (stored, basis, grant) =
+        begin(tx, actor, reference, Step::CounselReview, &["under_review"])?;
     if !ADVICE.contains(&advice) {
         return Err(Error::invalid(
             "bad_advice",
             format!("advice must be one of: {}", ADVICE.join(", ")),
         ));
+    }
+    let mut confirmed = Vec::new();
+    for name in confirms {
+        let finding = CounselFinding::from_name(name).ok_or_else(|| {
+            Error::invalid(
+                "bad_confirmation",
+                format!(
+                    "confirms lists what counsel confirms about the legal process: {}",
+                    CounselFinding::ALL.map(|f| f.name()).join(", ")
+                ),
+            )
+        })?;
+        if !confirmed.contains(&finding) {
+            confirmed.push(finding);
+        }
+    }
+    if advice == "release" {
+        require_court_findings(tx, &stored, &basis, &confirmed)?;
     }
     let note = optional_note(note)?;
     add_step(
@@ -932,8 +1033,64 @@ pub fn counsel_review(
         Some(advice),
         note.as_deref(),
     )?;
+    if !confirmed.is_empty() {
+        let names: Vec<&str> = confirmed.iter().map(|f| f.name()).collect();
+        add_step(
+            tx,
+            stored.id,
+            &grant.actor_label(),
+            "counsel_confirmed",
+            Some(&names.join(", ")),
+            None,
+        )?;
+    }
     grant.record(tx, &stored.reference, format!("counsel advised {advice}"));
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
+}
+
+/// Where the basis has counsel confirm the legal process itself (Missouri:
+/// "issued by a court of competent jurisdiction that shows good cause and
+/// is in proper form"), counsel advises release only confirming each of
+/// those, and only once a court document names its issuing court and that
+/// court's jurisdiction, so the confirmation is about something recorded.
+fn require_court_findings(
+    tx: &mut Tx<'_>,
+    stored: &Stored,
+    basis: &Basis,
+    confirmed: &[CounselFinding],
+) -> Result<(), Error> {
+    let missing: Vec<&str> = basis
+        .counsel_confirms
+        .iter()
+        .filter(|f| !confirmed.contains(f))
+        .map(|f| f.describe())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::refused(
+            "counsel_confirmation_required",
+            format!(
+                "to advise release under this basis, counsel confirms (in confirms) that {}",
+                missing.join("; ")
+            ),
+        ));
+    }
+    if basis
+        .counsel_confirms
+        .contains(&CounselFinding::CompetentJurisdiction)
+    {
+        let named = documents_of(tx, stored.id)?.iter().any(|d| {
+            DocumentKind::from_name(&d.kind).is_some_and(|k| k.is_legal_process())
+                && d.issuing_court.is_some()
+                && d.jurisdiction.is_some()
+        });
+        if !named {
+            return Err(Error::refused(
+                "court_not_recorded",
+                "record the issuing court and its jurisdiction on the court document (issuing_court, jurisdiction) before counsel confirms them",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Counsel's latest advice on a request, if any.
@@ -999,25 +1156,9 @@ fn check_lawful(
             ),
         );
     }
-    if basis.subject_is_minor && !is_minor(tx, subject)? {
-        return refuse(
-            tx,
-            "majority_reached",
-            format!(
-                "the patron is no longer a minor under the policy (age of majority {}): a guardian's access has ended. The patron may ask for their own records, or give written consent",
-                tx.policy().library.age_of_majority
-            ),
-        );
-    }
-    if basis.requester_is_guardian {
-        let guardian = patrons::fetch(tx, subject)?.and_then(|p| p.guardian_id);
-        if guardian.is_none() || guardian != stored.requester_patron_id {
-            return refuse(
-                tx,
-                "not_the_guardian",
-                "the requester is not the guardian linked to the minor's record; proof of guardianship must match the guardian on the minor's account (update the account first, with proof)".into(),
-            );
-        }
+    if let Some((code, message)) = guardian_refusal(tx, basis, subject, stored.requester_patron_id)?
+    {
+        return refuse(tx, code, message);
     }
     if !documents_may_follow {
         let documents = documents_of(tx, stored.id)?;
@@ -1041,6 +1182,37 @@ fn check_lawful(
         }
     }
     Ok(())
+}
+
+/// Why a basis that is a guardian's (R3) does not reach `subject` for
+/// `requester`, if it does not: the subject is no longer a minor, or the
+/// requester is not the guardian linked to the subject's record. As a code
+/// and a message for staff; `online` answers patrons with one refusal.
+fn guardian_refusal(
+    tx: &mut Tx<'_>,
+    basis: &Basis,
+    subject: i64,
+    requester_patron_id: Option<i64>,
+) -> Result<Option<(&'static str, String)>, Error> {
+    if basis.subject_is_minor && !is_minor(tx, subject)? {
+        return Ok(Some((
+            "majority_reached",
+            format!(
+                "the patron is no longer a minor under the policy (age of majority {}): a guardian's access has ended. The patron may ask for their own records, or give written consent",
+                tx.policy().library.age_of_majority
+            ),
+        )));
+    }
+    if basis.requester_is_guardian {
+        let guardian = patrons::fetch(tx, subject)?.and_then(|p| p.guardian_id);
+        if guardian.is_none() || guardian != requester_patron_id {
+            return Ok(Some((
+                "not_the_guardian",
+                "the requester is not the guardian linked to the minor's record; proof of guardianship must match the guardian on the minor's account (update the account first, with proof)".into(),
+            )));
+        }
+    }
+    Ok(None)
 }
 
 fn require_counsel(
@@ -1068,16 +1240,43 @@ fn require_counsel(
 
 /// Approves a request (a decider): counsel's review recorded where the
 /// basis needs it, and everything the law requires present (L7).
+///
+/// Where counsel's latest advice was to refuse, the decider either asks
+/// counsel to review again or approves against the advice with a reason,
+/// which is recorded as a step of its own: the policy has the Director
+/// confer with counsel, not obey, but never silently.
 pub fn approve(
     tx: &mut Tx<'_>,
     actor: &Actor,
     reference: &str,
     note: Option<&str>,
+    override_reason: Option<&str>,
 ) -> Result<DisclosureRequest, Error> {
     let (stored, basis, grant) = begin(tx, actor, reference, Step::Approve, &["under_review"])?;
     require_counsel(tx, &stored, &basis, None)?;
+    let advised_refusal =
+        basis.counsel_review && counsel_advice(tx, stored.id)?.as_deref() == Some("refuse");
+    let override_reason = override_reason
+        .map(|r| validate::text("override_reason", r, 2000))
+        .transpose()?;
+    if advised_refusal && override_reason.is_none() {
+        return Err(Error::refused(
+            "counsel_advised_refusal",
+            "legal counsel's latest advice is to refuse: ask counsel to review the request again, or approve against the advice with an override_reason, which is recorded",
+        ));
+    }
     check_lawful(tx, &stored, &basis, &grant, false)?;
     let note = optional_note(note)?;
+    if let Some(reason) = override_reason.as_deref().filter(|_| advised_refusal) {
+        add_step(
+            tx,
+            stored.id,
+            &grant.actor_label(),
+            "counsel_overridden",
+            Some("refuse"),
+            Some(reason),
+        )?;
+    }
     tx.conn.execute(
         "UPDATE disclosure_requests SET state = 'approved', approved_by = ? WHERE id = ?",
         params![actor.staff_id(), stored.id],
@@ -1091,7 +1290,7 @@ pub fn approve(
         note.as_deref(),
     )?;
     grant.record(tx, &stored.reference, "approved".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// Refuses a request, with the reason recorded.
@@ -1119,7 +1318,7 @@ pub fn refuse(
         Some(&reason),
     )?;
     grant.record(tx, &stored.reference, "refused".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 fn cover(tx: &mut Tx<'_>, stored: &Stored, basis: &Basis, approver: &str) -> Cover {
@@ -1205,7 +1404,7 @@ pub fn release(
         &stored.reference,
         format!("released {} records", package.records),
     );
-    Ok((finish(tx, stored.id)?, package))
+    Ok((finish(tx, actor, stored.id)?, package))
 }
 
 /// An exigent release (L3): the decider, on counsel's recorded advice to
@@ -1254,7 +1453,7 @@ pub fn exigent_release(
         &stored.reference,
         format!("exigent release of {} records", package.records),
     );
-    Ok((finish(tx, stored.id)?, package))
+    Ok((finish(tx, actor, stored.id)?, package))
 }
 
 /// Attaches a document that arrived after the request was recorded. The
@@ -1273,7 +1472,7 @@ pub fn attach_document(
         &["received", "under_review", "approved", "released"],
     )?;
     let parsed = parse_document(&document, true)?;
-    if parsed.0.carries_gag_order() && !stored.gagged {
+    if parsed.kind.carries_gag_order() && !stored.gagged {
         return Err(Error::invalid(
             "gag_order_required",
             "a national-security letter or FISA order comes with a non-disclosure order: record it as a new request with gagged = true, so it is never seen outside the circle",
@@ -1286,7 +1485,7 @@ pub fn attach_document(
         stored.id,
         &who,
         "attach_document",
-        Some(parsed.0.name()),
+        Some(parsed.kind.name()),
         None,
     )?;
     if stored.document_due_at.is_some()
@@ -1310,9 +1509,9 @@ pub fn attach_document(
     grant.record(
         tx,
         &stored.reference,
-        format!("document attached: {}", parsed.0.name()),
+        format!("document attached: {}", parsed.kind.name()),
     );
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// Closes a request: refused, released (once any owed document is in), or
@@ -1358,7 +1557,7 @@ pub fn close(
         note.as_deref(),
     )?;
     grant.record(tx, &stored.reference, "closed".into());
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// A preservation request (L5): places legal holds on the patron's records
@@ -1424,7 +1623,7 @@ pub fn preserve(
         Some(&format!("{placed} legal holds placed")),
         None,
     )?;
-    finish(tx, stored.id)
+    finish(tx, actor, stored.id)
 }
 
 /// The released package (JSON and HTML), while the request is open; only
@@ -1453,24 +1652,4 @@ pub fn package_of(
     };
     grant.record(tx, &stored.reference, "package downloaded".into());
     Ok((json, html))
-}
-
-/// Legal holds in force that were placed for gagged requests this staff
-/// member cannot see: a count shown to them (the privacy dashboard's holds
-/// in force) leaves these out, so a total does not move when a restricted
-/// case is opened (L6).
-pub fn hidden_holds_in_force(tx: &mut Tx<'_>, actor: &Actor) -> Result<i64, Error> {
-    let viewer = Viewer::of(tx, actor);
-    let (visible, visible_params) = viewer.sql();
-    let mut params = vec![Param::Int(tx.now().timestamp())];
-    params.extend(visible_params);
-    tx.conn
-        .query_one(
-            &format!(
-                "SELECT COUNT(*) FROM legal_holds h JOIN disclosure_requests r ON r.id = h.disclosure_id
-                 WHERE h.released_at IS NULL AND h.expires_at > ? AND r.gagged = 1 AND NOT {visible}"
-            ),
-            &params,
-        )?
-        .int(0)
 }

@@ -87,3 +87,20 @@ impl Viewer {
         )
     }
 }
+
+/// SQL true for a legal hold `h` placed for a gagged request that the
+/// viewer cannot see, with its parameters. With no viewer (the CLI's dry
+/// run), every gagged request's holds are hidden. Counts shown to someone
+/// leave these holds out, so that nothing they see moves when a restricted
+/// case preserves records (L6): to them the records are as if unheld.
+pub(crate) fn hidden_hold_sql(viewer: Option<&Viewer>) -> (String, Vec<Param<'static>>) {
+    let gagged =
+        "SELECT 1 FROM disclosure_requests r WHERE r.id = h.disclosure_id AND r.gagged = 1";
+    match viewer {
+        Some(viewer) => {
+            let (visible, params) = viewer.sql();
+            (format!("EXISTS ({gagged} AND NOT {visible})"), params)
+        }
+        None => (format!("EXISTS ({gagged})"), Vec::new()),
+    }
+}

@@ -43,11 +43,12 @@ pub(crate) use self::statistics::{age_band, local_date};
 pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
     targets::TARGETS.iter().any(|t| t.kind == kind)
 }
-pub use self::statistics::{report, Report, ReportRow, AGE_BANDS};
+pub use self::statistics::{has_statistics, report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
+use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
 use crate::error::Error;
-use crate::gate::{AuditLog, Grant, Read, RetentionGrant};
+use crate::gate::{Actor, AuditLog, Grant, Read, RetentionGrant};
 use crate::{Store, Tx};
 
 /// Records destroyed per transaction, at most. On SQLite every commit
@@ -229,11 +230,18 @@ fn bound(tx: &Tx<'_>, rule: &RetentionRule, target: &Target) -> Bound {
 /// Written as a probe of the row's own pins first, so the planner never
 /// walks every hold in force for each row, whatever its statistics say.
 fn held_sql(target: &Target) -> String {
+    held_by_sql(target, "1 = 0")
+}
+
+/// [`held_sql`], counting only holds `h` for which `hidden` is false (its
+/// parameters follow `now`).
+fn held_by_sql(target: &Target, hidden: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM legal_hold_records r
-                 WHERE r.record_kind = '{}' AND r.record_id = t.id
+        "EXISTS (SELECT 1 FROM legal_hold_records pin
+                 WHERE pin.record_kind = '{}' AND pin.record_id = t.id
                    AND EXISTS (SELECT 1 FROM legal_holds h
-                               WHERE h.id = r.hold_id AND h.released_at IS NULL AND h.expires_at > ?))",
+                               WHERE h.id = pin.hold_id AND h.released_at IS NULL AND h.expires_at > ?
+                                 AND NOT {hidden}))",
         target.kind
     )
 }
@@ -332,19 +340,29 @@ fn count(tx: &mut Tx<'_>, sql: &str, params: &[Param<'_>]) -> Result<i64, Error>
 }
 
 /// Counts, per class and kind of record, what is held, due, kept and why
-/// (the CLI's dry run). Counts only: no personal data is read.
+/// (the CLI's dry run). Counts only: no personal data is read. A run with
+/// no viewer counts no hold placed for a request under a non-disclosure
+/// order (L6): those records count as if unheld.
 pub fn plan(store: &Store) -> Result<Plan, Error> {
-    store.transact(plan_in)
+    store.transact(|tx| plan_in(tx, None))
 }
 
 /// [`plan`] for a staff member who may oversee the audit log (the privacy
-/// dashboard); the look is recorded.
-pub fn plan_for(tx: &mut Tx<'_>, grant: &Grant<Read, AuditLog>) -> Result<Plan, Error> {
+/// dashboard); the look is recorded. Holds placed for restricted requests
+/// the staff member cannot see are not counted: every figure is what it
+/// would be had those holds never been placed (L6).
+pub fn plan_for(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, AuditLog>,
+    actor: &Actor,
+) -> Result<Plan, Error> {
     grant.record(tx, None, Some("retention plan".into()));
-    plan_in(tx)
+    let viewer = Viewer::of(tx, actor);
+    plan_in(tx, Some(&viewer))
 }
 
-fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
+fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
+    let (hidden, hidden_params) = hidden_hold_sql(viewer);
     let policy = tx.store.policy.clone();
     let (now, today, zone) = (tx.now(), tx.today(), policy.library.time_zone);
     let mut classes = Vec::new();
@@ -373,19 +391,21 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
                 &[b.param()],
             )?;
             let past = format!("{from} WHERE {governed} AND {event} < ?");
-            let held_sql = held_sql(target);
+            let held_sql = held_by_sql(target, &hidden);
             let now_s = now.timestamp();
+            let mut past_params = vec![b.param(), Param::Int(now_s)];
+            past_params.extend(hidden_params.iter().cloned());
             let legal_hold = count(
                 tx,
                 &format!("SELECT COUNT(*) FROM {past} AND {held_sql}"),
-                &[b.param(), Param::Int(now_s)],
+                &past_params,
             )?;
             let mut kept = Vec::new();
             for (reason, need) in target.needs {
                 let n = count(
                     tx,
                     &format!("SELECT COUNT(*) FROM {past} AND NOT {held_sql} AND {need}"),
-                    &[b.param(), Param::Int(now_s)],
+                    &past_params,
                 )?;
                 kept.push((reason.to_string(), n));
             }
@@ -395,7 +415,7 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
                     "SELECT COUNT(*) FROM {past} AND NOT {held_sql}{}",
                     not_needed_sql(target)
                 ),
-                &[b.param(), Param::Int(now_s)],
+                &past_params,
             )?;
             let oldest = tx.conn.query_one(
                 &format!(
@@ -433,12 +453,14 @@ fn plan_in(tx: &mut Tx<'_>) -> Result<Plan, Error> {
         });
     }
     if let Some(rule) = rule_of(&policy, RecordClass::Audit) {
-        classes.push(audit_plan(tx, rule)?);
+        classes.push(audit_plan(tx, rule, viewer)?);
     }
+    let mut in_force_params = vec![Param::Int(now.timestamp())];
+    in_force_params.extend(hidden_params.iter().cloned());
     let legal_holds_in_force = count(
         tx,
-        "SELECT COUNT(*) FROM legal_holds WHERE released_at IS NULL AND expires_at > ?",
-        params![now.timestamp()],
+        &format!("SELECT COUNT(*) FROM legal_holds h WHERE h.released_at IS NULL AND h.expires_at > ? AND NOT {hidden}"),
+        &in_force_params,
     )?;
     Ok(Plan {
         today: today.to_string(),
@@ -453,9 +475,36 @@ fn limit_days(event: NaiveDate, rule: &RetentionRule) -> i64 {
 }
 
 /// The audit log's line in a plan: entries held, and the prefix now due.
-fn audit_plan(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<ClassPlan, Error> {
+fn audit_plan(
+    tx: &mut Tx<'_>,
+    rule: &RetentionRule,
+    viewer: Option<&Viewer>,
+) -> Result<ClassPlan, Error> {
     let prefix = audit_log::due_prefix(tx, rule)?;
-    let held = count(tx, "SELECT COUNT(*) FROM audit_log", params![])?;
+    // Entries of operations on restricted requests the viewer cannot see
+    // are not counted (L6): each such operation is one run of entries.
+    let (visible, visible_params) = match viewer {
+        Some(viewer) => viewer.sql(),
+        None => ("1 = 0".to_string(), Vec::new()),
+    };
+    let mut hidden_params = vec![
+        Param::Int(prefix.due_through),
+        Param::Text(crate::audit::RESTRICTED_CASE),
+        Param::Int(prefix.floor),
+    ];
+    hidden_params.extend(visible_params);
+    let hidden = tx.conn.query_one(
+        &format!(
+            "SELECT CAST(COALESCE(SUM(s.last_seq - s.first_seq + 1), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(CASE WHEN s.last_seq <= ? THEN s.last_seq - s.first_seq + 1 ELSE 0 END), 0) AS BIGINT)
+             FROM audit_subjects s JOIN disclosure_requests r ON r.id = s.id
+             WHERE s.kind = ? AND s.first_seq > ? AND r.gagged = 1 AND NOT {visible}"
+        ),
+        &hidden_params,
+    )?;
+    let (hidden_held, hidden_due) = (hidden.int(0)?, hidden.int(1)?);
+    let held = count(tx, "SELECT COUNT(*) FROM audit_log", params![])? - hidden_held;
+    let due = prefix.due() - hidden_due;
     let oldest = tx.conn.query_opt(
         "SELECT at FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 1",
         params![prefix.floor],
@@ -473,10 +522,10 @@ fn audit_plan(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<ClassPlan, Error>
             kind: audit_log::KIND.to_string(),
             label: audit_log::LABEL.to_string(),
             held,
-            due: prefix.due(),
+            due,
             in_use: 0,
             in_use_means: "never: an entry's clock starts when it is written".to_string(),
-            not_yet_due: held - prefix.due(),
+            not_yet_due: held - due,
             legal_hold: 0,
             kept: Vec::new(),
             oldest_age_days: oldest_event.map(|e| (today - e).num_days()),

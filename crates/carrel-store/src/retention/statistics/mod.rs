@@ -2,9 +2,13 @@
 //! counts it in a cell of the `statistics` table: a class, a month, and a
 //! few coarse dimensions (an item, a patron category, an age band, a
 //! terminal), with a count (a cell may be stored as several rows, which a
-//! report adds up). No cell holds a patron id, a birth date or an address, and
-//! reports suppress every cell smaller than the policy's `min_cell`, so no
-//! one can be singled out from them.
+//! report adds up). No cell holds a patron id, a birth date or an address.
+//! What a report may show of the cells, so that no small count can be
+//! worked out from any combination of reports, is decided in
+//! [`suppression`]; reports go only to the roles the policy grants
+//! `read` on `statistics`.
+
+mod suppression;
 
 use std::collections::BTreeMap;
 
@@ -12,10 +16,11 @@ use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use self::suppression::{release, Cells, Count, Release};
 use super::targets::Stats;
 use crate::db::{params, Conn, EngineKind, Value};
 use crate::error::Error;
-use crate::gate::Actor;
+use crate::gate::{Grant, Read, Statistics};
 use crate::Tx;
 
 /// Age bands: wide enough that a band and a month do not name a person.
@@ -262,6 +267,10 @@ pub struct ReportRow {
     pub month: Option<String>,
     /// The requested dimensions and their values.
     pub group: BTreeMap<String, String>,
+    /// With no dimensions asked, every record of the row's published
+    /// months; otherwise the records of the group's shown cells only (see
+    /// [`suppression`]: small cells and one withheld cell per month are
+    /// left out).
     pub records: i64,
     pub amount: i64,
 }
@@ -272,37 +281,46 @@ pub struct Report {
     pub by: Vec<String>,
     pub monthly: bool,
     pub min_cell: u32,
-    /// Cells left out of `rows` count as suppressed here, so a reader knows
-    /// that something was held back, not what.
-    pub suppressed_cells: usize,
+    /// The months of the range whose figures are published. Any other
+    /// month adds nothing to any row: it has no records, or in some facet
+    /// no cell of `min_cell` records. Nothing says how many cells were left
+    /// out: that count alone can give small cells away.
+    pub months_published: Vec<String>,
     pub rows: Vec<ReportRow>,
 }
 
-/// The facet a report grouped by `by` reads: the first of the class's
-/// facets that has every dimension asked for (with none asked for, the
-/// class's first: loans by item, so each loan counts once).
+/// Whether Carrel keeps statistics of `class` (not of the audit log, the
+/// catalogue, or the statistics themselves).
+pub fn has_statistics(class: carrel_policy::RecordClass) -> bool {
+    super::targets::of_class(class).next().is_some()
+}
+
+/// The facets of the kind of record a report grouped by `by` reads, and
+/// the position of the one it groups by: the first facet (of any kind of
+/// record of the class) that has every dimension asked for. With none
+/// asked, the class's first kind; its total is the same in every facet.
 fn facet_for(
     class: carrel_policy::RecordClass,
     by: &[String],
-) -> Result<&'static [&'static str], Error> {
-    let facets: Vec<&'static [&'static str]> = super::targets::of_class(class)
-        .flat_map(|t| t.stats.facets().iter().map(|f| f.names))
-        .collect();
-    facets
-        .iter()
-        .copied()
-        .find(|facet| by.iter().all(|d| facet.contains(&d.as_str())))
-        .ok_or_else(|| {
-            let choices: Vec<String> = facets.iter().map(|f| f.join(",")).collect();
-            Error::invalid(
-                "bad_dimension",
-                format!(
-                    "{} statistics cannot be grouped that way; group by one of: {}. Item counts and borrower counts are kept apart, so no count says what kind of borrower took an item",
-                    class.name(),
-                    choices.join(" | ")
-                ),
-            )
-        })
+) -> Result<(&'static [Facet], usize), Error> {
+    let mut choices = Vec::new();
+    for target in super::targets::of_class(class) {
+        let facets = target.stats.facets();
+        for (position, facet) in facets.iter().enumerate() {
+            if by.iter().all(|d| facet.names.contains(&d.as_str())) {
+                return Ok((facets, position));
+            }
+            choices.push(facet.names.join(","));
+        }
+    }
+    Err(Error::invalid(
+        "bad_dimension",
+        format!(
+            "{} statistics cannot be grouped that way; group by one of: {}. Item counts and borrower counts are kept apart, so no count says what kind of borrower took an item",
+            class.name(),
+            choices.join(" | ")
+        ),
+    ))
 }
 
 /// The dimension names of a stored cell.
@@ -314,18 +332,19 @@ fn keys_of(dimensions: &str) -> Vec<&str> {
 }
 
 /// A report of one class's statistics, grouped by the named dimensions (and
-/// month, if `monthly`), with small cells suppressed. Statistics hold no
-/// personal data, so any signed-in staff member may read them; `_actor`
-/// proves a live session.
+/// month, if `monthly`), showing only what [`suppression`] publishes.
+/// Statistics hold no personal data, but what one reader may combine is
+/// the policy's to say: the grant is for `read` on `statistics`, and the
+/// read is audited.
 pub fn report(
     tx: &mut Tx<'_>,
-    _actor: &Actor,
+    grant: &Grant<Read, Statistics>,
     class: carrel_policy::RecordClass,
     by: &[String],
     monthly: bool,
     months: Option<(String, String)>,
 ) -> Result<Report, Error> {
-    let facet = facet_for(class, by)?;
+    let (facets, facet) = facet_for(class, by)?;
     let (from, to) = months.unwrap_or_else(|| ("0000-00".into(), "9999-99".into()));
     let rows = tx.conn.query(
         "SELECT month, dimensions, CAST(SUM(records) AS BIGINT), CAST(SUM(amount) AS BIGINT)
@@ -333,67 +352,127 @@ pub fn report(
          GROUP BY month, dimensions",
         params![class.name(), &from, &to],
     )?;
-    // (month, group) -> (records, amount)
-    type Key = (Option<String>, BTreeMap<String, String>);
-    let mut groups: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
+    // Every facet of the kind is read, not only the one grouped by: whether
+    // a month may be published depends on all of them.
+    let mut cells: BTreeMap<String, Vec<Cells>> = BTreeMap::new();
     for row in &rows {
         let text = match &row.0[1] {
             Value::Text(d) => d.as_str(),
             _ => "",
         };
-        if keys_of(text) != facet {
+        let names = keys_of(text);
+        let Some(position) = facets.iter().position(|f| f.names == names.as_slice()) else {
             continue;
-        }
-        let dims: BTreeMap<&str, &str> = text
-            .split(';')
-            .filter_map(|kv| kv.split_once('='))
-            .collect();
-        let group = by
-            .iter()
-            .map(|k| {
-                (
-                    k.clone(),
-                    dims.get(k.as_str()).unwrap_or(&"unknown").to_string(),
-                )
-            })
-            .collect();
-        let month = monthly.then(|| row.text(0)).transpose()?;
-        let cell = groups.entry((month, group)).or_insert((0, 0));
-        cell.0 += row.int(2)?;
-        cell.1 += row.int(3)?;
+        };
+        let month = cells
+            .entry(row.text(0)?)
+            .or_insert_with(|| vec![Cells::new(); facets.len()]);
+        month[position].insert(
+            text.to_string(),
+            Count {
+                records: row.int(2)?,
+                amount: row.int(3)?,
+            },
+        );
     }
-    let min_cell = i64::from(tx.policy().statistics.min_cell);
-    let mut suppressed_cells = 0;
-    // A suppressed cell is left out entirely: even "fewer than 5 teenagers
-    // borrowed this item in March" says too much about a small town.
-    let rows = groups
-        .into_iter()
-        .filter_map(|((month, group), (records, amount))| {
-            if records < min_cell {
-                suppressed_cells += 1;
-                return None;
-            }
-            Some(ReportRow {
-                month,
-                group,
-                records,
-                amount,
-            })
-        })
-        .collect();
+    let min_cell = tx.policy().statistics.min_cell;
+    let (months_published, rows) = tabulate(&cells, facet, by, monthly, i64::from(min_cell));
+    grant.record(
+        tx,
+        None,
+        Some(format!(
+            "statistics of {} by [{}]{}, {from} to {to}",
+            class.name(),
+            by.join(","),
+            if monthly { " by month" } else { "" }
+        )),
+    );
     Ok(Report {
         record_class: class.name().to_string(),
         by: by.to_vec(),
         monthly,
-        min_cell: tx.policy().statistics.min_cell,
-        suppressed_cells,
+        min_cell,
+        months_published,
         rows,
     })
+}
+
+/// The rows of a report from one kind of record's cells by month (each
+/// month's cells under every facet of the kind), grouped by `by` within
+/// facet number `facet`: the published months, and per group the sum of
+/// what [`release`] lets each month show. Every figure of every report
+/// comes from here, so every figure is a sum of published ones.
+pub(crate) fn tabulate(
+    cells: &BTreeMap<String, Vec<Cells>>,
+    facet: usize,
+    by: &[String],
+    monthly: bool,
+    min_cell: i64,
+) -> (Vec<String>, Vec<ReportRow>) {
+    type Key = (Option<String>, BTreeMap<String, String>);
+    let mut groups: BTreeMap<Key, Count> = BTreeMap::new();
+    let mut months_published = Vec::new();
+    for (month, facets) in cells {
+        let Release::Published { total, shown } = release(month, facets, min_cell) else {
+            continue;
+        };
+        months_published.push(month.clone());
+        let month = monthly.then(|| month.clone());
+        if by.is_empty() {
+            groups
+                .entry((month, BTreeMap::new()))
+                .or_default()
+                .add(total);
+            continue;
+        }
+        for (text, count) in shown.get(facet).into_iter().flatten() {
+            let dimensions: BTreeMap<&str, &str> = text
+                .split(';')
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            let group = by
+                .iter()
+                .map(|name| {
+                    let value = dimensions.get(name.as_str()).unwrap_or(&"unknown");
+                    (name.clone(), value.to_string())
+                })
+                .collect();
+            groups
+                .entry((month.clone(), group))
+                .or_default()
+                .add(*count);
+        }
+    }
+    let rows = groups
+        .into_iter()
+        .map(|((month, group), count)| ReportRow {
+            month,
+            group,
+            records: count.records,
+            amount: count.amount,
+        })
+        .collect();
+    (months_published, rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A report tells a stored cell's kind of record and facet by its
+    /// dimension names alone, and `suppression` needs every facet of a
+    /// kind to decide a month: so no two facets of a class may have the
+    /// same names.
+    #[test]
+    fn d3_each_facet_of_a_class_has_names_of_its_own() {
+        for class in carrel_policy::RecordClass::ALL {
+            let names: Vec<&[&str]> = super::super::targets::of_class(class)
+                .flat_map(|t| t.stats.facets().iter().map(|f| f.names))
+                .collect();
+            let distinct: std::collections::BTreeSet<_> = names.iter().collect();
+            assert_eq!(distinct.len(), names.len(), "{class}: {names:?}");
+        }
+    }
 
     #[test]
     fn age_bands_are_counted_on_the_day() {
