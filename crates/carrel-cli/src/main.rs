@@ -539,7 +539,9 @@ fn must_exist(url: &DatabaseUrl) -> Result<(), String> {
 }
 
 /// Opens the store for `carrel audit verify`, which reports a key that
-/// does not fit the log itself.
+/// does not fit the log itself. Read-only (`Store::open_read_only`): a
+/// verification changes nothing, so it also works on a read-only copy of
+/// the database (a backup on write-protected media) and never migrates.
 fn open_for_verification(library: &LibraryArgs) -> Result<Store, String> {
     let (policy, source) = load_policy(&library.policy)?;
     let url = library.url(DEFAULT_DATABASE)?;
@@ -551,7 +553,7 @@ fn open_for_verification(library: &LibraryArgs) -> Result<Store, String> {
             key_path.display()
         )
     })?;
-    Store::open_unverified(&url, policy, &source, key).map_err(|e| e.to_string())
+    Store::open_read_only(&url, policy, &source, key).map_err(|e| e.to_string())
 }
 
 /// "24h", "90m", "3600s" or "off".

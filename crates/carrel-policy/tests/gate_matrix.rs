@@ -71,6 +71,51 @@ fn d6_every_role_action_class_purpose_cell_matches_the_table() {
     }
 }
 
+/// Colorado's statute names volunteers among those who may not disclose
+/// (C.R.S. 24-90-119(3)), so its file has a volunteer role, with the least
+/// access: the catalogue, read, for the purposes that class declares, and
+/// no patron record of any class, for any action or purpose; no part in
+/// disclosure or legal holds. The file cites the statute for it.
+#[test]
+fn d6_colorado_volunteers_read_the_catalogue_and_no_patron_record() {
+    let text = POLICIES[1].1;
+    let policy = parse("co", text).unwrap();
+    assert!(
+        policy.roles.contains_key("volunteer"),
+        "the Colorado policy defines a volunteer role"
+    );
+    let catalogue_purposes = &policy.class(RecordClass::Catalogue).unwrap().purposes;
+    for action in Action::ALL {
+        for class in RecordClass::ALL {
+            for purpose in policy.purposes.keys() {
+                let expected = class == RecordClass::Catalogue
+                    && action == Action::Read
+                    && catalogue_purposes.contains(purpose);
+                assert_eq!(
+                    policy
+                        .decide("volunteer", action, class, purpose)
+                        .is_allowed(),
+                    expected,
+                    "volunteer {action} {class} for {purpose}"
+                );
+            }
+        }
+    }
+    let rules = &policy.disclosure;
+    for circle in [
+        &rules.recorded_by,
+        &rules.counsel,
+        &rules.alert,
+        &rules.gag_circle,
+        &policy.legal_holds.placed_by,
+    ] {
+        assert!(!circle.iter().any(|r| r == "volunteer"));
+    }
+    let comment = &text[..text.find("[roles.volunteer]").unwrap()];
+    let comment = &comment[comment.rfind("\n\n").unwrap()..];
+    assert!(comment.contains("C.R.S. 24-90-119(3)") && comment.contains("volunteer"));
+}
+
 proptest! {
     /// Names that are not in the policy are always refused, whatever else is asked.
     #[test]

@@ -115,23 +115,6 @@ fn category<'p>(tx: &'p Tx<'_>, patron: &Standing) -> Result<&'p PatronCategory,
     })
 }
 
-/// A patron may borrow or place holds only while active and unexpired.
-fn check_in_good_standing(tx: &Tx<'_>, patron: &Standing) -> Result<(), Error> {
-    if patron.status != "active" {
-        return Err(Error::refused(
-            "patron_blocked",
-            "the patron's account is blocked; a supervisor can unblock it",
-        ));
-    }
-    if patron.is_expired(tx.today()) {
-        return Err(Error::refused(
-            "patron_expired",
-            "the patron's card has expired; renew the card (update expires_on) first",
-        ));
-    }
-    Ok(())
-}
-
 /// The first hold in the queue for an item that is still active.
 fn first_active_hold(tx: &mut Tx<'_>, item_id: i64) -> Result<Option<HoldRecord>, Error> {
     tx.conn
@@ -174,7 +157,7 @@ pub fn checkout(
     item_barcode: &ItemBarcode,
 ) -> Result<LoanRecord, Error> {
     let patron = patrons::standing_by_barcode(tx, &grants.patron, patron_barcode)?;
-    check_in_good_standing(tx, &patron)?;
+    patron.check_current(tx.today())?;
     let rules = category(tx, &patron)?.clone();
     let owed = fines::owed_cents(tx, &grants.fines, patron.id)?;
     let limit = tx.policy().loans.block_at_owed_cents;
@@ -372,7 +355,7 @@ pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<Loan
         .patron_id
         .ok_or_else(|| Error::refused("loan_closed", "the loan is no longer linked to a patron"))?;
     let patron = patrons::standing(tx, &grants.patron, patron_id)?;
-    check_in_good_standing(tx, &patron)?;
+    patron.check_current(tx.today())?;
     let rules = category(tx, &patron)?.clone();
     if loan.renewals >= i64::from(rules.renewals) {
         return Err(Error::refused(
@@ -425,7 +408,7 @@ pub fn place_hold(
     item_barcode: &ItemBarcode,
 ) -> Result<HoldRecord, Error> {
     let patron = patrons::standing_by_barcode(tx, &grants.patron, patron_barcode)?;
-    check_in_good_standing(tx, &patron)?;
+    patron.check_current(tx.today())?;
     let rules = category(tx, &patron)?.clone();
     let active = tx
         .conn

@@ -52,7 +52,7 @@ pub fn start(
     terminal: &str,
 ) -> Result<ComputerSession, Error> {
     let terminal = validate::text("terminal", terminal, 50)?;
-    patrons::require(tx, patron_id)?;
+    patrons::require_current(tx, patron_id)?;
     let busy = tx
         .conn
         .query_opt(

@@ -67,7 +67,7 @@ pub fn schedule(
             format!("a delivery carries at most {MAX_ITEMS} items; split it into several visits"),
         ));
     }
-    patrons::require(tx, patron_id)?;
+    patrons::require_current(tx, patron_id)?;
     let mut ids = item_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::db::params;
 use crate::error::Error;
 use crate::gate::{Create, Fines, Grant, Read, Update};
-use crate::validate;
+use crate::validate::{self, Zero};
 use crate::Tx;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -113,12 +113,7 @@ pub fn assess(
     reason: &str,
     loan_id: Option<i64>,
 ) -> Result<FineRecord, Error> {
-    if amount_cents <= 0 {
-        return Err(Error::invalid(
-            "bad_amount",
-            "amount_cents must be a positive whole number of cents",
-        ));
-    }
+    validate::cents("amount_cents", amount_cents, Zero::Refused)?;
     let reason = validate::text("reason", reason, 200)?;
     if tx
         .conn
@@ -167,12 +162,7 @@ pub fn pay(
     amount_cents: i64,
 ) -> Result<FineRecord, Error> {
     let fine = lock(tx, fine_id)?;
-    if amount_cents <= 0 {
-        return Err(Error::invalid(
-            "bad_amount",
-            "amount_cents must be a positive whole number of cents",
-        ));
-    }
+    validate::cents("amount_cents", amount_cents, Zero::Refused)?;
     if fine.outstanding_cents == 0 {
         return Err(Error::refused(
             "fine_settled",

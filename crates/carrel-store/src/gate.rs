@@ -487,7 +487,7 @@ pub fn authorize_disclosure(
         return Err(Error::invalid(
             "unknown_basis",
             format!(
-                "basis '{basis}' is not in this library's policy; the bases are: {}",
+                "basis must be one of this library's bases: {}",
                 known.join(", ")
             ),
         ));

@@ -60,13 +60,7 @@ fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<IllRequest, Error> {
 }
 
 fn check_cents(field: &str, cents: i64) -> Result<(), Error> {
-    if cents < 0 {
-        return Err(Error::invalid(
-            "bad_amount",
-            format!("{field} must be zero or a positive whole number of cents"),
-        ));
-    }
-    Ok(())
+    validate::cents(field, cents, validate::Zero::Allowed).map(drop)
 }
 
 pub fn request(
@@ -80,7 +74,7 @@ pub fn request(
     let lender = validate::text("lender", lender, 200)?;
     let title = validate::text("title", title, 500)?;
     check_cents("fees_cents", fees_cents)?;
-    patrons::require(tx, patron_id)?;
+    patrons::require_current(tx, patron_id)?;
     let id = tx.conn.insert(
         "INSERT INTO ill_requests (patron_id, lender, title, status, fees_cents, fees_paid_cents, requested_at)
          VALUES (?, ?, ?, 'requested', ?, 0, ?)",

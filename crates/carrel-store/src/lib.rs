@@ -94,9 +94,10 @@ impl Store {
         }
     }
 
-    /// [`Store::open`] without checking the audit key: for `carrel audit
-    /// verify`, which reports a wrong key itself, and for deciding whether
-    /// a new key may be made (only for a log with no entries).
+    /// [`Store::open`] without checking the audit key: for deciding whether
+    /// a new key may be made (only for a log with no entries). (`carrel
+    /// audit verify`, which reports a wrong key itself, opens the store
+    /// with [`Store::open_read_only`].)
     pub fn open_unverified(
         url: &DatabaseUrl,
         policy: Policy,
@@ -125,6 +126,39 @@ impl Store {
                 .int(0)
         })?;
         Ok(store)
+    }
+
+    /// Opens the database only to read it, for `carrel audit verify`:
+    /// nothing is created, migrated or written (no policy version is
+    /// recorded, no WAL or lock file made), so a read-only copy of a
+    /// library's database (write-protected media, a read-only mount) can
+    /// be verified. A database at another schema version is refused with
+    /// both versions named, since migrating it would write. Every write
+    /// through this store fails.
+    pub fn open_read_only(
+        url: &DatabaseUrl,
+        policy: Policy,
+        policy_source: &str,
+        audit_key: AuditKey,
+    ) -> Result<Store, Error> {
+        let pool = Pool::open_read_only(url)?;
+        // The version's id if this policy text was loaded before; 0 if
+        // not, as recording it would write.
+        let digest = secrets::sha256_hex(policy_source.as_bytes());
+        let policy_version_id = pool.run(|mut conn| {
+            conn.query_opt(
+                "SELECT id FROM policy_versions WHERE sha256 = ?",
+                params![&digest],
+            )?
+            .map_or(Ok(0), |row| row.int(0))
+        })?;
+        Ok(Store {
+            pool,
+            policy: Arc::new(policy),
+            audit_key,
+            clock: Arc::new(Utc::now),
+            policy_version_id,
+        })
     }
 
     /// Marks this process as the server of its SQLite database: a second
@@ -275,5 +309,78 @@ impl Tx<'_> {
 
     pub(crate) fn queue_audit(&mut self, entry: PendingEntry) {
         self.pending.push(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MISSOURI: &str = include_str!("../../../policies/jefferson-county-mo.toml");
+
+    fn count(store: &Store, sql: &'static str) -> i64 {
+        store
+            .read_only(|conn, _| conn.query_one(sql, params![])?.int(0))
+            .unwrap()
+    }
+
+    /// D7: a store opened read-only verifies the audit log, records no new
+    /// policy version and refuses every write; a database at an older
+    /// schema version is refused with its version named, and not migrated.
+    fn opened_read_only(url: &DatabaseUrl) {
+        let policy = || carrel_policy::parse("mo", MISSOURI).unwrap();
+        let key = AuditKey::generate().unwrap();
+        let store = Store::open(url, policy(), MISSOURI, key.clone()).unwrap();
+        staff::add(&store, "desk1", "a-long-enough-password", "clerk").unwrap();
+        drop(store);
+
+        let another_text = format!("{MISSOURI}\n# a new version of the policy\n");
+        let reader = Store::open_read_only(url, policy(), &another_text, key.clone()).unwrap();
+        let report = audit::verify(&reader, None).unwrap();
+        assert!(report.first_bad.is_none(), "{:?}", report.first_bad);
+        assert_eq!(report.entries_checked, 1);
+        assert_eq!(reader.policy_version_id(), 0);
+        assert!(
+            staff::add(&reader, "desk2", "a-long-enough-password", "clerk").is_err(),
+            "a read-only store writes nothing"
+        );
+        drop(reader);
+
+        let store = Store::open(url, policy(), MISSOURI, key.clone()).unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM policy_versions"), 1);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM staff"), 1);
+        let newest = count(&store, "SELECT MAX(version) FROM schema_migrations");
+        store
+            .read_only(|conn, _| {
+                conn.execute(
+                    "DELETE FROM schema_migrations WHERE version = ?",
+                    params![newest],
+                )
+            })
+            .unwrap();
+        drop(store);
+
+        let Err(refusal) = Store::open_read_only(url, policy(), MISSOURI, key.clone()) else {
+            panic!("a database at an older schema version was opened");
+        };
+        let message = refusal.to_string();
+        assert!(
+            message.contains(&format!("schema version {}", newest - 1))
+                && message.contains("not migrated"),
+            "{message}"
+        );
+        let pool = Pool::open(url).unwrap();
+        let applied = pool
+            .run(|mut conn| {
+                conn.query_one("SELECT MAX(version) FROM schema_migrations", params![])?
+                    .int(0)
+            })
+            .unwrap();
+        assert_eq!(applied, newest - 1, "the refused database was not migrated");
+    }
+
+    #[test]
+    fn d7_a_store_opened_read_only_writes_and_migrates_nothing_on_both_engines() {
+        db::on_both_databases("read_only", opened_read_only);
     }
 }

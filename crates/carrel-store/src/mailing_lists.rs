@@ -129,7 +129,7 @@ pub fn subscribe(
     list_id: i64,
     patron_id: i64,
 ) -> Result<Subscription, Error> {
-    patrons::require(tx, patron_id)?;
+    patrons::require_current(tx, patron_id)?;
     select_list(tx, list_id, true)?;
     let already = tx
         .conn

@@ -99,7 +99,8 @@ fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes,
             return Err(Error::invalid(
                 "undeclared_field",
                 format!(
-                    "field '{key}' is not declared by the library's policy for registration records, so Carrel will not store it; remove it (declared fields: {})",
+                    "field {} is not declared by the library's policy for registration records, so Carrel will not store it; remove it (declared fields: {})",
+                    validate::field_label(key),
                     declared_keys(tx).join(", ")
                 ),
             ));
@@ -142,16 +143,7 @@ fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes,
             }
             "birth_date" => {
                 changes.birth_date = Some(match text {
-                    Some(d) => {
-                        let date = validate::date("birth_date", d)?;
-                        if date > tx.today() {
-                            return Err(Error::invalid(
-                                "bad_date",
-                                "birth_date cannot be in the future",
-                            ));
-                        }
-                        Some(date)
-                    }
+                    Some(d) => Some(validate::birth_date(d, tx.today())?),
                     None => None,
                 })
             }
@@ -267,6 +259,15 @@ pub fn register(
         .clone()
         .ok_or_else(|| missing("category"))?;
     let expires_on = changes.expires_on.ok_or_else(|| missing("expires_on"))?;
+    // A card registered already expired is not a current, valid user's
+    // (N3), and the next purge would destroy it. (An update may still end
+    // a card early: that is how staff close an account.)
+    if expires_on < tx.today() {
+        return Err(Error::invalid(
+            "date_out_of_range",
+            "expires_on cannot be before today when a card is registered",
+        ));
+    }
     if let Some(class) = tx.policy().class(RecordClass::Registration) {
         for (field, spec) in &class.fields {
             let is_column = COLUMN_KEYS.iter().any(|(_, f)| f == field);
@@ -466,6 +467,27 @@ impl Standing {
     pub fn is_expired(&self, today: NaiveDate) -> bool {
         self.expires_on < today.format("%Y-%m-%d").to_string()
     }
+
+    /// Whether the card belongs to a current, valid user today: active and
+    /// not expired. Only such a card gets new records: loans, holds,
+    /// program registrations, computer sessions, interlibrary loans,
+    /// deliveries, list subscriptions (N3: "limited to current and valid
+    /// library users").
+    pub fn check_current(&self, today: NaiveDate) -> Result<(), Error> {
+        if self.status != "active" {
+            return Err(Error::refused(
+                "patron_blocked",
+                "the patron's account is blocked; a supervisor can unblock it",
+            ));
+        }
+        if self.is_expired(today) {
+            return Err(Error::refused(
+                "patron_expired",
+                "the patron's card has expired; renew the card (update expires_on) first",
+            ));
+        }
+        Ok(())
+    }
 }
 
 const STANDING: &str = "SELECT id, category, status, expires_on FROM patrons";
@@ -527,6 +549,18 @@ pub(crate) fn require(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
         )?
         .map(|_| ())
         .ok_or(Error::NotFound { what: "patron" })
+}
+
+/// Fails unless the patron exists and their card is current and valid
+/// ([`Standing::check_current`]); for a record that is about to be made
+/// for them. Locks the patron's row like [`require`].
+pub(crate) fn require_current(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
+    let lock = tx.conn.for_update();
+    let row = tx
+        .conn
+        .query_opt(&format!("{STANDING} WHERE id = ?{lock}"), params![id])?
+        .ok_or(Error::NotFound { what: "patron" })?;
+    standing_from(&row)?.check_current(tx.today())
 }
 
 /// Reads a record with no audit entry; callers in this crate record the

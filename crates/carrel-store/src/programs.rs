@@ -77,6 +77,10 @@ pub fn create(
     capacity: Option<i64>,
 ) -> Result<Program, Error> {
     let title = validate::text("title", title, 200)?;
+    // A program's end starts its registrations' retention clock: one that
+    // ends in 9999 would keep them for good.
+    let starts_at = validate::instant("starts_at", starts_at)?;
+    let ends_at = validate::instant("ends_at", ends_at)?;
     if ends_at <= starts_at {
         return Err(Error::invalid(
             "bad_times",
@@ -114,7 +118,7 @@ pub fn register(
     program_id: i64,
     patron_id: i64,
 ) -> Result<Registration, Error> {
-    patrons::require(tx, patron_id)?;
+    patrons::require_current(tx, patron_id)?;
     let program = select_program(tx, program_id, true)?;
     if program.ends_at <= tx.now().timestamp() {
         return Err(Error::refused(

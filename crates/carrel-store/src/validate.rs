@@ -2,7 +2,7 @@
 //! these types has been checked; messages say what is wrong without
 //! repeating the value (it may be personal).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::Error;
 
@@ -75,14 +75,126 @@ impl std::fmt::Debug for Pin {
     }
 }
 
-/// A calendar date written `YYYY-MM-DD`.
+/// The earliest date Carrel accepts in any record: no living patron was
+/// born before it, and no loan, request or date range reaches back further.
+pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => panic!("1900-01-01 is a date"),
+};
+
+/// The latest date Carrel accepts. A card expiry or program end further
+/// out is a typing mistake (9999-12-31), and would keep a record from its
+/// retention rule for centuries; 2200 leaves room for any real plan.
+/// Within these bounds every year has four digits, so dates stored as
+/// `YYYY-MM-DD` text also sort as text (the purge and the card checks
+/// compare them in SQL).
+pub const LATEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2200, 12, 31) {
+    Some(d) => d,
+    None => panic!("2200-12-31 is a date"),
+};
+
+/// A calendar date written `YYYY-MM-DD`, between [`EARLIEST_DATE`] and
+/// [`LATEST_DATE`]. (0000-01-01 parses, and an `expires_on` of that day
+/// registered a patron the next purge destroyed.)
 pub fn date(field: &'static str, text: &str) -> Result<NaiveDate, Error> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
         Error::invalid(
             "bad_date",
             format!("{field} must be a date written YYYY-MM-DD, for example 2027-01-31"),
         )
-    })
+    })?;
+    in_date_range(field, date)?;
+    Ok(date)
+}
+
+/// An instant (a program's start or end) whose date is within the bounds
+/// of [`date`].
+pub fn instant(field: &'static str, at: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
+    in_date_range(field, at.date_naive())?;
+    Ok(at)
+}
+
+fn in_date_range(field: &str, date: NaiveDate) -> Result<(), Error> {
+    if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "date_out_of_range",
+            format!("{field} must be between {EARLIEST_DATE} and {LATEST_DATE}"),
+        ))
+    }
+}
+
+/// A date of birth: within the bounds of [`date`], and not after `today`.
+pub fn birth_date(text: &str, today: NaiveDate) -> Result<NaiveDate, Error> {
+    let date = date("birth_date", text)?;
+    if date > today {
+        return Err(Error::invalid(
+            "date_out_of_range",
+            "birth_date cannot be in the future",
+        ));
+    }
+    Ok(date)
+}
+
+/// The largest amount of money Carrel records in one fine, fee or payment:
+/// 1,000,000.00, in cents. A library's largest real charge (a rare book
+/// lost) is far below it, and sums of many such amounts stay far from
+/// overflowing 64 bits; i64::MAX cents was accepted before.
+pub const MAX_CENTS: i64 = 100_000_000;
+
+/// Whether an amount of money may be zero (a fee not yet known) or must be
+/// more (a fine, a payment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zero {
+    Allowed,
+    Refused,
+}
+
+/// An amount of money in cents: at most [`MAX_CENTS`], not negative, and
+/// not zero unless `zero` allows it.
+pub fn cents(field: &str, cents: i64, zero: Zero) -> Result<i64, Error> {
+    let least = if zero == Zero::Allowed { 0 } else { 1 };
+    if cents < least {
+        let what = if zero == Zero::Allowed {
+            "zero or a positive"
+        } else {
+            "a positive"
+        };
+        return Err(Error::invalid(
+            "bad_amount",
+            format!("{field} must be {what} whole number of cents"),
+        ));
+    }
+    if cents > MAX_CENTS {
+        return Err(Error::invalid(
+            "amount_out_of_range",
+            format!(
+                "{field} must be at most {MAX_CENTS} cents ({}.00)",
+                MAX_CENTS / 100
+            ),
+        ));
+    }
+    Ok(cents)
+}
+
+/// How an error message names a field the client sent under a name of its
+/// own (an unknown JSON key): by that name if it has the shape of a field
+/// name (lower-case letters, digits and `_`, at most 40 characters), and
+/// otherwise not at all. A key is input too: a client that keys an object
+/// by a patron's name must not see the name come back, or reach a log.
+pub fn field_label(key: &str) -> String {
+    let shaped = (1..=40).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if shaped {
+        format!("'{key}'")
+    } else {
+        "a field whose name is not a field name (names are lower-case letters, digits and _)"
+            .to_string()
+    }
 }
 
 /// Free text kept in a record: not empty, at most `max` characters, no
@@ -147,6 +259,42 @@ mod tests {
         assert!(email("reader@example").is_err());
         assert!(email("a@b@c.org").is_err());
         assert!(date("expires_on", "2027-02-30").is_err());
+    }
+
+    #[test]
+    fn dates_and_amounts_have_bounds() {
+        for text in ["0000-01-01", "1899-12-31", "2201-01-01", "9999-12-31"] {
+            let err = date("expires_on", text).unwrap_err();
+            assert_eq!(err.code(), "date_out_of_range", "{text}");
+        }
+        for text in ["1900-01-01", "2200-12-31"] {
+            assert!(date("expires_on", text).is_ok(), "{text}");
+        }
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        assert!(birth_date("2026-03-02", today).is_ok());
+        assert!(birth_date("2026-03-03", today).is_err());
+        assert_eq!(
+            cents("amount_cents", MAX_CENTS, Zero::Refused).ok(),
+            Some(MAX_CENTS)
+        );
+        for (amount, zero, code) in [
+            (i64::MAX, Zero::Refused, "amount_out_of_range"),
+            (MAX_CENTS + 1, Zero::Allowed, "amount_out_of_range"),
+            (0, Zero::Refused, "bad_amount"),
+            (-1, Zero::Allowed, "bad_amount"),
+            (i64::MIN, Zero::Allowed, "bad_amount"),
+        ] {
+            assert_eq!(cents("fees_cents", amount, zero).unwrap_err().code(), code);
+        }
+        assert!(cents("fees_cents", 0, Zero::Allowed).is_ok());
+    }
+
+    #[test]
+    fn field_labels_name_only_field_shaped_keys() {
+        assert_eq!(field_label("phone"), "'phone'");
+        for key in ["Zelda Secretname", "zelda@example.org", "", &"a".repeat(41)] {
+            assert!(!field_label(key).contains(key) || key.is_empty(), "{key}");
+        }
     }
 
     #[test]

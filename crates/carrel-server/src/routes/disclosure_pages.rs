@@ -3,8 +3,11 @@
 //! Director's approval and release among them). Forms post to
 //! `/staff/disclosures/{reference}/{action}` and come back to the request;
 //! the same store functions as the JSON API decide, so a form shown to the
-//! wrong role would still be refused. The session cookie is SameSite=Strict,
-//! so another site cannot post these forms with it.
+//! wrong role would still be refused. Every form carries the session's
+//! form token (`staff::form_token`) and a post without it is refused, as
+//! one that is not a form is (`api::require_declared_body`): the session
+//! cookie is SameSite=Strict too, but a browser that does not honour that
+//! would otherwise post another site's form with it.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -17,9 +20,10 @@ use carrel_policy::disclosure::CounselFinding;
 use carrel_store::disclosures::{
     self, alerts, DisclosureRequest, NewDocument, Queue, QueueFilter, ADVICE, ID_KINDS, STATES,
 };
+use carrel_store::staff;
 use chrono::DateTime;
 
-use super::page::{escape, failure, html, STYLE};
+use super::page::{self, escape, failure, html, STYLE};
 use crate::api::{ApiError, AppState, Token};
 
 fn when(at: i64, zone: chrono_tz::Tz) -> String {
@@ -110,14 +114,30 @@ pub async fn queue(State(state): State<AppState>, token: Result<Token, ApiError>
     }
 }
 
-fn form(reference: &str, action: &str, label: &str, fields: &str) -> String {
+/// Where a request page's forms post to, and the session's form token
+/// each carries (`staff::form_token`).
+struct FormTarget<'a> {
+    reference: &'a str,
+    form_token: &'a str,
+}
+
+fn form(to: &FormTarget<'_>, action: &str, label: &str, fields: &str) -> String {
     format!(
-        "<form method=\"post\" action=\"/staff/disclosures/{r}/{action}\">{fields}<button type=\"submit\">{label}</button></form>",
-        r = escape(reference)
+        "<form method=\"post\" action=\"/staff/disclosures/{r}/{action}\"><input type=\"hidden\" name=\"{FORM_TOKEN}\" value=\"{t}\">{fields}<button type=\"submit\">{label}</button></form>",
+        r = escape(to.reference),
+        t = escape(to.form_token),
     )
 }
 
-fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> String {
+/// The name of the form token's field.
+const FORM_TOKEN: &str = "form_token";
+
+fn render_request(
+    r: &DisclosureRequest,
+    library: &str,
+    zone: chrono_tz::Tz,
+    form_token: &str,
+) -> String {
     let mut out = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{reference} · {lib}</title><style>{STYLE}</style></head><body><p><a href=\"/staff/disclosures\">Disclosure requests</a></p><h1>Request {reference}{gag}</h1><table>",
         reference = escape(&r.reference),
@@ -250,10 +270,13 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
     // The next steps. Shown to everyone who can see the request; the store
     // refuses the ones a role may not take.
     out.push_str("<h2>Next steps</h2><fieldset id=\"actions\">");
-    let reference = &r.reference;
+    let to = &FormTarget {
+        reference: &r.reference,
+        form_token,
+    };
     let note = "<input name=\"note\" placeholder=\"note (optional)\">";
     match r.state.as_str() {
-        "received" => out.push_str(&form(reference, "review", "Take up for review", "")),
+        "received" => out.push_str(&form(to, "review", "Take up for review", "")),
         "under_review" => {
             let confirms: String = CounselFinding::ALL
                 .iter()
@@ -270,30 +293,30 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
                 .map(|a| format!("<option value=\"{a}\">{}</option>", a.replace('_', " ")))
                 .collect();
             out.push_str(&form(
-                reference,
+                to,
                 "counsel-review",
                 "Record counsel's review",
                 &format!("<select name=\"advice\" aria-label=\"counsel's advice\">{advice}</select>{confirms}{note}"),
             ));
             out.push_str(&form(
-                reference,
+                to,
                 "approval",
                 "Approve",
                 &format!("{note}<input name=\"override_reason\" aria-label=\"reason to approve against counsel's advice\" placeholder=\"only if counsel advised refusal: why approve\">"),
             ));
             out.push_str(&form(
-                reference,
+                to,
                 "exigent-release",
                 "Release now (exigent threat)",
                 note,
             ));
         }
-        "approved" => out.push_str(&form(reference, "release", "Release records", "")),
+        "approved" => out.push_str(&form(to, "release", "Release records", "")),
         _ => {}
     }
     if matches!(r.state.as_str(), "received" | "under_review" | "approved") {
         out.push_str(&form(
-            reference,
+            to,
             "refusal",
             "Refuse",
             "<input name=\"reason\" required placeholder=\"reason\">",
@@ -301,7 +324,7 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
     }
     if matches!(r.state.as_str(), "received" | "under_review") {
         out.push_str(&form(
-            reference,
+            to,
             "preservation",
             "Preserve the records (legal holds)",
             "",
@@ -311,7 +334,7 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
         r.state.as_str(),
         "received" | "under_review" | "refused" | "released"
     ) {
-        out.push_str(&form(reference, "closure", "Close", note));
+        out.push_str(&form(to, "closure", "Close", note));
     }
     if r.state != "closed" && r.state != "refused" {
         let kinds: String = carrel_policy::disclosure::DocumentKind::ALL
@@ -333,7 +356,7 @@ fn render_request(r: &DisclosureRequest, library: &str, zone: chrono_tz::Tz) -> 
             )
             .collect();
         out.push_str(&form(
-            reference,
+            to,
             "documents",
             "Attach document",
             &format!("<select name=\"kind\">{kinds}</select><select name=\"id_kind\">{ids}</select><input name=\"reference\" placeholder=\"docket or case number (legal process)\"><input name=\"issuing_court\" aria-label=\"issuing court (legal process)\" placeholder=\"issuing court\"><input name=\"jurisdiction\" aria-label=\"the court's jurisdiction (legal process)\" placeholder=\"jurisdiction\">"),
@@ -354,13 +377,17 @@ pub async fn request(
     };
     let library = state.store.policy().library.name.clone();
     let zone = state.store.policy().library.time_zone;
+    let form_token = staff::form_token(&token.0);
     match state
         .as_staff(token, move |tx, actor| {
             disclosures::load(tx, actor, &reference)
         })
         .await
     {
-        Ok(r) => html(StatusCode::OK, render_request(&r, &library, zone)),
+        Ok(r) => html(
+            StatusCode::OK,
+            render_request(&r, &library, zone, &form_token),
+        ),
         Err(e) => failure(e, "Your role does not work disclosure requests."),
     }
 }
@@ -382,6 +409,13 @@ pub async fn act(
         Ok(t) => t,
         Err(e) => return failure(e, ""),
     };
+    let carries_token = form
+        .get(FORM_TOKEN)
+        .is_some_and(|given| staff::form_token_matches(&token.0, given));
+    if !carries_token {
+        tracing::info!("a staff form without this session's form token was refused");
+        return page::form_token_missing();
+    }
     let back = format!("/staff/disclosures/{reference}");
     let result = state
         .as_staff(token, move |tx, actor| {

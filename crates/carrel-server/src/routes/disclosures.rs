@@ -1,7 +1,7 @@
 //! Disclosure requests (R1-R5, L1-L7): the JSON API. Every step is a POST
 //! on the request's reference (D-12); the store decides who may take it.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,7 @@ use carrel_store::disclosures::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{ApiError, AppState, Body, Token};
+use crate::api::{ApiError, AppState, Body, QueryParams, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,7 +88,7 @@ pub struct QueueQuery {
 pub async fn queue(
     State(state): State<AppState>,
     token: Token,
-    Query(query): Query<QueueQuery>,
+    QueryParams(query): QueryParams<QueueQuery>,
 ) -> Result<Json<Queue>, ApiError> {
     let filter = QueueFilter {
         state: query.state,

@@ -12,7 +12,7 @@ mod items;
 mod legal_holds;
 mod mailing_lists;
 mod my_records;
-mod page;
+pub(crate) mod page;
 mod patrons;
 mod privacy_page;
 mod programs;
@@ -277,6 +277,7 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
             "/staff/disclosures/{reference}/{action}",
             post(disclosure_pages::act),
         )
+        .route_layer(axum::middleware::from_fn(crate::api::require_declared_body))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -3,7 +3,7 @@
 //! records as the guardian holding the minor's card number. A card number
 //! travels only in a body, never in a URL (URLs end up in logs).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carrel_store::disclosures::online;
@@ -11,7 +11,7 @@ use carrel_store::disclosures::package::Package;
 use carrel_store::patron_sessions::{self, PatronSession};
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, Body, ClientAddress, Token};
+use crate::api::{ApiError, AppState, Body, ClientAddress, QueryParams, Token};
 use crate::routes::disclosures::package_file;
 
 #[derive(Deserialize)]
@@ -63,7 +63,7 @@ fn answer(reference: &str, package: Package, format: Option<&str>) -> Result<Res
 pub async fn own(
     State(state): State<AppState>,
     token: Token,
-    Query(query): Query<Format>,
+    QueryParams(query): QueryParams<Format>,
 ) -> Result<Response, ApiError> {
     let (reference, package) = state.as_patron(token, online::own_records).await?;
     answer(&reference, package, query.format.as_deref())

@@ -29,6 +29,25 @@ pub fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// The answer to a staff-page request that changes something but is not
+/// a form (see `api::require_declared_body`).
+pub fn form_required() -> Response {
+    html(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("<!doctype html><title>Not a form</title><style>{STYLE}</style><p>Staff pages take their forms as application/x-www-form-urlencoded, as a browser sends them. Nothing was done.</p><p><a href=\"/staff/disclosures\">Back to the queue</a></p>"),
+    )
+}
+
+/// The answer to a form posted without this session's form token: it did
+/// not come from a page Carrel served in this session (another site's, or
+/// one from before the last sign-in).
+pub fn form_token_missing() -> Response {
+    html(
+        StatusCode::FORBIDDEN,
+        format!("<!doctype html><title>Form not accepted</title><style>{STYLE}</style><p>This form did not come from a Carrel page of your current session. Nothing was done. Reload the page and try again.</p><p><a href=\"/staff/disclosures\">Back to the queue</a></p>"),
+    )
+}
+
 /// A page for a failed request: sign in, not allowed, not found, or the
 /// store's own message (which names what was wrong, never personal data).
 pub fn failure(error: ApiError, not_allowed: &str) -> Response {

@@ -1,7 +1,7 @@
 //! Retention: what a purge would do, running one now, and the anonymous
 //! statistics kept from destroyed records.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use carrel_policy::purpose;
 use carrel_policy::RecordClass;
@@ -9,7 +9,7 @@ use carrel_store::gate::{authorize, AuditLog, Read, Statistics};
 use carrel_store::retention::{self, Plan, PurgeOptions, PurgeSummary, Report};
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, Token};
+use crate::api::{ApiError, AppState, QueryParams, Token};
 
 /// The retention plan: per class, held, due, kept and why. Counts only; for
 /// roles that may read the audit log (they oversee privacy).
@@ -83,7 +83,7 @@ pub async fn statistics(
     State(state): State<AppState>,
     token: Token,
     Path(class): Path<String>,
-    Query(query): Query<ReportQuery>,
+    QueryParams(query): QueryParams<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
     let class = RecordClass::from_name(&class)
         .filter(|c| retention::has_statistics(*c))

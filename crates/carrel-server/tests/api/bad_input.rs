@@ -2,9 +2,9 @@
 //! value sent, and writes nothing.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::helpers::{code, Engine, TestApp};
+use crate::helpers::{code, unique, Engine, TestApp};
 use crate::on_both_engines;
 
 async fn bad_input_is_refused_clearly_and_writes_nothing(engine: Engine) {
@@ -155,3 +155,613 @@ async fn bad_input_is_refused_clearly_and_writes_nothing(engine: Engine) {
 }
 
 on_both_engines!(bad_input_is_refused_clearly_and_writes_nothing);
+
+/// Errors name the field and the rule, never the value: a distinctive
+/// value sent in every field an error can be about comes back in no
+/// answer and reaches no log. A key is input too: one that is not shaped
+/// like a field name (a name, an address) is not repeated either, and a
+/// value shaped like serde's own message does not slip through the
+/// message's parser.
+async fn error_messages_name_the_field_never_the_value(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let director = app.sign_in("director").await;
+    let patron = app.new_patron(&clerk).await;
+    let secret = format!("Secretname{}", unique());
+    let marker = format!("Zelda {secret}");
+    let tricky = format!("Zelda, expected {secret}");
+    app.note_personal(&[&secret]);
+
+    // One request to attach documents to, and one ILL request to change.
+    let disclosure = |changes: Value| {
+        let mut body = json!({
+            "requester_kind": "law_enforcement", "requester": "Det. Quince",
+            "subject_patron_id": patron.id, "basis": "court_order",
+            "classes": ["circulation"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+        });
+        for (k, v) in changes.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let (status, recorded) = app
+        .post(&clerk, "/api/v1/disclosures", disclosure(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    let reference = recorded["reference"].as_str().unwrap().to_string();
+    let (status, ill) = app
+        .post(
+            &clerk,
+            "/api/v1/ill-requests",
+            json!({"patron_id": patron.id, "lender": "Denver Public Library", "title": "A Title"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ill}");
+    let registration = |key: &str, value: &str| {
+        let mut body = json!({
+            "card_barcode": format!("29{:012}", unique()), "category": "adult",
+            "expires_on": "2027-12-31", "name": "A Reader", "address": "1 Elm St",
+        });
+        body[key] = json!(value);
+        body
+    };
+    let counts = || {
+        (
+            app.raw_count("SELECT COUNT(*) FROM disclosure_requests"),
+            app.raw_count("SELECT COUNT(*) FROM disclosure_documents"),
+            app.raw_count("SELECT COUNT(*) FROM patrons"),
+            app.raw_count("SELECT COUNT(*) FROM legal_holds"),
+            app.raw_count("SELECT COUNT(*) FROM loans"),
+            app.raw_count("SELECT COUNT(*) FROM fines"),
+        )
+    };
+    let before = counts();
+
+    let m = marker.as_str();
+    let q = marker.replace(' ', "+");
+    let cases = [
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure(json!({"basis": m})),
+            "unknown_basis",
+            "basis",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure(json!({"classes": [m]})),
+            "bad_record_class",
+            "classes",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure(json!({"documents": [{"kind": m}]})),
+            "unknown_document",
+            "kind",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure(json!({"requester_kind": m})),
+            "unknown_requester_kind",
+            "requester_kind",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure(json!({"from_date": m})),
+            "bad_date",
+            "from_date",
+        ),
+        Case::post(
+            &clerk,
+            &format!("/api/v1/disclosures/{reference}/documents"),
+            json!({"kind": m}),
+            "unknown_document",
+            "kind",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration(m, "x"),
+            "undeclared_field",
+            "not declared",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("category", m),
+            "unknown_category",
+            "category",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("status", m),
+            "bad_status",
+            "status",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("email", m),
+            "bad_email",
+            "email",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("card_barcode", m),
+            "bad_card_barcode",
+            "card_barcode",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", m),
+            "bad_date",
+            "expires_on",
+        ),
+        Case::patch(
+            &clerk,
+            &format!("/api/v1/patrons/{}", patron.id),
+            json!({"birth_date": m}),
+            "bad_date",
+            "birth_date",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": m, "item_barcode": "39000000000001"}),
+            "bad_card_barcode",
+            "card_barcode",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": "39000000000001", m: 1}),
+            "invalid_body",
+            "unknown field",
+        ),
+        Case::post(
+            &clerk,
+            &format!("/api/v1/patrons/{}/fines", patron.id),
+            json!({"amount_cents": tricky, "reason": "x"}),
+            "invalid_body",
+            "amount_cents",
+        ),
+        Case::patch(
+            &clerk,
+            &format!("/api/v1/ill-requests/{}", ill["id"]),
+            json!({"status": m}),
+            "bad_status",
+            "status",
+        ),
+        Case::post(
+            &director,
+            "/api/v1/legal-holds",
+            json!({"reference": "PR-1", "record_class": m, "patron_id": patron.id, "from_date": "2026-01-01", "to_date": "2026-12-31"}),
+            "bad_record_class",
+            "record_class",
+        ),
+        Case::get(
+            &clerk,
+            &format!("/api/v1/disclosures?{q}=1"),
+            "bad_query",
+            "query string",
+        ),
+        Case::get(
+            &clerk,
+            &format!("/api/v1/disclosures?state={q}"),
+            "bad_state",
+            "state",
+        ),
+        Case::get(
+            &director,
+            &format!("/api/v1/statistics/circulation?from={q}"),
+            "bad_month",
+            "from",
+        ),
+        Case::get(
+            &director,
+            &format!("/api/v1/statistics/circulation?by={q}"),
+            "bad_dimension",
+            "by",
+        ),
+        Case::get(
+            &director,
+            &format!("/api/v1/statistics/{secret}"),
+            "bad_record_class",
+            "record class",
+        ),
+        // A sign-in says only that it failed, whatever was wrong.
+        Case::post(
+            "",
+            "/api/v1/patron-session",
+            json!({"card_barcode": m, "pin": "1234"}),
+            "unauthenticated",
+            "sign in",
+        ),
+        Case::post(
+            "",
+            "/api/v1/session",
+            json!({"username": m, "password": m}),
+            "unauthenticated",
+            "sign in",
+        ),
+    ];
+    for case in cases {
+        let token = (!case.token.is_empty()).then_some(case.token.as_str());
+        let (status, answer) = app.call(token, case.method, &case.path, case.body).await;
+        let what = format!("{} {}", case.method, case.path);
+        assert!(status.is_client_error(), "{what}: {status} {answer}");
+        assert_eq!(code(&answer), case.code, "{what}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(case.names), "{what}: {message}");
+        assert!(
+            !answer.to_string().contains(&secret),
+            "{what} echoed the value sent: {answer}"
+        );
+    }
+    assert_eq!(counts(), before, "no refused request wrote anything");
+    assert!(
+        !app.raw_audit_text().contains(&secret),
+        "the audit log holds no value sent"
+    );
+    app.finish();
+}
+
+on_both_engines!(error_messages_name_the_field_never_the_value);
+
+/// Dates outside 1900-01-01..2200-12-31 (0000-01-01 registered a patron
+/// the next purge destroyed; 9999 kept a program's registrations for good),
+/// a card registered already expired, a birth date in the future, and
+/// amounts of money over 1,000,000.00 (i64::MAX cents was accepted) are
+/// refused with a clear error, in every field that takes one, and nothing
+/// is written. The bounds themselves are accepted.
+async fn out_of_range_dates_and_amounts_are_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let director = app.sign_in("director").await;
+    let patron = app.new_patron(&clerk).await;
+    let (status, fine) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/patrons/{}/fines", patron.id),
+            json!({"amount_cents": 500, "reason": "lost item"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fine}");
+    let (status, ill) = app
+        .post(
+            &clerk,
+            "/api/v1/ill-requests",
+            json!({"patron_id": patron.id, "lender": "Denver Public Library", "title": "A Title"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ill}");
+    let counts = || {
+        [
+            "patrons",
+            "fines",
+            "ill_requests",
+            "deliveries",
+            "programs",
+            "disclosure_requests",
+            "legal_holds",
+        ]
+        .map(|t| app.raw_count(&format!("SELECT COUNT(*) FROM {t}")))
+    };
+    let money = || {
+        app.raw_count(&format!(
+            "SELECT paid_cents + amount_cents FROM fines WHERE id = {}",
+            fine["id"]
+        )) + app.raw_count(&format!(
+            "SELECT fees_cents + fees_paid_cents FROM ill_requests WHERE id = {}",
+            ill["id"]
+        ))
+    };
+    let before = (counts(), money());
+    let registration = |key: &str, value: &str| {
+        let mut body = json!({
+            "card_barcode": format!("29{:012}", unique()), "category": "adult",
+            "expires_on": "2027-12-31", "name": "A Reader", "address": "1 Elm St",
+        });
+        body[key] = json!(value);
+        body
+    };
+    let disclosure = |from: &str, to: &str| {
+        json!({
+            "requester_kind": "law_enforcement", "requester": "Det. Quince",
+            "subject_patron_id": patron.id, "basis": "court_order",
+            "classes": ["circulation"], "from_date": from, "to_date": to,
+        })
+    };
+    let hold = |from: &str, to: &str| json!({"reference": "PR-1", "record_class": "circulation", "patron_id": patron.id, "from_date": from, "to_date": to});
+    let program = |starts: &str, ends: &str| json!({"title": "Story time", "starts_at": starts, "ends_at": ends});
+    let delivery = |on: &str| json!({"patron_id": patron.id, "route": "North", "scheduled_on": on});
+    let patron_path = format!("/api/v1/patrons/{}", patron.id);
+    let fines_path = format!("/api/v1/patrons/{}/fines", patron.id);
+    let payment_path = format!("/api/v1/fines/{}/payments", fine["id"]);
+    let ill_path = format!("/api/v1/ill-requests/{}", ill["id"]);
+    let too_much = 100_000_001i64;
+    let cases = [
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "0000-01-01"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "9999-12-31"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "2201-01-01"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        // Yesterday: a card registered already expired.
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "2026-03-01"),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("birth_date", "1899-12-31"),
+            "date_out_of_range",
+            "birth_date",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("birth_date", "2026-03-03"),
+            "date_out_of_range",
+            "birth_date",
+        ),
+        Case::patch(
+            &clerk,
+            &patron_path,
+            json!({"expires_on": "0000-01-01"}),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::patch(
+            &clerk,
+            &patron_path,
+            json!({"expires_on": "9999-12-31"}),
+            "date_out_of_range",
+            "expires_on",
+        ),
+        Case::patch(
+            &clerk,
+            &patron_path,
+            json!({"birth_date": "0000-01-01"}),
+            "date_out_of_range",
+            "birth_date",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/deliveries",
+            delivery("9999-12-31"),
+            "date_out_of_range",
+            "scheduled_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/deliveries",
+            delivery("0000-01-01"),
+            "date_out_of_range",
+            "scheduled_on",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/programs",
+            program("2026-03-10T18:00:00Z", "9999-12-31T20:00:00Z"),
+            "date_out_of_range",
+            "ends_at",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/programs",
+            program("0001-01-01T18:00:00Z", "2026-03-10T20:00:00Z"),
+            "date_out_of_range",
+            "starts_at",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure("0000-01-01", "2026-12-31"),
+            "date_out_of_range",
+            "from_date",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/disclosures",
+            disclosure("2026-01-01", "9999-12-31"),
+            "date_out_of_range",
+            "to_date",
+        ),
+        Case::post(
+            &director,
+            "/api/v1/legal-holds",
+            hold("0000-01-01", "2026-12-31"),
+            "date_out_of_range",
+            "from_date",
+        ),
+        Case::post(
+            &director,
+            "/api/v1/legal-holds",
+            hold("2026-01-01", "9999-12-31"),
+            "date_out_of_range",
+            "to_date",
+        ),
+        Case::post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": i64::MAX, "reason": "x"}),
+            "amount_out_of_range",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": too_much, "reason": "x"}),
+            "amount_out_of_range",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": i64::MIN, "reason": "x"}),
+            "bad_amount",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            &payment_path,
+            json!({"amount_cents": i64::MAX}),
+            "amount_out_of_range",
+            "amount_cents",
+        ),
+        Case::post(
+            &clerk,
+            "/api/v1/ill-requests",
+            json!({"patron_id": patron.id, "lender": "L", "title": "T", "fees_cents": i64::MAX}),
+            "amount_out_of_range",
+            "fees_cents",
+        ),
+        Case::patch(
+            &clerk,
+            &ill_path,
+            json!({"fees_cents": i64::MAX}),
+            "amount_out_of_range",
+            "fees_cents",
+        ),
+        Case::patch(
+            &clerk,
+            &ill_path,
+            json!({"fees_cents": too_much, "fees_paid_cents": too_much}),
+            "amount_out_of_range",
+            "fees_cents",
+        ),
+    ];
+    for case in cases {
+        let (status, answer) = app
+            .call(
+                Some(&case.token),
+                case.method,
+                &case.path,
+                case.body.clone(),
+            )
+            .await;
+        let what = format!(
+            "{} {} {}",
+            case.method,
+            case.path,
+            case.body.unwrap_or_default()
+        );
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {answer}");
+        assert_eq!(code(&answer), case.code, "{what}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(case.names), "{what}: {message}");
+    }
+    assert_eq!((counts(), money()), before, "nothing refused was written");
+
+    // The bounds themselves are fine: a card valid from today, a birth on
+    // the first day Carrel knows, a fine of exactly 1,000,000.00.
+    let (status, body) = app
+        .post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("expires_on", "2026-03-02"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            &clerk,
+            "/api/v1/patrons",
+            registration("birth_date", "1900-01-01"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            &clerk,
+            &fines_path,
+            json!({"amount_cents": 100_000_000, "reason": "rare book lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &patron_path,
+            Some(json!({"expires_on": "2200-12-31"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.finish();
+}
+
+on_both_engines!(out_of_range_dates_and_amounts_are_refused);
+
+/// One request of [`error_messages_name_the_field_never_the_value`], the
+/// error code it must get, and what its message must name.
+struct Case {
+    token: String,
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+    code: &'static str,
+    names: &'static str,
+}
+
+impl Case {
+    fn new(
+        token: &str,
+        method: &'static str,
+        path: &str,
+        body: Option<Value>,
+        code: &'static str,
+        names: &'static str,
+    ) -> Case {
+        Case {
+            token: token.to_string(),
+            method,
+            path: path.to_string(),
+            body,
+            code,
+            names,
+        }
+    }
+    fn get(token: &str, path: &str, code: &'static str, names: &'static str) -> Case {
+        Case::new(token, "GET", path, None, code, names)
+    }
+    fn post(token: &str, path: &str, body: Value, code: &'static str, names: &'static str) -> Case {
+        Case::new(token, "POST", path, Some(body), code, names)
+    }
+    fn patch(
+        token: &str,
+        path: &str,
+        body: Value,
+        code: &'static str,
+        names: &'static str,
+    ) -> Case {
+        Case::new(token, "PATCH", path, Some(body), code, names)
+    }
+}

@@ -80,12 +80,8 @@ async fn circulation_checkout_due_date_and_checkin(engine: Engine) {
 async fn circulation_no_checkout_to_expired_blocked_or_over_limit(engine: Engine) {
     let app = TestApp::spawn_with(engine, &tight_policy()).await;
     let token = app.sign_in("clerk").await;
-    let expired = app
-        .new_patron_with(&token, json!({"expires_on": "2026-03-01"}))
-        .await;
-    let blocked = app
-        .new_patron_with(&token, json!({"status": "blocked"}))
-        .await;
+    let expired = app.expired_patron(&token).await;
+    let blocked = app.blocked_patron(&token).await;
     let patron = app.new_patron(&token).await;
     let items = [
         app.new_item().await,

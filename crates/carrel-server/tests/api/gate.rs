@@ -174,7 +174,68 @@ async fn d6_auditor_and_administrator_never_see_patrons(engine: Engine) {
     app.finish();
 }
 
+/// Colorado's volunteers (C.R.S. 24-90-119(3) names them) find items in
+/// the catalogue and reach no patron record: not a registration, loan,
+/// fine, program roster or any service record; each refusal is audited.
+async fn d6_colorado_volunteer_reads_the_catalogue_and_no_patron_record(engine: Engine) {
+    let app = TestApp::spawn_with(engine, COLORADO).await;
+    let clerk = app.sign_in("clerk").await;
+    let volunteer = app.sign_in("volunteer").await;
+    let patron = app.new_patron(&clerk).await;
+    let item = app.new_item().await;
+    let (status, program) = app
+        .post(
+            &clerk,
+            "/api/v1/programs",
+            json!({"title": "Story time", "starts_at": "2026-03-10T17:00:00Z", "ends_at": "2026-03-10T18:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{program}");
+    let (status, found) = app
+        .get(&volunteer, &format!("/api/v1/items/by-barcode/{item}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let p = patron.id;
+    let reads = [
+        format!("/api/v1/patrons/{p}"),
+        format!("/api/v1/patrons/{p}/loans"),
+        format!("/api/v1/patrons/{p}/holds"),
+        format!("/api/v1/patrons/{p}/fines"),
+        format!("/api/v1/patrons/{p}/ill-requests"),
+        format!("/api/v1/patrons/{p}/deliveries"),
+        format!("/api/v1/patrons/{p}/program-registrations"),
+        format!("/api/v1/patrons/{p}/computer-sessions"),
+        format!("/api/v1/patrons/{p}/subscriptions"),
+        format!("/api/v1/programs/{}/registrations", program["id"]),
+    ];
+    for path in &reads {
+        let denied = app.raw_count("SELECT COUNT(*) FROM audit_log WHERE decision = 'denied'");
+        let (status, body) = app.get(&volunteer, path).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, "denied"),
+            "{path}: {body}"
+        );
+        assert!(!body.to_string().contains(&patron.name));
+        assert_eq!(
+            app.raw_count("SELECT COUNT(*) FROM audit_log WHERE decision = 'denied'"),
+            denied + 1,
+            "{path}: the refusal is audited"
+        );
+    }
+    let (status, _) = app
+        .post(
+            &volunteer,
+            "/api/v1/patrons/lookup",
+            json!({"card_barcode": patron.barcode}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.finish();
+}
+
 on_both_engines!(
     d6_every_role_gets_exactly_what_the_policy_gives,
-    d6_auditor_and_administrator_never_see_patrons
+    d6_auditor_and_administrator_never_see_patrons,
+    d6_colorado_volunteer_reads_the_catalogue_and_no_patron_record
 );

@@ -301,15 +301,18 @@ impl TestApp {
         (status, resp.text().await.unwrap())
     }
 
-    /// Posts an HTML form, as a staff page does; returns status and body.
+    /// Posts an HTML form, as a staff page does, with the session's form
+    /// token; returns status and body.
     pub async fn post_form(
         &self,
         token: &str,
         path: &str,
         fields: &[(&str, &str)],
     ) -> (StatusCode, String) {
+        let form_token = carrel_store::staff::form_token(token);
         let body: Vec<String> = fields
             .iter()
+            .chain([&("form_token", form_token.as_str())])
             .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
             .collect();
         let resp = self
@@ -362,8 +365,12 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
+        match body {
+            Some(b) => req = req.json(&b),
+            // A change with no body still says it is JSON, as every client
+            // of the API must (`api::require_declared_body`).
+            None if method != "GET" => req = req.header("content-type", "application/json"),
+            None => {}
         }
         let resp = req.send().await.expect("request reaches the server");
         let status = resp.status();
@@ -439,6 +446,30 @@ impl TestApp {
             name,
             email,
         }
+    }
+
+    /// Registers a patron whose card has since expired: registered valid
+    /// (a card cannot be registered expired), then its expiry moved to two
+    /// days ago, as staff close an account.
+    pub async fn expired_patron(&self, token: &str) -> Patron {
+        let patron = self.new_patron(token).await;
+        let expired_on = (self.now() - Duration::days(2)).date_naive().to_string();
+        let (status, body) = self
+            .call(
+                Some(token),
+                "PATCH",
+                &format!("/api/v1/patrons/{}", patron.id),
+                Some(json!({"expires_on": expired_on})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        patron
+    }
+
+    /// Registers a patron whose card is blocked.
+    pub async fn blocked_patron(&self, token: &str) -> Patron {
+        self.new_patron_with(token, json!({"status": "blocked"}))
+            .await
     }
 
     /// Adds an item to the collection (as a supervisor: clerks may not).

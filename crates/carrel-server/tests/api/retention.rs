@@ -272,6 +272,9 @@ async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engin
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+    // An interlibrary loan, asked for while the card is valid (N3).
+    let (status, ill) = app.post(&clerk, "/api/v1/ill-requests", json!({"patron_id": p, "lender": "Arapahoe Libraries", "title": "Local history", "fees_cents": 300})).await;
+    assert_eq!(status, StatusCode::CREATED, "{ill}");
     // Back 31 days later, overdue: an unpaid fine on the loan.
     app.advance(Duration::days(31));
     let clerk = app.sign_in("clerk").await;
@@ -283,7 +286,6 @@ async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engin
         )
         .await;
     let fine_id = back["fine"]["id"].as_i64().expect("an overdue fine");
-    let (_, ill) = app.post(&clerk, "/api/v1/ill-requests", json!({"patron_id": p, "lender": "Arapahoe Libraries", "title": "Local history", "fees_cents": 300})).await;
     app.call(
         Some(&clerk),
         "PATCH",
@@ -987,8 +989,10 @@ async fn d2_destroyed_records_are_gone_from_the_database_files() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let path = app.sqlite_path().unwrap();
     let clerk = app.sign_in("clerk").await;
+    // The card is valid today, when the request is made (N3), and has
+    // expired by the purge.
     let patron = app
-        .new_patron_with(&clerk, json!({"expires_on": "2026-03-01"}))
+        .new_patron_with(&clerk, json!({"expires_on": "2026-03-02"}))
         .await;
     let title = "Zyzzyva Quillwort Compendium";
     let (status, ill) = app
@@ -1019,7 +1023,7 @@ async fn d2_destroyed_records_are_gone_from_the_database_files() {
             "the test can see '{secret}' before the purge"
         );
     }
-    app.advance(Duration::days(1));
+    app.advance(Duration::days(2));
     let summary = app.purge().await;
     assert_eq!(TestApp::destroyed(&summary, "patron registrations"), 1);
     assert_eq!(

@@ -90,6 +90,44 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The schema version this Carrel writes and reads.
+fn newest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// For a database opened read-only: it must be at this Carrel's schema
+/// version, since migrating it would write. Says which version it is at
+/// and what to do, rather than failing later on a missing column.
+pub(super) fn check_current(conn: &mut Conn<'_>) -> Result<(), Error> {
+    let has_table = match conn.engine() {
+        EngineKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        EngineKind::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
+    };
+    if conn.query_one(has_table, params![])?.int(0)? == 0 {
+        return Err(Error::config(
+            "the database holds no Carrel schema (it has no schema_migrations table): check --database; a database opened read-only is never created or migrated",
+        ));
+    }
+    let applied = conn
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            params![],
+        )?
+        .int(0)?;
+    let newest = newest();
+    if applied < newest {
+        return Err(Error::config(format!(
+            "the database is at schema version {applied}, older than this Carrel's ({newest}); it was opened read-only, so it is not migrated: verify it with the Carrel version that wrote it, or let this Carrel migrate it first (any command that writes, such as `carrel serve`, on the database or a writable copy of it)"
+        )));
+    }
+    if applied > newest {
+        return Err(Error::config(format!(
+            "the database is at schema version {applied}, newer than this Carrel knows ({newest}); run a newer Carrel"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
     if conn.engine() == EngineKind::Postgres {
         // Several Carrel servers may start at once against one database.
@@ -104,7 +142,7 @@ pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
             params![],
         )?
         .int(0)?;
-    let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+    let newest = newest();
     if applied > newest {
         return Err(Error::config(format!(
             "the database is at schema version {applied}, newer than this Carrel knows ({newest}); run a newer Carrel"

@@ -292,6 +292,11 @@ pub(crate) enum Pool {
         /// the pool is dropped.
         _checkpointer: sqlite::Checkpointer,
     },
+    /// A SQLite database opened only to be read (`carrel audit verify`):
+    /// one connection, no group commit, no checkpointer, no server lock.
+    SqliteReadOnly(std::sync::Mutex<rusqlite::Connection>),
+    /// PostgreSQL, in read-only or read-write sessions (see
+    /// [`Pool::open_read_only`]).
     Postgres(Box<postgres::PgPool>),
 }
 
@@ -344,6 +349,24 @@ impl Pool {
         }
     }
 
+    /// Opens the database only to read it: nothing is created, migrated or
+    /// written, and every write fails. SQLite: `sqlite::open_read_only`.
+    /// PostgreSQL: sessions with `default_transaction_read_only` on, and
+    /// no schema or scratch table created. For `carrel audit verify`, so a
+    /// read-only copy of a library's database can be verified.
+    pub(crate) fn open_read_only(url: &DatabaseUrl) -> Result<Pool, Error> {
+        let pool = match url {
+            DatabaseUrl::Sqlite { path, .. } => {
+                Pool::SqliteReadOnly(std::sync::Mutex::new(sqlite::open_read_only(path)?))
+            }
+            DatabaseUrl::Postgres { url, schema, .. } => {
+                Pool::Postgres(Box::new(postgres::pool_read_only(url, schema.as_deref())?))
+            }
+        };
+        pool.run(|mut conn| migrate::check_current(&mut conn))?;
+        Ok(pool)
+    }
+
     /// Marks this process as the server of a SQLite database: a second
     /// server on the same file is refused, and purges run from other
     /// processes yield to this one. Nothing to do on PostgreSQL, which
@@ -371,13 +394,13 @@ impl Pool {
                     .is_some();
                 !ours && sqlite::server_elsewhere(path)
             }
-            Pool::Postgres(_) => false,
+            Pool::SqliteReadOnly(_) | Pool::Postgres(_) => false,
         }
     }
 
     pub(crate) fn engine(&self) -> EngineKind {
         match self {
-            Pool::Sqlite { .. } => EngineKind::Sqlite,
+            Pool::Sqlite { .. } | Pool::SqliteReadOnly(_) => EngineKind::Sqlite,
             Pool::Postgres(_) => EngineKind::Postgres,
         }
     }
@@ -387,6 +410,20 @@ impl Pool {
     pub(crate) fn run<T>(&self, f: impl FnOnce(Conn<'_>) -> Result<T, Error>) -> Result<T, Error> {
         match self {
             Pool::Sqlite { writer, .. } => writer.run(f),
+            Pool::SqliteReadOnly(conn) => {
+                let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                sqlite::batch_outside(&conn, "BEGIN")?;
+                let outcome = f(Conn::Sqlite(&mut conn));
+                let end = if outcome.is_ok() {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                };
+                if !conn.is_autocommit() {
+                    sqlite::batch_outside(&conn, end)?;
+                }
+                outcome
+            }
             Pool::Postgres(pool) => {
                 // One budget for the whole wait: for a connection of the
                 // pool, then for locks (what is left of it).
@@ -426,7 +463,7 @@ impl Pool {
                 let budget = self.serves_elsewhere().then_some(SHARED_PURGE_BUDGET);
                 writer.run_alone(sqlite::purge_cache_kib(path), budget, f)
             }
-            Pool::Postgres(_) => self.run(|conn| f(conn, &|| false)),
+            Pool::SqliteReadOnly(_) | Pool::Postgres(_) => self.run(|conn| f(conn, &|| false)),
         }
     }
 
@@ -462,7 +499,7 @@ impl Pool {
     /// the pool.
     pub(crate) fn purge_workers(&self) -> usize {
         match self {
-            Pool::Sqlite { .. } => 1,
+            Pool::Sqlite { .. } | Pool::SqliteReadOnly(_) => 1,
             Pool::Postgres(pool) => (pool.max_size() as usize).saturating_sub(1).clamp(1, 2),
         }
     }
@@ -528,6 +565,8 @@ impl Pool {
                 tracing::warn!("after a purge, another program kept reading the database for 5 s, so its write-ahead log still holds old pages; the checkpointer cuts it as soon as that program stops reading");
                 Ok(())
             }
+            // Nothing was purged through a read-only pool.
+            Pool::SqliteReadOnly(_) => Ok(()),
             Pool::Postgres(pool) => {
                 if tables.is_empty() {
                     return Ok(());

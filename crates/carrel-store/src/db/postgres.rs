@@ -24,6 +24,9 @@ pub struct PgConn {
 pub(crate) struct PgManager {
     config: postgres::Config,
     schema: Option<String>,
+    /// Sessions that may not write (`carrel audit verify`): no schema or
+    /// scratch table is created, and every transaction is read-only.
+    read_only: bool,
 }
 
 impl r2d2::ManageConnection for PgManager {
@@ -32,6 +35,18 @@ impl r2d2::ManageConnection for PgManager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         let mut client = self.config.connect(NoTls)?;
+        if self.read_only {
+            if let Some(schema) = &self.schema {
+                // The name was checked to be [a-z0-9_]+ when the URL was parsed.
+                client.batch_execute(&format!("SET search_path TO {schema}"))?;
+            }
+            client.batch_execute("SET default_transaction_read_only = on")?;
+            return Ok(PgConn {
+                client: Some(client),
+                statements: HashMap::new(),
+                in_transaction: false,
+            });
+        }
         if let Some(schema) = &self.schema {
             // The name was checked to be [a-z0-9_]+ when the URL was parsed.
             client.batch_execute(&format!(
@@ -97,11 +112,26 @@ impl PgPool {
 }
 
 pub(super) fn pool(url: &str, schema: Option<&str>, size: u32) -> Result<PgPool, Error> {
+    build_pool(url, schema, size, false)
+}
+
+/// A pool of one read-only session (see [`PgManager::read_only`]).
+pub(super) fn pool_read_only(url: &str, schema: Option<&str>) -> Result<PgPool, Error> {
+    build_pool(url, schema, 1, true)
+}
+
+fn build_pool(
+    url: &str,
+    schema: Option<&str>,
+    size: u32,
+    read_only: bool,
+) -> Result<PgPool, Error> {
     let config = postgres::Config::from_str(url)
         .map_err(|e| Error::config(format!("the PostgreSQL URL is not valid: {e}")))?;
     let manager = PgManager {
         config,
         schema: schema.map(str::to_string),
+        read_only,
     };
     let pool = r2d2::Pool::builder()
         .max_size(size.max(1))

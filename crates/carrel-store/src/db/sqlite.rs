@@ -23,6 +23,67 @@ pub(super) fn open(path: &str, synchronous: Synchronous) -> Result<Connection, E
     Ok(conn)
 }
 
+/// Opens an existing database only to read it (`carrel audit verify`):
+/// nothing is created beside it, nothing written, no lock file taken, so
+/// a copy in a read-only folder or on a read-only mount can be read.
+///
+/// A database in WAL mode is read through its shared-memory file (`-shm`),
+/// which SQLite must create if it is missing: a read-only folder refuses
+/// that. So: with a `-shm` file (a server has the database open, or was
+/// stopped uncleanly), or with changes waiting in the `-wal` file, it is
+/// opened `mode=ro` and SQLite reads the log. With neither (a database
+/// closed cleanly, or a copy of one), everything committed is in the file
+/// itself, and it is opened `immutable`: SQLite then creates no `-wal` or
+/// `-shm` file and takes no lock. (A server started on the file while it
+/// is read so would make that reading unsound: verify again if one did.)
+pub(super) fn open_read_only(path: &str) -> Result<Connection, Error> {
+    use rusqlite::OpenFlags;
+    warn_if_readable_by_others(path);
+    let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
+    let shm = std::path::Path::new(&format!("{path}-shm")).exists();
+    let immutable = wal == 0 && !shm;
+    let uri = format!(
+        "file:{}?mode=ro{}",
+        uri_path(path),
+        if immutable { "&immutable=1" } else { "" }
+    );
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let cannot_read = |e: rusqlite::Error| {
+        let waiting = if wal > 0 && !shm {
+            format!(" Its write-ahead log ({path}-wal) holds changes that SQLite can read only through a shared-memory file ({path}-shm), which is missing and cannot be made here: copy the database with `sqlite3 DATABASE \".backup COPY\"` (one file, nothing pending), or copy the -shm file with it.")
+        } else {
+            String::new()
+        };
+        Error::config(format!(
+            "cannot open the SQLite database file {path} to read it: {e}.{waiting}"
+        ))
+    };
+    let conn = Connection::open_with_flags(&uri, flags).map_err(cannot_read)?;
+    // Opening is lazy: the first read is where a missing log index shows.
+    conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))
+        .map_err(cannot_read)?;
+    conn.execute_batch("PRAGMA query_only = ON;")
+        .map_err(error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(error)?;
+    Ok(conn)
+}
+
+/// A file path as the path of a `file:` URI: `%`, `?` and `#` would
+/// otherwise be read as escapes, the query and the fragment.
+fn uri_path(path: &str) -> String {
+    path.replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
+/// Runs statements outside Carrel's transactions: to open and end one on
+/// a read-only connection, which group commit does not manage.
+pub(super) fn batch_outside(conn: &Connection, sql: &str) -> Result<(), Error> {
+    conn.execute_batch(sql).map_err(error)
+}
+
 /// Creates the database file, readable and writable by its owner only, if
 /// it does not exist yet. SQLite would create it with the process's umask
 /// (0644 by default: the review read names and e-mails as another local

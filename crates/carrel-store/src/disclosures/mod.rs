@@ -492,8 +492,7 @@ fn parse_document(input: &NewDocument, by_staff: bool) -> Result<ParsedDocument,
         Error::invalid(
             "unknown_document",
             format!(
-                "'{}' is not a document kind; use one of: {}",
-                input.kind,
+                "a document's kind must be one of: {}",
                 DocumentKind::ALL.map(|k| k.name()).join(", ")
             ),
         )
@@ -575,7 +574,7 @@ fn parse_classes(names: &[String]) -> Result<Vec<RecordClass>, Error> {
             .ok_or_else(|| {
                 Error::invalid(
                     "bad_record_class",
-                    format!("'{name}' is not a class of patron records; use registration, circulation, fines, electronic_access, interlibrary_loan, home_delivery, program_registration or mailing_list"),
+                    "classes must name classes of patron records: registration, circulation, fines, electronic_access, interlibrary_loan, home_delivery, program_registration or mailing_list",
                 )
             })?;
         classes.insert(class);
