@@ -204,10 +204,19 @@ impl Store {
     /// except a denial, whose entry is then written on its own: a refused
     /// attempt is always on the record.
     pub fn transact<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, Error>) -> Result<T, Error> {
-        let result = self.run(f);
+        // A refusal on a restricted request stays marked as such when its
+        // entry is written on its own, so it is not counted outside the
+        // request's circle either (L6).
+        let mut restricted_case = None;
+        let result = self.run(|tx| {
+            let result = f(tx);
+            restricted_case = tx.restricted_case;
+            result
+        });
         if let Err(Error::Denied { entry, .. }) = &result {
             let entry = entry.as_ref().clone();
             self.run(move |tx| {
+                tx.restricted_case = restricted_case;
                 tx.queue_audit(entry);
                 Ok(())
             })?;

@@ -1926,6 +1926,10 @@ async fn l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_re
             !preserved["legal_holds"].as_array().unwrap().is_empty(),
             "{name}: {preserved}"
         );
+        // A refusal on the restricted case, written on its own after its
+        // transaction rolled back, is the case's too.
+        let (status, refused) = step(&app, &clerk, &restricted, "approval", json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {refused}");
         // The auditor's own look at the plan is the only new entry they
         // count; the restricted case's are not counted for them.
         assert_eq!(
