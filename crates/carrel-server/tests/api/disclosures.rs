@@ -2210,8 +2210,98 @@ async fn l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_for
     }
 }
 
+/// D1, D2: a released package kept for download is a copy of the records
+/// it holds, and goes when the purge destroys them: the request keeps its
+/// digest and count, and its timeline says why the package went.
+async fn d1_a_released_package_goes_with_the_records_it_holds(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let counsel = app.sign_in("legal_counsel").await;
+        let patron = app.new_patron(&clerk).await;
+        let item = app.new_item().await;
+        let (status, loan) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {loan}");
+        app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+            .await;
+        let documents: &[&str] = if policy == MISSOURI {
+            &["court_order"]
+        } else {
+            &["subpoena"]
+        };
+        let (status, request) = law_enforcement(&app, &clerk, policy, patron.id, documents).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
+        let reference = request["reference"].as_str().unwrap().to_string();
+        for (token, action, body) in [
+            (&director, "review", json!({})),
+            (
+                &counsel,
+                "counsel-review",
+                json!({"advice": "release", "confirms": ALL_FINDINGS}),
+            ),
+            (&director, "approval", json!({})),
+            (&director, "release", json!({})),
+        ] {
+            let (status, body) = step(&app, token, &reference, action, body).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {action}: {body}");
+        }
+        let path = format!("/api/v1/disclosures/{reference}/package");
+        let (status, package) = app.get_text(&director, &path).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {package}");
+        assert!(
+            package.contains(&format!("\"id\": {}", loan["id"])),
+            "{name}: {package}"
+        );
+
+        app.advance(Duration::days(61));
+        let summary = app.purge().await;
+        assert_eq!(
+            TestApp::destroyed(&summary, "loans"),
+            1,
+            "{name}: {summary}"
+        );
+        let director = app.sign_in("director").await;
+        let (status, _) = app.get_text(&director, &path).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{name}: the package outlived its loan"
+        );
+        assert_eq!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM disclosure_requests WHERE package_json IS NOT NULL OR package_html IS NOT NULL"
+            )),
+            0,
+            "{name}"
+        );
+        let (status, after) = app
+            .get(&director, &format!("/api/v1/disclosures/{reference}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {after}");
+        assert_eq!(after["package"]["available"], false, "{name}: {after}");
+        assert_eq!(after["package"]["sha256"].as_str().unwrap().len(), 64);
+        assert!(
+            after["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["step"] == "package_erased"),
+            "{name}: {after}"
+        );
+        app.finish();
+    }
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    d1_a_released_package_goes_with_the_records_it_holds,
     l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form,
     d7_a_refused_online_request_is_not_audited_under_another_requests_reference,
     l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason,

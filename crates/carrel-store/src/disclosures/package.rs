@@ -222,3 +222,41 @@ fn render_html(document: &Json, cover: &Cover) -> String {
     out.push_str("</body></html>");
     out
 }
+
+/// Erases the stored packages (kept for download until the request
+/// closes) that hold any record a purge step is about to destroy: a
+/// package is a copy of the records, and goes with them (D1, D2). Its
+/// digest and record count stay, and the timeline says why it went.
+/// `table` is the target's table (`t` in the SQL), `in_step` the SQL after
+/// `t.id` that picks the step's rows, `patron` the SQL naming a row's
+/// patron. Conservative: a package
+/// of the same patron and class goes whatever its date range.
+pub(crate) fn erase_packages_holding(
+    tx: &mut Tx<'_>,
+    class: RecordClass,
+    table: &str,
+    patron: &str,
+    in_step: &str,
+) -> Result<(), Error> {
+    let holding = format!(
+        "package_json IS NOT NULL
+         AND (',' || classes || ',') LIKE ?
+         AND EXISTS (SELECT 1 FROM {table} t WHERE t.id {in_step} AND {patron} = disclosure_requests.subject_patron_id)"
+    );
+    let like = format!("%,{},%", class.name());
+    tx.conn.execute(
+        &format!(
+            "INSERT INTO disclosure_steps (request_id, at, actor, step, outcome)
+             SELECT id, ?, 'system:retention', 'package_erased', 'records in it were destroyed'
+             FROM disclosure_requests WHERE {holding}"
+        ),
+        params![tx.now().timestamp(), &like],
+    )?;
+    tx.conn.execute(
+        &format!(
+            "UPDATE disclosure_requests SET package_json = NULL, package_html = NULL WHERE {holding}"
+        ),
+        params![&like],
+    )?;
+    Ok(())
+}

@@ -1003,6 +1003,19 @@ fn destroy_step(
     // Whichever the disposal, the record no longer links its patron to
     // anything, so neither may the audit entries of its operations.
     crate::audit::forget_records(&mut tx.conn, target.kind, in_step, &[])?;
+    // So may no disclosure package kept for download (a copy of them).
+    let patron = if target.table == "patrons" {
+        "t.id"
+    } else {
+        "t.patron_id"
+    };
+    crate::disclosures::package::erase_packages_holding(
+        tx,
+        target.class,
+        target.table,
+        patron,
+        in_step,
+    )?;
     for statement in target.before_destroy {
         tx.conn.batch(&statement.replace("{in_step}", in_step))?;
     }
