@@ -2275,9 +2275,9 @@ async fn d1_a_released_package_goes_with_the_records_it_holds(engine: Engine) {
             "{name}: the package outlived its loan"
         );
         assert_eq!(
-            app.raw_count(&format!(
+            app.raw_count(
                 "SELECT COUNT(*) FROM disclosure_requests WHERE package_json IS NOT NULL OR package_html IS NOT NULL"
-            )),
+            ),
             0,
             "{name}"
         );
