@@ -56,5 +56,5 @@ pub use model::{
     Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
     RecordClass, RetentionClock, RetentionRule, Role, Statistics,
 };
-pub use parse::{parse, PolicyError, PolicyErrors};
+pub use parse::{library_name, parse, PolicyError, PolicyErrors};
 pub use retention::LegalHoldRules;

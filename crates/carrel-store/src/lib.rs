@@ -115,7 +115,9 @@ impl Store {
         };
         let digest = secrets::sha256_hex(policy_source.as_bytes());
         let label = store.policy.library.version.clone();
+        let library = store.policy.library.name.clone();
         store.policy_version_id = store.read_only(|conn, _| {
+            refuse_another_librarys_policy(conn, &library)?;
             let now = Utc::now().timestamp();
             conn.execute(
                 "INSERT INTO policy_versions (sha256, label, source, first_loaded_at) VALUES (?, ?, ?, ?)
@@ -392,4 +394,39 @@ mod tests {
     fn d7_a_store_opened_read_only_writes_and_migrates_nothing_on_both_engines() {
         db::on_both_databases("read_only", opened_read_only);
     }
+}
+
+/// The environment variable that lets a database be run, once, under the
+/// policy of a library other than the one it last ran under: its value
+/// must be the new library's name, so it cannot be left set by accident.
+pub const POLICY_SWITCH_VARIABLE: &str = "CARREL_SWITCH_LIBRARY_TO";
+
+/// Refuses to run a database under a policy file for another library than
+/// the one it last ran under: a purge on the wrong schedule destroys what
+/// the library promised to keep, or keeps what it promised to destroy,
+/// and the usual cause is a forgotten `--policy` (its default is the
+/// Missouri file).
+fn refuse_another_librarys_policy(conn: &mut db::Conn<'_>, library: &str) -> Result<(), Error> {
+    // The newest policy text the database has run under; running an
+    // older text of the same library again is fine.
+    let Some(last) = conn.query_opt(
+        "SELECT source FROM policy_versions ORDER BY first_loaded_at DESC, id DESC LIMIT 1",
+        params![],
+    )?
+    else {
+        return Ok(());
+    };
+    let Some(before) = carrel_policy::library_name(&last.text(0)?) else {
+        return Ok(());
+    };
+    if before == library {
+        return Ok(());
+    }
+    if std::env::var(POLICY_SWITCH_VARIABLE).is_ok_and(|v| v == library) {
+        tracing::warn!("this database now runs under another library's policy, as {POLICY_SWITCH_VARIABLE} asked");
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "this database ran under the policy of {before}, and the policy file given is for {library}: pass the library's own policy file (--policy or CARREL_POLICY). If this database really is to move to {library}'s policy, run once with {POLICY_SWITCH_VARIABLE}=\"{library}\""
+    )))
 }

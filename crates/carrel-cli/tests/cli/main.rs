@@ -542,23 +542,29 @@ fn demo_library_is_deterministic_and_realistic() {
 #[test]
 fn n2_each_policy_text_is_kept_as_a_version() {
     let dir = scratch("versions");
-    let add = |user: &str, policy_file: &str| {
+    // A new version of Missouri's policy: the same library, another text.
+    let amended = std::fs::read_to_string(policy("jefferson-county-mo.toml")).unwrap()
+        + "\n# Amended by the Board.\n";
+    std::fs::write(dir.join("amended-mo.toml"), amended).unwrap();
+    let add = |user: &str, policy_file: &Path| {
         let args = [
             "staff",
             "add",
             "--database",
             "sqlite:lib.db",
+            "--policy",
+            policy_file.to_str().unwrap(),
             "--username",
             user,
             "--role",
             "clerk",
         ];
-        let out = carrel_with_policy(&dir, policy_file, &args, Some("a-long-enough-password\n"));
+        let out = carrel(&dir, &args, Some("a-long-enough-password\n"));
         assert!(out.status.success(), "{}", text(&out.stderr));
     };
-    add("one", "jefferson-county-mo.toml");
-    add("two", "jefferson-county-co.toml");
-    add("three", "jefferson-county-mo.toml");
+    add("one", &policy("jefferson-county-mo.toml"));
+    add("two", &dir.join("amended-mo.toml"));
+    add("three", &policy("jefferson-county-mo.toml"));
     let conn = rusqlite::Connection::open(dir.join("lib.db")).unwrap();
     let versions: i64 = conn
         .query_row("SELECT COUNT(*) FROM policy_versions", [], |r| r.get(0))
@@ -567,6 +573,80 @@ fn n2_each_policy_text_is_kept_as_a_version() {
         versions, 2,
         "the same text is one version; a new text is a new one"
     );
+}
+
+/// D1: a database runs only under its own library's policy. Colorado's
+/// database opened without `--policy` (whose default is Missouri's file)
+/// would purge on Missouri's schedule: refused, naming both libraries and
+/// what to do; a deliberate move needs the new library's name spelled out.
+#[test]
+fn d1_a_database_refuses_another_librarys_policy() {
+    let dir = scratch("other-library");
+    let add = |user: &str, policy_file: &str, switch: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_carrel"));
+        command
+            .args([
+                "staff",
+                "add",
+                "--database",
+                "sqlite:lib.db",
+                "--username",
+                user,
+                "--role",
+                "clerk",
+            ])
+            .current_dir(&dir)
+            .env_remove("CARREL_DATABASE_URL")
+            .env_remove("CARREL_SWITCH_LIBRARY_TO")
+            .env("CARREL_POLICY", policy(policy_file))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(name) = switch {
+            command.env("CARREL_SWITCH_LIBRARY_TO", name);
+        }
+        let mut child = command.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a-long-enough-password\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = add("colorado", "jefferson-county-co.toml", None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = add("missouri", "jefferson-county-mo.toml", None);
+    assert!(!out.status.success(), "ran under another library's policy");
+    let why = text(&out.stderr);
+    assert!(
+        why.contains("Jefferson County Public Library")
+            && why.contains("Jefferson County Library")
+            && why.contains("--policy")
+            && why.contains("CARREL_SWITCH_LIBRARY_TO"),
+        "{why}"
+    );
+    let conn = rusqlite::Connection::open(dir.join("lib.db")).unwrap();
+    let staff: i64 = conn
+        .query_row("SELECT COUNT(*) FROM staff", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(staff, 1, "nothing was written");
+    // A switch variable left set for some other library does not count.
+    let out = add(
+        "missouri",
+        "jefferson-county-mo.toml",
+        Some("Somewhere Else"),
+    );
+    assert!(!out.status.success());
+    let out = add(
+        "missouri",
+        "jefferson-county-mo.toml",
+        Some("Jefferson County Library"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = add("again", "jefferson-county-mo.toml", None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 /// D1: `carrel purge --dry-run` counts per class and reason and changes
