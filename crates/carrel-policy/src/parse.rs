@@ -901,6 +901,15 @@ fn build_loans(raw: RawLoans, problems: &mut Problems) -> LoanRules {
     }
 }
 
+/// The library a policy text is for (its `[library]` name), read leniently
+/// so that a text an older Carrel accepted still answers: a database
+/// remembers every policy text it ran under, and a policy for another
+/// library must not be run against it by mistake.
+pub fn library_name(source: &str) -> Option<String> {
+    let value: toml::Value = toml::from_str(source).ok()?;
+    Some(value.get("library")?.get("name")?.as_str()?.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -921,13 +930,4 @@ mod tests {
         assert!(Period::parse("60").is_err());
         assert!(Period::parse("-1 days").is_err());
     }
-}
-
-/// The library a policy text is for (its `[library]` name), read leniently
-/// so that a text an older Carrel accepted still answers: a database
-/// remembers every policy text it ran under, and a policy for another
-/// library must not be run against it by mistake.
-pub fn library_name(source: &str) -> Option<String> {
-    let value: toml::Value = toml::from_str(source).ok()?;
-    Some(value.get("library")?.get("name")?.as_str()?.to_string())
 }
