@@ -323,6 +323,41 @@ impl Tx<'_> {
     }
 }
 
+/// The environment variable that lets a database be run, once, under the
+/// policy of a library other than the one it last ran under: its value
+/// must be the new library's name, so it cannot be left set by accident.
+pub const POLICY_SWITCH_VARIABLE: &str = "CARREL_SWITCH_LIBRARY_TO";
+
+/// Refuses to run a database under a policy file for another library than
+/// the one it last ran under: a purge on the wrong schedule destroys what
+/// the library promised to keep, or keeps what it promised to destroy,
+/// and the usual cause is a forgotten `--policy` (its default is the
+/// Missouri file).
+fn refuse_another_librarys_policy(conn: &mut db::Conn<'_>, library: &str) -> Result<(), Error> {
+    // The newest policy text the database has run under; running an
+    // older text of the same library again is fine.
+    let Some(last) = conn.query_opt(
+        "SELECT source FROM policy_versions ORDER BY first_loaded_at DESC, id DESC LIMIT 1",
+        params![],
+    )?
+    else {
+        return Ok(());
+    };
+    let Some(before) = carrel_policy::library_name(&last.text(0)?) else {
+        return Ok(());
+    };
+    if before == library {
+        return Ok(());
+    }
+    if std::env::var(POLICY_SWITCH_VARIABLE).is_ok_and(|v| v == library) {
+        tracing::warn!("this database now runs under another library's policy, as {POLICY_SWITCH_VARIABLE} asked");
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "this database ran under the policy of {before}, and the policy file given is for {library}: pass the library's own policy file (--policy or CARREL_POLICY). If this database really is to move to {library}'s policy, run once with {POLICY_SWITCH_VARIABLE}=\"{library}\""
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,39 +429,4 @@ mod tests {
     fn d7_a_store_opened_read_only_writes_and_migrates_nothing_on_both_engines() {
         db::on_both_databases("read_only", opened_read_only);
     }
-}
-
-/// The environment variable that lets a database be run, once, under the
-/// policy of a library other than the one it last ran under: its value
-/// must be the new library's name, so it cannot be left set by accident.
-pub const POLICY_SWITCH_VARIABLE: &str = "CARREL_SWITCH_LIBRARY_TO";
-
-/// Refuses to run a database under a policy file for another library than
-/// the one it last ran under: a purge on the wrong schedule destroys what
-/// the library promised to keep, or keeps what it promised to destroy,
-/// and the usual cause is a forgotten `--policy` (its default is the
-/// Missouri file).
-fn refuse_another_librarys_policy(conn: &mut db::Conn<'_>, library: &str) -> Result<(), Error> {
-    // The newest policy text the database has run under; running an
-    // older text of the same library again is fine.
-    let Some(last) = conn.query_opt(
-        "SELECT source FROM policy_versions ORDER BY first_loaded_at DESC, id DESC LIMIT 1",
-        params![],
-    )?
-    else {
-        return Ok(());
-    };
-    let Some(before) = carrel_policy::library_name(&last.text(0)?) else {
-        return Ok(());
-    };
-    if before == library {
-        return Ok(());
-    }
-    if std::env::var(POLICY_SWITCH_VARIABLE).is_ok_and(|v| v == library) {
-        tracing::warn!("this database now runs under another library's policy, as {POLICY_SWITCH_VARIABLE} asked");
-        return Ok(());
-    }
-    Err(Error::config(format!(
-        "this database ran under the policy of {before}, and the policy file given is for {library}: pass the library's own policy file (--policy or CARREL_POLICY). If this database really is to move to {library}'s policy, run once with {POLICY_SWITCH_VARIABLE}=\"{library}\""
-    )))
 }
