@@ -173,8 +173,9 @@ struct LibraryArgs {
         default_value = "policies/jefferson-county-mo.toml"
     )]
     policy: PathBuf,
-    /// File holding the audit chain's secret key (created on first use).
-    /// Keep it apart from database backups.
+    /// File holding the audit chain's secret key (default: beside the
+    /// database). Made only for a database whose audit log is empty; keep
+    /// it apart from database backups.
     #[arg(long, env = "CARREL_AUDIT_KEY_FILE")]
     audit_key_file: Option<PathBuf>,
     /// File where the server records anchors of the audit log (default:
@@ -246,6 +247,17 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
     }
     let cli = Cli::parse();
+    // Rust ignores SIGPIPE, so `carrel purge --dry-run | head` panicked on
+    // the closed pipe. Commands that print end quietly there, as Unix
+    // tools do (a purge cut short resumes on its next run). The server
+    // keeps ignoring it: a client hanging up must not end it.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // SAFETY: only resets one signal's disposition to its default.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CARREL_LOG")
@@ -827,6 +839,11 @@ fn prepare_demo(store: &Store) -> Result<(), String> {
                 summary.patrons, summary.minors, summary.items, summary.loans, summary.open_loans, summary.holds, summary.fines
             );
             demo::demo_staff(store).map_err(|e| e.to_string())?;
+            println!(
+                "demo patron sign-in (POST /api/v1/patron-session): cards {} to {}, PIN 1234",
+                summary.sample_cards.first().map_or("", String::as_str),
+                summary.sample_cards.last().map_or("", String::as_str),
+            );
             let reference = demo::demo_disclosure(store).map_err(|e| e.to_string())?;
             println!("a law-enforcement request ({reference}) waits for the Director: /staff/disclosures");
         }

@@ -102,8 +102,9 @@ pub(crate) fn subjects_of(
 }
 
 /// Erases the record ids (and their salts) from every entry of every
-/// operation that named one of the records `ids` of `kind` (SQL after
-/// `id`: `= ?`, or `IN (...)`, with `params` after the kind), and forgets
+/// operation that named one of the records of `kind` picked by `ids_sql`
+/// (SQL that follows `id`: `= ?`, or `IN (SELECT id FROM purge_step)`,
+/// with `params` for its placeholders), and forgets
 /// those operations' subjects: once a loan is destroyed, the checkout's
 /// reads of the patron and the item and the loan's renewals and return no
 /// longer say whose or which. The entries stay, and the chain verifies,
@@ -111,9 +112,10 @@ pub(crate) fn subjects_of(
 pub(crate) fn forget_records(
     conn: &mut Conn<'_>,
     kind: &str,
-    ids: &str,
+    ids_sql: &str,
     params: &[crate::db::Param<'_>],
 ) -> Result<(), Error> {
+    let ids = ids_sql;
     let mut all = vec![crate::db::Param::Text(kind)];
     all.extend_from_slice(params);
     // On PostgreSQL, `= ANY(ARRAY(...))` makes each entry a lookup by its
@@ -334,7 +336,7 @@ impl Anchor {
 /// The newest entry of the log as an anchor (`None` while the log is
 /// empty): what the server records outside the database on a schedule.
 pub fn head_anchor(store: &Store) -> Result<Option<Anchor>, Error> {
-    store.read_only(|conn, _| {
+    store.bookkeeping(|conn, _| {
         let head = conn.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", params![])?;
         let (seq, hash) = (head.int(0)?, head.text(1)?);
         Ok((seq > 0).then_some(Anchor { seq, hash }))
@@ -431,7 +433,7 @@ impl AnchorFile {
     /// in one transaction): `Err` names the first the log no longer holds.
     pub fn check_all(&self, store: &Store) -> Result<Result<(), String>, Error> {
         let anchors = self.all()?;
-        store.read_only(|conn, _| {
+        store.bookkeeping(|conn, _| {
             for anchor in &anchors {
                 if let Err(why) = anchor_holds(conn, anchor)? {
                     return Ok(Err(why));
@@ -539,7 +541,7 @@ pub(crate) fn check_key(conn: &mut Conn<'_>, key: &AuditKey) -> Result<KeyCheck,
 /// Whether the audit log holds any entry yet (a new key may be made only
 /// for a log with none).
 pub fn is_empty(store: &Store) -> Result<bool, Error> {
-    store.read_only(|conn, _| {
+    store.bookkeeping(|conn, _| {
         Ok(conn
             .query_one("SELECT seq FROM audit_head WHERE id = 1", params![])?
             .int(0)?
@@ -562,7 +564,7 @@ fn recorded_floor(entry: &StoredEntry) -> Option<Anchor> {
 /// floor is the one the latest retention purge recorded in the chain; with
 /// an anchor, also checks that entry is still there, unchanged.
 pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Error> {
-    store.read_only(|conn, key| {
+    store.bookkeeping(|conn, key| {
         let head = conn.query_one(
             "SELECT seq, hash, floor_seq, floor_hash FROM audit_head WHERE id = 1",
             params![],

@@ -234,7 +234,13 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
             if pin.is_some() {
                 sample_cards.push(barcode.clone());
             }
-            let status = if rng.chance(2) { "blocked" } else { "active" };
+            let mut status = if rng.chance(2) { "blocked" } else { "active" };
+            let mut expires = expires;
+            if pin.is_some() {
+                // The sample cards printed for trying patron sign-in work.
+                status = "active";
+                expires = expires.max(today + Duration::days(365));
+            }
             let created = (now - Duration::days(400 + rng.below(3000) as i64)).timestamp();
             let id = tx.conn.insert(
                 "INSERT INTO patrons (card_barcode, pin_hash, category, status, expires_on, birth_date, guardian_id, created_at, updated_at)

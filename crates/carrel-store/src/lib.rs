@@ -83,7 +83,7 @@ impl Store {
         audit_key: AuditKey,
     ) -> Result<Store, Error> {
         let store = Store::open_unverified(url, policy, policy_source, audit_key)?;
-        match store.read_only(audit::check_key)? {
+        match store.bookkeeping(audit::check_key)? {
             audit::KeyCheck::EmptyLog | audit::KeyCheck::Verified => Ok(store),
             audit::KeyCheck::WrongKey { newest } => Err(Error::config(format!(
                 "the audit key does not verify the audit log's newest entry ({newest}): this database was written with another key. Point --audit-key-file at the key it was written with (restore it from backup); `carrel audit verify` says more"
@@ -116,7 +116,7 @@ impl Store {
         let digest = secrets::sha256_hex(policy_source.as_bytes());
         let label = store.policy.library.version.clone();
         let library = store.policy.library.name.clone();
-        store.policy_version_id = store.read_only(|conn, _| {
+        store.policy_version_id = store.bookkeeping(|conn, _| {
             refuse_another_librarys_policy(conn, &library)?;
             let now = Utc::now().timestamp();
             conn.execute(
@@ -267,10 +267,13 @@ impl Store {
         Ok(value)
     }
 
-    /// A transaction for Carrel's own bookkeeping (migrations, policy
-    /// versions, audit verification), with no gate and no audit entries.
-    /// Crate-private: it must never touch personal data.
-    pub(crate) fn read_only<T>(
+    /// A transaction for Carrel's own bookkeeping (policy versions, the
+    /// audit key check and verification, the alert outbox), with no gate
+    /// and no audit entries. It may write (it records policy versions,
+    /// marks alerts mailed); for a store that cannot write at all, see
+    /// [`Store::open_read_only`]. Crate-private: it must never touch
+    /// personal data.
+    pub(crate) fn bookkeeping<T>(
         &self,
         f: impl FnOnce(&mut Conn<'_>, &AuditKey) -> Result<T, Error>,
     ) -> Result<T, Error> {
@@ -366,7 +369,7 @@ mod tests {
 
     fn count(store: &Store, sql: &'static str) -> i64 {
         store
-            .read_only(|conn, _| conn.query_one(sql, params![])?.int(0))
+            .bookkeeping(|conn, _| conn.query_one(sql, params![])?.int(0))
             .unwrap()
     }
 
@@ -397,7 +400,7 @@ mod tests {
         assert_eq!(count(&store, "SELECT COUNT(*) FROM staff"), 1);
         let newest = count(&store, "SELECT MAX(version) FROM schema_migrations");
         store
-            .read_only(|conn, _| {
+            .bookkeeping(|conn, _| {
                 conn.execute(
                     "DELETE FROM schema_migrations WHERE version = ?",
                     params![newest],

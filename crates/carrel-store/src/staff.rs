@@ -139,7 +139,7 @@ pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
 
 /// How many active staff accounts exist (none: nobody can sign in yet).
 pub fn active_count(store: &Store) -> Result<i64, Error> {
-    store.read_only(|conn, _| {
+    store.bookkeeping(|conn, _| {
         conn.query_one("SELECT COUNT(*) FROM staff WHERE active = 1", params![])?
             .int(0)
     })

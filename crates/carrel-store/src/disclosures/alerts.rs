@@ -151,7 +151,7 @@ pub fn chase_overdue(store: &Store) -> Result<usize, Error> {
 /// Alerts not yet handed to the e-mail hook, oldest first. No personal data
 /// in them, so no grant: this is Carrel's own bookkeeping.
 pub fn unmailed(store: &Store) -> Result<Vec<AlertMail>, Error> {
-    store.read_only(|conn, _| {
+    store.bookkeeping(|conn, _| {
         let rows = conn.query(
             "SELECT a.id, a.role, a.kind, r.series, r.number, r.gagged
              FROM staff_alerts a JOIN disclosure_requests r ON r.id = a.request_id
@@ -188,7 +188,7 @@ pub fn unmailed(store: &Store) -> Result<Vec<AlertMail>, Error> {
 /// Notes that the hook took an alert, so it is not sent twice.
 pub fn mark_mailed(store: &Store, id: i64) -> Result<(), Error> {
     let now = store.now().timestamp();
-    store.read_only(|conn, _| {
+    store.bookkeeping(|conn, _| {
         conn.execute(
             "UPDATE staff_alerts SET mailed_at = ? WHERE id = ?",
             params![now, id],
