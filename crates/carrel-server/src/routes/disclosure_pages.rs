@@ -208,7 +208,7 @@ fn render_request(
     for d in &r.documents {
         let _ = write!(
             out,
-            "<li>{}{}{}</li>",
+            "<li>{}{}{}{}{}</li>",
             escape(&d.kind.replace('_', " ")),
             d.id_kind
                 .as_deref()
@@ -217,6 +217,15 @@ fn render_request(
             d.reference
                 .as_deref()
                 .map(|k| format!(", ref. {}", escape(k)))
+                .unwrap_or_default(),
+            // What counsel confirms the jurisdiction of.
+            d.issuing_court
+                .as_deref()
+                .map(|c| format!(", issued by {}", escape(c)))
+                .unwrap_or_default(),
+            d.jurisdiction
+                .as_deref()
+                .map(|j| format!(" ({})", escape(j)))
                 .unwrap_or_default(),
         );
     }

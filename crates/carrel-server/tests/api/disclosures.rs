@@ -165,6 +165,7 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
         (StatusCode::CONFLICT, "counsel_review_required"),
         "{body}"
     );
+    // Counsel cannot confirm a court that no court order names.
     let (status, body) = step(
         &app,
         &counsel,
@@ -173,10 +174,31 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
         json!({"advice": "release", "note": "Order is in proper form once filed", "confirms": ALL_FINDINGS}),
     )
     .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "court_not_recorded"),
+        "{body}"
+    );
+    let (status, body) = step(
+        &app,
+        &counsel,
+        &reference,
+        "counsel-review",
+        json!({"advice": "refuse", "note": "A subpoena is not an order"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // A subpoena is not a court order under RSMo 182.817(2).
+    // A subpoena is not a court order under RSMo 182.817(2), whatever the
+    // Director's reason to override counsel.
     let before = refusals(&app, "missing_document");
-    let (status, body) = step(&app, &director, &reference, "approval", json!({})).await;
+    let (status, body) = step(
+        &app,
+        &director,
+        &reference,
+        "approval",
+        json!({"override_reason": "the sheriff insists"}),
+    )
+    .await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::FORBIDDEN, "missing_document"),
@@ -194,6 +216,15 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
     let (status, body) = step(&app, &clerk, &reference, "documents", doc("court_order")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["missing"], json!([]));
+    let (status, body) = step(
+        &app,
+        &counsel,
+        &reference,
+        "counsel-review",
+        json!({"advice": "release", "note": "Order is in proper form", "confirms": ALL_FINDINGS}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = step(&app, &director, &reference, "approval", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = step(&app, &counsel, &reference, "release", json!({})).await;
@@ -275,8 +306,9 @@ async fn l1_l2_a_missouri_law_enforcement_request_from_desk_to_release(engine: E
             "refer",
             "begin_review",
             "counsel_review",
-            "counsel_confirmed",
             "attach_document",
+            "counsel_review",
+            "counsel_confirmed",
             "approve",
             "release",
             "close"
@@ -2192,6 +2224,14 @@ async fn l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_for
             ));
         let (status, approved) = step(&app, &director, &reference, "approval", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{name}: {approved}");
+        // The staff page shows counsel what they confirmed.
+        let (_, page) = app
+            .get_text(&director, &format!("/staff/disclosures/{reference}"))
+            .await;
+        assert!(
+            page.contains("issued by Circuit Court of Jefferson County"),
+            "{page}"
+        );
         // Court details go only with legal process.
         let (status, body) = step(
             &app,
@@ -2299,8 +2339,64 @@ async fn d1_a_released_package_goes_with_the_records_it_holds(engine: Engine) {
     }
 }
 
+/// L2 (Missouri): the confirmations cannot be skipped: advice to release
+/// at once (an exigent release) does not let the Director approve an
+/// ordinary release, and court details on a subpoena, which the basis
+/// does not accept, do not stand in for the court order's.
+async fn l2_counsels_confirmations_cannot_be_skipped(engine: Engine) {
+    let app = TestApp::spawn_with(engine, MISSOURI).await;
+    let clerk = app.sign_in("clerk").await;
+    let director = app.sign_in("director").await;
+    let counsel = app.sign_in("legal_counsel").await;
+    let patron = patron_with_history(&app, &clerk).await;
+    let bare_order = json!({"kind": "court_order", "reference": "CR-2026-0412"});
+    let (status, request) = app
+        .post(&clerk, "/api/v1/disclosures", json!({
+            "requester_kind": "law_enforcement", "requester": "Det. Marlow Quince, County Sheriff",
+            "subject_patron_id": patron.id, "basis": "court_order",
+            "classes": ["circulation"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+            "documents": [bare_order, doc("subpoena")],
+        }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let reference = request["reference"].as_str().unwrap().to_string();
+    step(&app, &director, &reference, "review", json!({})).await;
+    // The subpoena names a court; the court order does not.
+    let (status, body) = step(
+        &app,
+        &counsel,
+        &reference,
+        "counsel-review",
+        json!({"advice": "release", "confirms": ALL_FINDINGS}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "court_not_recorded"),
+        "{body}"
+    );
+    // Advice to release at once, then an ordinary approval: refused.
+    let (status, body) = step(
+        &app,
+        &counsel,
+        &reference,
+        "counsel-review",
+        json!({"advice": "exigent_release"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = step(&app, &director, &reference, "approval", json!({})).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "counsel_advice_required"),
+        "{body}"
+    );
+    app.finish();
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    l2_counsels_confirmations_cannot_be_skipped,
     d1_a_released_package_goes_with_the_records_it_holds,
     l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form,
     d7_a_refused_online_request_is_not_audited_under_another_requests_reference,

@@ -1078,9 +1078,12 @@ fn require_court_findings(
         .counsel_confirms
         .contains(&CounselFinding::CompetentJurisdiction)
     {
+        // On a document the basis accepts: a subpoena naming a court does
+        // not stand in for the court order the basis requires.
         let named = documents_of(tx, stored.id)?.iter().any(|d| {
-            DocumentKind::from_name(&d.kind).is_some_and(|k| k.is_legal_process())
-                && d.issuing_court.is_some()
+            DocumentKind::from_name(&d.kind).is_some_and(|k| {
+                k.is_legal_process() && basis.requires.iter().flatten().any(|r| *r == k)
+            }) && d.issuing_court.is_some()
                 && d.jurisdiction.is_some()
         });
         if !named {
@@ -1254,8 +1257,22 @@ pub fn approve(
 ) -> Result<DisclosureRequest, Error> {
     let (stored, basis, grant) = begin(tx, actor, reference, Step::Approve, &["under_review"])?;
     require_counsel(tx, &stored, &basis, None)?;
-    let advised_refusal =
-        basis.counsel_review && counsel_advice(tx, stored.id)?.as_deref() == Some("refuse");
+    let advice = if basis.counsel_review {
+        counsel_advice(tx, stored.id)?
+    } else {
+        None
+    };
+    let advised_refusal = advice.as_deref() == Some("refuse");
+    // Advice to release at once is for an exigent release, which skips
+    // the documents; an ordinary approval needs advice to release (given
+    // with the findings the basis asks counsel to confirm), or a recorded
+    // override of advice to refuse.
+    if advice.as_deref() == Some("exigent_release") {
+        return Err(Error::refused(
+            "counsel_advice_required",
+            "counsel's latest advice is an exigent release, which is released at once without approval; to approve an ordinary release, counsel advises release",
+        ));
+    }
     let override_reason = override_reason
         .map(|r| validate::text("override_reason", r, 2000))
         .transpose()?;
