@@ -302,6 +302,28 @@ pub fn list(tx: &mut Tx<'_>, grant: &HoldGrant, actor: &Actor) -> Result<Vec<Leg
     Ok(out)
 }
 
+/// Whether a legal hold in force pins this record: such a record may not
+/// be deleted at the desk (a cancelled registration, an ended
+/// subscription) until the hold ends (L5).
+pub(crate) fn pinned(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<bool, Error> {
+    Ok(tx
+        .conn
+        .query_opt(
+            "SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
+             WHERE pin.record_kind = ? AND pin.record_id = ? AND h.released_at IS NULL AND h.expires_at > ?",
+            params![kind, id, tx.now().timestamp()],
+        )?
+        .is_some())
+}
+
+/// The refusal for deleting a record a legal hold pins.
+pub(crate) fn preserved() -> Error {
+    Error::refused(
+        "record_preserved",
+        "this record is preserved under a legal hold and cannot be deleted until the hold ends; the purge removes it then",
+    )
+}
+
 /// A hold by id, without an audit entry: for a disclosure request's view,
 /// whose own read is audited.
 pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<LegalHold, Error> {

@@ -167,6 +167,9 @@ pub fn unsubscribe(
     grant: &Grant<Update, MailingList>,
     subscription_id: i64,
 ) -> Result<(), Error> {
+    if crate::legal_holds::pinned(tx, "list_subscription", subscription_id)? {
+        return Err(crate::legal_holds::preserved());
+    }
     let deleted = tx.conn.execute(
         "DELETE FROM list_subscriptions WHERE id = ?",
         params![subscription_id],

@@ -161,6 +161,9 @@ pub fn cancel(
     grant: &Grant<Update, ProgramRegistration>,
     registration_id: i64,
 ) -> Result<(), Error> {
+    if crate::legal_holds::pinned(tx, "program_registration", registration_id)? {
+        return Err(crate::legal_holds::preserved());
+    }
     let deleted = tx.conn.execute(
         "DELETE FROM program_registrations WHERE id = ?",
         params![registration_id],

@@ -908,8 +908,117 @@ async fn d1_the_plan_and_dashboard_count_without_changing_anything(engine: Engin
     app.finish();
 }
 
+/// L5: a record a legal hold pins cannot be deleted at the desk (a
+/// cancelled program registration, an ended subscription), and the
+/// registration whose subscription it pins is not purged with it, until
+/// the hold ends. Both policies.
+async fn l5_a_legal_hold_stops_desk_deletion_and_keeps_a_held_subscription(engine: Engine) {
+    for policy in [crate::helpers::MISSOURI, crate::helpers::COLORADO] {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let patron = app.new_patron(&clerk).await;
+        let p = patron.id;
+        let (status, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-06-20T12:30:00-06:00", "ends_at": "2026-06-20T14:00:00-06:00"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{program}");
+        let (status, registration) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/programs/{}/registrations", program["id"]),
+                json!({"patron_id": p}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{registration}");
+        let (_, list) = app
+            .post(
+                &clerk,
+                "/api/v1/mailing-lists",
+                json!({"name": "Program news", "description": "What is on"}),
+            )
+            .await;
+        let (status, subscription) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/mailing-lists/{}/subscriptions", list["id"]),
+                json!({"patron_id": p}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{subscription}");
+        for class in ["program_registration", "mailing_list"] {
+            let (status, hold) = app
+                .post(
+                    &director,
+                    "/api/v1/legal-holds",
+                    json!({
+                        "reference": "Case 7", "record_class": class, "patron_id": p,
+                        "from_date": "2026-01-01", "to_date": "2026-12-31",
+                    }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{hold}");
+            assert_eq!(hold["records"], 1, "{hold}");
+        }
+        let (status, body) = app
+            .call(
+                Some(&clerk),
+                "DELETE",
+                &format!("/api/v1/program-registrations/{}", registration["id"]),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "record_preserved"),
+            "{body}"
+        );
+        let (status, body) = app
+            .call(
+                Some(&clerk),
+                "DELETE",
+                &format!("/api/v1/subscriptions/{}", subscription["id"]),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "record_preserved"),
+            "{body}"
+        );
+        // The card lapses; the registration is kept for its held subscription.
+        let (status, _) = app
+            .call(
+                Some(&clerk),
+                "PATCH",
+                &format!("/api/v1/patrons/{p}"),
+                Some(json!({"expires_on": "2026-03-10"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        app.advance(Duration::days(30));
+        let summary = app.purge().await;
+        assert_eq!(
+            TestApp::destroyed(&summary, "patron registrations"),
+            0,
+            "{summary}"
+        );
+        assert_eq!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM list_subscriptions WHERE id = {}",
+                subscription["id"]
+            )),
+            1
+        );
+        assert_eq!(
+            app.raw_count(&format!("SELECT COUNT(*) FROM patrons WHERE id = {p}")),
+            1
+        );
+        app.finish();
+    }
+}
+
 on_both_engines!(
     d1_each_class_is_destroyed_exactly_when_due,
+    l5_a_legal_hold_stops_desk_deletion_and_keeps_a_held_subscription,
     d1_unpaid_fines_open_loans_and_open_requests_keep_records,
     l5_legal_holds_pin_records_for_ninety_days_renewable_once,
     l5_a_released_hold_frees_its_records_at_once,

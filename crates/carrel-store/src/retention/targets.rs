@@ -86,6 +86,13 @@ const PATRON_NEEDS: &[(&str, &str)] = &[
         "money owed",
         "(EXISTS (SELECT 1 FROM fines x WHERE x.patron_id = t.id AND x.settled_at IS NULL) OR EXISTS (SELECT 1 FROM ill_requests x WHERE x.patron_id = t.id AND x.closed_at IS NULL))",
     ),
+    // The registration's purge deletes its subscriptions with it; one a
+    // legal hold pins keeps them both (the purge drops the pins of ended
+    // holds before it reaches registrations).
+    (
+        "subscription under a legal hold",
+        "EXISTS (SELECT 1 FROM list_subscriptions x JOIN legal_hold_records pin ON pin.record_kind = 'list_subscription' AND pin.record_id = x.id WHERE x.patron_id = t.id)",
+    ),
     (
         "guardian of a linked account",
         "EXISTS (SELECT 1 FROM patrons x WHERE x.guardian_id = t.id)",
