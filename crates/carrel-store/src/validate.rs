@@ -201,7 +201,13 @@ pub fn field_label(key: &str) -> String {
 /// control characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
     let trimmed = value.trim();
-    if trimmed.is_empty() {
+    // Text of nothing but invisible characters (zero-width spaces, joiners,
+    // a byte-order mark) reads as empty on screen: a reason recorded that
+    // way says nothing.
+    if trimmed
+        .chars()
+        .all(|c| c.is_whitespace() || is_invisible(c))
+    {
         return Err(Error::invalid(
             "empty_field",
             format!("{field} must not be empty"),
@@ -219,7 +225,26 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
             format!("{field} must not contain control characters such as tabs or line breaks"),
         ));
     }
+    // Bidirectional overrides and isolates make text display in another
+    // order than it is stored (a name or a reason that reads differently on
+    // a screen than in an export). Marks (U+200E, U+200F) stay: scripts
+    // written right to left need them.
+    if trimmed
+        .chars()
+        .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(Error::invalid(
+            "bad_characters",
+            format!("{field} must not contain bidirectional override characters"),
+        ));
+    }
     Ok(trimmed.to_string())
+}
+
+/// Characters that show nothing: zero-width space, joiners, word joiner,
+/// the byte-order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
 /// An e-mail address of a plausible shape (one `@`, a dot in the domain).
@@ -245,6 +270,16 @@ pub fn email(value: &str) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_of_invisible_characters_is_empty_and_overrides_are_refused() {
+        assert!(text("reason", "\u{200B}\u{200B}", 100).is_err());
+        assert!(text("reason", " \u{FEFF} ", 100).is_err());
+        assert!(text("name", "Ada\u{202E}ecalvoL", 100).is_err());
+        assert!(text("name", "\u{2067}x\u{2069}", 100).is_err());
+        assert_eq!(text("name", "\u{200F}שלום", 100).unwrap(), "\u{200F}שלום");
+        assert_eq!(text("reason", " a reason ", 100).unwrap(), "a reason");
+    }
+
     use super::*;
 
     #[test]
