@@ -105,7 +105,8 @@ pub fn of_patron(
 ) -> Result<Vec<ComputerSession>, Error> {
     let rows = tx.conn.query(
         &format!(
-            "SELECT {COLUMNS} FROM computer_sessions WHERE patron_id = ? ORDER BY started_at, id"
+            "SELECT {COLUMNS} FROM computer_sessions WHERE patron_id = ? AND {} ORDER BY started_at, id",
+            crate::retention::not_kept_in_secret("computer_session", "computer_sessions.id")
         ),
         params![patron_id],
     )?;

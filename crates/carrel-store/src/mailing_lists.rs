@@ -194,7 +194,10 @@ pub fn of_patron(
     patron_id: i64,
 ) -> Result<Vec<Subscription>, Error> {
     let rows = tx.conn.query(
-        "SELECT id, list_id, patron_id, subscribed_at FROM list_subscriptions WHERE patron_id = ? ORDER BY id",
+        &format!(
+            "SELECT id, list_id, patron_id, subscribed_at FROM list_subscriptions WHERE patron_id = ? AND {} ORDER BY id",
+            crate::retention::not_kept_in_secret("list_subscription", "list_subscriptions.id")
+        ),
         params![patron_id],
     )?;
     grant.record(

@@ -207,7 +207,10 @@ pub fn of_patron(
     patron_id: i64,
 ) -> Result<Vec<Registration>, Error> {
     let rows = tx.conn.query(
-        "SELECT id, program_id, patron_id, registered_at FROM program_registrations WHERE patron_id = ? ORDER BY id",
+        &format!(
+            "SELECT id, program_id, patron_id, registered_at FROM program_registrations WHERE patron_id = ? AND {} ORDER BY id",
+            crate::retention::not_kept_in_secret("program_registration", "program_registrations.id")
+        ),
         params![patron_id],
     )?;
     grant.record(

@@ -2394,8 +2394,117 @@ async fn l2_counsels_confirmations_cannot_be_skipped(engine: Engine) {
     app.finish();
 }
 
+/// L5 with L6: once a purge has passed over records that only a restricted
+/// case's legal holds keep, everyone outside the case's circle sees them as
+/// destroyed: not in the retention plan, not in the patron's lists, not in
+/// the patron's own download (which would tip off the person the order
+/// protects). The Director still counts them, and when the holds end the
+/// next purge destroys them.
+async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circle(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        app.add_staff("clerk-b", "clerk", None).await;
+        let clerk = app.sign_in("clerk").await;
+        let patron = app
+            .new_patron_with(&clerk, json!({"pin": "2468013579"}))
+            .await;
+        let item = app.new_item().await;
+        let (status, loan) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {loan}");
+        app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+            .await;
+        app.advance(Duration::days(61));
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let (status, gagged) = app
+            .post(&clerk, "/api/v1/disclosures", json!({
+                "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
+                "subject_patron_id": patron.id, "basis": "federal_order",
+                "classes": ["circulation"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+                "gagged": true, "documents": docs(&["national_security_letter", "preservation_request"]),
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {gagged}");
+        let restricted = gagged["reference"].as_str().unwrap().to_string();
+        let (status, preserved) =
+            step(&app, &director, &restricted, "preservation", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {preserved}");
+        let summary = app.purge().await;
+        assert_eq!(
+            TestApp::destroyed(&summary, "loans"),
+            0,
+            "{name}: the hold keeps it"
+        );
+
+        let loans_in_plan = |plan: &Value| -> Value {
+            plan["classes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["class"] == "circulation")
+                .unwrap()["targets"][0]
+                .clone()
+        };
+        let auditor = app.sign_in("auditor").await;
+        let (_, plan) = app.get(&auditor, "/api/v1/retention").await;
+        let loans = loans_in_plan(&plan);
+        assert_eq!(
+            (loans["held"].as_i64(), loans["due"].as_i64()),
+            (Some(0), Some(0)),
+            "{name}: {loans}"
+        );
+        let clerk_b = app.sign_in_user("clerk-b").await;
+        let (status, listed) = app
+            .get(&clerk_b, &format!("/api/v1/patrons/{}/loans", patron.id))
+            .await;
+        assert_eq!((status, listed), (StatusCode::OK, json!([])), "{name}");
+        let (_, session) = app
+            .call(
+                None,
+                "POST",
+                "/api/v1/patron-session",
+                Some(json!({"card_barcode": patron.barcode, "pin": "2468013579"})),
+            )
+            .await;
+        let token = session["token"].as_str().unwrap().to_string();
+        let (status, own) = app.get_text(&token, "/api/v1/my/records").await;
+        assert_eq!(status, StatusCode::OK, "{name}: {own}");
+        let own: Value = serde_json::from_str(&own).unwrap();
+        assert_eq!(
+            own["records"]["circulation"]["loans"],
+            json!([]),
+            "{name}: {own}"
+        );
+        // The Director, in the circle, counts it as held.
+        let (_, plan) = app.get(&director, "/api/v1/retention").await;
+        assert_eq!(loans_in_plan(&plan)["legal_hold"], 1, "{name}: {plan}");
+        // When the holds end, the next purge destroys it.
+        app.advance(Duration::days(200));
+        let summary = app.purge().await;
+        assert_eq!(
+            TestApp::destroyed(&summary, "loans"),
+            1,
+            "{name}: {summary}"
+        );
+        assert_eq!(
+            app.raw_count("SELECT COUNT(*) FROM kept_in_secret"),
+            0,
+            "{name}"
+        );
+        app.note_personal(&["2468013579"]);
+        app.finish();
+    }
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circle,
     l2_counsels_confirmations_cannot_be_skipped,
     d1_a_released_package_goes_with_the_records_it_holds,
     l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form,

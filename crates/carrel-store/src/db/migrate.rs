@@ -88,6 +88,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0009_failed_attempts.sql"),
         then: None,
     },
+    Migration {
+        version: 11,
+        sqlite: include_str!("../../migrations/sqlite/0011_kept_in_secret.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_kept_in_secret.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

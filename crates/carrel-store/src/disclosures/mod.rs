@@ -1375,6 +1375,7 @@ fn package_for(
         &stored.classes,
         stored.from_date,
         stored.to_date,
+        stored.gagged,
     )?;
     store_package(tx, stored.id, &package, true)?;
     Ok(package)

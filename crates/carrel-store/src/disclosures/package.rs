@@ -69,6 +69,7 @@ pub(crate) fn build(
     classes: &[RecordClass],
     from: NaiveDate,
     to: NaiveDate,
+    include_kept_in_secret: bool,
 ) -> Result<Package, Error> {
     let zone = tx.policy().library.time_zone;
     let (start, end) = (
@@ -93,9 +94,16 @@ pub(crate) fn build(
         }
         for target in targets::of_class(class).filter(|t| !t.export.is_empty()) {
             let columns: Vec<&str> = target.export.iter().map(|(_, sql)| *sql).collect();
+            // Records kept in secret for a restricted request go only into
+            // that circle's packages (L6).
+            let secret = if include_kept_in_secret {
+                "1 = 1".to_string()
+            } else {
+                crate::retention::not_kept_in_secret(target.kind, "t.id")
+            };
             let rows = tx.conn.query(
                 &format!(
-                    "SELECT {} FROM {} t WHERE t.patron_id = ? AND {occurred} >= ? AND {occurred} < ? ORDER BY t.id",
+                    "SELECT {} FROM {} t WHERE t.patron_id = ? AND {occurred} >= ? AND {occurred} < ? AND {secret} ORDER BY t.id",
                     columns.join(", "),
                     target.table,
                     occurred = target.occurred,

@@ -38,6 +38,46 @@ use serde::Serialize;
 pub(crate) use self::audit_log::FLOOR_MARK;
 pub(crate) use self::statistics::{age_band, local_date};
 
+/// SQL true unless the record in `id_column` (of kind `kind`) is kept in
+/// secret: a purge would have destroyed it, and only a legal hold of a
+/// request under a non-disclosure order keeps it. Lists, downloads and
+/// counts outside the request's circle leave such records out, as if
+/// destroyed (L6).
+pub(crate) fn not_kept_in_secret(kind: &str, id_column: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM kept_in_secret ks WHERE ks.kind = '{kind}' AND ks.id = {id_column})")
+}
+
+/// Notes, once per target per purge, the records this purge would destroy
+/// but for the legal holds of requests under a non-disclosure order: only
+/// those holds pin them. From now on they are as if destroyed outside the
+/// requests' circles (see [`not_kept_in_secret`]).
+fn note_kept_in_secret(
+    tx: &mut Tx<'_>,
+    rule: &RetentionRule,
+    target: &Target,
+) -> Result<(), Error> {
+    let b = bound(tx, rule, target);
+    let now = tx.now().timestamp();
+    let (gagged, _) = hidden_hold_sql(None);
+    let by_gagged = held_by_sql(target, &format!("NOT {gagged}"));
+    let by_others = held_by_sql(target, &gagged);
+    tx.conn.execute(
+        &format!(
+            "INSERT INTO kept_in_secret (kind, id)
+             SELECT '{kind}', t.id FROM {from}
+             WHERE {governed} AND {event} < ? AND {by_gagged} AND NOT {by_others}{needs}
+             ON CONFLICT (kind, id) DO NOTHING",
+            kind = target.kind,
+            from = target.from,
+            governed = governed_sql(rule),
+            event = target.event,
+            needs = not_needed_sql(target),
+        ),
+        &[b.param(), Param::Int(now), Param::Int(now)],
+    )?;
+    Ok(())
+}
+
 /// Whether records of `kind` (as audit entries name them, `kind:id`) are
 /// ever destroyed: the audit log then forgets which entries named them.
 pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
@@ -374,7 +414,15 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
         let mut plans = Vec::new();
         for target in targets::of_class(class) {
             let b = bound(tx, rule, target);
-            let (from, event, governed) = (target.from, target.event, governed_sql(rule));
+            // Outside the gag circle, records kept in secret are as if
+            // destroyed (L6).
+            let secret = if viewer.is_some_and(|v| v.in_circle) {
+                "1 = 1".to_string()
+            } else {
+                not_kept_in_secret(target.kind, "t.id")
+            };
+            let governed = format!("{} AND {secret}", governed_sql(rule));
+            let (from, event) = (target.from, target.event);
             let held = count(
                 tx,
                 &format!("SELECT COUNT(*) FROM {from} WHERE {governed}"),
@@ -705,6 +753,7 @@ pub fn purge(
             let (walk, (lowest, highest)) = store.transact(|tx| {
                 claim_run(tx, run_id)?;
                 unpin_ended_holds(tx, target)?;
+                note_kept_in_secret(tx, rule, target)?;
                 walk_for(tx, rule, target)
             })?;
             let (workers, chunks) = match walk {
@@ -1003,6 +1052,10 @@ fn destroy_step(
     // Whichever the disposal, the record no longer links its patron to
     // anything, so neither may the audit entries of its operations.
     crate::audit::forget_records(&mut tx.conn, target.kind, in_step, &[])?;
+    tx.conn.execute(
+        &format!("DELETE FROM kept_in_secret WHERE kind = ? AND id {in_step}"),
+        params![target.kind],
+    )?;
     // So may no disclosure package kept for download (a copy of them).
     let patron = if target.table == "patrons" {
         "t.id"
