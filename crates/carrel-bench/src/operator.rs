@@ -10,7 +10,10 @@
 //! - `signin-timing`: how long a refused patron sign-in takes, for a
 //!   wrong PIN, a card that does not exist, a blocked card and a card
 //!   locked by failed sign-ins: the answers are the same (C2), and so must
-//!   be their time, or the time tells a guesser which cards exist.
+//!   be their time, or the time tells a guesser which cards exist. Then a
+//!   wrong PIN at existing cards against missing card numbers, each within
+//!   the per-account limit, with a clerk at the desk: p10, p50, p90 and
+//!   how well the best threshold on time tells them apart.
 //! - `cron-purge`: the same desk probe while `carrel purge` runs from
 //!   another process against the live server's SQLite file, with a backlog
 //!   from `carrel demo`; and the same purge with no server, for its time.
@@ -555,8 +558,75 @@ async fn signin_timing() {
         println!("  {kind:<24} {}", t.summary());
     }
     println!("  distinct answers (status and body): {}", answers.len());
+
+    // A wrong PIN at a card that exists against a card number that does
+    // not, both within the per-account limit (so each writes its count),
+    // while a clerk works at the desk: 40 cards and 40 missing numbers,
+    // five attempts each, interleaved. A missing card used to skip the
+    // count's write and commit, and was told apart by its time.
+    let mut existing = Vec::new();
+    for n in 100..140 {
+        existing.push(register(n, json!({})).await);
+    }
+    let missing: Vec<String> = (0..40).map(|n| format!("2199999999{n:04}")).collect();
+    let patron = server.url("/api/v1/patrons/1");
+    let probe = DeskProbe::start(&client, &patron, &desk);
+    let (mut wrong_pin, mut no_card) = (Latencies(Vec::new()), Latencies(Vec::new()));
+    for _ in 0..5 {
+        for (card, number) in existing.iter().zip(&missing) {
+            wrong_pin.0.push(attempt(card.clone(), "9999").await.0);
+            no_card.0.push(attempt(number.clone(), "9999").await.0);
+        }
+    }
+    let (desk_times, _) = probe.finish().await;
+    println!(
+        "  with a clerk at the desk (desk: {}):",
+        desk_times.summary()
+    );
+    for (kind, t) in [
+        ("existing card, wrong PIN", &wrong_pin),
+        ("missing card", &no_card),
+    ] {
+        println!(
+            "  {kind:<24} {} requests, p10 {}, p50 {}, p90 {}",
+            t.0.len(),
+            ms(t.pick(0.10)),
+            ms(t.pick(0.50)),
+            ms(t.pick(0.90))
+        );
+    }
+    println!(
+        "  the best single threshold on time tells them apart {:.0}% of the time (50% is a coin)",
+        best_threshold_accuracy(&wrong_pin.0, &no_card.0) * 100.0
+    );
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// How often the best classifier of the form "slower than t is one kind"
+/// is right, over two equally large samples: 0.5 when time tells nothing.
+fn best_threshold_accuracy(a: &[Duration], b: &[Duration]) -> f64 {
+    let mut all: Vec<(Duration, bool)> = a
+        .iter()
+        .map(|d| (*d, true))
+        .chain(b.iter().map(|d| (*d, false)))
+        .collect();
+    all.sort();
+    let total = all.len() as f64;
+    let (mut a_below, mut b_below) = (0usize, 0usize);
+    let mut best: f64 = 0.5;
+    for (_, is_a) in &all {
+        if *is_a {
+            a_below += 1;
+        } else {
+            b_below += 1;
+        }
+        // "At or below the threshold is b": right for b below, a above.
+        let b_fast = (b_below + (a.len() - a_below)) as f64 / total;
+        let a_fast = (a_below + (b.len() - b_below)) as f64 / total;
+        best = best.max(b_fast).max(a_fast);
+    }
+    best
 }
 
 /// `carrel purge` from another process beside a live server: the desk's

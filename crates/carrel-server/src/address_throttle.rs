@@ -40,16 +40,24 @@
 //!
 //! Memory is bounded: at most [`TRACKED_ADDRESSES`] addresses with
 //! failures in their window are tracked (an address whose guesses all
-//! succeeded, or whose window has passed, takes no room). When all are
-//! taken, new addresses share one overflow count with the same limit, so a
-//! guesser with more addresses than that gains nothing more from them and
-//! memory stays near 1 MiB; addresses already tracked are not affected.
+//! succeeded, or whose window has passed, takes no room), a few MiB. When
+//! all places are taken, a new address takes the place of one whose
+//! window has passed, or else of the address that guessed least recently
+//! (a warning is logged, once every 10 s). A new address is never refused
+//! for other addresses' failures: when new addresses shared one overflow
+//! count, 16,389 failed sign-ins from as many addresses (IPv6 /64s are
+//! cheap) refused every sign-in in the library, the Director's included.
+//! A flood of addresses now evicts mostly itself, and an address it evicts
+//! gets a fresh count: so a guesser with more addresses than places gets
+//! more guesses, and what bounds those is the count per account (10 per
+//! account per window), which the database keeps whatever happens here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
+use carrel_store::quiet_log::NowAndThen;
 use carrel_store::Error;
 
 /// Failed guesses one address may make in the throttle window. Below
@@ -130,26 +138,28 @@ pub struct AddressThrottle {
 }
 
 struct State {
-    tracked: HashMap<AddressKey, Window>,
-    /// Shared by new addresses while every tracked place is taken.
-    overflow: Window,
+    tracked: HashMap<AddressKey, Entry>,
+    /// The tracked addresses by their latest guess (its `Entry::latest`),
+    /// oldest first: the one to evict when every place is taken.
+    by_latest_guess: BTreeMap<u64, AddressKey>,
+    /// Numbers guesses in the order they come, for `by_latest_guess`, and
+    /// entries, so a reservation never settles with an entry that
+    /// replaced its own after an eviction.
+    next_number: u64,
     /// When the tracked addresses were last swept for passed windows (at
     /// most once a second, so a full table costs one sweep a second, not
     /// one a request).
     swept_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Window {
-    started_at: i64,
-    failures: u32,
-}
-
-/// Where a guess's place was taken.
 #[derive(Debug, Clone, Copy)]
-enum Slot {
-    Tracked(AddressKey),
-    Overflow,
+struct Entry {
+    /// The number the entry was made with: its identity.
+    made: u64,
+    /// The number of the address's latest guess.
+    latest: u64,
+    window_started_at: i64,
+    failures: u32,
 }
 
 /// One guess's place in its address's count. Consumed without
@@ -158,7 +168,8 @@ enum Slot {
 #[must_use = "a reservation is settled by give_back or settle"]
 pub struct Reservation {
     throttle: Arc<AddressThrottle>,
-    slot: Slot,
+    address: AddressKey,
+    entry_made: u64,
     window_started_at: i64,
 }
 
@@ -174,7 +185,8 @@ impl AddressThrottle {
             window_seconds: carrel_store::attempts::THROTTLE_MINUTES * 60,
             state: Mutex::new(State {
                 tracked: HashMap::new(),
-                overflow: Window::default(),
+                by_latest_guess: BTreeMap::new(),
+                next_number: 0,
                 swept_at: i64::MIN,
             }),
         }
@@ -185,49 +197,78 @@ impl AddressThrottle {
     /// from the store's clock); `None` if it has used them up.
     pub fn reserve(self: &Arc<Self>, address: AddressKey, now: i64) -> Option<Reservation> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = self.slot_for(&mut state, address, now);
-        let window = state.window(slot);
-        if now >= window.started_at + self.window_seconds {
-            *window = Window {
-                started_at: now,
-                failures: 0,
-            };
-        }
-        if window.failures >= self.limit {
-            return None;
-        }
-        window.failures += 1;
-        Some(Reservation {
-            throttle: self.clone(),
-            slot,
-            window_started_at: window.started_at,
-        })
-    }
-
-    /// The address's own place if it is tracked or there is room, else the
-    /// shared overflow.
-    fn slot_for(&self, state: &mut State, address: AddressKey, now: i64) -> Slot {
-        if state.tracked.contains_key(&address) {
-            return Slot::Tracked(address);
-        }
-        if state.tracked.len() >= self.capacity && now > state.swept_at {
-            let window_seconds = self.window_seconds;
-            state
-                .tracked
-                .retain(|_, w| now < w.started_at + window_seconds);
-            state.swept_at = now;
-        }
-        if state.tracked.len() < self.capacity {
+        let state = &mut *state;
+        if !state.tracked.contains_key(&address) {
+            self.make_room(state, now);
+            let made = state.number();
             state.tracked.insert(
                 address,
-                Window {
-                    started_at: now,
+                Entry {
+                    made,
+                    latest: made,
+                    window_started_at: now,
                     failures: 0,
                 },
             );
-            Slot::Tracked(address)
-        } else {
-            Slot::Overflow
+            state.by_latest_guess.insert(made, address);
+        }
+        // Every guess, a refused one too, makes the address recent: a
+        // guesser that keeps knocking at its limit is the last to be
+        // evicted, not the first.
+        let latest = state.number();
+        let entry = state.tracked.get_mut(&address)?;
+        state.by_latest_guess.remove(&entry.latest);
+        state.by_latest_guess.insert(latest, address);
+        entry.latest = latest;
+        if now >= entry.window_started_at + self.window_seconds {
+            entry.window_started_at = now;
+            entry.failures = 0;
+        }
+        if entry.failures >= self.limit {
+            return None;
+        }
+        entry.failures += 1;
+        Some(Reservation {
+            throttle: self.clone(),
+            address,
+            entry_made: entry.made,
+            window_started_at: entry.window_started_at,
+        })
+    }
+
+    /// Frees a place for a new address when all are taken: first the
+    /// addresses whose window has passed, then the one that guessed least
+    /// recently.
+    fn make_room(&self, state: &mut State, now: i64) {
+        if state.tracked.len() < self.capacity {
+            return;
+        }
+        if now > state.swept_at {
+            let window_seconds = self.window_seconds;
+            let by_latest_guess = &mut state.by_latest_guess;
+            state.tracked.retain(|_, entry| {
+                let current = now < entry.window_started_at + window_seconds;
+                if !current {
+                    by_latest_guess.remove(&entry.latest);
+                }
+                current
+            });
+            state.swept_at = now;
+        }
+        if state.tracked.len() < self.capacity {
+            return;
+        }
+        if let Some((_, evicted)) = state.by_latest_guess.pop_first() {
+            state.tracked.remove(&evicted);
+        }
+        // Never the addresses: they are personal data.
+        static EVICTING: NowAndThen = NowAndThen::new();
+        if let Some(held_back) = EVICTING.due() {
+            tracing::warn!(
+                held_back,
+                capacity = self.capacity,
+                "failed guesses from more addresses than the throttle tracks (a flood?): the least recent are forgotten"
+            );
         }
     }
 
@@ -248,11 +289,9 @@ impl Default for AddressThrottle {
 }
 
 impl State {
-    fn window(&mut self, slot: Slot) -> &mut Window {
-        match slot {
-            Slot::Tracked(address) => self.tracked.entry(address).or_default(),
-            Slot::Overflow => &mut self.overflow,
-        }
+    fn number(&mut self) -> u64 {
+        self.next_number += 1;
+        self.next_number
     }
 }
 
@@ -264,17 +303,18 @@ impl Reservation {
             .state
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let window = match self.slot {
-            Slot::Tracked(address) => state.tracked.get_mut(&address),
-            Slot::Overflow => Some(&mut state.overflow),
-        };
-        // A window that has started again since owes this guess nothing.
-        let Some(window) = window.filter(|w| w.started_at == self.window_started_at) else {
+        // An entry evicted since, or whose window has started again, owes
+        // this guess nothing.
+        let Some(entry) = state.tracked.get_mut(&self.address).filter(|entry| {
+            entry.made == self.entry_made && entry.window_started_at == self.window_started_at
+        }) else {
             return;
         };
-        window.failures = window.failures.saturating_sub(1);
-        if let (0, Slot::Tracked(address)) = (window.failures, self.slot) {
-            state.tracked.remove(&address);
+        entry.failures = entry.failures.saturating_sub(1);
+        if entry.failures == 0 {
+            let latest = entry.latest;
+            state.tracked.remove(&self.address);
+            state.by_latest_guess.remove(&latest);
         }
     }
 
@@ -375,24 +415,70 @@ mod tests {
         assert!(throttle.reserve(me, 15 * 60).is_some(), "a new window");
     }
 
+    fn address(n: u32) -> AddressKey {
+        AddressKey::from(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)))
+    }
+
     #[test]
-    fn many_addresses_cannot_grow_the_table_or_escape_the_limit() {
+    fn a_flood_of_addresses_cannot_refuse_anyone_else_or_grow_the_table() {
         let throttle = Arc::new(AddressThrottle::with_capacity(2, 4));
-        let mut allowed = 0;
+        // A flood: 1000 addresses, each using up its guesses.
         for n in 0..1000u32 {
-            let address = AddressKey::from(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)));
-            if let Some(failed) = throttle.reserve(address, 0) {
-                let _ = failed;
-                allowed += 1;
+            for _ in 0..2 {
+                let _failed = throttle.reserve(address(n), 0).unwrap();
             }
         }
+        assert_eq!(throttle.tracked(), 4, "the table stays bounded");
+        // Someone else, from an address of their own, still gets their
+        // guesses: the flood's failures are not theirs. (With one shared
+        // overflow count, everyone new was refused here.)
+        let director = AddressKey::from(v4("192.0.2.1"));
+        let _failed = throttle.reserve(director, 1).unwrap();
+        throttle.reserve(director, 1).unwrap().give_back();
+        assert!(throttle.reserve(director, 1).is_some());
         assert_eq!(throttle.tracked(), 4);
-        // Four tracked addresses with 1 failure each, then 2 in the
-        // shared overflow: the other 994 addresses got nothing.
-        assert_eq!(allowed, 4 + 2);
-        // Once their windows pass, the places are taken anew.
-        let late = AddressKey::from(v4("192.0.2.99"));
-        assert!(throttle.reserve(late, 15 * 60).is_some());
-        assert_eq!(throttle.tracked(), 1);
+    }
+
+    #[test]
+    fn passed_windows_are_evicted_before_the_least_recent_guesser() {
+        let throttle = Arc::new(AddressThrottle::with_capacity(2, 4));
+        let window = 15 * 60;
+        // Three addresses fail at the start; a guesser uses up its
+        // guesses later, and keeps knocking.
+        for n in 0..3 {
+            let _failed = throttle.reserve(address(n), 0).unwrap();
+        }
+        let guesser = address(100);
+        for _ in 0..2 {
+            let _failed = throttle.reserve(guesser, window - 10).unwrap();
+        }
+        assert!(throttle.reserve(guesser, window - 5).is_none());
+        // Once the first three windows have passed, newcomers take their
+        // places, and the guesser stays refused.
+        for n in 200..203 {
+            let _failed = throttle.reserve(address(n), window).unwrap();
+        }
+        assert!(throttle.reserve(guesser, window + 1).is_none());
+        // With no window passed, the least recent guesser goes: the
+        // guesser knocked last, so a newcomer evicts one of the others.
+        let _failed = throttle.reserve(address(300), window + 2).unwrap();
+        assert!(throttle.reserve(guesser, window + 3).is_none());
+        assert_eq!(throttle.tracked(), 4);
+    }
+
+    #[test]
+    fn a_reservation_does_not_settle_with_the_entry_that_replaced_its_own() {
+        let throttle = Arc::new(AddressThrottle::with_capacity(2, 1));
+        let me = address(1);
+        let first = throttle.reserve(me, 0).unwrap();
+        // Evicted by another address, then back with a fresh count.
+        let _other = throttle.reserve(address(2), 0).unwrap();
+        let _mine_again = throttle.reserve(me, 0).unwrap();
+        first.give_back();
+        let _second = throttle.reserve(me, 0).unwrap();
+        assert!(
+            throttle.reserve(me, 0).is_none(),
+            "the old place was given back to the new entry"
+        );
     }
 }

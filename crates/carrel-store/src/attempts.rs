@@ -43,6 +43,12 @@ pub const MAX_REFUSED_MINOR_LOOKUPS: i64 = 5;
 pub(crate) enum Account {
     Staff(i64),
     Patron(i64),
+    /// A username no active staff account has, by its keyed pseudonym
+    /// (`AuditKey::pseudonym`), never the name itself.
+    UnknownStaff(i64),
+    /// A card number no card that may sign in has (none such, or one
+    /// blocked, expired or without a PIN), by its keyed pseudonym.
+    UnknownCard(i64),
 }
 
 impl Account {
@@ -50,12 +56,17 @@ impl Account {
         match self {
             Account::Staff(_) => "staff",
             Account::Patron(_) => "patron",
+            Account::UnknownStaff(_) => "unknown_staff",
+            Account::UnknownCard(_) => "unknown_card",
         }
     }
 
     fn id(self) -> i64 {
         match self {
-            Account::Staff(id) | Account::Patron(id) => id,
+            Account::Staff(id)
+            | Account::Patron(id)
+            | Account::UnknownStaff(id)
+            | Account::UnknownCard(id) => id,
         }
     }
 }
@@ -138,4 +149,16 @@ pub(crate) fn give_back(tx: &mut Tx<'_>, account: Account, attempt: Attempt) -> 
         params![account.kind(), account.id(), attempt.name()],
     )?;
     Ok(())
+}
+
+/// Deletes the rows whose window has passed: they count nothing any more,
+/// and the rows of unknown names (pseudonyms of mistyped or guessed card
+/// numbers) would otherwise pile up. Run with every retention purge.
+pub(crate) fn forget_passed_windows(tx: &mut Tx<'_>) -> Result<i64, Error> {
+    let passed = tx.now().timestamp() - THROTTLE_MINUTES * 60;
+    let forgotten = tx.conn.execute(
+        "DELETE FROM failed_attempts WHERE window_started_at <= ?",
+        params![passed],
+    )?;
+    Ok(forgotten as i64)
 }

@@ -456,8 +456,10 @@ pub(crate) fn record_online_refusal(
     code: &'static str,
 ) {
     use carrel_policy::disclosure::Step;
+    // Not logged: the reason (no such card, not the guardian, come of
+    // age) says something about a card and its holder, and the design
+    // keeps it for auditors only, in the audit log below.
     let who = Who::Patron(patron.patron_id);
-    tracing::info!(actor = %who.label(), code, "online request for a minor's records refused");
     tx.queue_audit(PendingEntry {
         at: tx.now().timestamp(),
         actor: who.label(),

@@ -35,18 +35,23 @@ const MAY_SIGN_IN: &str = "p.status = 'active' AND p.expires_on >= ? AND p.pin_h
 /// malformed card number included (see `sign_in`).
 pub fn sign_in(store: &Store, card_barcode: &str, pin: &str) -> Result<PatronSession, Error> {
     let barcode = CardBarcode::parse(card_barcode).ok();
+    // A malformed number is counted under its own pseudonym too, so that
+    // its refusal does the same work as any other.
+    let name = barcode.as_ref().map_or(card_barcode, CardBarcode::as_str);
     let token = random_token()?;
     sign_in::sign_in(
         store,
         AccountKind::Patron,
+        name,
         pin,
         |tx| {
             let Some(barcode) = &barcode else {
                 return Ok(None);
             };
             let today = tx.today().to_string();
+            let lock = tx.conn.for_update();
             let row = tx.conn.query_opt(
-                &format!("SELECT p.id, p.pin_hash FROM patrons p WHERE p.card_barcode = ? AND {MAY_SIGN_IN}"),
+                &format!("SELECT p.id, p.pin_hash FROM patrons p WHERE p.card_barcode = ? AND {MAY_SIGN_IN}{lock}"),
                 params![barcode.as_str(), &today],
             )?;
             row.map(|row| {
@@ -88,9 +93,11 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<PatronActor, Error> 
     }
 }
 
-/// Ends every session of a card at once: at sign-out, and when staff block
-/// the card, change its PIN or its barcode (someone who learnt the old PIN,
-/// or holds a lost card, must not stay signed in).
+/// Ends every session of a card at once: at sign-out, and when staff
+/// change its PIN, its barcode, its standing or its expiry (someone who
+/// learnt the old PIN, or holds a lost card, must not stay signed in, and
+/// a session the card's expiry stopped must not come back when the card
+/// is renewed).
 pub(crate) fn end_all(tx: &mut Tx<'_>, patron_id: i64) -> Result<(), Error> {
     tx.conn.execute(
         "DELETE FROM patron_sessions WHERE patron_id = ?",

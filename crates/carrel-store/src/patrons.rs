@@ -401,11 +401,19 @@ pub fn update(
         params![guardian, tx.now().timestamp(), id],
     )?;
     write_fields(tx, id, &changes.fields)?;
-    // A new PIN or card number, or a block, ends every session the card
-    // has open: whoever learnt the old PIN, or holds the lost card, is out
-    // at once, not when the session runs out.
-    let blocked = changes.status.as_deref() == Some("blocked");
-    if changes.pin_hash.is_some() || changes.card_barcode.is_some() || blocked {
+    // A new PIN or card number, or a new standing, ends every session the
+    // card has open: whoever learnt the old PIN, or holds the lost card, is
+    // out at once, not when the session runs out. So does a new expiry
+    // date: a session its card's expiry stopped (in the past, by time or
+    // by staff) must not work again when the card is renewed.
+    let new_standing = changes
+        .status
+        .as_ref()
+        .is_some_and(|status| *status != current.status);
+    let new_expiry = changes
+        .expires_on
+        .is_some_and(|date| date.to_string() != current.expires_on);
+    if changes.pin_hash.is_some() || changes.card_barcode.is_some() || new_standing || new_expiry {
         crate::patron_sessions::end_all(tx, id)?;
     }
     grant.record(

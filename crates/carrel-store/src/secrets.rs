@@ -136,6 +136,29 @@ impl AuditKey {
         mac.update(message);
         hex(&mac.finalize().into_bytes())
     }
+
+    /// A keyed pseudonym of a name no account has (an unknown card number
+    /// or username), under which its failed sign-ins are counted: the
+    /// database never holds the name itself, and without the key (kept
+    /// outside the database) a pseudonym cannot be matched to names by
+    /// trying them. The key used is derived from the audit key for this
+    /// use alone, so a pseudonym is never an audit hash. 63 bits: two names
+    /// share a count once in billions of pairs, and only unknown names
+    /// share it, which no sign-in can succeed with anyway.
+    pub(crate) fn pseudonym(&self, kind: &str, name: &str) -> i64 {
+        let mut derive =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        derive.update(b"carrel: pseudonyms of unknown sign-in names");
+        let derived = derive.finalize().into_bytes();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&derived).expect("HMAC takes any key length");
+        mac.update(kind.as_bytes());
+        mac.update(b"\0");
+        mac.update(name.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        (u64::from_be_bytes(first) >> 1) as i64
+    }
 }
 
 impl std::fmt::Debug for AuditKey {

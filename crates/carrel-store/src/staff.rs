@@ -222,10 +222,12 @@ pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session,
     sign_in::sign_in(
         store,
         AccountKind::Staff,
+        username,
         password,
         |tx| {
+            let lock = tx.conn.for_update();
             let row = tx.conn.query_opt(
-                "SELECT id, password_hash, role FROM staff WHERE username = ? AND active = 1",
+                &format!("SELECT id, password_hash, role FROM staff WHERE username = ? AND active = 1{lock}"),
                 params![username],
             )?;
             row.map(|row| {

@@ -1161,6 +1161,16 @@ async fn r3_minor_records_refusals_are_one_answer_and_audited(engine: Engine) {
             assert_eq!(answer, first, "{name}: '{case}' is answered differently");
         }
         assert_eq!(minor_record_refusals(&app, &guardian), 4, "{name}");
+        // The reasons are the audit log's alone: no log line ties this
+        // patron to a refusal's reason (it was `actor=patron:N
+        // code="majority_reached"` at INFO).
+        let actor = format!("patron:{}", guardian.id);
+        let logs = crate::helpers::captured_logs();
+        for line in logs.lines().filter(|line| line.contains(&actor)) {
+            for reason in ["majority_reached", "no_such_card", "not_the_guardian"] {
+                assert!(!line.contains(reason), "{name}: the log says why: {line}");
+            }
+        }
 
         if policy == COLORADO {
             // The guardian's own ward, with refusals left: the records.
