@@ -1002,7 +1002,7 @@ fn destroy_step(
     let in_step = in_step(engine);
     // Whichever the disposal, the record no longer links its patron to
     // anything, so neither may the audit entries of its operations.
-    crate::audit::forget_records(&mut tx.conn, target.kind, in_step, &[])?;
+    crate::audit::forget_records(tx, target.kind, in_step, &[])?;
     // So may no disclosure package kept for download (a copy of them).
     let patron = if target.table == "patrons" {
         "t.id"
