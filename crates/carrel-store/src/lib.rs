@@ -105,7 +105,7 @@ impl Store {
         audit_key: AuditKey,
     ) -> Result<Store, Error> {
         let pool = Pool::open(url)?;
-        pool.migrate(policy.library.time_zone)?;
+        pool.migrate(policy.library.time_zone, &audit_key)?;
         let mut store = Store {
             pool,
             policy: Arc::new(policy),

@@ -475,6 +475,13 @@ async fn d1_a_destroyed_loan_leaves_no_link_between_patron_and_item_in_the_audit
             )) > 0,
             "the patron's registration is still on the record"
         );
+        assert_eq!(
+            app.raw_count(
+                "SELECT COUNT(*) FROM audit_log WHERE record_id IS NULL AND record_ref IS NOT NULL AND erased_tag IS NULL"
+            ),
+            0,
+            "every erasure Carrel made carries its tag"
+        );
         let report = verify(&app.store).await;
         assert!(report.first_bad.is_none(), "{report:?}");
         assert!(report.entries_checked > 10);
@@ -483,43 +490,103 @@ async fn d1_a_destroyed_loan_leaves_no_link_between_patron_and_item_in_the_audit
 }
 
 /// D7: an erased entry is told from a tampered one: an id put back, an id
-/// changed, or a salt erased without its id, all fail verification.
+/// changed, or a salt erased without its id, all fail verification; so
+/// does an id and salt erased together by hand, with the operation's
+/// subject rows deleted (the erasure Carrel makes, but without the key),
+/// and an erasure tag copied from an entry Carrel did erase.
 async fn d7_erasing_record_ids_by_hand_is_detected(engine: Engine) {
     let app = busy_app(engine).await;
+    // The checkout's entry for the loan, which is returned but not yet
+    // destroyed: its record id says whose loan a clerk handled.
     let target = app.raw_count(
-        "SELECT MIN(seq) FROM audit_log WHERE record_id LIKE 'patron:%' AND record_salt IS NOT NULL",
+        "SELECT MIN(seq) FROM audit_log WHERE record_id LIKE 'loan:%' AND record_salt IS NOT NULL",
     );
-    for (kind, sql) in [
+    let its_subjects =
+        format!("DELETE FROM audit_subjects WHERE first_seq <= {target} AND last_seq >= {target}");
+    for (kind, sql, expected) in [
         (
             "id changed",
             format!("UPDATE audit_log SET record_id = 'patron:999999' WHERE seq = {target}"),
+            "altered",
         ),
         (
             "salt erased alone",
             format!("UPDATE audit_log SET record_salt = NULL WHERE seq = {target}"),
+            "altered",
         ),
         (
             "id erased alone",
             format!("UPDATE audit_log SET record_id = NULL WHERE seq = {target}"),
+            "altered",
         ),
         (
             "commitment dropped",
             format!(
                 "UPDATE audit_log SET record_ref = NULL, record_salt = NULL WHERE seq = {target}"
             ),
+            "altered",
+        ),
+        (
+            "id and salt erased together, subject rows deleted",
+            format!(
+                "UPDATE audit_log SET record_id = NULL, record_salt = NULL WHERE seq = {target}; {its_subjects}"
+            ),
+            "erased by hand (no erasure by Carrel recorded)",
+        ),
+        (
+            "erasure tag copied from an entry Carrel erased",
+            format!(
+                "UPDATE audit_log SET record_id = NULL, record_salt = NULL,
+                   erased_tag = (SELECT MIN(erased_tag) FROM audit_log WHERE erased_tag IS NOT NULL)
+                 WHERE seq = {target}; {its_subjects}"
+            ),
+            "erased by hand (its erasure tag is not one Carrel made for it)",
         ),
     ] {
         let app = busy_app(engine).await;
+        cancel_a_registration(&app).await;
+        assert!(
+            app.raw_count("SELECT COUNT(*) FROM audit_log WHERE erased_tag IS NOT NULL") > 0,
+            "the test has an erasure by Carrel to copy a tag from"
+        );
+        let before = verify(&app.store).await;
+        assert!(before.first_bad.is_none(), "{kind}: {before:?}");
         app.raw_execute(&sql);
         let (seq, why) = verify(&app.store)
             .await
             .first_bad
             .unwrap_or_else(|| panic!("{kind} was not detected"));
         assert_eq!(seq, target, "{kind}: {why}");
-        assert!(why.contains("altered"), "{kind}: {why}");
+        assert!(why.contains(expected), "{kind}: {why}");
         app.finish();
     }
     app.finish();
+}
+
+/// A program registration made and cancelled: Carrel erases the record ids
+/// of the registration's entries at once.
+async fn cancel_a_registration(app: &TestApp) {
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let (status, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-03-20T12:30:00-06:00", "ends_at": "2026-03-20T14:00:00-06:00"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{program}");
+    let (status, registration) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/programs/{}/registrations", program["id"]),
+            json!({"patron_id": patron.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{registration}");
+    let (status, _) = app
+        .call(
+            Some(&clerk),
+            "DELETE",
+            &format!("/api/v1/program-registrations/{}", registration["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 on_both_engines!(

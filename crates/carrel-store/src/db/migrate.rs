@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 
 use super::{params, Conn, EngineKind};
 use crate::error::Error;
+use crate::secrets::AuditKey;
 
 struct Migration {
     version: i64,
@@ -15,12 +16,13 @@ struct Migration {
     then: Option<FollowUp>,
 }
 
-/// A migration's follow-up, given the library's time zone.
-type FollowUp = fn(&mut Conn<'_>, Tz) -> Result<(), Error>;
+/// A migration's follow-up, given the library's time zone and the audit
+/// key.
+type FollowUp = fn(&mut Conn<'_>, Tz, &AuditKey) -> Result<(), Error>;
 
 /// Migration 4: loans made before it get their borrower's category and age
 /// band on the day of the loan, as checkout records them now.
-fn record_borrower_bands(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
+fn record_borrower_bands(conn: &mut Conn<'_>, zone: Tz, _: &AuditKey) -> Result<(), Error> {
     conn.execute(
         "UPDATE loans SET
            borrower_category = (SELECT p.category FROM patrons p WHERE p.id = loans.patron_id),
@@ -89,6 +91,12 @@ const MIGRATIONS: &[Migration] = &[
         then: None,
     },
     Migration {
+        version: 10,
+        sqlite: include_str!("../../migrations/sqlite/0010_erasure_tags.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_erasure_tags.sql"),
+        then: Some(|conn, _, key| crate::audit::tag_erasures_made_before_tags(conn, key)),
+    },
+    Migration {
         version: 11,
         sqlite: include_str!("../../migrations/sqlite/0011_kept_in_secret.sql"),
         postgres: include_str!("../../migrations/postgres/0011_kept_in_secret.sql"),
@@ -134,7 +142,7 @@ pub(super) fn check_current(conn: &mut Conn<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
+pub(super) fn run(conn: &mut Conn<'_>, zone: Tz, key: &AuditKey) -> Result<(), Error> {
     if conn.engine() == EngineKind::Postgres {
         // Several Carrel servers may start at once against one database.
         conn.batch("SELECT pg_advisory_xact_lock(7301)")?;
@@ -160,7 +168,7 @@ pub(super) fn run(conn: &mut Conn<'_>, zone: Tz) -> Result<(), Error> {
             EngineKind::Postgres => migration.postgres,
         })?;
         if let Some(then) = migration.then {
-            then(conn, zone)?;
+            then(conn, zone, key)?;
         }
         conn.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -189,7 +197,11 @@ mod tests {
                  INSERT INTO loans (id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at)
                  VALUES (1, 1, 1, 1773972000, 1775000000, 0, 1774000000)",
             )?;
-            record_borrower_bands(&mut conn, chrono_tz::America::Chicago)?;
+            record_borrower_bands(
+                &mut conn,
+                chrono_tz::America::Chicago,
+                &crate::secrets::AuditKey::generate()?,
+            )?;
             let row = conn.query_one(
                 "SELECT borrower_category, borrower_age_band FROM loans WHERE id = ?",
                 params![1i64],

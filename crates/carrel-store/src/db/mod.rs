@@ -579,9 +579,14 @@ impl Pool {
     }
 
     /// Brings the schema up to date; `zone` is the library's (some steps
-    /// fill in dates).
-    pub(crate) fn migrate(&self, zone: chrono_tz::Tz) -> Result<(), Error> {
-        self.run(|mut conn| migrate::run(&mut conn, zone))
+    /// fill in dates), `key` the audit log's (a step tags the erasures
+    /// made before it).
+    pub(crate) fn migrate(
+        &self,
+        zone: chrono_tz::Tz,
+        key: &crate::secrets::AuditKey,
+    ) -> Result<(), Error> {
+        self.run(|mut conn| migrate::run(&mut conn, zone, key))
     }
 }
 
@@ -706,7 +711,11 @@ impl Conn<'_> {
 pub(crate) fn on_both_engines(name: &str, check: impl Fn(&Pool)) {
     on_both_databases(name, |url| {
         let pool = Pool::open(url).unwrap();
-        pool.migrate(chrono_tz::America::Chicago).unwrap();
+        pool.migrate(
+            chrono_tz::America::Chicago,
+            &crate::secrets::AuditKey::generate().unwrap(),
+        )
+        .unwrap();
         check(&pool);
     });
 }

@@ -1058,7 +1058,7 @@ fn destroy_step(
     let in_step = in_step(engine);
     // Whichever the disposal, the record no longer links its patron to
     // anything, so neither may the audit entries of its operations.
-    crate::audit::forget_records(&mut tx.conn, target.kind, in_step, &[])?;
+    crate::audit::forget_records(tx, target.kind, in_step, &[])?;
     tx.conn.execute(
         &format!("DELETE FROM kept_in_secret WHERE kind = ? AND id {in_step}"),
         params![target.kind],

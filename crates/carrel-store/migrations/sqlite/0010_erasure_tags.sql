@@ -1,0 +1,11 @@
+-- Erasures only Carrel can make (D7).
+--
+-- When Carrel erases an entry's record id and salt (the record was
+-- destroyed), it writes `erased_tag`, a MAC with the audit key over the
+-- entry's seq and `record_ref`. Verification accepts an entry with neither
+-- id nor salt only with a tag that checks out, so someone who can write to
+-- the database but does not hold the key can no longer remove, unnoticed,
+-- whose record a staff member read. Erasures made before this migration
+-- are tagged by it, from Rust (the key never enters SQL), and the log
+-- records that it vouched for them.
+ALTER TABLE audit_log ADD COLUMN erased_tag TEXT;
