@@ -1016,8 +1016,38 @@ async fn l5_a_legal_hold_stops_desk_deletion_and_keeps_a_held_subscription(engin
     }
 }
 
+/// D1, D7: a destroyed registration's id is never given again: audit
+/// entries the patron wrote as actor (`patron:N`, which the chain holds)
+/// would otherwise point at the next patron registered.
+async fn d1_a_destroyed_patrons_id_is_never_given_again(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let (status, _) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &format!("/api/v1/patrons/{}", patron.id),
+            Some(json!({"expires_on": "2026-03-10"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.advance(Duration::days(30));
+    let summary = app.purge().await;
+    assert_eq!(
+        TestApp::destroyed(&summary, "patron registrations"),
+        1,
+        "{summary}"
+    );
+    let clerk = app.sign_in("clerk").await;
+    let next = app.new_patron(&clerk).await;
+    assert!(next.id > patron.id, "id {} given again", patron.id);
+    app.finish();
+}
+
 on_both_engines!(
     d1_each_class_is_destroyed_exactly_when_due,
+    d1_a_destroyed_patrons_id_is_never_given_again,
     l5_a_legal_hold_stops_desk_deletion_and_keeps_a_held_subscription,
     d1_unpaid_fines_open_loans_and_open_requests_keep_records,
     l5_legal_holds_pin_records_for_ninety_days_renewable_once,

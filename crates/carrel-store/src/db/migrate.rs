@@ -102,6 +102,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0011_kept_in_secret.sql"),
         then: None,
     },
+    Migration {
+        version: 12,
+        sqlite: include_str!("../../migrations/sqlite/0012_patron_ids_never_reused.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_patron_ids_never_reused.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

@@ -311,6 +311,9 @@ pub(crate) const TARGETS: &[Target] = &[
         needs: PATRON_NEEDS,
         stats: Stats::Registration,
         before_destroy: &[
+            // However the registrations were made, their ids are never
+            // given again (patrons::new_patron_id).
+            "UPDATE patron_id_high_water SET last_id = (SELECT MAX(x) FROM (SELECT last_id AS x FROM patron_id_high_water WHERE id = 1 UNION ALL SELECT COALESCE(MAX(id), 0) FROM patrons WHERE id {in_step}) m) WHERE id = 1",
             "DELETE FROM list_subscriptions WHERE patron_id {in_step}",
             "DELETE FROM patron_fields WHERE patron_id {in_step}",
             "UPDATE legal_holds SET patron_id = NULL WHERE patron_id {in_step}",
