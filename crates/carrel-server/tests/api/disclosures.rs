@@ -70,6 +70,28 @@ async fn law_enforcement(
     .await
 }
 
+/// Records a law-enforcement request under a non-disclosure order (a
+/// federal order) for `patron`, as `token`.
+async fn restricted_request(
+    app: &TestApp,
+    token: &str,
+    patron: i64,
+    classes: &[&str],
+    documents: &[&str],
+) -> (StatusCode, Value) {
+    app.post(
+        token,
+        "/api/v1/disclosures",
+        json!({
+            "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
+            "subject_patron_id": patron, "basis": "federal_order",
+            "classes": classes, "from_date": "2026-01-01", "to_date": "2026-12-31",
+            "gagged": true, "documents": docs(documents),
+        }),
+    )
+    .await
+}
+
 async fn step(
     app: &TestApp,
     token: &str,
@@ -643,14 +665,14 @@ async fn l6_a_gagged_request_is_invisible_outside_its_circle(engine: Engine) {
             before.push((seen(&app, token).await, dashboard, alerts));
         }
 
-        let (status, gagged) = app
-            .post(&clerk, "/api/v1/disclosures", json!({
-                "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
-                "subject_patron_id": patron.id, "basis": "federal_order",
-                "classes": ["electronic_access"], "from_date": "2026-01-01", "to_date": "2026-12-31",
-                "gagged": true, "documents": docs(&["national_security_letter", "preservation_request"]),
-            }))
-            .await;
+        let (status, gagged) = restricted_request(
+            &app,
+            &clerk,
+            patron.id,
+            &["electronic_access"],
+            &["national_security_letter", "preservation_request"],
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {gagged}");
         // Restricted requests are numbered at random, ... would
         // tell whoever records one how many others exist.
@@ -1951,14 +1973,14 @@ async fn l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_re
         let auditor = &outside[2].1;
         let (held_before, young_before) = audit_log_size(&app, auditor).await;
 
-        let (status, gagged) = app
-            .post(&clerk, "/api/v1/disclosures", json!({
-                "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
-                "subject_patron_id": patron.id, "basis": "federal_order",
-                "classes": ["circulation", "electronic_access"], "from_date": "2026-01-01", "to_date": "2026-12-31",
-                "gagged": true, "documents": docs(&["national_security_letter", "preservation_request"]),
-            }))
-            .await;
+        let (status, gagged) = restricted_request(
+            &app,
+            &clerk,
+            patron.id,
+            &["circulation", "electronic_access"],
+            &["national_security_letter", "preservation_request"],
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {gagged}");
         let restricted = gagged["reference"].as_str().unwrap().to_string();
         let (status, preserved) =
@@ -2008,14 +2030,14 @@ async fn l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_re
         assert_eq!(status, StatusCode::CREATED, "{second_hold}");
         let gap = second_hold["id"].as_i64().unwrap() - first_hold["id"].as_i64().unwrap();
         assert!(gap.abs() > 1_000, "{name}: hold ids count ({gap})");
-        let (status, another) = app
-            .post(&outside[0].1, "/api/v1/disclosures", json!({
-                "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
-                "subject_patron_id": patron.id, "basis": "federal_order",
-                "classes": ["electronic_access"], "from_date": "2026-01-01", "to_date": "2026-12-31",
-                "gagged": true, "documents": docs(&["national_security_letter"]),
-            }))
-            .await;
+        let (status, another) = restricted_request(
+            &app,
+            &outside[0].1,
+            patron.id,
+            &["electronic_access"],
+            &["national_security_letter"],
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {another}");
         assert_ne!(another["reference"], "R-2", "{name}");
         app.finish();
@@ -2432,14 +2454,14 @@ async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circ
         app.advance(Duration::days(61));
         let clerk = app.sign_in("clerk").await;
         let director = app.sign_in("director").await;
-        let (status, gagged) = app
-            .post(&clerk, "/api/v1/disclosures", json!({
-                "requester_kind": "law_enforcement", "requester": "Special Agent Ione Vesk, FBI",
-                "subject_patron_id": patron.id, "basis": "federal_order",
-                "classes": ["circulation"], "from_date": "2026-01-01", "to_date": "2026-12-31",
-                "gagged": true, "documents": docs(&["national_security_letter", "preservation_request"]),
-            }))
-            .await;
+        let (status, gagged) = restricted_request(
+            &app,
+            &clerk,
+            patron.id,
+            &["circulation"],
+            &["national_security_letter", "preservation_request"],
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {gagged}");
         let restricted = gagged["reference"].as_str().unwrap().to_string();
         let (status, preserved) =
