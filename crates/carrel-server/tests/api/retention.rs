@@ -499,6 +499,13 @@ async fn lend_and_return(app: &TestApp, clerk: &str, patron: &str, item: &str) {
 /// separately by month, category and age band (no stored cell links an
 /// item to a kind of borrower); a report shows no small cell, withholds
 /// one large cell per facet and month, and gives the month's exact total.
+/// Moves the clock to 1 September 2026: March's loans, due 60 days after
+/// their return at the latest (Missouri), have been for 90 days more, so
+/// March is sealed and its statistics published, under either policy.
+fn seal_march(app: &TestApp) {
+    advance_to(app, "2026-09-01T17:00:00Z");
+}
+
 async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
@@ -521,6 +528,7 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
     lend_and_return(&app, &clerk, &patrons[0].barcode, &rare).await;
     app.advance(Duration::days(61));
     assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 12);
+    seal_march(&app);
 
     let director = app.sign_in("director").await;
     let (status, report) = app
@@ -651,6 +659,7 @@ async fn library_of_march(
     }
     app.advance(Duration::days(61));
     assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 14);
+    seal_march(&app);
     let director = app.sign_in("director").await;
     (app, director)
 }
@@ -1045,8 +1054,108 @@ async fn d1_a_destroyed_patrons_id_is_never_given_again(engine: Engine) {
     app.finish();
 }
 
+/// Every kind of circulation report, as the Director reads it.
+async fn statistics_reports(app: &TestApp) -> Vec<Value> {
+    let director = app.sign_in("director").await;
+    let mut out = Vec::new();
+    for query in [
+        "by=item&monthly=true",
+        "by=category,age&monthly=true",
+        "monthly=true",
+        "by=item",
+        "by=age",
+    ] {
+        let (status, report) = app
+            .get(
+                &director,
+                &format!("/api/v1/statistics/circulation?{query}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        out.push(report);
+    }
+    out
+}
+
+/// D3: a published month never changes. Two reports read either side of
+/// the purge of one loan (a March loan returned in September, after
+/// March's figures were published) would otherwise show, by subtraction,
+/// which item that one borrower's kind took. Both policies.
+async fn d3_reports_read_either_side_of_a_purge_single_out_no_one(engine: Engine) {
+    for policy in [MISSOURI, COLORADO] {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let (often, sometimes, late) = (
+            app.new_item().await,
+            app.new_item().await,
+            app.new_item().await,
+        );
+        let mut patrons = Vec::new();
+        for _ in 0..6 {
+            patrons.push(
+                app.new_patron_with(&clerk, json!({"birth_date": "1990-05-05"}))
+                    .await,
+            );
+        }
+        for patron in &patrons {
+            lend_and_return(&app, &clerk, &patron.barcode, &often).await;
+        }
+        for patron in &patrons[..5] {
+            lend_and_return(&app, &clerk, &patron.barcode, &sometimes).await;
+        }
+        // Lent in March, kept out past March's publication.
+        let (status, loan) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patrons[5].barcode, "item_barcode": late}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{loan}");
+        app.advance(Duration::days(61));
+        assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 11);
+        seal_march(&app);
+        let before = statistics_reports(&app).await;
+        assert_eq!(
+            before[2]["months_published"],
+            json!(["2026-03"]),
+            "{}",
+            before[2]
+        );
+        let clerk = app.sign_in("clerk").await;
+        let (status, back) = app
+            .post(&clerk, "/api/v1/checkins", json!({"item_barcode": late}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{back}");
+        // Returned months late: its overdue fine is paid, so nothing keeps it.
+        let (_, fines) = app
+            .get(&clerk, &format!("/api/v1/patrons/{}/fines", patrons[5].id))
+            .await;
+        for fine in fines.as_array().unwrap() {
+            let owed = fine["amount_cents"].as_i64().unwrap();
+            let (status, paid) = app
+                .post(
+                    &clerk,
+                    &format!("/api/v1/fines/{}/payments", fine["id"]),
+                    json!({"amount_cents": owed}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{paid}");
+        }
+        app.advance(Duration::days(61));
+        assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 1);
+        let after = statistics_reports(&app).await;
+        assert_eq!(
+            before, after,
+            "a published month changed with one loan's purge"
+        );
+        app.finish();
+    }
+}
+
 on_both_engines!(
     d1_each_class_is_destroyed_exactly_when_due,
+    d3_reports_read_either_side_of_a_purge_single_out_no_one,
     d1_a_destroyed_patrons_id_is_never_given_again,
     l5_a_legal_hold_stops_desk_deletion_and_keeps_a_held_subscription,
     d1_unpaid_fines_open_loans_and_open_requests_keep_records,

@@ -108,6 +108,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0012_patron_ids_never_reused.sql"),
         then: None,
     },
+    Migration {
+        version: 13,
+        sqlite: include_str!("../../migrations/sqlite/0013_statistics_sealed.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_statistics_sealed.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

@@ -12,7 +12,7 @@ mod suppression;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -246,18 +246,91 @@ fn expand(sql: &str, day: &str) -> String {
 /// loans (a month of one item), so merging would buy little and cost a
 /// keyed lookup per loan; appending writes at the end of the table, which
 /// is what makes a purge's statistics cheap (`carrel-bench purge`).
+///
+/// A record whose month a report has already published
+/// (`statistics_sealed`) is not counted: published figures must never
+/// change, or two reports read either side of this purge would say, by
+/// subtraction, what the one record was.
 pub(crate) fn add_step(conn: &mut Conn<'_>, stats: Stats, class: &str) -> Result<(), Error> {
     for i in 1..=stats.facets().len() {
         conn.execute(
             &format!(
                 "INSERT INTO statistics (record_class, month, dimensions, records, amount)
                  SELECT ?, month, facet{i}, COUNT(*), SUM(amount) FROM purge_step
-                 WHERE facet{i} IS NOT NULL GROUP BY month, facet{i}"
+                 WHERE facet{i} IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM statistics_sealed ss WHERE ss.record_class = ? AND ss.month = purge_step.month)
+                 GROUP BY month, facet{i}"
             ),
-            params![class],
+            params![class, class],
         )?;
     }
     Ok(())
+}
+
+/// Seals every month a report over `from..=to` (already limited to mature
+/// months) considered, from the class's earliest counted month: published
+/// or withheld, its figures are what they are from now on.
+fn seal_months(tx: &mut Tx<'_>, class: &str, from: &str, to: &str) -> Result<(), Error> {
+    let earliest = tx.conn.query_one(
+        "SELECT MIN(month) FROM statistics WHERE record_class = ?",
+        params![class],
+    )?;
+    let Some(earliest) = earliest.opt_text(0)? else {
+        return Ok(());
+    };
+    let mut month = earliest.max(from.to_string());
+    while month.as_str() <= to {
+        tx.conn.execute(
+            "INSERT INTO statistics_sealed (record_class, month) VALUES (?, ?) ON CONFLICT (record_class, month) DO NOTHING",
+            params![class, &month],
+        )?;
+        let Some(next) = next_month(&month) else {
+            break;
+        };
+        month = next;
+    }
+    Ok(())
+}
+
+/// `YYYY-MM` of the month after.
+fn next_month(month: &str) -> Option<String> {
+    let (year, number) = month.split_once('-')?;
+    let (year, number): (i32, u32) = (year.parse().ok()?, number.parse().ok()?);
+    Some(if number >= 12 {
+        format!("{:04}-01", year + 1)
+    } else {
+        format!("{year:04}-{:02}", number + 1)
+    })
+}
+
+/// How long after a month's records fall due its statistics wait before
+/// they are sealed: records that fall due late (a loan returned weeks after
+/// its month) are still counted if they come within it.
+pub const SEAL_DAYS: u64 = 90;
+
+/// The last month (`YYYY-MM`) mature enough to publish for a class with
+/// retention rule `keep`: `SEAL_DAYS` have passed since the records of its
+/// last day could first be destroyed, so (nearly) all of them are counted.
+/// A report shows mature months only, and seals each month it considers
+/// (`statistics_sealed`): no purge adds to it again, so no published
+/// figure ever changes (D3: two reads around a purge of one record must
+/// not single it out).
+pub fn sealed_through(today: NaiveDate, keep: carrel_policy::Period) -> String {
+    let due_before = carrel_policy::retention::cutoff_date(today, keep);
+    let settled = due_before
+        .checked_sub_days(chrono::Days::new(SEAL_DAYS))
+        .unwrap_or(NaiveDate::MIN);
+    // Every day of a sealed month is on or before `settled`: the month
+    // before the one `settled` is in, or that one if `settled` is its last
+    // day.
+    let last_full = match settled.succ_opt() {
+        Some(next) if next.month() != settled.month() => settled,
+        _ => settled
+            .with_day(1)
+            .and_then(|d| d.pred_opt())
+            .unwrap_or(NaiveDate::MIN),
+    };
+    last_full.format("%Y-%m").to_string()
 }
 
 /// One line of a statistics report.
@@ -346,6 +419,15 @@ pub fn report(
 ) -> Result<Report, Error> {
     let (facets, facet) = facet_for(class, by)?;
     let (from, to) = months.unwrap_or_else(|| ("0000-00".into(), "9999-99".into()));
+    // Only sealed months: their figures never change again.
+    let sealed = tx
+        .policy()
+        .class(class)
+        .and_then(|c| c.retention.as_ref())
+        .map(|rule| sealed_through(tx.today(), rule.keep))
+        .unwrap_or_else(|| "0000-00".into());
+    let to = to.min(sealed);
+    seal_months(tx, class.name(), &from, &to)?;
     let rows = tx.conn.query(
         "SELECT month, dimensions, CAST(SUM(records) AS BIGINT), CAST(SUM(amount) AS BIGINT)
          FROM statistics WHERE record_class = ? AND month >= ? AND month <= ?
@@ -457,6 +539,26 @@ pub(crate) fn tabulate(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn d3_a_month_is_sealed_ninety_days_after_its_records_fall_due() {
+        use carrel_policy::Period;
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // Kept 0 days: March's last records fall due on 31 March; sealed
+        // once 90 days have passed since.
+        assert_eq!(sealed_through(day(2026, 6, 28), Period::Days(0)), "2026-02");
+        assert_eq!(sealed_through(day(2026, 6, 29), Period::Days(0)), "2026-03");
+        // Kept 60 days: 60 more.
+        assert_eq!(
+            sealed_through(day(2026, 8, 27), Period::Days(60)),
+            "2026-02"
+        );
+        assert_eq!(
+            sealed_through(day(2026, 8, 28), Period::Days(60)),
+            "2026-03"
+        );
+    }
+
     use super::*;
 
     /// A report tells a stored cell's kind of record and facet by its
