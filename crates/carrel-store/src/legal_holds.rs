@@ -20,7 +20,6 @@ use crate::error::Error;
 use crate::gate::Actor;
 use crate::gate::HoldGrant;
 use crate::retention::targets;
-use crate::secrets::random_in;
 use crate::{patrons, validate, Tx};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -94,16 +93,11 @@ fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LegalHold, Error> {
 /// hold cannot tell from its id how many were placed since their last,
 /// among them holds for restricted requests they cannot see (L6).
 fn unused_id(tx: &mut Tx<'_>) -> Result<i64, Error> {
-    loop {
-        let id = random_in(100_000_000_000..1_000_000_000_000)?;
-        let taken = tx
-            .conn
-            .query_opt("SELECT 1 FROM legal_holds WHERE id = ?", params![id])?
-            .is_some();
-        if !taken {
-            return Ok(id);
-        }
-    }
+    tx.unused_random_number(
+        100_000_000_000..1_000_000_000_000,
+        "SELECT 1 FROM legal_holds WHERE id = ?",
+        &[],
+    )
 }
 
 /// The hold, if the actor may see it: a hold placed for a restricted

@@ -321,6 +321,26 @@ impl Tx<'_> {
         self.restricted_case = Some(request_id);
     }
 
+    /// A random number in `range` that `taken_sql` (a query with the
+    /// number as its last parameter, after `params`) finds no row for:
+    /// for identifiers that must not count, since a sequence tells whoever
+    /// gets the next number how many were made in between (L6).
+    pub(crate) fn unused_random_number(
+        &mut self,
+        range: std::ops::Range<i64>,
+        taken_sql: &str,
+        params: &[db::Param<'_>],
+    ) -> Result<i64, Error> {
+        loop {
+            let number = secrets::random_in(range.clone())?;
+            let mut all = params.to_vec();
+            all.push(db::Param::Int(number));
+            if self.conn.query_opt(taken_sql, &all)?.is_none() {
+                return Ok(number);
+            }
+        }
+    }
+
     pub(crate) fn queue_audit(&mut self, entry: PendingEntry) {
         self.pending.push(entry);
     }

@@ -1891,16 +1891,7 @@ async fn l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_re
         let director = app.sign_in("director").await;
         let patron = app.new_patron(&clerk).await;
         let item = app.new_item().await;
-        let (status, loan) = app
-            .post(
-                &clerk,
-                "/api/v1/checkouts",
-                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{loan}");
-        app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
-            .await;
+        let loan = app.lend_and_return(&clerk, &patron.barcode, &item).await;
         let (status, session) = app
             .post(
                 &clerk,
@@ -2293,16 +2284,7 @@ async fn d1_a_released_package_goes_with_the_records_it_holds(engine: Engine) {
         let counsel = app.sign_in("legal_counsel").await;
         let patron = app.new_patron(&clerk).await;
         let item = app.new_item().await;
-        let (status, loan) = app
-            .post(
-                &clerk,
-                "/api/v1/checkouts",
-                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {loan}");
-        app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
-            .await;
+        let loan = app.lend_and_return(&clerk, &patron.barcode, &item).await;
         let documents: &[&str] = if policy == MISSOURI {
             &["court_order"]
         } else {
@@ -2441,16 +2423,7 @@ async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circ
             .new_patron_with(&clerk, json!({"pin": "2468013579"}))
             .await;
         let item = app.new_item().await;
-        let (status, loan) = app
-            .post(
-                &clerk,
-                "/api/v1/checkouts",
-                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {loan}");
-        app.post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
-            .await;
+        app.lend_and_return(&clerk, &patron.barcode, &item).await;
         app.advance(Duration::days(61));
         let clerk = app.sign_in("clerk").await;
         let director = app.sign_in("director").await;

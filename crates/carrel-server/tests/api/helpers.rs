@@ -472,6 +472,24 @@ impl TestApp {
             .await
     }
 
+    /// Lends `item` to the patron with card `patron` and takes it back, as
+    /// `token`; the loan as checkout answered it.
+    pub async fn lend_and_return(&self, token: &str, patron: &str, item: &str) -> Value {
+        let (status, loan) = self
+            .post(
+                token,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{loan}");
+        let (status, back) = self
+            .post(token, "/api/v1/checkins", json!({"item_barcode": item}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{back}");
+        loan
+    }
+
     /// Adds an item to the collection (as a supervisor: clerks may not).
     pub async fn new_item(&self) -> String {
         let cached = self.supervisor.lock().unwrap().clone();

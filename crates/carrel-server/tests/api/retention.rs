@@ -479,33 +479,17 @@ async fn l5_a_released_hold_frees_its_records_at_once(engine: Engine) {
     app.finish();
 }
 
-/// Lends `item` to `patron` and takes it back, as the clerk.
-async fn lend_and_return(app: &TestApp, clerk: &str, patron: &str, item: &str) {
-    let (status, loan) = app
-        .post(
-            clerk,
-            "/api/v1/checkouts",
-            json!({"patron_barcode": patron, "item_barcode": item}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{loan}");
-    let (status, back) = app
-        .post(clerk, "/api/v1/checkins", json!({"item_barcode": item}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{back}");
+/// Moves the clock to 1 September 2026: March's loans, due 60 days after
+/// their return at the latest (Missouri), have been for 90 days more, so
+/// March is mature and a report publishes it, under either policy.
+fn seal_march(app: &TestApp) {
+    advance_to(app, "2026-09-01T17:00:00Z");
 }
 
 /// D3: destroyed loans survive only as counts by month and item, and
 /// separately by month, category and age band (no stored cell links an
 /// item to a kind of borrower); a report shows no small cell, withholds
 /// one large cell per facet and month, and gives the month's exact total.
-/// Moves the clock to 1 September 2026: March's loans, due 60 days after
-/// their return at the latest (Missouri), have been for 90 days more, so
-/// March is sealed and its statistics published, under either policy.
-fn seal_march(app: &TestApp) {
-    advance_to(app, "2026-09-01T17:00:00Z");
-}
-
 async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
@@ -520,12 +504,14 @@ async fn d3_statistics_are_anonymous_and_small_cells_suppressed(engine: Engine) 
         );
     }
     for patron in &patrons {
-        lend_and_return(&app, &clerk, &patron.barcode, &popular).await;
+        app.lend_and_return(&clerk, &patron.barcode, &popular).await;
     }
     for patron in &patrons[..5] {
-        lend_and_return(&app, &clerk, &patron.barcode, &also_popular).await;
+        app.lend_and_return(&clerk, &patron.barcode, &also_popular)
+            .await;
     }
-    lend_and_return(&app, &clerk, &patrons[0].barcode, &rare).await;
+    app.lend_and_return(&clerk, &patrons[0].barcode, &rare)
+        .await;
     app.advance(Duration::days(61));
     assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 12);
     seal_march(&app);
@@ -655,7 +641,7 @@ async fn library_of_march(
             7..12 => &items[1],
             _ => &items[2],
         };
-        lend_and_return(&app, &clerk, borrower, item).await;
+        app.lend_and_return(&clerk, borrower, item).await;
     }
     app.advance(Duration::days(61));
     assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 14);
@@ -1098,10 +1084,11 @@ async fn d3_reports_read_either_side_of_a_purge_single_out_no_one(engine: Engine
             );
         }
         for patron in &patrons {
-            lend_and_return(&app, &clerk, &patron.barcode, &often).await;
+            app.lend_and_return(&clerk, &patron.barcode, &often).await;
         }
         for patron in &patrons[..5] {
-            lend_and_return(&app, &clerk, &patron.barcode, &sometimes).await;
+            app.lend_and_return(&clerk, &patron.barcode, &sometimes)
+                .await;
         }
         // Lent in March, kept out past March's publication.
         let (status, loan) = app

@@ -608,19 +608,11 @@ fn new_number(tx: &mut Tx<'_>, series: &str) -> Result<i64, Error> {
     if series == "D" {
         return next_number(tx, series);
     }
-    loop {
-        let number = crate::secrets::random_in(100_000_000..1_000_000_000)?;
-        let taken = tx
-            .conn
-            .query_opt(
-                "SELECT 1 FROM disclosure_requests WHERE series = ? AND number = ?",
-                params![series, number],
-            )?
-            .is_some();
-        if !taken {
-            return Ok(number);
-        }
-    }
+    tx.unused_random_number(
+        100_000_000..1_000_000_000,
+        "SELECT 1 FROM disclosure_requests WHERE series = ? AND number = ?",
+        params![series],
+    )
 }
 
 /// The next number in a counted series.

@@ -63,9 +63,13 @@ fn note_kept_in_secret(
     let by_others = held_by_sql(target, &gagged);
     tx.conn.execute(
         &format!(
+            // Only pinned rows can qualify: start from the pins, not from
+            // every row past its time (a backlog of millions at the first
+            // purge).
             "INSERT INTO kept_in_secret (kind, id)
              SELECT '{kind}', t.id FROM {from}
-             WHERE {governed} AND {event} < ? AND {by_gagged} AND NOT {by_others}{needs}
+             WHERE t.id IN (SELECT pinned.record_id FROM legal_hold_records pinned WHERE pinned.record_kind = '{kind}')
+               AND {governed} AND {event} < ? AND {by_gagged} AND NOT {by_others}{needs}
              ON CONFLICT (kind, id) DO NOTHING",
             kind = target.kind,
             from = target.from,

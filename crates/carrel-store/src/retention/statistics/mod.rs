@@ -267,19 +267,28 @@ pub(crate) fn add_step(conn: &mut Conn<'_>, stats: Stats, class: &str) -> Result
     Ok(())
 }
 
-/// Seals every month a report over `from..=to` (already limited to mature
-/// months) considered, from the class's earliest counted month: published
-/// or withheld, its figures are what they are from now on.
-fn seal_months(tx: &mut Tx<'_>, class: &str, from: &str, to: &str) -> Result<(), Error> {
-    let earliest = tx.conn.query_one(
-        "SELECT MIN(month) FROM statistics WHERE record_class = ?",
-        params![class],
+/// Seals every mature month (through `mature`) not sealed yet, from the
+/// class's earliest counted month: whatever a report shows of them,
+/// published or withheld, is what they are from now on. The sealed months
+/// are always a prefix, so each report seals only the months that matured
+/// since the last one.
+fn seal_months(tx: &mut Tx<'_>, class: &str, mature: &str) -> Result<(), Error> {
+    let bounds = tx.conn.query_one(
+        "SELECT (SELECT MIN(month) FROM statistics WHERE record_class = ?),
+                (SELECT MAX(month) FROM statistics_sealed WHERE record_class = ?)",
+        params![class, class],
     )?;
-    let Some(earliest) = earliest.opt_text(0)? else {
+    let Some(earliest) = bounds.opt_text(0)? else {
         return Ok(());
     };
-    let mut month = earliest.max(from.to_string());
-    while month.as_str() <= to {
+    let mut month = match bounds.opt_text(1)? {
+        Some(last) => match next_month(&last) {
+            Some(next) => next.max(earliest),
+            None => return Ok(()),
+        },
+        None => earliest,
+    };
+    while month.as_str() <= mature {
         tx.conn.execute(
             "INSERT INTO statistics_sealed (record_class, month) VALUES (?, ?) ON CONFLICT (record_class, month) DO NOTHING",
             params![class, &month],
@@ -426,8 +435,8 @@ pub fn report(
         .and_then(|c| c.retention.as_ref())
         .map(|rule| sealed_through(tx.today(), rule.keep))
         .unwrap_or_else(|| "0000-00".into());
+    seal_months(tx, class.name(), &sealed)?;
     let to = to.min(sealed);
-    seal_months(tx, class.name(), &from, &to)?;
     let rows = tx.conn.query(
         "SELECT month, dimensions, CAST(SUM(records) AS BIGINT), CAST(SUM(amount) AS BIGINT)
          FROM statistics WHERE record_class = ? AND month >= ? AND month <= ?
