@@ -291,7 +291,7 @@ fn render_request(
                 .iter()
                 .map(|f| {
                     format!(
-                        "<label><input type=\"checkbox\" name=\"confirm_{}\"> {}</label>",
+                        "<label><input type=\"checkbox\" name=\"confirm_{}\"> {}</label><br>",
                         f.name(),
                         f.describe()
                     )
@@ -305,7 +305,7 @@ fn render_request(
                 to,
                 "counsel-review",
                 "Record counsel's review",
-                &format!("<select name=\"advice\" aria-label=\"counsel's advice\">{advice}</select>{confirms}{note}"),
+                &format!("<select name=\"advice\" aria-label=\"counsel's advice\">{advice}</select><fieldset><legend>Counsel confirms (to advise release)</legend>{confirms}</fieldset>{note}"),
             ));
             out.push_str(&form(
                 to,
