@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::db::{params, Conn, EngineKind};
 use crate::error::Error;
 use crate::gate::{AuditLog, Grant, Read};
-use crate::retention::FLOOR_MARK;
+use crate::retention::{FLOOR_MARK, TAGGED_MARK};
 use crate::secrets::AuditKey;
 use crate::{Store, Tx};
 
@@ -675,12 +675,23 @@ pub fn is_empty(store: &Store) -> Result<bool, Error> {
     })
 }
 
-/// The floor a retention purge recorded in its entry, if `entry` is one.
-fn recorded_floor(entry: &StoredEntry) -> Option<Anchor> {
+/// The detail of a retention purge's own entry for the audit log, if
+/// `entry` is one.
+fn audit_purge_detail(entry: &StoredEntry) -> Option<&str> {
     if entry.actor != "system:retention" || entry.record_class != RecordClass::Audit.name() {
         return None;
     }
-    let detail = entry.detail.as_deref()?;
+    entry.detail.as_deref()
+}
+
+/// Whether `entry` is a retention purge's saying its erasures carry tags.
+fn says_erasures_tagged(entry: &StoredEntry) -> bool {
+    audit_purge_detail(entry).is_some_and(|detail| detail.contains(TAGGED_MARK))
+}
+
+/// The floor a retention purge recorded in its entry, if `entry` is one.
+fn recorded_floor(entry: &StoredEntry) -> Option<Anchor> {
+    let detail = audit_purge_detail(entry)?;
     let at = detail.rfind(FLOOR_MARK)?;
     Anchor::parse(&detail[at + FLOOR_MARK.len()..]).ok()
 }
@@ -702,6 +713,7 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
         let mut checked = 0;
         let mut last_recorded_floor: Option<Anchor> = None;
         let mut vouched_at: Option<i64> = None;
+        let mut tags_in_use_at: Option<i64> = None;
         let result = |checked: i64, first_bad: Option<(i64, String)>, last_hash: String| {
             Ok(Verification {
                 floor,
@@ -760,7 +772,18 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                             "entry {seq} tags erasures made before erasure tags, as entry {earlier} did: that migration ran again, which tags erasures made by hand since"
                         ))), String::new());
                     }
+                    // The first vouch ages out with the log; the purges
+                    // after it said their erasures were tagged, and those
+                    // entries are as recent as any hand erasure.
+                    if let Some(tagged) = tags_in_use_at {
+                        return result(checked, Some((seq, format!(
+                            "entry {seq} tags erasures made before erasure tags, but entry {tagged} shows tags were already in use: that migration ran again, which tags erasures made by hand since"
+                        ))), String::new());
+                    }
                     vouched_at = Some(seq);
+                }
+                if tags_in_use_at.is_none() && says_erasures_tagged(&stored) {
+                    tags_in_use_at = Some(seq);
                 }
                 if anchor.is_some_and(|a| a.seq == seq && a.hash != stored_hash) {
                     return result(checked, Some((seq, format!("entry {seq} is not the entry anchored earlier: the log was rewritten from there"))), String::new());
@@ -925,5 +948,61 @@ impl StoredEntry {
             decision,
             detail: self.detail.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{self, DatabaseUrl};
+    use crate::retention::{purge, PurgeOptions};
+    use crate::{staff, Store};
+
+    const MISSOURI: &str = include_str!("../../../policies/jefferson-county-mo.toml");
+
+    /// D7: migration 10 vouches, once, for the erasures made before erasure
+    /// tags. Two years on, its entry has aged out of the log; someone who
+    /// can write the database (not the key) erases a record id by hand,
+    /// drops the tags and rolls the schema back so that Carrel runs the
+    /// migration again and tags everything. The purges since said their
+    /// erasures were tagged, in entries that have not aged out, so verify
+    /// refuses the second vouch.
+    fn a_vouch_after_tags_were_in_use(url: &DatabaseUrl) {
+        let policy = carrel_policy::parse("mo", MISSOURI).unwrap();
+        let store = Store::open(url, policy, MISSOURI, AuditKey::generate().unwrap()).unwrap();
+        staff::add(&store, "desk1", "a-long-enough-password", "clerk").unwrap();
+        purge(&store, &PurgeOptions::default(), &mut |_| {}).unwrap();
+        assert!(verify(&store, None).unwrap().first_bad.is_none());
+        store
+            .bookkeeping(|conn, key| {
+                let erased = conn.execute(
+                    "UPDATE audit_log SET record_id = NULL, record_salt = NULL
+                     WHERE seq = (SELECT MIN(seq) FROM audit_log WHERE record_id IS NOT NULL)",
+                    params![],
+                )?;
+                assert_eq!(erased, 1, "an entry naming a record, erased by hand");
+                tag_erasures_made_before_tags(conn, key)
+            })
+            .unwrap();
+        let (seq, why) = verify(&store, None)
+            .unwrap()
+            .first_bad
+            .expect("the migration run again passed verification");
+        let vouch = store
+            .bookkeeping(|conn, _| {
+                conn.query_one(
+                    "SELECT MAX(seq) FROM audit_log WHERE action = ?",
+                    params![VOUCHED_FOR_ERASURES],
+                )?
+                .int(0)
+            })
+            .unwrap();
+        assert_eq!(seq, vouch, "{why}");
+        assert!(why.contains("already in use"), "{why}");
+    }
+
+    #[test]
+    fn d7_migration_10_run_again_after_tags_were_in_use_is_detected_on_both_engines() {
+        db::on_both_databases("vouch_again", a_vouch_after_tags_were_in_use);
     }
 }

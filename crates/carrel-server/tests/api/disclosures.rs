@@ -2412,18 +2412,23 @@ async fn l2_counsels_confirmations_cannot_be_skipped(engine: Engine) {
 /// case's legal holds keep, everyone outside the case's circle sees them as
 /// destroyed: not in the retention plan, not in the patron's lists, not in
 /// the patron's own download (which would tip off the person the order
-/// protects). The Director still counts them, and when the holds end the
-/// next purge destroys them.
+/// protects). The Director still counts them, and so does whoever sees the
+/// case by person (here the supervisor of the clerk who took it, an
+/// auditor, who reads the plan); when the holds end the next purge
+/// destroys them.
 async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circle(engine: Engine) {
     for (name, policy) in POLICIES {
         let app = TestApp::spawn_with(engine, policy).await;
         app.add_staff("clerk-b", "clerk", None).await;
+        app.add_staff("auditor-b", "auditor", None).await;
+        app.set_supervisor("clerk", "auditor-b").await;
         let clerk = app.sign_in("clerk").await;
         let patron = app
             .new_patron_with(&clerk, json!({"pin": "2468013579"}))
             .await;
         let item = app.new_item().await;
-        app.lend_and_return(&clerk, &patron.barcode, &item).await;
+        let loan = app.lend_and_return(&clerk, &patron.barcode, &item).await;
+        let loan_id = loan["id"].as_i64().unwrap();
         app.advance(Duration::days(61));
         let clerk = app.sign_in("clerk").await;
         let director = app.sign_in("director").await;
@@ -2440,12 +2445,30 @@ async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circ
         let (status, preserved) =
             step(&app, &director, &restricted, "preservation", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{name}: {preserved}");
+        let circulation_statistics = || {
+            app.raw_count(
+                "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM statistics WHERE record_class = 'circulation' AND dimensions LIKE 'item=%'",
+            )
+        };
+        assert_eq!(circulation_statistics(), 0);
         let summary = app.purge().await;
         assert_eq!(
-            TestApp::destroyed(&summary, "loans"),
-            0,
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM loans WHERE id = {}",
+                loan_id
+            )),
+            1,
             "{name}: the hold keeps it"
         );
+        // What everyone outside the circle reads of the purge (its summary,
+        // its audit entry, the statistics) is what it would be without
+        // the hold: the loan was destroyed.
+        assert_eq!(
+            TestApp::destroyed(&summary, "loans"),
+            1,
+            "{name}: {summary}"
+        );
+        assert_eq!(circulation_statistics(), 1, "{name}");
 
         let loans_in_plan = |plan: &Value| -> Value {
             plan["classes"]
@@ -2486,17 +2509,31 @@ async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circ
             json!([]),
             "{name}: {own}"
         );
-        // The Director, in the circle, counts it as held.
+        // The Director, in the circle, counts it as held, and so does the
+        // taker's supervisor, who sees the case.
         let (_, plan) = app.get(&director, "/api/v1/retention").await;
         assert_eq!(loans_in_plan(&plan)["legal_hold"], 1, "{name}: {plan}");
-        // When the holds end, the next purge destroys it.
+        let supervisor = app.sign_in_user("auditor-b").await;
+        let (_, plan) = app.get(&supervisor, "/api/v1/retention").await;
+        assert_eq!(loans_in_plan(&plan)["legal_hold"], 1, "{name}: {plan}");
+        // When the holds end, the next purge destroys it, and counts it
+        // neither as destroyed nor in the statistics again.
         app.advance(Duration::days(200));
         let summary = app.purge().await;
         assert_eq!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM loans WHERE id = {}",
+                loan_id
+            )),
+            0,
+            "{name}"
+        );
+        assert_eq!(
             TestApp::destroyed(&summary, "loans"),
-            1,
+            0,
             "{name}: {summary}"
         );
+        assert_eq!(circulation_statistics(), 1, "{name}");
         assert_eq!(
             app.raw_count("SELECT COUNT(*) FROM kept_in_secret"),
             0,
@@ -2507,8 +2544,48 @@ async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circ
     }
 }
 
+/// L6: when the audit log's prefix of two years ago goes, the purge's
+/// summary and its audit entry (read by staff outside any circle) count
+/// the entries that went, leaving out those of a restricted case's
+/// operations, as the plan did: counted whole, the figure would say, two
+/// years on, how much work restricted cases took that month.
+async fn l6_the_audit_logs_purge_counts_no_restricted_entries(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let patron = app.new_patron(&clerk).await;
+        let (status, gagged) = restricted_request(
+            &app,
+            &clerk,
+            patron.id,
+            &["circulation"],
+            &["national_security_letter"],
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {gagged}");
+        let written = app.raw_count("SELECT COUNT(*) FROM audit_log");
+        let restricted = app.raw_count(
+            "SELECT CAST(COALESCE(SUM(last_seq - first_seq + 1), 0) AS BIGINT) FROM audit_subjects WHERE kind = 'restricted_case'",
+        );
+        assert!(restricted > 0, "{name}: the case's operations are marked");
+        app.advance(Duration::days(2 * 366 + 2));
+        let summary = app.purge().await;
+        let destroyed = TestApp::destroyed(&summary, "audit log entries");
+        assert_eq!(destroyed, written - restricted, "{name}: {summary}");
+        assert_eq!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE record_class = 'audit' AND detail LIKE 'purge run %, erasures tagged: destroyed {destroyed} audit log entries%'"
+            )),
+            1,
+            "{name}"
+        );
+        app.finish();
+    }
+}
+
 on_both_engines!(
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
+    l6_the_audit_logs_purge_counts_no_restricted_entries,
     l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circle,
     l2_counsels_confirmations_cannot_be_skipped,
     d1_a_released_package_goes_with_the_records_it_holds,

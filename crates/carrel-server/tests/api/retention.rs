@@ -318,8 +318,9 @@ async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engin
     );
     assert_eq!(TestApp::destroyed(&summary, "patron registrations"), 0);
 
-    // Paying ends the need: the loan goes at the next purge, not 60 days on
-    // (its own time passed long ago); the fine's clock starts now.
+    // Paying ends the need for the fine, whose clock starts now; the loan
+    // is kept as long as its fine (D1: a fine alone says when its patron
+    // returned something late), and goes with it 60 days on.
     let clerk = app.sign_in("clerk").await;
     let (status, _) = app
         .post(
@@ -338,8 +339,21 @@ async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engin
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    let director = app.sign_in("director").await;
+    let (_, plan) = app.get(&director, "/api/v1/retention").await;
+    let loans = &plan["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "circulation")
+        .unwrap()["targets"][0];
+    assert_eq!(
+        loans["kept"],
+        json!([["unpaid fine", 0], ["its paid fine is kept", 1]]),
+        "{loans}"
+    );
     let summary = app.purge().await;
-    assert_eq!(TestApp::destroyed(&summary, "loans"), 1);
+    assert_eq!(TestApp::destroyed(&summary, "loans"), 0);
     assert_eq!(
         TestApp::destroyed(&summary, "interlibrary loan requests"),
         1
@@ -353,6 +367,14 @@ async fn d1_unpaid_fines_open_loans_and_open_requests_keep_records(engine: Engin
         TestApp::destroyed(&summary, "patron registrations"),
         0,
         "an item is still out"
+    );
+    app.advance(Duration::days(61));
+    let summary = app.purge().await;
+    assert_eq!(TestApp::destroyed(&summary, "fines"), 1, "{summary}");
+    assert_eq!(
+        TestApp::destroyed(&summary, "loans"),
+        1,
+        "in the same purge as its fine: {summary}"
     );
     app.finish();
 }
@@ -1140,8 +1162,113 @@ async fn d3_reports_read_either_side_of_a_purge_single_out_no_one(engine: Engine
     }
 }
 
+/// D1: a loan's fine does not outlive the loan. Returned late and paid ten
+/// days later, the fine is kept after its settlement (60 days in
+/// Missouri, 30 in Colorado) and the loan with it: a fine left on its own
+/// says when its patron returned something late, to the second, and
+/// whatever else recorded the item's return at that second says what.
+/// Purged every five days for five months, the patron never has a fine
+/// without its loan, and both go in the end. (Missouri only: Colorado
+/// charges no overdue fines, and no other fine names a loan.)
+async fn d1_a_loans_fine_does_not_outlive_the_loan(engine: Engine) {
+    {
+        let app = TestApp::spawn_with(engine, MISSOURI).await;
+        let clerk = app.sign_in("clerk").await;
+        let patron = app.new_patron(&clerk).await;
+        let item = app.new_item().await;
+        let (status, loan) = app
+            .post(
+                &clerk,
+                "/api/v1/checkouts",
+                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{loan}");
+        app.advance(Duration::days(45));
+        let clerk = app.sign_in("clerk").await;
+        let (status, back) = app
+            .post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{back}");
+        let loans = format!("SELECT COUNT(*) FROM loans WHERE patron_id = {}", patron.id);
+        let fines = format!("SELECT COUNT(*) FROM fines WHERE patron_id = {}", patron.id);
+        assert_eq!(app.raw_count(&fines), 1, "returned 45 days on: {back}");
+        app.advance(Duration::days(10));
+        let clerk = app.sign_in("clerk").await;
+        let (_, owed) = app
+            .get(&clerk, &format!("/api/v1/patrons/{}/fines", patron.id))
+            .await;
+        let fine = &owed[0];
+        let (status, paid) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/fines/{}/payments", fine["id"]),
+                json!({"amount_cents": fine["amount_cents"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{paid}");
+        for _ in 0..30 {
+            app.advance(Duration::days(5));
+            app.purge().await;
+            let (loans, fines) = (app.raw_count(&loans), app.raw_count(&fines));
+            assert!(
+                loans == 1 || fines == 0,
+                "the loan was destroyed and its fine kept: {loans} loans, {fines} fines"
+            );
+        }
+        assert_eq!((app.raw_count(&loans), app.raw_count(&fines)), (0, 0));
+        app.finish();
+    }
+}
+
+/// D1, D3: where the statistics keep a cell says nothing of the purge that
+/// counted into it. Each purge step used to append its rows at the end of
+/// the table, so a purge that destroyed one loan left its item's row next
+/// to its borrower's card category and age band in the file. Two purges
+/// in one month, of a loan each (a younger borrower's of a newer item
+/// first): the cells are stored in key order, one row each, and nothing
+/// is left pending.
+async fn d3_statistics_storage_keeps_no_trace_of_the_purge_that_counted(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let older = app.new_item().await;
+    let newer = app.new_item().await;
+    let senior = app
+        .new_patron_with(&clerk, json!({"birth_date": "1950-01-01"}))
+        .await;
+    let child = app
+        .new_patron_with(&clerk, json!({"birth_date": "2018-01-01"}))
+        .await;
+    app.lend_and_return(&clerk, &child.barcode, &newer).await;
+    app.advance(Duration::days(5));
+    let clerk = app.sign_in("clerk").await;
+    app.lend_and_return(&clerk, &senior.barcode, &older).await;
+    app.advance(Duration::days(57));
+    assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 1);
+    app.advance(Duration::days(5));
+    assert_eq!(TestApp::destroyed(&app.purge().await, "loans"), 1);
+
+    let cells = "SELECT record_class || '|' || month || '|' || dimensions FROM statistics";
+    let stored = app.raw_strings(cells);
+    let in_key_order = app.raw_strings(&format!(
+        "{cells} GROUP BY record_class, month, dimensions ORDER BY record_class, month, dimensions"
+    ));
+    assert_eq!(
+        stored, in_key_order,
+        "cells stored in the order purges counted them"
+    );
+    assert!(
+        stored.iter().any(|cell| cell.contains("age=65+")),
+        "{stored:?}"
+    );
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM statistics_pending"), 0);
+    app.finish();
+}
+
 on_both_engines!(
     d1_each_class_is_destroyed_exactly_when_due,
+    d1_a_loans_fine_does_not_outlive_the_loan,
+    d3_statistics_storage_keeps_no_trace_of_the_purge_that_counted,
     d3_reports_read_either_side_of_a_purge_single_out_no_one,
     d1_a_destroyed_patrons_id_is_never_given_again,
     l5_a_legal_hold_stops_desk_deletion_and_keeps_a_held_subscription,

@@ -114,6 +114,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0013_statistics_sealed.sql"),
         then: None,
     },
+    Migration {
+        version: 14,
+        sqlite: include_str!("../../migrations/sqlite/0014_statistics_cells.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_statistics_cells.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

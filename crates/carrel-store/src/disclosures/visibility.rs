@@ -77,13 +77,24 @@ impl Viewer {
     /// The same rule as [`Self::sees`], as a condition on `r`, a row of
     /// `disclosure_requests`, with its parameters.
     pub(crate) fn sql(&self) -> (String, Vec<Param<'static>>) {
+        (
+            self.condition("?"),
+            vec![Param::Int(self.staff_id), Param::Int(self.staff_id)],
+        )
+    }
+
+    /// [`Self::sql`] with the viewer's staff id (a number from the
+    /// database, never typed by anyone) written in, for a condition nested
+    /// in SQL whose parameters are bound elsewhere.
+    pub(crate) fn sql_literal(&self) -> String {
+        self.condition(&self.staff_id.to_string())
+    }
+
+    fn condition(&self, me: &str) -> String {
         let ordinary = if self.sees_ordinary { "1 = 1" } else { "1 = 0" };
         let circle = if self.in_circle { "1 = 1" } else { "1 = 0" };
-        (
-            format!(
-                "((r.gagged = 0 AND {ordinary}) OR (r.gagged = 1 AND ({circle} OR r.received_by = ? OR r.received_by IN (SELECT s.id FROM staff s WHERE s.supervisor_id = ?))))"
-            ),
-            vec![Param::Int(self.staff_id), Param::Int(self.staff_id)],
+        format!(
+            "((r.gagged = 0 AND {ordinary}) OR (r.gagged = 1 AND ({circle} OR r.received_by = {me} OR r.received_by IN (SELECT s.id FROM staff s WHERE s.supervisor_id = {me}))))"
         )
     }
 }

@@ -23,6 +23,12 @@ pub(crate) const LABEL: &str = "audit log entries";
 /// How the purge's audit entry names the new floor; `verify` reads it back.
 pub(crate) const FLOOR_MARK: &str = "floor=";
 
+/// What the purge's audit entry says of the erasures it made: that they
+/// carry tags. `verify` reads it back: migration 10 vouches for erasures
+/// made before tags existed, and a vouch after an entry saying tags were
+/// in use is that migration run again, to have hand erasures tagged.
+pub(crate) const TAGGED_MARK: &str = "erasures tagged";
+
 /// The chain's current floor and the newest entry that may go now.
 pub(crate) struct Prefix {
     /// Entries up to this seq are already gone (0: none).
@@ -70,7 +76,12 @@ pub(crate) fn due_prefix(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<Prefix
 }
 
 /// Deletes the due prefix and moves the floor, in the caller's transaction.
-/// Returns the number of entries destroyed and the new floor as `SEQ:HASH`.
+/// Returns the number of entries destroyed, leaving out those of
+/// operations on requests under a non-disclosure order, and the new floor
+/// as `SEQ:HASH`. The count goes into the purge's summary and its audit
+/// entry, which staff outside those requests' circles read: counted whole,
+/// it would grow by a restricted case's entries two years after them,
+/// where the plan's counts never showed them (L6).
 pub(crate) fn destroy_prefix(
     tx: &mut Tx<'_>,
     rule: &RetentionRule,
@@ -86,6 +97,17 @@ pub(crate) fn destroy_prefix(
             )?
             .text(0)?
     };
+    let restricted = tx.conn.query_one(
+        "SELECT CAST(COALESCE(SUM(s.last_seq - s.first_seq + 1), 0) AS BIGINT)
+         FROM audit_subjects s JOIN disclosure_requests r ON r.id = s.id
+         WHERE s.kind = ? AND r.gagged = 1 AND s.first_seq > ? AND s.last_seq <= ?",
+        params![
+            crate::audit::RESTRICTED_CASE,
+            prefix.floor,
+            prefix.due_through
+        ],
+    )?;
+    let restricted = restricted.int(0)?;
     let destroyed = tx.conn.execute(
         "DELETE FROM audit_log WHERE seq > ? AND seq <= ?",
         params![prefix.floor, prefix.due_through],
@@ -101,5 +123,8 @@ pub(crate) fn destroy_prefix(
         "UPDATE audit_head SET floor_seq = ?, floor_hash = ? WHERE id = 1",
         params![prefix.due_through, &floor_hash],
     )?;
-    Ok((destroyed, format!("{}:{floor_hash}", prefix.due_through)))
+    Ok((
+        destroyed - restricted,
+        format!("{}:{floor_hash}", prefix.due_through),
+    ))
 }

@@ -35,7 +35,7 @@ use std::sync::mpsc;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
-pub(crate) use self::audit_log::FLOOR_MARK;
+pub(crate) use self::audit_log::{FLOOR_MARK, TAGGED_MARK};
 pub(crate) use self::statistics::{age_band, local_date};
 
 /// SQL true unless the record in `id_column` (of kind `kind`) is kept in
@@ -47,12 +47,38 @@ pub(crate) fn not_kept_in_secret(kind: &str, id_column: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM kept_in_secret ks WHERE ks.kind = '{kind}' AND ks.id = {id_column})")
 }
 
-/// Notes, once per target per purge, the records this purge would destroy
-/// but for the legal holds of requests under a non-disclosure order: only
-/// those holds pin them. From now on they are as if destroyed outside the
-/// requests' circles (see [`not_kept_in_secret`]).
-fn note_kept_in_secret(
+/// SQL true for a record in `id_column` of `kind` that `viewer` may
+/// count: any not kept in secret, and one kept in secret (L6) only by the
+/// gag circle and those who see a request whose hold keeps it (the staff
+/// member who took it and their supervisor). For no viewer (the CLI),
+/// none kept in secret.
+fn kept_in_secret_shown_to(viewer: Option<&Viewer>, kind: &str, id_column: &str) -> String {
+    match viewer {
+        Some(viewer) if viewer.in_circle => "1 = 1".to_string(),
+        Some(viewer) => format!(
+            "({} OR EXISTS (SELECT 1 FROM legal_hold_records pin
+                JOIN legal_holds h ON h.id = pin.hold_id
+                JOIN disclosure_requests r ON r.id = h.disclosure_id
+                WHERE pin.record_kind = '{kind}' AND pin.record_id = {id_column} AND {}))",
+            not_kept_in_secret(kind, id_column),
+            viewer.sql_literal()
+        ),
+        None => not_kept_in_secret(kind, id_column),
+    }
+}
+
+/// Sets aside, once per target per purge, the records this purge would
+/// destroy but for the legal holds of requests under a non-disclosure
+/// order: only those holds pin them. Outside the requests' circles they
+/// are destroyed from now on (L6): in no list or count (see
+/// [`not_kept_in_secret`]), and, as the purge would have destroyed them,
+/// counted now in its summary and its audit entry (progress part
+/// [`SECRET_PART`]) and in the statistics. When the holds end, the purge
+/// that destroys them counts them in neither again (see `destroy_step`):
+/// every figure is what it would be had the holds never been placed.
+fn set_aside_in_secret(
     tx: &mut Tx<'_>,
+    run_id: i64,
     rule: &RetentionRule,
     target: &Target,
 ) -> Result<(), Error> {
@@ -61,26 +87,55 @@ fn note_kept_in_secret(
     let (gagged, _) = hidden_hold_sql(None);
     let by_gagged = held_by_sql(target, &format!("NOT {gagged}"));
     let by_others = held_by_sql(target, &gagged);
-    tx.conn.execute(
+    let counted = target
+        .stats
+        .columns_sql(tx.policy().library.time_zone, tx.conn.engine());
+    let event_column = match target.clock {
+        Clock::Instant => "event_at",
+        Clock::ExpiryDate => "event_on",
+    };
+    let set_aside = tx.conn.execute(
         &format!(
             // Only pinned rows can qualify: start from the pins, not from
             // every row past its time (a backlog of millions at the first
             // purge).
-            "INSERT INTO kept_in_secret (kind, id)
-             SELECT '{kind}', t.id FROM {from}
+            "INSERT INTO purge_step (id, {event_column}, month, facet1, facet2, amount)
+             SELECT t.id, {event}, {columns} FROM {from}{day_from}
              WHERE t.id IN (SELECT pinned.record_id FROM legal_hold_records pinned WHERE pinned.record_kind = '{kind}')
                AND {governed} AND {event} < ? AND {by_gagged} AND NOT {by_others}{needs}
-             ON CONFLICT (kind, id) DO NOTHING",
+               AND {not_yet}",
             kind = target.kind,
             from = target.from,
+            columns = counted.columns,
+            day_from = counted.from,
             governed = governed_sql(rule),
             event = target.event,
             needs = not_needed_sql(target),
+            not_yet = not_kept_in_secret(target.kind, "t.id"),
         ),
         &[b.param(), Param::Int(now), Param::Int(now)],
     )?;
-    Ok(())
+    if set_aside > 0 {
+        statistics::add_step(&mut tx.conn, target.stats, target.kind, target.class.name())?;
+        tx.conn.execute(
+            &format!(
+                "INSERT INTO kept_in_secret (kind, id) SELECT '{}', id FROM purge_step",
+                target.kind
+            ),
+            params![],
+        )?;
+        tx.conn.execute(
+            "INSERT INTO purge_progress (run_id, target, part, destroyed) VALUES (?, ?, ?, ?)
+             ON CONFLICT (run_id, target, part) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
+            params![run_id, target.kind, SECRET_PART, set_aside as i64],
+        )?;
+    }
+    clear_step(tx)
 }
+
+/// The progress row that counts a run's records set aside in secret (see
+/// [`set_aside_in_secret`]); workers' rows are numbered from 0.
+const SECRET_PART: i64 = -1;
 
 /// Whether records of `kind` (as audit entries name them, `kind:id`) are
 /// ever destroyed: the audit log then forgets which entries named them.
@@ -418,13 +473,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
         let mut plans = Vec::new();
         for target in targets::of_class(class) {
             let b = bound(tx, rule, target);
-            // Outside the gag circle, records kept in secret are as if
-            // destroyed (L6).
-            let secret = if viewer.is_some_and(|v| v.in_circle) {
-                "1 = 1".to_string()
-            } else {
-                not_kept_in_secret(target.kind, "t.id")
-            };
+            let secret = kept_in_secret_shown_to(viewer, target.kind, "t.id");
             let governed = format!("{} AND {secret}", governed_sql(rule));
             let (from, event) = (target.from, target.event);
             let held = count(
@@ -601,7 +650,8 @@ fn purge_audit_log(tx: &mut Tx<'_>, run_id: i64, rule: &RetentionRule) -> Result
     RetentionGrant::new(RecordClass::Audit).record(
         tx,
         format!(
-            "purge run {run_id}: destroyed {destroyed} {} (rule: {}); the log now starts after {}{floor}",
+            "purge run {run_id}, {}: destroyed {destroyed} {} (rule: {}); the log now starts after {}{floor}",
+            audit_log::TAGGED_MARK,
             audit_log::LABEL,
             describe(rule),
             audit_log::FLOOR_MARK
@@ -757,7 +807,7 @@ pub fn purge(
             let (walk, (lowest, highest)) = store.transact(|tx| {
                 claim_run(tx, run_id)?;
                 unpin_ended_holds(tx, target)?;
-                note_kept_in_secret(tx, rule, target)?;
+                set_aside_in_secret(tx, run_id, rule, target)?;
                 walk_for(tx, rule, target)
             })?;
             let (workers, chunks) = match walk {
@@ -778,8 +828,15 @@ pub fn purge(
             walk_target(store, &pass, &chunks, workers, batch_size, &mut |n| {
                 destroyed += n as i64;
                 // The audit log's erased record ids too (PostgreSQL keeps
-                // the old row versions until VACUUM).
-                for table in [target.table, "audit_log", "audit_subjects"] {
+                // the old row versions until VACUUM), and the statistics'
+                // pending rows, written in step order.
+                for table in [
+                    target.table,
+                    "audit_log",
+                    "audit_subjects",
+                    "statistics_pending",
+                    "statistics",
+                ] {
                     if !purged_tables.contains(&table) {
                         purged_tables.push(table);
                     }
@@ -931,8 +988,8 @@ fn walk_chunk(
             share_purge_lock(tx)?;
             destroy_batch(tx, pass, after.clone(), batch_size, desk_waiting)
         })?;
-        if batch.destroyed > 0 {
-            report(batch.destroyed);
+        if batch.shown > 0 {
+            report(batch.shown);
         }
         if batch.finished {
             return Ok(());
@@ -944,12 +1001,23 @@ fn walk_chunk(
 
 /// What one purge transaction did for one target.
 struct Batch {
-    destroyed: usize,
+    /// Records destroyed but those set aside in secret earlier (see
+    /// `set_aside_in_secret`): what progress shows.
+    shown: usize,
     /// The (event, id) key of the last record destroyed: the next batch
     /// starts after it.
     last: Option<(Value, i64)>,
     /// No due record is left for this target.
     finished: bool,
+}
+
+/// What one step of one target did.
+struct Step {
+    destroyed: usize,
+    /// Of those, how many had been set aside in secret (and counted then).
+    set_aside: usize,
+    /// The (event, id) key of the last record destroyed.
+    last: Option<(Value, i64)>,
 }
 
 /// One transaction's worth of one target: steps of [`STEP`] records until
@@ -962,17 +1030,19 @@ fn destroy_batch(
     batch_size: usize,
     desk_waiting: &dyn Fn() -> bool,
 ) -> Result<Batch, Error> {
-    let mut destroyed = 0;
+    let (mut destroyed, mut shown) = (0, 0);
     loop {
         let limit = STEP.min(batch_size - destroyed);
-        let (n, last) = destroy_step(tx, pass, after.as_ref(), limit)?;
+        let step = destroy_step(tx, pass, after.as_ref(), limit)?;
+        let n = step.destroyed;
         destroyed += n;
-        if last.is_some() {
-            after = last;
+        shown += n - step.set_aside;
+        if step.last.is_some() {
+            after = step.last;
         }
         if n < limit || destroyed >= batch_size || desk_waiting() {
             return Ok(Batch {
-                destroyed,
+                shown,
                 last: after,
                 finished: n < limit,
             });
@@ -984,14 +1054,13 @@ fn destroy_batch(
 /// `limit` due rows in the walk's order (locking them on PostgreSQL where
 /// the desk can move their clock) into the scratch table, with what their
 /// statistics need; add them to the statistics; unlink what points at
-/// them; destroy them; count them in the run's progress. Returns how many
-/// were destroyed and the (event, id) key of the last.
+/// them; destroy them; count them in the run's progress.
 fn destroy_step(
     tx: &mut Tx<'_>,
     pass: &Pass<'_>,
     after: Option<&(Value, i64)>,
     limit: usize,
-) -> Result<(usize, Option<(Value, i64)>), Error> {
+) -> Result<Step, Error> {
     let (run_id, rule, target, walk) = (pass.run_id, pass.rule, pass.target, pass.walk);
     let engine = tx.conn.engine();
     let zone = tx.policy().library.time_zone;
@@ -1051,15 +1120,26 @@ fn destroy_step(
     params.push(Param::Int(now));
     let n = tx.conn.execute(&sql, &params)? as usize;
     if n == 0 {
-        return Ok((0, None));
+        return Ok(Step {
+            destroyed: 0,
+            set_aside: 0,
+            last: None,
+        });
     }
     let last = tx.conn.query_one(
         &format!("SELECT {event_column}, id FROM purge_step ORDER BY {last_order} LIMIT 1"),
         params![],
     )?;
     let last = (last.0[0].clone(), last.int(1)?);
-    statistics::add_step(&mut tx.conn, target.stats, target.class.name())?;
     let in_step = in_step(engine);
+    // Records set aside in secret were counted, as destroyed and in the
+    // statistics, when they were set aside (see `set_aside_in_secret`).
+    let set_aside = count(
+        tx,
+        &format!("SELECT COUNT(*) FROM kept_in_secret WHERE kind = ? AND id {in_step}"),
+        params![target.kind],
+    )? as usize;
+    statistics::add_step(&mut tx.conn, target.stats, target.kind, target.class.name())?;
     // Whichever the disposal, the record no longer links its patron to
     // anything, so neither may the audit entries of its operations.
     crate::audit::forget_records(tx, target.kind, in_step, &[])?;
@@ -1095,10 +1175,14 @@ fn destroy_step(
     tx.conn.execute(
         "INSERT INTO purge_progress (run_id, target, part, destroyed) VALUES (?, ?, ?, ?)
          ON CONFLICT (run_id, target, part) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
-        params![run_id, target.kind, pass.part, n as i64],
+        params![run_id, target.kind, pass.part, (n - set_aside) as i64],
     )?;
     clear_step(tx)?;
-    Ok((n, Some(last)))
+    Ok(Step {
+        destroyed: n,
+        set_aside,
+        last: Some(last),
+    })
 }
 
 fn value_param(v: &Value) -> Param<'_> {
@@ -1110,13 +1194,16 @@ fn value_param(v: &Value) -> Param<'_> {
 }
 
 /// Marks a class done in this run and writes its one audit entry, unless
-/// another purge already did.
+/// another purge already did; adds its pending statistics to their cells.
 fn finish_class(
     tx: &mut Tx<'_>,
     run_id: i64,
     class: RecordClass,
     rule: &RetentionRule,
 ) -> Result<(), Error> {
+    // Before anything else: a class another purge finished may still have
+    // pending counts, from a run stopped after its last step.
+    statistics::merge_pending(&mut tx.conn, class.name())?;
     let mut counts = Vec::new();
     let mut newly_finished = false;
     for target in targets::of_class(class) {
@@ -1290,7 +1377,8 @@ mod tests {
                 expected,
                 "{walk:?}: exactly the loans due are gone"
             );
-            assert_eq!(summary.targets[0].destroyed, destroyed, "{walk:?}");
+            let loans_target = summary.targets.iter().find(|t| t.label == "loans");
+            assert_eq!(loans_target.unwrap().destroyed, destroyed, "{walk:?}");
             assert_eq!(counted() - before, destroyed, "{walk:?}: each counted once");
             // On PostgreSQL (three connections) a key walk runs two workers,
             // each counting its progress in its own row (one of them may

@@ -72,10 +72,24 @@ pub(crate) struct Target {
     pub export: &'static [(&'static str, &'static str)],
 }
 
-const LOAN_NEEDS: &[(&str, &str)] = &[(
-    "unpaid fine",
-    "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NULL)",
-)];
+/// A loan with a fine goes no sooner than its fine. Until the fine is
+/// paid, the loan is still needed; once paid, the fine is kept a while
+/// (a disputed payment, "I brought it back on time", is about the loan),
+/// and the loan with it: destroyed first, it would leave the fine saying
+/// on its own that this patron returned something late at that minute,
+/// which whatever else recorded the item's return that minute would
+/// complete (D1). A fine only a restricted case keeps (kept in secret) is
+/// as if destroyed, and keeps nothing.
+const LOAN_NEEDS: &[(&str, &str)] = &[
+    (
+        "unpaid fine",
+        "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NULL)",
+    ),
+    (
+        "its paid fine is kept",
+        "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM kept_in_secret k WHERE k.kind = 'fine' AND k.id = f.id))",
+    ),
+];
 
 const PATRON_NEEDS: &[(&str, &str)] = &[
     (
@@ -105,8 +119,35 @@ const PATRON_NEEDS: &[(&str, &str)] = &[
 
 /// Every target, in the order a purge runs them: records that point at a
 /// patron first, the patron's registration last, so statistics can still
-/// read a borrower's category and age band when their loans go.
+/// read a borrower's category and age band when their loans go; fines
+/// before loans, so a loan whose fine goes (see `LOAN_NEEDS`) goes in the
+/// same purge.
 pub(crate) const TARGETS: &[Target] = &[
+    Target {
+        class: RecordClass::Fines,
+        kind: "fine",
+        label: "fines",
+        table: "fines",
+        from: "fines t LEFT JOIN patrons pt ON pt.id = t.patron_id",
+        clock: Clock::Instant,
+        event: "t.settled_at",
+        occurred: "t.assessed_at",
+        in_use: "not settled",
+        needs: &[],
+        stats: Stats::Fine,
+        before_destroy: &[],
+        after_class: None,
+        lock_rows: false,
+        export: &[
+            ("id", "t.id"),
+            ("amount_cents", "t.amount_cents"),
+            ("reason", "t.reason"),
+            ("assessed_at", "t.assessed_at"),
+            ("paid_cents", "t.paid_cents"),
+            ("waived_cents", "t.waived_cents"),
+            ("settled_at", "t.settled_at"),
+        ],
+    },
     Target {
         class: RecordClass::Circulation,
         kind: "loan",
@@ -119,7 +160,8 @@ pub(crate) const TARGETS: &[Target] = &[
         in_use: "item not returned",
         needs: LOAN_NEEDS,
         stats: Stats::Loan,
-        // fines.loan_id is ON DELETE SET NULL: a fine keeps its own clock.
+        // No fine is left to point at it (see LOAN_NEEDS) but one a
+        // restricted case keeps; fines.loan_id is ON DELETE SET NULL.
         before_destroy: &[],
         after_class: None,
         lock_rows: false,
@@ -155,31 +197,6 @@ pub(crate) const TARGETS: &[Target] = &[
             ("placed_at", "t.placed_at"),
             ("status", "t.status"),
             ("closed_at", "t.closed_at"),
-        ],
-    },
-    Target {
-        class: RecordClass::Fines,
-        kind: "fine",
-        label: "fines",
-        table: "fines",
-        from: "fines t LEFT JOIN patrons pt ON pt.id = t.patron_id",
-        clock: Clock::Instant,
-        event: "t.settled_at",
-        occurred: "t.assessed_at",
-        in_use: "not settled",
-        needs: &[],
-        stats: Stats::Fine,
-        before_destroy: &[],
-        after_class: None,
-        lock_rows: false,
-        export: &[
-            ("id", "t.id"),
-            ("amount_cents", "t.amount_cents"),
-            ("reason", "t.reason"),
-            ("assessed_at", "t.assessed_at"),
-            ("paid_cents", "t.paid_cents"),
-            ("waived_cents", "t.waived_cents"),
-            ("settled_at", "t.settled_at"),
         ],
     },
     Target {

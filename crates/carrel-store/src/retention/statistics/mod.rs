@@ -237,33 +237,85 @@ fn expand(sql: &str, day: &str) -> String {
 }
 
 /// Adds the records in the purge's scratch table (one step's worth, about
-/// to be destroyed) to the statistics, in the caller's transaction: one
-/// row per (month, dimensions) per facet, counted in the database, so no
-/// record travels to Carrel and back.
-///
-/// Rows are appended, never merged into an existing cell: a report adds up
-/// the rows of a cell. At a library's scale most cells hold one or two
-/// loans (a month of one item), so merging would buy little and cost a
-/// keyed lookup per loan; appending writes at the end of the table, which
-/// is what makes a purge's statistics cheap (`carrel-bench purge`).
+/// to be destroyed) to the class's pending counts, in the caller's
+/// transaction: one row per (month, dimensions) per facet, counted in the
+/// database, so no record travels to Carrel and back. Appending is what
+/// makes a purge's statistics cheap (`carrel-bench purge`): at a library's
+/// scale most cells hold one or two loans, and a keyed update per loan
+/// would cost a lookup each. [`merge_pending`] adds them to the cells when
+/// the purge is done with the class.
 ///
 /// A record whose month a report has already published
 /// (`statistics_sealed`) is not counted: published figures must never
 /// change, or two reports read either side of this purge would say, by
-/// subtraction, what the one record was.
-pub(crate) fn add_step(conn: &mut Conn<'_>, stats: Stats, class: &str) -> Result<(), Error> {
+/// subtraction, what the one record was. Nor is one of `kind` kept in
+/// secret: it was counted when it was set aside (L6).
+pub(crate) fn add_step(
+    conn: &mut Conn<'_>,
+    stats: Stats,
+    kind: &str,
+    class: &str,
+) -> Result<(), Error> {
     for i in 1..=stats.facets().len() {
         conn.execute(
             &format!(
-                "INSERT INTO statistics (record_class, month, dimensions, records, amount)
+                "INSERT INTO statistics_pending (record_class, month, dimensions, records, amount)
                  SELECT ?, month, facet{i}, COUNT(*), SUM(amount) FROM purge_step
                  WHERE facet{i} IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM statistics_sealed ss WHERE ss.record_class = ? AND ss.month = purge_step.month)
+                   AND NOT EXISTS (SELECT 1 FROM kept_in_secret ks WHERE ks.kind = ? AND ks.id = purge_step.id)
                  GROUP BY month, facet{i}"
             ),
-            params![class, class],
+            params![class, class, kind],
         )?;
     }
+    Ok(())
+}
+
+/// Adds a class's pending counts (every purge step's, this run's and any
+/// a stopped run left) to its cells, in the caller's transaction: every
+/// month they touch is rewritten whole, one row per cell, in key order.
+///
+/// Pending rows are in the order the steps wrote them, and a step that
+/// destroyed one loan wrote its item's row next to its borrower's card
+/// category and age band: kept like that, the file said who (by category
+/// and age) borrowed what. Merged, a cell keeps no trace of the steps that
+/// grew it. The month is rewritten whole, not updated cell by cell,
+/// because PostgreSQL writes an updated row at the end of the table, next
+/// to the other cells the same purge updated; written together, a month's
+/// cells say nothing of which changed. A month sealed since its rows were
+/// counted is not changed (see [`add_step`]).
+pub(crate) fn merge_pending(conn: &mut Conn<'_>, class: &str) -> Result<(), Error> {
+    let touched = "SELECT DISTINCT p.month FROM statistics_pending p WHERE p.record_class = ?";
+    conn.execute(
+        "DELETE FROM statistics_pending WHERE record_class = ?
+           AND month IN (SELECT ss.month FROM statistics_sealed ss WHERE ss.record_class = ?)",
+        params![class, class],
+    )?;
+    conn.execute(
+        &format!(
+            "INSERT INTO statistics_pending (record_class, month, dimensions, records, amount)
+             SELECT record_class, month, dimensions, records, amount FROM statistics
+             WHERE record_class = ? AND month IN ({touched})"
+        ),
+        params![class, class],
+    )?;
+    conn.execute(
+        &format!("DELETE FROM statistics WHERE record_class = ? AND month IN ({touched})"),
+        params![class, class],
+    )?;
+    conn.execute(
+        "INSERT INTO statistics (record_class, month, dimensions, records, amount)
+         SELECT record_class, month, dimensions, SUM(records), SUM(amount) FROM statistics_pending
+         WHERE record_class = ?
+         GROUP BY record_class, month, dimensions
+         ORDER BY record_class, month, dimensions",
+        params![class],
+    )?;
+    conn.execute(
+        "DELETE FROM statistics_pending WHERE record_class = ?",
+        params![class],
+    )?;
     Ok(())
 }
 
