@@ -114,6 +114,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0013_statistics_sealed.sql"),
         then: None,
     },
+    Migration {
+        version: 15,
+        sqlite: include_str!("../../migrations/sqlite/0015_known_devices.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_known_devices.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.
