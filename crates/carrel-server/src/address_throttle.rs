@@ -21,7 +21,12 @@
 //! sooner than the address count stops the guesser. Locking an account
 //! takes failures from at least two addresses, and there the lock is the
 //! lesser harm: without it, a guesser with many addresses would have
-//! unbounded guesses at a four-digit PIN. With several servers behind a
+//! unbounded guesses at a four-digit PIN. Nor does the lock stop the
+//! holder on a device they have signed in on before: a sign-in presenting
+//! a known device's token (`carrel_store::known_devices`), confirmed by
+//! the store, takes no place here nor in the account's count, and is
+//! counted on the device instead; a token the store does not confirm is
+//! throttled here like none. With several servers behind a
 //! load balancer each counts on its own, so an address gets its
 //! allowance at each; keep servers × 5 below 10, or pin clients.
 //!

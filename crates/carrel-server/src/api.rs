@@ -13,6 +13,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carrel_store::gate::{Actor, PatronActor};
+use carrel_store::known_devices::KnownDevice;
 use carrel_store::{patron_sessions, staff, validate, Error, Store, Tx};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -78,20 +79,53 @@ impl PasswordChecks {
 }
 
 impl AppState {
+    /// The device a sign-in presents (`presented`, a token), if the store
+    /// knows it for the account the sign-in's name resolves to: `confirm`
+    /// is `staff::known_device` or `patron_sessions::known_device` for
+    /// that name. Asked before [`Self::password_check`], which lets only a
+    /// confirmed device past the address throttle: a made-up token costs
+    /// this one read, and gets the throttle like no token at all.
+    pub async fn known_device<F>(
+        &self,
+        presented: Option<String>,
+        confirm: F,
+    ) -> Result<Option<KnownDevice>, ApiError>
+    where
+        F: FnOnce(&Store, &str) -> Result<Option<KnownDevice>, Error> + Send + 'static,
+    {
+        let Some(token) = presented.filter(|token| !token.is_empty()) else {
+            return Ok(None);
+        };
+        self.blocking(move |store| confirm(store, &token)).await
+    }
+
     /// Runs a sign-in (`work` checks a password or PIN) from `client` in its
     /// turn. Refuses at once, before any work: with
     /// [`Error::TooManyAttempts`] when the address has used up its failed
     /// guesses, and with [`Error::Overloaded`] when too many sign-ins are
-    /// waiting already.
-    pub async fn password_check<T, F>(&self, client: &ClientAddress, work: F) -> Result<T, ApiError>
+    /// waiting already. A sign-in on a `device` the store confirmed
+    /// ([`Self::known_device`]) takes no place in the address throttle:
+    /// it is counted on the device (see `carrel_store::known_devices`),
+    /// and `work` is handed the device to count it on.
+    pub async fn password_check<T, F>(
+        &self,
+        client: &ClientAddress,
+        device: Option<KnownDevice>,
+        work: F,
+    ) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, Error> + Send + 'static,
+        F: FnOnce(&Store, Option<&KnownDevice>) -> Result<T, Error> + Send + 'static,
     {
-        let guess = self.reserve_guess(client)?;
+        let guess = match device {
+            Some(_) => None,
+            None => Some(self.reserve_guess(client)?),
+        };
         let checks = self.password_checks.clone();
         let Ok(place) = checks.places.clone().try_acquire_owned() else {
-            guess.give_back();
+            if let Some(guess) = guess {
+                guess.give_back();
+            }
             static REFUSED: NowAndThen = NowAndThen::new();
             if let Some(held_back) = REFUSED.due() {
                 tracing::warn!(
@@ -102,7 +136,9 @@ impl AppState {
             return Err(ApiError(Error::Overloaded));
         };
         let Ok(turn) = checks.turns.clone().acquire_owned().await else {
-            guess.give_back();
+            if let Some(guess) = guess {
+                guess.give_back();
+            }
             return Err(ApiError(Error::Overloaded));
         };
         // The place, the turn and the guess go with the work, not with this
@@ -113,8 +149,10 @@ impl AppState {
         // the blocking threads the desk needs too.)
         self.blocking(move |store| {
             let _held = (place, turn);
-            let outcome = work(store);
-            guess.settle(&outcome);
+            let outcome = work(store, device.as_ref());
+            if let Some(guess) = guess {
+                guess.settle(&outcome);
+            }
             outcome
         })
         .await
@@ -143,6 +181,22 @@ impl AppState {
 
 /// The name of the session cookie set at sign-in.
 pub const SESSION_COOKIE: &str = "carrel_session";
+
+/// The name of the cookie that keeps a staff browser's device token (see
+/// `carrel_store::known_devices`), sent only to the sign-in route.
+pub const DEVICE_COOKIE: &str = "carrel_device";
+
+/// The value of the cookie `name` in a request, if it has one.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|text| text.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
 
 /// An error as the API answers it: `{"error": {"code", "message"}}` with a
 /// status that matches. 5xx answers say nothing of the cause; the log does.
@@ -508,17 +562,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Token {
                 return Ok(Token(token.trim().to_string()));
             }
         }
-        for value in parts.headers.get_all(header::COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for pair in text.split(';') {
-                if let Some((name, token)) = pair.trim().split_once('=') {
-                    if name == SESSION_COOKIE {
-                        return Ok(Token(token.to_string()));
-                    }
-                }
-            }
-        }
-        Err(ApiError(Error::Unauthenticated))
+        cookie(&parts.headers, SESSION_COOKIE)
+            .map(|token| Token(token.to_string()))
+            .ok_or(ApiError(Error::Unauthenticated))
     }
 }
 

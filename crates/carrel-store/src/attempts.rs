@@ -20,7 +20,9 @@
 //! several servers. What a guesser can do from one address is bounded by
 //! the server's address throttle, below this limit, so a stranger at one
 //! address cannot use this count to lock a patron out (see
-//! `carrel_server::address_throttle`).
+//! `carrel_server::address_throttle`); strangers at several addresses can,
+//! but not on a device the patron has signed in on: those sign-ins are
+//! counted on the device, not here (`known_devices`).
 
 use crate::db::params;
 use crate::error::Error;

@@ -10,8 +10,10 @@
 //!   access it records.
 //! - [`staff`], [`patrons`], [`items`], [`circulation`], [`fines`]: the
 //!   circulation core, one module per kind of record.
-//! - [`sign_in`], [`attempts`]: the one sign-in sequence staff and patrons
-//!   share, and the count of failed attempts per account that throttles it.
+//! - [`sign_in`], [`attempts`], [`known_devices`]: the one sign-in
+//!   sequence staff and patrons share, the count of failed attempts per
+//!   account that throttles it, and the devices whose sign-ins are counted
+//!   on themselves instead.
 //! - [`demo`]: a deterministic demo library.
 //!
 //! The gate and audit live in this crate, not their own, because Rust can
@@ -34,6 +36,7 @@ pub mod fines;
 pub mod gate;
 pub mod ill;
 pub mod items;
+pub mod known_devices;
 pub mod legal_holds;
 pub mod mailing_lists;
 pub mod patron_sessions;

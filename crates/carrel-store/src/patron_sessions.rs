@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::db::params;
 use crate::error::Error;
 use crate::gate::PatronActor;
+use crate::known_devices::{self, KnownDevice};
 use crate::secrets::{random_token, sha256_hex};
 use crate::sign_in::{self, AccountKind, Found};
 use crate::validate::CardBarcode;
@@ -21,6 +22,9 @@ pub const SESSION_MINUTES: i64 = 30;
 pub struct PatronSession {
     pub token: String,
     pub expires_at: i64,
+    /// The device's token (see `known_devices`): to present at the next
+    /// sign-in from this device.
+    pub device: String,
 }
 
 /// What a card must be to sign in, and to stay signed in: in good
@@ -32,8 +36,15 @@ const MAY_SIGN_IN: &str = "p.status = 'active' AND p.expires_on >= ? AND p.pin_h
 /// in good standing with a PIN set can sign in. Failed attempts are
 /// counted per card (`attempts`), every attempt is audited, and every
 /// refusal is the same [`Error::SignInRefused`] after the same work, a
-/// malformed card number included (see `sign_in`).
-pub fn sign_in(store: &Store, card_barcode: &str, pin: &str) -> Result<PatronSession, Error> {
+/// malformed card number included (see `sign_in`). With a `device` that
+/// [`known_device`] confirmed, the attempt is counted on the device
+/// instead (see `known_devices`).
+pub fn sign_in(
+    store: &Store,
+    card_barcode: &str,
+    pin: &str,
+    device: Option<&KnownDevice>,
+) -> Result<PatronSession, Error> {
     let barcode = CardBarcode::parse(card_barcode).ok();
     // A malformed number is counted under its own pseudonym too, so that
     // its refusal does the same work as any other.
@@ -44,6 +55,7 @@ pub fn sign_in(store: &Store, card_barcode: &str, pin: &str) -> Result<PatronSes
         AccountKind::Patron,
         name,
         pin,
+        device,
         |tx| {
             let Some(barcode) = &barcode else {
                 return Ok(None);
@@ -63,15 +75,39 @@ pub fn sign_in(store: &Store, card_barcode: &str, pin: &str) -> Result<PatronSes
             })
             .transpose()
         },
-        |tx, patron_id, ()| {
+        |tx, patron_id, (), device| {
             let now = tx.now().timestamp();
             let expires_at = now + SESSION_MINUTES * 60;
             tx.conn.execute(
                 "INSERT INTO patron_sessions (token_sha256, patron_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 params![&sha256_hex(token.as_bytes()), patron_id, now, expires_at],
             )?;
-            Ok(PatronSession { token, expires_at })
+            Ok(PatronSession {
+                token,
+                expires_at,
+                device,
+            })
         },
+    )
+}
+
+/// Whether `token` is a known device of the card `card_barcode`, which
+/// may sign in: what lets a sign-in skip the address throttle (see
+/// `known_devices`).
+pub fn known_device(
+    store: &Store,
+    card_barcode: &str,
+    token: &str,
+) -> Result<Option<KnownDevice>, Error> {
+    let Ok(barcode) = CardBarcode::parse(card_barcode) else {
+        return Ok(None);
+    };
+    let today = store.today().to_string();
+    known_devices::confirm(
+        store,
+        token,
+        &format!("JOIN patrons p ON p.id = d.patron_id AND p.card_barcode = ? AND {MAY_SIGN_IN}"),
+        params![barcode.as_str(), &today],
     )
 }
 
@@ -97,11 +133,20 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<PatronActor, Error> 
 /// change its PIN, its barcode, its standing or its expiry (someone who
 /// learnt the old PIN, or holds a lost card, must not stay signed in, and
 /// a session the card's expiry stopped must not come back when the card
-/// is renewed).
+/// is renewed). Its known devices are not ended here: see
+/// [`end_all_and_devices`].
 pub(crate) fn end_all(tx: &mut Tx<'_>, patron_id: i64) -> Result<(), Error> {
     tx.conn.execute(
         "DELETE FROM patron_sessions WHERE patron_id = ?",
         params![patron_id],
     )?;
     Ok(())
+}
+
+/// [`end_all`], and every known device of the card too: for a change
+/// that may mean someone else has the PIN or the card (a new PIN, a new
+/// card number, a new standing), not for a sign-out or a new expiry date.
+pub(crate) fn end_all_and_devices(tx: &mut Tx<'_>, patron_id: i64) -> Result<(), Error> {
+    end_all(tx, patron_id)?;
+    known_devices::end_all(tx, AccountKind::Patron, patron_id)
 }

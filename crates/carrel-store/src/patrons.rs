@@ -436,7 +436,13 @@ pub fn update(
     let new_expiry = changes
         .expires_on
         .is_some_and(|date| date.to_string() != current.expires_on);
-    if changes.pin_hash.is_some() || changes.card_barcode.is_some() || new_standing || new_expiry {
+    // A new PIN, card number or standing may mean someone else has the
+    // PIN or the card: the card's known devices end too (a new expiry
+    // date is no such sign, and a device of an expired card cannot sign
+    // in anyway).
+    if changes.pin_hash.is_some() || changes.card_barcode.is_some() || new_standing {
+        crate::patron_sessions::end_all_and_devices(tx, id)?;
+    } else if new_expiry {
         crate::patron_sessions::end_all(tx, id)?;
     }
     grant.record(

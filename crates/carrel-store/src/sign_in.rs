@@ -22,6 +22,15 @@
 //! and a classifier told them apart 71-83% of the time.) It also bounds
 //! guesses at one unknown number, as at a known one.
 //!
+//! A sign-in presenting a known device of the account (see
+//! `known_devices`; the server asked the store first, and let it past the
+//! address throttle) takes its place on the device instead of in the
+//! account's count, in the same locked step, and settles there: a success
+//! forgives the device's failures and renews it, a failure stays counted
+//! on it. If the device is known no more by the first step, the sign-in is
+//! refused unchecked. Every successful sign-in gives back a device token:
+//! the one presented, or a new one.
+//!
 //! The secret is checked against the hash read in the first step, and the
 //! account can change while the hash runs (staff set a new PIN or card
 //! number, block the card, deactivate the account). So the settling step
@@ -33,6 +42,7 @@ use crate::attempts::{self, Account, Attempt};
 use crate::audit::PendingEntry;
 use crate::db::params;
 use crate::error::Error;
+use crate::known_devices::{self, KnownDevice};
 use crate::secrets::{sha256_hex, verify_against_nothing, verify_secret};
 use crate::{Store, Tx};
 
@@ -100,30 +110,65 @@ fn entry(tx: &Tx<'_>, kind: AccountKind, account: Option<i64>, granted: bool) ->
     }
 }
 
+/// Where a sign-in took its place before its secret was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In the account's failed attempts (`attempts`), or an unknown name's.
+    Account,
+    /// On the known device it presented (`known_devices`).
+    Device,
+    /// None: the account has used up its attempts, or the device it
+    /// presented is known no more. Refused unchecked.
+    None,
+}
+
 /// Signs in under `name` (a username or card number): `find` looks up,
 /// with its row locked, the account that may sign in (`None` for none:
 /// unknown, blocked, expired, no PIN), `secret` is checked against its
-/// hash, and `open` opens the session. Any failure is
+/// hash, and `open` opens the session, given the device token the
+/// sign-in gives back. With a `device` the store has confirmed, the
+/// attempt is counted on it and not on the account (see
+/// `known_devices`); if it is no longer known for the account found,
+/// the attempt is refused unchecked, since the server let it past the
+/// address throttle on the device's word. Any failure is
 /// [`Error::SignInRefused`].
 pub(crate) fn sign_in<T, S>(
     store: &Store,
     kind: AccountKind,
     name: &str,
     secret: &str,
+    device: Option<&KnownDevice>,
     find: impl Fn(&mut Tx<'_>) -> Result<Option<Found<T>>, Error>,
-    open: impl FnOnce(&mut Tx<'_>, i64, T) -> Result<S, Error>,
+    open: impl FnOnce(&mut Tx<'_>, i64, T, String) -> Result<S, Error>,
 ) -> Result<S, Error> {
-    let (found, has_place) = store.transact(|tx| {
+    let (found, place) = store.transact(|tx| {
         let found = find(tx)?;
-        let counted_as = match &found {
-            Some(account) => kind.account(account.id),
-            None => kind.unknown_account(store, name),
+        let place = match (&found, device) {
+            (Some(account), Some(device)) => {
+                if known_devices::reserve(tx, kind, account.id, device)? {
+                    Place::Device
+                } else {
+                    Place::None
+                }
+            }
+            // Confirmed for an account that can no longer sign in.
+            (None, Some(_)) => Place::None,
+            (_, None) => {
+                let counted_as = match &found {
+                    Some(account) => kind.account(account.id),
+                    None => kind.unknown_account(store, name),
+                };
+                if attempts::reserve(tx, counted_as, Attempt::SignIn)? {
+                    Place::Account
+                } else {
+                    Place::None
+                }
+            }
         };
-        let has_place = attempts::reserve(tx, counted_as, Attempt::SignIn)?;
-        Ok((found, has_place))
+        Ok((found, place))
     })?;
     let verified = match &found {
-        Some(account) if has_place => verify_secret(secret, &account.secret_hash),
+        Some(account) if place != Place::None => verify_secret(secret, &account.secret_hash),
         _ => {
             verify_against_nothing(secret);
             false
@@ -138,11 +183,18 @@ pub(crate) fn sign_in<T, S>(
                 current.id == account.id && current.secret_hash == account.secret_hash
             });
         }
+        let on_device = device.filter(|_| place == Place::Device);
         match found {
             Some(account) if verified && !changed_while_checked => {
-                attempts::give_back(tx, kind.account(account.id), Attempt::SignIn)?;
-                let session = open(tx, account.id, account.detail)?;
-                let granted = entry(tx, kind, id, true);
+                if place == Place::Account {
+                    attempts::give_back(tx, kind.account(account.id), Attempt::SignIn)?;
+                }
+                let device_token = known_devices::signed_in(tx, kind, account.id, on_device)?;
+                let session = open(tx, account.id, account.detail, device_token)?;
+                let mut granted = entry(tx, kind, id, true);
+                if on_device.is_some() {
+                    granted.detail = Some("known_device".to_string());
+                }
                 tx.queue_audit(granted);
                 Ok(Ok(session))
             }
@@ -152,11 +204,23 @@ pub(crate) fn sign_in<T, S>(
                 // one whose account changed while its secret was checked
                 // (that attempt stays counted too: rare, and it errs on the
                 // side of the account).
+                if let Some(device) = on_device {
+                    known_devices::failed(tx, device)?;
+                }
                 let mut refused = entry(tx, kind, id, false);
-                if id.is_some() && !has_place {
-                    refused.detail = Some("throttled".to_string());
+                if id.is_some() && place == Place::None {
+                    refused.detail = Some(
+                        if device.is_some() {
+                            "device_no_longer_known"
+                        } else {
+                            "throttled"
+                        }
+                        .to_string(),
+                    );
                 } else if changed_while_checked {
                     refused.detail = Some("changed_while_checked".to_string());
+                } else if on_device.is_some() {
+                    refused.detail = Some("known_device".to_string());
                 }
                 tx.queue_audit(refused);
                 Ok(Err(Error::SignInRefused))

@@ -7,6 +7,7 @@ use crate::audit::PendingEntry;
 use crate::db::params;
 use crate::error::Error;
 use crate::gate::Actor;
+use crate::known_devices::{self, KnownDevice};
 use crate::secrets::{hash_secret, random_token, sha256_hex};
 use crate::sign_in::{self, AccountKind, Found};
 use crate::{Store, Tx};
@@ -21,6 +22,9 @@ pub struct Session {
     pub expires_at: i64,
     pub staff_id: i64,
     pub role: String,
+    /// The device's token (see `known_devices`): to present at the next
+    /// sign-in from this device.
+    pub device: String,
 }
 
 fn check_username(username: &str) -> Result<(), Error> {
@@ -114,7 +118,7 @@ pub fn add_with_supervisor(
 }
 
 /// Deactivates a staff account (someone left the library): no more
-/// sign-ins, and every open session ends at once.
+/// sign-ins, and every open session and known device ends at once.
 pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
     store.transact(|tx| {
         let id = tx
@@ -131,6 +135,7 @@ pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
             .execute("UPDATE staff SET active = 0 WHERE id = ?", params![id])?;
         tx.conn
             .execute("DELETE FROM staff_sessions WHERE staff_id = ?", params![id])?;
+        known_devices::end_all(tx, AccountKind::Staff, id)?;
         let entry = system_entry(tx, "deactivate", Some(format!("staff:{id}")), "granted");
         tx.queue_audit(entry);
         Ok(id)
@@ -216,14 +221,22 @@ pub(crate) fn username(tx: &mut Tx<'_>, staff_id: i64) -> Result<String, Error> 
 /// are counted per account (`attempts`): after
 /// [`crate::attempts::MAX_FAILED_SIGN_INS`] in a window the account takes
 /// no more until the window has passed, right password or not. Every
-/// refusal is [`Error::SignInRefused`] (see `sign_in`).
-pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session, Error> {
+/// refusal is [`Error::SignInRefused`] (see `sign_in`). With a `device`
+/// that [`known_device`] confirmed, the attempt is counted on the device
+/// instead (see `known_devices`).
+pub fn sign_in(
+    store: &Store,
+    username: &str,
+    password: &str,
+    device: Option<&KnownDevice>,
+) -> Result<Session, Error> {
     let token = random_token()?;
     sign_in::sign_in(
         store,
         AccountKind::Staff,
         username,
         password,
+        device,
         |tx| {
             let lock = tx.conn.for_update();
             let row = tx.conn.query_opt(
@@ -239,7 +252,7 @@ pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session,
             })
             .transpose()
         },
-        |tx, staff_id, role| {
+        |tx, staff_id, role, device| {
             let now = tx.now().timestamp();
             let expires_at = now + SESSION_HOURS * 3600;
             tx.conn.execute(
@@ -251,8 +264,25 @@ pub fn sign_in(store: &Store, username: &str, password: &str) -> Result<Session,
                 expires_at,
                 staff_id,
                 role,
+                device,
             })
         },
+    )
+}
+
+/// Whether `token` is a known device of the active staff account
+/// `username`: what lets a sign-in skip the address throttle (see
+/// `known_devices`).
+pub fn known_device(
+    store: &Store,
+    username: &str,
+    token: &str,
+) -> Result<Option<KnownDevice>, Error> {
+    known_devices::confirm(
+        store,
+        token,
+        "JOIN staff s ON s.id = d.staff_id AND s.username = ? AND s.active = 1",
+        params![username],
     )
 }
 

@@ -19,6 +19,9 @@ use crate::routes::disclosures::package_file;
 pub struct PatronSignIn {
     card_barcode: String,
     pin: String,
+    /// A known device's token (see `carrel_store::known_devices`).
+    #[serde(default)]
+    device: Option<String>,
 }
 
 pub async fn sign_in(
@@ -26,9 +29,15 @@ pub async fn sign_in(
     client: ClientAddress,
     Body(form): Body<PatronSignIn>,
 ) -> Result<Json<PatronSession>, ApiError> {
+    let card_barcode = form.card_barcode.clone();
+    let device = state
+        .known_device(form.device.clone(), move |store, token| {
+            patron_sessions::known_device(store, &card_barcode, token)
+        })
+        .await?;
     let session = state
-        .password_check(&client, move |store| {
-            patron_sessions::sign_in(store, &form.card_barcode, &form.pin)
+        .password_check(&client, device, move |store, device| {
+            patron_sessions::sign_in(store, &form.card_barcode, &form.pin, device)
         })
         .await?;
     Ok(Json(session))

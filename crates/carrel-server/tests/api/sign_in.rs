@@ -1,18 +1,23 @@
 //! C2: signing in with card and PIN (and staff passwords, which share the
 //! sequence): guessing is throttled per account and per client address,
 //! parallel guesses cannot outrun the count, a stranger cannot lock a
-//! patron out, every refusal is one answer, and a patron's sessions end
-//! when the patron signs out or staff block the card or change its PIN.
+//! patron out, strangers at many addresses cannot lock out a device the
+//! holder has signed in on (known devices), every refusal is one answer,
+//! and a patron's sessions end when the patron signs out or staff block
+//! the card or change its PIN.
 
 use std::sync::Arc;
 
 use carrel_server::address_throttle::FAILED_GUESSES_PER_ADDRESS;
 use carrel_store::attempts::{MAX_FAILED_SIGN_INS, THROTTLE_MINUTES};
+use carrel_store::known_devices::{DEVICES_PER_ACCOUNT, DEVICE_DAYS};
 use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{client_from, code, loopback, password, Engine, TestApp, COLORADO, MISSOURI};
+use crate::helpers::{
+    client_from, code, loopback, password, Engine, Patron, TestApp, COLORADO, MISSOURI,
+};
 use crate::on_both_engines;
 
 const POLICIES: [(&str, &str); 2] = [("missouri", MISSOURI), ("colorado", COLORADO)];
@@ -792,6 +797,691 @@ async fn c2_a_trusted_proxy_names_the_client(engine: Engine) {
     app.finish();
 }
 
+// ---- known devices (OWASP "device cookies") ----
+
+/// An account to sign in to, of either kind: where, with what, and a
+/// wrong guess at it.
+struct Account {
+    kind: &'static str,
+    path: &'static str,
+    right: Value,
+    wrong: Value,
+}
+
+/// A patron with a PIN and a staff account, both fresh.
+async fn two_accounts(app: &TestApp, pin: &str, username: &str) -> (Patron, [Account; 2]) {
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+    app.add_staff(username, "clerk", None).await;
+    let accounts = [
+        Account {
+            kind: "patron",
+            path: "/api/v1/patron-session",
+            right: patron_form(&patron.barcode, pin),
+            wrong: patron_form(&patron.barcode, "0000"),
+        },
+        Account {
+            kind: "staff",
+            path: "/api/v1/session",
+            right: staff_form(username, &password(username)),
+            wrong: staff_form(username, "a-wrong-password"),
+        },
+    ];
+    (patron, accounts)
+}
+
+/// `form` presenting a device token.
+fn with_device(form: &Value, device: &str) -> Value {
+    let mut form = form.clone();
+    form["device"] = json!(device);
+    form
+}
+
+/// Signs in with `form` from `client`: the status, and the device token
+/// a success gives.
+async fn sign_in_via(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    form: Value,
+) -> (StatusCode, Option<String>) {
+    let (status, body) = app.call_via(client, None, "POST", path, Some(form)).await;
+    let device = body["device"].as_str().map(str::to_string);
+    if status == StatusCode::OK {
+        let device = device.as_deref().unwrap_or_default();
+        assert_eq!(device.len(), 64, "a success gives a device token: {body}");
+        app.note_personal(&[device]);
+    }
+    (status, device)
+}
+
+/// Uses up an address's failed guesses with a card number no card has
+/// (no account's count is touched), and checks it is refused now.
+async fn throttle_address(app: &TestApp, client: &reqwest::Client) {
+    let missing = patron_form("29999999999966", "1234");
+    for _ in 0..FAILED_GUESSES_PER_ADDRESS {
+        let (status, _) = sign_in_via(app, client, "/api/v1/patron-session", missing.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = sign_in_via(app, client, "/api/v1/patron-session", missing).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// C2: strangers at several addresses (three here; two are enough) use up
+/// an account's failed sign-ins, which locks it for the window, right
+/// secret or not: but the holder, on a device that has signed in to the
+/// account before, still signs in, from any address, a stranger's
+/// throttled one too. Without the device's token the holder is locked out
+/// as before. A staff member's browser keeps the token in an HttpOnly
+/// cookie, which counts as presenting it.
+async fn c2_a_known_device_is_not_locked_out_by_strangers_at_many_addresses(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let pin = "8305172946";
+        let (_, accounts) = two_accounts(&app, pin, "reference-desk").await;
+        for (n, account) in accounts.iter().enumerate() {
+            let (kind, path) = (account.kind, account.path);
+            let at = |k: u32| client_from(&loopback(100 * (n as u32 + 1) + k));
+            // The holder signs in once, at home: the device is known now.
+            let (status, device) = sign_in_via(&app, &at(0), path, account.right.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{name} {kind}");
+            let device = device.unwrap();
+            // Strangers at three addresses: five failures each are let
+            // through to the account until it has its ten, then refused
+            // unchecked (401, the one answer), then throttled (429).
+            for stranger in 1..=3 {
+                let stranger = at(stranger);
+                for attempt in 0..=FAILED_GUESSES_PER_ADDRESS {
+                    let (status, _) =
+                        sign_in_via(&app, &stranger, path, account.wrong.clone()).await;
+                    let expected = if attempt < FAILED_GUESSES_PER_ADDRESS {
+                        StatusCode::UNAUTHORIZED
+                    } else {
+                        StatusCode::TOO_MANY_REQUESTS
+                    };
+                    assert_eq!(status, expected, "{name} {kind} attempt {attempt}");
+                }
+            }
+            // Locked: the right secret without the device is refused.
+            let (status, _) = sign_in_via(&app, &at(0), path, account.right.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{name} {kind}: not locked"
+            );
+            // With the device: let in from a new address, and from a
+            // stranger's throttled one, keeping the same token.
+            for client in [at(4), at(1)] {
+                let (status, again) =
+                    sign_in_via(&app, &client, path, with_device(&account.right, &device)).await;
+                assert_eq!(
+                    status,
+                    StatusCode::OK,
+                    "{name} {kind}: the holder is locked out"
+                );
+                assert_eq!(again.as_deref(), Some(device.as_str()), "{name} {kind}");
+            }
+            // A slip of the holder's on the device is counted on the
+            // device, not refused as the lock or the address would.
+            let (status, _) =
+                sign_in_via(&app, &at(1), path, with_device(&account.wrong, &device)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{name} {kind}");
+            let (status, _) =
+                sign_in_via(&app, &at(1), path, with_device(&account.right, &device)).await;
+            assert_eq!(status, StatusCode::OK, "{name} {kind}");
+            // Still locked without it.
+            let (status, _) = sign_in_via(&app, &at(5), path, account.right.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{name} {kind}: not locked"
+            );
+        }
+
+        // Staff: the token also comes as a cookie, HttpOnly, SameSite
+        // Strict, sent only to the sign-in route, for 90 days; and the
+        // cookie is presented as the body's field is.
+        let staff = &accounts[1];
+        let response = client_from(&loopback(400))
+            .post(format!("{}/api/v1/session", app.base))
+            .header("cookie", format!("carrel_device={}", "f".repeat(64)))
+            .json(&staff.right)
+            .send()
+            .await
+            .unwrap();
+        // Locked, and the cookie's token is no device of the account.
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
+        let (_, device) = sign_in_via(
+            &app,
+            &client_from(&loopback(401)),
+            "/api/v1/session",
+            with_device(&staff.right, "not-a-device"),
+        )
+        .await;
+        assert!(device.is_none(), "{name}: signed in while locked");
+        app.advance(Duration::minutes(THROTTLE_MINUTES + 1));
+        let response = client_from(&loopback(402))
+            .post(format!("{}/api/v1/session", app.base))
+            .json(&staff.right)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let body: Value = response.json().await.unwrap();
+        let device = body["device"].as_str().unwrap().to_string();
+        app.note_personal(&[&device]);
+        // 90 days.
+        let expected = format!(
+            "carrel_device={device}; Path=/api/v1/session; HttpOnly; SameSite=Strict; Max-Age=7776000"
+        );
+        assert!(
+            cookies.contains(&expected),
+            "{name}: no device cookie in {cookies:?}"
+        );
+        assert!(
+            cookies.iter().any(|c| c.starts_with("carrel_session=")),
+            "{name}: the session cookie is still set"
+        );
+        // Lock the account again; the cookie lets its browser in.
+        for stranger in 403..405 {
+            for _ in 0..FAILED_GUESSES_PER_ADDRESS {
+                let (status, _) = sign_in_via(
+                    &app,
+                    &client_from(&loopback(stranger)),
+                    "/api/v1/session",
+                    staff.wrong.clone(),
+                )
+                .await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+            }
+        }
+        let (status, _) = sign_in_via(
+            &app,
+            &client_from(&loopback(405)),
+            "/api/v1/session",
+            staff.right.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: not locked");
+        let response = client_from(&loopback(403))
+            .post(format!("{}/api/v1/session", app.base))
+            .header(
+                "cookie",
+                format!("carrel_session=old; carrel_device={device}"),
+            )
+            .json(&staff.right)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{name}: the cookie did not count"
+        );
+        app.note_personal(&[pin]);
+        app.finish();
+    }
+}
+
+/// C2: a device token in the wrong hands (copied off a shared computer)
+/// gives at most ten guesses, ever: its failures are counted on it, not
+/// in a window, and at the tenth it is known no more, so the right
+/// secret with it meets the account's lock and the address throttle like
+/// anyone's. The holder's next sign-in gets a new token.
+async fn c2_a_stolen_device_token_gives_ten_guesses_at_most(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let pin = "6150428397";
+    let (patron, accounts) = two_accounts(&app, pin, "stacks-desk").await;
+    let staff_id = app.raw_count("SELECT id FROM staff WHERE username = 'stacks-desk'");
+    for (n, account) in accounts.iter().enumerate() {
+        let (kind, path) = (account.kind, account.path);
+        let at = |k: u32| client_from(&loopback(100 * (n as u32 + 1) + k));
+        let (status, stolen) = sign_in_via(&app, &at(0), path, account.right.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        let stolen = stolen.unwrap();
+        // The thief, at one address: ten wrong guesses, each checked and
+        // refused, none throttled by the address (the device answers for
+        // them), none counted on the account.
+        let thief = at(1);
+        for guess in 0..MAX_FAILED_SIGN_INS {
+            let (status, _) =
+                sign_in_via(&app, &thief, path, with_device(&account.wrong, &stolen)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{kind} guess {guess}");
+        }
+        let account_failures = match kind {
+            "patron" => app.raw_count(&format!(
+                "SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM failed_attempts WHERE account_kind = 'patron' AND account_id = {}",
+                patron.id
+            )),
+            _ => app.raw_count(&format!(
+                "SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM failed_attempts WHERE account_kind = 'staff' AND account_id = {staff_id}"
+            )),
+        };
+        assert_eq!(
+            account_failures, 0,
+            "{kind}: the device's failures were the account's"
+        );
+        // The token is known no more.
+        assert_eq!(
+            app.raw_count(&format!(
+                "SELECT COUNT(*) FROM known_devices WHERE {kind}_id = {}",
+                if kind == "patron" {
+                    patron.id
+                } else {
+                    staff_id
+                }
+            )),
+            0,
+            "{kind}: the device is still known"
+        );
+        // Strangers lock the account; the right secret with the stolen
+        // token is refused now, like any other attempt on a locked account.
+        for stranger in 2..4 {
+            for _ in 0..FAILED_GUESSES_PER_ADDRESS {
+                let (status, _) =
+                    sign_in_via(&app, &at(stranger), path, account.wrong.clone()).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED);
+            }
+        }
+        let (status, _) =
+            sign_in_via(&app, &at(4), path, with_device(&account.right, &stolen)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{kind}: the stolen token still exempts"
+        );
+        // And it no longer takes the thief past the address throttle.
+        for attempt in 0..=FAILED_GUESSES_PER_ADDRESS {
+            let (status, _) =
+                sign_in_via(&app, &thief, path, with_device(&account.wrong, &stolen)).await;
+            let expected = if attempt < FAILED_GUESSES_PER_ADDRESS {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            };
+            assert_eq!(status, expected, "{kind} attempt {attempt}");
+        }
+        // After the window, the holder signs in (without the old token, or
+        // with it: it is nothing now) and the device gets a new token.
+        app.advance(Duration::minutes(THROTTLE_MINUTES + 1));
+        let (status, fresh) =
+            sign_in_via(&app, &at(5), path, with_device(&account.right, &stolen)).await;
+        assert_eq!(status, StatusCode::OK, "{kind}");
+        let fresh = fresh.unwrap();
+        assert_ne!(fresh, stolen, "{kind}: the stolen token came back");
+        let (status, again) = sign_in_via(&app, &at(6), path, account.right.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{kind}");
+        assert_ne!(
+            again.unwrap(),
+            fresh,
+            "{kind}: a sign-in without a token gets its own"
+        );
+    }
+    app.note_personal(&[pin]);
+    app.finish();
+}
+
+/// C2: only a device the store knows for the account the name resolves
+/// to takes a sign-in past the address throttle: a made-up token, a
+/// known device of another account, and a device past its 90 days are
+/// throttled like no token at all, and answered alike.
+async fn c2_a_bogus_device_token_does_not_escape_the_address_throttle(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let pin = "7264019583";
+    let (_, accounts) = two_accounts(&app, pin, "annex-desk").await;
+    let clerk = app.sign_in("clerk").await;
+    let other = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+    let (status, others_device) = sign_in_via(
+        &app,
+        &client_from(&loopback(90)),
+        "/api/v1/patron-session",
+        patron_form(&other.barcode, pin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let others_device = others_device.unwrap();
+    let mut devices = Vec::new();
+    for (n, account) in accounts.iter().enumerate() {
+        let (status, device) = sign_in_via(
+            &app,
+            &client_from(&loopback(91 + n as u32)),
+            account.path,
+            account.right.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        devices.push(device.unwrap());
+    }
+    let issued = app.now();
+    let mut addresses = 0..;
+    let mut fresh_client = || client_from(&loopback(addresses.next().unwrap()));
+    let made_up = ["0".repeat(64), "not-a-device".to_string()];
+    // Made-up tokens; another card's device; the staff member's device at
+    // the patron's card, and the patron's at the staff account.
+    let tokens = [
+        [&made_up[..], &[others_device.clone(), devices[1].clone()]].concat(),
+        [&made_up[..], &[devices[0].clone()]].concat(),
+    ];
+    let mut answers = Vec::new();
+    for (account, tokens) in accounts.iter().zip(&tokens) {
+        for (k, token) in tokens.iter().enumerate() {
+            let guesser = fresh_client();
+            for attempt in 0..=FAILED_GUESSES_PER_ADDRESS {
+                let answer = app
+                    .call_via(
+                        &guesser,
+                        None,
+                        "POST",
+                        account.path,
+                        Some(with_device(&account.wrong, token)),
+                    )
+                    .await;
+                let expected = if attempt < FAILED_GUESSES_PER_ADDRESS {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::TOO_MANY_REQUESTS
+                };
+                assert_eq!(
+                    answer.0, expected,
+                    "{} token {k} attempt {attempt}",
+                    account.kind
+                );
+                answers.push(answer);
+            }
+            // Used up: the right secret with the token is refused at once.
+            let (status, _) = sign_in_via(
+                &app,
+                &guesser,
+                account.path,
+                with_device(&account.right, token),
+            )
+            .await;
+            assert_eq!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{} token {k}",
+                account.kind
+            );
+            // The account's own count starts again between tokens.
+            app.advance(Duration::minutes(THROTTLE_MINUTES + 1));
+        }
+    }
+    // Refusals look alike whatever the token was.
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .collect();
+    assert!(refused.iter().all(|a| a.1 == refused[0].1));
+
+    // A known device past its 90 days is known no more. (Just before,
+    // it still is.)
+    let throttled = fresh_client();
+    app.advance(issued + Duration::days(DEVICE_DAYS) - Duration::minutes(10) - app.now());
+    throttle_address(&app, &throttled).await;
+    let (status, _) = sign_in_via(
+        &app,
+        &throttled,
+        "/api/v1/patron-session",
+        with_device(&accounts[0].right, &devices[0]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a known device was not let in");
+    // That sign-in renewed it; 90 days on from there, it is gone.
+    app.advance(Duration::days(DEVICE_DAYS) + Duration::minutes(1));
+    let throttled = fresh_client();
+    throttle_address(&app, &throttled).await;
+    let (status, _) = sign_in_via(
+        &app,
+        &throttled,
+        "/api/v1/patron-session",
+        with_device(&accounts[0].right, &devices[0]),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an expired device was let in"
+    );
+    app.note_personal(&[pin]);
+    app.finish();
+}
+
+/// C2: the reasons a card's sessions end as a compromise (a new PIN, a
+/// new card number, a block) also end its known devices, and a staff
+/// account's devices end with the account; signing out does not end
+/// them. Shown from a throttled address, where only a known device gets
+/// through.
+async fn c2_pin_change_and_block_end_known_devices(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let (old_pin, new_pin) = ("3956102847", "4710295836");
+    let patron = app.new_patron_with(&clerk, json!({"pin": old_pin})).await;
+    let throttled = client_from(&loopback(60));
+    throttle_address(&app, &throttled).await;
+    let home = client_from(&loopback(61));
+    let path = "/api/v1/patron-session";
+    let mut barcode = patron.barcode.clone();
+    let mut pin = old_pin;
+    let (status, device) = sign_in_via(&app, &home, path, patron_form(&barcode, pin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut device = device.unwrap();
+
+    // Signing out (every session of the card) keeps the device.
+    let (status, body) = app
+        .call_via(
+            &throttled,
+            None,
+            "POST",
+            path,
+            Some(with_device(&patron_form(&barcode, pin), &device)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let (status, _) = app.call(Some(&token), "DELETE", path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = sign_in_via(
+        &app,
+        &throttled,
+        path,
+        with_device(&patron_form(&barcode, pin), &device),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "signing out ended the device");
+
+    let replacement = format!("26{}", &patron.barcode[2..]);
+    let changes = [
+        ("a block", json!({"status": "blocked"})),
+        ("a new PIN", json!({"pin": new_pin})),
+        ("a new card number", json!({"card_barcode": replacement})),
+    ];
+    for (change, body) in changes {
+        change_patron(&app, &clerk, patron.id, body).await;
+        if change == "a block" {
+            change_patron(&app, &clerk, patron.id, json!({"status": "active"})).await;
+        }
+        if change == "a new PIN" {
+            pin = new_pin;
+        }
+        if change == "a new card number" {
+            barcode = replacement.clone();
+        }
+        let (status, _) = sign_in_via(
+            &app,
+            &throttled,
+            path,
+            with_device(&patron_form(&barcode, pin), &device),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the device outlived {change}"
+        );
+        let (status, fresh) = sign_in_via(
+            &app,
+            &home,
+            path,
+            with_device(&patron_form(&barcode, pin), &device),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "after {change}");
+        let fresh = fresh.unwrap();
+        assert_ne!(fresh, device, "the device's token came back after {change}");
+        device = fresh;
+    }
+    // A new expiry date is no compromise: the device stays known.
+    change_patron(&app, &clerk, patron.id, json!({"expires_on": "2028-06-30"})).await;
+    let (status, _) = sign_in_via(
+        &app,
+        &throttled,
+        path,
+        with_device(&patron_form(&barcode, pin), &device),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a new expiry date ended the device");
+
+    // A staff account's devices end when it is deactivated.
+    app.add_staff("temp-desk", "clerk", None).await;
+    let (status, _) = sign_in_via(
+        &app,
+        &home,
+        "/api/v1/session",
+        staff_form("temp-desk", &password("temp-desk")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let staff_id = app.raw_count("SELECT id FROM staff WHERE username = 'temp-desk'");
+    let devices_of_staff = || {
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM known_devices WHERE staff_id = {staff_id}"
+        ))
+    };
+    assert_eq!(devices_of_staff(), 1);
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || {
+        carrel_store::staff::deactivate(&store, "temp-desk").unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        devices_of_staff(),
+        0,
+        "a deactivated account's device is known"
+    );
+    app.note_personal(&[old_pin, new_pin, &replacement]);
+    app.finish();
+}
+
+/// C2, D1: a patron's known devices go with the patron's registration
+/// when the purge destroys it, and any account's devices go once their 90
+/// days have passed.
+async fn d1_known_devices_go_with_the_patron_and_when_expired(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let pin = "5296038174";
+    let patron = app
+        .new_patron_with(&clerk, json!({"pin": pin, "expires_on": "2026-03-10"}))
+        .await;
+    let (status, _) = sign_in_via(
+        &app,
+        &app.client,
+        "/api/v1/patron-session",
+        patron_form(&patron.barcode, pin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let known = |column: &str, id: i64| {
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM known_devices WHERE {column} = {id}"
+        ))
+    };
+    assert_eq!(known("patron_id", patron.id), 1);
+    let clerk_id = app.raw_count("SELECT id FROM staff WHERE username = 'clerk'");
+    assert_eq!(known("staff_id", clerk_id), 1, "the clerk's sign-in");
+    // The card expired on 10 March; a month on, its registration goes,
+    // and with it the device (its 90 days have not passed).
+    app.advance(Duration::days(30));
+    let summary = app.purge().await;
+    assert_eq!(
+        TestApp::destroyed(&summary, "patron registrations"),
+        1,
+        "{summary}"
+    );
+    assert_eq!(
+        known("patron_id", patron.id),
+        0,
+        "the patron's device outlived them"
+    );
+    assert_eq!(
+        known("staff_id", clerk_id),
+        1,
+        "the clerk's device is not due"
+    );
+    // 90 days after the clerk's last sign-in, its device goes too.
+    app.advance(Duration::days(DEVICE_DAYS - 30) + Duration::minutes(1));
+    app.purge().await;
+    assert_eq!(known("staff_id", clerk_id), 0, "an expired device is kept");
+    app.note_personal(&[pin]);
+    app.finish();
+}
+
+/// C2: an account keeps a bounded number of known devices: a client that
+/// never keeps its token makes a new device at every sign-in, and the
+/// least recently used go. The newest stays known.
+async fn c2_an_account_keeps_a_bounded_number_of_devices(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.add_staff("kiosk-desk", "clerk", None).await;
+    let form = staff_form("kiosk-desk", &password("kiosk-desk"));
+    let home = client_from(&loopback(70));
+    let (_, first) = sign_in_via(&app, &home, "/api/v1/session", form.clone()).await;
+    let first = first.unwrap();
+    let mut newest = String::new();
+    for _ in 0..DEVICES_PER_ACCOUNT {
+        app.advance(Duration::seconds(1));
+        let (status, device) = sign_in_via(&app, &home, "/api/v1/session", form.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        newest = device.unwrap();
+    }
+    let staff_id = app.raw_count("SELECT id FROM staff WHERE username = 'kiosk-desk'");
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM known_devices WHERE staff_id = {staff_id}"
+        )),
+        DEVICES_PER_ACCOUNT
+    );
+    // The first went; the newest is known (a throttled address lets it in).
+    let throttled = client_from(&loopback(71));
+    throttle_address(&app, &throttled).await;
+    let (status, _) = sign_in_via(
+        &app,
+        &throttled,
+        "/api/v1/session",
+        with_device(&form, &first),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the oldest device is kept"
+    );
+    let (status, _) = sign_in_via(
+        &app,
+        &throttled,
+        "/api/v1/session",
+        with_device(&form, &newest),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the newest device is not known");
+    app.finish();
+}
+
 on_both_engines!(
     c2_parallel_wrong_guesses_cannot_outrun_the_lockout,
     c2_pin_spray_across_cards_is_stopped_per_address,
@@ -803,4 +1493,10 @@ on_both_engines!(
     c2_a_sign_in_racing_a_pin_change_does_not_outlive_it,
     c2_an_expired_cards_sessions_do_not_come_back_at_renewal,
     c2_a_missing_card_is_counted_under_a_pseudonym,
+    c2_a_known_device_is_not_locked_out_by_strangers_at_many_addresses,
+    c2_a_stolen_device_token_gives_ten_guesses_at_most,
+    c2_a_bogus_device_token_does_not_escape_the_address_throttle,
+    c2_pin_change_and_block_end_known_devices,
+    d1_known_devices_go_with_the_patron_and_when_expired,
+    c2_an_account_keeps_a_bounded_number_of_devices,
 );

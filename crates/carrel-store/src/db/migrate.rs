@@ -120,6 +120,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0014_statistics_cells.sql"),
         then: None,
     },
+    Migration {
+        version: 15,
+        sqlite: include_str!("../../migrations/sqlite/0015_known_devices.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_known_devices.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

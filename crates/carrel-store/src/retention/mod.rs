@@ -866,10 +866,11 @@ pub fn purge(
     }
     // Failed sign-ins whose window has passed count nothing; among them
     // are pseudonyms of card numbers that exist nowhere, which must not
-    // pile up.
+    // pile up. Known devices whose time is up are known no more.
     store.transact(|tx| {
         claim_run(tx, run_id)?;
-        crate::attempts::forget_passed_windows(tx)
+        crate::attempts::forget_passed_windows(tx)?;
+        crate::known_devices::forget_expired(tx)
     })?;
     let targets = store.transact(|tx| {
         claim_run(tx, run_id)?;

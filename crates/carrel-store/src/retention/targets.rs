@@ -337,6 +337,7 @@ pub(crate) const TARGETS: &[Target] = &[
             "UPDATE disclosure_requests SET subject_patron_id = NULL WHERE subject_patron_id {in_step}",
             "UPDATE disclosure_requests SET requester_patron_id = NULL WHERE requester_patron_id {in_step}",
             "DELETE FROM patron_sessions WHERE patron_id {in_step}",
+            "DELETE FROM known_devices WHERE patron_id {in_step}",
             "DELETE FROM failed_attempts WHERE account_kind = 'patron' AND account_id {in_step}",
         ],
         after_class: None,
