@@ -165,6 +165,18 @@ struct Entry {
     latest: u64,
     window_started_at: i64,
     failures: u32,
+    /// Whether a refusal in this window has been handed out already: the
+    /// first is audited, the rest only counted in the log.
+    refusal_noted: bool,
+}
+
+/// A guess refused because its address has used up its failed guesses.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The address's first refusal in its window: the one the audit log
+    /// records (once per window, so a guesser knocking at the limit
+    /// cannot fill the log).
+    pub first_in_window: bool,
 }
 
 /// One guess's place in its address's count. Consumed without
@@ -199,8 +211,12 @@ impl AddressThrottle {
 
     /// Counts one guess from `address` as failed before it is checked, if
     /// the address has guesses left in its window (`now` in Unix seconds,
-    /// from the store's clock); `None` if it has used them up.
-    pub fn reserve(self: &Arc<Self>, address: AddressKey, now: i64) -> Option<Reservation> {
+    /// from the store's clock); a [`Refusal`] if it has used them up.
+    pub fn reserve(
+        self: &Arc<Self>,
+        address: AddressKey,
+        now: i64,
+    ) -> Result<Reservation, Refusal> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let state = &mut *state;
         if !state.tracked.contains_key(&address) {
@@ -213,6 +229,7 @@ impl AddressThrottle {
                     latest: made,
                     window_started_at: now,
                     failures: 0,
+                    refusal_noted: false,
                 },
             );
             state.by_latest_guess.insert(made, address);
@@ -221,19 +238,24 @@ impl AddressThrottle {
         // guesser that keeps knocking at its limit is the last to be
         // evicted, not the first.
         let latest = state.number();
-        let entry = state.tracked.get_mut(&address)?;
+        let Some(entry) = state.tracked.get_mut(&address) else {
+            unreachable!("the address was tracked above, under the same lock");
+        };
         state.by_latest_guess.remove(&entry.latest);
         state.by_latest_guess.insert(latest, address);
         entry.latest = latest;
         if now >= entry.window_started_at + self.window_seconds {
             entry.window_started_at = now;
             entry.failures = 0;
+            entry.refusal_noted = false;
         }
         if entry.failures >= self.limit {
-            return None;
+            let first_in_window = !entry.refusal_noted;
+            entry.refusal_noted = true;
+            return Err(Refusal { first_in_window });
         }
         entry.failures += 1;
-        Some(Reservation {
+        Ok(Reservation {
             throttle: self.clone(),
             address,
             entry_made: entry.made,
@@ -414,10 +436,10 @@ mod tests {
         for _ in 0..3 {
             let _failed = throttle.reserve(me, 0).unwrap();
         }
-        assert!(throttle.reserve(me, 100).is_none(), "used up");
+        assert!(throttle.reserve(me, 100).is_err(), "used up");
         let other = AddressKey::from(v4("192.0.2.2"));
-        assert!(throttle.reserve(other, 100).is_some(), "others unaffected");
-        assert!(throttle.reserve(me, 15 * 60).is_some(), "a new window");
+        assert!(throttle.reserve(other, 100).is_ok(), "others unaffected");
+        assert!(throttle.reserve(me, 15 * 60).is_ok(), "a new window");
     }
 
     fn address(n: u32) -> AddressKey {
@@ -440,7 +462,7 @@ mod tests {
         let director = AddressKey::from(v4("192.0.2.1"));
         let _failed = throttle.reserve(director, 1).unwrap();
         throttle.reserve(director, 1).unwrap().give_back();
-        assert!(throttle.reserve(director, 1).is_some());
+        assert!(throttle.reserve(director, 1).is_ok());
         assert_eq!(throttle.tracked(), 4);
     }
 
@@ -457,17 +479,17 @@ mod tests {
         for _ in 0..2 {
             let _failed = throttle.reserve(guesser, window - 10).unwrap();
         }
-        assert!(throttle.reserve(guesser, window - 5).is_none());
+        assert!(throttle.reserve(guesser, window - 5).is_err());
         // Once the first three windows have passed, newcomers take their
         // places, and the guesser stays refused.
         for n in 200..203 {
             let _failed = throttle.reserve(address(n), window).unwrap();
         }
-        assert!(throttle.reserve(guesser, window + 1).is_none());
+        assert!(throttle.reserve(guesser, window + 1).is_err());
         // With no window passed, the least recent guesser goes: the
         // guesser knocked last, so a newcomer evicts one of the others.
         let _failed = throttle.reserve(address(300), window + 2).unwrap();
-        assert!(throttle.reserve(guesser, window + 3).is_none());
+        assert!(throttle.reserve(guesser, window + 3).is_err());
         assert_eq!(throttle.tracked(), 4);
     }
 
@@ -482,7 +504,7 @@ mod tests {
         first.give_back();
         let _second = throttle.reserve(me, 0).unwrap();
         assert!(
-            throttle.reserve(me, 0).is_none(),
+            throttle.reserve(me, 0).is_err(),
             "the old place was given back to the new entry"
         );
     }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carrel_store::gate::{Actor, PatronActor};
 use carrel_store::known_devices::KnownDevice;
-use carrel_store::{patron_sessions, staff, validate, Error, Store, Tx};
+use carrel_store::{patron_sessions, sign_in, staff, validate, Error, Store, Tx};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -119,7 +119,7 @@ impl AppState {
     {
         let guess = match device {
             Some(_) => None,
-            None => Some(self.reserve_guess(client)?),
+            None => Some(self.reserve_guess(client).await?),
         };
         let checks = self.password_checks.clone();
         let Ok(place) = checks.places.clone().try_acquire_owned() else {
@@ -161,21 +161,27 @@ impl AppState {
     /// Takes a place for one guess from `client` in the address throttle,
     /// or refuses with [`Error::TooManyAttempts`] when the address has
     /// used up its failed guesses.
-    fn reserve_guess(&self, client: &ClientAddress) -> Result<Reservation, ApiError> {
+    async fn reserve_guess(&self, client: &ClientAddress) -> Result<Reservation, ApiError> {
         let now = self.store.now().timestamp();
-        self.guesses
-            .reserve(AddressKey::from(client.0), now)
-            .ok_or_else(|| {
-                // Never the address itself: it is personal data.
-                static REFUSED: NowAndThen = NowAndThen::new();
-                if let Some(held_back) = REFUSED.due() {
-                    tracing::warn!(
-                        held_back,
-                        "guesses refused: an address has used up its failed attempts"
-                    );
-                }
-                ApiError(Error::TooManyAttempts)
-            })
+        let refusal = match self.guesses.reserve(AddressKey::from(client.0), now) {
+            Ok(reservation) => return Ok(reservation),
+            Err(refusal) => refusal,
+        };
+        // Never the address itself: it is personal data.
+        static REFUSED: NowAndThen = NowAndThen::new();
+        if let Some(held_back) = REFUSED.due() {
+            tracing::warn!(
+                held_back,
+                "guesses refused: an address has used up its failed attempts"
+            );
+        }
+        if refusal.first_in_window {
+            let recorded = self.blocking(sign_in::record_address_refused).await;
+            if let Err(ApiError(e)) = recorded {
+                tracing::error!(error = %e, "could not record an address's refusal in the audit log");
+            }
+        }
+        Err(ApiError(Error::TooManyAttempts))
     }
 }
 
@@ -616,7 +622,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>, &PatronActor) -> Result<Result<T, Error>, Error> + Send + 'static,
     {
-        let guess = self.reserve_guess(client)?;
+        let guess = self.reserve_guess(client).await?;
         self.blocking(move |store| {
             let outcome = store
                 .transact(|tx| {

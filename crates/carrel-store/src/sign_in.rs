@@ -229,6 +229,29 @@ pub(crate) fn sign_in<T, S>(
     })?
 }
 
+/// Records that a client address was refused further guesses at a
+/// secret (C2): the server's throttle calls this for the first refusal of
+/// an address in its window, so a guesser knocking at the limit writes one
+/// entry, not one per knock. The entry names no address and no account
+/// (an address is personal data, and the guesses were at many accounts
+/// perhaps): it tells an auditor that guessing was stopped, and when.
+pub fn record_address_refused(store: &Store) -> Result<(), Error> {
+    store.transact(|tx| {
+        let refused = PendingEntry {
+            at: tx.now().timestamp(),
+            actor: "anonymous".to_string(),
+            action: "guesses_refused".to_string(),
+            record_class: "audit".to_string(),
+            record_id: None,
+            purpose: "accountability".to_string(),
+            decision: "denied",
+            detail: Some("address_throttled".to_string()),
+        };
+        tx.queue_audit(refused);
+        Ok(())
+    })
+}
+
 /// Ends the session a token stands for, whichever kind it is. A staff
 /// token ends that session; a patron token ends every session of that
 /// card, on every device (a patron signing out of a library computer

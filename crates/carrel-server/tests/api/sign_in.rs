@@ -1482,8 +1482,52 @@ async fn c2_an_account_keeps_a_bounded_number_of_devices(engine: Engine) {
     app.finish();
 }
 
+/// C2: an address's refusal is on the record. When a client address has
+/// used up its failed guesses, the first refusal of its window writes one
+/// audit entry (naming no address and no card); the refusals after it,
+/// of a guesser knocking on at the limit, write nothing more; the next
+/// window's first refusal writes another.
+async fn c2_an_address_refused_is_audited_once_per_window(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let pin = "5190374826";
+        let patron = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+        let guesser = client_from(&loopback(40));
+        let refused = "SELECT COUNT(*) FROM audit_log WHERE action = 'guesses_refused' AND decision = 'denied' AND actor = 'anonymous' AND record_id IS NULL";
+        for window in 1..=2 {
+            for attempt in 0..FAILED_GUESSES_PER_ADDRESS + 4 {
+                let (status, body) = app
+                    .call_via(
+                        &guesser,
+                        None,
+                        "POST",
+                        "/api/v1/patron-session",
+                        Some(patron_form(&patron.barcode, "0000")),
+                    )
+                    .await;
+                let expected = if attempt < FAILED_GUESSES_PER_ADDRESS {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::TOO_MANY_REQUESTS
+                };
+                assert_eq!(status, expected, "{name}: {body}");
+            }
+            assert_eq!(app.raw_count(refused), window, "{name}");
+            app.advance(Duration::minutes(16));
+        }
+        assert!(
+            !app.raw_audit_text().contains(&patron.barcode),
+            "{name}: the entry names no card"
+        );
+        app.note_personal(&[pin]);
+        app.finish();
+    }
+}
+
 on_both_engines!(
     c2_parallel_wrong_guesses_cannot_outrun_the_lockout,
+    c2_an_address_refused_is_audited_once_per_window,
     c2_pin_spray_across_cards_is_stopped_per_address,
     c2_a_stranger_cannot_lock_a_patron_out,
     c2_missing_card_and_wrong_pin_get_one_answer,
