@@ -4,10 +4,11 @@
 -- Before, each purge step appended its rows at the end of the table: the
 -- rows of a step that destroyed one loan sat side by side in the file,
 -- and said that one item was borrowed by someone of one card category and
--- age band. Now a step writes to statistics_pending, and when the purge
--- is done with the class, Carrel rewrites every month the pending rows
--- touch, cell by cell, in key order (retention::statistics::merge_pending):
--- no cell's place or neighbours say when, or with which others, it grew.
+-- age band. Now each step adds its counts to the cells in place
+-- (retention::statistics::add_step): the table is a B-tree in key order,
+-- so a cell's place in the file says nothing of when it grew, and
+-- secure_delete zeroes what an update frees. (statistics_pending is
+-- PostgreSQL's way, where an updated row moves; here it stays empty.)
 CREATE TABLE statistics_cells (
     record_class TEXT NOT NULL,
     month TEXT NOT NULL,

@@ -237,13 +237,21 @@ fn expand(sql: &str, day: &str) -> String {
 }
 
 /// Adds the records in the purge's scratch table (one step's worth, about
-/// to be destroyed) to the class's pending counts, in the caller's
-/// transaction: one row per (month, dimensions) per facet, counted in the
-/// database, so no record travels to Carrel and back. Appending is what
-/// makes a purge's statistics cheap (`carrel-bench purge`): at a library's
-/// scale most cells hold one or two loans, and a keyed update per loan
-/// would cost a lookup each. [`merge_pending`] adds them to the cells when
-/// the purge is done with the class.
+/// to be destroyed) to the statistics, in the caller's transaction: one
+/// row per (month, dimensions) per facet, counted in the database, so no
+/// record travels to Carrel and back.
+///
+/// Where they go depends on the engine, so that nothing stored says which
+/// cells one purge step (perhaps of one loan: its item, its borrower's
+/// card category and age band) added to:
+/// - SQLite: straight into the cells, added to in place. The table is a
+///   B-tree in key order (WITHOUT ROWID), so a cell's place in the file
+///   says nothing of when it grew, and the purge zeroes what it frees.
+/// - PostgreSQL: appended to `statistics_pending`, which
+///   [`merge_pending`] adds to the cells when the purge is done with the
+///   class. A row PostgreSQL updates is written anew at the end of the
+///   table, with the writing transaction's id (`xmin`) on it: cells
+///   updated in place would be found together, by place or by `xmin`.
 ///
 /// A record whose month a report has already published
 /// (`statistics_sealed`) is not counted: published figures must never
@@ -256,15 +264,24 @@ pub(crate) fn add_step(
     kind: &str,
     class: &str,
 ) -> Result<(), Error> {
+    let (table, merge) = match conn.engine() {
+        EngineKind::Sqlite => (
+            "statistics",
+            " ON CONFLICT (record_class, month, dimensions) DO UPDATE SET
+                records = statistics.records + excluded.records,
+                amount = statistics.amount + excluded.amount",
+        ),
+        EngineKind::Postgres => ("statistics_pending", ""),
+    };
     for i in 1..=stats.facets().len() {
         conn.execute(
             &format!(
-                "INSERT INTO statistics_pending (record_class, month, dimensions, records, amount)
+                "INSERT INTO {table} (record_class, month, dimensions, records, amount)
                  SELECT ?, month, facet{i}, COUNT(*), SUM(amount) FROM purge_step
                  WHERE facet{i} IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM statistics_sealed ss WHERE ss.record_class = ? AND ss.month = purge_step.month)
                    AND NOT EXISTS (SELECT 1 FROM kept_in_secret ks WHERE ks.kind = ? AND ks.id = purge_step.id)
-                 GROUP BY month, facet{i}"
+                 GROUP BY month, facet{i}{merge}"
             ),
             params![class, class, kind],
         )?;
@@ -272,20 +289,23 @@ pub(crate) fn add_step(
     Ok(())
 }
 
-/// Adds a class's pending counts (every purge step's, this run's and any
-/// a stopped run left) to its cells, in the caller's transaction: every
-/// month they touch is rewritten whole, one row per cell, in key order.
-///
-/// Pending rows are in the order the steps wrote them, and a step that
-/// destroyed one loan wrote its item's row next to its borrower's card
-/// category and age band: kept like that, the file said who (by category
-/// and age) borrowed what. Merged, a cell keeps no trace of the steps that
-/// grew it. The month is rewritten whole, not updated cell by cell,
-/// because PostgreSQL writes an updated row at the end of the table, next
-/// to the other cells the same purge updated; written together, a month's
-/// cells say nothing of which changed. A month sealed since its rows were
-/// counted is not changed (see [`add_step`]).
+/// Adds a class's pending counts (PostgreSQL: every purge step's, this
+/// run's and any a stopped run left; see [`add_step`]) to its cells, in the
+/// caller's transaction: every month they touch is rewritten whole, one
+/// row per cell, in key order, in one transaction, so no cell's place or
+/// `xmin` says which of the month's cells grew. A month sealed since its
+/// rows were counted is not changed. The cost is the month's cells, not
+/// the purge's: on PostgreSQL a purge transaction keeps no desk waiting.
 pub(crate) fn merge_pending(conn: &mut Conn<'_>, class: &str) -> Result<(), Error> {
+    if conn
+        .query_opt(
+            "SELECT 1 FROM statistics_pending WHERE record_class = ? LIMIT 1",
+            params![class],
+        )?
+        .is_none()
+    {
+        return Ok(());
+    }
     let touched = "SELECT DISTINCT p.month FROM statistics_pending p WHERE p.record_class = ?";
     conn.execute(
         "DELETE FROM statistics_pending WHERE record_class = ?
