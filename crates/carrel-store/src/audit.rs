@@ -120,6 +120,7 @@ pub(crate) fn forget_records(
     let ids = ids_sql;
     let mut all = vec![crate::db::Param::Text(kind)];
     all.extend_from_slice(params);
+    drop_forged_subjects(tx, kind, ids, &all)?;
     // On PostgreSQL, `= ANY(ARRAY(...))` makes each entry a lookup by its
     // number; `IN (subquery)` and a range join let the planner scan the
     // whole log for every purge step (9x slower at a million loans).
@@ -222,6 +223,96 @@ fn erasure_message(seq: i64, reference: &str) -> Vec<u8> {
         out.extend_from_slice(field.as_bytes());
     }
     out
+}
+
+/// The MAC on an `audit_subjects` row: a label no other message starts
+/// with, and every field, so a row cannot be made or changed without the
+/// key, nor a tag copied to another row.
+fn subject_tag(key: &AuditKey, kind: &str, id: i64, first_seq: i64, last_seq: i64) -> String {
+    let mut out = Vec::with_capacity(64);
+    for field in [
+        "subject",
+        kind,
+        &id.to_string(),
+        &first_seq.to_string(),
+        &last_seq.to_string(),
+    ] {
+        out.extend_from_slice(&(field.len() as u64).to_le_bytes());
+        out.extend_from_slice(field.as_bytes());
+    }
+    key.mac(&out)
+}
+
+/// Migration 16: tags the subject rows written before subject tags.
+pub(crate) fn tag_subjects_made_before_tags(
+    conn: &mut Conn<'_>,
+    key: &AuditKey,
+) -> Result<(), Error> {
+    let rows = conn
+        .query(
+            "SELECT kind, id, first_seq, last_seq FROM audit_subjects",
+            params![],
+        )?
+        .iter()
+        .map(|row| Ok((row.text(0)?, row.int(1)?, row.int(2)?, row.int(3)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    for (kind, id, first_seq, last_seq) in rows {
+        conn.execute(
+            "UPDATE audit_subjects SET tag = ? WHERE kind = ? AND id = ? AND first_seq = ?",
+            params![
+                &subject_tag(key, &kind, id, first_seq, last_seq),
+                &kind,
+                id,
+                first_seq
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Removes the subject rows among those naming records `ids` (of `kind`)
+/// whose tag is not Carrel's: someone wrote them behind Carrel's back,
+/// to have it erase entries they name (see migration 16). Warns, without
+/// the rows' contents.
+fn drop_forged_subjects(
+    tx: &mut Tx<'_>,
+    kind: &str,
+    ids: &str,
+    all: &[crate::db::Param<'_>],
+) -> Result<(), Error> {
+    let rows = tx
+        .conn
+        .query(
+            &format!(
+                "SELECT id, first_seq, last_seq, tag FROM audit_subjects WHERE kind = ? AND id {ids}"
+            ),
+            all,
+        )?
+        .iter()
+        .map(|row| Ok((row.int(0)?, row.int(1)?, row.int(2)?, row.opt_text(3)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let key = &tx.store.audit_key;
+    let forged: Vec<(i64, i64)> = rows
+        .into_iter()
+        .filter(|(id, first, last, tag)| {
+            tag.as_deref() != Some(subject_tag(key, kind, *id, *first, *last).as_str())
+        })
+        .map(|(id, first, _, _)| (id, first))
+        .collect();
+    if forged.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(
+        rows = forged.len(),
+        "audit_subjects rows without Carrel's tag were ignored and removed: someone wrote to the database behind Carrel's back; run `carrel audit verify` and keep the database as evidence"
+    );
+    for (id, first_seq) in forged {
+        tx.conn.execute(
+            "DELETE FROM audit_subjects WHERE kind = ? AND id = ? AND first_seq = ?",
+            params![kind, id, first_seq],
+        )?;
+    }
+    Ok(())
 }
 
 /// The tag Carrel writes on an entry whose record id and salt it erased:
@@ -349,14 +440,18 @@ pub(crate) fn append(
     let insert = format!(
         "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, record_salt, record_ref, purpose, decision, detail, prev_hash, hash) VALUES {rows}"
     );
-    let mut subject_values = Vec::with_capacity(subjects.len() * 4);
-    for (kind, id) in subjects {
-        subject_values.extend_from_slice(params![kind, *id, first_seq, last_seq]);
+    let subject_tags: Vec<String> = subjects
+        .iter()
+        .map(|(kind, id)| subject_tag(key, kind, *id, first_seq, last_seq))
+        .collect();
+    let mut subject_values = Vec::with_capacity(subjects.len() * 5);
+    for ((kind, id), tag) in subjects.iter().zip(&subject_tags) {
+        subject_values.extend_from_slice(params![kind, *id, first_seq, last_seq, tag]);
     }
     let subject_insert = (!subjects.is_empty()).then(|| {
         format!(
-            "INSERT INTO audit_subjects (kind, id, first_seq, last_seq) VALUES {}",
-            vec!["(?, ?, ?, ?)"; subjects.len()].join(", ")
+            "INSERT INTO audit_subjects (kind, id, first_seq, last_seq, tag) VALUES {}",
+            vec!["(?, ?, ?, ?, ?)"; subjects.len()].join(", ")
         )
     });
     match conn.engine() {

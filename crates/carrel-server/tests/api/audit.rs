@@ -589,7 +589,70 @@ async fn cancel_a_registration(app: &TestApp) {
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
+/// D7: `audit_subjects` (which entries an operation wrote, and which
+/// destroyable records it named) is outside the chain. Someone who can
+/// write to the database but has no audit key adds a row saying the
+/// clerk's read of patron P was part of an operation on a program
+/// registration of their own making, then cancels that registration at the
+/// desk. Before subject rows carried a MAC (migration 16), Carrel erased
+/// patron P's id from the read, tagged the erasure with the key, and
+/// `carrel audit verify` passed. (An outside review's test.)
+async fn d7_a_subject_row_written_behind_carrels_back_erases_nothing(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let victim = app.new_patron(&clerk).await;
+    let accomplice = app.new_patron(&clerk).await;
+    // The snooping read the insider wants gone.
+    let (status, _) = app
+        .get(&clerk, &format!("/api/v1/patrons/{}", victim.id))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let snoop = app.raw_count(&format!(
+        "SELECT MAX(seq) FROM audit_log WHERE record_id = 'patron:{}'",
+        victim.id
+    ));
+    let (_, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-06-20T12:30:00-06:00", "ends_at": "2026-06-20T14:00:00-06:00"})).await;
+    let (status, registration) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/programs/{}/registrations", program["id"]),
+            json!({"patron_id": accomplice.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{registration}");
+    // Behind Carrel's back: one row, no key needed.
+    app.raw_execute(&format!(
+        "INSERT INTO audit_subjects (kind, id, first_seq, last_seq) VALUES ('program_registration', {}, {snoop}, {snoop})",
+        registration["id"]
+    ));
+    let (status, body) = app
+        .call(
+            Some(&clerk),
+            "DELETE",
+            &format!("/api/v1/program-registrations/{}", registration["id"]),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let store = app.store.clone();
+    let verification =
+        tokio::task::spawn_blocking(move || carrel_store::audit::verify(&store, None).unwrap())
+            .await
+            .unwrap();
+    let still_named = app.raw_count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE seq = {snoop} AND record_id = 'patron:{}'",
+        victim.id
+    ));
+    assert!(
+        still_named == 1 || verification.first_bad.is_some(),
+        "entry {snoop} no longer says whose record the clerk read, and verify passes ({:?})",
+        verification.first_bad
+    );
+    app.finish();
+}
+
 on_both_engines!(
+    d7_a_subject_row_written_behind_carrels_back_erases_nothing,
     d1_a_destroyed_loan_leaves_no_link_between_patron_and_item_in_the_audit_log,
     d7_erasing_record_ids_by_hand_is_detected,
     d1_audit_entries_are_destroyed_after_two_years_and_the_rest_still_verifies,

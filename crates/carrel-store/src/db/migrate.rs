@@ -126,6 +126,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0015_known_devices.sql"),
         then: None,
     },
+    Migration {
+        version: 16,
+        sqlite: include_str!("../../migrations/sqlite/0016_subject_tags.sql"),
+        postgres: include_str!("../../migrations/postgres/0016_subject_tags.sql"),
+        then: Some(|conn, _, key| crate::audit::tag_subjects_made_before_tags(conn, key)),
+    },
 ];
 
 /// The schema version this Carrel writes and reads.
