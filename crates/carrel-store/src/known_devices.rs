@@ -19,9 +19,11 @@
 //!
 //! A token in the wrong hands (copied off a shared computer) gives at most
 //! [`MAX_DEVICE_FAILURES`] guesses in all: a device's failures are counted
-//! without a window, reset only by a successful sign-in on it (which only
-//! the holder can make), and at the limit the device is no longer known
-//! (its row is deleted), so its token is then worth no more than none.
+//! without a window and never forgiven (a success gives back only its own
+//! place), and at the limit the device is no longer known (its row is
+//! deleted), so its token is then worth no more than none. Someone who
+//! shares the holder's computer gets as many again only when the holder,
+//! locked out of the exemption, signs in there anew and gets a new token.
 //!
 //! A device is known only if the store says so: the server asks it
 //! (`confirm`, one read) before it decides to skip the address throttle,
@@ -158,10 +160,14 @@ pub(crate) fn failed(tx: &mut Tx<'_>, device: &KnownDevice) -> Result<(), Error>
 }
 
 /// The device token a successful sign-in gives back: `device`'s own, its
-/// failures forgiven and its time renewed, if it is still known for the
-/// account; otherwise a new one. (A device ended while its sign-in was
-/// checked, by a thief's tenth failure, gets a new token: the right
-/// secret was given.)
+/// time renewed and the place this sign-in took given back, if it is
+/// still known for the account; otherwise a new one. (A device ended
+/// while its sign-in was checked, by a thief's tenth failure, gets a new
+/// token: the right secret was given.) A success does not forgive the
+/// device's earlier failures: on a shared computer they may be someone
+/// else's, and forgiven at each of the holder's sign-ins they let that
+/// someone guess on without end (an outside review checked 27 wrong PINs
+/// on one token). A token gives [`MAX_DEVICE_FAILURES`] in its life.
 pub(crate) fn signed_in(
     tx: &mut Tx<'_>,
     kind: AccountKind,
@@ -174,7 +180,7 @@ pub(crate) fn signed_in(
     if let Some(device) = device {
         let renewed = tx.conn.execute(
             &format!(
-                "UPDATE known_devices SET failures = 0, expires_at = ?
+                "UPDATE known_devices SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, expires_at = ?
                  WHERE token_sha256 = ? AND {column} = ? AND expires_at > ?"
             ),
             params![

@@ -26,8 +26,8 @@
 //! `known_devices`; the server asked the store first, and let it past the
 //! address throttle) takes its place on the device instead of in the
 //! account's count, in the same locked step, and settles there: a success
-//! forgives the device's failures and renews it, a failure stays counted
-//! on it. If the device is known no more by the first step, the sign-in is
+//! gives its place back and renews the device (earlier failures stay), a
+//! failure stays counted on it. If the device is known no more by the first step, the sign-in is
 //! refused unchecked. Every successful sign-in gives back a device token:
 //! the one presented, or a new one.
 //!

@@ -1525,8 +1525,77 @@ async fn c2_an_address_refused_is_audited_once_per_window(engine: Engine) {
     }
 }
 
+/// C2: a success on a device gives back its own place, never the device's
+/// earlier failures. Forgiven at each of the holder's sign-ins, a token
+/// copied off a computer the holder keeps using gave its copier 9 checked
+/// guesses per holder sign-in, without end, past the address throttle and
+/// the account's count (an outside review checked 27). Now the token takes
+/// 10 failures in its life, whoever made them.
+async fn c2_a_devices_failures_are_not_forgiven_by_its_holders_sign_in(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let pin = "6150428397";
+    let patron = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+    let with_device = |pin: &str, device: &str| json!({"card_barcode": patron.barcode, "pin": pin, "device": device});
+    let (status, body) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(patron_form(&patron.barcode, pin)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["device"].as_str().unwrap().to_string();
+    app.note_personal(&[pin, &token]);
+    let on_device = || {
+        app.raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'sign_in' AND decision = 'denied' AND detail = 'known_device'")
+    };
+    for _ in 0..9 {
+        let (status, _) = app
+            .call(
+                None,
+                "POST",
+                "/api/v1/patron-session",
+                Some(with_device("0000000000", &token)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The holder signs in on the same computer, with its token.
+    let (status, body) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(with_device(pin, &token)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["device"].as_str(), Some(token.as_str()));
+    // The copier goes on: one more failure ends the device; after that the
+    // token is worth nothing, and the address throttle stops the rest.
+    for _ in 0..10 {
+        let (status, body) = app
+            .call(
+                None,
+                "POST",
+                "/api/v1/patron-session",
+                Some(with_device("0000000000", &token)),
+            )
+            .await;
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{status} {body}"
+        );
+    }
+    assert_eq!(on_device(), 10, "one token took more than 10 failures");
+    app.finish();
+}
+
 on_both_engines!(
     c2_parallel_wrong_guesses_cannot_outrun_the_lockout,
+    c2_a_devices_failures_are_not_forgiven_by_its_holders_sign_in,
     c2_an_address_refused_is_audited_once_per_window,
     c2_pin_spray_across_cards_is_stopped_per_address,
     c2_a_stranger_cannot_lock_a_patron_out,
