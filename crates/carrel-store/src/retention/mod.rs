@@ -81,7 +81,7 @@ fn set_aside_in_secret(
     run_id: i64,
     rule: &RetentionRule,
     target: &Target,
-) -> Result<(), Error> {
+) -> Result<usize, Error> {
     let b = bound(tx, rule, target);
     let now = tx.now().timestamp();
     let (gagged, _) = hidden_hold_sql(None);
@@ -130,7 +130,8 @@ fn set_aside_in_secret(
             params![run_id, target.kind, SECRET_PART, set_aside as i64],
         )?;
     }
-    clear_step(tx)
+    clear_step(tx)?;
+    Ok(set_aside as usize)
 }
 
 /// The progress row that counts a run's records set aside in secret (see
@@ -804,12 +805,22 @@ pub fn purge(
             if finished {
                 continue;
             }
-            let (walk, (lowest, highest)) = store.transact(|tx| {
+            let (set_aside, walk, (lowest, highest)) = store.transact(|tx| {
                 claim_run(tx, run_id)?;
                 unpin_ended_holds(tx, target)?;
-                set_aside_in_secret(tx, run_id, rule, target)?;
-                walk_for(tx, rule, target)
+                let set_aside = set_aside_in_secret(tx, run_id, rule, target)?;
+                let (walk, ids) = walk_for(tx, rule, target)?;
+                Ok((set_aside, walk, ids))
             })?;
+            // Shown as destroyed, as they would have been (L6).
+            if set_aside > 0 {
+                destroyed += set_aside as i64;
+                progress(&Progress {
+                    class,
+                    label: target.label,
+                    destroyed,
+                });
+            }
             let (workers, chunks) = match walk {
                 Walk::Clock => (1, vec![(i64::MIN, i64::MAX)]),
                 Walk::Key => {
