@@ -172,7 +172,10 @@ pub fn place(
     )?;
     // Pin what exists now, nothing later. Every kind of record of the class
     // is pinned (circulation: loans and holds). Not while a purge batch is
-    // between choosing its rows and destroying them.
+    // between choosing its rows and destroying them. Not a record kept in
+    // secret (L6): a purge would have destroyed it but for a restricted
+    // case's hold, which pins it already; pinned by this hold too, it would
+    // show in this hold's count and plan to whoever sees this hold.
     crate::retention::exclude_concurrent_purge(tx)?;
     let mut pinned = 0;
     for target in targets::of_class(class) {
@@ -185,10 +188,11 @@ pub fn place(
             &format!(
                 "INSERT INTO legal_hold_records (record_kind, record_id, hold_id)
                  SELECT '{kind}', t.id, ? FROM {table} t
-                 WHERE {patron_column} = ? AND {occurred} >= ? AND {occurred} < ?",
+                 WHERE {patron_column} = ? AND {occurred} >= ? AND {occurred} < ? AND {not_secret}",
                 kind = target.kind,
                 table = target.table,
                 occurred = target.occurred,
+                not_secret = crate::retention::not_kept_in_secret(target.kind, "t.id"),
             ),
             params![id, request.patron_id, start, end],
         )?;

@@ -10,6 +10,7 @@ mod cross_site;
 mod disclosures;
 mod faults;
 mod fines;
+mod gag_twins;
 mod gate;
 mod openapi;
 mod patrons;
