@@ -324,6 +324,34 @@ where
     }
 }
 
+/// The body of a route that takes none: nothing, or `{}`. Anything else is
+/// refused with 400 before the route does anything, so a request that
+/// means something else by its body (`{"dry_run": true}` to a purge) is
+/// not carried out as if it had none.
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_read_error)?;
+        let text = std::str::from_utf8(&bytes).unwrap_or("?");
+        let empty = text.trim().is_empty()
+            || serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+                .is_ok_and(|fields| fields.is_empty());
+        if empty {
+            Ok(NoBody)
+        } else {
+            Err(ApiError::bad_request(
+                "body_not_taken",
+                "this route takes no body: send none, or {} (see /api/v1/openapi.json for what it does)",
+            ))
+        }
+    }
+}
+
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use carrel_store::disclosures::alerts::{self, Alert};
 
-use crate::api::{path_id, ApiError, AppState, Token};
+use crate::api::{path_id, ApiError, AppState, NoBody, Token};
 
 pub async fn list(
     State(state): State<AppState>,
@@ -20,6 +20,7 @@ pub async fn mark_read(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<Alert>, ApiError> {
     let id = path_id("alert", &id)?;
     let alert = state

@@ -11,7 +11,7 @@ use carrel_store::gate::authorize;
 use carrel_store::validate::{CardBarcode, ItemBarcode};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +61,7 @@ pub async fn renew(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<LoanRecord>, ApiError> {
     let id = path_id("loan", &id)?;
     let loan = state
@@ -92,6 +93,7 @@ pub async fn cancel_hold(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<HoldRecord>, ApiError> {
     let id = path_id("hold", &id)?;
     let hold = state

@@ -8,7 +8,7 @@ use carrel_store::computer_sessions::{self, ComputerSession};
 use carrel_store::gate::authorize;
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +35,7 @@ pub async fn end(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<ComputerSession>, ApiError> {
     let id = path_id("computer session", &id)?;
     let session = state

@@ -8,7 +8,7 @@ use carrel_store::delivery::{self, Delivery};
 use carrel_store::gate::authorize;
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +45,7 @@ pub async fn complete(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<Delivery>, ApiError> {
     let id = path_id("delivery", &id)?;
     let visit = state

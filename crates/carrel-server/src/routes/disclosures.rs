@@ -11,7 +11,7 @@ use carrel_store::disclosures::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{ApiError, AppState, Body, QueryParams, Token};
+use crate::api::{ApiError, AppState, Body, NoBody, QueryParams, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +134,7 @@ pub async fn begin_review(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
@@ -243,6 +244,7 @@ pub async fn release(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     let (request, package) = state
         .as_staff(token, move |tx, actor| {
@@ -270,6 +272,7 @@ pub async fn preserve(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {

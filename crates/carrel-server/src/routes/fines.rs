@@ -8,7 +8,7 @@ use carrel_store::fines::{self, FineRecord};
 use carrel_store::gate::authorize;
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +59,7 @@ pub async fn waive(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<FineRecord>, ApiError> {
     let id = path_id("fine", &id)?;
     let fine = state

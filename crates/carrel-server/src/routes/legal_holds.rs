@@ -7,7 +7,7 @@ use carrel_store::gate::authorize_legal_hold;
 use carrel_store::legal_holds::{self, HoldRequest, LegalHold};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +72,7 @@ pub async fn renew(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
     let id = path_id("legal hold", &id)?;
     let hold = state
@@ -87,6 +88,7 @@ pub async fn release(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
     let id = path_id("legal hold", &id)?;
     let hold = state

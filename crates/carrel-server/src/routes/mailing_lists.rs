@@ -8,7 +8,7 @@ use carrel_store::gate::authorize;
 use carrel_store::mailing_lists::{self, List, Subscription};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +50,7 @@ pub async fn mailing(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<Json<List>, ApiError> {
     let id = path_id("mailing list", &id)?;
     let list = state
@@ -87,6 +88,7 @@ pub async fn unsubscribe(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id("subscription", &id)?;
     state

@@ -4,7 +4,7 @@
 //! travels only in a body, never in a URL (URLs end up in logs).
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use carrel_store::disclosures::online;
 use carrel_store::disclosures::package::Package;
@@ -49,22 +49,39 @@ pub struct Format {
     format: Option<String>,
 }
 
-fn answer(reference: &str, package: Package, format: Option<&str>) -> Result<Response, ApiError> {
+/// The file a package is answered as.
+#[derive(Clone, Copy)]
+enum PackageFormat {
+    Json,
+    Html,
+}
+
+/// The format asked for, checked before anything is recorded: a download
+/// is a release of records (it opens and closes a disclosure request), so
+/// a request that cannot be answered must not be recorded as one.
+fn package_format(format: Option<&str>) -> Result<PackageFormat, ApiError> {
     match format {
-        None | Some("json") => Ok(package_file(
-            &format!("library-records-{reference}.json"),
-            "application/json",
-            package.json,
-        )),
-        Some("html") => Ok(package_file(
-            &format!("library-records-{reference}.html"),
-            "text/html; charset=utf-8",
-            package.html,
-        )),
+        None | Some("json") => Ok(PackageFormat::Json),
+        Some("html") => Ok(PackageFormat::Html),
         Some(_) => Err(ApiError::bad_request(
             "bad_format",
             "format must be json or html",
         )),
+    }
+}
+
+fn answer(reference: &str, package: Package, format: PackageFormat) -> Response {
+    match format {
+        PackageFormat::Json => package_file(
+            &format!("library-records-{reference}.json"),
+            "application/json",
+            package.json,
+        ),
+        PackageFormat::Html => package_file(
+            &format!("library-records-{reference}.html"),
+            "text/html; charset=utf-8",
+            package.html,
+        ),
     }
 }
 
@@ -74,8 +91,9 @@ pub async fn own(
     token: Token,
     QueryParams(query): QueryParams<Format>,
 ) -> Result<Response, ApiError> {
+    let format = package_format(query.format.as_deref())?;
     let (reference, package) = state.as_patron(token, online::own_records).await?;
-    answer(&reference, package, query.format.as_deref())
+    Ok(answer(&reference, package, format))
 }
 
 #[derive(Deserialize)]
@@ -94,11 +112,11 @@ pub async fn minor(
     token: Token,
     Body(body): Body<MinorCard>,
 ) -> Result<Response, ApiError> {
-    let format = body.format.clone();
+    let format = package_format(body.format.as_deref())?;
     let (reference, package) = state
         .patron_guess(&client, token, move |tx, patron| {
             online::minor_records(tx, patron, &body.card_barcode)
         })
         .await?;
-    answer(&reference, package, format.as_deref()).map(IntoResponse::into_response)
+    Ok(answer(&reference, package, format))
 }

@@ -9,7 +9,7 @@ use carrel_store::programs::{self, Program, Registration};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,6 +98,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
+    _no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id("program registration", &id)?;
     state

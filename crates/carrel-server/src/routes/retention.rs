@@ -9,7 +9,7 @@ use carrel_store::gate::{authorize, AuditLog, Read, Statistics};
 use carrel_store::retention::{self, Plan, PurgeOptions, PurgeSummary, Report};
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, QueryParams, Token};
+use crate::api::{ApiError, AppState, NoBody, QueryParams, Token};
 
 /// The retention plan: per class, held, due, kept and why. Counts only; for
 /// roles that may read the audit log (they oversee privacy).
@@ -28,6 +28,7 @@ pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Pl
 pub async fn run(
     State(state): State<AppState>,
     token: Token,
+    _no_body: NoBody,
 ) -> Result<Json<PurgeSummary>, ApiError> {
     let staff_id = state
         .as_staff(token, move |tx, actor| {

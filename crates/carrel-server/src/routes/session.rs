@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{
-    cookie, ApiError, AppState, Body, ClientAddress, Token, DEVICE_COOKIE, SESSION_COOKIE,
+    cookie, ApiError, AppState, Body, ClientAddress, NoBody, Token, DEVICE_COOKIE, SESSION_COOKIE,
 };
 
 #[derive(Deserialize)]
@@ -72,7 +72,11 @@ pub async fn sign_in(
 
 /// Ends the token's session: a staff member's, or every session of a
 /// patron's card (see `sign_in::sign_out`).
-pub async fn sign_out(State(state): State<AppState>, token: Token) -> Result<Response, ApiError> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    token: Token,
+    _no_body: NoBody,
+) -> Result<Response, ApiError> {
     state
         .blocking(move |store| sign_in::sign_out(store, &token.0))
         .await?;

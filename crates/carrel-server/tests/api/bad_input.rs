@@ -765,3 +765,81 @@ impl Case {
         Case::new(token, "PATCH", path, Some(body), code, names)
     }
 }
+
+/// A route that takes no body refuses one, before doing anything: a
+/// newcomer's `{"dry_run": true}` to the purge route ran a real purge, and
+/// a renewal with an undeclared field went through. Nothing, or `{}`, is
+/// still accepted.
+async fn a_route_that_takes_no_body_refuses_one(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let director = app.sign_in("director").await;
+    let (status, body) = app
+        .call(
+            Some(&director),
+            "POST",
+            "/api/v1/retention/runs",
+            Some(json!({"dry_run": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "body_not_taken"),
+        "{body}"
+    );
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM purge_runs"), 0);
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let item = app.new_item().await;
+    let (status, loan) = app
+        .post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loan}");
+    let renewal = format!("/api/v1/loans/{}/renewal", loan["id"]);
+    let (status, body) = app.post(&clerk, &renewal, json!({"days": 90})).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "body_not_taken"),
+        "{body}"
+    );
+    assert_eq!(app.raw_count("SELECT MAX(renewals) FROM loans"), 0);
+    let (status, body) = app.post(&clerk, &renewal, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.finish();
+}
+
+on_both_engines!(a_route_that_takes_no_body_refuses_one);
+
+/// A patron's download in a format Carrel does not make is refused before
+/// anything is recorded: a download is a release of records, and a
+/// refused one was logged as a request opened, released and closed.
+async fn a_download_in_an_unknown_format_records_no_release(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let pin = "3826150947";
+    let patron = app.new_patron_with(&clerk, json!({"pin": pin})).await;
+    let (status, session) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(json!({"card_barcode": patron.barcode, "pin": pin})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let token = session["token"].as_str().unwrap();
+    let (status, body) = app.get(token, "/api/v1/my/records?format=pdf").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_format"),
+        "{body}"
+    );
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM disclosure_requests"), 0);
+    app.note_personal(&[pin]);
+    app.finish();
+}
+
+on_both_engines!(a_download_in_an_unknown_format_records_no_release);
