@@ -544,9 +544,19 @@ impl Anchor {
                 "an anchor is written SEQ:HASH, as `carrel audit verify` prints it",
             )
         })?;
-        let seq = seq
+        let seq: i64 = seq
             .parse()
             .map_err(|_| Error::invalid("bad_anchor", "the anchor's SEQ must be a whole number"))?;
+        // A mistyped or shortened hash is a mistake, not tampering: say so
+        // rather than report the log broken. (Empty only for entry 0, the
+        // floor of a log nothing was ever cut from.)
+        let well_formed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        if !(well_formed || (seq == 0 && hash.is_empty())) {
+            return Err(Error::invalid(
+                "bad_anchor",
+                "the anchor's HASH must be the 64 hexadecimal characters `carrel audit verify` printed after SEQ: copy the whole anchor",
+            ));
+        }
         Ok(Anchor {
             seq,
             hash: hash.to_string(),

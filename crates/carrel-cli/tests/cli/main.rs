@@ -780,3 +780,44 @@ fn l6_staff_add_records_the_supervisor_or_nothing() {
         .unwrap();
     assert_eq!(supervised, 2);
 }
+
+/// D7: a mistyped or shortened anchor is a usage error that says how an
+/// anchor is written, not a report that the log was rewritten or cut
+/// (`--anchor 17:deadbeef` said "audit log BROKEN").
+#[test]
+fn d7_a_malformed_anchor_is_a_mistake_not_tampering() {
+    let dir = scratch("verify-bad-anchor");
+    let out = carrel(
+        &dir,
+        &[
+            "staff",
+            "add",
+            "--database",
+            "sqlite:lib.db",
+            "--username",
+            "desk1",
+            "--role",
+            "clerk",
+        ],
+        Some("a-long-enough-password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for anchor in ["1:deadbeef", "4211:9f2c...", "1:"] {
+        let out = carrel(
+            &dir,
+            &[
+                "audit",
+                "verify",
+                "--database",
+                "sqlite:lib.db",
+                "--anchor",
+                anchor,
+            ],
+            None,
+        );
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "{anchor}: {stdout}");
+        assert!(!stdout.contains("BROKEN"), "{anchor}: {stdout}");
+        assert!(stderr.contains("64 hexadecimal"), "{anchor}: {stderr}");
+    }
+}
