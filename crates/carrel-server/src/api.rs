@@ -324,7 +324,7 @@ where
     }
 }
 
-/// The body of a route that takes none: nothing, or `{}`. Anything else is
+/// The body of a route that takes none: nothing, `null` or `{}`. Anything else is
 /// refused with 400 before the route does anything, so a request that
 /// means something else by its body (`{"dry_run": true}` to a purge) is
 /// not carried out as if it had none.
@@ -339,14 +339,14 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
             .map_err(body_read_error)?;
         let text = std::str::from_utf8(&bytes).unwrap_or("?");
         let empty = text.trim().is_empty()
-            || serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
-                .is_ok_and(|fields| fields.is_empty());
+            || serde_json::from_str::<Option<serde_json::Map<String, serde_json::Value>>>(text)
+                .is_ok_and(|fields| fields.is_none_or(|fields| fields.is_empty()));
         if empty {
             Ok(NoBody)
         } else {
             Err(ApiError::bad_request(
                 "body_not_taken",
-                "this route takes no body: send none, or {} (see /api/v1/openapi.json for what it does)",
+                "this route takes no body: send none, null or {} (see /api/v1/openapi.json for what it does)",
             ))
         }
     }
