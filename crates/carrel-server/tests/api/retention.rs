@@ -1265,8 +1265,60 @@ async fn d3_statistics_storage_keeps_no_trace_of_the_purge_that_counted(engine: 
     app.finish();
 }
 
+/// D1: the plan (and so `carrel purge --dry-run`) counts as due a loan
+/// kept only by a paid fine that the same purge destroys first: a newcomer
+/// saw the dry run promise 54,031 destroyed records and the purge destroy
+/// 57,444.
+async fn d1_the_plan_counts_a_loan_that_goes_with_its_fine(engine: Engine) {
+    let app = TestApp::spawn_with(engine, MISSOURI).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let item = app.new_item().await;
+    let (status, loan) = app
+        .post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loan}");
+    app.advance(Duration::days(45));
+    let clerk = app.sign_in("clerk").await;
+    let (status, back) = app
+        .post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    let (status, paid) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/fines/{}/payments", back["fine"]["id"]),
+            json!({"amount_cents": back["fine"]["amount_cents"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    app.advance(Duration::days(61));
+    let director = app.sign_in("director").await;
+    let (_, plan) = app.get(&director, "/api/v1/retention").await;
+    let due = |class: &str| {
+        plan["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["class"] == class)
+            .unwrap()["targets"][0]["due"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!((due("fines"), due("circulation")), (1, 1), "{plan}");
+    let summary = app.purge().await;
+    assert_eq!(TestApp::destroyed(&summary, "fines"), 1, "{summary}");
+    assert_eq!(TestApp::destroyed(&summary, "loans"), 1, "{summary}");
+    app.finish();
+}
+
 on_both_engines!(
     d1_each_class_is_destroyed_exactly_when_due,
+    d1_the_plan_counts_a_loan_that_goes_with_its_fine,
     d1_a_loans_fine_does_not_outlive_the_loan,
     d3_statistics_storage_keeps_no_trace_of_the_purge_that_counted,
     d3_reports_read_either_side_of_a_purge_single_out_no_one,

@@ -110,7 +110,7 @@ fn set_aside_in_secret(
             day_from = counted.from,
             governed = governed_sql(rule),
             event = target.event,
-            needs = not_needed_sql(target),
+            needs = not_needed_sql(tx, target),
             not_yet = not_kept_in_secret(target.kind, "t.id"),
         ),
         &[b.param(), Param::Int(now), Param::Int(now)],
@@ -367,12 +367,33 @@ fn governed_sql(rule: &RetentionRule) -> &'static str {
     }
 }
 
-fn not_needed_sql(target: &Target) -> String {
+fn not_needed_sql(tx: &Tx<'_>, target: &Target) -> String {
     target
         .needs
         .iter()
-        .map(|(_, sql)| format!(" AND NOT {sql}"))
+        .map(|(_, sql)| format!(" AND NOT {}", need_sql(tx, sql)))
         .collect()
+}
+
+/// A need's SQL with its placeholders filled in: `{now}`, and
+/// `{fines_due_before}`, the bound a fine's settlement must be below for
+/// this purge to destroy it (no fine is ever due under a policy without a
+/// fines rule). Both are numbers Carrel computes, never typed by anyone.
+fn need_sql(tx: &Tx<'_>, sql: &str) -> String {
+    if !sql.contains('{') {
+        return sql.to_string();
+    }
+    let fines_due_before = rule_of(tx.policy(), RecordClass::Fines)
+        .and_then(|rule| {
+            let fines = targets::of_class(RecordClass::Fines).next()?;
+            match bound(tx, rule, fines) {
+                Bound::Instant(at) => Some(at),
+                Bound::Date(_) => None,
+            }
+        })
+        .unwrap_or(i64::MIN);
+    sql.replace("{fines_due_before}", &fines_due_before.to_string())
+        .replace("{now}", &tx.now().timestamp().to_string())
 }
 
 /// Counts for one kind of record.
@@ -504,6 +525,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
             )?;
             let mut kept = Vec::new();
             for (reason, need) in target.needs {
+                let need = need_sql(tx, need);
                 let n = count(
                     tx,
                     &format!("SELECT COUNT(*) FROM {past} AND NOT {held_sql} AND {need}"),
@@ -515,7 +537,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
                 tx,
                 &format!(
                     "SELECT COUNT(*) FROM {past} AND NOT {held_sql}{}",
-                    not_needed_sql(target)
+                    not_needed_sql(tx, target)
                 ),
                 &past_params,
             )?;
@@ -1125,7 +1147,7 @@ fn destroy_step(
         from = target.from,
         governed = governed_sql(rule),
         held = held_sql(target),
-        needs = not_needed_sql(target),
+        needs = not_needed_sql(tx, target),
     );
     let mut params = vec![b.param()];
     params.extend(keys);

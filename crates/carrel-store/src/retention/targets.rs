@@ -85,9 +85,19 @@ const LOAN_NEEDS: &[(&str, &str)] = &[
         "unpaid fine",
         "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NULL)",
     ),
+    // A fine this purge destroys first (past its time, and no hold of an
+    // ordinary request keeps it; a restricted case's hold sets it aside)
+    // keeps nothing, so a dry run counts its loan as due too.
+    // `{fines_due_before}` and `{now}` are filled in by `need_sql`.
     (
         "its paid fine is kept",
-        "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM kept_in_secret k WHERE k.kind = 'fine' AND k.id = f.id))",
+        "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM kept_in_secret k WHERE k.kind = 'fine' AND k.id = f.id)
+           AND (f.settled_at >= {fines_due_before} OR EXISTS (
+             SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
+             WHERE pin.record_kind = 'fine' AND pin.record_id = f.id
+               AND h.released_at IS NULL AND h.expires_at > {now}
+               AND NOT EXISTS (SELECT 1 FROM disclosure_requests r WHERE r.id = h.disclosure_id AND r.gagged = 1))))",
     ),
 ];
 
