@@ -1162,6 +1162,40 @@ async fn d3_reports_read_either_side_of_a_purge_single_out_no_one(engine: Engine
     }
 }
 
+/// Lends `item` to `patron` and takes it back 45 days later, overdue
+/// under Missouri's rules: the return's answer, with its fine.
+async fn returned_overdue(app: &TestApp, patron: &str, item: &str) -> Value {
+    let clerk = app.sign_in("clerk").await;
+    let (status, loan) = app
+        .post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loan}");
+    app.advance(Duration::days(45));
+    let clerk = app.sign_in("clerk").await;
+    let (status, back) = app
+        .post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    back
+}
+
+/// Pays `fine` (as the API shows it) in full.
+async fn pay_in_full(app: &TestApp, fine: &Value) {
+    let clerk = app.sign_in("clerk").await;
+    let (status, paid) = app
+        .post(
+            &clerk,
+            &format!("/api/v1/fines/{}/payments", fine["id"]),
+            json!({"amount_cents": fine["amount_cents"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+}
+
 /// D1: a loan's fine does not outlive the loan. Returned late and paid ten
 /// days later, the fine is kept after its settlement (60 days in
 /// Missouri, 30 in Colorado) and the loan with it: a fine left on its own
@@ -1171,54 +1205,27 @@ async fn d3_reports_read_either_side_of_a_purge_single_out_no_one(engine: Engine
 /// without its loan, and both go in the end. (Missouri only: Colorado
 /// charges no overdue fines, and no other fine names a loan.)
 async fn d1_a_loans_fine_does_not_outlive_the_loan(engine: Engine) {
-    {
-        let app = TestApp::spawn_with(engine, MISSOURI).await;
-        let clerk = app.sign_in("clerk").await;
-        let patron = app.new_patron(&clerk).await;
-        let item = app.new_item().await;
-        let (status, loan) = app
-            .post(
-                &clerk,
-                "/api/v1/checkouts",
-                json!({"patron_barcode": patron.barcode, "item_barcode": item}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{loan}");
-        app.advance(Duration::days(45));
-        let clerk = app.sign_in("clerk").await;
-        let (status, back) = app
-            .post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{back}");
-        let loans = format!("SELECT COUNT(*) FROM loans WHERE patron_id = {}", patron.id);
-        let fines = format!("SELECT COUNT(*) FROM fines WHERE patron_id = {}", patron.id);
-        assert_eq!(app.raw_count(&fines), 1, "returned 45 days on: {back}");
-        app.advance(Duration::days(10));
-        let clerk = app.sign_in("clerk").await;
-        let (_, owed) = app
-            .get(&clerk, &format!("/api/v1/patrons/{}/fines", patron.id))
-            .await;
-        let fine = &owed[0];
-        let (status, paid) = app
-            .post(
-                &clerk,
-                &format!("/api/v1/fines/{}/payments", fine["id"]),
-                json!({"amount_cents": fine["amount_cents"]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{paid}");
-        for _ in 0..30 {
-            app.advance(Duration::days(5));
-            app.purge().await;
-            let (loans, fines) = (app.raw_count(&loans), app.raw_count(&fines));
-            assert!(
-                loans == 1 || fines == 0,
-                "the loan was destroyed and its fine kept: {loans} loans, {fines} fines"
-            );
-        }
-        assert_eq!((app.raw_count(&loans), app.raw_count(&fines)), (0, 0));
-        app.finish();
+    let app = TestApp::spawn_with(engine, MISSOURI).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let item = app.new_item().await;
+    let back = returned_overdue(&app, &patron.barcode, &item).await;
+    let loans = format!("SELECT COUNT(*) FROM loans WHERE patron_id = {}", patron.id);
+    let fines = format!("SELECT COUNT(*) FROM fines WHERE patron_id = {}", patron.id);
+    assert_eq!(app.raw_count(&fines), 1, "returned 45 days on: {back}");
+    app.advance(Duration::days(10));
+    pay_in_full(&app, &back["fine"]).await;
+    for _ in 0..30 {
+        app.advance(Duration::days(5));
+        app.purge().await;
+        let (loans, fines) = (app.raw_count(&loans), app.raw_count(&fines));
+        assert!(
+            loans == 1 || fines == 0,
+            "the loan was destroyed and its fine kept: {loans} loans, {fines} fines"
+        );
     }
+    assert_eq!((app.raw_count(&loans), app.raw_count(&fines)), (0, 0));
+    app.finish();
 }
 
 /// D1, D3: where the statistics keep a cell says nothing of the purge that
@@ -1274,28 +1281,8 @@ async fn d1_the_plan_counts_a_loan_that_goes_with_its_fine(engine: Engine) {
     let clerk = app.sign_in("clerk").await;
     let patron = app.new_patron(&clerk).await;
     let item = app.new_item().await;
-    let (status, loan) = app
-        .post(
-            &clerk,
-            "/api/v1/checkouts",
-            json!({"patron_barcode": patron.barcode, "item_barcode": item}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{loan}");
-    app.advance(Duration::days(45));
-    let clerk = app.sign_in("clerk").await;
-    let (status, back) = app
-        .post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{back}");
-    let (status, paid) = app
-        .post(
-            &clerk,
-            &format!("/api/v1/fines/{}/payments", back["fine"]["id"]),
-            json!({"amount_cents": back["fine"]["amount_cents"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{paid}");
+    let back = returned_overdue(&app, &patron.barcode, &item).await;
+    pay_in_full(&app, &back["fine"]).await;
     app.advance(Duration::days(61));
     let director = app.sign_in("director").await;
     let (_, plan) = app.get(&director, "/api/v1/retention").await;

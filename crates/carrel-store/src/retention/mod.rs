@@ -90,10 +90,7 @@ fn set_aside_in_secret(
     let counted = target
         .stats
         .columns_sql(tx.policy().library.time_zone, tx.conn.engine());
-    let event_column = match target.clock {
-        Clock::Instant => "event_at",
-        Clock::ExpiryDate => "event_on",
-    };
+    let event_column = target.clock.step_column();
     let set_aside = tx.conn.execute(
         &format!(
             // Only pinned rows can qualify: start from the pins, not from
@@ -1105,10 +1102,7 @@ fn destroy_step(
         EngineKind::Postgres if target.lock_rows => " FOR UPDATE OF t",
         _ => "",
     };
-    let event_column = match target.clock {
-        Clock::Instant => "event_at",
-        Clock::ExpiryDate => "event_on",
-    };
+    let event_column = target.clock.step_column();
     let (order, last_order) = match walk {
         Walk::Clock => (
             format!("{event}, t.id"),

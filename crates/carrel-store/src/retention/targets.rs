@@ -16,6 +16,16 @@ pub(crate) enum Clock {
     ExpiryDate,
 }
 
+impl Clock {
+    /// The purge's scratch-table (`purge_step`) column for this clock.
+    pub(crate) fn step_column(self) -> &'static str {
+        match self {
+            Clock::Instant => "event_at",
+            Clock::ExpiryDate => "event_on",
+        }
+    }
+}
+
 /// Which anonymous statistics a target's records feed (D3) before they
 /// go: never a patron id, a birth date or an address, only coarse facts
 /// such as an item, a month, a patron category and an age band. What each
