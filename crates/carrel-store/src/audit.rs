@@ -117,16 +117,28 @@ pub(crate) fn forget_records(
     ids_sql: &str,
     params: &[crate::db::Param<'_>],
 ) -> Result<(), Error> {
+    forget_records_on(&mut tx.conn, &tx.store.audit_key, kind, ids_sql, params)
+}
+
+/// [`forget_records`] on a connection, with the audit key (a migration has
+/// no transaction of the store's).
+pub(crate) fn forget_records_on(
+    conn: &mut Conn<'_>,
+    key: &AuditKey,
+    kind: &str,
+    ids_sql: &str,
+    params: &[crate::db::Param<'_>],
+) -> Result<(), Error> {
     let ids = ids_sql;
     let mut all = vec![crate::db::Param::Text(kind)];
     all.extend_from_slice(params);
-    drop_forged_subjects(tx, kind, ids, &all)?;
+    drop_forged_subjects(conn, key, kind, ids, &all)?;
     // On PostgreSQL, `= ANY(ARRAY(...))` makes each entry a lookup by its
     // number; `IN (subquery)` and a range join let the planner scan the
     // whole log for every purge step (9x slower at a million loans).
     // Entries already erased (by an earlier record of the same operation)
     // keep their tag.
-    let (named, forget) = match tx.conn.engine() {
+    let (named, forget) = match conn.engine() {
         EngineKind::Postgres => (
             format!(
                 "SELECT seq, record_ref FROM audit_log
@@ -153,17 +165,16 @@ pub(crate) fn forget_records(
             ),
         ),
     };
-    let named = tx
-        .conn
+    let named = conn
         .query(&named, &all)?
         .iter()
         .map(|row| Ok((row.int(0)?, row.text(1)?)))
         .collect::<Result<Vec<_>, Error>>()?;
-    erase_with_tags(&mut tx.conn, &tx.store.audit_key, &named)?;
+    erase_with_tags(conn, key, &named)?;
     // A restricted case's row stays: it says which entries to leave out
     // of counts, and names no record.
     all.push(crate::db::Param::Text(RESTRICTED_CASE));
-    tx.conn.execute(&forget, &all)?;
+    conn.execute(&forget, &all)?;
     Ok(())
 }
 
@@ -275,13 +286,13 @@ pub(crate) fn tag_subjects_made_before_tags(
 /// to have it erase entries they name (see migration 16). Warns, without
 /// the rows' contents.
 fn drop_forged_subjects(
-    tx: &mut Tx<'_>,
+    conn: &mut Conn<'_>,
+    key: &AuditKey,
     kind: &str,
     ids: &str,
     all: &[crate::db::Param<'_>],
 ) -> Result<(), Error> {
-    let rows = tx
-        .conn
+    let rows = conn
         .query(
             &format!(
                 "SELECT id, first_seq, last_seq, tag FROM audit_subjects WHERE kind = ? AND id {ids}"
@@ -291,7 +302,6 @@ fn drop_forged_subjects(
         .iter()
         .map(|row| Ok((row.int(0)?, row.int(1)?, row.int(2)?, row.opt_text(3)?)))
         .collect::<Result<Vec<_>, Error>>()?;
-    let key = &tx.store.audit_key;
     let forged: Vec<(i64, i64)> = rows
         .into_iter()
         .filter(|(id, first, last, tag)| {
@@ -307,7 +317,7 @@ fn drop_forged_subjects(
         "audit_subjects rows without Carrel's tag were ignored and removed: someone wrote to the database behind Carrel's back; run `carrel audit verify` and keep the database as evidence"
     );
     for (id, first_seq) in forged {
-        tx.conn.execute(
+        conn.execute(
             "DELETE FROM audit_subjects WHERE kind = ? AND id = ? AND first_seq = ?",
             params![kind, id, first_seq],
         )?;

@@ -507,8 +507,7 @@ pub fn loans_of(
 ) -> Result<Vec<LoanRecord>, Error> {
     let rows = tx.conn.query(
         &format!(
-            "SELECT {LOAN_COLUMNS} FROM loans WHERE patron_id = ? AND {} ORDER BY checked_out_at, id",
-            crate::retention::not_kept_in_secret("loan", "loans.id")
+            "SELECT {LOAN_COLUMNS} FROM loans WHERE patron_id = ? ORDER BY checked_out_at, id"
         ),
         params![patron_id],
     )?;
@@ -526,10 +525,7 @@ pub fn holds_of(
     patron_id: i64,
 ) -> Result<Vec<HoldRecord>, Error> {
     let rows = tx.conn.query(
-        &format!(
-            "SELECT {HOLD_COLUMNS} FROM holds WHERE patron_id = ? AND {} ORDER BY placed_at, id",
-            crate::retention::not_kept_in_secret("hold", "holds.id")
-        ),
+        &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE patron_id = ? ORDER BY placed_at, id"),
         params![patron_id],
     )?;
     grant.record(

@@ -105,8 +105,7 @@ pub fn of_patron(
 ) -> Result<Vec<ComputerSession>, Error> {
     let rows = tx.conn.query(
         &format!(
-            "SELECT {COLUMNS} FROM computer_sessions WHERE patron_id = ? AND {} ORDER BY started_at, id",
-            crate::retention::not_kept_in_secret("computer_session", "computer_sessions.id")
+            "SELECT {COLUMNS} FROM computer_sessions WHERE patron_id = ? ORDER BY started_at, id"
         ),
         params![patron_id],
     )?;

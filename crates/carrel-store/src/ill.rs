@@ -173,8 +173,7 @@ pub fn of_patron(
 ) -> Result<Vec<IllRequest>, Error> {
     let rows = tx.conn.query(
         &format!(
-            "SELECT {COLUMNS} FROM ill_requests WHERE patron_id = ? AND {} ORDER BY requested_at, id",
-            crate::retention::not_kept_in_secret("ill_request", "ill_requests.id")
+            "SELECT {COLUMNS} FROM ill_requests WHERE patron_id = ? ORDER BY requested_at, id"
         ),
         params![patron_id],
     )?;

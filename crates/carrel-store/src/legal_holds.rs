@@ -172,27 +172,21 @@ pub fn place(
     )?;
     // Pin what exists now, nothing later. Every kind of record of the class
     // is pinned (circulation: loans and holds). Not while a purge batch is
-    // between choosing its rows and destroying them. Not a record kept in
-    // secret (L6): a purge would have destroyed it but for a restricted
-    // case's hold, which pins it already; pinned by this hold too, it would
-    // show in this hold's count and plan to whoever sees this hold.
+    // between choosing its rows and destroying them. (A record kept in
+    // secret for a restricted case has left its table, and is not pinned
+    // by this hold: to whoever sees this hold it is destroyed, L6.)
     crate::retention::exclude_concurrent_purge(tx)?;
     let mut pinned = 0;
     for target in targets::of_class(class) {
-        let patron_column = if target.table == "patrons" {
-            "t.id"
-        } else {
-            "t.patron_id"
-        };
+        let patron_column = crate::retention::kept_in_secret::patron_column(target);
         pinned += tx.conn.execute(
             &format!(
                 "INSERT INTO legal_hold_records (record_kind, record_id, hold_id)
                  SELECT '{kind}', t.id, ? FROM {table} t
-                 WHERE {patron_column} = ? AND {occurred} >= ? AND {occurred} < ? AND {not_secret}",
+                 WHERE {patron_column} = ? AND {occurred} >= ? AND {occurred} < ?",
                 kind = target.kind,
                 table = target.table,
                 occurred = target.occurred,
-                not_secret = crate::retention::not_kept_in_secret(target.kind, "t.id"),
             ),
             params![id, request.patron_id, start, end],
         )?;
@@ -298,20 +292,6 @@ pub fn list(tx: &mut Tx<'_>, grant: &HoldGrant, actor: &Actor) -> Result<Vec<Leg
     }
     grant.record_list(tx, out.len());
     Ok(out)
-}
-
-/// Whether a legal hold in force pins this record: such a record may not
-/// be deleted at the desk (a cancelled registration, an ended
-/// subscription) until the hold ends (L5).
-pub(crate) fn pinned(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<bool, Error> {
-    Ok(tx
-        .conn
-        .query_opt(
-            "SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
-             WHERE pin.record_kind = ? AND pin.record_id = ? AND h.released_at IS NULL AND h.expires_at > ?",
-            params![kind, id, tx.now().timestamp()],
-        )?
-        .is_some())
 }
 
 /// The refusal for deleting a record a legal hold pins.

@@ -108,7 +108,7 @@ impl Store {
         audit_key: AuditKey,
     ) -> Result<Store, Error> {
         let pool = Pool::open(url)?;
-        pool.migrate(policy.library.time_zone, &audit_key)?;
+        pool.migrate(&policy, &audit_key)?;
         let mut store = Store {
             pool,
             policy: Arc::new(policy),

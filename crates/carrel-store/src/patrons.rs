@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::db::params;
+use crate::db::{params, Conn};
 use crate::error::Error;
 use crate::gate::{Create, Grant, Read, Registration, Update};
 use crate::secrets::hash_secret;
@@ -603,7 +603,13 @@ pub(crate) fn require_current(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
 /// Reads a record with no audit entry; callers in this crate record the
 /// access through their grant.
 pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<PatronRecord>, Error> {
-    let Some(row) = tx.conn.query_opt(
+    fetch_on(&mut tx.conn, id)
+}
+
+/// [`fetch`] on a connection (a migration has no transaction of the
+/// store's).
+pub(crate) fn fetch_on(conn: &mut Conn<'_>, id: i64) -> Result<Option<PatronRecord>, Error> {
+    let Some(row) = conn.query_opt(
         "SELECT id, card_barcode, category, status, expires_on, birth_date, guardian_id, pin_hash IS NOT NULL, created_at, updated_at
          FROM patrons WHERE id = ?",
         params![id],
@@ -612,7 +618,7 @@ pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<PatronRecord>, Er
         return Ok(None);
     };
     let mut fields = BTreeMap::new();
-    for f in tx.conn.query(
+    for f in conn.query(
         "SELECT name, value FROM patron_fields WHERE patron_id = ?",
         params![id],
     )? {

@@ -2452,13 +2452,16 @@ async fn l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circ
         };
         assert_eq!(circulation_statistics(), 0);
         let summary = app.purge().await;
+        // The hold keeps it, out of its table (L6).
         assert_eq!(
-            app.raw_count(&format!(
-                "SELECT COUNT(*) FROM loans WHERE id = {}",
-                loan_id
-            )),
-            1,
-            "{name}: the hold keeps it"
+            (
+                app.raw_count(&format!("SELECT COUNT(*) FROM loans WHERE id = {loan_id}")),
+                app.raw_count(&format!(
+                    "SELECT COUNT(*) FROM kept_in_secret WHERE kind = 'loan' AND id = {loan_id} AND record IS NOT NULL"
+                ))
+            ),
+            (0, 1),
+            "{name}: the hold keeps it, set aside"
         );
         // What everyone outside the circle reads of the purge (its summary,
         // its audit entry, the statistics) is what it would be without

@@ -3,11 +3,11 @@
 //! preserved a patron's records, and compares what staff outside the
 //! case's circle can observe. Everything they see must be the same.
 //!
-//! Two still fail, and are ignored until the fix lands: records set aside
-//! in secret stay in their tables, so reads by id, rosters, counts and the
-//! needs that keep a registration still see them, and a desk cancellation
-//! of a record only a restricted hold pins answers `record_preserved`.
-//! The fix (next): move set-aside records out of their tables.
+//! Records a purge sets aside in secret leave their tables
+//! (`retention/kept_in_secret.rs`), so reads by id, rosters, counts, the
+//! needs that keep a registration and the ids new records get are what
+//! they are in the library without the case; a desk cancellation of a
+//! record only a restricted hold pins is answered as a deletion.
 
 use chrono::Duration;
 use reqwest::StatusCode;
@@ -23,8 +23,13 @@ fn doc(kind: &str) -> Value {
 }
 
 /// A restricted (gagged) request for `patron`, taken by `clerk`, whose
-/// holds the Director places at once.
-async fn restricted_preservation(app: &TestApp, clerk: &str, patron: i64, classes: &[&str]) {
+/// holds the Director places at once. Returns its reference.
+async fn restricted_preservation(
+    app: &TestApp,
+    clerk: &str,
+    patron: i64,
+    classes: &[&str],
+) -> String {
     let director = app.sign_in("director").await;
     let (status, gagged) = app
         .post(
@@ -49,6 +54,7 @@ async fn restricted_preservation(app: &TestApp, clerk: &str, patron: i64, classe
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    reference.to_string()
 }
 
 fn differences(a: &[(String, String)], b: &[(String, String)]) -> Vec<String> {
@@ -220,11 +226,10 @@ async fn after_purge(engine: Engine, policy: &str, gag: bool) -> Vec<(String, St
 }
 
 /// L6: records only a restricted case keeps must be, outside its circle,
-/// as if destroyed. Expected to fail: the lapsed registration is kept for
-/// "records of other classes still kept" (PATRON_NEEDS counts records
-/// kept in secret), the program roster and the interlibrary loan read by
-/// id do not filter `kept_in_secret`, and a renewal by id answers 409
-/// instead of 404.
+/// as if destroyed. Failed before they left their tables: the lapsed
+/// registration was kept for "records of other classes still kept", the
+/// program roster and the interlibrary loan read by id still showed them,
+/// and a renewal by id answered 409 instead of 404.
 async fn l6_twin_libraries_after_a_purge_look_the_same(engine: Engine) {
     let mut all = Vec::new();
     for (name, policy) in POLICIES {
@@ -244,9 +249,9 @@ async fn l6_twin_libraries_after_a_purge_look_the_same(engine: Engine) {
 
 /// L6: before any purge, a clerk outside the circle who cancels a
 /// patron's program registration or mailing-list subscription (as the
-/// patron asks at the desk) is told `record_preserved` ("preserved under
-/// a legal hold"): `legal_holds::pinned` counts the holds of restricted
-/// cases, so the refusal reveals a secret preservation on that patron.
+/// patron asks at the desk) was told `record_preserved` ("preserved under
+/// a legal hold"): the refusal revealed a secret preservation on that
+/// patron. Now the desk is answered as for a deletion.
 async fn l6_desk_cancellation_reveals_no_restricted_hold(engine: Engine) {
     let mut leaks = Vec::new();
     for (name, policy) in POLICIES {
@@ -394,32 +399,181 @@ async fn l6_a_later_ordinary_hold_pins_no_record_kept_in_secret(engine: Engine) 
 
 on_both_engines!(l6_a_later_ordinary_hold_pins_no_record_kept_in_secret);
 
-/// The two twin tests the next change must make pass (see the module's
-/// documentation); run them with `cargo test -- --ignored twin`.
-mod known_holes {
-    use crate::helpers::Engine;
+on_both_engines!(l6_twin_libraries_after_a_purge_look_the_same);
+on_both_engines!(l6_desk_cancellation_reveals_no_restricted_hold);
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "issue 13: set-aside records are still in their tables"]
-    async fn twin_after_a_purge_sqlite() {
-        super::l6_twin_libraries_after_a_purge_look_the_same(Engine::Sqlite).await
-    }
+/// L5 with L6: what a restricted case keeps leaves its tables, and its
+/// circle can still release it. A patron's card lapses; a clerk outside
+/// the circle cancels their mailing-list subscription at the desk; a purge
+/// sets aside their registration, loan and program registration. The
+/// registration is gone from `patrons`, yet the Director releases a
+/// package holding all four, under the patron's number. When the case's
+/// holds end, the next purge destroys them for good, and the package with
+/// them (D1, D2).
+async fn l5_a_restricted_case_releases_what_it_set_aside(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        app.add_staff("clerk-b", "clerk", None).await;
+        let clerk = app.sign_in("clerk").await;
+        let patron = app.new_patron(&clerk).await;
+        let p = patron.id;
+        let item = app.new_item().await;
+        app.lend_and_return(&clerk, &patron.barcode, &item).await;
+        let (_, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-03-05T12:30:00-06:00", "ends_at": "2026-03-05T14:00:00-06:00"})).await;
+        let (status, body) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/programs/{}/registrations", program["id"]),
+                json!({"patron_id": p}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let (_, list) = app
+            .post(
+                &clerk,
+                "/api/v1/mailing-lists",
+                json!({"name": "Program news", "description": "What is on"}),
+            )
+            .await;
+        let (status, subscription) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/mailing-lists/{}/subscriptions", list["id"]),
+                json!({"patron_id": p}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {subscription}");
+        let reference = restricted_preservation(
+            &app,
+            &clerk,
+            p,
+            &[
+                "registration",
+                "circulation",
+                "program_registration",
+                "mailing_list",
+            ],
+        )
+        .await;
+        let clerk_b = app.sign_in_user("clerk-b").await;
+        let (status, body) = app
+            .call(
+                Some(&clerk_b),
+                "DELETE",
+                &format!("/api/v1/subscriptions/{}", subscription["id"]),
+                None,
+            )
+            .await;
+        assert!(status.is_success(), "{name}: {status} {body}");
+        let (status, _) = app
+            .call(
+                Some(&clerk),
+                "PATCH",
+                &format!("/api/v1/patrons/{p}"),
+                Some(json!({"expires_on": "2026-03-10"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        app.advance(Duration::days(61));
+        app.purge().await;
+        for table in [
+            "patrons",
+            "loans",
+            "program_registrations",
+            "list_subscriptions",
+        ] {
+            let column = if table == "patrons" {
+                "id"
+            } else {
+                "patron_id"
+            };
+            assert_eq!(
+                app.raw_count(&format!(
+                    "SELECT COUNT(*) FROM {table} WHERE {column} = {p}"
+                )),
+                0,
+                "{name}: {table} still holds the patron's row"
+            );
+        }
+        assert_eq!(
+            app.raw_strings("SELECT kind FROM kept_in_secret ORDER BY kind"),
+            [
+                "list_subscription",
+                "loan",
+                "patron",
+                "program_registration"
+            ],
+            "{name}"
+        );
+        let clerk_b = app.sign_in_user("clerk-b").await;
+        let (status, _) = app.get(&clerk_b, &format!("/api/v1/patrons/{p}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "issue 13: set-aside records are still in their tables"]
-    async fn twin_after_a_purge_postgres() {
-        super::l6_twin_libraries_after_a_purge_look_the_same(Engine::Postgres).await
-    }
+        // The circle releases it.
+        let director = app.sign_in("director").await;
+        let counsel = app.sign_in("legal_counsel").await;
+        let step = |token: &str, step: &str, body: Value| {
+            let path = format!("/api/v1/disclosures/{reference}/{step}");
+            let token = token.to_string();
+            let app = &app;
+            async move { app.post(&token, &path, body).await }
+        };
+        let (status, body) = step(&director, "review", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, body) = step(
+            &counsel,
+            "counsel-review",
+            json!({"advice": "release", "confirms": ["proper_form"]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, body) = step(&director, "approval", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, released) = step(&director, "release", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {released}");
+        let records = &released["package"]["records"];
+        assert_eq!(released["package"]["cover_sheet"]["patron"], p, "{name}");
+        assert_eq!(
+            records["registration"]["registration"]["card_barcode"], patron.barcode,
+            "{name}: {records}"
+        );
+        let loans = records["circulation"]["loans"].as_array().unwrap();
+        assert_eq!(loans.len(), 1, "{name}: {records}");
+        assert_eq!(loans[0]["item_barcode"], item.as_str(), "{name}: {records}");
+        assert!(
+            loans[0]["returned_at"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2026-")),
+            "{name}: times are shown in the library's zone: {records}"
+        );
+        assert_eq!(
+            records["program_registration"]["program_registrations"][0]["program"], "Seed swap",
+            "{name}: {records}"
+        );
+        assert_eq!(
+            records["mailing_list"]["mailing_list_subscriptions"][0]["list"], "Program news",
+            "{name}: {records}"
+        );
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "issue 13: a desk cancellation still refuses with record_preserved"]
-    async fn twin_desk_cancellation_sqlite() {
-        super::l6_desk_cancellation_reveals_no_restricted_hold(Engine::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "issue 13: a desk cancellation still refuses with record_preserved"]
-    async fn twin_desk_cancellation_postgres() {
-        super::l6_desk_cancellation_reveals_no_restricted_hold(Engine::Postgres).await
+        // The holds end (90 days, not renewed): the next purge destroys
+        // what they kept, and the package that copied it.
+        app.advance(Duration::days(120));
+        app.purge().await;
+        assert_eq!(
+            app.raw_count("SELECT COUNT(*) FROM kept_in_secret"),
+            0,
+            "{name}"
+        );
+        assert_eq!(
+            app.raw_count(
+                "SELECT COUNT(*) FROM disclosure_requests WHERE package_json IS NOT NULL"
+            ),
+            0,
+            "{name}"
+        );
+        app.note_personal(&[&patron.barcode]);
+        app.finish();
     }
 }
+
+on_both_engines!(l5_a_restricted_case_releases_what_it_set_aside);

@@ -1,7 +1,7 @@
 //! Schema migrations, one SQL file per engine per step, applied in order
 //! inside one transaction (DDL is transactional in both engines).
 
-use chrono_tz::Tz;
+use carrel_policy::Policy;
 
 use super::{params, Conn, EngineKind};
 use crate::error::Error;
@@ -16,13 +16,13 @@ struct Migration {
     then: Option<FollowUp>,
 }
 
-/// A migration's follow-up, given the library's time zone and the audit
-/// key.
-type FollowUp = fn(&mut Conn<'_>, Tz, &AuditKey) -> Result<(), Error>;
+/// A migration's follow-up, given the library's policy and the audit key.
+type FollowUp = fn(&mut Conn<'_>, &Policy, &AuditKey) -> Result<(), Error>;
 
 /// Migration 4: loans made before it get their borrower's category and age
 /// band on the day of the loan, as checkout records them now.
-fn record_borrower_bands(conn: &mut Conn<'_>, zone: Tz, _: &AuditKey) -> Result<(), Error> {
+fn record_borrower_bands(conn: &mut Conn<'_>, policy: &Policy, _: &AuditKey) -> Result<(), Error> {
+    let zone = policy.library.time_zone;
     conn.execute(
         "UPDATE loans SET
            borrower_category = (SELECT p.category FROM patrons p WHERE p.id = loans.patron_id),
@@ -132,6 +132,16 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0016_subject_tags.sql"),
         then: Some(|conn, _, key| crate::audit::tag_subjects_made_before_tags(conn, key)),
     },
+    Migration {
+        version: 17,
+        sqlite: include_str!(
+            "../../migrations/sqlite/0017_records_set_aside_leave_their_tables.sql"
+        ),
+        postgres: include_str!(
+            "../../migrations/postgres/0017_records_set_aside_leave_their_tables.sql"
+        ),
+        then: Some(crate::retention::kept_in_secret::move_out_those_set_aside_before),
+    },
 ];
 
 /// The schema version this Carrel writes and reads.
@@ -172,7 +182,18 @@ pub(super) fn check_current(conn: &mut Conn<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn run(conn: &mut Conn<'_>, zone: Tz, key: &AuditKey) -> Result<(), Error> {
+pub(super) fn run(conn: &mut Conn<'_>, policy: &Policy, key: &AuditKey) -> Result<(), Error> {
+    run_through(conn, policy, key, newest())
+}
+
+/// Applies the migrations not yet applied, up to and including `last`
+/// (tests of one migration stop before it).
+fn run_through(
+    conn: &mut Conn<'_>,
+    policy: &Policy,
+    key: &AuditKey,
+    last: i64,
+) -> Result<(), Error> {
     if conn.engine() == EngineKind::Postgres {
         // Several Carrel servers may start at once against one database.
         conn.batch("SELECT pg_advisory_xact_lock(7301)")?;
@@ -192,13 +213,16 @@ pub(super) fn run(conn: &mut Conn<'_>, zone: Tz, key: &AuditKey) -> Result<(), E
             "the database is at schema version {applied}, newer than this Carrel knows ({newest}); run a newer Carrel"
         )));
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
+    for migration in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > applied && m.version <= last)
+    {
         conn.batch(match conn.engine() {
             EngineKind::Sqlite => migration.sqlite,
             EngineKind::Postgres => migration.postgres,
         })?;
         if let Some(then) = migration.then {
-            then(conn, zone, key)?;
+            then(conn, policy, key)?;
         }
         conn.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -229,7 +253,7 @@ mod tests {
             )?;
             record_borrower_bands(
                 &mut conn,
-                chrono_tz::America::Chicago,
+                &crate::db::test_policy(),
                 &crate::secrets::AuditKey::generate()?,
             )?;
             let row = conn.query_one(
@@ -248,5 +272,56 @@ mod tests {
     #[test]
     fn d3_migration_4_records_the_borrower_of_existing_loans_on_both_engines() {
         crate::db::on_both_engines("mig", check);
+    }
+
+    /// Migration 17 (L6): a record set aside in secret before it (still in
+    /// its table, as migration 11 left it) is moved out, its facts kept for
+    /// the case's package; and the id of the newest loan, gone from its
+    /// table, is never given to a new loan (SQLite gave it again).
+    #[test]
+    fn l6_migration_17_moves_records_set_aside_before_it_out_of_their_tables_on_both_engines() {
+        crate::db::on_both_databases("mig17", |url| {
+            let pool = Pool::open(url).unwrap();
+            let policy = crate::db::test_policy();
+            let key = crate::secrets::AuditKey::generate().unwrap();
+            pool.run(|mut conn| {
+                super::run_through(&mut conn, &policy, &key, 16)?;
+                conn.batch(
+                    "INSERT INTO patrons (id, card_barcode, category, status, expires_on, created_at, updated_at)
+                     VALUES (1, '29000000000001', 'adult', 'active', '2030-01-01', 0, 0);
+                     INSERT INTO items (id, barcode, title, status, created_at) VALUES (1, '31000000000001', 'Beekeeping at Altitude', 'available', 0);
+                     INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals, returned_at)
+                     VALUES (1, 1, 1773972000, 1775000000, 0, 1774000000);
+                     INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals, returned_at)
+                     VALUES (1, 1, 1774972000, 1776000000, 1, 1775500000);
+                     INSERT INTO kept_in_secret (kind, id) SELECT 'loan', MAX(id) FROM loans",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+            pool.migrate(&policy, &key).unwrap();
+            pool.run(|mut conn| {
+                let left = conn.query("SELECT id FROM loans ORDER BY id", params![])?;
+                assert_eq!(left.len(), 1, "the set-aside loan left its table");
+                let first = left[0].int(0)?;
+                let kept = conn.query_one(
+                    "SELECT id, patron_id, occurred, record FROM kept_in_secret WHERE kind = 'loan'",
+                    params![],
+                )?;
+                let second = kept.int(0)?;
+                assert!(second > first);
+                assert_eq!((kept.int(1)?, kept.int(2)?), (1, 1774972000));
+                let record: serde_json::Value = serde_json::from_str(&kept.text(3)?).unwrap();
+                assert_eq!(record["title"], "Beekeeping at Altitude");
+                assert_eq!(record["renewals"], 1);
+                let next = conn.insert(
+                    "INSERT INTO loans (patron_id, item_id, checked_out_at, due_at, renewals) VALUES (1, 1, 1777000000, 1778000000, 0)",
+                    params![],
+                )?;
+                assert!(next > second, "loan id {second} given again");
+                Ok(())
+            })
+            .unwrap();
+        });
     }
 }

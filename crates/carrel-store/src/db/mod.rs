@@ -578,15 +578,15 @@ impl Pool {
         }
     }
 
-    /// Brings the schema up to date; `zone` is the library's (some steps
-    /// fill in dates), `key` the audit log's (a step tags the erasures
-    /// made before it).
+    /// Brings the schema up to date; `policy` is the library's (some steps
+    /// fill in dates in its zone, or follow its disposals), `key` the
+    /// audit log's (a step tags the erasures made before it).
     pub(crate) fn migrate(
         &self,
-        zone: chrono_tz::Tz,
+        policy: &carrel_policy::Policy,
         key: &crate::secrets::AuditKey,
     ) -> Result<(), Error> {
-        self.run(|mut conn| migrate::run(&mut conn, zone, key))
+        self.run(|mut conn| migrate::run(&mut conn, policy, key))
     }
 }
 
@@ -712,12 +712,23 @@ pub(crate) fn on_both_engines(name: &str, check: impl Fn(&Pool)) {
     on_both_databases(name, |url| {
         let pool = Pool::open(url).unwrap();
         pool.migrate(
-            chrono_tz::America::Chicago,
+            &test_policy(),
             &crate::secrets::AuditKey::generate().unwrap(),
         )
         .unwrap();
         check(&pool);
     });
+}
+
+/// The Missouri library's policy (zone America/Chicago), for the store's
+/// tests of SQL.
+#[cfg(test)]
+pub(crate) fn test_policy() -> carrel_policy::Policy {
+    carrel_policy::parse(
+        "mo",
+        include_str!("../../../../policies/jefferson-county-mo.toml"),
+    )
+    .unwrap()
 }
 
 /// Runs `check` with the URL of a new, empty SQLite file and of a new,

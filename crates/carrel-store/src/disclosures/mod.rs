@@ -257,7 +257,27 @@ struct Stored {
     package_available: bool,
 }
 
-const COLUMNS: &str = "r.id, r.series, r.number, r.requester_kind, r.requester, r.requester_patron_id, r.subject_patron_id, r.basis, r.classes, r.from_date, r.to_date, r.reason, r.gagged, r.state, r.received_by, r.received_at, r.approved_by, r.released_by, r.released_at, r.exigent, r.document_due_at, r.closed_at, r.package_sha256, r.package_records, r.package_json IS NOT NULL";
+/// The patron a request `r` is about: its subject's registration, or,
+/// once that is destroyed, the patron of records its own holds keep in
+/// secret (L5 with L6): a restricted case may still release what it
+/// preserved. (Only restricted cases' holds pin such records.)
+macro_rules! subject_of_r {
+    () => {
+        "COALESCE(r.subject_patron_id, (SELECT k.patron_id FROM legal_holds h
+          JOIN legal_hold_records pin ON pin.hold_id = h.id
+          JOIN kept_in_secret k ON k.kind = pin.record_kind AND k.id = pin.record_id
+          WHERE h.disclosure_id = r.id AND k.patron_id IS NOT NULL LIMIT 1))"
+    };
+}
+
+/// [`subject_of_r!`], for SQL elsewhere in the crate.
+pub(crate) const SUBJECT_OF_R: &str = subject_of_r!();
+
+const COLUMNS: &str = concat!(
+    "r.id, r.series, r.number, r.requester_kind, r.requester, r.requester_patron_id, ",
+    subject_of_r!(),
+    ", r.basis, r.classes, r.from_date, r.to_date, r.reason, r.gagged, r.state, r.received_by, r.received_at, r.approved_by, r.released_by, r.released_at, r.exigent, r.document_due_at, r.closed_at, r.package_sha256, r.package_records, r.package_json IS NOT NULL"
+);
 
 fn stored_from(row: &Row) -> Result<Stored, Error> {
     let corrupt = || Error::internal("a stored disclosure request does not parse");

@@ -12,9 +12,10 @@ use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
 use crate::db::{params, Value};
+use crate::disclosures::SUBJECT_OF_R;
 use crate::error::Error;
 use crate::gate::DisclosureGrant;
-use crate::retention::targets;
+use crate::retention::{kept_in_secret, targets};
 use crate::secrets::sha256_hex;
 use crate::{patrons, Tx};
 
@@ -84,46 +85,58 @@ pub(crate) fn build(
         if class == RecordClass::Registration {
             // The registration as it stands on the release date: it is
             // who the patron is, not something that happened on a date.
-            let record =
-                patrons::fetch(tx, cover.patron)?.ok_or(Error::NotFound { what: "patron" })?;
-            section.insert(
-                "registration".into(),
-                serde_json::to_value(record).map_err(|e| Error::internal(e.to_string()))?,
-            );
+            // One set aside in secret, as it stood then (only for its
+            // case's circle).
+            let record = match patrons::fetch(tx, cover.patron)? {
+                Some(record) => {
+                    serde_json::to_value(record).map_err(|e| Error::internal(e.to_string()))?
+                }
+                None if include_kept_in_secret => {
+                    kept_in_secret::registration_of(tx, cover.patron)?
+                        .ok_or(Error::NotFound { what: "patron" })?
+                }
+                None => return Err(Error::NotFound { what: "patron" }),
+            };
+            section.insert("registration".into(), record);
             in_class += 1;
         }
         for target in targets::of_class(class).filter(|t| !t.export.is_empty()) {
             let columns: Vec<&str> = target.export.iter().map(|(_, sql)| *sql).collect();
-            // Records kept in secret for a restricted request go only into
-            // that circle's packages (L6).
-            let secret = if include_kept_in_secret {
-                "1 = 1".to_string()
-            } else {
-                crate::retention::not_kept_in_secret(target.kind, "t.id")
-            };
             let rows = tx.conn.query(
                 &format!(
-                    "SELECT {} FROM {} t WHERE t.patron_id = ? AND {occurred} >= ? AND {occurred} < ? AND {secret} ORDER BY t.id",
+                    "SELECT t.id, {} FROM {} t WHERE t.patron_id = ? AND {occurred} >= ? AND {occurred} < ? ORDER BY t.id",
                     columns.join(", "),
                     target.table,
                     occurred = target.occurred,
                 ),
                 params![cover.patron, start, end],
             )?;
-            let mut records = Vec::with_capacity(rows.len());
+            let mut found = Vec::with_capacity(rows.len());
             for row in rows {
-                let mut record = Map::new();
-                for ((name, _), value) in target.export.iter().zip(row.0) {
-                    let value = match value {
-                        Value::Null => Json::Null,
-                        Value::Int(at) if name.ends_with("_at") => json!(local_time(at, zone)),
-                        Value::Int(n) => json!(n),
-                        Value::Text(text) => json!(text),
-                    };
-                    record.insert((*name).to_string(), value);
-                }
-                records.push(Json::Object(record));
+                let id = row.int(0)?;
+                let record: Map<String, Json> = target
+                    .export
+                    .iter()
+                    .zip(&row.0[1..])
+                    .map(|((name, _), value)| ((*name).to_string(), json_of(value)))
+                    .collect();
+                found.push((id, record));
             }
+            // Records set aside in secret for a restricted request go only
+            // into that circle's packages (L6).
+            if include_kept_in_secret {
+                found.extend(kept_in_secret::records_of(
+                    tx,
+                    target.kind,
+                    cover.patron,
+                    (start, end),
+                )?);
+                found.sort_by_key(|(id, _)| *id);
+            }
+            let records: Vec<Json> = found
+                .into_iter()
+                .map(|(_, record)| Json::Object(shown(record, zone)))
+                .collect();
             in_class += records.len() as i64;
             section.insert(target.label.replace(' ', "_"), Json::Array(records));
         }
@@ -150,6 +163,26 @@ pub(crate) fn build(
         html,
         records: total,
     })
+}
+
+fn json_of(value: &Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Int(n) => json!(n),
+        Value::Text(text) => json!(text),
+    }
+}
+
+/// A record as the package shows it: times (`..._at`, Unix seconds) in
+/// the library's zone.
+fn shown(record: Map<String, Json>, zone: Tz) -> Map<String, Json> {
+    record
+        .into_iter()
+        .map(|(name, value)| match value.as_i64() {
+            Some(at) if name.ends_with("_at") => (name, json!(local_time(at, zone))),
+            _ => (name, value),
+        })
+        .collect()
 }
 
 fn cell(value: &Json) -> String {
@@ -231,40 +264,54 @@ fn render_html(document: &Json, cover: &Cover) -> String {
     out
 }
 
+/// Which requests' packages [`erase_packages_holding`] erases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Requests {
+    All,
+    /// Not those under a non-disclosure order: records set aside in secret
+    /// are destroyed for everyone else, and kept for those.
+    Ordinary,
+}
+
 /// Erases the stored packages (kept for download until the request
-/// closes) that hold any record a purge step is about to destroy: a
-/// package is a copy of the records, and goes with them (D1, D2). Its
-/// digest and record count stay, and the timeline says why it went.
-/// `table` is the target's table (`t` in the SQL), `in_step` the SQL after
-/// `t.id` that picks the step's rows, `patron` the SQL naming a row's
-/// patron. Conservative: a package
-/// of the same patron and class goes whatever its date range.
+/// closes) that hold any of the records about to be destroyed: a package
+/// is a copy of the records, and goes with them (D1, D2). Its digest and
+/// record count stay, and the timeline says why it went. `rows` is a
+/// FROM clause naming the records as `t` (`loans t WHERE t.id IN ...`),
+/// `patron` the SQL naming a row's patron. Conservative: a package of the
+/// same patron and class goes whatever its date range.
 pub(crate) fn erase_packages_holding(
     tx: &mut Tx<'_>,
     class: RecordClass,
-    table: &str,
+    rows: &str,
     patron: &str,
-    in_step: &str,
+    requests: Requests,
 ) -> Result<(), Error> {
+    let which = match requests {
+        Requests::All => "",
+        Requests::Ordinary => " AND r.gagged = 0",
+    };
     let holding = format!(
-        "package_json IS NOT NULL
-         AND (',' || classes || ',') LIKE ?
-         AND EXISTS (SELECT 1 FROM {table} t WHERE t.id {in_step} AND {patron} = disclosure_requests.subject_patron_id)"
+        "r.package_json IS NOT NULL{which}
+         AND (',' || r.classes || ',') LIKE ?
+         AND EXISTS (SELECT 1 FROM {rows} AND {patron} = {SUBJECT_OF_R})"
     );
     let like = format!("%,{},%", class.name());
-    tx.conn.execute(
-        &format!(
-            "INSERT INTO disclosure_steps (request_id, at, actor, step, outcome)
-             SELECT id, ?, 'system:retention', 'package_erased', 'records in it were destroyed'
-             FROM disclosure_requests WHERE {holding}"
-        ),
-        params![tx.now().timestamp(), &like],
-    )?;
-    tx.conn.execute(
-        &format!(
-            "UPDATE disclosure_requests SET package_json = NULL, package_html = NULL WHERE {holding}"
-        ),
+    let erased = tx.conn.query(
+        &format!("SELECT r.id FROM disclosure_requests r WHERE {holding}"),
         params![&like],
     )?;
+    for request in erased {
+        let id = request.int(0)?;
+        tx.conn.execute(
+            "INSERT INTO disclosure_steps (request_id, at, actor, step, outcome)
+             VALUES (?, ?, 'system:retention', 'package_erased', 'records in it were destroyed')",
+            params![id, tx.now().timestamp()],
+        )?;
+        tx.conn.execute(
+            "UPDATE disclosure_requests SET package_json = NULL, package_html = NULL WHERE id = ?",
+            params![id],
+        )?;
+    }
     Ok(())
 }

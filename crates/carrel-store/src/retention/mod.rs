@@ -24,6 +24,7 @@
 //! any kept past their time), not the table.
 
 mod audit_log;
+pub(crate) mod kept_in_secret;
 mod statistics;
 pub(crate) mod targets;
 
@@ -38,44 +39,15 @@ use serde::Serialize;
 pub(crate) use self::audit_log::{FLOOR_MARK, TAGGED_MARK};
 pub(crate) use self::statistics::{age_band, local_date};
 
-/// SQL true unless the record in `id_column` (of kind `kind`) is kept in
-/// secret: a purge would have destroyed it, and only a legal hold of a
-/// request under a non-disclosure order keeps it. Lists, downloads and
-/// counts outside the request's circle leave such records out, as if
-/// destroyed (L6).
-pub(crate) fn not_kept_in_secret(kind: &str, id_column: &str) -> String {
-    format!("NOT EXISTS (SELECT 1 FROM kept_in_secret ks WHERE ks.kind = '{kind}' AND ks.id = {id_column})")
-}
-
-/// SQL true for a record in `id_column` of `kind` that `viewer` may
-/// count: any not kept in secret, and one kept in secret (L6) only by the
-/// gag circle and those who see a request whose hold keeps it (the staff
-/// member who took it and their supervisor). For no viewer (the CLI),
-/// none kept in secret.
-fn kept_in_secret_shown_to(viewer: Option<&Viewer>, kind: &str, id_column: &str) -> String {
-    match viewer {
-        Some(viewer) if viewer.in_circle => "1 = 1".to_string(),
-        Some(viewer) => format!(
-            "({} OR EXISTS (SELECT 1 FROM legal_hold_records pin
-                JOIN legal_holds h ON h.id = pin.hold_id
-                JOIN disclosure_requests r ON r.id = h.disclosure_id
-                WHERE pin.record_kind = '{kind}' AND pin.record_id = {id_column} AND {}))",
-            not_kept_in_secret(kind, id_column),
-            viewer.sql_literal()
-        ),
-        None => not_kept_in_secret(kind, id_column),
-    }
-}
-
 /// Sets aside, once per target per purge, the records this purge would
 /// destroy but for the legal holds of requests under a non-disclosure
-/// order: only those holds pin them. Outside the requests' circles they
-/// are destroyed from now on (L6): in no list or count (see
-/// [`not_kept_in_secret`]), and, as the purge would have destroyed them,
+/// order: only those holds pin them. They leave their table (see
+/// [`kept_in_secret`]): outside the requests' circles they are destroyed
+/// from now on, and, as the purge would have destroyed them, they are
 /// counted now in its summary and its audit entry (progress part
 /// [`SECRET_PART`]) and in the statistics. When the holds end, the purge
-/// that destroys them counts them in neither again (see `destroy_step`):
-/// every figure is what it would be had the holds never been placed.
+/// that destroys them for good counts them in neither again: every figure
+/// is what it would be had the holds never been placed.
 fn set_aside_in_secret(
     tx: &mut Tx<'_>,
     run_id: i64,
@@ -99,8 +71,7 @@ fn set_aside_in_secret(
             "INSERT INTO purge_step (id, {event_column}, month, facet1, facet2, amount)
              SELECT t.id, {event}, {columns} FROM {from}{day_from}
              WHERE t.id IN (SELECT pinned.record_id FROM legal_hold_records pinned WHERE pinned.record_kind = '{kind}')
-               AND {governed} AND {event} < ? AND {by_gagged} AND NOT {by_others}{needs}
-               AND {not_yet}",
+               AND {governed} AND {event} < ? AND {by_gagged} AND NOT {by_others}{needs}",
             kind = target.kind,
             from = target.from,
             columns = counted.columns,
@@ -108,19 +79,16 @@ fn set_aside_in_secret(
             governed = governed_sql(rule),
             event = target.event,
             needs = not_needed_sql(tx, target),
-            not_yet = not_kept_in_secret(target.kind, "t.id"),
         ),
         &[b.param(), Param::Int(now), Param::Int(now)],
     )?;
     if set_aside > 0 {
-        statistics::add_step(&mut tx.conn, target.stats, target.kind, target.class.name())?;
-        tx.conn.execute(
-            &format!(
-                "INSERT INTO kept_in_secret (kind, id) SELECT '{}', id FROM purge_step",
-                target.kind
-            ),
-            params![],
-        )?;
+        statistics::add_step(&mut tx.conn, target.stats, target.class.name())?;
+        let in_step = in_step(tx.conn.engine());
+        if target.table == "patrons" {
+            kept_in_secret::set_aside_subscriptions_of(tx, in_step)?;
+        }
+        kept_in_secret::set_aside(tx, target, rule.disposal, in_step)?;
         tx.conn.execute(
             "INSERT INTO purge_progress (run_id, target, part, destroyed) VALUES (?, ?, ?, ?)
              ON CONFLICT (run_id, target, part) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
@@ -143,6 +111,7 @@ pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
 pub use self::statistics::{has_statistics, report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
+use crate::disclosures::package::Requests;
 use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
 use crate::error::Error;
 use crate::gate::{Actor, AuditLog, Grant, Read, RetentionGrant};
@@ -492,8 +461,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
         let mut plans = Vec::new();
         for target in targets::of_class(class) {
             let b = bound(tx, rule, target);
-            let secret = kept_in_secret_shown_to(viewer, target.kind, "t.id");
-            let governed = format!("{} AND {secret}", governed_sql(rule));
+            let governed = governed_sql(rule);
             let (from, event) = (target.from, target.event);
             let held = count(
                 tx,
@@ -553,15 +521,19 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
             }
             // A card still valid has not started its clock: not "oldest".
             .filter(|e| *e <= today);
+            // Records set aside in secret, for those who see a hold that
+            // keeps them (L6): held, and pinned or (their holds ended)
+            // due for good.
+            let (secret_held, secret_pinned) = kept_in_secret::shown_to(tx, viewer, target.kind)?;
             plans.push(TargetPlan {
                 kind: target.kind.to_string(),
                 label: target.label.to_string(),
-                held,
-                due,
+                held: held + secret_held,
+                due: due + secret_held - secret_pinned,
                 in_use,
                 in_use_means: target.in_use.to_string(),
                 not_yet_due,
-                legal_hold,
+                legal_hold: legal_hold + secret_pinned,
                 kept,
                 oldest_age_days: oldest_event.map(|e| (today - e).num_days()),
                 oldest_limit_days: oldest_event.map(|e| limit_days(e, rule)),
@@ -824,13 +796,26 @@ pub fn purge(
             if finished {
                 continue;
             }
-            let (set_aside, walk, (lowest, highest)) = store.transact(|tx| {
+            let (released, set_aside, walk, (lowest, highest)) = store.transact(|tx| {
                 claim_run(tx, run_id)?;
+                let released = kept_in_secret::destroy_released(tx, target)?;
                 unpin_ended_holds(tx, target)?;
                 let set_aside = set_aside_in_secret(tx, run_id, rule, target)?;
                 let (walk, ids) = walk_for(tx, rule, target)?;
-                Ok((set_aside, walk, ids))
+                Ok((released, set_aside, walk, ids))
             })?;
+            if released + set_aside > 0 {
+                for table in [
+                    target.table,
+                    "kept_in_secret",
+                    "audit_log",
+                    "audit_subjects",
+                ] {
+                    if !purged_tables.contains(&table) {
+                        purged_tables.push(table);
+                    }
+                }
+            }
             // Shown as destroyed, as they would have been (L6).
             if set_aside > 0 {
                 destroyed += set_aside as i64;
@@ -1019,8 +1004,8 @@ fn walk_chunk(
             share_purge_lock(tx)?;
             destroy_batch(tx, pass, after.clone(), batch_size, desk_waiting)
         })?;
-        if batch.shown > 0 {
-            report(batch.shown);
+        if batch.destroyed > 0 {
+            report(batch.destroyed);
         }
         if batch.finished {
             return Ok(());
@@ -1032,9 +1017,8 @@ fn walk_chunk(
 
 /// What one purge transaction did for one target.
 struct Batch {
-    /// Records destroyed but those set aside in secret earlier (see
-    /// `set_aside_in_secret`): what progress shows.
-    shown: usize,
+    /// Records destroyed.
+    destroyed: usize,
     /// The (event, id) key of the last record destroyed: the next batch
     /// starts after it.
     last: Option<(Value, i64)>,
@@ -1045,8 +1029,6 @@ struct Batch {
 /// What one step of one target did.
 struct Step {
     destroyed: usize,
-    /// Of those, how many had been set aside in secret (and counted then).
-    set_aside: usize,
     /// The (event, id) key of the last record destroyed.
     last: Option<(Value, i64)>,
 }
@@ -1061,19 +1043,18 @@ fn destroy_batch(
     batch_size: usize,
     desk_waiting: &dyn Fn() -> bool,
 ) -> Result<Batch, Error> {
-    let (mut destroyed, mut shown) = (0, 0);
+    let mut destroyed = 0;
     loop {
         let limit = STEP.min(batch_size - destroyed);
         let step = destroy_step(tx, pass, after.as_ref(), limit)?;
         let n = step.destroyed;
         destroyed += n;
-        shown += n - step.set_aside;
         if step.last.is_some() {
             after = step.last;
         }
         if n < limit || destroyed >= batch_size || desk_waiting() {
             return Ok(Batch {
-                shown,
+                destroyed,
                 last: after,
                 finished: n < limit,
             });
@@ -1150,7 +1131,6 @@ fn destroy_step(
     if n == 0 {
         return Ok(Step {
             destroyed: 0,
-            set_aside: 0,
             last: None,
         });
     }
@@ -1160,34 +1140,23 @@ fn destroy_step(
     )?;
     let last = (last.0[0].clone(), last.int(1)?);
     let in_step = in_step(engine);
-    // Records set aside in secret were counted, as destroyed and in the
-    // statistics, when they were set aside (see `set_aside_in_secret`).
-    let set_aside = count(
-        tx,
-        &format!("SELECT COUNT(*) FROM kept_in_secret WHERE kind = ? AND id {in_step}"),
-        params![target.kind],
-    )? as usize;
-    statistics::add_step(&mut tx.conn, target.stats, target.kind, target.class.name())?;
+    statistics::add_step(&mut tx.conn, target.stats, target.class.name())?;
     // Whichever the disposal, the record no longer links its patron to
     // anything, so neither may the audit entries of its operations.
     crate::audit::forget_records(tx, target.kind, in_step, &[])?;
-    tx.conn.execute(
-        &format!("DELETE FROM kept_in_secret WHERE kind = ? AND id {in_step}"),
-        params![target.kind],
-    )?;
     // So may no disclosure package kept for download (a copy of them).
-    let patron = if target.table == "patrons" {
-        "t.id"
-    } else {
-        "t.patron_id"
-    };
     crate::disclosures::package::erase_packages_holding(
         tx,
         target.class,
-        target.table,
-        patron,
-        in_step,
+        &format!("{} t WHERE t.id {in_step}", target.table),
+        kept_in_secret::patron_column(target),
+        Requests::All,
     )?;
+    // A subscription only a restricted case's hold pins is not deleted
+    // with its registration, but set aside (L6).
+    if target.table == "patrons" {
+        kept_in_secret::set_aside_subscriptions_of(tx, in_step)?;
+    }
     for statement in target.before_destroy {
         tx.conn.batch(&statement.replace("{in_step}", in_step))?;
     }
@@ -1203,12 +1172,11 @@ fn destroy_step(
     tx.conn.execute(
         "INSERT INTO purge_progress (run_id, target, part, destroyed) VALUES (?, ?, ?, ?)
          ON CONFLICT (run_id, target, part) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
-        params![run_id, target.kind, pass.part, (n - set_aside) as i64],
+        params![run_id, target.kind, pass.part, n as i64],
     )?;
     clear_step(tx)?;
     Ok(Step {
         destroyed: n,
-        set_aside,
         last: Some(last),
     })
 }

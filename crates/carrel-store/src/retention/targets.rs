@@ -88,8 +88,8 @@ pub(crate) struct Target {
 /// and the loan with it: destroyed first, it would leave the fine saying
 /// on its own that this patron returned something late at that minute,
 /// which whatever else recorded the item's return that minute would
-/// complete (D1). A fine only a restricted case keeps (kept in secret) is
-/// as if destroyed, and keeps nothing.
+/// complete (D1). A fine only a restricted case keeps has left its table
+/// (see `kept_in_secret.rs`), and keeps nothing.
 const LOAN_NEEDS: &[(&str, &str)] = &[
     (
         "unpaid fine",
@@ -102,7 +102,6 @@ const LOAN_NEEDS: &[(&str, &str)] = &[
     (
         "its paid fine is kept",
         "EXISTS (SELECT 1 FROM fines f WHERE f.loan_id = t.id AND f.settled_at IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM kept_in_secret k WHERE k.kind = 'fine' AND k.id = f.id)
            AND (f.settled_at >= {fines_due_before} OR EXISTS (
              SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
              WHERE pin.record_kind = 'fine' AND pin.record_id = f.id
@@ -121,11 +120,16 @@ const PATRON_NEEDS: &[(&str, &str)] = &[
         "(EXISTS (SELECT 1 FROM fines x WHERE x.patron_id = t.id AND x.settled_at IS NULL) OR EXISTS (SELECT 1 FROM ill_requests x WHERE x.patron_id = t.id AND x.closed_at IS NULL))",
     ),
     // The registration's purge deletes its subscriptions with it; one a
-    // legal hold pins keeps them both (the purge drops the pins of ended
-    // holds before it reaches registrations).
+    // hold of an ordinary request pins keeps them both. One pinned only by
+    // restricted cases' holds is set aside instead (L6; see
+    // `kept_in_secret::set_aside_subscriptions_of`).
     (
         "subscription under a legal hold",
-        "EXISTS (SELECT 1 FROM list_subscriptions x JOIN legal_hold_records pin ON pin.record_kind = 'list_subscription' AND pin.record_id = x.id WHERE x.patron_id = t.id)",
+        "EXISTS (SELECT 1 FROM list_subscriptions x
+           JOIN legal_hold_records pin ON pin.record_kind = 'list_subscription' AND pin.record_id = x.id
+           JOIN legal_holds h ON h.id = pin.hold_id
+           WHERE x.patron_id = t.id AND h.released_at IS NULL AND h.expires_at > {now}
+             AND NOT EXISTS (SELECT 1 FROM disclosure_requests r WHERE r.id = h.disclosure_id AND r.gagged = 1))",
     ),
     (
         "guardian of a linked account",
@@ -354,6 +358,9 @@ pub(crate) const TARGETS: &[Target] = &[
             "DELETE FROM list_subscriptions WHERE patron_id {in_step}",
             "DELETE FROM patron_fields WHERE patron_id {in_step}",
             "UPDATE legal_holds SET patron_id = NULL WHERE patron_id {in_step}",
+            // (A restricted request whose holds keep records of the
+            // patron in secret still finds the patron through them: see
+            // `disclosures::COLUMNS`.)
             "UPDATE disclosure_requests SET subject_patron_id = NULL WHERE subject_patron_id {in_step}",
             "UPDATE disclosure_requests SET requester_patron_id = NULL WHERE requester_patron_id {in_step}",
             "DELETE FROM patron_sessions WHERE patron_id {in_step}",

@@ -256,14 +256,8 @@ fn expand(sql: &str, day: &str) -> String {
 /// A record whose month a report has already published
 /// (`statistics_sealed`) is not counted: published figures must never
 /// change, or two reports read either side of this purge would say, by
-/// subtraction, what the one record was. Nor is one of `kind` kept in
-/// secret: it was counted when it was set aside (L6).
-pub(crate) fn add_step(
-    conn: &mut Conn<'_>,
-    stats: Stats,
-    kind: &str,
-    class: &str,
-) -> Result<(), Error> {
+/// subtraction, what the one record was.
+pub(crate) fn add_step(conn: &mut Conn<'_>, stats: Stats, class: &str) -> Result<(), Error> {
     let (table, merge) = match conn.engine() {
         EngineKind::Sqlite => (
             "statistics",
@@ -280,10 +274,9 @@ pub(crate) fn add_step(
                  SELECT ?, month, facet{i}, COUNT(*), SUM(amount) FROM purge_step
                  WHERE facet{i} IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM statistics_sealed ss WHERE ss.record_class = ? AND ss.month = purge_step.month)
-                   AND NOT EXISTS (SELECT 1 FROM kept_in_secret ks WHERE ks.kind = ? AND ks.id = purge_step.id)
                  GROUP BY month, facet{i}{merge}"
             ),
-            params![class, class, kind],
+            params![class, class],
         )?;
     }
     Ok(())

@@ -1,0 +1,362 @@
+//! # Records kept in secret (L5 with L6)
+//!
+//! A purge destroys a record whose time is up unless a legal hold in force
+//! pins it (L5). When the only holds that pin it were placed for requests
+//! under a non-disclosure order, the library must keep the record for the
+//! case and yet, to everyone outside the case's circle, look exactly as if
+//! it had been destroyed (L6). So the record leaves its table: it is *set
+//! aside* into `kept_in_secret`, whole (its patron, when it happened, its
+//! facts as a disclosure package shows them), and its table is left as a
+//! purge would leave it. No read by id, roster, count, renewal or need can
+//! then find it, because none of them reads `kept_in_secret`; only two
+//! things do: the package of a restricted request, and the plan shown to
+//! those who see its holds. The record's id stays in the case's pins, and
+//! is never given to another record (migration 17). When no hold pins it
+//! any more, the next purge destroys it for good ([`destroy_released`]).
+//!
+//! Records are set aside in three places: by a purge, when their time is
+//! up (`set_aside_in_secret` in `mod.rs`); by a registration's purge, for
+//! the subscriptions it deletes with the registration
+//! ([`set_aside_subscriptions_of`]); and at the desk, when a patron cancels
+//! a program registration or a subscription that only a restricted case's
+//! hold pins ([`set_aside_at_desk`]): the desk answers as for any deletion.
+
+use carrel_policy::Disposal;
+use serde_json::{Map, Value as Json};
+
+use super::targets::{Target, TARGETS};
+use crate::db::{params, Conn, Value};
+use crate::disclosures::package::{self, Requests};
+use crate::disclosures::visibility::Viewer;
+use crate::error::Error;
+use crate::secrets::AuditKey;
+use crate::{patrons, Tx};
+
+/// SQL naming a record's patron, for a target's table `t`.
+pub(crate) fn patron_column(target: &Target) -> &'static str {
+    if target.table == "patrons" {
+        "t.id"
+    } else {
+        "t.patron_id"
+    }
+}
+
+/// The target of records of `kind`.
+fn target_of(kind: &str) -> Result<&'static Target, Error> {
+    TARGETS
+        .iter()
+        .find(|t| t.kind == kind)
+        .ok_or_else(|| Error::internal("no retention target for this kind of record"))
+}
+
+/// Moves the records of `target` that `ids` picks (SQL after `t.id`, with
+/// no parameters) out of their table into `kept_in_secret`, and leaves the
+/// table as `disposal` would: unlinks what points at them, then deletes
+/// them or, for an anonymised class, unlinks their patron. Returns how
+/// many were moved. On a connection, so migration 17 can move the records
+/// set aside before it.
+pub(crate) fn move_out(
+    conn: &mut Conn<'_>,
+    target: &Target,
+    disposal: Disposal,
+    ids: &str,
+) -> Result<usize, Error> {
+    let facts: String = target
+        .export
+        .iter()
+        .map(|(_, sql)| format!(", {sql}"))
+        .collect();
+    let rows = conn.query(
+        &format!(
+            "SELECT t.id, {patron}, {occurred}{facts} FROM {table} t WHERE t.id {ids}",
+            patron = patron_column(target),
+            occurred = target.occurred,
+            table = target.table,
+        ),
+        params![],
+    )?;
+    for row in &rows {
+        let id = row.int(0)?;
+        // A registration is kept as a package shows it: the patron's
+        // record with the library's fields; anything else, as its export.
+        let record = if target.export.is_empty() {
+            serde_json::to_value(patrons::fetch_on(conn, id)?)
+        } else {
+            let facts = target
+                .export
+                .iter()
+                .zip(&row.0[3..])
+                .map(|((name, _), value)| ((*name).to_string(), json_of(value)))
+                .collect::<Map<String, Json>>();
+            Ok(Json::Object(facts))
+        }
+        .map_err(|e| Error::internal(e.to_string()))?
+        .to_string();
+        conn.execute(
+            "INSERT INTO kept_in_secret (kind, id, patron_id, occurred, record) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (kind, id) DO UPDATE SET patron_id = excluded.patron_id,
+               occurred = excluded.occurred, record = excluded.record",
+            params![target.kind, id, row.opt_int(1)?, row.opt_int(2)?, &record],
+        )?;
+    }
+    for statement in target.before_destroy {
+        conn.batch(&statement.replace("{in_step}", ids))?;
+    }
+    match disposal {
+        Disposal::Delete => conn.batch(&format!("DELETE FROM {} WHERE id {ids}", target.table))?,
+        Disposal::Anonymise => conn.batch(&format!(
+            "UPDATE {} SET patron_id = NULL WHERE id {ids}",
+            target.table
+        ))?,
+    }
+    Ok(rows.len())
+}
+
+fn json_of(value: &Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Int(n) => Json::from(*n),
+        Value::Text(text) => Json::from(text.as_str()),
+    }
+}
+
+/// Sets aside the records of `target` that `ids` picks (see [`move_out`]),
+/// in the caller's transaction. Outside the case's circle they are
+/// destroyed from now on, so what goes with a destroyed record goes with
+/// them now: the audit log forgets which entries named them, and the
+/// packages of ordinary requests that hold them are erased. (The case's
+/// own packages keep them: the circle may release what it preserved.)
+pub(crate) fn set_aside(
+    tx: &mut Tx<'_>,
+    target: &Target,
+    disposal: Disposal,
+    ids: &str,
+) -> Result<usize, Error> {
+    crate::audit::forget_records(tx, target.kind, ids, &[])?;
+    package::erase_packages_holding(
+        tx,
+        target.class,
+        &format!("{} t WHERE t.id {ids}", target.table),
+        patron_column(target),
+        Requests::Ordinary,
+    )?;
+    move_out(&mut tx.conn, target, disposal, ids)
+}
+
+/// SQL true while a legal hold in force pins the record `kind` `id_column`
+/// (`now` written in: a number Carrel computes).
+fn pinned_in_force(kind: &str, id_column: &str, now: i64) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
+                 WHERE pin.record_kind = '{kind}' AND pin.record_id = {id_column}
+                   AND h.released_at IS NULL AND h.expires_at > {now})"
+    )
+}
+
+/// A registration's purge deletes the patron's mailing-list subscriptions
+/// with it. One a hold in force pins is kept: a hold of an ordinary
+/// request keeps the registration too (`PATRON_NEEDS`), so any still
+/// pinned here is pinned only by restricted cases, and is set aside.
+/// `patrons` is SQL after `patron_id` picking the registrations.
+pub(crate) fn set_aside_subscriptions_of(tx: &mut Tx<'_>, patrons: &str) -> Result<usize, Error> {
+    let now = tx.now().timestamp();
+    let ids = format!(
+        "IN (SELECT x.id FROM list_subscriptions x WHERE x.patron_id {patrons} AND {})",
+        pinned_in_force("list_subscription", "x.id", now)
+    );
+    set_aside(tx, target_of("list_subscription")?, Disposal::Delete, &ids)
+}
+
+/// Which holds in force pin one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pins {
+    None,
+    /// Only holds of requests under a non-disclosure order.
+    OnlyRestricted,
+    /// At least one hold of an ordinary request (or placed on its own).
+    Ordinary,
+}
+
+fn pins_of(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<Pins, Error> {
+    let row = tx.conn.query_one(
+        "SELECT CAST(COALESCE(MAX(CASE WHEN r.gagged = 1 THEN 1 ELSE 2 END), 0) AS BIGINT)
+         FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
+         LEFT JOIN disclosure_requests r ON r.id = h.disclosure_id
+         WHERE pin.record_kind = ? AND pin.record_id = ? AND h.released_at IS NULL AND h.expires_at > ?",
+        params![kind, id, tx.now().timestamp()],
+    )?;
+    Ok(match row.int(0)? {
+        0 => Pins::None,
+        1 => Pins::OnlyRestricted,
+        _ => Pins::Ordinary,
+    })
+}
+
+/// Before the desk deletes a record on a patron's word (a cancelled
+/// program registration, an ended subscription). A hold of an ordinary
+/// request refuses the deletion (`record_preserved`, L5: whoever may see
+/// that hold may know of it). Holds of restricted requests only must not
+/// show (L6): the record is set aside, and the desk answers as for a
+/// deletion, whoever is at it. Returns whether it was set aside; if not,
+/// the caller deletes it (or finds there is no such record).
+pub(crate) fn set_aside_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<bool, Error> {
+    match pins_of(tx, kind, id)? {
+        Pins::None => Ok(false),
+        Pins::Ordinary => Err(crate::legal_holds::preserved()),
+        Pins::OnlyRestricted => {
+            let target = target_of(kind)?;
+            Ok(set_aside(tx, target, Disposal::Delete, &format!("= {id}"))? > 0)
+        }
+    }
+}
+
+/// Destroys for good the records of `target` set aside in secret that no
+/// hold in force pins any more, with the restricted packages that hold
+/// them (found through the pins of the ended holds, which the caller
+/// removes next) (a restricted request then
+/// has no link to a destroyed registration's patron any more, as an
+/// ordinary request has none when the registration goes). They were counted
+/// as destroyed, and in the statistics, when they were set aside. Returns
+/// how many went.
+pub(crate) fn destroy_released(tx: &mut Tx<'_>, target: &Target) -> Result<usize, Error> {
+    let kind = target.kind;
+    let unpinned = format!(
+        "IN (SELECT k.id FROM kept_in_secret k WHERE k.kind = '{kind}' AND NOT {})",
+        pinned_in_force(kind, "k.id", tx.now().timestamp())
+    );
+    let due = tx
+        .conn
+        .query_one(
+            &format!("SELECT COUNT(*) FROM kept_in_secret WHERE kind = ? AND id {unpinned}"),
+            params![kind],
+        )?
+        .int(0)?;
+    if due == 0 {
+        return Ok(0);
+    }
+    // The audit log forgot which entries named them when they were set
+    // aside; an entry written since (the desk's "cancelled and deleted")
+    // is what it is in a library where they were deleted then.
+    package::erase_packages_holding(
+        tx,
+        target.class,
+        &format!("kept_in_secret t WHERE t.kind = '{kind}' AND t.id {unpinned}"),
+        "t.patron_id",
+        Requests::All,
+    )?;
+    tx.conn.execute(
+        &format!("DELETE FROM kept_in_secret WHERE kind = ? AND id {unpinned}"),
+        params![kind],
+    )?;
+    Ok(due as usize)
+}
+
+/// Records of `kind` set aside in secret that `viewer` may count, as
+/// (held, pinned by a hold in force): those pinned by a hold of a request
+/// the viewer sees (all of them, for the gag circle). None for no viewer
+/// (the CLI's dry run) or for anyone else: to them they are destroyed.
+pub(crate) fn shown_to(
+    tx: &mut Tx<'_>,
+    viewer: Option<&Viewer>,
+    kind: &str,
+) -> Result<(i64, i64), Error> {
+    let Some(viewer) = viewer else {
+        return Ok((0, 0));
+    };
+    let sees = if viewer.in_circle {
+        "1 = 1".to_string()
+    } else {
+        format!(
+            "EXISTS (SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
+                     JOIN disclosure_requests r ON r.id = h.disclosure_id
+                     WHERE pin.record_kind = k.kind AND pin.record_id = k.id AND {})",
+            viewer.sql_literal()
+        )
+    };
+    let in_force = pinned_in_force(kind, "k.id", tx.now().timestamp());
+    let row = tx.conn.query_one(
+        &format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN {in_force} THEN 1 ELSE 0 END), 0) AS BIGINT)
+             FROM kept_in_secret k WHERE k.kind = ? AND {sees}"
+        ),
+        params![kind],
+    )?;
+    Ok((row.int(0)?, row.int(1)?))
+}
+
+/// A record's facts, by name, as a package shows them.
+pub(crate) type Facts = Map<String, Json>;
+
+/// The records of `kind` set aside for `patron` that happened in
+/// `[start, end)`, with their ids, as they were set aside (times in Unix
+/// seconds): for a restricted request's package.
+pub(crate) fn records_of(
+    tx: &mut Tx<'_>,
+    kind: &str,
+    patron: i64,
+    (start, end): (i64, i64),
+) -> Result<Vec<(i64, Facts)>, Error> {
+    let rows = tx.conn.query(
+        "SELECT id, record FROM kept_in_secret
+         WHERE kind = ? AND patron_id = ? AND occurred >= ? AND occurred < ? ORDER BY id",
+        params![kind, patron, start, end],
+    )?;
+    rows.iter()
+        .map(|row| {
+            let record = row.text(1)?;
+            match serde_json::from_str(&record) {
+                Ok(Json::Object(facts)) => Ok((row.int(0)?, facts)),
+                _ => Err(Error::internal(
+                    "a record kept in secret is not a JSON object",
+                )),
+            }
+        })
+        .collect()
+}
+
+/// A patron's registration set aside in secret, as a package shows it.
+pub(crate) fn registration_of(tx: &mut Tx<'_>, patron: i64) -> Result<Option<Json>, Error> {
+    let Some(row) = tx.conn.query_opt(
+        "SELECT record FROM kept_in_secret WHERE kind = 'patron' AND id = ?",
+        params![patron],
+    )?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&row.text(0)?)
+        .map(Some)
+        .map_err(|_| Error::internal("a registration kept in secret is not JSON"))
+}
+
+/// Migration 17: records set aside before it are still in their tables
+/// (and have no stored facts): moves each out, and has the audit log
+/// forget which entries named it, as a purge sets one aside now.
+pub(crate) fn move_out_those_set_aside_before(
+    conn: &mut Conn<'_>,
+    policy: &carrel_policy::Policy,
+    key: &AuditKey,
+) -> Result<(), Error> {
+    for target in TARGETS {
+        let ids = conn.query(
+            "SELECT id FROM kept_in_secret WHERE kind = ? AND record IS NULL ORDER BY id",
+            params![target.kind],
+        )?;
+        let disposal = policy
+            .class(target.class)
+            .and_then(|c| c.retention.as_ref())
+            .map_or(Disposal::Delete, |rule| rule.disposal);
+        for row in ids {
+            let id = row.int(0)?;
+            crate::audit::forget_records_on(conn, key, target.kind, "= ?", params![id])?;
+            if move_out(conn, target, disposal, &format!("= {id}"))? == 0 {
+                // Its record is gone from its table already: nothing is
+                // left to keep.
+                conn.execute(
+                    "DELETE FROM kept_in_secret WHERE kind = ? AND id = ?",
+                    params![target.kind, id],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
