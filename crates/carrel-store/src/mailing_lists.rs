@@ -167,27 +167,14 @@ pub fn unsubscribe(
     grant: &Grant<Update, MailingList>,
     subscription_id: i64,
 ) -> Result<(), Error> {
-    // One only a restricted case's hold pins leaves its table all the
-    // same, and the desk is told it was deleted (L6).
-    let set_aside = crate::retention::kept_in_secret::set_aside_at_desk(
-        tx,
-        "list_subscription",
-        subscription_id,
-    )?;
-    let deleted = if set_aside {
-        1
-    } else {
-        tx.conn.execute(
-            "DELETE FROM list_subscriptions WHERE id = ?",
-            params![subscription_id],
-        )?
-    };
-    if deleted == 0 {
+    // As a purge destroys it; one only a restricted case's hold pins is
+    // set aside instead, and the answer is the same (L6).
+    if !crate::retention::kept_in_secret::delete_at_desk(tx, "list_subscription", subscription_id)?
+    {
         return Err(Error::NotFound {
             what: "subscription",
         });
     }
-    crate::audit::forget_record(tx, "list_subscription", subscription_id)?;
     grant.record(
         tx,
         Some(format!("list_subscription:{subscription_id}")),

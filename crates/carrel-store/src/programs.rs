@@ -161,27 +161,17 @@ pub fn cancel(
     grant: &Grant<Update, ProgramRegistration>,
     registration_id: i64,
 ) -> Result<(), Error> {
-    // One only a restricted case's hold pins leaves its table all the
-    // same, and the desk is told it was deleted (L6).
-    let set_aside = crate::retention::kept_in_secret::set_aside_at_desk(
+    // As a purge destroys it; one only a restricted case's hold pins is
+    // set aside instead, and the answer is the same (L6).
+    if !crate::retention::kept_in_secret::delete_at_desk(
         tx,
         "program_registration",
         registration_id,
-    )?;
-    let deleted = if set_aside {
-        1
-    } else {
-        tx.conn.execute(
-            "DELETE FROM program_registrations WHERE id = ?",
-            params![registration_id],
-        )?
-    };
-    if deleted == 0 {
+    )? {
         return Err(Error::NotFound {
             what: "program registration",
         });
     }
-    crate::audit::forget_record(tx, "program_registration", registration_id)?;
     grant.record(
         tx,
         Some(format!("program_registration:{registration_id}")),

@@ -2273,6 +2273,95 @@ async fn l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_for
     }
 }
 
+/// D1: a released package is a copy of the records it holds, and a record
+/// the desk deletes on the patron's word (a cancelled program
+/// registration) goes as a purge destroys one: with the package. (A record
+/// only a restricted case keeps is set aside at the desk instead, L6, and
+/// the desk's answer must be the same: so must what goes with it.)
+async fn d1_a_package_goes_with_a_record_deleted_at_the_desk(engine: Engine) {
+    for (name, policy) in POLICIES {
+        let app = TestApp::spawn_with(engine, policy).await;
+        let clerk = app.sign_in("clerk").await;
+        let director = app.sign_in("director").await;
+        let counsel = app.sign_in("legal_counsel").await;
+        let patron = app.new_patron(&clerk).await;
+        let (_, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-06-20T12:30:00-06:00", "ends_at": "2026-06-20T14:00:00-06:00"})).await;
+        let (status, registration) = app
+            .post(
+                &clerk,
+                &format!("/api/v1/programs/{}/registrations", program["id"]),
+                json!({"patron_id": patron.id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {registration}");
+        let documents: &[&str] = if policy == MISSOURI {
+            &["court_order"]
+        } else {
+            &["subpoena"]
+        };
+        let (status, request) = app
+            .post(
+                &clerk,
+                "/api/v1/disclosures",
+                json!({
+                    "requester_kind": "law_enforcement",
+                    "requester": "Det. Marlow Quince, County Sheriff",
+                    "subject_patron_id": patron.id, "basis": court_basis(policy),
+                    "classes": ["program_registration"],
+                    "from_date": "2026-01-01", "to_date": "2026-12-31",
+                    "documents": docs(documents),
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
+        let reference = request["reference"].as_str().unwrap().to_string();
+        for (token, action, body) in [
+            (&director, "review", json!({})),
+            (
+                &counsel,
+                "counsel-review",
+                json!({"advice": "release", "confirms": ALL_FINDINGS}),
+            ),
+            (&director, "approval", json!({})),
+            (&director, "release", json!({})),
+        ] {
+            let (status, body) = step(&app, token, &reference, action, body).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {action}: {body}");
+        }
+        let path = format!("/api/v1/disclosures/{reference}/package");
+        let (status, package) = app.get_text(&director, &path).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {package}");
+        assert!(package.contains("Seed swap"), "{name}: {package}");
+        let (status, body) = app
+            .call(
+                Some(&clerk),
+                "DELETE",
+                &format!("/api/v1/program-registrations/{}", registration["id"]),
+                None,
+            )
+            .await;
+        assert!(status.is_success(), "{name}: {status} {body}");
+        let (status, _) = app.get_text(&director, &path).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{name}: the package outlived the registration"
+        );
+        let (_, after) = app
+            .get(&director, &format!("/api/v1/disclosures/{reference}"))
+            .await;
+        assert!(
+            after["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["step"] == "package_erased"),
+            "{name}: {after}"
+        );
+        app.finish();
+    }
+}
+
 /// D1, D2: a released package kept for download is a copy of the records
 /// it holds, and goes when the purge destroys them: the request keeps its
 /// digest and count, and its timeline says why the package went.
@@ -2592,6 +2681,7 @@ on_both_engines!(
     l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circle,
     l2_counsels_confirmations_cannot_be_skipped,
     d1_a_released_package_goes_with_the_records_it_holds,
+    d1_a_package_goes_with_a_record_deleted_at_the_desk,
     l2_missouri_counsel_confirms_the_courts_jurisdiction_good_cause_and_form,
     d7_a_refused_online_request_is_not_audited_under_another_requests_reference,
     l2_approving_against_counsels_refusal_needs_a_new_review_or_a_recorded_reason,

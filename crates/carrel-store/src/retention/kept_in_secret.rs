@@ -19,7 +19,7 @@
 //! the subscriptions it deletes with the registration
 //! ([`set_aside_subscriptions_of`]); and at the desk, when a patron cancels
 //! a program registration or a subscription that only a restricted case's
-//! hold pins ([`set_aside_at_desk`]): the desk answers as for any deletion.
+//! hold pins ([`delete_at_desk`]): the desk answers as for any deletion.
 
 use carrel_policy::Disposal;
 use serde_json::{Map, Value as Json};
@@ -192,22 +192,49 @@ fn pins_of(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<Pins, Error> {
     })
 }
 
-/// Before the desk deletes a record on a patron's word (a cancelled
-/// program registration, an ended subscription). A hold of an ordinary
-/// request refuses the deletion (`record_preserved`, L5: whoever may see
-/// that hold may know of it). Holds of restricted requests only must not
-/// show (L6): the record is set aside, and the desk answers as for a
-/// deletion, whoever is at it. Returns whether it was set aside; if not,
-/// the caller deletes it (or finds there is no such record).
-pub(crate) fn set_aside_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<bool, Error> {
-    match pins_of(tx, kind, id)? {
-        Pins::None => Ok(false),
-        Pins::Ordinary => Err(crate::legal_holds::preserved()),
-        Pins::OnlyRestricted => {
-            let target = target_of(kind)?;
-            Ok(set_aside(tx, target, Disposal::Delete, &format!("= {id}"))? > 0)
+/// Deletes a record at the desk on a patron's word (a cancelled program
+/// registration, an ended subscription), as a purge destroys one: the
+/// audit log forgets which entries named it, and released packages that
+/// copied it are erased (D1). A hold of an ordinary request refuses the
+/// deletion (`record_preserved`, L5: whoever may see that hold may know of
+/// it). Holds of restricted requests only must not show (L6): the record
+/// is set aside instead, and the desk's answer is the same, whoever is at
+/// it. Returns whether there was such a record.
+pub(crate) fn delete_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<bool, Error> {
+    let target = target_of(kind)?;
+    let this = format!("= {id}");
+    let found = match pins_of(tx, kind, id)? {
+        Pins::Ordinary => return Err(crate::legal_holds::preserved()),
+        Pins::OnlyRestricted => set_aside(tx, target, Disposal::Delete, &this)? > 0,
+        Pins::None => {
+            let exists = tx
+                .conn
+                .query_opt(
+                    &format!("SELECT 1 FROM {} WHERE id = ?", target.table),
+                    params![id],
+                )?
+                .is_some();
+            if exists {
+                package::erase_packages_holding(
+                    tx,
+                    target.class,
+                    &format!("{} t WHERE t.id {this}", target.table),
+                    patron_column(target),
+                    Requests::All,
+                )?;
+                tx.conn.execute(
+                    &format!("DELETE FROM {} WHERE id = ?", target.table),
+                    params![id],
+                )?;
+            }
+            exists
         }
+    };
+    if found {
+        // Also keeps the desk's own entry from naming it as a subject.
+        crate::audit::forget_record(tx, kind, id)?;
     }
+    Ok(found)
 }
 
 /// Destroys for good the records of `target` set aside in secret that no
