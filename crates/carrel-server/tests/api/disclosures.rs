@@ -107,6 +107,27 @@ async fn step(
     .await
 }
 
+/// Takes an ordinary request from review to release as the policy
+/// wants it: the Director reviews, counsel advises release confirming
+/// every finding, the Director approves and releases.
+async fn release_by_the_book(app: &TestApp, reference: &str) {
+    let director = app.sign_in("director").await;
+    let counsel = app.sign_in("legal_counsel").await;
+    for (token, action, body) in [
+        (&director, "review", json!({})),
+        (
+            &counsel,
+            "counsel-review",
+            json!({"advice": "release", "confirms": ALL_FINDINGS}),
+        ),
+        (&director, "approval", json!({})),
+        (&director, "release", json!({})),
+    ] {
+        let (status, body) = step(app, token, reference, action, body).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    }
+}
+
 /// Counts refused disclosure attempts in the audit log with this code.
 fn refusals(app: &TestApp, code: &str) -> i64 {
     app.raw_count(&format!(
@@ -2283,7 +2304,6 @@ async fn d1_a_package_goes_with_a_record_deleted_at_the_desk(engine: Engine) {
         let app = TestApp::spawn_with(engine, policy).await;
         let clerk = app.sign_in("clerk").await;
         let director = app.sign_in("director").await;
-        let counsel = app.sign_in("legal_counsel").await;
         let patron = app.new_patron(&clerk).await;
         let (_, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-06-20T12:30:00-06:00", "ends_at": "2026-06-20T14:00:00-06:00"})).await;
         let (status, registration) = app
@@ -2315,19 +2335,7 @@ async fn d1_a_package_goes_with_a_record_deleted_at_the_desk(engine: Engine) {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
         let reference = request["reference"].as_str().unwrap().to_string();
-        for (token, action, body) in [
-            (&director, "review", json!({})),
-            (
-                &counsel,
-                "counsel-review",
-                json!({"advice": "release", "confirms": ALL_FINDINGS}),
-            ),
-            (&director, "approval", json!({})),
-            (&director, "release", json!({})),
-        ] {
-            let (status, body) = step(&app, token, &reference, action, body).await;
-            assert_eq!(status, StatusCode::OK, "{name}: {action}: {body}");
-        }
+        release_by_the_book(&app, &reference).await;
         let path = format!("/api/v1/disclosures/{reference}/package");
         let (status, package) = app.get_text(&director, &path).await;
         assert_eq!(status, StatusCode::OK, "{name}: {package}");
@@ -2370,7 +2378,6 @@ async fn d1_a_released_package_goes_with_the_records_it_holds(engine: Engine) {
         let app = TestApp::spawn_with(engine, policy).await;
         let clerk = app.sign_in("clerk").await;
         let director = app.sign_in("director").await;
-        let counsel = app.sign_in("legal_counsel").await;
         let patron = app.new_patron(&clerk).await;
         let item = app.new_item().await;
         let loan = app.lend_and_return(&clerk, &patron.barcode, &item).await;
@@ -2382,19 +2389,7 @@ async fn d1_a_released_package_goes_with_the_records_it_holds(engine: Engine) {
         let (status, request) = law_enforcement(&app, &clerk, policy, patron.id, documents).await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {request}");
         let reference = request["reference"].as_str().unwrap().to_string();
-        for (token, action, body) in [
-            (&director, "review", json!({})),
-            (
-                &counsel,
-                "counsel-review",
-                json!({"advice": "release", "confirms": ALL_FINDINGS}),
-            ),
-            (&director, "approval", json!({})),
-            (&director, "release", json!({})),
-        ] {
-            let (status, body) = step(&app, token, &reference, action, body).await;
-            assert_eq!(status, StatusCode::OK, "{name}: {action}: {body}");
-        }
+        release_by_the_book(&app, &reference).await;
         let path = format!("/api/v1/disclosures/{reference}/package");
         let (status, package) = app.get_text(&director, &path).await;
         assert_eq!(status, StatusCode::OK, "{name}: {package}");

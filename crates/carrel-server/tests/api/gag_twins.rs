@@ -22,6 +22,58 @@ fn doc(kind: &str) -> Value {
     json!({"kind": kind, "reference": "CR-2026-0412", "issuing_court": "Circuit Court of Jefferson County", "jurisdiction": "23rd Judicial Circuit, Missouri"})
 }
 
+/// Registers `patron` for a new program "Seed swap" held at the given
+/// times (RFC 3339); returns (program, registration).
+async fn program_registration(
+    app: &TestApp,
+    clerk: &str,
+    patron: i64,
+    (starts_at, ends_at): (&str, &str),
+) -> (Value, Value) {
+    let (status, program) = app
+        .post(
+            clerk,
+            "/api/v1/programs",
+            json!({"title": "Seed swap", "starts_at": starts_at, "ends_at": ends_at}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{program}");
+    let (status, registration) = app
+        .post(
+            clerk,
+            &format!("/api/v1/programs/{}/registrations", program["id"]),
+            json!({"patron_id": patron}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{registration}");
+    (program, registration)
+}
+
+/// Subscribes `patron` to a new mailing list "Program news"; returns the
+/// subscription.
+async fn subscription(app: &TestApp, clerk: &str, patron: i64) -> Value {
+    let (status, list) = app
+        .post(
+            clerk,
+            "/api/v1/mailing-lists",
+            json!({"name": "Program news", "description": "What is on"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{list}");
+    let (status, subscription) = app
+        .post(
+            clerk,
+            &format!("/api/v1/mailing-lists/{}/subscriptions", list["id"]),
+            json!({"patron_id": patron}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{subscription}");
+    subscription
+}
+
+const MARCH_PROGRAM: (&str, &str) = ("2026-03-05T12:30:00-06:00", "2026-03-05T14:00:00-06:00");
+const JUNE_PROGRAM: (&str, &str) = ("2026-06-20T12:30:00-06:00", "2026-06-20T14:00:00-06:00");
+
 /// A restricted (gagged) request for `patron`, taken by `clerk`, whose
 /// holds the Director places at once. Returns its reference.
 async fn restricted_preservation(
@@ -110,16 +162,7 @@ async fn after_purge(engine: Engine, policy: &str, gag: bool) -> Vec<(String, St
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{ill}");
-    let (status, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-03-05T12:30:00-06:00", "ends_at": "2026-03-05T14:00:00-06:00"})).await;
-    assert_eq!(status, StatusCode::CREATED, "{program}");
-    let (status, registration) = app
-        .post(
-            &clerk,
-            &format!("/api/v1/programs/{}/registrations", program["id"]),
-            json!({"patron_id": p}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{registration}");
+    let (program, _) = program_registration(&app, &clerk, p, MARCH_PROGRAM).await;
     if gag {
         restricted_preservation(
             &app,
@@ -260,28 +303,8 @@ async fn l6_desk_cancellation_reveals_no_restricted_hold(engine: Engine) {
         let clerk = app.sign_in("clerk").await;
         let patron = app.new_patron(&clerk).await;
         let p = patron.id;
-        let (_, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-06-20T12:30:00-06:00", "ends_at": "2026-06-20T14:00:00-06:00"})).await;
-        let (_, registration) = app
-            .post(
-                &clerk,
-                &format!("/api/v1/programs/{}/registrations", program["id"]),
-                json!({"patron_id": p}),
-            )
-            .await;
-        let (_, list) = app
-            .post(
-                &clerk,
-                "/api/v1/mailing-lists",
-                json!({"name": "Program news", "description": "What is on"}),
-            )
-            .await;
-        let (_, subscription) = app
-            .post(
-                &clerk,
-                &format!("/api/v1/mailing-lists/{}/subscriptions", list["id"]),
-                json!({"patron_id": p}),
-            )
-            .await;
+        let (_, registration) = program_registration(&app, &clerk, p, JUNE_PROGRAM).await;
+        let subscription = subscription(&app, &clerk, p).await;
         restricted_preservation(&app, &clerk, p, &["program_registration", "mailing_list"]).await;
         let clerk_b = app.sign_in_user("clerk-b").await;
         for path in [
@@ -419,30 +442,8 @@ async fn l5_a_restricted_case_releases_what_it_set_aside(engine: Engine) {
         let p = patron.id;
         let item = app.new_item().await;
         app.lend_and_return(&clerk, &patron.barcode, &item).await;
-        let (_, program) = app.post(&clerk, "/api/v1/programs", json!({"title": "Seed swap", "starts_at": "2026-03-05T12:30:00-06:00", "ends_at": "2026-03-05T14:00:00-06:00"})).await;
-        let (status, body) = app
-            .post(
-                &clerk,
-                &format!("/api/v1/programs/{}/registrations", program["id"]),
-                json!({"patron_id": p}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
-        let (_, list) = app
-            .post(
-                &clerk,
-                "/api/v1/mailing-lists",
-                json!({"name": "Program news", "description": "What is on"}),
-            )
-            .await;
-        let (status, subscription) = app
-            .post(
-                &clerk,
-                &format!("/api/v1/mailing-lists/{}/subscriptions", list["id"]),
-                json!({"patron_id": p}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {subscription}");
+        program_registration(&app, &clerk, p, MARCH_PROGRAM).await;
+        let subscription = subscription(&app, &clerk, p).await;
         let reference = restricted_preservation(
             &app,
             &clerk,
