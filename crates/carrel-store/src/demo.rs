@@ -539,7 +539,8 @@ fn library_services(
     Ok(summary)
 }
 
-/// The demo staff accounts: one per role, password `demo-<role>-pass`.
+/// The demo staff accounts: one per role, password `demo-<role>-pass`;
+/// the clerk's supervisor is the supervisor.
 pub fn demo_staff(store: &Store) -> Result<Vec<(String, String, String)>, Error> {
     let mut accounts = Vec::new();
     for role in store.policy().roles.keys() {
@@ -547,6 +548,12 @@ pub fn demo_staff(store: &Store) -> Result<Vec<(String, String, String)>, Error>
         let password = format!("demo-{username}-pass");
         crate::staff::add(store, &username, &password, role)?;
         accounts.push((username, password, role.clone()));
+    }
+    // The clerk works under the supervisor, who so sees a restricted case
+    // the clerk takes (L6), as the README's walk-through says.
+    let roles = store.policy().roles.clone();
+    if roles.contains_key("clerk") && roles.contains_key("supervisor") {
+        crate::staff::set_supervisor(store, "clerk", Some("supervisor"))?;
     }
     Ok(accounts)
 }
@@ -602,4 +609,35 @@ pub fn demo_disclosure(store: &Store) -> Result<String, Error> {
         let actor = crate::gate::Actor::staff(clerk, "clerk".into());
         Ok(disclosures::record(tx, &actor, request)?.reference)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{on_both_databases, params};
+    use crate::{AuditKey, Store};
+
+    const MISSOURI: &str = include_str!("../../../policies/jefferson-county-mo.toml");
+
+    /// L6, as the README walks through it: in the demo library the clerk
+    /// works under the supervisor, so a restricted case the clerk takes is
+    /// the supervisor's to see.
+    #[test]
+    fn l6_the_demo_clerks_supervisor_is_the_supervisor_on_both_engines() {
+        on_both_databases("demo_staff", |url| {
+            let policy = carrel_policy::parse("mo", MISSOURI).unwrap();
+            let store = Store::open(url, policy, MISSOURI, AuditKey::generate().unwrap()).unwrap();
+            super::demo_staff(&store).unwrap();
+            let supervised_by = store
+                .transact(|tx| {
+                    tx.conn
+                        .query_one(
+                            "SELECT s.username FROM staff c JOIN staff s ON s.id = c.supervisor_id WHERE c.username = 'clerk'",
+                            params![],
+                        )?
+                        .text(0)
+                })
+                .unwrap();
+            assert_eq!(supervised_by, "supervisor");
+        });
+    }
 }

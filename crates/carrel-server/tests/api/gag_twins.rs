@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::helpers::{code, Engine, TestApp, COLORADO, MISSOURI};
 use crate::on_both_engines;
 
-const POLICIES: [(&str, &str); 2] = [("missouri", MISSOURI), ("colorado", COLORADO)];
+pub(crate) const POLICIES: [(&str, &str); 2] = [("missouri", MISSOURI), ("colorado", COLORADO)];
 
 fn doc(kind: &str) -> Value {
     json!({"kind": kind, "reference": "CR-2026-0412", "issuing_court": "Circuit Court of Jefferson County", "jurisdiction": "23rd Judicial Circuit, Missouri"})
@@ -76,7 +76,7 @@ const JUNE_PROGRAM: (&str, &str) = ("2026-06-20T12:30:00-06:00", "2026-06-20T14:
 
 /// A restricted (gagged) request for `patron`, taken by `clerk`, whose
 /// holds the Director places at once. Returns its reference.
-async fn restricted_preservation(
+pub(crate) async fn restricted_preservation(
     app: &TestApp,
     clerk: &str,
     patron: i64,
@@ -109,7 +109,7 @@ async fn restricted_preservation(
     reference.to_string()
 }
 
-fn differences(a: &[(String, String)], b: &[(String, String)]) -> Vec<String> {
+pub(crate) fn differences(a: &[(String, String)], b: &[(String, String)]) -> Vec<String> {
     a.iter()
         .zip(b)
         .filter(|(x, y)| x != y)
@@ -551,9 +551,34 @@ async fn l5_a_restricted_case_releases_what_it_set_aside(engine: Engine) {
             records["program_registration"]["program_registrations"][0]["program"], "Seed swap",
             "{name}: {records}"
         );
+        let subscription = &records["mailing_list"]["mailing_list_subscriptions"][0];
+        assert_eq!(subscription["list"], "Program news", "{name}: {records}");
+        // The circle must not pass a cancelled subscription off as a live
+        // one: each record set aside says why and when.
         assert_eq!(
-            records["mailing_list"]["mailing_list_subscriptions"][0]["list"], "Program news",
+            subscription["set_aside_because"], "cancelled at the desk on the patron's word",
             "{name}: {records}"
+        );
+        assert_eq!(
+            loans[0]["set_aside_because"], "its retention period ended",
+            "{name}: {records}"
+        );
+        assert!(
+            subscription["set_aside_at"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2026-")),
+            "{name}: {records}"
+        );
+        let (status, html) = app
+            .get_text(
+                &director,
+                &format!("/api/v1/disclosures/{reference}/package.html"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert!(
+            html.contains("cancelled at the desk on the patron"),
+            "{name}: the page shows why too"
         );
 
         // The holds end (90 days, not renewed): the next purge destroys

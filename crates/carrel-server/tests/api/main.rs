@@ -12,6 +12,7 @@ mod faults;
 mod fines;
 mod gag_twins;
 mod gate;
+mod kept_in_secret;
 mod openapi;
 mod patrons;
 mod retention;

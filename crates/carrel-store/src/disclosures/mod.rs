@@ -1387,7 +1387,7 @@ fn package_for(
         &stored.classes,
         stored.from_date,
         stored.to_date,
-        stored.gagged,
+        stored.gagged.then_some(stored.id),
     )?;
     store_package(tx, stored.id, &package, true)?;
     Ok(package)
@@ -1677,7 +1677,7 @@ pub fn package_of(
     )?;
     let (Some(json), Some(html)) = (row.opt_text(0)?, row.opt_text(1)?) else {
         return Err(Error::NotFound {
-            what: "package (none was released, or it was erased when the request was closed)",
+            what: "package (none was released, or it was erased when the request was closed or when records in it were destroyed: the request's timeline says which)",
         });
     };
     grant.record(tx, &stored.reference, "package downloaded".into());

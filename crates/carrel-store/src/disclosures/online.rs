@@ -89,7 +89,7 @@ fn release_online(
         &basis,
         "the requester, signed in with card and PIN",
     );
-    let package = package::build(tx, &grant, cover, &classes, from, to, false)?;
+    let package = package::build(tx, &grant, cover, &classes, from, to, None)?;
     let now = tx.now().timestamp();
     tx.conn.execute(
         "UPDATE disclosure_requests SET state = 'closed', released_at = ?, closed_at = ? WHERE id = ?",

@@ -70,7 +70,9 @@ pub(crate) fn build(
     classes: &[RecordClass],
     from: NaiveDate,
     to: NaiveDate,
-    include_kept_in_secret: bool,
+    // A restricted request, whose holds' records kept in secret go into
+    // its package too (L5 with L6).
+    kept_for: Option<i64>,
 ) -> Result<Package, Error> {
     let zone = tx.policy().library.time_zone;
     let (start, end) = (
@@ -91,11 +93,11 @@ pub(crate) fn build(
                 Some(record) => {
                     serde_json::to_value(record).map_err(|e| Error::internal(e.to_string()))?
                 }
-                None if include_kept_in_secret => {
-                    kept_in_secret::registration_of(tx, cover.patron)?
-                        .ok_or(Error::NotFound { what: "patron" })?
-                }
-                None => return Err(Error::NotFound { what: "patron" }),
+                None => match kept_for {
+                    Some(request) => kept_in_secret::registration_of(tx, request, cover.patron)?
+                        .ok_or(Error::NotFound { what: "patron" })?,
+                    None => return Err(Error::NotFound { what: "patron" }),
+                },
             };
             section.insert("registration".into(), record);
             in_class += 1;
@@ -124,10 +126,11 @@ pub(crate) fn build(
             }
             // Records set aside in secret for a restricted request go only
             // into that circle's packages (L6).
-            if include_kept_in_secret {
+            if let Some(request) = kept_for {
                 found.extend(kept_in_secret::records_of(
                     tx,
                     target.kind,
+                    request,
                     cover.patron,
                     (start, end),
                 )?);
@@ -240,19 +243,31 @@ fn render_html(document: &Json, cover: &Cover) -> String {
                     Json::Array(list) => list.iter().collect(),
                     single => vec![single],
                 };
-                let Some(first) = rows.first().and_then(|r| r.as_object()) else {
+                // Every fact any record has (one set aside in secret also
+                // says why and when), in the order first met.
+                let mut columns: Vec<&String> = Vec::new();
+                for name in rows
+                    .iter()
+                    .filter_map(|r| r.as_object())
+                    .flat_map(|r| r.keys())
+                {
+                    if !columns.contains(&name) {
+                        columns.push(name);
+                    }
+                }
+                if columns.is_empty() {
                     out.push_str("<p>None in these dates.</p>");
                     continue;
-                };
+                }
                 out.push_str("<table><tr>");
-                for name in first.keys() {
+                for name in &columns {
                     out.push_str(&format!("<th>{}</th>", escape_html(name)));
                 }
                 out.push_str("</tr>");
                 for row in rows {
                     out.push_str("<tr>");
-                    for name in first.keys() {
-                        out.push_str(&format!("<td>{}</td>", cell(&row[name])));
+                    for name in &columns {
+                        out.push_str(&format!("<td>{}</td>", cell(&row[name.as_str()])));
                     }
                     out.push_str("</tr>");
                 }
@@ -288,14 +303,26 @@ pub(crate) fn erase_packages_holding(
     requests: Requests,
 ) -> Result<(), Error> {
     let which = match requests {
-        Requests::All => "",
-        Requests::Ordinary => " AND r.gagged = 0",
+        Requests::All => "1 = 1",
+        Requests::Ordinary => "r.gagged = 0",
     };
-    let holding = format!(
-        "r.package_json IS NOT NULL{which}
-         AND (',' || r.classes || ',') LIKE ?
-         AND EXISTS (SELECT 1 FROM {rows} AND {patron} = {SUBJECT_OF_R})"
-    );
+    erase_packages_where(
+        tx,
+        class,
+        &format!("{which} AND EXISTS (SELECT 1 FROM {rows} AND {patron} = {SUBJECT_OF_R})"),
+    )
+}
+
+/// Erases the stored packages of class `class` of the requests `r` for
+/// which `holding` (SQL) is true, with a `package_erased` step on each
+/// request's timeline.
+pub(crate) fn erase_packages_where(
+    tx: &mut Tx<'_>,
+    class: RecordClass,
+    holding: &str,
+) -> Result<(), Error> {
+    let holding =
+        format!("r.package_json IS NOT NULL AND (',' || r.classes || ',') LIKE ? AND {holding}");
     let like = format!("%,{},%", class.name());
     let erased = tx.conn.query(
         &format!("SELECT r.id FROM disclosure_requests r WHERE {holding}"),

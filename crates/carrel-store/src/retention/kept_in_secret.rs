@@ -32,6 +32,29 @@ use crate::error::Error;
 use crate::secrets::AuditKey;
 use crate::{patrons, Tx};
 
+/// Why a record was set aside, as its package says (the facts
+/// `set_aside_because` and `set_aside_at`): the circle must not release a
+/// cancelled registration as a live one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// Its retention period ended (a purge).
+    RetentionEnded,
+    /// It went with its patron's registration (a subscription).
+    WithTheRegistration,
+    /// The patron cancelled it at the desk.
+    CancelledAtTheDesk,
+}
+
+impl Why {
+    fn words(self) -> &'static str {
+        match self {
+            Why::RetentionEnded => "its retention period ended",
+            Why::WithTheRegistration => "the patron's registration was destroyed",
+            Why::CancelledAtTheDesk => "cancelled at the desk on the patron's word",
+        }
+    }
+}
+
 /// SQL naming a record's patron, for a target's table `t`.
 pub(crate) fn patron_column(target: &Target) -> &'static str {
     if target.table == "patrons" {
@@ -52,14 +75,16 @@ fn target_of(kind: &str) -> Result<&'static Target, Error> {
 /// Moves the records of `target` that `ids` picks (SQL after `t.id`, with
 /// no parameters) out of their table into `kept_in_secret`, and leaves the
 /// table as `disposal` would: unlinks what points at them, then deletes
-/// them or, for an anonymised class, unlinks their patron. Returns how
-/// many were moved. On a connection, so migration 17 can move the records
-/// set aside before it.
+/// them or, for an anonymised class, unlinks their patron. Their facts
+/// say why and when (`at`, Unix seconds). Returns how many were moved. On
+/// a connection, so migration 17 can move the records set aside before
+/// it.
 pub(crate) fn move_out(
     conn: &mut Conn<'_>,
     target: &Target,
     disposal: Disposal,
     ids: &str,
+    (why, at): (Why, i64),
 ) -> Result<usize, Error> {
     let facts: String = target
         .export
@@ -79,19 +104,22 @@ pub(crate) fn move_out(
         let id = row.int(0)?;
         // A registration is kept as a package shows it: the patron's
         // record with the library's fields; anything else, as its export.
-        let record = if target.export.is_empty() {
-            serde_json::to_value(patrons::fetch_on(conn, id)?)
+        let mut facts = if target.export.is_empty() {
+            match serde_json::to_value(patrons::fetch_on(conn, id)?) {
+                Ok(Json::Object(facts)) => facts,
+                _ => Map::new(),
+            }
         } else {
-            let facts = target
+            target
                 .export
                 .iter()
                 .zip(&row.0[3..])
                 .map(|((name, _), value)| ((*name).to_string(), json_of(value)))
-                .collect::<Map<String, Json>>();
-            Ok(Json::Object(facts))
-        }
-        .map_err(|e| Error::internal(e.to_string()))?
-        .to_string();
+                .collect::<Facts>()
+        };
+        facts.insert("set_aside_because".into(), why.words().into());
+        facts.insert("set_aside_at".into(), at.into());
+        let record = Json::Object(facts).to_string();
         conn.execute(
             "INSERT INTO kept_in_secret (kind, id, patron_id, occurred, record) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (kind, id) DO UPDATE SET patron_id = excluded.patron_id,
@@ -131,6 +159,7 @@ pub(crate) fn set_aside(
     target: &Target,
     disposal: Disposal,
     ids: &str,
+    why: Why,
 ) -> Result<usize, Error> {
     crate::audit::forget_records(tx, target.kind, ids, &[])?;
     package::erase_packages_holding(
@@ -140,7 +169,8 @@ pub(crate) fn set_aside(
         patron_column(target),
         Requests::Ordinary,
     )?;
-    move_out(&mut tx.conn, target, disposal, ids)
+    let at = tx.now().timestamp();
+    move_out(&mut tx.conn, target, disposal, ids, (why, at))
 }
 
 /// SQL true while a legal hold in force pins the record `kind` `id_column`
@@ -164,7 +194,13 @@ pub(crate) fn set_aside_subscriptions_of(tx: &mut Tx<'_>, patrons: &str) -> Resu
         "IN (SELECT x.id FROM list_subscriptions x WHERE x.patron_id {patrons} AND {})",
         pinned_in_force("list_subscription", "x.id", now)
     );
-    set_aside(tx, target_of("list_subscription")?, Disposal::Delete, &ids)
+    set_aside(
+        tx,
+        target_of("list_subscription")?,
+        Disposal::Delete,
+        &ids,
+        Why::WithTheRegistration,
+    )
 }
 
 /// Which holds in force pin one record.
@@ -205,7 +241,9 @@ pub(crate) fn delete_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<boo
     let this = format!("= {id}");
     let found = match pins_of(tx, kind, id)? {
         Pins::Ordinary => return Err(crate::legal_holds::preserved()),
-        Pins::OnlyRestricted => set_aside(tx, target, Disposal::Delete, &this)? > 0,
+        Pins::OnlyRestricted => {
+            set_aside(tx, target, Disposal::Delete, &this, Why::CancelledAtTheDesk)? > 0
+        }
         Pins::None => {
             let exists = tx
                 .conn
@@ -264,12 +302,16 @@ pub(crate) fn destroy_released(tx: &mut Tx<'_>, target: &Target) -> Result<usize
     // The audit log forgot which entries named them when they were set
     // aside; an entry written since (the desk's "cancelled and deleted")
     // is what it is in a library where they were deleted then.
-    package::erase_packages_holding(
+    // Only the packages of the requests whose holds kept them hold them
+    // (see `records_of`); ordinary packages that held them went when they
+    // were set aside. The pins of ended holds are still there.
+    package::erase_packages_where(
         tx,
         target.class,
-        &format!("kept_in_secret t WHERE t.kind = '{kind}' AND t.id {unpinned}"),
-        "t.patron_id",
-        Requests::All,
+        &format!(
+            "EXISTS (SELECT 1 FROM legal_holds h JOIN legal_hold_records pin ON pin.hold_id = h.id
+                     WHERE h.disclosure_id = r.id AND pin.record_kind = '{kind}' AND pin.record_id {unpinned})"
+        ),
     )?;
     tx.conn.execute(
         &format!("DELETE FROM kept_in_secret WHERE kind = ? AND id {unpinned}"),
@@ -277,6 +319,11 @@ pub(crate) fn destroy_released(tx: &mut Tx<'_>, target: &Target) -> Result<usize
     )?;
     Ok(due as usize)
 }
+
+/// The plan's reason (shown only to those who see a restricted case's
+/// holds) for records set aside whose holds have ended.
+pub(crate) const UNTIL_NEXT_PURGE: &str =
+    "set aside for a restricted case whose holds have ended: the next purge destroys them (counted as destroyed when set aside)";
 
 /// Records of `kind` set aside in secret that `viewer` may count, as
 /// (held, pinned by a hold in force): those pinned by a hold of a request
@@ -314,19 +361,31 @@ pub(crate) fn shown_to(
 /// A record's facts, by name, as a package shows them.
 pub(crate) type Facts = Map<String, Json>;
 
-/// The records of `kind` set aside for `patron` that happened in
-/// `[start, end)`, with their ids, as they were set aside (times in Unix
-/// seconds): for a restricted request's package.
+/// SQL true for a record `k` of `kept_in_secret` that a hold of request
+/// `?` pins (its parameter).
+const KEPT_FOR_REQUEST: &str =
+    "EXISTS (SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
+     WHERE pin.record_kind = k.kind AND pin.record_id = k.id AND h.disclosure_id = ?)";
+
+/// The records of `kind` that the holds of restricted request `request`
+/// keep in secret for `patron` and that happened in `[start, end)`, with
+/// their ids, as they were set aside (times in Unix seconds): for that
+/// request's package. Not those another case alone keeps: in a library
+/// without that case they were destroyed (L6).
 pub(crate) fn records_of(
     tx: &mut Tx<'_>,
     kind: &str,
+    request: i64,
     patron: i64,
     (start, end): (i64, i64),
 ) -> Result<Vec<(i64, Facts)>, Error> {
     let rows = tx.conn.query(
-        "SELECT id, record FROM kept_in_secret
-         WHERE kind = ? AND patron_id = ? AND occurred >= ? AND occurred < ? ORDER BY id",
-        params![kind, patron, start, end],
+        &format!(
+            "SELECT k.id, k.record FROM kept_in_secret k
+             WHERE k.kind = ? AND k.patron_id = ? AND k.occurred >= ? AND k.occurred < ?
+               AND {KEPT_FOR_REQUEST} ORDER BY k.id"
+        ),
+        params![kind, patron, start, end, request],
     )?;
     rows.iter()
         .map(|row| {
@@ -341,11 +400,18 @@ pub(crate) fn records_of(
         .collect()
 }
 
-/// A patron's registration set aside in secret, as a package shows it.
-pub(crate) fn registration_of(tx: &mut Tx<'_>, patron: i64) -> Result<Option<Json>, Error> {
+/// A patron's registration that the holds of restricted request
+/// `request` keep in secret, as a package shows it.
+pub(crate) fn registration_of(
+    tx: &mut Tx<'_>,
+    request: i64,
+    patron: i64,
+) -> Result<Option<Json>, Error> {
     let Some(row) = tx.conn.query_opt(
-        "SELECT record FROM kept_in_secret WHERE kind = 'patron' AND id = ?",
-        params![patron],
+        &format!(
+            "SELECT k.record FROM kept_in_secret k WHERE k.kind = 'patron' AND k.id = ? AND {KEPT_FOR_REQUEST}"
+        ),
+        params![patron, request],
     )?
     else {
         return Ok(None);
@@ -375,7 +441,8 @@ pub(crate) fn move_out_those_set_aside_before(
         for row in ids {
             let id = row.int(0)?;
             crate::audit::forget_records_on(conn, key, target.kind, "= ?", params![id])?;
-            if move_out(conn, target, disposal, &format!("= {id}"))? == 0 {
+            let now = (Why::RetentionEnded, chrono::Utc::now().timestamp());
+            if move_out(conn, target, disposal, &format!("= {id}"), now)? == 0 {
                 // Its record is gone from its table already: nothing is
                 // left to keep.
                 conn.execute(

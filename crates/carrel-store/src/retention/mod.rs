@@ -88,7 +88,13 @@ fn set_aside_in_secret(
         if target.table == "patrons" {
             kept_in_secret::set_aside_subscriptions_of(tx, in_step)?;
         }
-        kept_in_secret::set_aside(tx, target, rule.disposal, in_step)?;
+        kept_in_secret::set_aside(
+            tx,
+            target,
+            rule.disposal,
+            in_step,
+            kept_in_secret::Why::RetentionEnded,
+        )?;
         tx.conn.execute(
             "INSERT INTO purge_progress (run_id, target, part, destroyed) VALUES (?, ?, ?, ?)
              ON CONFLICT (run_id, target, part) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",
@@ -522,14 +528,22 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
             // A card still valid has not started its clock: not "oldest".
             .filter(|e| *e <= today);
             // Records set aside in secret, for those who see a hold that
-            // keeps them (L6): held, and pinned or (their holds ended)
-            // due for good.
+            // keeps them (L6): held, pinned while a hold is in force, and
+            // then kept only until the next purge, which destroys them
+            // without counting them: they were counted as destroyed when
+            // they were set aside.
             let (secret_held, secret_pinned) = kept_in_secret::shown_to(tx, viewer, target.kind)?;
+            if secret_held > 0 {
+                kept.push((
+                    kept_in_secret::UNTIL_NEXT_PURGE.to_string(),
+                    secret_held - secret_pinned,
+                ));
+            }
             plans.push(TargetPlan {
                 kind: target.kind.to_string(),
                 label: target.label.to_string(),
                 held: held + secret_held,
-                due: due + secret_held - secret_pinned,
+                due,
                 in_use,
                 in_use_means: target.in_use.to_string(),
                 not_yet_due,
