@@ -13,6 +13,7 @@ mod fines;
 mod gag_twins;
 mod gate;
 mod kept_in_secret;
+mod kept_in_secret_second_review;
 mod openapi;
 mod patrons;
 mod retention;

@@ -279,37 +279,27 @@ fn render_html(document: &Json, cover: &Cover) -> String {
     out
 }
 
-/// Which requests' packages [`erase_packages_holding`] erases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Requests {
-    All,
-    /// Not those under a non-disclosure order: records set aside in secret
-    /// are destroyed for everyone else, and kept for those.
-    Ordinary,
-}
-
 /// Erases the stored packages (kept for download until the request
 /// closes) that hold any of the records about to be destroyed: a package
 /// is a copy of the records, and goes with them (D1, D2). Its digest and
 /// record count stay, and the timeline says why it went. `rows` is a
 /// FROM clause naming the records as `t` (`loans t WHERE t.id IN ...`),
-/// `patron` the SQL naming a row's patron. Conservative: a package of the
-/// same patron and class goes whatever its date range.
+/// `patron` the SQL naming a row's patron; `except`, SQL true for the
+/// requests `r` whose packages stay (those that keep the records, when
+/// they are set aside in secret). Conservative: a package of the same
+/// patron and class goes whatever its date range.
 pub(crate) fn erase_packages_holding(
     tx: &mut Tx<'_>,
     class: RecordClass,
     rows: &str,
     patron: &str,
-    requests: Requests,
+    except: Option<&str>,
 ) -> Result<(), Error> {
-    let which = match requests {
-        Requests::All => "1 = 1",
-        Requests::Ordinary => "r.gagged = 0",
-    };
+    let except = except.unwrap_or("1 = 0");
     erase_packages_where(
         tx,
         class,
-        &format!("{which} AND EXISTS (SELECT 1 FROM {rows} AND {patron} = {SUBJECT_OF_R})"),
+        &format!("NOT {except} AND EXISTS (SELECT 1 FROM {rows} AND {patron} = {SUBJECT_OF_R})"),
     )
 }
 

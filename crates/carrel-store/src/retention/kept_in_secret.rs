@@ -26,7 +26,7 @@ use serde_json::{Map, Value as Json};
 
 use super::targets::{Target, TARGETS};
 use crate::db::{params, Conn, Value};
-use crate::disclosures::package::{self, Requests};
+use crate::disclosures::package;
 use crate::disclosures::visibility::Viewer;
 use crate::error::Error;
 use crate::secrets::AuditKey;
@@ -149,11 +149,14 @@ fn json_of(value: &Value) -> Json {
 }
 
 /// Sets aside the records of `target` that `ids` picks (see [`move_out`]),
-/// in the caller's transaction. Outside the case's circle they are
-/// destroyed from now on, so what goes with a destroyed record goes with
-/// them now: the audit log forgets which entries named them, and the
-/// packages of ordinary requests that hold them are erased. (The case's
-/// own packages keep them: the circle may release what it preserved.)
+/// in the caller's transaction. To everyone but the cases that keep them
+/// they are destroyed from now on, so what goes with a destroyed record
+/// goes with them now: the audit log forgets which entries named them,
+/// and every package that holds them is erased but those of the requests
+/// whose holds keep them (their circles may release what they preserved;
+/// another restricted case's package goes too, L6). The pins of holds
+/// that have ended are dropped, so that only the keeping cases' pins
+/// lead to them.
 pub(crate) fn set_aside(
     tx: &mut Tx<'_>,
     target: &Target,
@@ -161,16 +164,35 @@ pub(crate) fn set_aside(
     ids: &str,
     why: Why,
 ) -> Result<usize, Error> {
-    crate::audit::forget_records(tx, target.kind, ids, &[])?;
+    let (kind, now) = (target.kind, tx.now().timestamp());
+    drop_ended_pins(tx, kind, ids)?;
+    crate::audit::forget_records(tx, kind, ids, &[])?;
+    let keeping = format!(
+        "EXISTS (SELECT 1 FROM legal_holds h JOIN legal_hold_records pin ON pin.hold_id = h.id
+                 WHERE h.disclosure_id = r.id AND pin.record_kind = '{kind}' AND pin.record_id {ids})"
+    );
     package::erase_packages_holding(
         tx,
         target.class,
         &format!("{} t WHERE t.id {ids}", target.table),
         patron_column(target),
-        Requests::Ordinary,
+        Some(&keeping),
     )?;
-    let at = tx.now().timestamp();
-    move_out(&mut tx.conn, target, disposal, ids, (why, at))
+    move_out(&mut tx.conn, target, disposal, ids, (why, now))
+}
+
+/// Drops the pins of ended holds on the records of `kind` that `ids`
+/// picks: a record going (destroyed or set aside) leaves no pin of an
+/// ended hold to point at it, whether a case keeps it or not.
+fn drop_ended_pins(tx: &mut Tx<'_>, kind: &str, ids: &str) -> Result<(), Error> {
+    tx.conn.execute(
+        &format!(
+            "DELETE FROM legal_hold_records WHERE record_kind = ? AND record_id {ids}
+             AND hold_id IN (SELECT id FROM legal_holds WHERE released_at IS NOT NULL OR expires_at <= ?)"
+        ),
+        params![kind, tx.now().timestamp()],
+    )?;
+    Ok(())
 }
 
 /// SQL true while a legal hold in force pins the record `kind` `id_column`
@@ -237,8 +259,12 @@ fn pins_of(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<Pins, Error> {
 /// is set aside instead, and the desk's answer is the same, whoever is at
 /// it. Returns whether there was such a record.
 pub(crate) fn delete_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<bool, Error> {
+    // Not while a hold is being placed: it might be pinning this record
+    // (PostgreSQL; SQLite has one writer already).
+    super::share_purge_lock(tx)?;
     let target = target_of(kind)?;
     let this = format!("= {id}");
+    drop_ended_pins(tx, kind, &this)?;
     let found = match pins_of(tx, kind, id)? {
         Pins::Ordinary => return Err(crate::legal_holds::preserved()),
         Pins::OnlyRestricted => {
@@ -258,7 +284,7 @@ pub(crate) fn delete_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<boo
                     target.class,
                     &format!("{} t WHERE t.id {this}", target.table),
                     patron_column(target),
-                    Requests::All,
+                    None,
                 )?;
                 tx.conn.execute(
                     &format!("DELETE FROM {} WHERE id = ?", target.table),
@@ -343,7 +369,7 @@ pub(crate) fn shown_to(
         format!(
             "EXISTS (SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
                      JOIN disclosure_requests r ON r.id = h.disclosure_id
-                     WHERE pin.record_kind = k.kind AND pin.record_id = k.id AND {})",
+                     WHERE pin.record_kind = k.kind AND pin.record_id = k.id AND r.gagged = 1 AND {})",
             viewer.sql_literal()
         )
     };

@@ -117,7 +117,6 @@ pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
 pub use self::statistics::{has_statistics, report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
-use crate::disclosures::package::Requests;
 use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
 use crate::error::Error;
 use crate::gate::{Actor, AuditLog, Grant, Read, RetentionGrant};
@@ -732,10 +731,10 @@ pub(crate) fn exclude_concurrent_purge(tx: &mut Tx<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// [`exclude_concurrent_purge`] for a purge batch: shared, so the batches
-/// of a purge's workers run beside each other, and a legal hold being
-/// placed waits for all of them (and they for it).
-fn share_purge_lock(tx: &mut Tx<'_>) -> Result<(), Error> {
+/// [`exclude_concurrent_purge`] for a purge batch (and a desk deletion):
+/// shared, so the batches of a purge's workers run beside each other, and
+/// a legal hold being placed waits for all of them (and they for it).
+pub(crate) fn share_purge_lock(tx: &mut Tx<'_>) -> Result<(), Error> {
     if tx.conn.engine() == EngineKind::Postgres {
         tx.conn.batch(&format!(
             "SELECT pg_advisory_xact_lock_shared({PURGE_LOCK})"
@@ -1164,7 +1163,7 @@ fn destroy_step(
         target.class,
         &format!("{} t WHERE t.id {in_step}", target.table),
         kept_in_secret::patron_column(target),
-        Requests::All,
+        None,
     )?;
     // A subscription only a restricted case's hold pins is not deleted
     // with its registration, but set aside (L6).
