@@ -13,6 +13,7 @@
 
 pub mod decide;
 pub mod disclosure;
+pub mod lawful;
 pub mod loans;
 pub mod model;
 pub mod parse;

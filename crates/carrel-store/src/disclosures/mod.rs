@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use carrel_policy::disclosure::{
     describe_group, Basis, CounselFinding, DocumentKind, RequesterKind, Step,
 };
+use carrel_policy::lawful::{self, Release, ReleaseFacts, Subject, Unlawful};
 use carrel_policy::RecordClass;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -1120,114 +1121,88 @@ fn counsel_advice(tx: &mut Tx<'_>, id: i64) -> Result<Option<String>, Error> {
         .transpose()
 }
 
-/// Whether the patron is a minor today under the policy: by birth date and
-/// the age of majority when the birth date is known, else by card category.
-fn is_minor(tx: &mut Tx<'_>, patron_id: i64) -> Result<bool, Error> {
-    let record = patrons::fetch(tx, patron_id)?.ok_or(Error::NotFound { what: "patron" })?;
-    if let Some(birth) = record
-        .birth_date
-        .as_deref()
-        .and_then(|b| b.parse::<NaiveDate>().ok())
-    {
-        let majority = tx.policy().library.age_of_majority;
-        let of_age_on = birth
-            .checked_add_months(chrono::Months::new(majority * 12))
-            .unwrap_or(NaiveDate::MAX);
-        return Ok(tx.today() < of_age_on);
-    }
-    Ok(tx
-        .policy()
-        .category(&record.category)
-        .is_some_and(|c| c.minor))
+/// The subject of a request as the law's decision needs it (see
+/// [`carrel_policy::lawful::Subject`]): gathered here, decided there.
+fn subject_facts(
+    tx: &mut Tx<'_>,
+    subject: Option<i64>,
+    requester_patron_id: Option<i64>,
+) -> Result<Subject, Error> {
+    let Some(subject) = subject else {
+        return Ok(Subject::Destroyed);
+    };
+    let Some(record) = patrons::fetch(tx, subject)? else {
+        // Its records are kept (for a restricted case), its registration
+        // is not.
+        return Ok(Subject::RegistrationDestroyed);
+    };
+    let policy = tx.policy();
+    let minor = lawful::is_minor(
+        record
+            .birth_date
+            .as_deref()
+            .and_then(|b| b.parse::<NaiveDate>().ok()),
+        policy.category(&record.category).is_some_and(|c| c.minor),
+        policy.library.age_of_majority,
+        tx.today(),
+    );
+    Ok(Subject::Registered {
+        minor,
+        requester_is_linked_guardian: record.guardian_id.is_some()
+            && record.guardian_id == requester_patron_id,
+    })
 }
 
-/// Everything the basis requires besides documents, then the documents
-/// unless `documents_may_follow` (an exigent release). A failure is a
-/// refusal by law, audited (L7).
+/// Asks the law ([`carrel_policy::lawful::release_is_lawful`]) whether the
+/// request may be released now, with the facts gathered here. A refusal
+/// is a refusal by law, audited (L7).
 fn check_lawful(
     tx: &mut Tx<'_>,
     stored: &Stored,
     basis: &Basis,
     grant: &DisclosureGrant,
-    documents_may_follow: bool,
+    release: Release,
 ) -> Result<(), Error> {
-    let refuse = |tx: &Tx<'_>, code, message: String| {
-        Err(grant.refuse(tx, &stored.reference, code, message))
+    let facts = ReleaseFacts {
+        subject: subject_facts(tx, stored.subject_patron_id, stored.requester_patron_id)?,
+        reason_recorded: stored.reason.is_some(),
+        documents: presented(&documents_of(tx, stored.id)?),
     };
-    let Some(subject) = stored.subject_patron_id else {
-        return refuse(
-            tx,
-            "records_destroyed",
-            "the patron's records have been destroyed under the retention policy; there is nothing to release. Close the request".into(),
-        );
-    };
-    if basis.reason_required && stored.reason.is_none() {
-        return refuse(
-            tx,
-            "reason_required",
-            format!(
-                "basis '{}' ({}) needs its reason recorded; it cannot be released without one",
-                stored.basis, basis.citation
-            ),
-        );
-    }
-    if let Some((code, message)) = guardian_refusal(tx, basis, subject, stored.requester_patron_id)?
-    {
-        return refuse(tx, code, message);
-    }
-    if !documents_may_follow {
-        let documents = documents_of(tx, stored.id)?;
-        let missing: Vec<String> = basis
-            .missing(&presented(&documents))
-            .into_iter()
-            .map(describe_group)
-            .collect();
-        if !missing.is_empty() {
-            return refuse(
-                tx,
-                "missing_document",
-                format!(
-                    "request {} cannot be released: basis '{}' ({}) requires {}, which is not recorded. Attach it, or refuse the request",
-                    stored.reference,
-                    stored.basis,
-                    basis.citation,
-                    missing.join("; and ")
-                ),
-            );
-        }
-    }
-    Ok(())
+    lawful::release_is_lawful(basis, release, &facts)
+        .map_err(|why| refusal(tx, stored, basis, grant, &why))
+}
+
+/// A refusal by law as the API answers it, audited.
+fn refusal(
+    tx: &Tx<'_>,
+    stored: &Stored,
+    basis: &Basis,
+    grant: &DisclosureGrant,
+    why: &Unlawful,
+) -> Error {
+    let message = why.message(
+        &stored.basis,
+        basis,
+        &stored.reference,
+        tx.policy().library.age_of_majority,
+    );
+    grant.refuse(tx, &stored.reference, why.code(), message)
 }
 
 /// Why a basis that is a guardian's (R3) does not reach `subject` for
-/// `requester`, if it does not: the subject is no longer a minor, or the
-/// requester is not the guardian linked to the subject's record. As a code
-/// and a message for staff; `online` answers patrons with one refusal.
+/// `requester`, if it does not, as a code and a message for staff;
+/// `online` answers patrons with one refusal.
 fn guardian_refusal(
     tx: &mut Tx<'_>,
     basis: &Basis,
     subject: i64,
     requester_patron_id: Option<i64>,
 ) -> Result<Option<(&'static str, String)>, Error> {
-    if basis.subject_is_minor && !is_minor(tx, subject)? {
-        return Ok(Some((
-            "majority_reached",
-            format!(
-                "the patron is no longer a minor under the policy (age of majority {}): a guardian's access has ended. The patron may ask for their own records, or give written consent",
-                tx.policy().library.age_of_majority
-            ),
-        )));
-    }
-    if basis.requester_is_guardian {
-        let guardian = patrons::fetch(tx, subject)?.and_then(|p| p.guardian_id);
-        if guardian.is_none() || guardian != requester_patron_id {
-            return Ok(Some((
-                "not_the_guardian",
-                "the requester is not the guardian linked to the minor's record; proof of guardianship must match the guardian on the minor's account (update the account first, with proof)".into(),
-            )));
-        }
-    }
-    Ok(None)
+    let facts = subject_facts(tx, Some(subject), requester_patron_id)?;
+    Ok(lawful::guardian_reaches(basis, facts).err().map(|why| {
+        let message = why.message("", basis, "", tx.policy().library.age_of_majority);
+        (why.code(), message)
+    }))
 }
 
 fn require_counsel(
@@ -1294,7 +1269,7 @@ pub fn approve(
             "legal counsel's latest advice is to refuse: ask counsel to review the request again, or approve against the advice with an override_reason, which is recorded",
         ));
     }
-    check_lawful(tx, &stored, &basis, &grant, false)?;
+    check_lawful(tx, &stored, &basis, &grant, Release::Ordinary)?;
     let note = optional_note(note)?;
     if let Some(reason) = override_reason.as_deref().filter(|_| advised_refusal) {
         add_step(
@@ -1413,28 +1388,7 @@ pub fn release(
     actor: &Actor,
     reference: &str,
 ) -> Result<(DisclosureRequest, Package), Error> {
-    let (stored, basis, grant) = begin(tx, actor, reference, Step::Release, &["approved"])?;
-    check_lawful(tx, &stored, &basis, &grant, false)?;
-    let approver = staff::username(tx, stored.approved_by.unwrap_or(actor.staff_id()))?;
-    let package = package_for(tx, &stored, &basis, &grant, &approver)?;
-    tx.conn.execute(
-        "UPDATE disclosure_requests SET state = 'released', released_by = ?, released_at = ? WHERE id = ?",
-        params![actor.staff_id(), tx.now().timestamp(), stored.id],
-    )?;
-    add_step(
-        tx,
-        stored.id,
-        &grant.actor_label(),
-        "release",
-        Some(&format!("{} records", package.records)),
-        None,
-    )?;
-    grant.record(
-        tx,
-        &stored.reference,
-        format!("released {} records", package.records),
-    );
-    Ok((finish(tx, actor, stored.id)?, package))
+    release_as(tx, actor, reference, Release::Ordinary, None)
 }
 
 /// An exigent release (L3): the decider, on counsel's recorded advice to
@@ -1447,42 +1401,75 @@ pub fn exigent_release(
     reference: &str,
     note: Option<&str>,
 ) -> Result<(DisclosureRequest, Package), Error> {
-    let (stored, basis, grant) = begin(
-        tx,
-        actor,
-        reference,
-        Step::ExigentRelease,
-        &["under_review"],
-    )?;
-    require_counsel(tx, &stored, &basis, Some("exigent_release"))?;
-    check_lawful(tx, &stored, &basis, &grant, true)?;
+    release_as(tx, actor, reference, Release::Exigent, note)
+}
+
+/// The one path of both releases: the step and the state it starts from,
+/// counsel's advice an exigent release needs, the law's decision
+/// ([`check_lawful`]), the package, the request's new state, its timeline
+/// and the audit entry.
+fn release_as(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    reference: &str,
+    release: Release,
+    note: Option<&str>,
+) -> Result<(DisclosureRequest, Package), Error> {
+    let (step, from) = match release {
+        Release::Ordinary => (Step::Release, "approved"),
+        Release::Exigent => (Step::ExigentRelease, "under_review"),
+    };
+    let (stored, basis, grant) = begin(tx, actor, reference, step, &[from])?;
+    if release == Release::Exigent {
+        require_counsel(tx, &stored, &basis, Some("exigent_release"))?;
+    }
+    check_lawful(tx, &stored, &basis, &grant, release)?;
     let note = optional_note(note)?;
-    let owed = !basis
-        .missing(&presented(&documents_of(tx, stored.id)?))
-        .is_empty();
-    let due = owed.then(|| {
-        tx.now().timestamp() + i64::from(tx.policy().disclosure.exigent_document_days) * 86_400
-    });
-    let approver = staff::username(tx, actor.staff_id())?;
-    let package = package_for(tx, &stored, &basis, &grant, &approver)?;
-    tx.conn.execute(
-        "UPDATE disclosure_requests SET state = 'released', approved_by = ?, released_by = ?, released_at = ?, exigent = 1, document_due_at = ? WHERE id = ?",
-        params![actor.staff_id(), actor.staff_id(), tx.now().timestamp(), due, stored.id],
-    )?;
-    let outcome = format!("{} records; document owed", package.records);
+    let now = tx.now().timestamp();
+    let (package, step_name, outcome, audited) = match release {
+        Release::Ordinary => {
+            let approver = staff::username(tx, stored.approved_by.unwrap_or(actor.staff_id()))?;
+            let package = package_for(tx, &stored, &basis, &grant, &approver)?;
+            tx.conn.execute(
+                "UPDATE disclosure_requests SET state = 'released', released_by = ?, released_at = ? WHERE id = ?",
+                params![actor.staff_id(), now, stored.id],
+            )?;
+            let outcome = format!("{} records", package.records);
+            let audited = format!("released {} records", package.records);
+            (package, "release", outcome, audited)
+        }
+        Release::Exigent => {
+            // The documents the law wants may follow: owed by the
+            // policy's deadline, and overdue after it.
+            let owed = !basis
+                .missing(&presented(&documents_of(tx, stored.id)?))
+                .is_empty();
+            let due = owed
+                .then(|| now + i64::from(tx.policy().disclosure.exigent_document_days) * 86_400);
+            let approver = staff::username(tx, actor.staff_id())?;
+            let package = package_for(tx, &stored, &basis, &grant, &approver)?;
+            tx.conn.execute(
+                "UPDATE disclosure_requests SET state = 'released', approved_by = ?, released_by = ?, released_at = ?, exigent = 1, document_due_at = ? WHERE id = ?",
+                params![actor.staff_id(), actor.staff_id(), now, due, stored.id],
+            )?;
+            let outcome = if owed {
+                format!("{} records; document owed", package.records)
+            } else {
+                "documents complete".to_string()
+            };
+            let audited = format!("exigent release of {} records", package.records);
+            (package, "exigent_release", outcome, audited)
+        }
+    };
     add_step(
         tx,
         stored.id,
         &grant.actor_label(),
-        "exigent_release",
-        Some(if owed { &outcome } else { "documents complete" }),
+        step_name,
+        Some(&outcome),
         note.as_deref(),
     )?;
-    grant.record(
-        tx,
-        &stored.reference,
-        format!("exigent release of {} records", package.records),
-    );
+    grant.record(tx, &stored.reference, audited);
     Ok((finish(tx, actor, stored.id)?, package))
 }
 

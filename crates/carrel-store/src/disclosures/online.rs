@@ -76,7 +76,14 @@ fn release_online(
     // A refusal rolls the request back, number included, so the next
     // request gets its reference: the refusal's audit entry must not name
     // it (it would be filed under someone else's request).
-    check_lawful(tx, &stored, &basis, &grant, false).map_err(|error| match error {
+    check_lawful(
+        tx,
+        &stored,
+        &basis,
+        &grant,
+        carrel_policy::lawful::Release::Ordinary,
+    )
+    .map_err(|error| match error {
         Error::Denied { reason, mut entry } => {
             entry.record_id = None;
             Error::Denied { reason, entry }
