@@ -245,7 +245,7 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST
             }
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Refused { .. } => StatusCode::CONFLICT,
+            Error::Refused { .. } | Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Config(_)
             | Error::Unavailable
             | Error::Busy

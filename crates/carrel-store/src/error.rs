@@ -66,6 +66,12 @@ pub enum Error {
     /// a file size limit). Nothing was changed.
     #[error("the database could not be written (its disk failed); nothing was changed; the library's system administrator must check the disk")]
     WriteFailed,
+    /// Another transaction wrote the same unique value (a card barcode)
+    /// at the same moment, and committed first: nothing was changed.
+    /// `what` names the constraint or column (schema, never a value), for
+    /// the caller to turn into its own refusal.
+    #[error("another request wrote the same value at the same moment; nothing was changed; check whether it went through, and try again")]
+    Conflict { what: String },
     /// A database failure. The text is for the operator's log and holds no
     /// values (see `db::postgres::error`); users see a generic message.
     #[error("database error: {0}")]
@@ -122,6 +128,7 @@ impl Error {
             Error::Busy | Error::Overloaded => "busy",
             Error::DiskFull => "disk_full",
             Error::WriteFailed => "write_failed",
+            Error::Conflict { .. } => "conflict",
             Error::Database(_) | Error::Internal(_) => "internal",
         }
     }

@@ -310,10 +310,24 @@ pub fn register(
             now,
             now
         ],
-    )?;
+    )
+    .map_err(taken_meanwhile)?;
     write_fields(tx, id, &changes.fields)?;
     grant.used_on(tx, "patron", id);
     fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })
+}
+
+/// The card barcode was free when checked, and another desk registered it
+/// before this transaction could (PostgreSQL): the answer a taken barcode
+/// gets.
+fn taken_meanwhile(error: Error) -> Error {
+    match error {
+        Error::Conflict { what } if what.contains("card_barcode") => Error::refused(
+            "card_barcode_taken",
+            "that card barcode is already registered to another patron",
+        ),
+        other => other,
+    }
 }
 
 /// A patron id never given before, even to a registration since
@@ -322,10 +336,15 @@ pub fn register(
 /// demo's bulk load) are caught up with by taking the table's highest id
 /// into account.
 fn new_patron_id(tx: &mut Tx<'_>) -> Result<i64, Error> {
+    // `last_id + 1` reads the row being updated: on PostgreSQL a second
+    // registration waiting on this row's lock reads the first's new value
+    // once it commits (a subquery would read its own older snapshot, and
+    // give both the same id). The patrons' highest id is a floor for ids
+    // given before the high-water mark existed.
     tx.conn.execute(
-        "UPDATE patron_id_high_water SET last_id = 1 + (SELECT MAX(x) FROM (
-            SELECT last_id AS x FROM patron_id_high_water WHERE id = 1
-            UNION ALL SELECT COALESCE(MAX(id), 0) FROM patrons) m)
+        "UPDATE patron_id_high_water SET last_id = CASE
+            WHEN last_id + 1 > (SELECT COALESCE(MAX(id), 0) + 1 FROM patrons) THEN last_id + 1
+            ELSE (SELECT COALESCE(MAX(id), 0) + 1 FROM patrons) END
          WHERE id = 1",
         params![],
     )?;
@@ -374,10 +393,12 @@ pub fn update(
                 "that card barcode is already registered to another patron",
             ));
         }
-        tx.conn.execute(
-            "UPDATE patrons SET card_barcode = ? WHERE id = ?",
-            params![barcode.as_str(), id],
-        )?;
+        tx.conn
+            .execute(
+                "UPDATE patrons SET card_barcode = ? WHERE id = ?",
+                params![barcode.as_str(), id],
+            )
+            .map_err(taken_meanwhile)?;
     }
     if let Some(pin_hash) = &changes.pin_hash {
         tx.conn.execute(

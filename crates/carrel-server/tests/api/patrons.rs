@@ -169,7 +169,71 @@ async fn r3_minor_needs_an_adult_guardian(engine: Engine) {
     app.finish();
 }
 
+/// Two desks register the same new card at the same moment: one gets the
+/// card, the other the answer a taken card gets (409 `card_barcode_taken`),
+/// never a server error. On PostgreSQL both see the card free, and the
+/// second's insert breaks the unique index: that must be read back as the
+/// conflict it is (issue 14: SQLSTATE kept), not as a 500. Two different
+/// cards at once both register: the second no longer takes the first's
+/// patron id (a 500 before, too).
+async fn n2_two_desks_registering_one_card_at_once_get_201_and_409(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (a, b) = (app.sign_in("clerk").await, app.sign_in("clerk").await);
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        let n = unique();
+        let body = json!({
+            "card_barcode": format!("29{n:012}"), "category": "adult", "expires_on": "2027-12-31",
+            "name": "Twin Desk", "address": "1 Elm St",
+        });
+        let (first, second) = tokio::join!(
+            app.post(&a, "/api/v1/patrons", body.clone()),
+            app.post(&b, "/api/v1/patrons", body.clone())
+        );
+        let mut pair = vec![
+            (first.0, code(&first.1).to_string()),
+            (second.0, code(&second.1).to_string()),
+        ];
+        pair.sort();
+        answers.push(pair);
+    }
+    for pair in &answers {
+        assert_eq!(
+            pair,
+            &vec![
+                (StatusCode::CREATED, String::new()),
+                (StatusCode::CONFLICT, "card_barcode_taken".to_string())
+            ],
+            "{answers:?}"
+        );
+    }
+    // Two different cards at once both register, with ids of their own
+    // (the second desk waits for the first's id, and takes the next).
+    for _ in 0..10 {
+        let body = |n: u64| {
+            json!({
+                "card_barcode": format!("29{n:012}"), "category": "adult", "expires_on": "2027-12-31",
+                "name": "Twin Desk", "address": "1 Elm St",
+            })
+        };
+        let (first, second) = tokio::join!(
+            app.post(&a, "/api/v1/patrons", body(unique())),
+            app.post(&b, "/api/v1/patrons", body(unique()))
+        );
+        assert_eq!(
+            (first.0, second.0),
+            (StatusCode::CREATED, StatusCode::CREATED),
+            "{} {}",
+            first.1,
+            second.1
+        );
+        assert_ne!(first.1["id"], second.1["id"]);
+    }
+    app.finish();
+}
+
 on_both_engines!(
+    n2_two_desks_registering_one_card_at_once_get_201_and_409,
     n4_registration_stores_only_declared_fields,
     c3_email_is_optional_and_removable,
     r3_minor_needs_an_adult_guardian

@@ -279,6 +279,9 @@ pub(super) fn error(e: postgres::Error) -> Error {
             Error::Busy
         }
         Some(db) if *db.code() == SqlState::DISK_FULL => Error::DiskFull,
+        Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => Error::Conflict {
+            what: db.constraint().unwrap_or("a unique index").to_string(),
+        },
         Some(db) if *db.code() == SqlState::TOO_MANY_CONNECTIONS => Error::Unavailable,
         Some(db) => Error::Database(format!(
             "postgres: {} (SQLSTATE {}{})",

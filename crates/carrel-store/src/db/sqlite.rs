@@ -524,6 +524,9 @@ enum FailureKind {
     /// A read or write of the files failed (a failing disk; a file size
     /// limit).
     Io,
+    /// A unique index refused the row (SQLite has one writer, so only a
+    /// check Carrel did not make, or made wrongly, can get here).
+    Unique,
     Other,
 }
 
@@ -546,6 +549,16 @@ impl Failure {
             FailureKind::Busy => Error::Busy,
             FailureKind::Full => Error::DiskFull,
             FailureKind::Io => Error::WriteFailed,
+            // "UNIQUE constraint failed: patrons.card_barcode": the
+            // columns, never the values.
+            FailureKind::Unique => Error::Conflict {
+                what: self
+                    .message
+                    .rsplit(": ")
+                    .next()
+                    .unwrap_or("a unique index")
+                    .to_string(),
+            },
             FailureKind::Other => Error::Database(format!("sqlite: {}", self.message)),
         }
     }
@@ -567,6 +580,14 @@ impl From<rusqlite::Error> for Failure {
             FailureKind::Full
         } else if e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure) {
             FailureKind::Io
+        } else if matches!(
+            e.sqlite_error().map(|f| f.extended_code),
+            Some(
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
+        ) {
+            FailureKind::Unique
         } else {
             FailureKind::Other
         };
