@@ -68,6 +68,12 @@ enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// The address staff and patrons use to reach Carrel
+        /// (https://carrel.example.org, TLS ended by the proxy in front).
+        /// When it is https, session cookies are marked Secure, so no
+        /// browser sends them over plain http.
+        #[arg(long = "public-url", env = "CARREL_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Destroy every record past its retention time, as the policy says
     /// (statistics first, then secure deletion). Resumes an interrupted run.
@@ -289,6 +295,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             anchor_every,
             max_connections,
             trusted_proxies,
+            public_url,
         } => serve(
             library,
             &listen,
@@ -299,6 +306,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 anchor_every,
                 max_connections,
                 trusted_proxies,
+                public_url,
             },
         ),
         Command::Purge {
@@ -678,6 +686,18 @@ struct ServeOptions {
     anchor_every: String,
     max_connections: Option<usize>,
     trusted_proxies: Vec<std::net::IpAddr>,
+    public_url: Option<String>,
+}
+
+/// Whether `--public-url` is https (cookies then marked Secure). Anything
+/// but an http or https address is refused, with what to give instead.
+fn secure_public_url(url: Option<&str>) -> Result<bool, String> {
+    match url {
+        None => Ok(false),
+        Some(url) if url.starts_with("https://") && url.len() > "https://".len() => Ok(true),
+        Some(url) if url.starts_with("http://") && url.len() > "http://".len() => Ok(false),
+        Some(_) => Err("--public-url must be the address people use, starting with https:// (or http:// for a test server), for example https://carrel.example.org".into()),
+    }
 }
 
 fn serve(
@@ -687,6 +707,7 @@ fn serve(
     options: ServeOptions,
 ) -> Result<ExitCode, String> {
     let purge_every = parse_every("--purge-every", &options.purge_every)?;
+    let secure_cookies = secure_public_url(options.public_url.as_deref())?;
     let anchor_every = parse_every("--anchor-every", &options.anchor_every)?;
     if demo_mode && library.database.is_some() {
         return Err("--demo uses a database of its own (carrel-demo.db), with published passwords: leave out --database (and CARREL_DATABASE_URL) to run the demo, or --demo to run your library".into());
@@ -754,6 +775,7 @@ fn serve(
         let config = carrel_server::Config {
             limits,
             trusted_proxies: options.trusted_proxies,
+            secure_cookies,
         };
         carrel_server::serve_configured(listener, served, config, shutdown)
         .await

@@ -34,6 +34,8 @@ pub struct AppState {
     /// Reverse proxies whose `X-Forwarded-For` names the client (see
     /// [`ClientAddress`]).
     pub trusted_proxies: Arc<[IpAddr]>,
+    /// Session cookies are marked `Secure` (see [`crate::Config`]).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
                 .iter()
                 .map(|a| a.to_canonical())
                 .collect(),
+            secure_cookies: config.secure_cookies,
         }
     }
 }

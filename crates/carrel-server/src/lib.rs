@@ -147,6 +147,11 @@ pub struct Config {
     /// default): the header is ignored and every request counts as coming
     /// from the address that connected; see [`address_throttle`].
     pub trusted_proxies: Vec<IpAddr>,
+    /// The address people use reaches Carrel over https (`carrel serve
+    /// --public-url https://...`, TLS ended by a proxy in front): session
+    /// cookies are then marked `Secure`, so a browser never sends them
+    /// over plain http.
+    pub secure_cookies: bool,
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the

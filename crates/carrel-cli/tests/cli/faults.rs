@@ -454,6 +454,31 @@ fn a_missing_database_is_named_and_the_demo_stays_out_of_real_libraries() {
     assert_eq!(patrons, 0, "no demo patron reached the library");
 }
 
+/// D6: `--public-url` is the address people use; anything but an http or
+/// https address is refused at start, saying what to give, without
+/// echoing what was given.
+#[test]
+fn a_public_url_that_is_not_an_address_is_refused_at_start() {
+    let dir = scratch("public-url");
+    add_staff(&dir, "sqlite:lib.db", "boss", "director");
+    let refused = serve(
+        &dir,
+        &[
+            "--database",
+            "sqlite:lib.db",
+            "--public-url",
+            "carrel.example.org",
+        ],
+    )
+    .err()
+    .expect("a public URL without its scheme is refused");
+    assert!(
+        refused.contains("--public-url must be the address people use, starting with https://"),
+        "{refused}"
+    );
+    assert!(!refused.contains("library.internal"), "{refused}");
+}
+
 // ---- a disk that fills, or fails, under 32 clients ----
 
 const PATRONS: usize = 30;

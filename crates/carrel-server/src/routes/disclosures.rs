@@ -305,7 +305,6 @@ pub fn package_file(name: &str, content_type: &'static str, body: String) -> Res
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
             ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         body,
     )

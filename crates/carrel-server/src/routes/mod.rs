@@ -20,11 +20,12 @@ mod retention;
 mod session;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::json;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::api::{AppState, MAX_BODY_BYTES};
@@ -280,6 +281,27 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
         .route_layer(axum::middleware::from_fn(crate::api::require_declared_body))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // Nearly every answer carries personal data (JSON as much as
+        // pages), and the rest (the OpenAPI document) loses nothing by
+        // not being cached: no answer is kept by a browser or a proxy.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        // No script, font, frame or style from anywhere (DESIGN: no third
+        // parties in any page); forms post only here; no page in a frame.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::api::refuse_oversized_body))
         .layer(axum::middleware::from_fn_with_state(
@@ -303,6 +325,10 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
         )
         .with_state(state)
 }
+
+/// The one Content-Security-Policy of every answer (see `router`).
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)

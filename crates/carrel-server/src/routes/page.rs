@@ -1,7 +1,6 @@
-//! What the server-rendered staff pages share: the response with its
-//! headers (no scripts, fonts or styles from anywhere else: DESIGN, no
-//! third parties in any page), escaping, and the answers for a missing
-//! session or a refused role.
+//! What the server-rendered staff pages share: the response (its
+//! security headers are the router's, for every answer), escaping, and
+//! the answers for a missing session or a refused role.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,17 +12,12 @@ pub use carrel_store::disclosures::package::escape_html as escape;
 
 pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d1d1f}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}.over{color:#b00020;font-weight:600}.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}form{margin:.5rem 0}fieldset{margin:1rem 0;border:1px solid #ccc}";
 
+/// A page. Its security headers (CSP, nosniff, no-referrer, no-store)
+/// come from the router's layers, as every answer's do.
 pub fn html(status: StatusCode, body: String) -> Response {
     (
         status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         body,
     )
         .into_response()

@@ -48,17 +48,22 @@ pub async fn sign_in(
             staff::sign_in(store, &form.username, &form.password, device)
         })
         .await?;
-    let max_age = staff::SESSION_HOURS * 3600;
-    let session_cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
-        session.token
+    let secure = state.secure_cookies;
+    let session_cookie = carrel_cookie(
+        SESSION_COOKIE,
+        session.token.clone(),
+        "/",
+        staff::SESSION_HOURS * 3600,
+        secure,
     );
     // Sent back only to the sign-in route: no other request needs it,
     // and a page's script cannot read it.
-    let device_cookie = format!(
-        "{DEVICE_COOKIE}={}; Path=/api/v1/session; HttpOnly; SameSite=Strict; Max-Age={}",
-        session.device,
-        known_devices::DEVICE_DAYS * 24 * 3600
+    let device_cookie = carrel_cookie(
+        DEVICE_COOKIE,
+        session.device.clone(),
+        "/api/v1/session",
+        known_devices::DEVICE_DAYS * 24 * 3600,
+        secure,
     );
     Ok((
         AppendHeaders([
@@ -68,6 +73,27 @@ pub async fn sign_in(
         Json(json!(session)),
     )
         .into_response())
+}
+
+/// A cookie of Carrel's, as a `Set-Cookie` value: for this path only,
+/// never readable by a page's script (`HttpOnly`), never sent with a
+/// request another site starts (`SameSite=Strict`), and `Secure` when
+/// people reach Carrel over https (see [`crate::Config`]).
+fn carrel_cookie(
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    max_age_seconds: i64,
+    secure: bool,
+) -> String {
+    cookie::Cookie::build((name, value))
+        .path(path)
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age_seconds))
+        .secure(secure)
+        .build()
+        .to_string()
 }
 
 /// Ends the token's session: a staff member's, or every session of a
@@ -80,7 +106,7 @@ pub async fn sign_out(
     state
         .blocking(move |store| sign_in::sign_out(store, &token.0))
         .await?;
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let expired = carrel_cookie(SESSION_COOKIE, String::new(), "/", 0, state.secure_cookies);
     Ok((
         [(header::SET_COOKIE, expired)],
         Json(json!({"signed_out": true})),

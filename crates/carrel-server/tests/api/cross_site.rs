@@ -312,7 +312,70 @@ async fn staff_forms_need_the_form_token_and_a_form(engine: Engine) {
     app.finish();
 }
 
+/// D2, D6: every answer, whatever produced it (a handler's JSON, a page,
+/// a refusal, the framework's 404 and 405, the OpenAPI document), tells
+/// the browser not to keep it (`no-store`: nearly all carry personal
+/// data), not to guess its type, not to send where it came from to
+/// another site, and to load nothing from anywhere. One layer sets them
+/// (issue 14): before, JSON answers carried none of them.
+async fn d6_every_answer_carries_the_security_headers(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let director = app.sign_in("director").await;
+    let patron = app.new_patron(&clerk).await;
+    let requests: Vec<(&str, String, Option<&str>, Option<Value>)> = vec![
+        (
+            "GET",
+            format!("/api/v1/patrons/{}", patron.id),
+            Some(&clerk),
+            None,
+        ),
+        ("GET", format!("/api/v1/patrons/{}", patron.id), None, None),
+        ("GET", "/api/v1/no-such-route".into(), None, None),
+        ("PUT", "/api/v1/session".into(), None, None),
+        ("GET", "/api/v1/openapi.json".into(), None, None),
+        ("GET", "/staff/privacy".into(), Some(&director), None),
+        (
+            "POST",
+            "/api/v1/session".into(),
+            None,
+            Some(json!({"username": "clerk", "password": "not the password"})),
+        ),
+    ];
+    for (method, path, token, body) in requests {
+        let mut request = app
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", app.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let seen = format!("{method} {path} ({})", response.status());
+        assert_eq!(header("cache-control"), "no-store", "{seen}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{seen}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{seen}");
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{seen}: {csp}"
+        );
+    }
+    app.finish();
+}
+
 on_both_engines!(
+    d6_every_answer_carries_the_security_headers,
     every_change_route_refuses_a_request_that_is_not_json,
     bodiless_changes_need_json_and_change_nothing_otherwise,
     staff_forms_need_the_form_token_and_a_form,

@@ -44,6 +44,10 @@ async fn d6_staff_sign_in_sign_out_and_expiry(engine: Engine) {
         .unwrap();
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(
+        !cookie.contains("Secure"),
+        "no public https address was given: {cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_string();
     let resp = app
         .client
@@ -137,7 +141,62 @@ async fn d6_a_deactivated_account_is_shut_out_at_once(engine: Engine) {
     app.finish();
 }
 
+/// D6: behind an https address (`carrel serve --public-url https://...`)
+/// the session and device cookies are `Secure`, so no browser sends them
+/// over plain http; sign-out's expired cookie too. Built by the cookie
+/// library, with every attribute Carrel relies on.
+async fn d6_cookies_are_secure_behind_an_https_address(engine: Engine) {
+    let config = carrel_server::Config {
+        secure_cookies: true,
+        ..carrel_server::Config::default()
+    };
+    let app = TestApp::spawn_configured(engine, crate::helpers::MISSOURI, config).await;
+    let response = app
+        .client
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": "clerk", "password": crate::helpers::password("clerk")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    for cookie in &cookies {
+        let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
+        for wanted in ["Secure", "HttpOnly", "SameSite=Strict"] {
+            assert!(attributes.contains(&wanted), "{wanted} missing: {cookie}");
+        }
+        assert!(
+            attributes.iter().any(|a| a.starts_with("Path=/")),
+            "{cookie}"
+        );
+    }
+    let response = app
+        .client
+        .delete(format!("{}/api/v1/session", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let expired = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        expired.contains("Secure") && expired.contains("Max-Age=0"),
+        "{expired}"
+    );
+    app.finish();
+}
+
 on_both_engines!(
+    d6_cookies_are_secure_behind_an_https_address,
     d6_staff_sign_in_sign_out_and_expiry,
     d6_password_guessing_is_throttled_per_account,
     d6_a_deactivated_account_is_shut_out_at_once
