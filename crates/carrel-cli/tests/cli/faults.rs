@@ -467,7 +467,7 @@ fn a_public_url_that_is_not_an_address_is_refused_at_start() {
             "--database",
             "sqlite:lib.db",
             "--public-url",
-            "carrel.example.org",
+            "library.internal",
         ],
     )
     .err()
