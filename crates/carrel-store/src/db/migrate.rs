@@ -179,6 +179,55 @@ pub(super) fn check_current(conn: &mut Conn<'_>) -> Result<(), Error> {
             "the database is at schema version {applied}, newer than this Carrel knows ({newest}); run a newer Carrel"
         )));
     }
+    if table_exists(conn, "schema_checksums")? {
+        check_checksums(conn)?;
+    }
+    Ok(())
+}
+
+fn table_exists(conn: &mut Conn<'_>, name: &str) -> Result<bool, Error> {
+    let sql = match conn.engine() {
+        EngineKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        EngineKind::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
+    };
+    Ok(conn.query_one(sql, params![name])?.int(0)? > 0)
+}
+
+/// A migration's checksum as this Carrel has it: the SHA-256 of its SQL
+/// for the engine. Its follow-up, being code, is not in it.
+fn checksum(migration: &Migration, engine: EngineKind) -> String {
+    crate::secrets::sha256_hex(
+        match engine {
+            EngineKind::Sqlite => migration.sqlite,
+            EngineKind::Postgres => migration.postgres,
+        }
+        .as_bytes(),
+    )
+}
+
+/// Refuses a database that applied a migration whose SQL this Carrel has
+/// otherwise: someone edited a migration after it ran (or built Carrel
+/// from changed files), so the schema is not the one the code expects.
+fn check_checksums(conn: &mut Conn<'_>) -> Result<(), Error> {
+    let engine = conn.engine();
+    for row in conn.query(
+        "SELECT version, sha256 FROM schema_checksums ORDER BY version",
+        params![],
+    )? {
+        let version = row.int(0)?;
+        let Some(migration) = MIGRATIONS.iter().find(|m| m.version == version) else {
+            continue;
+        };
+        if row.text(1)? != checksum(migration, engine) {
+            let engine = match engine {
+                EngineKind::Sqlite => "sqlite",
+                EngineKind::Postgres => "postgres",
+            };
+            return Err(Error::config(format!(
+                "schema migration {version} (crates/carrel-store/migrations/{engine}/{version:04}_*.sql) is not the one this database applied: its SQL was changed after it ran. Carrel does not start on a schema it cannot vouch for. Build Carrel from the released migration files (an applied migration is never edited: a change is a new migration)"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -198,9 +247,35 @@ fn run_through(
         // Several Carrel servers may start at once against one database.
         conn.batch("SELECT pg_advisory_xact_lock(7301)")?;
     }
-    conn.batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    )?;
+    // Checked first: CREATE TABLE IF NOT EXISTS makes PostgreSQL log a
+    // notice at every start.
+    if !table_exists(conn, "schema_migrations")? {
+        conn.batch(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )?;
+    }
+    // Each applied migration's checksum (see `check_checksums`). A
+    // database from before checksums gets those of this Carrel's files
+    // for what it has applied: they are vouched for from then on.
+    if !table_exists(conn, "schema_checksums")? {
+        conn.batch(
+            "CREATE TABLE schema_checksums (version BIGINT PRIMARY KEY, sha256 TEXT NOT NULL)",
+        )?;
+    }
+    check_checksums(conn)?;
+    let engine = conn.engine();
+    for row in conn.query(
+        "SELECT version FROM schema_migrations m WHERE NOT EXISTS (SELECT 1 FROM schema_checksums c WHERE c.version = m.version)",
+        params![],
+    )? {
+        let version = row.int(0)?;
+        if let Some(migration) = MIGRATIONS.iter().find(|m| m.version == version) {
+            conn.execute(
+                "INSERT INTO schema_checksums (version, sha256) VALUES (?, ?)",
+                params![version, &checksum(migration, engine)],
+            )?;
+        }
+    }
     let applied = conn
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
@@ -227,6 +302,10 @@ fn run_through(
         conn.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
             params![migration.version, chrono::Utc::now().timestamp()],
+        )?;
+        conn.execute(
+            "INSERT INTO schema_checksums (version, sha256) VALUES (?, ?)",
+            params![migration.version, &checksum(migration, engine)],
         )?;
         tracing::info!(version = migration.version, "applied schema migration");
     }
@@ -272,6 +351,49 @@ mod tests {
     #[test]
     fn d3_migration_4_records_the_borrower_of_existing_loans_on_both_engines() {
         crate::db::on_both_engines("mig", check);
+    }
+
+    /// D7, issue 14: an applied migration whose SQL this Carrel has
+    /// otherwise (edited after it ran: here its recorded checksum stands
+    /// for the edit) is refused at start, naming the migration, read-only
+    /// too; a database from before checksums gets them and starts.
+    #[test]
+    fn d7_an_applied_migration_changed_afterwards_is_refused_at_start_on_both_engines() {
+        crate::db::on_both_databases("checksums", |url| {
+            let pool = Pool::open(url).unwrap();
+            let policy = crate::db::test_policy();
+            let key = crate::secrets::AuditKey::generate().unwrap();
+            pool.migrate(&policy, &key).unwrap();
+            let recorded = |pool: &Pool| {
+                pool.run(|mut conn| {
+                    conn.query_one("SELECT COUNT(*) FROM schema_checksums", params![])?
+                        .int(0)
+                })
+                .unwrap()
+            };
+            assert_eq!(recorded(&pool), super::newest());
+
+            // From before checksums: they are recorded, and it starts.
+            pool.run(|mut conn| conn.batch("DROP TABLE schema_checksums"))
+                .unwrap();
+            pool.migrate(&policy, &key).unwrap();
+            assert_eq!(recorded(&pool), super::newest());
+
+            pool.run(|mut conn| {
+                conn.batch("UPDATE schema_checksums SET sha256 = 'edited' WHERE version = 3")
+            })
+            .unwrap();
+            let refused = pool.migrate(&policy, &key).unwrap_err().to_string();
+            assert!(
+                refused.contains("schema migration 3 ") && refused.contains("changed after it ran"),
+                "{refused}"
+            );
+            let refused = pool
+                .run(|mut conn| super::check_current(&mut conn))
+                .unwrap_err()
+                .to_string();
+            assert!(refused.contains("schema migration 3 "), "{refused}");
+        });
     }
 
     /// Migration 17 (L6): a record set aside in secret before it (still in

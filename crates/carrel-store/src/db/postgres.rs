@@ -49,9 +49,18 @@ impl r2d2::ManageConnection for PgManager {
         }
         if let Some(schema) = &self.schema {
             // The name was checked to be [a-z0-9_]+ when the URL was parsed.
-            client.batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-            ))?;
+            // Made only when missing: CREATE SCHEMA IF NOT EXISTS has
+            // PostgreSQL log a notice for every connection.
+            let exists = !client
+                .query(
+                    "SELECT 1 FROM information_schema.schemata WHERE schema_name = $1",
+                    &[schema],
+                )?
+                .is_empty();
+            if !exists {
+                client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
+            }
+            client.batch_execute(&format!("SET search_path TO {schema}"))?;
         }
         client.batch_execute(crate::retention::step_table_sql(
             super::EngineKind::Postgres,
