@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carrel_store::gate::{Actor, PatronActor};
 use carrel_store::known_devices::KnownDevice;
-use carrel_store::{patron_sessions, sign_in, staff, validate, Error, Store, Tx};
+use carrel_store::{patron_sessions, sign_in, staff, validate, Error, RequestFault, Store, Tx};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -219,8 +219,23 @@ impl From<Error> for ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    /// Input that breaks a rule of form (422).
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError(Error::invalid(code, message))
+    }
+
+    /// A request that cannot be read as one (400, 413, 408 or 415, by
+    /// `fault`).
+    pub fn request(
+        fault: RequestFault,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError(Error::Request {
+            fault,
+            code,
+            message: message.into(),
+        })
     }
 }
 
@@ -233,20 +248,12 @@ impl IntoResponse for ApiError {
             Error::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Error::MinorRecordsRefused => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            Error::Invalid { code, .. } if *code == "body_too_large" => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
-            Error::Invalid { code, .. } if *code == "body_timeout" => StatusCode::REQUEST_TIMEOUT,
-            Error::Invalid { code, .. } if *code == "unsupported_media_type" => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            }
-            Error::Invalid { code, .. }
-                if code.starts_with("malformed")
-                    || *code == "bad_id"
-                    || *code == "invalid_body" =>
-            {
-                StatusCode::BAD_REQUEST
-            }
+            Error::Request { fault, .. } => match fault {
+                RequestFault::Malformed => StatusCode::BAD_REQUEST,
+                RequestFault::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                RequestFault::TooSlow => StatusCode::REQUEST_TIMEOUT,
+                RequestFault::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            },
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Refused { .. } | Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Config(_)
@@ -347,7 +354,7 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
         if empty {
             Ok(NoBody)
         } else {
-            Err(ApiError::bad_request(
+            Err(ApiError::invalid(
                 "body_not_taken",
                 "this route takes no body: send none, null or {} (see /api/v1/openapi.json for what it does)",
             ))
@@ -369,8 +376,7 @@ pub fn has_media_type(headers: &axum::http::HeaderMap, media: &str) -> bool {
 }
 
 fn not_json() -> ApiError {
-    ApiError::bad_request(
-        "unsupported_media_type",
+    ApiError::request(RequestFault::NotJson, "unsupported_media_type",
         "send requests that change something with the header Content-Type: application/json (and a JSON body, or none where the route takes none)",
     )
 }
@@ -409,12 +415,14 @@ pub async fn require_declared_body(request: Request, next: axum::middleware::Nex
 /// `listener`) too slow to arrive.
 pub fn body_read_error(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::bad_request(
+        return ApiError::request(
+            RequestFault::TooLarge,
             "body_too_large",
             format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
         );
     }
-    ApiError::bad_request(
+    ApiError::request(
+        RequestFault::TooSlow,
         "body_timeout",
         "the request body did not arrive in time; send it again, whole",
     )
@@ -430,7 +438,8 @@ pub async fn refuse_oversized_body(request: Request, next: axum::middleware::Nex
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        let mut response = ApiError::bad_request(
+        let mut response = ApiError::request(
+            RequestFault::TooLarge,
             "body_too_large",
             format!("the request body is larger than {MAX_BODY_BYTES} bytes; send less"),
         )
@@ -453,15 +462,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request(
-                "malformed_json",
+            return ApiError::request(RequestFault::Malformed, "malformed_json",
                 format!("the body is not valid JSON (line {}, column {}); check quotes, commas and braces", inner.line(), inner.column()),
             );
         }
-        ApiError::bad_request("invalid_body", describe_data_error(&path, &inner.to_string()))
+        ApiError::request(RequestFault::Malformed, "invalid_body", describe_data_error(&path, &inner.to_string()))
     })?;
     de.end().map_err(|_| {
-        ApiError::bad_request(
+        ApiError::request(
+            RequestFault::Malformed,
             "malformed_json",
             "there is more after the JSON value; send one JSON object",
         )
@@ -546,7 +555,7 @@ where
                     Some((path, message)) if path_shaped(path) => (path, message),
                     _ => ("", detail),
                 };
-                ApiError::bad_request(
+                ApiError::invalid(
                     "bad_query",
                     format!(
                         "the query string does not fit this route ({}); see /api/v1/openapi.json",
@@ -691,7 +700,8 @@ pub fn path_id(what: &'static str, text: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::request(
+                RequestFault::Malformed,
                 "bad_id",
                 format!("the {what} id in the URL must be a positive whole number"),
             )

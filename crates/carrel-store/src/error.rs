@@ -40,6 +40,15 @@ pub enum Error {
     /// Input that breaks a rule of form (bad barcode, undeclared field).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// The HTTP request itself could not be read as one: not JSON, too
+    /// large, too slow, or not well formed. What is wrong is the variant's
+    /// `fault`, from which the server takes its status.
+    #[error("{message}")]
+    Request {
+        fault: RequestFault,
+        code: &'static str,
+        message: String,
+    },
     /// A circulation or policy rule refuses the operation as things stand.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
@@ -78,6 +87,22 @@ pub enum Error {
     Database(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// How an HTTP request failed to be one Carrel can read (see
+/// [`Error::Request`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFault {
+    /// Not well formed: JSON that does not parse, a body of the wrong
+    /// shape, an id in the path that is not one.
+    Malformed,
+    /// Larger than the API takes.
+    TooLarge,
+    /// The body did not arrive in time.
+    TooSlow,
+    /// A change that does not say it is JSON (or, for the staff pages, a
+    /// form).
+    NotJson,
 }
 
 impl Error {
@@ -122,7 +147,9 @@ impl Error {
             Error::TooManyAttempts => "too_many_attempts",
             Error::MinorRecordsRefused => "minor_records_refused",
             Error::NotFound { .. } => "not_found",
-            Error::Invalid { code, .. } | Error::Refused { code, .. } => code,
+            Error::Invalid { code, .. }
+            | Error::Refused { code, .. }
+            | Error::Request { code, .. } => code,
             Error::Config(_) => "configuration",
             Error::Unavailable => "unavailable",
             Error::Busy | Error::Overloaded => "busy",

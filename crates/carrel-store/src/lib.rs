@@ -57,7 +57,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::audit::PendingEntry;
 use crate::db::{params, Conn, DatabaseUrl, EngineKind, Pool};
-pub use crate::error::Error;
+pub use crate::error::{Error, RequestFault};
 pub use crate::secrets::AuditKey;
 
 /// Where "now" comes from. Tests inject a fixed or moving clock; nothing in

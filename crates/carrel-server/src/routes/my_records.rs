@@ -63,7 +63,7 @@ fn package_format(format: Option<&str>) -> Result<PackageFormat, ApiError> {
     match format {
         None | Some("json") => Ok(PackageFormat::Json),
         Some("html") => Ok(PackageFormat::Html),
-        Some(_) => Err(ApiError::bad_request(
+        Some(_) => Err(ApiError::invalid(
             "bad_format",
             "format must be json or html",
         )),

@@ -70,7 +70,7 @@ fn month(field: &str, text: &str) -> Result<String, ApiError> {
     if ok {
         Ok(text.to_string())
     } else {
-        Err(ApiError::bad_request(
+        Err(ApiError::invalid(
             "bad_month",
             format!("{field} must be a month written YYYY-MM, for example 2026-03"),
         ))
@@ -89,7 +89,7 @@ pub async fn statistics(
     let class = RecordClass::from_name(&class)
         .filter(|c| retention::has_statistics(*c))
         .ok_or_else(|| {
-        ApiError::bad_request(
+        ApiError::invalid(
             "bad_record_class",
             "no such record class; use circulation, fines, interlibrary_loan, home_delivery, program_registration, electronic_access, mailing_list or registration",
         )
@@ -106,7 +106,7 @@ pub async fn statistics(
         .iter()
         .any(|d| !d.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
     {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::invalid(
             "bad_dimension",
             "by must list dimension names such as item, category, age, terminal, separated by commas",
         ));
