@@ -505,6 +505,7 @@ pub fn loans_of(
     grant: &Grant<Read, Circulation>,
     patron_id: i64,
 ) -> Result<Vec<LoanRecord>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let rows = tx.conn.query(
         &format!(
             "SELECT {LOAN_COLUMNS} FROM loans WHERE patron_id = ? ORDER BY checked_out_at, id"
@@ -524,6 +525,7 @@ pub fn holds_of(
     grant: &Grant<Read, Circulation>,
     patron_id: i64,
 ) -> Result<Vec<HoldRecord>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let rows = tx.conn.query(
         &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE patron_id = ? ORDER BY placed_at, id"),
         params![patron_id],

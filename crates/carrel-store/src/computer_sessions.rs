@@ -103,6 +103,7 @@ pub fn of_patron(
     grant: &Grant<Read, ElectronicAccess>,
     patron_id: i64,
 ) -> Result<Vec<ComputerSession>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let rows = tx.conn.query(
         &format!(
             "SELECT {COLUMNS} FROM computer_sessions WHERE patron_id = ? ORDER BY started_at, id"

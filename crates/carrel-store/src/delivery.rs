@@ -128,6 +128,7 @@ pub fn of_patron(
     grant: &Grant<Read, HomeDelivery>,
     patron_id: i64,
 ) -> Result<Vec<Delivery>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let ids = tx.conn.query(
         "SELECT id FROM deliveries WHERE patron_id = ? ORDER BY scheduled_on, id",
         params![patron_id],

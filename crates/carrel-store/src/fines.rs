@@ -92,6 +92,7 @@ pub fn of_patron(
     grant: &Grant<Read, Fines>,
     patron_id: i64,
 ) -> Result<Vec<FineRecord>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let rows = tx.conn.query(
         &format!("SELECT {COLUMNS} FROM fines WHERE patron_id = ? ORDER BY assessed_at, id"),
         params![patron_id],

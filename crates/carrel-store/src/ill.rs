@@ -171,6 +171,7 @@ pub fn of_patron(
     grant: &Grant<Read, InterlibraryLoan>,
     patron_id: i64,
 ) -> Result<Vec<IllRequest>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let rows = tx.conn.query(
         &format!(
             "SELECT {COLUMNS} FROM ill_requests WHERE patron_id = ? ORDER BY requested_at, id"

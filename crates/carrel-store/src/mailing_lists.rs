@@ -188,6 +188,7 @@ pub fn of_patron(
     grant: &Grant<Read, MailingList>,
     patron_id: i64,
 ) -> Result<Vec<Subscription>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let rows = tx.conn.query(
         "SELECT id, list_id, patron_id, subscribed_at FROM list_subscriptions WHERE patron_id = ? ORDER BY id",
         params![patron_id],

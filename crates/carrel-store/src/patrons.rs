@@ -598,6 +598,16 @@ pub fn standing(
 /// Fails with "patron not found" unless the patron exists. On PostgreSQL
 /// the row is locked for the rest of the transaction, so a purge cannot
 /// destroy the patron while a record is being linked to them.
+/// The patron exists (without a lock: for reads). A list of a patron's
+/// records answers "patron not found" for a patron who is not there,
+/// rather than an empty list that says nothing.
+pub(crate) fn must_exist(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
+    tx.conn
+        .query_opt("SELECT 1 FROM patrons WHERE id = ?", params![id])?
+        .map(|_| ())
+        .ok_or(Error::NotFound { what: "patron" })
+}
+
 pub(crate) fn require(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
     let lock = tx.conn.for_update();
     tx.conn

@@ -204,6 +204,7 @@ pub fn of_patron(
     grant: &Grant<Read, ProgramRegistration>,
     patron_id: i64,
 ) -> Result<Vec<Registration>, Error> {
+    crate::patrons::must_exist(tx, patron_id)?;
     let rows = tx.conn.query(
         "SELECT id, program_id, patron_id, registered_at FROM program_registrations WHERE patron_id = ? ORDER BY id",
         params![patron_id],

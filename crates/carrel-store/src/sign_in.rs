@@ -255,12 +255,13 @@ pub fn record_address_refused(store: &Store) -> Result<(), Error> {
 /// Ends the session a token stands for, whichever kind it is. A staff
 /// token ends that session; a patron token ends every session of that
 /// card, on every device (a patron signing out of a library computer
-/// means "sign me out", not "sign this tab out"). Signing out twice, or
-/// with a token that has expired, is not an error.
+/// means "sign me out", not "sign this tab out"). A token that opens no
+/// session (signed out already, expired, or never one) is refused as not
+/// signed in, as every route refuses it.
 pub fn sign_out(store: &Store, token: &str) -> Result<(), Error> {
     let token_sha256 = sha256_hex(token.as_bytes());
     store.transact(|tx| {
-        tx.conn.execute(
+        let staff = tx.conn.execute(
             "DELETE FROM staff_sessions WHERE token_sha256 = ?",
             params![&token_sha256],
         )?;
@@ -268,9 +269,12 @@ pub fn sign_out(store: &Store, token: &str) -> Result<(), Error> {
             "SELECT patron_id FROM patron_sessions WHERE token_sha256 = ?",
             params![&token_sha256],
         )?;
-        if let Some(row) = patron {
-            crate::patron_sessions::end_all(tx, row.int(0)?)?;
+        match patron {
+            Some(row) => crate::patron_sessions::end_all(tx, row.int(0)?),
+            // A token that opens no session (never one, or already ended)
+            // signs nothing out: said so, not "signed out".
+            None if staff == 0 => Err(Error::Unauthenticated),
+            None => Ok(()),
         }
-        Ok(())
     })
 }

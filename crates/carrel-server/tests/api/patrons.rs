@@ -232,7 +232,42 @@ async fn n2_two_desks_registering_one_card_at_once_get_201_and_409(engine: Engin
     app.finish();
 }
 
+/// A3, D6: each list of a patron's records answers 404 "patron not found"
+/// for a patron who is not there, as the patron's own record does, not
+/// an empty list that says nothing (issue 14: all eight answered 200 []).
+async fn a3_a_missing_patrons_lists_are_not_found(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let missing = patron.id + 1_000_000;
+    for list in [
+        "loans",
+        "holds",
+        "fines",
+        "ill-requests",
+        "deliveries",
+        "program-registrations",
+        "computer-sessions",
+        "subscriptions",
+    ] {
+        let (status, body) = app
+            .get(&clerk, &format!("/api/v1/patrons/{}/{list}", patron.id))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}: {body}");
+        let (status, body) = app
+            .get(&clerk, &format!("/api/v1/patrons/{missing}/{list}"))
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{list}: {body}"
+        );
+    }
+    app.finish();
+}
+
 on_both_engines!(
+    a3_a_missing_patrons_lists_are_not_found,
     n2_two_desks_registering_one_card_at_once_get_201_and_409,
     n4_registration_stores_only_declared_fields,
     c3_email_is_optional_and_removable,

@@ -476,6 +476,16 @@ async fn c2_patron_sign_out_ends_the_token(engine: Engine) {
                 !still_works(&app, &phone).await,
                 "{name} {sign_out_path}: the card's other session still works"
             );
+            // Signing out again, with a token that opens nothing now, is
+            // not "signed out" (issue 14: it answered 200 signed_out).
+            let (status, body) = app
+                .call(Some(&library_computer), "DELETE", sign_out_path, None)
+                .await;
+            assert_eq!(
+                (status, code(&body)),
+                (StatusCode::UNAUTHORIZED, "unauthenticated"),
+                "{name}: {body}"
+            );
         }
         let (status, _) = app.get(&clerk, "/api/v1/disclosures").await;
         assert_eq!(
