@@ -454,6 +454,18 @@ pub async fn refuse_oversized_body(request: Request, next: axum::middleware::Nex
     next.run(request).await
 }
 
+/// An optional body field: absent is `None`, a value is `Some`, and
+/// `null` is refused as the wrong type (the API's description types these
+/// fields as strings or integers, not as nullable). Use with
+/// `#[serde(default, deserialize_with = "crate::api::present")]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Parses JSON, turning serde's messages into ones that hold no input.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -17,9 +17,13 @@ use crate::api::{ApiError, AppState, Body, NoBody, QueryParams, Token};
 #[serde(deny_unknown_fields)]
 pub struct DocumentBody {
     kind: String,
+    #[serde(default, deserialize_with = "crate::api::present")]
     reference: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::present")]
     id_kind: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::present")]
     issuing_court: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::present")]
     jurisdiction: Option<String>,
 }
 
@@ -39,13 +43,16 @@ impl From<DocumentBody> for NewDocument {
 #[serde(deny_unknown_fields)]
 pub struct NewRequestBody {
     requester_kind: String,
+    #[serde(default, deserialize_with = "crate::api::present")]
     requester: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::present")]
     requester_patron_id: Option<i64>,
     subject_patron_id: i64,
     basis: String,
     classes: Vec<String>,
     from_date: String,
     to_date: String,
+    #[serde(default, deserialize_with = "crate::api::present")]
     reason: Option<String>,
     #[serde(default)]
     gagged: bool,
@@ -148,6 +155,7 @@ pub async fn begin_review(
 #[serde(deny_unknown_fields)]
 pub struct CounselBody {
     advice: String,
+    #[serde(default, deserialize_with = "crate::api::present")]
     note: Option<String>,
     /// What counsel confirms about the legal process
     /// (`competent_jurisdiction`, `good_cause`, `proper_form`).
@@ -179,15 +187,18 @@ pub async fn counsel_review(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
+    #[serde(default, deserialize_with = "crate::api::present")]
     note: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalBody {
+    #[serde(default, deserialize_with = "crate::api::present")]
     note: Option<String>,
     /// Why the Director approves although counsel's latest advice was to
     /// refuse; required then, and recorded.
+    #[serde(default, deserialize_with = "crate::api::present")]
     override_reason: Option<String>,
 }
 

@@ -59,8 +59,11 @@ pub async fn read(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
+    #[serde(default, deserialize_with = "crate::api::present")]
     status: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::present")]
     fees_cents: Option<i64>,
+    #[serde(default, deserialize_with = "crate::api::present")]
     fees_paid_cents: Option<i64>,
 }
 

@@ -23,7 +23,7 @@ pub struct SignIn {
     password: String,
     /// A known device's token (see `carrel_store::known_devices`); a
     /// browser sends the `carrel_device` cookie instead.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::present")]
     device: Option<String>,
 }
 

@@ -843,3 +843,66 @@ async fn a_download_in_an_unknown_format_records_no_release(engine: Engine) {
 }
 
 on_both_engines!(a_download_in_an_unknown_format_records_no_release);
+
+/// `null` where the API's description types a field as an integer or a
+/// string is refused as the wrong type, naming the field, and changes
+/// nothing (issue 14: an interlibrary loan's `fees_paid_cents: null` and
+/// a note of `null` were taken as if left out). Leaving the field out is
+/// still fine.
+async fn null_for_a_typed_field_is_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let (status, ill) = app
+        .post(
+            &clerk,
+            "/api/v1/ill-requests",
+            json!({"patron_id": patron.id, "lender": "Denver Public Library", "title": "Local history", "fees_cents": 500}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ill}");
+    let path = format!("/api/v1/ill-requests/{}", ill["id"]);
+    for body in [
+        json!({"fees_paid_cents": null}),
+        json!({"status": null}),
+        json!({"fees_cents": null, "status": "returned"}),
+    ] {
+        let (status, refused) = app
+            .call(Some(&clerk), "PATCH", &path, Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, code(&refused)),
+            (StatusCode::BAD_REQUEST, "invalid_body"),
+            "{body}: {refused}"
+        );
+        let field = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| body[*k].is_null())
+            .unwrap()
+            .clone();
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&field),
+            "{refused}"
+        );
+    }
+    let (_, unchanged) = app.get(&clerk, &path).await;
+    assert_eq!(unchanged["fees_cents"], 500, "{unchanged}");
+    assert_eq!(unchanged["status"], ill["status"], "{unchanged}");
+    let (status, changed) = app
+        .call(
+            Some(&clerk),
+            "PATCH",
+            &path,
+            Some(json!({"fees_paid_cents": 500})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    app.finish();
+}
+
+on_both_engines!(null_for_a_typed_field_is_refused);
