@@ -335,7 +335,7 @@ where
 }
 
 /// The body of a route that takes none: nothing, `null` or `{}`. Anything else is
-/// refused with 400 before the route does anything, so a request that
+/// refused (422 `body_not_taken`) before the route does anything, so a request that
 /// means something else by its body (`{"dry_run": true}` to a purge) is
 /// not carried out as if it had none.
 pub struct NoBody;

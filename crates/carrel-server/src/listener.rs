@@ -110,8 +110,9 @@ pub fn connection_limit_below(open_files: Option<u64>) -> usize {
 /// the body as it streams).
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
-/// What a connection over the limit is told before it is closed.
-const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 97\r\nConnection: close\r\n\r\n{\"error\":{\"code\":\"busy\",\"message\":\"the server has too many open connections; try again shortly\"}}";
+/// What a connection over the limit is told before it is closed, with the
+/// security headers the router gives every answer (see `routes::router`).
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 97\r\nConnection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nContent-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n\r\n{\"error\":{\"code\":\"busy\",\"message\":\"the server has too many open connections; try again shortly\"}}";
 
 /// Connections over the limit being told so at once, at most; beyond, one
 /// is closed without a word.
@@ -450,6 +451,11 @@ mod tests {
         assert_eq!(declared, body.len());
         assert!(head.starts_with("HTTP/1.1 503 "));
         serde_json::from_str::<serde_json::Value>(body).unwrap();
+        // The router's security headers, written out here by hand.
+        assert!(head.contains(&format!(
+            "Content-Security-Policy: {}",
+            crate::routes::CONTENT_SECURITY_POLICY
+        )));
     }
 
     #[test]

@@ -595,9 +595,6 @@ pub fn standing(
     standing_from(&row)
 }
 
-/// Fails with "patron not found" unless the patron exists. On PostgreSQL
-/// the row is locked for the rest of the transaction, so a purge cannot
-/// destroy the patron while a record is being linked to them.
 /// The patron exists (without a lock: for reads). A list of a patron's
 /// records answers "patron not found" for a patron who is not there,
 /// rather than an empty list that says nothing.
@@ -608,6 +605,9 @@ pub(crate) fn must_exist(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
         .ok_or(Error::NotFound { what: "patron" })
 }
 
+/// Fails with "patron not found" unless the patron exists. On PostgreSQL
+/// the row is locked for the rest of the transaction, so a purge cannot
+/// destroy the patron while a record is being linked to them.
 pub(crate) fn require(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
     let lock = tx.conn.for_update();
     tx.conn

@@ -281,27 +281,6 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
         .route_layer(axum::middleware::from_fn(crate::api::require_declared_body))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        // Nearly every answer carries personal data (JSON as much as
-        // pages), and the rest (the OpenAPI document) loses nothing by
-        // not being cached: no answer is kept by a browser or a proxy.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        // No script, font, frame or style from anywhere (DESIGN: no third
-        // parties in any page); forms post only here; no page in a frame.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::api::refuse_oversized_body))
         .layer(axum::middleware::from_fn_with_state(
@@ -323,6 +302,29 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
                     tracing::info_span!("request", method = %req.method(), route)
                 }),
         )
+        // Outermost, so that every answer the router gives, the body
+        // layers' refusals included, carries them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // Nearly every answer carries personal data (JSON as much as
+        // pages), and the rest (the OpenAPI document) loses nothing by
+        // not being cached: no answer is kept by a browser or a proxy.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        // No script, font, frame or style from anywhere (DESIGN: no third
+        // parties in any page); forms post only here; no page in a frame.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
         .with_state(state)
 }
 

@@ -20,7 +20,7 @@ pub struct PatronSignIn {
     card_barcode: String,
     pin: String,
     /// A known device's token (see `carrel_store::known_devices`).
-    #[serde(default, deserialize_with = "crate::api::present")]
+    #[serde(default)]
     device: Option<String>,
 }
 

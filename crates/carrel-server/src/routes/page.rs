@@ -55,7 +55,12 @@ pub fn failure(error: ApiError, not_allowed: &str) -> Response {
             format!("<!doctype html><title>Not allowed</title><p>{}</p>", escape(not_allowed)),
         ),
         other @ ApiError(
-            Error::Denied { .. } | Error::NotFound { .. } | Error::Invalid { .. } | Error::Refused { .. },
+            Error::Denied { .. }
+            | Error::NotFound { .. }
+            | Error::Invalid { .. }
+            | Error::Refused { .. }
+            | Error::Request { .. }
+            | Error::Conflict { .. },
         ) => {
             let message = other.0.to_string();
             let status = other.into_response().status();

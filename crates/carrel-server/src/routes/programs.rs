@@ -18,7 +18,7 @@ pub struct NewProgram {
     /// RFC 3339, for example 2026-12-01T18:00:00-06:00.
     starts_at: DateTime<FixedOffset>,
     ends_at: DateTime<FixedOffset>,
-    #[serde(default, deserialize_with = "crate::api::present")]
+    #[serde(default)]
     capacity: Option<i64>,
 }
 

@@ -23,7 +23,7 @@ pub struct SignIn {
     password: String,
     /// A known device's token (see `carrel_store::known_devices`); a
     /// browser sends the `carrel_device` cookie instead.
-    #[serde(default, deserialize_with = "crate::api::present")]
+    #[serde(default)]
     device: Option<String>,
 }
 
@@ -103,10 +103,18 @@ pub async fn sign_out(
     token: Token,
     _no_body: NoBody,
 ) -> Result<Response, ApiError> {
-    state
-        .blocking(move |store| sign_in::sign_out(store, &token.0))
-        .await?;
     let expired = carrel_cookie(SESSION_COOKIE, String::new(), "/", 0, state.secure_cookies);
+    let signed_out = state
+        .blocking(move |store| sign_in::sign_out(store, &token.0))
+        .await;
+    if let Err(error) = signed_out {
+        // A stale cookie goes all the same: it opens nothing.
+        let mut refused = error.into_response();
+        if let Ok(value) = header::HeaderValue::from_str(&expired) {
+            refused.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        return Ok(refused);
+    }
     Ok((
         [(header::SET_COOKIE, expired)],
         Json(json!({"signed_out": true})),

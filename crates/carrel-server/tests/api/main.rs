@@ -17,6 +17,7 @@ mod kept_in_secret_second_review;
 mod openapi;
 mod patrons;
 mod retention;
+mod review_14;
 mod services;
 mod sessions;
 mod sign_in;

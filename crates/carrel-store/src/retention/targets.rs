@@ -354,7 +354,13 @@ pub(crate) const TARGETS: &[Target] = &[
         before_destroy: &[
             // However the registrations were made, their ids are never
             // given again (patrons::new_patron_id).
-            "UPDATE patron_id_high_water SET last_id = (SELECT MAX(x) FROM (SELECT last_id AS x FROM patron_id_high_water WHERE id = 1 UNION ALL SELECT COALESCE(MAX(id), 0) FROM patrons WHERE id {in_step}) m) WHERE id = 1",
+            // (`last_id` read from the row being updated, as in
+            // `patrons::new_patron_id`: on PostgreSQL a subquery would read
+            // an older snapshot while a registration holds the row.)
+            "UPDATE patron_id_high_water SET last_id = CASE
+               WHEN last_id >= (SELECT COALESCE(MAX(id), 0) FROM patrons WHERE id {in_step}) THEN last_id
+               ELSE (SELECT COALESCE(MAX(id), 0) FROM patrons WHERE id {in_step}) END
+             WHERE id = 1",
             "DELETE FROM list_subscriptions WHERE patron_id {in_step}",
             "DELETE FROM patron_fields WHERE patron_id {in_step}",
             "UPDATE legal_holds SET patron_id = NULL WHERE patron_id {in_step}",
