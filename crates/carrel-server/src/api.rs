@@ -292,7 +292,13 @@ impl IntoResponse for ApiError {
             }
             "Carrel could not complete the request; nothing was changed. The operator's log has the details.".to_string()
         } else {
-            tracing::debug!(code = e.code(), "request refused");
+            if let Error::Conflict { what } = &e {
+                // Two writers at once, or a check Carrel should have made:
+                // the operator should see which index (never a value).
+                tracing::warn!(index = %what, "a unique index refused a write");
+            } else {
+                tracing::debug!(code = e.code(), "request refused");
+            }
             e.to_string()
         };
         let mut response = (
