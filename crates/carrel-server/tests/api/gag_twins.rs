@@ -122,6 +122,35 @@ pub(crate) fn differences(a: &[(String, String)], b: &[(String, String)]) -> Vec
         .collect()
 }
 
+/// Builds, under each policy, the library without the case and the
+/// library with it (`library(policy, gag)` returns what is observed), and
+/// fails listing every observation that tells them apart; `message` has
+/// two `{}`: how many, and the list.
+pub(crate) async fn alike_without_and_with_the_case<F, Fut>(message: &str, library: F)
+where
+    F: Fn(&'static str, bool) -> Fut,
+    Fut: std::future::Future<Output = Vec<(String, String)>>,
+{
+    let mut all = Vec::new();
+    for (name, policy) in POLICIES {
+        let without = library(policy, false).await;
+        let with = library(policy, true).await;
+        assert_eq!(
+            without.len(),
+            with.len(),
+            "[{name}] observations differ in number"
+        );
+        for d in differences(&without, &with) {
+            all.push(format!("[{name}] {d}"));
+        }
+    }
+    let message =
+        message
+            .replacen("{}", &all.len().to_string(), 1)
+            .replacen("{}", &all.join(""), 1);
+    assert!(all.is_empty(), "{message}");
+}
+
 fn without_ids(mut v: Value) -> String {
     // Random hold ids and timestamps are not what we compare.
     if let Some(o) = v.as_object_mut() {
@@ -274,20 +303,11 @@ async fn after_purge(engine: Engine, policy: &str, gag: bool) -> Vec<(String, St
 /// program roster and the interlibrary loan read by id still showed them,
 /// and a renewal by id answered 409 instead of 404.
 async fn l6_twin_libraries_after_a_purge_look_the_same(engine: Engine) {
-    let mut all = Vec::new();
-    for (name, policy) in POLICIES {
-        let without = after_purge(engine, policy, false).await;
-        let with = after_purge(engine, policy, true).await;
-        for d in differences(&without, &with) {
-            all.push(format!("[{name}] {d}"));
-        }
-    }
-    assert!(
-        all.is_empty(),
+    alike_without_and_with_the_case(
         "outside the circle, {} observations tell the libraries apart:{}",
-        all.len(),
-        all.join("")
-    );
+        |policy, gag| after_purge(engine, policy, gag),
+    )
+    .await;
 }
 
 /// L6: before any purge, a clerk outside the circle who cancels a
@@ -409,15 +429,10 @@ async fn later_ordinary_hold(engine: Engine, policy: &str, gag: bool) -> Vec<(St
 /// from then on everyone who sees that ordinary request counts them in the
 /// plan (`kept_in_secret_shown_to`).
 async fn l6_a_later_ordinary_hold_pins_no_record_kept_in_secret(engine: Engine) {
-    let mut all = Vec::new();
-    for (name, policy) in POLICIES {
-        let without = later_ordinary_hold(engine, policy, false).await;
-        let with = later_ordinary_hold(engine, policy, true).await;
-        for d in differences(&without, &with) {
-            all.push(format!("[{name}] {d}"));
-        }
-    }
-    assert!(all.is_empty(), "{} differences:{}", all.len(), all.join(""));
+    alike_without_and_with_the_case("{} differences:{}", |policy, gag| {
+        later_ordinary_hold(engine, policy, gag)
+    })
+    .await;
 }
 
 on_both_engines!(l6_a_later_ordinary_hold_pins_no_record_kept_in_secret);

@@ -12,7 +12,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::gag_twins::{differences, restricted_preservation, POLICIES};
+use crate::gag_twins::{alike_without_and_with_the_case, restricted_preservation};
 use crate::helpers::{code, contains, database_bytes, Engine, TestApp};
 use crate::on_both_engines;
 
@@ -33,6 +33,36 @@ async fn request_as_seen(app: &TestApp, token: &str, reference: &str) -> (String
         format!("{status} package={}", r["package"]),
         steps.join(" | "),
     )
+}
+
+/// The patron's own (ordinary) request for their program registrations,
+/// recorded at the desk and released, its package kept for download;
+/// returns its reference.
+async fn own_program_registrations_released(app: &TestApp, clerk: &str, patron: i64) -> String {
+    let (status, request) = app
+        .post(
+            clerk,
+            "/api/v1/disclosures",
+            json!({
+                "requester_kind": "patron", "subject_patron_id": patron, "basis": "own_records",
+                "classes": ["program_registration"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+                "documents": [{"kind": "photo_id", "id_kind": "driver_license"}, {"kind": "written_request"}],
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let reference = request["reference"].as_str().unwrap().to_string();
+    for step in ["review", "approval", "release"] {
+        let (status, body) = app
+            .post(
+                clerk,
+                &format!("/api/v1/disclosures/{reference}/{step}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{step}: {body}");
+    }
+    reference
 }
 
 /// A patron registered for a program; the patron's own (ordinary) request
@@ -60,29 +90,7 @@ async fn desk_cancel_after_ordinary_package(
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{registration}");
-    let (status, request) = app
-        .post(
-            &clerk,
-            "/api/v1/disclosures",
-            json!({
-                "requester_kind": "patron", "subject_patron_id": p, "basis": "own_records",
-                "classes": ["program_registration"], "from_date": "2026-01-01", "to_date": "2026-12-31",
-                "documents": [{"kind": "photo_id", "id_kind": "driver_license"}, {"kind": "written_request"}],
-            }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{request}");
-    let reference = request["reference"].as_str().unwrap().to_string();
-    for step in ["review", "approval", "release"] {
-        let (status, body) = app
-            .post(
-                &clerk,
-                &format!("/api/v1/disclosures/{reference}/{step}"),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{step}: {body}");
-    }
+    let reference = own_program_registrations_released(&app, &clerk, p).await;
     if gag {
         restricted_preservation(&app, &clerk, p, &["program_registration"]).await;
     } else {
@@ -128,20 +136,11 @@ async fn desk_cancel_after_ordinary_package(
 /// (no case) erases no package. So anyone who sees ordinary requests (the
 /// auditor, every clerk) sees the package go only in the library with the case.
 async fn l6_desk_cancellation_erases_an_ordinary_package_only_with_the_case(engine: Engine) {
-    let mut all = Vec::new();
-    for (name, policy) in POLICIES {
-        let without = desk_cancel_after_ordinary_package(engine, policy, false).await;
-        let with = desk_cancel_after_ordinary_package(engine, policy, true).await;
-        for d in differences(&without, &with) {
-            all.push(format!("[{name}] {d}"));
-        }
-    }
-    assert!(
-        all.is_empty(),
+    alike_without_and_with_the_case(
         "outside the circle, {} observations tell the libraries apart:{}",
-        all.len(),
-        all.join("")
-    );
+        |policy, gag| desk_cancel_after_ordinary_package(engine, policy, gag),
+    )
+    .await;
 }
 
 on_both_engines!(l6_desk_cancellation_erases_an_ordinary_package_only_with_the_case);
@@ -226,20 +225,11 @@ async fn second_restricted_case(
 /// package count a loan that, without B, was destroyed 60 days after its
 /// return, and A's requester receives it.
 async fn l6_a_restricted_package_holds_only_what_its_own_case_kept(engine: Engine) {
-    let mut all = Vec::new();
-    for (name, policy) in POLICIES {
-        let without = second_restricted_case(engine, policy, false).await;
-        let with = second_restricted_case(engine, policy, true).await;
-        for d in differences(&without, &with) {
-            all.push(format!("[{name}] {d}"));
-        }
-    }
-    assert!(
-        all.is_empty(),
+    alike_without_and_with_the_case(
         "outside case B's circle, {} observations tell the libraries apart:{}",
-        all.len(),
-        all.join("")
-    );
+        |policy, gag| second_restricted_case(engine, policy, gag),
+    )
+    .await;
 }
 
 on_both_engines!(l6_a_restricted_package_holds_only_what_its_own_case_kept);
@@ -518,21 +508,11 @@ async fn sweep_library(engine: Engine, policy: &str, gag: bool) -> Vec<(String, 
 /// L6: a sweep of every GET outsiders can make, in twin libraries, at three
 /// points of a restricted case's life.
 async fn l6_twin_sweep_of_every_outside_read(engine: Engine) {
-    let mut all = Vec::new();
-    for (name, policy) in POLICIES {
-        let without = sweep_library(engine, policy, false).await;
-        let with = sweep_library(engine, policy, true).await;
-        assert_eq!(without.len(), with.len());
-        for d in differences(&without, &with) {
-            all.push(format!("[{name}] {d}"));
-        }
-    }
-    assert!(
-        all.is_empty(),
+    alike_without_and_with_the_case(
         "outside the circle, {} observations tell the libraries apart:{}",
-        all.len(),
-        all.join("")
-    );
+        |policy, gag| sweep_library(engine, policy, gag),
+    )
+    .await;
 }
 
 on_both_engines!(l6_twin_sweep_of_every_outside_read);
@@ -665,29 +645,7 @@ async fn ordinary_package_after_release_of_set_aside(
         )
         .await;
     assert!(status.is_success(), "{status} {body}");
-    let (status, request) = app
-        .post(
-            &clerk,
-            "/api/v1/disclosures",
-            json!({
-                "requester_kind": "patron", "subject_patron_id": p, "basis": "own_records",
-                "classes": ["program_registration"], "from_date": "2026-01-01", "to_date": "2026-12-31",
-                "documents": [{"kind": "photo_id", "id_kind": "driver_license"}, {"kind": "written_request"}],
-            }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{request}");
-    let reference = request["reference"].as_str().unwrap().to_string();
-    for step in ["review", "approval", "release"] {
-        let (status, body) = app
-            .post(
-                &clerk,
-                &format!("/api/v1/disclosures/{reference}/{step}"),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{step}: {body}");
-    }
+    let reference = own_program_registrations_released(&app, &clerk, p).await;
     app.advance(Duration::days(100));
     let summary = app.purge().await;
     let mut seen = vec![("purge summary".to_string(), summary["targets"].to_string())];
@@ -714,20 +672,11 @@ async fn ordinary_package_after_release_of_set_aside(
 /// released after the record was set aside (so not holding it) goes, with
 /// a `package_erased` step, only in the library that had the case.
 async fn l6_the_end_of_a_restricted_hold_erases_no_ordinary_package(engine: Engine) {
-    let mut all = Vec::new();
-    for (name, policy) in POLICIES {
-        let without = ordinary_package_after_release_of_set_aside(engine, policy, false).await;
-        let with = ordinary_package_after_release_of_set_aside(engine, policy, true).await;
-        for d in differences(&without, &with) {
-            all.push(format!("[{name}] {d}"));
-        }
-    }
-    assert!(
-        all.is_empty(),
+    alike_without_and_with_the_case(
         "outside the circle, {} observations tell the libraries apart:{}",
-        all.len(),
-        all.join("")
-    );
+        |policy, gag| ordinary_package_after_release_of_set_aside(engine, policy, gag),
+    )
+    .await;
 }
 
 on_both_engines!(l6_the_end_of_a_restricted_hold_erases_no_ordinary_package);
