@@ -228,6 +228,7 @@ impl LibraryArgs {
 const DEFAULT_DATABASE: &str = "sqlite:carrel.db";
 const DEMO_DATABASE: &str = "sqlite:carrel-demo.db";
 
+#[allow(unsafe_code)] // libc: umask, signal dispositions, mallopt (each below)
 fn main() -> ExitCode {
     // Every file Carrel creates (the database, its WAL and shared memory,
     // the audit key and anchors) holds personal data or guards it: readable

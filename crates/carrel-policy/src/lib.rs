@@ -11,6 +11,8 @@
 //! It is not where access is *enforced*: that is the gate in `carrel-store`,
 //! which calls [`Policy::decide`] and records the outcome.
 
+#![forbid(unsafe_code)]
+
 pub mod decide;
 pub mod disclosure;
 pub mod lawful;

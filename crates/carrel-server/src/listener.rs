@@ -86,6 +86,7 @@ fn sign_in_turns() -> usize {
 }
 
 /// The process's open-file limit (soft), if it can be read.
+#[allow(unsafe_code)]
 pub fn open_file_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

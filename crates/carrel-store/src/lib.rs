@@ -23,6 +23,8 @@
 //! Every operation runs inside [`Store::transact`]: one transaction, with
 //! its audit entries, all or nothing.
 
+#![forbid(unsafe_code)]
+
 pub mod attempts;
 pub mod audit;
 pub mod circulation;

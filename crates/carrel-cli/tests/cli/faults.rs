@@ -91,6 +91,7 @@ impl Drop for Server {
 }
 
 /// SIGTERM, as a service manager stops a server.
+#[allow(unsafe_code)]
 fn terminate(child: &Child) {
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: kill only sends a signal to the process we started.

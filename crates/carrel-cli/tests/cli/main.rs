@@ -177,6 +177,7 @@ fn d7_audit_verify_reports_intact_then_names_the_tampered_entry() {
 /// bind mount in a namespace of its own (`unshare`), which holds even for
 /// root; failing that, for a user other than root, by permissions (folder
 /// 555, files 444), which root would ignore.
+#[allow(unsafe_code)] // libc::geteuid, below
 fn carrel_in_read_only(dir: &Path, args: &[&str]) -> Output {
     let mount = "mount --bind \"$1\" \"$1\" && mount -o remount,ro,bind \"$1\"";
     let probe = Command::new("unshare")
