@@ -356,6 +356,102 @@ impl fmt::Display for Step {
     }
 }
 
+/// Where a request stands in its life. The life is one table,
+/// [`Step::from_states`]: the store checks a step against it, and the
+/// staff pages offer only the steps it allows.
+///
+/// ```text
+/// received ──begin_review──▶ under_review ──approve──▶ approved ──release──▶ released
+///    │                          │  └──exigent_release──────────────────────▶ released
+///    └──────────refuse──────────┴──────────refuse──────── approved ──refuse──▶ refused
+/// received, under_review, refused, released ──close──▶ closed
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RequestState {
+    Received,
+    UnderReview,
+    Approved,
+    Refused,
+    Released,
+    Closed,
+}
+
+impl RequestState {
+    pub const ALL: [RequestState; 6] = [
+        RequestState::Received,
+        RequestState::UnderReview,
+        RequestState::Approved,
+        RequestState::Refused,
+        RequestState::Released,
+        RequestState::Closed,
+    ];
+
+    /// As stored and as the API shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestState::Received => "received",
+            RequestState::UnderReview => "under_review",
+            RequestState::Approved => "approved",
+            RequestState::Refused => "refused",
+            RequestState::Released => "released",
+            RequestState::Closed => "closed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RequestState> {
+        RequestState::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether records may still be preserved (legal holds placed) for a
+    /// request in this state: before a decision, while they may yet be
+    /// released.
+    pub fn may_preserve(self) -> bool {
+        matches!(self, RequestState::Received | RequestState::UnderReview)
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name().replace('_', " "))
+    }
+}
+
+impl Step {
+    /// The states a request may be in for this step (none for `Record`,
+    /// which makes the request).
+    pub fn from_states(self) -> &'static [RequestState] {
+        use RequestState::*;
+        match self {
+            Step::Record => &[],
+            Step::AttachDocument => &[Received, UnderReview, Approved, Released],
+            Step::BeginReview => &[Received],
+            Step::CounselReview | Step::Approve | Step::ExigentRelease => &[UnderReview],
+            Step::Refuse => &[Received, UnderReview, Approved],
+            Step::Release => &[Approved],
+            Step::Close => &[Received, UnderReview, Refused, Released],
+        }
+    }
+
+    /// Whether this step may be taken from `state`.
+    pub fn allowed_from(self, state: RequestState) -> bool {
+        self.from_states().contains(&state)
+    }
+
+    /// The state the step leaves the request in (counsel's review and a
+    /// document leave it where it was).
+    pub fn leads_to(self, from: RequestState) -> RequestState {
+        match self {
+            Step::Record => RequestState::Received,
+            Step::AttachDocument | Step::CounselReview => from,
+            Step::BeginReview => RequestState::UnderReview,
+            Step::Approve => RequestState::Approved,
+            Step::Refuse => RequestState::Refused,
+            Step::Release | Step::ExigentRelease => RequestState::Released,
+            Step::Close => RequestState::Closed,
+        }
+    }
+}
+
 /// The whole `[disclosure]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisclosureRules {
@@ -459,5 +555,56 @@ mod tests {
         assert!(!rules.may("director", Step::CounselReview, &b));
         b.exigent = false;
         assert!(!rules.may("director", Step::ExigentRelease, &b));
+    }
+}
+
+#[cfg(test)]
+mod life_tests {
+    use super::{RequestState, Step};
+
+    /// L1, L3, L7: the request's life as the table says it: every path
+    /// from `received` ends in `closed`, release is reached only through
+    /// approval (or an exigent release from review), nothing leaves
+    /// `closed`, and a refused request is never released.
+    #[test]
+    fn l7_a_requests_life_is_one_table() {
+        let steps_from = |state: RequestState| -> Vec<Step> {
+            Step::ALL
+                .into_iter()
+                .filter(|s| s.allowed_from(state))
+                .collect()
+        };
+        assert!(steps_from(RequestState::Closed).is_empty());
+        let refused: Vec<Step> = steps_from(RequestState::Refused);
+        assert_eq!(refused, vec![Step::Close]);
+        for state in RequestState::ALL {
+            for step in steps_from(state) {
+                let next = step.leads_to(state);
+                if next == RequestState::Released && state != RequestState::Released {
+                    assert!(
+                        state == RequestState::Approved
+                            || (state == RequestState::UnderReview && step == Step::ExigentRelease),
+                        "{step} releases from {state}"
+                    );
+                }
+            }
+        }
+        // Every state is reachable from `received`, and `closed` from every state but itself.
+        let mut reached = vec![RequestState::Received];
+        let mut frontier = vec![RequestState::Received];
+        while let Some(state) = frontier.pop() {
+            for step in steps_from(state) {
+                let next = step.leads_to(state);
+                if !reached.contains(&next) {
+                    reached.push(next);
+                    frontier.push(next);
+                }
+            }
+        }
+        assert_eq!(reached.len(), RequestState::ALL.len(), "{reached:?}");
+        for state in RequestState::ALL {
+            assert_eq!(RequestState::from_name(state.name()), Some(state));
+        }
+        assert!(RequestState::Received.may_preserve() && !RequestState::Approved.may_preserve());
     }
 }

@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use carrel_policy::disclosure::CounselFinding;
+use carrel_policy::disclosure::{CounselFinding, RequestState, Step};
 use carrel_store::disclosures::{
     self, alerts, DisclosureRequest, NewDocument, Queue, QueueFilter, ADVICE, ID_KINDS, STATES,
 };
@@ -284,46 +284,55 @@ fn render_request(
         form_token,
     };
     let note = "<input name=\"note\" placeholder=\"note (optional)\">";
-    match r.state.as_str() {
-        "received" => out.push_str(&form(to, "review", "Take up for review", "")),
-        "under_review" => {
-            let confirms: String = CounselFinding::ALL
-                .iter()
-                .map(|f| {
-                    format!(
-                        "<label><input type=\"checkbox\" name=\"confirm_{}\"> {}</label><br>",
-                        f.name(),
-                        f.describe()
-                    )
-                })
-                .collect();
-            let advice: String = ADVICE
-                .iter()
-                .map(|a| format!("<option value=\"{a}\">{}</option>", a.replace('_', " ")))
-                .collect();
-            out.push_str(&form(
-                to,
-                "counsel-review",
-                "Record counsel's review",
-                &format!("<select name=\"advice\" aria-label=\"counsel's advice\">{advice}</select><fieldset><legend>Counsel confirms (to advise release)</legend>{confirms}</fieldset>{note}"),
-            ));
-            out.push_str(&form(
-                to,
-                "approval",
-                "Approve",
-                &format!("{note}<input name=\"override_reason\" aria-label=\"reason to approve against counsel's advice\" placeholder=\"only if counsel advised refusal: why approve\">"),
-            ));
-            out.push_str(&form(
-                to,
-                "exigent-release",
-                "Release now (exigent threat)",
-                note,
-            ));
-        }
-        "approved" => out.push_str(&form(to, "release", "Release records", "")),
-        _ => {}
+    // Offered as the request's life allows (the store's own table,
+    // `Step::from_states`); the store still refuses what a role may not do.
+    let state = RequestState::from_name(&r.state);
+    let may = |step: Step| state.is_some_and(|state| step.allowed_from(state));
+    if may(Step::BeginReview) {
+        out.push_str(&form(to, "review", "Take up for review", ""));
     }
-    if matches!(r.state.as_str(), "received" | "under_review" | "approved") {
+    if may(Step::CounselReview) {
+        let confirms: String = CounselFinding::ALL
+            .iter()
+            .map(|f| {
+                format!(
+                    "<label><input type=\"checkbox\" name=\"confirm_{}\"> {}</label><br>",
+                    f.name(),
+                    f.describe()
+                )
+            })
+            .collect();
+        let advice: String = ADVICE
+            .iter()
+            .map(|a| format!("<option value=\"{a}\">{}</option>", a.replace('_', " ")))
+            .collect();
+        out.push_str(&form(
+            to,
+            "counsel-review",
+            "Record counsel's review",
+            &format!("<select name=\"advice\" aria-label=\"counsel's advice\">{advice}</select><fieldset><legend>Counsel confirms (to advise release)</legend>{confirms}</fieldset>{note}"),
+        ));
+    }
+    if may(Step::Approve) {
+        out.push_str(&form(
+            to,
+            "approval",
+            "Approve",
+            &format!("{note}<input name=\"override_reason\" aria-label=\"reason to approve against counsel's advice\" placeholder=\"only if counsel advised refusal: why approve\">"),
+        ));
+    }
+    if may(Step::ExigentRelease) {
+        out.push_str(&form(
+            to,
+            "exigent-release",
+            "Release now (exigent threat)",
+            note,
+        ));
+    }
+    if may(Step::Release) {
+        out.push_str(&form(to, "release", "Release records", ""));
+    }
+    if may(Step::Refuse) {
         out.push_str(&form(
             to,
             "refusal",
@@ -331,7 +340,7 @@ fn render_request(
             "<input name=\"reason\" required placeholder=\"reason\">",
         ));
     }
-    if matches!(r.state.as_str(), "received" | "under_review") {
+    if state.is_some_and(RequestState::may_preserve) {
         out.push_str(&form(
             to,
             "preservation",
@@ -339,13 +348,10 @@ fn render_request(
             "",
         ));
     }
-    if matches!(
-        r.state.as_str(),
-        "received" | "under_review" | "refused" | "released"
-    ) {
+    if may(Step::Close) {
         out.push_str(&form(to, "closure", "Close", note));
     }
-    if r.state != "closed" && r.state != "refused" {
+    if may(Step::AttachDocument) {
         let kinds: String = carrel_policy::disclosure::DocumentKind::ALL
             .iter()
             .filter(|k| **k != carrel_policy::disclosure::DocumentKind::CardAndPin)

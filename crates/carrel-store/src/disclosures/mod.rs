@@ -36,7 +36,7 @@ pub(crate) mod visibility;
 use std::collections::{BTreeMap, BTreeSet};
 
 use carrel_policy::disclosure::{
-    describe_group, Basis, CounselFinding, DocumentKind, RequesterKind, Step,
+    describe_group, Basis, CounselFinding, DocumentKind, RequestState, RequesterKind, Step,
 };
 use carrel_policy::lawful::{self, Release, ReleaseFacts, Subject, Unlawful};
 use carrel_policy::RecordClass;
@@ -938,28 +938,36 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Que
 
 /// Finds a visible request, asks the gate for the step, and checks the
 /// request is in one of `states`.
+/// Finds the request, authorizes `step` on it, and checks the request's
+/// life allows the step now ([`Step::from_states`], the one table the
+/// staff pages follow too).
 fn begin(
     tx: &mut Tx<'_>,
     actor: &Actor,
     reference: &str,
     step: Step,
-    states: &[&str],
 ) -> Result<(Stored, Basis, DisclosureGrant), Error> {
     let stored = find_visible(tx, actor, reference)?;
     let grant = authorize_disclosure(tx, actor, step, &stored.basis, Some(&stored.reference))?;
     let basis = basis_of(tx, &stored.basis)?;
-    if !states.contains(&stored.state.as_str()) {
+    let state = state_of(&stored)?;
+    if !step.allowed_from(state) {
+        let allowed: Vec<String> = step.from_states().iter().map(|s| s.to_string()).collect();
         return Err(Error::refused(
             "wrong_state",
             format!(
-                "request {} is {}; to {step} it must be {}",
+                "request {} is {state}; to {step} it must be {}",
                 stored.reference,
-                stored.state.replace('_', " "),
-                states.join(" or ").replace('_', " ")
+                allowed.join(" or ")
             ),
         ));
     }
     Ok((stored, basis, grant))
+}
+
+fn state_of(stored: &Stored) -> Result<RequestState, Error> {
+    RequestState::from_name(&stored.state)
+        .ok_or_else(|| Error::internal("a stored disclosure request has an unknown state"))
 }
 
 fn set_state(tx: &mut Tx<'_>, id: i64, state: &str) -> Result<(), Error> {
@@ -986,7 +994,7 @@ pub fn begin_review(
     actor: &Actor,
     reference: &str,
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, basis, grant) = begin(tx, actor, reference, Step::BeginReview, &["received"])?;
+    let (stored, basis, grant) = begin(tx, actor, reference, Step::BeginReview)?;
     set_state(tx, stored.id, "under_review")?;
     let outcome = basis.counsel_review.then_some("with legal counsel");
     add_step(
@@ -1011,8 +1019,7 @@ pub fn counsel_review(
     note: Option<&str>,
     confirms: &[String],
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, basis, grant) =
-        begin(tx, actor, reference, Step::CounselReview, &["under_review"])?;
+    let (stored, basis, grant) = begin(tx, actor, reference, Step::CounselReview)?;
     if !ADVICE.contains(&advice) {
         return Err(Error::invalid(
             "bad_advice",
@@ -1242,7 +1249,7 @@ pub fn approve(
     note: Option<&str>,
     override_reason: Option<&str>,
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, basis, grant) = begin(tx, actor, reference, Step::Approve, &["under_review"])?;
+    let (stored, basis, grant) = begin(tx, actor, reference, Step::Approve)?;
     require_counsel(tx, &stored, &basis, None)?;
     let advice = if basis.counsel_review {
         counsel_advice(tx, stored.id)?
@@ -1304,13 +1311,7 @@ pub fn refuse(
     reference: &str,
     reason: &str,
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, _, grant) = begin(
-        tx,
-        actor,
-        reference,
-        Step::Refuse,
-        &["received", "under_review", "approved"],
-    )?;
+    let (stored, _, grant) = begin(tx, actor, reference, Step::Refuse)?;
     let reason = validate::text("reason", reason, 2000)?;
     set_state(tx, stored.id, "refused")?;
     add_step(
@@ -1415,11 +1416,11 @@ fn release_as(
     release: Release,
     note: Option<&str>,
 ) -> Result<(DisclosureRequest, Package), Error> {
-    let (step, from) = match release {
-        Release::Ordinary => (Step::Release, "approved"),
-        Release::Exigent => (Step::ExigentRelease, "under_review"),
+    let step = match release {
+        Release::Ordinary => Step::Release,
+        Release::Exigent => Step::ExigentRelease,
     };
-    let (stored, basis, grant) = begin(tx, actor, reference, step, &[from])?;
+    let (stored, basis, grant) = begin(tx, actor, reference, step)?;
     if release == Release::Exigent {
         require_counsel(tx, &stored, &basis, Some("exigent_release"))?;
     }
@@ -1481,13 +1482,7 @@ pub fn attach_document(
     reference: &str,
     document: NewDocument,
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, basis, grant) = begin(
-        tx,
-        actor,
-        reference,
-        Step::AttachDocument,
-        &["received", "under_review", "approved", "released"],
-    )?;
+    let (stored, basis, grant) = begin(tx, actor, reference, Step::AttachDocument)?;
     let parsed = parse_document(&document, true)?;
     if parsed.kind.carries_gag_order() && !stored.gagged {
         return Err(Error::invalid(
@@ -1539,13 +1534,7 @@ pub fn close(
     reference: &str,
     note: Option<&str>,
 ) -> Result<DisclosureRequest, Error> {
-    let (stored, _, grant) = begin(
-        tx,
-        actor,
-        reference,
-        Step::Close,
-        &["received", "under_review", "refused", "released"],
-    )?;
+    let (stored, _, grant) = begin(tx, actor, reference, Step::Close)?;
     if let Some(due) = stored.document_due_at {
         let zone = tx.policy().library.time_zone;
         let due = chrono::DateTime::from_timestamp(due, 0)
@@ -1588,7 +1577,7 @@ pub fn preserve(
 ) -> Result<DisclosureRequest, Error> {
     let stored = find_visible(tx, actor, reference)?;
     let hold_grant = authorize_legal_hold(tx, actor)?;
-    if !matches!(stored.state.as_str(), "received" | "under_review") {
+    if !state_of(&stored)?.may_preserve() {
         return Err(Error::refused(
             "wrong_state",
             format!("request {} is {}; records are preserved while a request is received or under review", stored.reference, stored.state.replace('_', " ")),
