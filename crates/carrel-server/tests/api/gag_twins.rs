@@ -425,9 +425,9 @@ async fn later_ordinary_hold(engine: Engine, policy: &str, gag: bool) -> Vec<(St
 }
 
 /// L6: a hold placed later, for an ordinary request, pins records kept in
-/// secret (`legal_holds::place` does not leave out `kept_in_secret`), and
-/// from then on everyone who sees that ordinary request counts them in the
-/// plan (`kept_in_secret_shown_to`).
+/// secret, and from then on everyone who sees that ordinary request counted
+/// them in the plan. (Records kept in secret have since left their
+/// tables, so no later hold can pin them.)
 async fn l6_a_later_ordinary_hold_pins_no_record_kept_in_secret(engine: Engine) {
     alike_without_and_with_the_case("{} differences:{}", |policy, gag| {
         later_ordinary_hold(engine, policy, gag)

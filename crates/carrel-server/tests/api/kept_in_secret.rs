@@ -130,11 +130,11 @@ async fn desk_cancel_after_ordinary_package(
 }
 
 /// L6: a desk cancellation of a record only a restricted hold pins sets it
-/// aside, and setting aside erases the packages of ORDINARY requests that
-/// hold it (`set_aside` -> `erase_packages_holding(.., Requests::Ordinary)`)
-/// with a `package_erased` step on their timeline. A plain desk deletion
-/// (no case) erases no package. So anyone who sees ordinary requests (the
-/// auditor, every clerk) sees the package go only in the library with the case.
+/// aside, and setting aside erased the ordinary packages that held it, with
+/// a `package_erased` step on their timeline, while a plain desk deletion
+/// (no case) erased none: anyone who sees ordinary requests (the auditor,
+/// every clerk) saw the package go only in the library with the case. Now
+/// both erase it (D1).
 async fn l6_desk_cancellation_erases_an_ordinary_package_only_with_the_case(engine: Engine) {
     alike_without_and_with_the_case(
         "outside the circle, {} observations tell the libraries apart:{}",

@@ -206,13 +206,13 @@ async fn twins_of_another_restricted_package(engine: Engine, desk: bool) {
     .await;
 }
 
-/// L6, D1/D2: a record set aside for restricted case A erases only the
-/// packages of ORDINARY requests (`kept_in_secret::set_aside` ->
-/// `erase_packages_holding(.., Requests::Ordinary)`). Restricted case B's
-/// released package (B's holds keep nothing) still holds a copy of the
-/// cancelled registration, downloadable, with no `package_erased` step;
-/// without A the desk deletion erases it. B's taker tells the libraries
-/// apart, and B's requester can still receive a record destroyed for B.
+/// L6, D1/D2: a record set aside for restricted case A must erase every
+/// package that copied it but A's own, as its deletion would. It erased
+/// only ordinary requests' packages: restricted case B's released package
+/// (B's holds keep nothing) still held a copy of the cancelled
+/// registration, downloadable, with no `package_erased` step, while
+/// without A the desk deletion erased it. B's taker told the libraries
+/// apart, and B's requester could still receive a record destroyed for B.
 async fn l6_a_desk_cancellation_set_aside_for_one_case_erases_another_cases_package(
     engine: Engine,
 ) {
