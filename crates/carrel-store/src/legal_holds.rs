@@ -178,7 +178,7 @@ pub fn place(
     crate::retention::exclude_concurrent_purge(tx)?;
     let mut pinned = 0;
     for target in targets::of_class(class) {
-        let patron_column = crate::retention::kept_in_secret::patron_column(target);
+        let patron_column = target.patron_column();
         pinned += tx.conn.execute(
             &format!(
                 "INSERT INTO legal_hold_records (record_kind, record_id, hold_id)

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
-use crate::db::{params, Value};
+use crate::db::params;
 use crate::disclosures::SUBJECT_OF_R;
 use crate::error::Error;
 use crate::gate::DisclosureGrant;
@@ -116,13 +116,7 @@ pub(crate) fn build(
             let mut found = Vec::with_capacity(rows.len());
             for row in rows {
                 let id = row.int(0)?;
-                let record: Map<String, Json> = target
-                    .export
-                    .iter()
-                    .zip(&row.0[1..])
-                    .map(|((name, _), value)| ((*name).to_string(), json_of(value)))
-                    .collect();
-                found.push((id, record));
+                found.push((id, target.facts(&row.0[1..])));
             }
             // Records set aside in secret for a restricted request go only
             // into that circle's packages (L6).
@@ -166,14 +160,6 @@ pub(crate) fn build(
         html,
         records: total,
     })
-}
-
-fn json_of(value: &Value) -> Json {
-    match value {
-        Value::Null => Json::Null,
-        Value::Int(n) => json!(n),
-        Value::Text(text) => json!(text),
-    }
 }
 
 /// A record as the package shows it: times (`..._at`, Unix seconds) in

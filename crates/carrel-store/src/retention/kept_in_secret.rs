@@ -25,7 +25,7 @@ use carrel_policy::Disposal;
 use serde_json::{Map, Value as Json};
 
 use super::targets::{Target, TARGETS};
-use crate::db::{params, Conn, Value};
+use crate::db::{params, Conn};
 use crate::disclosures::package;
 use crate::disclosures::visibility::Viewer;
 use crate::error::Error;
@@ -52,15 +52,6 @@ impl Why {
             Why::WithTheRegistration => "the patron's registration was destroyed",
             Why::CancelledAtTheDesk => "cancelled at the desk on the patron's word",
         }
-    }
-}
-
-/// SQL naming a record's patron, for a target's table `t`.
-pub(crate) fn patron_column(target: &Target) -> &'static str {
-    if target.table == "patrons" {
-        "t.id"
-    } else {
-        "t.patron_id"
     }
 }
 
@@ -94,7 +85,7 @@ pub(crate) fn move_out(
     let rows = conn.query(
         &format!(
             "SELECT t.id, {patron}, {occurred}{facts} FROM {table} t WHERE t.id {ids}",
-            patron = patron_column(target),
+            patron = target.patron_column(),
             occurred = target.occurred,
             table = target.table,
         ),
@@ -110,12 +101,7 @@ pub(crate) fn move_out(
                 _ => Map::new(),
             }
         } else {
-            target
-                .export
-                .iter()
-                .zip(&row.0[3..])
-                .map(|((name, _), value)| ((*name).to_string(), json_of(value)))
-                .collect::<Facts>()
+            target.facts(&row.0[3..])
         };
         facts.insert("set_aside_because".into(), why.words().into());
         facts.insert("set_aside_at".into(), at.into());
@@ -127,25 +113,8 @@ pub(crate) fn move_out(
             params![target.kind, id, row.opt_int(1)?, row.opt_int(2)?, &record],
         )?;
     }
-    for statement in target.before_destroy {
-        conn.batch(&statement.replace("{in_step}", ids))?;
-    }
-    match disposal {
-        Disposal::Delete => conn.batch(&format!("DELETE FROM {} WHERE id {ids}", target.table))?,
-        Disposal::Anonymise => conn.batch(&format!(
-            "UPDATE {} SET patron_id = NULL WHERE id {ids}",
-            target.table
-        ))?,
-    }
+    target.dispose(conn, disposal, ids)?;
     Ok(rows.len())
-}
-
-fn json_of(value: &Value) -> Json {
-    match value {
-        Value::Null => Json::Null,
-        Value::Int(n) => Json::from(*n),
-        Value::Text(text) => Json::from(text.as_str()),
-    }
 }
 
 /// Sets aside the records of `target` that `ids` picks (see [`move_out`]),
@@ -175,16 +144,17 @@ pub(crate) fn set_aside(
         tx,
         target.class,
         &format!("{} t WHERE t.id {ids}", target.table),
-        patron_column(target),
+        target.patron_column(),
         Some(&keeping),
     )?;
     move_out(&mut tx.conn, target, disposal, ids, (why, now))
 }
 
 /// Drops the pins of ended holds on the records of `kind` that `ids`
-/// picks: a record going (destroyed or set aside) leaves no pin of an
-/// ended hold to point at it, whether a case keeps it or not.
-fn drop_ended_pins(tx: &mut Tx<'_>, kind: &str, ids: &str) -> Result<(), Error> {
+/// picks (SQL after `record_id`; `IS NOT NULL` for all of them): a record
+/// going (destroyed or set aside) leaves no pin of an ended hold to point
+/// at it, whether a case keeps it or not.
+pub(crate) fn drop_ended_pins(tx: &mut Tx<'_>, kind: &str, ids: &str) -> Result<(), Error> {
     tx.conn.execute(
         &format!(
             "DELETE FROM legal_hold_records WHERE record_kind = ? AND record_id {ids}
@@ -283,13 +253,10 @@ pub(crate) fn delete_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<boo
                     tx,
                     target.class,
                     &format!("{} t WHERE t.id {this}", target.table),
-                    patron_column(target),
+                    target.patron_column(),
                     None,
                 )?;
-                tx.conn.execute(
-                    &format!("DELETE FROM {} WHERE id = ?", target.table),
-                    params![id],
-                )?;
+                target.dispose(&mut tx.conn, Disposal::Delete, &this)?;
             }
             exists
         }

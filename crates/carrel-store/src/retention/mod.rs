@@ -317,18 +317,6 @@ fn held_by_sql(target: &Target, hidden: &str) -> String {
     )
 }
 
-/// Removes the pins of holds no longer in force, so no pin outlives its
-/// hold to point at a destroyed record (or at a new record that reuses
-/// its id). Once per target per purge, instead of once per batch.
-fn unpin_ended_holds(tx: &mut Tx<'_>, target: &Target) -> Result<(), Error> {
-    tx.conn.execute(
-        "DELETE FROM legal_hold_records WHERE record_kind = ? AND hold_id IN
-           (SELECT id FROM legal_holds WHERE released_at IS NOT NULL OR expires_at <= ?)",
-        params![target.kind, tx.now().timestamp()],
-    )?;
-    Ok(())
-}
-
 /// SQL true for rows this rule still governs: all of them when they are
 /// deleted, only those still linked to a patron when they are anonymised.
 fn governed_sql(rule: &RetentionRule) -> &'static str {
@@ -812,7 +800,9 @@ pub fn purge(
             let (released, set_aside, walk, (lowest, highest)) = store.transact(|tx| {
                 claim_run(tx, run_id)?;
                 let released = kept_in_secret::destroy_released(tx, target)?;
-                unpin_ended_holds(tx, target)?;
+                // No pin outlives its hold to point at a destroyed record;
+                // once per target per purge, instead of once per batch.
+                kept_in_secret::drop_ended_pins(tx, target.kind, "IS NOT NULL")?;
                 let set_aside = set_aside_in_secret(tx, run_id, rule, target)?;
                 let (walk, ids) = walk_for(tx, rule, target)?;
                 Ok((released, set_aside, walk, ids))
@@ -1162,7 +1152,7 @@ fn destroy_step(
         tx,
         target.class,
         &format!("{} t WHERE t.id {in_step}", target.table),
-        kept_in_secret::patron_column(target),
+        target.patron_column(),
         None,
     )?;
     // A subscription only a restricted case's hold pins is not deleted
@@ -1170,18 +1160,7 @@ fn destroy_step(
     if target.table == "patrons" {
         kept_in_secret::set_aside_subscriptions_of(tx, in_step)?;
     }
-    for statement in target.before_destroy {
-        tx.conn.batch(&statement.replace("{in_step}", in_step))?;
-    }
-    match rule.disposal {
-        Disposal::Delete => tx
-            .conn
-            .batch(&format!("DELETE FROM {} WHERE id {in_step}", target.table))?,
-        Disposal::Anonymise => tx.conn.batch(&format!(
-            "UPDATE {} SET patron_id = NULL WHERE id {in_step}",
-            target.table
-        ))?,
-    }
+    target.dispose(&mut tx.conn, rule.disposal, in_step)?;
     tx.conn.execute(
         "INSERT INTO purge_progress (run_id, target, part, destroyed) VALUES (?, ?, ?, ?)
          ON CONFLICT (run_id, target, part) DO UPDATE SET destroyed = purge_progress.destroyed + excluded.destroyed",

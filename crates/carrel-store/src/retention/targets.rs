@@ -4,7 +4,11 @@
 //! unlinked before it goes. Adding a record class means adding a target
 //! here; the engine in `mod.rs` is the same for all.
 
-use carrel_policy::RecordClass;
+use carrel_policy::{Disposal, RecordClass};
+use serde_json::{Map, Value as Json};
+
+use crate::db::{Conn, Value};
+use crate::error::Error;
 
 /// How a target's clock event is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +84,57 @@ pub(crate) struct Target {
     /// never another patron's data. Empty for registrations, which the
     /// package takes whole from `patrons`.
     pub export: &'static [(&'static str, &'static str)],
+}
+
+impl Target {
+    /// SQL naming a record's patron, for the target's table `t`.
+    pub(crate) fn patron_column(&self) -> &'static str {
+        if self.table == "patrons" {
+            "t.id"
+        } else {
+            "t.patron_id"
+        }
+    }
+
+    /// A record's facts as a disclosure package shows them, by name, from
+    /// the values of its `export` columns (in that order).
+    pub(crate) fn facts(&self, values: &[Value]) -> Map<String, Json> {
+        self.export
+            .iter()
+            .zip(values)
+            .map(|((name, _), value)| {
+                let value = match value {
+                    Value::Null => Json::Null,
+                    Value::Int(n) => Json::from(*n),
+                    Value::Text(text) => Json::from(text.as_str()),
+                };
+                ((*name).to_string(), value)
+            })
+            .collect()
+    }
+
+    /// Leaves the records `ids` picks (SQL after `id`, no parameters) as
+    /// `disposal` says: unlinks what points at them (`before_destroy`),
+    /// then deletes them or, for an anonymised class, unlinks their
+    /// patron. The one way a record goes, whether a purge destroys it or
+    /// sets it aside in secret.
+    pub(crate) fn dispose(
+        &self,
+        conn: &mut Conn<'_>,
+        disposal: Disposal,
+        ids: &str,
+    ) -> Result<(), Error> {
+        for statement in self.before_destroy {
+            conn.batch(&statement.replace("{in_step}", ids))?;
+        }
+        match disposal {
+            Disposal::Delete => conn.batch(&format!("DELETE FROM {} WHERE id {ids}", self.table)),
+            Disposal::Anonymise => conn.batch(&format!(
+                "UPDATE {} SET patron_id = NULL WHERE id {ids}",
+                self.table
+            )),
+        }
+    }
 }
 
 /// A loan with a fine goes no sooner than its fine. Until the fine is
