@@ -256,10 +256,13 @@ async fn sweep(
     ids: &[(&str, String)],
     seen: &mut Vec<(String, String)>,
 ) {
-    // Each library's patron and item have their own unique numbers.
+    // Each library's patron and item have their own unique numbers, and
+    // the patron's made-up name, e-mail and address one more.
+    let name_number: String = patron.name.chars().filter(char::is_ascii_digit).collect();
     let masks: Vec<String> = [&patron.barcode, &ids[0].1]
         .iter()
         .map(|b| b[b.len() - 10..].to_string())
+        .chain(std::iter::once(name_number))
         .collect();
     let start = seen.len();
     sweep_raw(app, at, patron, ids, seen).await;
@@ -268,26 +271,7 @@ async fn sweep(
             *k = k.replace(m.as_str(), "#");
             *v = v.replace(m.as_str(), "#");
         }
-        *v = without_name_numbers(v);
     }
-}
-
-/// The patron's made-up name, e-mail and address carry a number of nine
-/// digits unique to the library (`new_patron`): written as `#`.
-fn without_name_numbers(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        out.push_str(if digits.len() == 9 { "#" } else { &digits });
-        digits.clear();
-        out.push(c);
-    }
-    out.pop();
-    out
 }
 
 async fn sweep_raw(
