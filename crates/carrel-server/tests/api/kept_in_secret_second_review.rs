@@ -322,6 +322,9 @@ on_both_engines!(
 /// `l5_placing_a_hold_waits_for_a_purge_in_progress`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l5_a_desk_deletion_waits_for_a_hold_being_placed() {
+    if crate::helpers::skip_postgres() {
+        return;
+    }
     let app = TestApp::spawn(Engine::Postgres).await;
     let clerk = app.sign_in("clerk").await;
     let patron = app.new_patron(&clerk).await;

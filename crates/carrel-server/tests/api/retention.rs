@@ -1329,6 +1329,9 @@ on_both_engines!(
 /// lock; SQLite has one writer, so the two cannot overlap there at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l5_placing_a_hold_waits_for_a_purge_in_progress() {
+    if crate::helpers::skip_postgres() {
+        return;
+    }
     let app = TestApp::spawn(Engine::Postgres).await;
     let clerk = app.sign_in("clerk").await;
     let patron = app.new_patron(&clerk).await;

@@ -746,8 +746,11 @@ pub(crate) fn on_both_databases(name: &str, check: impl Fn(&DatabaseUrl)) {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 
-    let server = std::env::var("CARREL_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    // A server named by CARREL_TEST_POSTGRES, the usual one or a throwaway
+    // cluster; none (said loudly) skips the PostgreSQL half.
+    let Some(server) = carrel_test_postgres::server_url() else {
+        return;
+    };
     let schema = format!("carrel_{name}_{}", std::process::id());
     // Three connections: a purge then runs two workers (see Pool::purge_workers).
     let url = DatabaseUrl::parse(&format!("{server}?schema={schema}&pool_size=3")).unwrap();
