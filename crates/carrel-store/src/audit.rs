@@ -6,27 +6,202 @@
 //! which record (an opaque `kind:id`), for what purpose, and the decision.
 //! Never a name, title, barcode or address.
 
-use carrel_policy::RecordClass;
+use carrel_policy::disclosure::Step;
+use carrel_policy::{Action, RecordClass};
 use serde::Serialize;
+use strum::{EnumString, IntoStaticStr};
 
 use crate::db::{params, Conn, EngineKind};
 use crate::error::Error;
 use crate::gate::{AuditLog, Grant, Read};
-use crate::retention::{FLOOR_MARK, TAGGED_MARK};
+use crate::principal::{Principal, SystemTask};
 use crate::secrets::AuditKey;
 use crate::{Store, Tx};
 
-/// An entry waiting for its transaction to commit.
+/// Whether the access an entry records was allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    Granted,
+    Denied,
+}
+
+/// What an entry records was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// An action the policy decides: read, create, update, destroy,
+    /// export, disclose.
+    Policy(Action),
+    /// A step of a disclosure request.
+    Disclosure(Step),
+    /// Placing, renewing or releasing a legal hold.
+    LegalHold,
+    /// A sign-in, staff or patron.
+    SignIn,
+    /// A client address refused further guesses at a secret (C2).
+    GuessesRefused,
+    /// A staff account deactivated.
+    DeactivateAccount,
+    /// A staff member's supervisor set or cleared.
+    SetSupervisor,
+    /// Migration 10's vouch for erasures made before erasure tags.
+    VouchForErasures,
+}
+
+impl AuditAction {
+    /// The action's name in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditAction::Policy(action) => action.name(),
+            AuditAction::Disclosure(step) => step.name(),
+            AuditAction::LegalHold => LEGAL_HOLD,
+            AuditAction::SignIn => "sign_in",
+            AuditAction::GuessesRefused => "guesses_refused",
+            AuditAction::DeactivateAccount => "deactivate",
+            AuditAction::SetSupervisor => "set_supervisor",
+            AuditAction::VouchForErasures => VOUCHED_FOR_ERASURES,
+        }
+    }
+}
+
+/// What kind of record an entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditClass {
+    /// A class the policy governs.
+    Policy(RecordClass),
+    /// Staff accounts.
+    Staff,
+    /// Legal holds (the list of them).
+    LegalHold,
+    /// Disclosure requests.
+    DisclosureRequest,
+}
+
+impl AuditClass {
+    /// The class's name in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditClass::Policy(class) => class.name(),
+            AuditClass::Staff => "staff",
+            AuditClass::LegalHold => LEGAL_HOLD,
+            AuditClass::DisclosureRequest => crate::gate::DISCLOSURE_CLASS,
+        }
+    }
+}
+
+/// The audit name of legal holds, as an action and as a class (and as the
+/// purpose of their entries): preserving records for legal process is
+/// neither a read nor an ordinary update.
+const LEGAL_HOLD: &str = crate::gate::LEGAL_HOLD_ACTION;
+
+/// An entry waiting for its transaction to commit. Made only by
+/// [`PendingEntry::new`]: the gate's grants, and the few entries no grant
+/// stands behind (sign-ins, the operator's staff commands, migrations).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEntry {
-    pub(crate) at: i64,
-    pub(crate) actor: String,
-    pub(crate) action: String,
-    pub(crate) record_class: String,
-    pub(crate) record_id: Option<String>,
-    pub(crate) purpose: String,
-    pub(crate) decision: &'static str,
-    pub(crate) detail: Option<String>,
+    at: i64,
+    actor: Principal,
+    action: AuditAction,
+    class: AuditClass,
+    record_id: Option<String>,
+    purpose: String,
+    outcome: Outcome,
+    detail: Option<String>,
+    /// The log's new floor, on a retention purge's entry for the log.
+    floor: Option<Anchor>,
+}
+
+impl PendingEntry {
+    /// `actor` did (or was refused) `action` on records of `class` for
+    /// `purpose`, now by the transaction's clock.
+    pub(crate) fn new(
+        tx: &Tx<'_>,
+        actor: Principal,
+        outcome: Outcome,
+        action: AuditAction,
+        class: AuditClass,
+        purpose: impl Into<String>,
+    ) -> PendingEntry {
+        let at = tx.now().timestamp();
+        PendingEntry::at(at, actor, outcome, action, class, purpose)
+    }
+
+    /// [`PendingEntry::new`] at `at` (a migration has no transaction of the
+    /// store's, nor its clock).
+    pub(crate) fn at(
+        at: i64,
+        actor: Principal,
+        outcome: Outcome,
+        action: AuditAction,
+        class: AuditClass,
+        purpose: impl Into<String>,
+    ) -> PendingEntry {
+        PendingEntry {
+            at,
+            actor,
+            action,
+            class,
+            record_id: None,
+            purpose: purpose.into(),
+            outcome,
+            detail: None,
+            floor: None,
+        }
+    }
+
+    /// On one record (an opaque `kind:id`), or with `None` on the class.
+    pub(crate) fn on(mut self, record_id: Option<String>) -> PendingEntry {
+        self.record_id = record_id;
+        self
+    }
+
+    /// With a detail for auditors (counts, a reason's code; never personal
+    /// data).
+    pub(crate) fn saying(mut self, detail: Option<String>) -> PendingEntry {
+        self.detail = detail;
+        self
+    }
+
+    /// Recording that the log now starts after `floor` (a retention
+    /// purge's entry for the log): `verify` checks the log's floor against
+    /// the latest entry recording one.
+    pub(crate) fn moving_floor_to(mut self, floor: Anchor) -> PendingEntry {
+        self.floor = Some(floor);
+        self
+    }
+
+    /// The record the entry names, if any.
+    pub(crate) fn record_id(&self) -> Option<&str> {
+        self.record_id.as_deref()
+    }
+
+    /// The fields the chain commits to, as they are stored.
+    fn text(&self) -> EntryText<'_> {
+        EntryText {
+            at: self.at,
+            actor: self.actor.label().into(),
+            action: self.action.name(),
+            record_class: self.class.name(),
+            purpose: &self.purpose,
+            decision: self.outcome.into(),
+            detail: self.detail.as_deref(),
+            floor: self.floor.as_ref(),
+        }
+    }
+}
+
+/// An entry's fields as text, as the chain commits to them: made from a
+/// [`PendingEntry`] when it is appended and from a [`StoredEntry`] when it
+/// is verified, so both go through one [`message`].
+struct EntryText<'a> {
+    at: i64,
+    actor: std::borrow::Cow<'a, str>,
+    action: &'a str,
+    record_class: &'a str,
+    purpose: &'a str,
+    decision: &'a str,
+    detail: Option<&'a str>,
+    floor: Option<&'a Anchor>,
 }
 
 /// The bytes the MAC covers: every field, length-prefixed so no two entries
@@ -37,7 +212,12 @@ pub struct PendingEntry {
 /// record id ([`commitment`]), so the id and its salt can later be erased
 /// (when the record is destroyed) without breaking the chain; for older
 /// entries, the record id itself.
-fn message(seq: i64, prev_hash: &str, e: &PendingEntry, record: Option<&str>) -> Vec<u8> {
+///
+/// A floor (migration 18) is put after the detail, and only when there is
+/// one: entries without one encode as they always did, so older entries
+/// verify unchanged, and an entry with one is longer by whole fields, so
+/// no two entries still encode alike.
+fn message(seq: i64, prev_hash: &str, e: &EntryText<'_>, record: Option<&str>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     let mut put = |field: Option<&str>| match field {
         None => out.extend_from_slice(&u64::MAX.to_le_bytes()),
@@ -50,12 +230,16 @@ fn message(seq: i64, prev_hash: &str, e: &PendingEntry, record: Option<&str>) ->
     put(Some(prev_hash));
     put(Some(&e.at.to_string()));
     put(Some(&e.actor));
-    put(Some(&e.action));
-    put(Some(&e.record_class));
+    put(Some(e.action));
+    put(Some(e.record_class));
     put(record);
-    put(Some(&e.purpose));
+    put(Some(e.purpose));
     put(Some(e.decision));
-    put(e.detail.as_deref());
+    put(e.detail);
+    if let Some(floor) = e.floor {
+        put(Some(&floor.seq.to_string()));
+        put(Some(&floor.hash));
+    }
     out
 }
 
@@ -84,7 +268,7 @@ pub(crate) fn subjects_of(
 ) -> Vec<(String, i64)> {
     let mut subjects: Vec<(String, i64)> = Vec::new();
     for e in entries {
-        let Some((kind, id)) = e.record_id.as_deref().and_then(|r| r.split_once(':')) else {
+        let Some((kind, id)) = e.record_id().and_then(|r| r.split_once(':')) else {
             continue;
         };
         let Ok(id) = id.parse::<i64>() else {
@@ -367,19 +551,18 @@ pub(crate) fn tag_erasures_made_before_tags(
             "the audit key does not verify the audit log, so the erasures it holds cannot be tagged: point --audit-key-file at the key this database was written with (restore it from backup); `carrel audit verify` says more",
         ));
     }
-    let entry = PendingEntry {
-        at: chrono::Utc::now().timestamp(),
-        actor: "system:migration".to_string(),
-        action: VOUCHED_FOR_ERASURES.to_string(),
-        record_class: RecordClass::Audit.name().to_string(),
-        record_id: None,
-        purpose: "integrity".to_string(),
-        decision: "granted",
-        detail: Some(format!(
-            "{} record ids erased before erasure tags, up to entry {last}, tagged",
-            erased.len()
-        )),
-    };
+    let entry = PendingEntry::at(
+        chrono::Utc::now().timestamp(),
+        Principal::System(SystemTask::Migration),
+        Outcome::Granted,
+        AuditAction::VouchForErasures,
+        AuditClass::Policy(RecordClass::Audit),
+        "integrity",
+    )
+    .saying(Some(format!(
+        "{} record ids erased before erasure tags, up to entry {last}, tagged",
+        erased.len()
+    )));
     append(conn, key, &[entry], &[])
 }
 
@@ -423,32 +606,35 @@ pub(crate) fn append(
             None => (None, None),
         };
         let record = reference.as_deref().map(committed);
-        let next = key.mac(&message(seq, &hash, e, record.as_deref()));
+        let text = e.text();
+        let next = key.mac(&message(seq, &hash, &text, record.as_deref()));
         let prev = std::mem::replace(&mut hash, next.clone());
-        chained.push((seq, e, salt, reference, prev, next));
+        chained.push((seq, e, text, salt, reference, prev, next));
     }
     let last_seq = first_seq + entries.len() as i64 - 1;
-    let mut values = Vec::with_capacity(chained.len() * 13 + 2);
-    for (seq, e, salt, reference, prev, next) in &chained {
+    let mut values = Vec::with_capacity(chained.len() * 15 + 2);
+    for (seq, e, text, salt, reference, prev, next) in &chained {
         values.extend_from_slice(params![
             *seq,
-            e.at,
-            &e.actor,
-            &e.action,
-            &e.record_class,
+            text.at,
+            text.actor.as_ref(),
+            text.action,
+            text.record_class,
             &e.record_id,
             salt,
             reference,
-            &e.purpose,
-            e.decision,
-            &e.detail,
+            text.purpose,
+            text.decision,
+            text.detail,
             prev,
-            next
+            next,
+            text.floor.map(|f| f.seq),
+            text.floor.map(|f| f.hash.as_str())
         ]);
     }
-    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chained.len()].join(", ");
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chained.len()].join(", ");
     let insert = format!(
-        "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, record_salt, record_ref, purpose, decision, detail, prev_hash, hash) VALUES {rows}"
+        "INSERT INTO audit_log (seq, at, actor, action, record_class, record_id, record_salt, record_ref, purpose, decision, detail, prev_hash, hash, floor_seq, floor_hash) VALUES {rows}"
     );
     let subject_tags: Vec<String> = subjects
         .iter()
@@ -515,6 +701,10 @@ pub struct StoredEntry {
     pub purpose: String,
     pub decision: String,
     pub detail: Option<String>,
+    /// The floor a retention purge's entry recorded (migration 18 on);
+    /// read only for verification.
+    #[serde(skip)]
+    pub floor: Option<Anchor>,
 }
 
 /// What `carrel audit verify` found.
@@ -793,22 +983,48 @@ pub fn is_empty(store: &Store) -> Result<bool, Error> {
 /// The detail of a retention purge's own entry for the audit log, if
 /// `entry` is one.
 fn audit_purge_detail(entry: &StoredEntry) -> Option<&str> {
-    if entry.actor != "system:retention" || entry.record_class != RecordClass::Audit.name() {
+    let by_retention =
+        Principal::from_label(&entry.actor) == Some(Principal::System(SystemTask::Retention));
+    if !by_retention || entry.record_class != RecordClass::Audit.name() {
         return None;
     }
     entry.detail.as_deref()
 }
 
-/// Whether `entry` is a retention purge's saying its erasures carry tags.
+/// Whether `entry` is a retention purge's, saying its erasures carry
+/// tags: every purge entry that records its floor in columns (migration
+/// 18 on) does; an older one said so in its text.
 fn says_erasures_tagged(entry: &StoredEntry) -> bool {
-    audit_purge_detail(entry).is_some_and(|detail| detail.contains(TAGGED_MARK))
+    audit_purge_detail(entry)
+        .is_some_and(|detail| entry.floor.is_some() || legacy::says_erasures_tagged(detail))
 }
 
-/// The floor a retention purge recorded in its entry, if `entry` is one.
+/// The floor a retention purge recorded in its entry, if `entry` is one:
+/// from its columns, or for an entry older than migration 18, its text.
 fn recorded_floor(entry: &StoredEntry) -> Option<Anchor> {
     let detail = audit_purge_detail(entry)?;
-    let at = detail.rfind(FLOOR_MARK)?;
-    Anchor::parse(&detail[at + FLOOR_MARK.len()..]).ok()
+    match &entry.floor {
+        Some(floor) => Some(floor.clone()),
+        None => legacy::recorded_floor(detail),
+    }
+}
+
+/// How retention purges wrote their floor before migration 18: in the
+/// text of their entry. Read only for entries written then, which age out
+/// of the log with its retention rule (two years in both seed policies);
+/// this module can go once no database holds one.
+mod legacy {
+    use super::Anchor;
+    use crate::retention::{FLOOR_MARK, TAGGED_MARK};
+
+    pub(super) fn says_erasures_tagged(detail: &str) -> bool {
+        detail.contains(TAGGED_MARK)
+    }
+
+    pub(super) fn recorded_floor(detail: &str) -> Option<Anchor> {
+        let at = detail.rfind(FLOOR_MARK)?;
+        Anchor::parse(&detail[at + FLOOR_MARK.len()..]).ok()
+    }
 }
 
 /// Recomputes the chain from its floor (the last entry destroyed under the
@@ -869,7 +1085,7 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                         ),
                     )), String::new());
                 }
-                let stored = stored_from(&row)?;
+                let stored = chained_from(&row)?;
                 let stored_prev = row.text(9)?;
                 let stored_hash = row.text(10)?;
                 if stored_prev != prev_hash {
@@ -961,7 +1177,7 @@ pub fn recent(
 
 /// What [`intact`] reads of an entry: [`stored_from`]'s nine columns, then
 /// the chain's and the record's commitment, and the erasure tag.
-const CHAINED_COLUMNS: &str = "seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash, record_salt, record_ref, erased_tag";
+const CHAINED_COLUMNS: &str = "seq, at, actor, action, record_class, record_id, purpose, decision, detail, prev_hash, hash, record_salt, record_ref, erased_tag, floor_seq, floor_hash";
 
 /// What [`intact`] found of one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1001,12 +1217,14 @@ impl Integrity {
 /// could remove whose record an entry names. One of id and salt without
 /// the other was tampered with.
 fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integrity, Error> {
-    let stored = stored_from(row)?;
+    let stored = chained_from(row)?;
     let (hash, salt, reference) = (row.text(10)?, row.opt_text(11)?, row.opt_text(12)?);
     let erased_tag = row.opt_text(13)?;
-    let Some(entry) = stored.as_pending() else {
+    // Carrel writes no other decision: an entry with one was not written
+    // by Carrel.
+    if stored.decision.parse::<Outcome>().is_err() {
         return Ok(Integrity::Altered);
-    };
+    }
     let (record, erased) = match (&reference, &stored.record_id, &salt, &erased_tag) {
         // Written before migration 7: the chain holds the id itself.
         (None, _, None, None) => (stored.record_id.clone(), None),
@@ -1016,7 +1234,13 @@ fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integ
         (Some(reference), None, None, tag) => (Some(committed(reference)), Some((reference, tag))),
         _ => return Ok(Integrity::Altered),
     };
-    if key.mac(&message(stored.seq, prev_hash, &entry, record.as_deref())) != hash {
+    if key.mac(&message(
+        stored.seq,
+        prev_hash,
+        &stored.text(),
+        record.as_deref(),
+    )) != hash
+    {
         return Ok(Integrity::Altered);
     }
     Ok(match erased {
@@ -1026,6 +1250,20 @@ fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integ
             Integrity::Intact
         }
         Some(_) => Integrity::ErasureTagForged,
+    })
+}
+
+/// An entry read with [`CHAINED_COLUMNS`], with the floor it records. A
+/// floor half there was tampered with; it is read as none, and the MAC
+/// then fails.
+fn chained_from(row: &crate::db::Row) -> Result<StoredEntry, Error> {
+    let floor = match (row.opt_int(14)?, row.opt_text(15)?) {
+        (Some(seq), Some(hash)) => Some(Anchor { seq, hash }),
+        _ => None,
+    };
+    Ok(StoredEntry {
+        floor,
+        ..stored_from(row)?
     })
 }
 
@@ -1041,28 +1279,23 @@ fn stored_from(row: &crate::db::Row) -> Result<StoredEntry, Error> {
         purpose: row.text(6)?,
         decision: row.text(7)?,
         detail: row.opt_text(8)?,
+        floor: None,
     })
 }
 
 impl StoredEntry {
-    /// The entry as it was appended, for recomputing its hash; `None` if its
-    /// decision is not one Carrel writes (so it cannot be genuine).
-    fn as_pending(&self) -> Option<PendingEntry> {
-        let decision = match self.decision.as_str() {
-            "granted" => "granted",
-            "denied" => "denied",
-            _ => return None,
-        };
-        Some(PendingEntry {
+    /// The fields the chain commits to, exactly as stored.
+    fn text(&self) -> EntryText<'_> {
+        EntryText {
             at: self.at,
-            actor: self.actor.clone(),
-            action: self.action.clone(),
-            record_class: self.record_class.clone(),
-            record_id: self.record_id.clone(),
-            purpose: self.purpose.clone(),
-            decision,
-            detail: self.detail.clone(),
-        })
+            actor: self.actor.as_str().into(),
+            action: &self.action,
+            record_class: &self.record_class,
+            purpose: &self.purpose,
+            decision: &self.decision,
+            detail: self.detail.as_deref(),
+            floor: self.floor.as_ref(),
+        }
     }
 }
 
@@ -1119,5 +1352,112 @@ mod tests {
     #[test]
     fn d7_migration_10_run_again_after_tags_were_in_use_is_detected_on_both_engines() {
         db::on_both_databases("vouch_again", a_vouch_after_tags_were_in_use);
+    }
+
+    /// A store whose clock the test moves.
+    fn store_with_clock(url: &DatabaseUrl) -> (Store, std::sync::Arc<std::sync::Mutex<i64>>) {
+        let policy = carrel_policy::parse("mo", MISSOURI).unwrap();
+        let now = std::sync::Arc::new(std::sync::Mutex::new(1_767_225_600)); // 2026-01-01
+        let clock = now.clone();
+        let store = Store::open(url, policy, MISSOURI, AuditKey::generate().unwrap())
+            .unwrap()
+            .with_clock(std::sync::Arc::new(move || {
+                chrono::DateTime::from_timestamp(*clock.lock().unwrap(), 0).unwrap()
+            }));
+        (store, now)
+    }
+
+    /// D7: a purge that cuts the log records the new floor in its entry's
+    /// own columns (migration 18), which the chain's MAC covers: verify
+    /// reads the floor from there, and a floor rewritten in place is caught.
+    fn the_floor_is_in_columns(url: &DatabaseUrl) {
+        let (store, now) = store_with_clock(url);
+        staff::add(&store, "desk1", "a-long-enough-password", "clerk").unwrap();
+        *now.lock().unwrap() += 3 * 366 * 86_400;
+        purge(&store, &PurgeOptions::default(), &mut |_| {}).unwrap();
+        let verified = verify(&store, None).unwrap();
+        assert!(verified.first_bad.is_none(), "{:?}", verified.first_bad);
+        assert!(verified.floor > 0, "the purge cut the log");
+        let (seq, floor_seq, floor_hash, head_hash) = store
+            .bookkeeping(|conn, _| {
+                let row = conn.query_one(
+                    "SELECT l.seq, l.floor_seq, l.floor_hash, h.floor_hash
+                     FROM audit_log l, audit_head h WHERE l.floor_seq IS NOT NULL",
+                    params![],
+                )?;
+                Ok((row.int(0)?, row.int(1)?, row.text(2)?, row.text(3)?))
+            })
+            .unwrap();
+        assert_eq!((floor_seq, &floor_hash), (verified.floor, &head_hash));
+        store
+            .bookkeeping(|conn, _| {
+                conn.execute(
+                    "UPDATE audit_log SET floor_hash = ? WHERE seq = ?",
+                    params![&"0".repeat(64), seq],
+                )
+            })
+            .unwrap();
+        let (bad, why) = verify(&store, None).unwrap().first_bad.expect("caught");
+        assert_eq!(bad, seq, "{why}");
+    }
+
+    #[test]
+    fn d7_a_purge_records_the_logs_floor_in_columns_the_chain_covers_on_both_engines() {
+        db::on_both_databases("floor_columns", the_floor_is_in_columns);
+    }
+
+    /// D7: a purge entry from before migration 18 has its floor only in its
+    /// text; verify still honours it, and still refuses a floor no entry
+    /// recorded. Stood in for by appending such an entry by hand (an entry
+    /// without floor columns is chained exactly as entries were then) and
+    /// cutting the log as that purge did.
+    fn a_floor_in_old_text(url: &DatabaseUrl) {
+        let (store, _) = store_with_clock(url);
+        staff::add(&store, "desk1", "a-long-enough-password", "clerk").unwrap();
+        staff::add(&store, "desk2", "a-long-enough-password", "clerk").unwrap();
+        let cut = |floor_text: String| {
+            store.bookkeeping(|conn, key| {
+                let first = conn.query_one(
+                    "SELECT seq, hash FROM audit_log ORDER BY seq LIMIT 1",
+                    params![],
+                )?;
+                let (floor, hash) = (first.int(0)?, first.text(1)?);
+                let old_purge = PendingEntry::at(
+                    1_767_225_700,
+                    Principal::System(SystemTask::Retention),
+                    Outcome::Granted,
+                    AuditAction::Policy(Action::Destroy),
+                    AuditClass::Policy(RecordClass::Audit),
+                    "retention",
+                )
+                .saying(Some(format!(
+                    "purge run 1, erasures tagged: destroyed 1 audit log entries; the log now starts after {}",
+                    floor_text.replace("{floor}", &format!("{floor}:{hash}"))
+                )));
+                append(conn, key, &[old_purge], &[])?;
+                conn.execute("DELETE FROM audit_log WHERE seq <= ?", params![floor])?;
+                conn.execute(
+                    "UPDATE audit_head SET floor_seq = ?, floor_hash = ? WHERE id = 1",
+                    params![floor, &hash],
+                )
+            })
+        };
+        cut("floor={floor}".to_string()).unwrap();
+        let verified = verify(&store, None).unwrap();
+        assert!(verified.first_bad.is_none(), "{:?}", verified.first_bad);
+        assert_eq!(verified.floor, 1);
+
+        // Cut once more, the entry's text naming another floor.
+        cut("floor=1:{floor}".to_string()).unwrap();
+        let (_, why) = verify(&store, None).unwrap().first_bad.expect("caught");
+        assert!(
+            why.contains("no retention purge recorded that floor"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn d7_a_floor_recorded_in_text_before_migration_18_still_counts_on_both_engines() {
+        db::on_both_databases("floor_in_text", a_floor_in_old_text);
     }
 }

@@ -20,6 +20,7 @@ use crate::gate::{
     authorize_system, Catalogue, Circulation, Create, ElectronicAccess, Fines, HomeDelivery,
     InterlibraryLoan, MailingList, ProgramRegistration, Registration,
 };
+use crate::principal::SystemTask;
 use crate::secrets::hash_secret;
 use crate::Store;
 
@@ -201,10 +202,10 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
                 "the database already holds patrons; the demo library is only generated into an empty database",
             ));
         }
-        let registration = authorize_system::<Create, Registration>(tx, "demo", "account")?;
-        let catalogue = authorize_system::<Create, Catalogue>(tx, "demo", "collection")?;
-        let circulation = authorize_system::<Create, Circulation>(tx, "demo", "circulation")?;
-        let fines_grant = authorize_system::<Create, Fines>(tx, "demo", "fines_and_fees")?;
+        let registration = authorize_system::<Create, Registration>(tx, SystemTask::Demo, "account")?;
+        let catalogue = authorize_system::<Create, Catalogue>(tx, SystemTask::Demo, "collection")?;
+        let circulation = authorize_system::<Create, Circulation>(tx, SystemTask::Demo, "circulation")?;
+        let fines_grant = authorize_system::<Create, Fines>(tx, SystemTask::Demo, "fines_and_fees")?;
         let mut rng = Rng(seed);
         let now = tx.now();
         let today = tx.today();
@@ -413,7 +414,11 @@ fn library_services(
     let now = tx.now();
     let mut summary = ServicesSummary::default();
     let patron = |rng: &mut Rng| patron_ids[rng.below(patron_ids.len() as u64) as usize];
-    let ill = authorize_system::<Create, InterlibraryLoan>(tx, "demo", purpose::LIBRARY_SERVICES)?;
+    let ill = authorize_system::<Create, InterlibraryLoan>(
+        tx,
+        SystemTask::Demo,
+        purpose::LIBRARY_SERVICES,
+    )?;
     for _ in 0..patron_ids.len() / 20 {
         let requested = now - Duration::days(rng.below(200) as i64);
         let fees: i64 = if rng.chance(30) { 300 } else { 0 };
@@ -442,7 +447,8 @@ fn library_services(
         Some(format!("demo: {} requests", summary.ill_requests)),
     );
 
-    let delivery = authorize_system::<Create, HomeDelivery>(tx, "demo", purpose::LIBRARY_SERVICES)?;
+    let delivery =
+        authorize_system::<Create, HomeDelivery>(tx, SystemTask::Demo, purpose::LIBRARY_SERVICES)?;
     let homebound: Vec<i64> = (0..(patron_ids.len() / 100).max(1))
         .map(|_| patron(rng))
         .collect();
@@ -469,8 +475,11 @@ fn library_services(
         Some(format!("demo: {} deliveries", summary.deliveries)),
     );
 
-    let programs =
-        authorize_system::<Create, ProgramRegistration>(tx, "demo", purpose::LIBRARY_SERVICES)?;
+    let programs = authorize_system::<Create, ProgramRegistration>(
+        tx,
+        SystemTask::Demo,
+        purpose::LIBRARY_SERVICES,
+    )?;
     for n in 0..24i64 {
         // Two programs a week, from six weeks ago to six weeks ahead.
         let starts = now + Duration::days(n * 3 - 42) + Duration::hours(rng.below(8) as i64);
@@ -496,8 +505,11 @@ fn library_services(
         )),
     );
 
-    let sessions =
-        authorize_system::<Create, ElectronicAccess>(tx, "demo", purpose::ELECTRONIC_ACCESS)?;
+    let sessions = authorize_system::<Create, ElectronicAccess>(
+        tx,
+        SystemTask::Demo,
+        purpose::ELECTRONIC_ACCESS,
+    )?;
     for _ in 0..patron_ids.len() / 2 {
         let start = now - Duration::minutes(rng.below(120 * 24 * 60) as i64 + 90);
         tx.conn.insert(
@@ -513,7 +525,8 @@ fn library_services(
         Some(format!("demo: {} sessions", summary.computer_sessions)),
     );
 
-    let lists = authorize_system::<Create, MailingList>(tx, "demo", purpose::MAILING_LIST)?;
+    let lists =
+        authorize_system::<Create, MailingList>(tx, SystemTask::Demo, purpose::MAILING_LIST)?;
     for (name, idle_days) in [
         ("Program news", 10i64),
         ("Book club", 40),

@@ -23,8 +23,9 @@ use std::marker::PhantomData;
 
 use carrel_policy::{Action, Decision, RecordClass};
 
-use crate::audit::PendingEntry;
+use crate::audit::{Anchor, AuditAction, AuditClass, Outcome, PendingEntry};
 use crate::error::Error;
+use crate::principal::{Principal, SystemTask};
 use crate::Tx;
 
 /// An action, as a type, so a grant's action is checked by the compiler.
@@ -104,22 +105,10 @@ impl Actor {
     pub fn role(&self) -> &str {
         &self.role
     }
-}
 
-#[derive(Debug, Clone)]
-enum Who {
-    Staff(i64),
-    Patron(i64),
-    System(&'static str),
-}
-
-impl Who {
-    fn label(&self) -> String {
-        match self {
-            Who::Staff(id) => format!("staff:{id}"),
-            Who::Patron(id) => format!("patron:{id}"),
-            Who::System(task) => format!("system:{task}"),
-        }
+    /// Who this is, to the audit log.
+    pub fn principal(&self) -> Principal {
+        Principal::Staff(self.staff_id)
     }
 }
 
@@ -127,7 +116,7 @@ impl Who {
 /// within one transaction. Only [`authorize`] makes one.
 #[derive(Debug)]
 pub struct Grant<A: ActionKind, C: ClassKind> {
-    who: Who,
+    who: Principal,
     purpose: String,
     _kind: PhantomData<fn() -> (A, C)>,
 }
@@ -145,16 +134,16 @@ impl<A: ActionKind, C: ClassKind> Grant<A, C> {
         record_id: Option<String>,
         detail: Option<String>,
     ) {
-        let entry = PendingEntry {
-            at: tx.now().timestamp(),
-            actor: self.who.label(),
-            action: A::ACTION.name().to_string(),
-            record_class: C::CLASS.name().to_string(),
-            record_id,
-            purpose: self.purpose.clone(),
-            decision: "granted",
-            detail,
-        };
+        let entry = PendingEntry::new(
+            tx,
+            self.who,
+            Outcome::Granted,
+            AuditAction::Policy(A::ACTION),
+            AuditClass::Policy(C::CLASS),
+            self.purpose.as_str(),
+        )
+        .on(record_id)
+        .saying(detail);
         tx.queue_audit(entry);
     }
 
@@ -176,7 +165,7 @@ pub fn authorize<A: ActionKind, C: ClassKind>(
         .decide(&actor.role, A::ACTION, C::CLASS, purpose)
     {
         Decision::Allow => Ok(Grant {
-            who: Who::Staff(actor.staff_id),
+            who: actor.principal(),
             purpose: purpose.to_string(),
             _kind: PhantomData,
         }),
@@ -188,16 +177,15 @@ pub fn authorize<A: ActionKind, C: ClassKind>(
                 purpose,
                 "access denied by policy"
             );
-            let entry = PendingEntry {
-                at: tx.now().timestamp(),
-                actor: Who::Staff(actor.staff_id).label(),
-                action: A::ACTION.name().to_string(),
-                record_class: C::CLASS.name().to_string(),
-                record_id: None,
-                purpose: purpose.to_string(),
-                decision: "denied",
-                detail: Some(reason.to_string()),
-            };
+            let entry = PendingEntry::new(
+                tx,
+                actor.principal(),
+                Outcome::Denied,
+                AuditAction::Policy(A::ACTION),
+                AuditClass::Policy(C::CLASS),
+                purpose,
+            )
+            .saying(Some(reason.to_string()));
             Err(Error::Denied {
                 reason,
                 entry: Box::new(entry),
@@ -211,7 +199,7 @@ pub fn authorize<A: ActionKind, C: ClassKind>(
 /// policy declares, and the purpose one it allows for that class.
 pub(crate) fn authorize_system<A: ActionKind, C: ClassKind>(
     tx: &mut Tx<'_>,
-    task: &'static str,
+    task: SystemTask,
     purpose: &str,
 ) -> Result<Grant<A, C>, Error> {
     let declared = tx
@@ -228,7 +216,7 @@ pub(crate) fn authorize_system<A: ActionKind, C: ClassKind>(
         ));
     }
     Ok(Grant {
-        who: Who::System(task),
+        who: Principal::System(task),
         purpose: purpose.to_string(),
         _kind: PhantomData,
     })
@@ -239,29 +227,28 @@ pub(crate) fn authorize_system<A: ActionKind, C: ClassKind>(
 /// other denial.
 #[derive(Debug)]
 pub struct HoldGrant {
-    who: Who,
+    who: Principal,
 }
 
 /// Asks the policy whether this staff member may manage legal holds.
 pub fn authorize_legal_hold(tx: &mut Tx<'_>, actor: &Actor) -> Result<HoldGrant, Error> {
     if tx.policy().legal_holds.may_place(&actor.role) {
         return Ok(HoldGrant {
-            who: Who::Staff(actor.staff_id),
+            who: actor.principal(),
         });
     }
     let reason = carrel_policy::DenyReason::NotALegalHoldRole {
         role: actor.role.clone(),
     };
-    let entry = PendingEntry {
-        at: tx.now().timestamp(),
-        actor: Who::Staff(actor.staff_id).label(),
-        action: LEGAL_HOLD_ACTION.to_string(),
-        record_class: "legal_hold".to_string(),
-        record_id: None,
-        purpose: LEGAL_HOLD_ACTION.to_string(),
-        decision: "denied",
-        detail: Some(reason.to_string()),
-    };
+    let entry = PendingEntry::new(
+        tx,
+        actor.principal(),
+        Outcome::Denied,
+        AuditAction::LegalHold,
+        AuditClass::LegalHold,
+        LEGAL_HOLD_ACTION,
+    )
+    .saying(Some(reason.to_string()));
     Err(Error::Denied {
         reason,
         entry: Box::new(entry),
@@ -275,29 +262,30 @@ pub const LEGAL_HOLD_ACTION: &str = "legal_hold";
 impl HoldGrant {
     /// Notes that the list of holds (which names patrons) was read.
     pub(crate) fn record_list(&self, tx: &mut Tx<'_>, count: usize) {
-        tx.queue_audit(PendingEntry {
-            at: tx.now().timestamp(),
-            actor: self.who.label(),
-            action: Action::Read.name().to_string(),
-            record_class: "legal_hold".to_string(),
-            record_id: None,
-            purpose: LEGAL_HOLD_ACTION.to_string(),
-            decision: "granted",
-            detail: Some(format!("{count} legal holds listed")),
-        });
+        let entry = PendingEntry::new(
+            tx,
+            self.who,
+            Outcome::Granted,
+            AuditAction::Policy(Action::Read),
+            AuditClass::LegalHold,
+            LEGAL_HOLD_ACTION,
+        )
+        .saying(Some(format!("{count} legal holds listed")));
+        tx.queue_audit(entry);
     }
 
     pub(crate) fn record(&self, tx: &mut Tx<'_>, class: RecordClass, hold_id: i64, detail: String) {
-        tx.queue_audit(PendingEntry {
-            at: tx.now().timestamp(),
-            actor: self.who.label(),
-            action: LEGAL_HOLD_ACTION.to_string(),
-            record_class: class.name().to_string(),
-            record_id: Some(format!("legal_hold:{hold_id}")),
-            purpose: LEGAL_HOLD_ACTION.to_string(),
-            decision: "granted",
-            detail: Some(detail),
-        });
+        let entry = PendingEntry::new(
+            tx,
+            self.who,
+            Outcome::Granted,
+            AuditAction::LegalHold,
+            AuditClass::Policy(class),
+            LEGAL_HOLD_ACTION,
+        )
+        .on(Some(format!("legal_hold:{hold_id}")))
+        .saying(Some(detail));
+        tx.queue_audit(entry);
     }
 }
 
@@ -315,16 +303,27 @@ impl RetentionGrant {
 
     /// One entry per class per purge, with counts: never one per person.
     pub(crate) fn record(&self, tx: &mut Tx<'_>, detail: String) {
-        tx.queue_audit(PendingEntry {
-            at: tx.now().timestamp(),
-            actor: Who::System("retention").label(),
-            action: Action::Destroy.name().to_string(),
-            record_class: self.class.name().to_string(),
-            record_id: None,
-            purpose: "retention".to_string(),
-            decision: "granted",
-            detail: Some(detail),
-        });
+        let entry = self.entry(tx, detail);
+        tx.queue_audit(entry);
+    }
+
+    /// The purge's entry for the audit log itself, recording the log's
+    /// new floor.
+    pub(crate) fn record_floor(&self, tx: &mut Tx<'_>, detail: String, floor: Anchor) {
+        let entry = self.entry(tx, detail).moving_floor_to(floor);
+        tx.queue_audit(entry);
+    }
+
+    fn entry(&self, tx: &Tx<'_>, detail: String) -> PendingEntry {
+        PendingEntry::new(
+            tx,
+            Principal::System(SystemTask::Retention),
+            Outcome::Granted,
+            AuditAction::Policy(Action::Destroy),
+            AuditClass::Policy(self.class),
+            "retention",
+        )
+        .saying(Some(detail))
     }
 }
 
@@ -345,10 +344,18 @@ impl PatronActor {
     pub fn patron_id(&self) -> i64 {
         self.patron_id
     }
+
+    /// Who this is, to the audit log.
+    pub fn principal(&self) -> Principal {
+        Principal::Patron(self.patron_id)
+    }
 }
 
 /// The audit record class of disclosure-request entries.
 pub const DISCLOSURE_CLASS: &str = "disclosure_request";
+
+/// The purpose of every disclosure-request entry.
+pub(crate) const DISCLOSURE_PURPOSE: &str = "disclosure";
 
 /// Permission to take one step of a disclosure request under one basis.
 /// Only [`authorize_disclosure`] (staff, from the policy's `[disclosure]`
@@ -356,7 +363,7 @@ pub const DISCLOSURE_CLASS: &str = "disclosure_request";
 /// the policy serves online) make one.
 #[derive(Debug)]
 pub struct DisclosureGrant {
-    who: Who,
+    who: Principal,
     step: carrel_policy::disclosure::Step,
 }
 
@@ -365,23 +372,24 @@ impl DisclosureGrant {
         self.step
     }
 
-    /// "staff:3" or "patron:12", for the request's timeline.
-    pub(crate) fn actor_label(&self) -> String {
-        self.who.label()
+    /// Who takes the step, for the request's timeline.
+    pub(crate) fn principal(&self) -> Principal {
+        self.who
     }
 
     /// Notes the step in the audit log, on the request's reference.
     pub(crate) fn record(&self, tx: &mut Tx<'_>, reference: &str, detail: String) {
-        tx.queue_audit(PendingEntry {
-            at: tx.now().timestamp(),
-            actor: self.who.label(),
-            action: self.step.name().to_string(),
-            record_class: DISCLOSURE_CLASS.to_string(),
-            record_id: Some(format!("disclosure:{reference}")),
-            purpose: "disclosure".to_string(),
-            decision: "granted",
-            detail: Some(detail),
-        });
+        let entry = PendingEntry::new(
+            tx,
+            self.who,
+            Outcome::Granted,
+            AuditAction::Disclosure(self.step),
+            AuditClass::DisclosureRequest,
+            DISCLOSURE_PURPOSE,
+        )
+        .on(Some(format!("disclosure:{reference}")))
+        .saying(Some(detail));
+        tx.queue_audit(entry);
     }
 
     /// Notes that records of `class` about `patron_id` left the library in
@@ -393,16 +401,17 @@ impl DisclosureGrant {
         patron_id: i64,
         detail: String,
     ) {
-        tx.queue_audit(PendingEntry {
-            at: tx.now().timestamp(),
-            actor: self.who.label(),
-            action: Action::Disclose.name().to_string(),
-            record_class: class.name().to_string(),
-            record_id: Some(format!("patron:{patron_id}")),
-            purpose: "disclosure".to_string(),
-            decision: "granted",
-            detail: Some(detail),
-        });
+        let entry = PendingEntry::new(
+            tx,
+            self.who,
+            Outcome::Granted,
+            AuditAction::Policy(Action::Disclose),
+            AuditClass::Policy(class),
+            DISCLOSURE_PURPOSE,
+        )
+        .on(Some(format!("patron:{patron_id}")))
+        .saying(Some(detail));
+        tx.queue_audit(entry);
     }
 
     /// A refusal by law (L7): the attempt goes on the record even though
@@ -414,30 +423,30 @@ impl DisclosureGrant {
         code: &'static str,
         message: String,
     ) -> Error {
-        unlawful(tx, &self.who, self.step, Some(reference), code, message)
+        unlawful(tx, self.who, self.step, Some(reference), code, message)
     }
 }
 
 fn unlawful(
     tx: &Tx<'_>,
-    who: &Who,
+    who: Principal,
     step: carrel_policy::disclosure::Step,
     reference: Option<&str>,
     code: &'static str,
     message: String,
 ) -> Error {
-    tracing::info!(actor = %who.label(), step = step.name(), code, "disclosure refused by law");
+    tracing::info!(actor = %who, step = step.name(), code, "disclosure refused by law");
     let reason = carrel_policy::DenyReason::Unlawful { code, message };
-    let entry = PendingEntry {
-        at: tx.now().timestamp(),
-        actor: who.label(),
-        action: step.name().to_string(),
-        record_class: DISCLOSURE_CLASS.to_string(),
-        record_id: reference.map(|r| format!("disclosure:{r}")),
-        purpose: "disclosure".to_string(),
-        decision: "denied",
-        detail: Some(code.to_string()),
-    };
+    let entry = PendingEntry::new(
+        tx,
+        who,
+        Outcome::Denied,
+        AuditAction::Disclosure(step),
+        AuditClass::DisclosureRequest,
+        DISCLOSURE_PURPOSE,
+    )
+    .on(reference.map(|r| format!("disclosure:{r}")))
+    .saying(Some(code.to_string()));
     Error::Denied {
         reason,
         entry: Box::new(entry),
@@ -459,17 +468,17 @@ pub(crate) fn record_online_refusal(
     // Not logged: the reason (no such card, not the guardian, come of
     // age) says something about a card and its holder, and the design
     // keeps it for auditors only, in the audit log below.
-    let who = Who::Patron(patron.patron_id);
-    tx.queue_audit(PendingEntry {
-        at: tx.now().timestamp(),
-        actor: who.label(),
-        action: Step::Release.name().to_string(),
-        record_class: DISCLOSURE_CLASS.to_string(),
-        record_id: minor.map(|id| format!("patron:{id}")),
-        purpose: "disclosure".to_string(),
-        decision: "denied",
-        detail: Some(code.to_string()),
-    });
+    let entry = PendingEntry::new(
+        tx,
+        patron.principal(),
+        Outcome::Denied,
+        AuditAction::Disclosure(Step::Release),
+        AuditClass::DisclosureRequest,
+        DISCLOSURE_PURPOSE,
+    )
+    .on(minor.map(|id| format!("patron:{id}")))
+    .saying(Some(code.to_string()));
+    tx.queue_audit(entry);
 }
 
 /// Asks the policy's disclosure rules whether this staff member may take
@@ -496,7 +505,7 @@ pub fn authorize_disclosure(
     };
     if rules.may(&actor.role, step, spec) {
         return Ok(DisclosureGrant {
-            who: Who::Staff(actor.staff_id),
+            who: actor.principal(),
             step,
         });
     }
@@ -510,16 +519,16 @@ pub fn authorize_disclosure(
         step = step.name(),
         "disclosure step denied by policy"
     );
-    let entry = PendingEntry {
-        at: tx.now().timestamp(),
-        actor: Who::Staff(actor.staff_id).label(),
-        action: step.name().to_string(),
-        record_class: DISCLOSURE_CLASS.to_string(),
-        record_id: reference.map(|r| format!("disclosure:{r}")),
-        purpose: "disclosure".to_string(),
-        decision: "denied",
-        detail: Some(reason.to_string()),
-    };
+    let entry = PendingEntry::new(
+        tx,
+        actor.principal(),
+        Outcome::Denied,
+        AuditAction::Disclosure(step),
+        AuditClass::DisclosureRequest,
+        DISCLOSURE_PURPOSE,
+    )
+    .on(reference.map(|r| format!("disclosure:{r}")))
+    .saying(Some(reason.to_string()));
     Err(Error::Denied {
         reason,
         entry: Box::new(entry),
@@ -542,7 +551,7 @@ pub fn authorize_online_disclosure(
         .iter()
         .find(|(_, b)| b.channel.online() && b.admits(requester))
         .map(|(name, _)| name.clone());
-    let who = Who::Patron(patron.patron_id);
+    let who = patron.principal();
     match found {
         Some(name) => Ok((name, DisclosureGrant {
             who,
@@ -550,7 +559,7 @@ pub fn authorize_online_disclosure(
         })),
         None => Err(unlawful(
             tx,
-            &who,
+            who,
             Step::Release,
             None,
             "not_online",

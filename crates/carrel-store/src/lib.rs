@@ -43,6 +43,7 @@ pub mod legal_holds;
 pub mod mailing_lists;
 pub mod patron_sessions;
 pub mod patrons;
+pub mod principal;
 pub mod private_files;
 pub mod programs;
 pub mod quiet_log;

@@ -39,12 +39,14 @@
 //! of the account ends this one before it begins, whichever commits first.
 
 use crate::attempts::{self, Account, Attempt};
-use crate::audit::PendingEntry;
+use crate::audit::{AuditAction, AuditClass, Outcome, PendingEntry};
 use crate::db::params;
 use crate::error::Error;
 use crate::known_devices::{self, KnownDevice};
+use crate::principal::Principal;
 use crate::secrets::{sha256_hex, verify_against_nothing, verify_secret};
 use crate::{Store, Tx};
+use carrel_policy::RecordClass;
 
 /// Which kind of account signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,18 +71,22 @@ impl AccountKind {
         }
     }
 
-    fn label(self, id: i64) -> String {
+    /// The account's holder, to the audit log.
+    fn principal(self, id: i64) -> Principal {
         match self {
-            AccountKind::Staff => format!("staff:{id}"),
-            AccountKind::Patron => format!("patron:{id}"),
+            AccountKind::Staff => Principal::Staff(id),
+            AccountKind::Patron => Principal::Patron(id),
         }
     }
 
     /// The record class and purpose a sign-in is audited under.
-    fn audited_as(self) -> (&'static str, &'static str) {
+    fn audited_as(self) -> (AuditClass, &'static str) {
         match self {
-            AccountKind::Staff => ("staff", "accountability"),
-            AccountKind::Patron => ("registration", "online_access"),
+            AccountKind::Staff => (AuditClass::Staff, "accountability"),
+            AccountKind::Patron => (
+                AuditClass::Policy(RecordClass::Registration),
+                "online_access",
+            ),
         }
     }
 }
@@ -95,19 +101,19 @@ pub(crate) struct Found<T> {
 
 fn entry(tx: &Tx<'_>, kind: AccountKind, account: Option<i64>, granted: bool) -> PendingEntry {
     let (record_class, purpose) = kind.audited_as();
-    PendingEntry {
-        at: tx.now().timestamp(),
-        actor: match account {
-            Some(id) if granted => kind.label(id),
-            _ => "anonymous".to_string(),
-        },
-        action: "sign_in".to_string(),
-        record_class: record_class.to_string(),
-        record_id: account.map(|id| kind.label(id)),
-        purpose: purpose.to_string(),
-        decision: if granted { "granted" } else { "denied" },
-        detail: None,
-    }
+    let (actor, outcome) = match account {
+        Some(id) if granted => (kind.principal(id), Outcome::Granted),
+        _ => (Principal::Anonymous, Outcome::Denied),
+    };
+    PendingEntry::new(
+        tx,
+        actor,
+        outcome,
+        AuditAction::SignIn,
+        record_class,
+        purpose,
+    )
+    .on(account.map(|id| kind.principal(id).label()))
 }
 
 /// Where a sign-in took its place before its secret was checked.
@@ -191,10 +197,8 @@ pub(crate) fn sign_in<T, S>(
                 }
                 let device_token = known_devices::signed_in(tx, kind, account.id, on_device)?;
                 let session = open(tx, account.id, account.detail, device_token)?;
-                let mut granted = entry(tx, kind, id, true);
-                if on_device.is_some() {
-                    granted.detail = Some("known_device".to_string());
-                }
+                let granted =
+                    entry(tx, kind, id, true).saying(on_device.map(|_| "known_device".to_string()));
                 tx.queue_audit(granted);
                 Ok(Ok(session))
             }
@@ -207,21 +211,20 @@ pub(crate) fn sign_in<T, S>(
                 if let Some(device) = on_device {
                     known_devices::failed(tx, device)?;
                 }
-                let mut refused = entry(tx, kind, id, false);
-                if id.is_some() && place == Place::None {
-                    refused.detail = Some(
-                        if device.is_some() {
-                            "device_no_longer_known"
-                        } else {
-                            "throttled"
-                        }
-                        .to_string(),
-                    );
+                let why = if id.is_some() && place == Place::None {
+                    if device.is_some() {
+                        Some("device_no_longer_known")
+                    } else {
+                        Some("throttled")
+                    }
                 } else if changed_while_checked {
-                    refused.detail = Some("changed_while_checked".to_string());
+                    Some("changed_while_checked")
                 } else if on_device.is_some() {
-                    refused.detail = Some("known_device".to_string());
-                }
+                    Some("known_device")
+                } else {
+                    None
+                };
+                let refused = entry(tx, kind, id, false).saying(why.map(str::to_string));
                 tx.queue_audit(refused);
                 Ok(Err(Error::SignInRefused))
             }
@@ -237,16 +240,15 @@ pub(crate) fn sign_in<T, S>(
 /// perhaps): it tells an auditor that guessing was stopped, and when.
 pub fn record_address_refused(store: &Store) -> Result<(), Error> {
     store.transact(|tx| {
-        let refused = PendingEntry {
-            at: tx.now().timestamp(),
-            actor: "anonymous".to_string(),
-            action: "guesses_refused".to_string(),
-            record_class: "audit".to_string(),
-            record_id: None,
-            purpose: "accountability".to_string(),
-            decision: "denied",
-            detail: Some("address_throttled".to_string()),
-        };
+        let refused = PendingEntry::new(
+            tx,
+            Principal::Anonymous,
+            Outcome::Denied,
+            AuditAction::GuessesRefused,
+            AuditClass::Policy(RecordClass::Audit),
+            "accountability",
+        )
+        .saying(Some("address_throttled".to_string()));
         tx.queue_audit(refused);
         Ok(())
     })

@@ -3,14 +3,16 @@
 
 use serde::Serialize;
 
-use crate::audit::PendingEntry;
+use crate::audit::{AuditAction, AuditClass, Outcome, PendingEntry};
 use crate::db::params;
 use crate::error::Error;
 use crate::gate::Actor;
 use crate::known_devices::{self, KnownDevice};
+use crate::principal::{Principal, SystemTask};
 use crate::secrets::{hash_secret, random_token, sha256_hex};
 use crate::sign_in::{self, AccountKind, Found};
 use crate::{Store, Tx};
+use carrel_policy::Action;
 
 /// How long a sign-in lasts.
 pub const SESSION_HOURS: i64 = 8;
@@ -42,22 +44,17 @@ fn check_username(username: &str) -> Result<(), Error> {
     }
 }
 
-fn system_entry(
-    tx: &Tx<'_>,
-    action: &str,
-    record_id: Option<String>,
-    decision: &'static str,
-) -> PendingEntry {
-    PendingEntry {
-        at: tx.now().timestamp(),
-        actor: "system:staff-admin".to_string(),
-        action: action.to_string(),
-        record_class: "staff".to_string(),
-        record_id,
-        purpose: "accountability".to_string(),
-        decision,
-        detail: None,
-    }
+/// The entry for an operator's `carrel staff` command on account `id`.
+fn system_entry(tx: &Tx<'_>, action: AuditAction, id: i64) -> PendingEntry {
+    PendingEntry::new(
+        tx,
+        Principal::System(SystemTask::StaffAdmin),
+        Outcome::Granted,
+        action,
+        AuditClass::Staff,
+        "accountability",
+    )
+    .on(Some(Principal::Staff(id).label()))
 }
 
 /// Adds a staff account (`carrel staff add`). Run by the operator of the
@@ -108,7 +105,7 @@ pub fn add_with_supervisor(
             "INSERT INTO staff (username, password_hash, role, active, created_at) VALUES (?, ?, ?, 1, ?)",
             params![username, &hash, role, now],
         )?;
-        let entry = system_entry(tx, "create", Some(format!("staff:{id}")), "granted");
+        let entry = system_entry(tx, AuditAction::Policy(Action::Create), id);
         tx.queue_audit(entry);
         if supervisor.is_some() {
             assign_supervisor(tx, id, supervisor)?;
@@ -136,7 +133,7 @@ pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
         tx.conn
             .execute("DELETE FROM staff_sessions WHERE staff_id = ?", params![id])?;
         known_devices::end_all(tx, AccountKind::Staff, id)?;
-        let entry = system_entry(tx, "deactivate", Some(format!("staff:{id}")), "granted");
+        let entry = system_entry(tx, AuditAction::DeactivateAccount, id);
         tx.queue_audit(entry);
         Ok(id)
     })
@@ -191,8 +188,8 @@ fn assign_supervisor(tx: &mut Tx<'_>, id: i64, supervisor: Option<&str>) -> Resu
         "UPDATE staff SET supervisor_id = ? WHERE id = ?",
         params![supervisor_id, id],
     )?;
-    let mut entry = system_entry(tx, "set_supervisor", Some(format!("staff:{id}")), "granted");
-    entry.detail = supervisor_id.map(|s| format!("supervisor staff:{s}"));
+    let entry = system_entry(tx, AuditAction::SetSupervisor, id)
+        .saying(supervisor_id.map(|s| format!("supervisor {}", Principal::Staff(s))));
     tx.queue_audit(entry);
     Ok(())
 }

@@ -142,6 +142,12 @@ const MIGRATIONS: &[Migration] = &[
         ),
         then: Some(crate::retention::kept_in_secret::move_out_those_set_aside_before),
     },
+    Migration {
+        version: 18,
+        sqlite: include_str!("../../migrations/sqlite/0018_audit_floor_columns.sql"),
+        postgres: include_str!("../../migrations/postgres/0018_audit_floor_columns.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

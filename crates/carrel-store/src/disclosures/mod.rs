@@ -818,7 +818,7 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
             received_by: Some(actor.staff_id()),
         },
     )?;
-    let who = grant.actor_label();
+    let who = grant.principal().label();
     add_step(tx, id, &who, "record", None, None)?;
     for document in &documents {
         insert_document(tx, id, document, &who)?;
@@ -846,16 +846,18 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
 /// Notes in the audit log that a staff member read a request or the queue.
 /// Reading needs no grant beyond seeing the request ([`Viewer`]).
 fn record_read(tx: &mut Tx<'_>, actor: &Actor, record_id: Option<String>, detail: Option<String>) {
-    tx.queue_audit(crate::audit::PendingEntry {
-        at: tx.now().timestamp(),
-        actor: format!("staff:{}", actor.staff_id()),
-        action: "read".into(),
-        record_class: crate::gate::DISCLOSURE_CLASS.into(),
-        record_id,
-        purpose: "disclosure".into(),
-        decision: "granted",
-        detail,
-    });
+    use crate::audit::{AuditAction, AuditClass, Outcome, PendingEntry};
+    let entry = PendingEntry::new(
+        tx,
+        actor.principal(),
+        Outcome::Granted,
+        AuditAction::Policy(carrel_policy::Action::Read),
+        AuditClass::DisclosureRequest,
+        crate::gate::DISCLOSURE_PURPOSE,
+    )
+    .on(record_id)
+    .saying(detail);
+    tx.queue_audit(entry);
 }
 
 /// A request the actor can see, with its documents and timeline.
@@ -1000,7 +1002,7 @@ pub fn begin_review(
     add_step(
         tx,
         stored.id,
-        &grant.actor_label(),
+        &grant.principal().label(),
         "begin_review",
         outcome,
         None,
@@ -1048,7 +1050,7 @@ pub fn counsel_review(
     add_step(
         tx,
         stored.id,
-        &grant.actor_label(),
+        &grant.principal().label(),
         "counsel_review",
         Some(advice),
         note.as_deref(),
@@ -1058,7 +1060,7 @@ pub fn counsel_review(
         add_step(
             tx,
             stored.id,
-            &grant.actor_label(),
+            &grant.principal().label(),
             "counsel_confirmed",
             Some(&names.join(", ")),
             None,
@@ -1282,7 +1284,7 @@ pub fn approve(
         add_step(
             tx,
             stored.id,
-            &grant.actor_label(),
+            &grant.principal().label(),
             "counsel_overridden",
             Some("refuse"),
             Some(reason),
@@ -1295,7 +1297,7 @@ pub fn approve(
     add_step(
         tx,
         stored.id,
-        &grant.actor_label(),
+        &grant.principal().label(),
         "approve",
         None,
         note.as_deref(),
@@ -1317,7 +1319,7 @@ pub fn refuse(
     add_step(
         tx,
         stored.id,
-        &grant.actor_label(),
+        &grant.principal().label(),
         "refuse",
         None,
         Some(&reason),
@@ -1465,7 +1467,7 @@ fn release_as(
     add_step(
         tx,
         stored.id,
-        &grant.actor_label(),
+        &grant.principal().label(),
         step_name,
         Some(&outcome),
         note.as_deref(),
@@ -1490,7 +1492,7 @@ pub fn attach_document(
             "a national-security letter or FISA order comes with a non-disclosure order: record it as a new request with gagged = true, so it is never seen outside the circle",
         ));
     }
-    let who = grant.actor_label();
+    let who = grant.principal().label();
     insert_document(tx, stored.id, &parsed, &who)?;
     add_step(
         tx,
@@ -1557,7 +1559,7 @@ pub fn close(
     add_step(
         tx,
         stored.id,
-        &grant.actor_label(),
+        &grant.principal().label(),
         "close",
         Some(outcome),
         note.as_deref(),
@@ -1624,7 +1626,7 @@ pub fn preserve(
     add_step(
         tx,
         stored.id,
-        &format!("staff:{}", actor.staff_id()),
+        &actor.principal().label(),
         "preserve",
         Some(&format!("{placed} legal holds placed")),
         None,

@@ -59,7 +59,7 @@ fn release_online(
             received_by: None,
         },
     )?;
-    let who = grant.actor_label();
+    let who = grant.principal().label();
     add_step(tx, id, &who, "record", Some("online"), None)?;
     // What the sign-in proves, and what the online form is.
     let mut documents = vec![DocumentKind::CardAndPin];
@@ -84,10 +84,10 @@ fn release_online(
         carrel_policy::lawful::Release::Ordinary,
     )
     .map_err(|error| match error {
-        Error::Denied { reason, mut entry } => {
-            entry.record_id = None;
-            Error::Denied { reason, entry }
-        }
+        Error::Denied { reason, entry } => Error::Denied {
+            reason,
+            entry: Box::new(entry.on(None)),
+        },
         other => other,
     })?;
     let cover = cover(

@@ -12,6 +12,7 @@
 use carrel_policy::retention::cutoff_instant;
 use carrel_policy::RetentionRule;
 
+use crate::audit::Anchor;
 use crate::db::params;
 use crate::error::Error;
 use crate::Tx;
@@ -20,13 +21,18 @@ use crate::Tx;
 pub(crate) const KIND: &str = "audit_entry";
 pub(crate) const LABEL: &str = "audit log entries";
 
-/// How the purge's audit entry names the new floor; `verify` reads it back.
+/// How the purge's audit entry names the new floor in its text, for
+/// people; the floor itself is in the entry's columns (migration 18).
+/// Before, the text was all there was, and `verify` still reads it back
+/// from entries that old.
 pub(crate) const FLOOR_MARK: &str = "floor=";
 
 /// What the purge's audit entry says of the erasures it made: that they
-/// carry tags. `verify` reads it back: migration 10 vouches for erasures
-/// made before tags existed, and a vouch after an entry saying tags were
-/// in use is that migration run again, to have hand erasures tagged.
+/// carry tags. Entries older than migration 18 are read back by `verify`
+/// for it: migration 10 vouches for erasures made before tags existed,
+/// and a vouch after an entry saying tags were in use is that migration
+/// run again, to have hand erasures tagged. (Newer purge entries say so
+/// by recording their floor in columns.)
 pub(crate) const TAGGED_MARK: &str = "erasures tagged";
 
 /// The chain's current floor and the newest entry that may go now.
@@ -85,7 +91,7 @@ pub(crate) fn due_prefix(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<Prefix
 pub(crate) fn destroy_prefix(
     tx: &mut Tx<'_>,
     rule: &RetentionRule,
-) -> Result<(i64, String), Error> {
+) -> Result<(i64, Anchor), Error> {
     let prefix = due_prefix(tx, rule)?;
     let floor_hash = if prefix.due() == 0 {
         prefix.floor_hash.clone()
@@ -125,6 +131,9 @@ pub(crate) fn destroy_prefix(
     )?;
     Ok((
         destroyed - restricted,
-        format!("{}:{floor_hash}", prefix.due_through),
+        Anchor {
+            seq: prefix.due_through,
+            hash: floor_hash,
+        },
     ))
 }

@@ -640,16 +640,16 @@ fn purge_audit_log(tx: &mut Tx<'_>, run_id: i64, rule: &RetentionRule) -> Result
         "INSERT INTO purge_progress (run_id, target, destroyed, finished_at) VALUES (?, ?, ?, ?)",
         params![run_id, audit_log::KIND, destroyed, tx.now().timestamp()],
     )?;
-    RetentionGrant::new(RecordClass::Audit).record(
-        tx,
-        format!(
-            "purge run {run_id}, {}: destroyed {destroyed} {} (rule: {}); the log now starts after {}{floor}",
-            audit_log::TAGGED_MARK,
-            audit_log::LABEL,
-            describe(rule),
-            audit_log::FLOOR_MARK
-        ),
+    let detail = format!(
+        "purge run {run_id}, {}: destroyed {destroyed} {} (rule: {}); the log now starts after {}{}:{}",
+        audit_log::TAGGED_MARK,
+        audit_log::LABEL,
+        describe(rule),
+        audit_log::FLOOR_MARK,
+        floor.seq,
+        floor.hash
     );
+    RetentionGrant::new(RecordClass::Audit).record_floor(tx, detail, floor);
     Ok(destroyed)
 }
 
