@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Who is asking for records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum RequesterKind {
     /// The person the records identify.
     Patron,
@@ -32,26 +33,15 @@ pub enum RequesterKind {
 }
 
 impl RequesterKind {
-    pub const ALL: [RequesterKind; 5] = [
-        RequesterKind::Patron,
-        RequesterKind::Guardian,
-        RequesterKind::ThirdParty,
-        RequesterKind::LawEnforcement,
-        RequesterKind::Library,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [RequesterKind] = <RequesterKind as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            RequesterKind::Patron => "patron",
-            RequesterKind::Guardian => "guardian",
-            RequesterKind::ThirdParty => "third_party",
-            RequesterKind::LawEnforcement => "law_enforcement",
-            RequesterKind::Library => "library",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<RequesterKind> {
-        RequesterKind::ALL.into_iter().find(|k| k.name() == name)
+        name.parse().ok()
     }
 }
 
@@ -64,7 +54,8 @@ impl fmt::Display for RequesterKind {
 /// A document presented with a request. Carrel records the kind (and, for
 /// legal process, the issuer's reference), never an identity document's
 /// number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum DocumentKind {
     WrittenRequest,
     /// Photo identification was checked (which kind is recorded, not its number).
@@ -86,36 +77,11 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
-    pub const ALL: [DocumentKind; 12] = [
-        DocumentKind::WrittenRequest,
-        DocumentKind::PhotoId,
-        DocumentKind::CardAndPin,
-        DocumentKind::ProofOfGuardianship,
-        DocumentKind::LibraryCard,
-        DocumentKind::WrittenConsent,
-        DocumentKind::Subpoena,
-        DocumentKind::SearchWarrant,
-        DocumentKind::CourtOrder,
-        DocumentKind::NationalSecurityLetter,
-        DocumentKind::FisaOrder,
-        DocumentKind::PreservationRequest,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [DocumentKind] = <DocumentKind as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            DocumentKind::WrittenRequest => "written_request",
-            DocumentKind::PhotoId => "photo_id",
-            DocumentKind::CardAndPin => "card_and_pin",
-            DocumentKind::ProofOfGuardianship => "proof_of_guardianship",
-            DocumentKind::LibraryCard => "library_card",
-            DocumentKind::WrittenConsent => "written_consent",
-            DocumentKind::Subpoena => "subpoena",
-            DocumentKind::SearchWarrant => "search_warrant",
-            DocumentKind::CourtOrder => "court_order",
-            DocumentKind::NationalSecurityLetter => "national_security_letter",
-            DocumentKind::FisaOrder => "fisa_order",
-            DocumentKind::PreservationRequest => "preservation_request",
-        }
+        self.into()
     }
 
     /// How a person reads it: "a search warrant".
@@ -137,7 +103,7 @@ impl DocumentKind {
     }
 
     pub fn from_name(name: &str) -> Option<DocumentKind> {
-        DocumentKind::ALL.into_iter().find(|k| k.name() == name)
+        name.parse().ok()
     }
 
     /// Legal process: issued by a court or an agency, and carrying a
@@ -172,7 +138,8 @@ impl fmt::Display for DocumentKind {
 
 /// How a basis may be used: at the desk (staff record the request), online
 /// (the requester signs in with a card and PIN), or both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     InPerson,
     Online,
@@ -181,17 +148,11 @@ pub enum Channel {
 
 impl Channel {
     pub fn name(self) -> &'static str {
-        match self {
-            Channel::InPerson => "in_person",
-            Channel::Online => "online",
-            Channel::Both => "both",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<Channel> {
-        [Channel::InPerson, Channel::Online, Channel::Both]
-            .into_iter()
-            .find(|c| c.name() == name)
+        name.parse().ok()
     }
 
     pub fn in_person(self) -> bool {
@@ -206,7 +167,8 @@ impl Channel {
 /// What legal counsel confirms about the legal process itself before a
 /// release, where the policy asks for it (Missouri: "issued by a court of
 /// competent jurisdiction that shows good cause and is in proper form").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum CounselFinding {
     CompetentJurisdiction,
     GoodCause,
@@ -214,22 +176,15 @@ pub enum CounselFinding {
 }
 
 impl CounselFinding {
-    pub const ALL: [CounselFinding; 3] = [
-        CounselFinding::CompetentJurisdiction,
-        CounselFinding::GoodCause,
-        CounselFinding::ProperForm,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [CounselFinding] = <CounselFinding as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            CounselFinding::CompetentJurisdiction => "competent_jurisdiction",
-            CounselFinding::GoodCause => "good_cause",
-            CounselFinding::ProperForm => "proper_form",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<CounselFinding> {
-        Self::ALL.into_iter().find(|f| f.name() == name)
+        name.parse().ok()
     }
 
     /// For people: what counsel confirms.
@@ -309,7 +264,8 @@ pub fn describe_group(group: &[DocumentKind]) -> String {
 }
 
 /// One step of a request's life, as the permission table knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Step {
     Record,
     AttachDocument,
@@ -323,30 +279,11 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 9] = [
-        Step::Record,
-        Step::AttachDocument,
-        Step::BeginReview,
-        Step::CounselReview,
-        Step::Approve,
-        Step::Refuse,
-        Step::Release,
-        Step::ExigentRelease,
-        Step::Close,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Step] = <Step as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            Step::Record => "record",
-            Step::AttachDocument => "attach_document",
-            Step::BeginReview => "begin_review",
-            Step::CounselReview => "counsel_review",
-            Step::Approve => "approve",
-            Step::Refuse => "refuse",
-            Step::Release => "release",
-            Step::ExigentRelease => "exigent_release",
-            Step::Close => "close",
-        }
+        self.into()
     }
 }
 
@@ -366,7 +303,8 @@ impl fmt::Display for Step {
 ///    └──────────refuse──────────┴──────────refuse──────── approved ──refuse──▶ refused
 /// received, under_review, refused, released ──close──▶ closed
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum RequestState {
     Received,
     UnderReview,
@@ -377,29 +315,16 @@ pub enum RequestState {
 }
 
 impl RequestState {
-    pub const ALL: [RequestState; 6] = [
-        RequestState::Received,
-        RequestState::UnderReview,
-        RequestState::Approved,
-        RequestState::Refused,
-        RequestState::Released,
-        RequestState::Closed,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [RequestState] = <RequestState as strum::VariantArray>::VARIANTS;
 
     /// As stored and as the API shows it.
     pub fn name(self) -> &'static str {
-        match self {
-            RequestState::Received => "received",
-            RequestState::UnderReview => "under_review",
-            RequestState::Approved => "approved",
-            RequestState::Refused => "refused",
-            RequestState::Released => "released",
-            RequestState::Closed => "closed",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<RequestState> {
-        RequestState::ALL.into_iter().find(|s| s.name() == name)
+        name.parse().ok()
     }
 
     /// Whether records may still be preserved (legal holds placed) for a
@@ -570,14 +495,15 @@ mod life_tests {
     fn l7_a_requests_life_is_one_table() {
         let steps_from = |state: RequestState| -> Vec<Step> {
             Step::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|s| s.allowed_from(state))
                 .collect()
         };
         assert!(steps_from(RequestState::Closed).is_empty());
         let refused: Vec<Step> = steps_from(RequestState::Refused);
         assert_eq!(refused, vec![Step::Close]);
-        for state in RequestState::ALL {
+        for &state in RequestState::ALL {
             for step in steps_from(state) {
                 let next = step.leads_to(state);
                 if next == RequestState::Released && state != RequestState::Released {
@@ -602,7 +528,7 @@ mod life_tests {
             }
         }
         assert_eq!(reached.len(), RequestState::ALL.len(), "{reached:?}");
-        for state in RequestState::ALL {
+        for &state in RequestState::ALL {
             assert_eq!(RequestState::from_name(state.name()), Some(state));
         }
         assert!(RequestState::Received.may_preserve() && !RequestState::Approved.may_preserve());

@@ -61,3 +61,143 @@ pub use model::{
 };
 pub use parse::{library_name, parse, PolicyError, PolicyErrors};
 pub use retention::LegalHoldRules;
+
+/// A vocabulary's names, as an error message lists them: "a, b, c".
+pub fn names_of<T>() -> String
+where
+    T: strum::VariantArray + Copy + Into<&'static str>,
+{
+    T::VARIANTS
+        .iter()
+        .map(|&variant| variant.into())
+        .collect::<Vec<&str>>()
+        .join(", ")
+}
+
+/// The names of every vocabulary, as policy files, the database and the
+/// API hold them. Derived (strum), so a renamed variant would change a
+/// stored name silently; this test is where that shows.
+#[cfg(test)]
+mod names {
+    #[test]
+    fn every_vocabulary_keeps_the_names_files_and_databases_hold() {
+        for (variant, name) in [
+            (crate::RecordClass::Registration, "registration"),
+            (crate::RecordClass::Circulation, "circulation"),
+            (crate::RecordClass::ElectronicAccess, "electronic_access"),
+            (crate::RecordClass::InterlibraryLoan, "interlibrary_loan"),
+            (crate::RecordClass::HomeDelivery, "home_delivery"),
+            (crate::RecordClass::ProgramRegistration, "program_registration"),
+            (crate::RecordClass::MailingList, "mailing_list"),
+            (crate::RecordClass::Fines, "fines"),
+            (crate::RecordClass::Audit, "audit"),
+            (crate::RecordClass::Catalogue, "catalogue"),
+            (crate::RecordClass::Statistics, "statistics"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(crate::RecordClass::from_name(name), Some(variant));
+        }
+        assert_eq!(crate::RecordClass::ALL.len(), 11);
+        for (variant, name) in [
+            (crate::Action::Read, "read"),
+            (crate::Action::Create, "create"),
+            (crate::Action::Update, "update"),
+            (crate::Action::Destroy, "destroy"),
+            (crate::Action::Export, "export"),
+            (crate::Action::Disclose, "disclose"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(crate::Action::from_name(name), Some(variant));
+        }
+        assert_eq!(crate::Action::ALL.len(), 6);
+        for (variant, name) in [
+            (crate::RetentionClock::AccountExpired, "account_expired"),
+            (crate::RetentionClock::LoanReturned, "loan_returned"),
+            (crate::RetentionClock::FineSettled, "fine_settled"),
+            (crate::RetentionClock::IllClosedAndPaid, "ill_closed_and_paid"),
+            (crate::RetentionClock::DeliveryCompleted, "delivery_completed"),
+            (crate::RetentionClock::ProgramEnded, "program_ended"),
+            (crate::RetentionClock::ListLastActive, "list_last_active"),
+            (crate::RetentionClock::SessionEnded, "session_ended"),
+            (crate::RetentionClock::EntryWritten, "entry_written"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(crate::RetentionClock::from_name(name), Some(variant));
+        }
+        assert_eq!(crate::RetentionClock::ALL.len(), 9);
+        for (variant, name) in [
+            (crate::disclosure::RequesterKind::Patron, "patron"),
+            (crate::disclosure::RequesterKind::Guardian, "guardian"),
+            (crate::disclosure::RequesterKind::ThirdParty, "third_party"),
+            (crate::disclosure::RequesterKind::LawEnforcement, "law_enforcement"),
+            (crate::disclosure::RequesterKind::Library, "library"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(name.parse::<crate::disclosure::RequesterKind>().ok(), Some(variant));
+        }
+        assert_eq!(<crate::disclosure::RequesterKind as strum::VariantArray>::VARIANTS.len(), 5);
+        for (variant, name) in [
+            (crate::disclosure::DocumentKind::WrittenRequest, "written_request"),
+            (crate::disclosure::DocumentKind::PhotoId, "photo_id"),
+            (crate::disclosure::DocumentKind::CardAndPin, "card_and_pin"),
+            (crate::disclosure::DocumentKind::ProofOfGuardianship, "proof_of_guardianship"),
+            (crate::disclosure::DocumentKind::LibraryCard, "library_card"),
+            (crate::disclosure::DocumentKind::WrittenConsent, "written_consent"),
+            (crate::disclosure::DocumentKind::Subpoena, "subpoena"),
+            (crate::disclosure::DocumentKind::SearchWarrant, "search_warrant"),
+            (crate::disclosure::DocumentKind::CourtOrder, "court_order"),
+            (crate::disclosure::DocumentKind::NationalSecurityLetter, "national_security_letter"),
+            (crate::disclosure::DocumentKind::FisaOrder, "fisa_order"),
+            (crate::disclosure::DocumentKind::PreservationRequest, "preservation_request"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(name.parse::<crate::disclosure::DocumentKind>().ok(), Some(variant));
+        }
+        assert_eq!(<crate::disclosure::DocumentKind as strum::VariantArray>::VARIANTS.len(), 12);
+        for (variant, name) in [
+            (crate::disclosure::Channel::InPerson, "in_person"),
+            (crate::disclosure::Channel::Online, "online"),
+            (crate::disclosure::Channel::Both, "both"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(name.parse::<crate::disclosure::Channel>().ok(), Some(variant));
+        }
+        assert_eq!(<crate::disclosure::Channel as strum::VariantArray>::VARIANTS.len(), 3);
+        for (variant, name) in [
+            (crate::disclosure::CounselFinding::CompetentJurisdiction, "competent_jurisdiction"),
+            (crate::disclosure::CounselFinding::GoodCause, "good_cause"),
+            (crate::disclosure::CounselFinding::ProperForm, "proper_form"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(name.parse::<crate::disclosure::CounselFinding>().ok(), Some(variant));
+        }
+        assert_eq!(<crate::disclosure::CounselFinding as strum::VariantArray>::VARIANTS.len(), 3);
+        for (variant, name) in [
+            (crate::disclosure::Step::Record, "record"),
+            (crate::disclosure::Step::AttachDocument, "attach_document"),
+            (crate::disclosure::Step::BeginReview, "begin_review"),
+            (crate::disclosure::Step::CounselReview, "counsel_review"),
+            (crate::disclosure::Step::Approve, "approve"),
+            (crate::disclosure::Step::Refuse, "refuse"),
+            (crate::disclosure::Step::Release, "release"),
+            (crate::disclosure::Step::ExigentRelease, "exigent_release"),
+            (crate::disclosure::Step::Close, "close"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(name.parse::<crate::disclosure::Step>().ok(), Some(variant));
+        }
+        assert_eq!(<crate::disclosure::Step as strum::VariantArray>::VARIANTS.len(), 9);
+        for (variant, name) in [
+            (crate::disclosure::RequestState::Received, "received"),
+            (crate::disclosure::RequestState::UnderReview, "under_review"),
+            (crate::disclosure::RequestState::Approved, "approved"),
+            (crate::disclosure::RequestState::Refused, "refused"),
+            (crate::disclosure::RequestState::Released, "released"),
+            (crate::disclosure::RequestState::Closed, "closed"),
+        ] {
+            assert_eq!(variant.name(), name);
+            assert_eq!(name.parse::<crate::disclosure::RequestState>().ok(), Some(variant));
+        }
+        assert_eq!(<crate::disclosure::RequestState as strum::VariantArray>::VARIANTS.len(), 6);
+    }
+}

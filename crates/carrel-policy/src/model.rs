@@ -14,7 +14,8 @@ use crate::retention::LegalHoldRules;
 /// The kinds of record a library keeps (REQUIREMENTS N3), plus the audit
 /// log, the catalogue and the statistics, which Carrel also governs through
 /// the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum RecordClass {
     Registration,
     Circulation,
@@ -35,38 +36,15 @@ pub enum RecordClass {
 }
 
 impl RecordClass {
-    pub const ALL: [RecordClass; 11] = [
-        RecordClass::Registration,
-        RecordClass::Circulation,
-        RecordClass::ElectronicAccess,
-        RecordClass::InterlibraryLoan,
-        RecordClass::HomeDelivery,
-        RecordClass::ProgramRegistration,
-        RecordClass::MailingList,
-        RecordClass::Fines,
-        RecordClass::Audit,
-        RecordClass::Catalogue,
-        RecordClass::Statistics,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [RecordClass] = <RecordClass as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            RecordClass::Registration => "registration",
-            RecordClass::Circulation => "circulation",
-            RecordClass::ElectronicAccess => "electronic_access",
-            RecordClass::InterlibraryLoan => "interlibrary_loan",
-            RecordClass::HomeDelivery => "home_delivery",
-            RecordClass::ProgramRegistration => "program_registration",
-            RecordClass::MailingList => "mailing_list",
-            RecordClass::Fines => "fines",
-            RecordClass::Audit => "audit",
-            RecordClass::Catalogue => "catalogue",
-            RecordClass::Statistics => "statistics",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<RecordClass> {
-        RecordClass::ALL.into_iter().find(|c| c.name() == name)
+        name.parse().ok()
     }
 
     /// Fields Carrel itself stores for this class. A policy must declare each
@@ -202,7 +180,8 @@ impl fmt::Display for RecordClass {
 }
 
 /// What a staff member does with a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     Read,
     Create,
@@ -213,28 +192,15 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
-        Action::Read,
-        Action::Create,
-        Action::Update,
-        Action::Destroy,
-        Action::Export,
-        Action::Disclose,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Action] = <Action as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            Action::Read => "read",
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Destroy => "destroy",
-            Action::Export => "export",
-            Action::Disclose => "disclose",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.name() == name)
+        name.parse().ok()
     }
 }
 
@@ -287,7 +253,8 @@ impl fmt::Display for Period {
 }
 
 /// The event from which a retention clock runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum RetentionClock {
     AccountExpired,
     LoanReturned,
@@ -301,34 +268,15 @@ pub enum RetentionClock {
 }
 
 impl RetentionClock {
-    pub const ALL: [RetentionClock; 9] = [
-        RetentionClock::AccountExpired,
-        RetentionClock::LoanReturned,
-        RetentionClock::FineSettled,
-        RetentionClock::IllClosedAndPaid,
-        RetentionClock::DeliveryCompleted,
-        RetentionClock::ProgramEnded,
-        RetentionClock::ListLastActive,
-        RetentionClock::SessionEnded,
-        RetentionClock::EntryWritten,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [RetentionClock] = <RetentionClock as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            RetentionClock::AccountExpired => "account_expired",
-            RetentionClock::LoanReturned => "loan_returned",
-            RetentionClock::FineSettled => "fine_settled",
-            RetentionClock::IllClosedAndPaid => "ill_closed_and_paid",
-            RetentionClock::DeliveryCompleted => "delivery_completed",
-            RetentionClock::ProgramEnded => "program_ended",
-            RetentionClock::ListLastActive => "list_last_active",
-            RetentionClock::SessionEnded => "session_ended",
-            RetentionClock::EntryWritten => "entry_written",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<RetentionClock> {
-        RetentionClock::ALL.into_iter().find(|c| c.name() == name)
+        name.parse().ok()
     }
 }
 

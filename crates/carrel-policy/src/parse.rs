@@ -29,7 +29,7 @@ pub const REQUIRED_ROLES: [&str; 6] = [
 ];
 
 /// Classes Carrel stores; every policy must describe them: all of them.
-pub const REQUIRED_CLASSES: [RecordClass; 11] = RecordClass::ALL;
+pub const REQUIRED_CLASSES: &[RecordClass] = RecordClass::ALL;
 
 /// One mistake in a policy file. `line` 0 means the file as a whole (for
 /// example a section that is missing).
@@ -293,7 +293,7 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
                 format!(
                     "unknown record class '{}'; the classes are: {}",
                     name.get_ref(),
-                    RecordClass::ALL.map(|c| c.name()).join(", ")
+                    crate::names_of::<RecordClass>()
                 ),
             );
             continue;
@@ -301,7 +301,7 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
         let spec = build_class(class, name.span(), raw_class, &purposes, problems);
         classes.insert(class, spec);
     }
-    for class in REQUIRED_CLASSES {
+    for &class in REQUIRED_CLASSES {
         if !classes.contains_key(&class) {
             problems.whole_file(
                 format!(
@@ -444,7 +444,7 @@ fn build_basis(
                 format!(
                     "basis '{name}': '{}' is not a requester kind; use {}",
                     r.get_ref(),
-                    RequesterKind::ALL.map(|k| k.name()).join(", ")
+                    crate::names_of::<RequesterKind>()
                 ),
             ),
         }
@@ -463,7 +463,7 @@ fn build_basis(
                     format!(
                         "basis '{name}': '{}' is not a document kind; use {}",
                         d.get_ref(),
-                        DocumentKind::ALL.map(|k| k.name()).join(", ")
+                        crate::names_of::<DocumentKind>()
                     ),
                 ),
             }
@@ -536,7 +536,7 @@ fn build_basis(
                 format!(
                     "basis '{name}': '{}' is not something counsel confirms; use {}",
                     f.get_ref(),
-                    CounselFinding::ALL.map(|k| k.name()).join(", ")
+                    crate::names_of::<CounselFinding>()
                 ),
             ),
         }
@@ -747,7 +747,7 @@ fn build_retention(
             format!(
                 "retention of class '{class}': '{}' is not a clock event; use one of {}",
                 raw.clock.get_ref(),
-                RetentionClock::ALL.map(|c| c.name()).join(", ")
+                crate::names_of::<RetentionClock>()
             ),
         ),
         (Some(_), None) => problems.at(
@@ -833,7 +833,7 @@ fn build_role(
                     format!(
                         "role '{role_name}': '{}' is not an action; use {}",
                         action.get_ref(),
-                        Action::ALL.map(|a| a.name()).join(", ")
+                        crate::names_of::<Action>()
                     ),
                 ),
             }

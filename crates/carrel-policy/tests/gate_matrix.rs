@@ -47,8 +47,8 @@ fn d6_every_role_action_class_purpose_cell_matches_the_table() {
         let mut allowed = 0;
         let mut cells = 0;
         for role in raw["roles"].as_table().unwrap().keys() {
-            for action in Action::ALL {
-                for class in RecordClass::ALL {
+            for &action in Action::ALL {
+                for &class in RecordClass::ALL {
                     for purpose in raw["purposes"].as_table().unwrap().keys() {
                         cells += 1;
                         let expected = table_says(&raw, role, action, class, purpose);
@@ -85,8 +85,8 @@ fn d6_colorado_volunteers_read_the_catalogue_and_no_patron_record() {
         "the Colorado policy defines a volunteer role"
     );
     let catalogue_purposes = &policy.class(RecordClass::Catalogue).unwrap().purposes;
-    for action in Action::ALL {
-        for class in RecordClass::ALL {
+    for &action in Action::ALL {
+        for &class in RecordClass::ALL {
             for purpose in policy.purposes.keys() {
                 let expected = class == RecordClass::Catalogue
                     && action == Action::Read

@@ -47,7 +47,7 @@ fn l1_only_the_director_may_disclose_in_both_policies() {
     for text in [MISSOURI, COLORADO] {
         let p = parse("p", text).unwrap();
         for (role, spec) in &p.roles {
-            for class in RecordClass::ALL {
+            for &class in RecordClass::ALL {
                 if spec.may(Action::Disclose, class) {
                     assert_eq!(role, "director", "{role} may disclose {class}");
                 }

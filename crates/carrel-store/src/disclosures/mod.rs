@@ -514,7 +514,7 @@ fn parse_document(input: &NewDocument, by_staff: bool) -> Result<ParsedDocument,
             "unknown_document",
             format!(
                 "a document's kind must be one of: {}",
-                DocumentKind::ALL.map(|k| k.name()).join(", ")
+                carrel_policy::names_of::<DocumentKind>()
             ),
         )
     })?;
@@ -707,7 +707,7 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
             "unknown_requester_kind",
             format!(
                 "requester_kind must be one of: {}",
-                RequesterKind::ALL.map(|k| k.name()).join(", ")
+                carrel_policy::names_of::<RequesterKind>()
             ),
         )
     })?;
@@ -1035,7 +1035,7 @@ pub fn counsel_review(
                 "bad_confirmation",
                 format!(
                     "confirms lists what counsel confirms about the legal process: {}",
-                    CounselFinding::ALL.map(|f| f.name()).join(", ")
+                    carrel_policy::names_of::<CounselFinding>()
                 ),
             )
         })?;

@@ -25,7 +25,8 @@ use super::{
 /// Every class of patron records, for a full export.
 fn all_classes() -> Vec<RecordClass> {
     RecordClass::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|c| c.retention_clock().is_some() && *c != RecordClass::Audit)
         .collect()
 }

@@ -641,7 +641,7 @@ mod tests {
     /// same names.
     #[test]
     fn d3_each_facet_of_a_class_has_names_of_its_own() {
-        for class in carrel_policy::RecordClass::ALL {
+        for &class in carrel_policy::RecordClass::ALL {
             let names: Vec<&[&str]> = super::super::targets::of_class(class)
                 .flat_map(|t| t.stats.facets().iter().map(|f| f.names))
                 .collect();
