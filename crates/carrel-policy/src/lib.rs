@@ -87,7 +87,10 @@ mod names {
             (crate::RecordClass::ElectronicAccess, "electronic_access"),
             (crate::RecordClass::InterlibraryLoan, "interlibrary_loan"),
             (crate::RecordClass::HomeDelivery, "home_delivery"),
-            (crate::RecordClass::ProgramRegistration, "program_registration"),
+            (
+                crate::RecordClass::ProgramRegistration,
+                "program_registration",
+            ),
             (crate::RecordClass::MailingList, "mailing_list"),
             (crate::RecordClass::Fines, "fines"),
             (crate::RecordClass::Audit, "audit"),
@@ -114,8 +117,14 @@ mod names {
             (crate::RetentionClock::AccountExpired, "account_expired"),
             (crate::RetentionClock::LoanReturned, "loan_returned"),
             (crate::RetentionClock::FineSettled, "fine_settled"),
-            (crate::RetentionClock::IllClosedAndPaid, "ill_closed_and_paid"),
-            (crate::RetentionClock::DeliveryCompleted, "delivery_completed"),
+            (
+                crate::RetentionClock::IllClosedAndPaid,
+                "ill_closed_and_paid",
+            ),
+            (
+                crate::RetentionClock::DeliveryCompleted,
+                "delivery_completed",
+            ),
             (crate::RetentionClock::ProgramEnded, "program_ended"),
             (crate::RetentionClock::ListLastActive, "list_last_active"),
             (crate::RetentionClock::SessionEnded, "session_ended"),
@@ -129,49 +138,97 @@ mod names {
             (crate::disclosure::RequesterKind::Patron, "patron"),
             (crate::disclosure::RequesterKind::Guardian, "guardian"),
             (crate::disclosure::RequesterKind::ThirdParty, "third_party"),
-            (crate::disclosure::RequesterKind::LawEnforcement, "law_enforcement"),
+            (
+                crate::disclosure::RequesterKind::LawEnforcement,
+                "law_enforcement",
+            ),
             (crate::disclosure::RequesterKind::Library, "library"),
         ] {
             assert_eq!(variant.name(), name);
-            assert_eq!(name.parse::<crate::disclosure::RequesterKind>().ok(), Some(variant));
+            assert_eq!(
+                name.parse::<crate::disclosure::RequesterKind>().ok(),
+                Some(variant)
+            );
         }
-        assert_eq!(<crate::disclosure::RequesterKind as strum::VariantArray>::VARIANTS.len(), 5);
+        assert_eq!(
+            <crate::disclosure::RequesterKind as strum::VariantArray>::VARIANTS.len(),
+            5
+        );
         for (variant, name) in [
-            (crate::disclosure::DocumentKind::WrittenRequest, "written_request"),
+            (
+                crate::disclosure::DocumentKind::WrittenRequest,
+                "written_request",
+            ),
             (crate::disclosure::DocumentKind::PhotoId, "photo_id"),
             (crate::disclosure::DocumentKind::CardAndPin, "card_and_pin"),
-            (crate::disclosure::DocumentKind::ProofOfGuardianship, "proof_of_guardianship"),
+            (
+                crate::disclosure::DocumentKind::ProofOfGuardianship,
+                "proof_of_guardianship",
+            ),
             (crate::disclosure::DocumentKind::LibraryCard, "library_card"),
-            (crate::disclosure::DocumentKind::WrittenConsent, "written_consent"),
+            (
+                crate::disclosure::DocumentKind::WrittenConsent,
+                "written_consent",
+            ),
             (crate::disclosure::DocumentKind::Subpoena, "subpoena"),
-            (crate::disclosure::DocumentKind::SearchWarrant, "search_warrant"),
+            (
+                crate::disclosure::DocumentKind::SearchWarrant,
+                "search_warrant",
+            ),
             (crate::disclosure::DocumentKind::CourtOrder, "court_order"),
-            (crate::disclosure::DocumentKind::NationalSecurityLetter, "national_security_letter"),
+            (
+                crate::disclosure::DocumentKind::NationalSecurityLetter,
+                "national_security_letter",
+            ),
             (crate::disclosure::DocumentKind::FisaOrder, "fisa_order"),
-            (crate::disclosure::DocumentKind::PreservationRequest, "preservation_request"),
+            (
+                crate::disclosure::DocumentKind::PreservationRequest,
+                "preservation_request",
+            ),
         ] {
             assert_eq!(variant.name(), name);
-            assert_eq!(name.parse::<crate::disclosure::DocumentKind>().ok(), Some(variant));
+            assert_eq!(
+                name.parse::<crate::disclosure::DocumentKind>().ok(),
+                Some(variant)
+            );
         }
-        assert_eq!(<crate::disclosure::DocumentKind as strum::VariantArray>::VARIANTS.len(), 12);
+        assert_eq!(
+            <crate::disclosure::DocumentKind as strum::VariantArray>::VARIANTS.len(),
+            12
+        );
         for (variant, name) in [
             (crate::disclosure::Channel::InPerson, "in_person"),
             (crate::disclosure::Channel::Online, "online"),
             (crate::disclosure::Channel::Both, "both"),
         ] {
             assert_eq!(variant.name(), name);
-            assert_eq!(name.parse::<crate::disclosure::Channel>().ok(), Some(variant));
+            assert_eq!(
+                name.parse::<crate::disclosure::Channel>().ok(),
+                Some(variant)
+            );
         }
-        assert_eq!(<crate::disclosure::Channel as strum::VariantArray>::VARIANTS.len(), 3);
+        assert_eq!(
+            <crate::disclosure::Channel as strum::VariantArray>::VARIANTS.len(),
+            3
+        );
         for (variant, name) in [
-            (crate::disclosure::CounselFinding::CompetentJurisdiction, "competent_jurisdiction"),
+            (
+                crate::disclosure::CounselFinding::CompetentJurisdiction,
+                "competent_jurisdiction",
+            ),
             (crate::disclosure::CounselFinding::GoodCause, "good_cause"),
             (crate::disclosure::CounselFinding::ProperForm, "proper_form"),
         ] {
             assert_eq!(variant.name(), name);
-            assert_eq!(name.parse::<crate::disclosure::CounselFinding>().ok(), Some(variant));
+            assert_eq!(
+                name.parse::<crate::disclosure::CounselFinding>().ok(),
+                Some(variant)
+            );
         }
-        assert_eq!(<crate::disclosure::CounselFinding as strum::VariantArray>::VARIANTS.len(), 3);
+        assert_eq!(
+            <crate::disclosure::CounselFinding as strum::VariantArray>::VARIANTS.len(),
+            3
+        );
         for (variant, name) in [
             (crate::disclosure::Step::Record, "record"),
             (crate::disclosure::Step::AttachDocument, "attach_document"),
@@ -186,7 +243,10 @@ mod names {
             assert_eq!(variant.name(), name);
             assert_eq!(name.parse::<crate::disclosure::Step>().ok(), Some(variant));
         }
-        assert_eq!(<crate::disclosure::Step as strum::VariantArray>::VARIANTS.len(), 9);
+        assert_eq!(
+            <crate::disclosure::Step as strum::VariantArray>::VARIANTS.len(),
+            9
+        );
         for (variant, name) in [
             (crate::disclosure::RequestState::Received, "received"),
             (crate::disclosure::RequestState::UnderReview, "under_review"),
@@ -196,8 +256,14 @@ mod names {
             (crate::disclosure::RequestState::Closed, "closed"),
         ] {
             assert_eq!(variant.name(), name);
-            assert_eq!(name.parse::<crate::disclosure::RequestState>().ok(), Some(variant));
+            assert_eq!(
+                name.parse::<crate::disclosure::RequestState>().ok(),
+                Some(variant)
+            );
         }
-        assert_eq!(<crate::disclosure::RequestState as strum::VariantArray>::VARIANTS.len(), 6);
+        assert_eq!(
+            <crate::disclosure::RequestState as strum::VariantArray>::VARIANTS.len(),
+            6
+        );
     }
 }

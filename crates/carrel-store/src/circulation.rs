@@ -17,7 +17,7 @@ use crate::fines::{self, FineRecord};
 use crate::gate::{
     self, Actor, Catalogue, Circulation, Create, Fines, Grant, Read, Registration, Update,
 };
-use crate::items::{self, ItemRecord, AVAILABLE, ON_HOLD_SHELF, ON_LOAN};
+use crate::items::{self, ItemRecord, ItemStatus};
 use crate::patrons::{self, Standing};
 use crate::validate::{CardBarcode, ItemBarcode};
 use crate::Tx;
@@ -43,9 +43,42 @@ pub struct HoldRecord {
     pub patron_id: Option<i64>,
     pub item_id: i64,
     pub placed_at: i64,
-    /// waiting, ready (on the hold shelf), fulfilled or cancelled.
-    pub status: String,
+    pub status: HoldStatus,
     pub closed_at: Option<i64>,
+}
+
+/// Where a hold stands. Waiting and ready holds are open; the SQL below
+/// names them so (`status IN ('waiting', 'ready')`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    Waiting,
+    /// The item waits on the hold shelf for this patron.
+    Ready,
+    Fulfilled,
+    Cancelled,
+}
+
+impl HoldStatus {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// Still waiting for the item, or for the patron to collect it.
+    pub fn is_open(self) -> bool {
+        matches!(self, HoldStatus::Waiting | HoldStatus::Ready)
+    }
 }
 
 const LOAN_COLUMNS: &str = "id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at";
@@ -69,7 +102,7 @@ fn hold_from(row: &crate::db::Row) -> Result<HoldRecord, Error> {
         patron_id: row.opt_int(1)?,
         item_id: row.int(2)?,
         placed_at: row.int(3)?,
-        status: row.text(4)?,
+        status: row.name(4)?,
         closed_at: row.opt_int(5)?,
     })
 }
@@ -188,7 +221,7 @@ pub fn checkout(
         ));
     }
     let item = items::lock_by_barcode(tx, &grants.item, item_barcode)?;
-    if item.status == ON_LOAN {
+    if item.status == ItemStatus::OnLoan {
         return Err(Error::refused(
             "item_on_loan",
             "the item is already on loan; check it in first",
@@ -220,7 +253,7 @@ pub fn checkout(
         ),
         params![item.id, now.timestamp(), due.timestamp(), &today, patron.id],
     )?)?;
-    items::set_status(tx, item.id, ON_LOAN)?;
+    items::set_status(tx, item.id, ItemStatus::OnLoan)?;
     grants.lend.used_on(tx, "loan", loan.id);
     Ok(loan)
 }
@@ -311,11 +344,11 @@ pub fn checkin(
                 "UPDATE holds SET status = 'ready' WHERE id = ?",
                 params![hold_id],
             )?;
-            items::set_status(tx, item.id, ON_HOLD_SHELF)?;
+            items::set_status(tx, item.id, ItemStatus::OnHoldShelf)?;
             Some(hold_id)
         }
         None => {
-            items::set_status(tx, item.id, AVAILABLE)?;
+            items::set_status(tx, item.id, ItemStatus::Available)?;
             None
         }
     };
@@ -447,17 +480,17 @@ pub fn place_hold(
             "the patron has this item on loan already",
         ));
     }
-    let status = if item.status == AVAILABLE {
-        "ready"
+    let status = if item.status == ItemStatus::Available {
+        HoldStatus::Ready
     } else {
-        "waiting"
+        HoldStatus::Waiting
     };
     let id = tx.conn.insert(
         "INSERT INTO holds (patron_id, item_id, placed_at, status) VALUES (?, ?, ?, ?)",
-        params![patron.id, item.id, tx.now().timestamp(), status],
+        params![patron.id, item.id, tx.now().timestamp(), status.name()],
     )?;
-    if status == "ready" {
-        items::set_status(tx, item.id, ON_HOLD_SHELF)?;
+    if status == HoldStatus::Ready {
+        items::set_status(tx, item.id, ItemStatus::OnHoldShelf)?;
     }
     grants.hold.used_on(tx, "hold", id);
     fetch_hold(tx, id)
@@ -474,7 +507,7 @@ pub fn cancel_hold(
     // The item first (lock order), then the hold as it is now.
     items::lock(tx, item_id)?;
     let hold = fetch_hold(tx, hold_id)?;
-    if hold.status != "waiting" && hold.status != "ready" {
+    if !hold.status.is_open() {
         return Err(Error::refused(
             "hold_closed",
             "the hold is already fulfilled or cancelled",
@@ -484,7 +517,7 @@ pub fn cancel_hold(
         "UPDATE holds SET status = 'cancelled', closed_at = ? WHERE id = ?",
         params![tx.now().timestamp(), hold_id],
     )?;
-    if hold.status == "ready" {
+    if hold.status == HoldStatus::Ready {
         match first_active_hold(tx, hold.item_id)? {
             Some(next) => {
                 tx.conn.execute(
@@ -492,7 +525,7 @@ pub fn cancel_hold(
                     params![next.id],
                 )?;
             }
-            None => items::set_status(tx, hold.item_id, AVAILABLE)?,
+            None => items::set_status(tx, hold.item_id, ItemStatus::Available)?,
         }
     }
     grant.used_on(tx, "hold", hold_id);

@@ -11,8 +11,36 @@ use crate::gate::{Create, Grant, InterlibraryLoan, Read, Update};
 use crate::{patrons, validate, Tx};
 
 /// Where a request stands. Forward only: requested → received → on_loan →
-/// returned; cancelled from any state before on_loan.
-pub const STATUSES: [&str; 5] = ["requested", "received", "on_loan", "returned", "cancelled"];
+/// returned; cancelled from any state before on_loan. Declared in that
+/// order, which [`IllStatus::rank`] follows.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialOrd,
+    Ord,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum IllStatus {
+    Requested,
+    Received,
+    OnLoan,
+    Returned,
+    Cancelled,
+}
+
+impl IllStatus {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct IllRequest {
@@ -20,7 +48,7 @@ pub struct IllRequest {
     pub patron_id: Option<i64>,
     pub lender: String,
     pub title: String,
-    pub status: String,
+    pub status: IllStatus,
     pub fees_cents: i64,
     pub fees_paid_cents: i64,
     pub requested_at: i64,
@@ -37,7 +65,7 @@ fn from_row(row: &crate::db::Row) -> Result<IllRequest, Error> {
         patron_id: row.opt_int(1)?,
         lender: row.text(2)?,
         title: row.text(3)?,
-        status: row.text(4)?,
+        status: row.name(4)?,
         fees_cents: row.int(5)?,
         fees_paid_cents: row.int(6)?,
         requested_at: row.int(7)?,
@@ -92,10 +120,6 @@ pub struct IllChange {
     pub fees_paid_cents: Option<i64>,
 }
 
-fn rank(status: &str) -> Option<usize> {
-    STATUSES.iter().position(|s| *s == status)
-}
-
 pub fn update(
     tx: &mut Tx<'_>,
     grant: &Grant<Update, InterlibraryLoan>,
@@ -109,26 +133,33 @@ pub fn update(
             "this request is closed (finished and paid); it cannot change any more",
         ));
     }
-    let status = change.status.unwrap_or_else(|| current.status.clone());
-    let (Some(from), Some(to)) = (rank(&current.status), rank(&status)) else {
-        return Err(Error::invalid(
-            "bad_status",
-            format!("status must be one of: {}", STATUSES.join(", ")),
-        ));
+    let status = match change.status.as_deref() {
+        None => current.status,
+        Some(name) => name.parse::<IllStatus>().map_err(|_| {
+            Error::invalid(
+                "bad_status",
+                format!(
+                    "status must be one of: {}",
+                    carrel_policy::names_of::<IllStatus>()
+                ),
+            )
+        })?,
     };
-    let allowed = if status == current.status {
+    let from = current.status;
+    let allowed = if status == from {
         true
-    } else if status == "cancelled" {
-        from < rank("on_loan").unwrap_or(0)
+    } else if status == IllStatus::Cancelled {
+        from < IllStatus::OnLoan
     } else {
-        current.status != "cancelled" && to > from
+        from != IllStatus::Cancelled && status > from
     };
     if !allowed {
         return Err(Error::refused(
             "bad_transition",
             format!(
-                "a request that is {} cannot become {status}: requests move forward (requested, received, on_loan, returned) and can be cancelled only before the item is lent",
-                current.status
+                "a request that is {} cannot become {}: requests move forward (requested, received, on_loan, returned) and can be cancelled only before the item is lent",
+                current.status.name(),
+                status.name()
             ),
         ));
     }
@@ -142,16 +173,16 @@ pub fn update(
             "fees_paid_cents cannot be more than fees_cents",
         ));
     }
-    let finished = status == "returned" || status == "cancelled";
+    let finished = matches!(status, IllStatus::Returned | IllStatus::Cancelled);
     let closed_at = (finished && paid == fees).then(|| tx.now().timestamp());
     tx.conn.execute(
         "UPDATE ill_requests SET status = ?, fees_cents = ?, fees_paid_cents = ?, closed_at = ? WHERE id = ?",
-        params![&status, fees, paid, closed_at, id],
+        params![status.name(), fees, paid, closed_at, id],
     )?;
     grant.record(
         tx,
         Some(format!("ill_request:{id}")),
-        Some(format!("status {status}")),
+        Some(format!("status {}", status.name())),
     );
     select(tx, id, false)
 }

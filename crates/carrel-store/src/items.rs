@@ -27,13 +27,35 @@ pub struct ItemRecord {
     pub title: String,
     pub author: Option<String>,
     pub call_number: Option<String>,
-    /// available, on_loan or on_hold_shelf.
-    pub status: String,
+    pub status: ItemStatus,
 }
 
-pub(crate) const AVAILABLE: &str = "available";
-pub(crate) const ON_LOAN: &str = "on_loan";
-pub(crate) const ON_HOLD_SHELF: &str = "on_hold_shelf";
+/// Where an item is: decided by the circulation step that holds it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    Available,
+    OnLoan,
+    /// Waiting on the hold shelf for the patron whose hold is ready.
+    OnHoldShelf,
+}
+
+impl ItemStatus {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
 
 pub fn create(
     tx: &mut Tx<'_>,
@@ -67,7 +89,7 @@ pub fn create(
     }
     let id = tx.conn.insert(
         "INSERT INTO items (barcode, title, author, call_number, status, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        params![barcode.as_str(), &title, &author, &call_number, AVAILABLE, tx.now().timestamp()],
+        params![barcode.as_str(), &title, &author, &call_number, ItemStatus::Available.name(), tx.now().timestamp()],
     )?;
     grant.used_on(tx, "item", id);
     fetch(tx, id)?.ok_or(Error::NotFound { what: "item" })
@@ -126,7 +148,7 @@ fn item_from(row: &crate::db::Row) -> Result<ItemRecord, Error> {
         title: row.text(2)?,
         author: row.opt_text(3)?,
         call_number: row.opt_text(4)?,
-        status: row.text(5)?,
+        status: row.name(5)?,
     })
 }
 
@@ -158,10 +180,10 @@ pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<ItemRecord>, Erro
 
 /// Changes an item's shelf status as part of a circulation step; the
 /// circulation grant that step holds is what authorises it.
-pub(crate) fn set_status(tx: &mut Tx<'_>, id: i64, status: &str) -> Result<(), Error> {
+pub(crate) fn set_status(tx: &mut Tx<'_>, id: i64, status: ItemStatus) -> Result<(), Error> {
     tx.conn.execute(
         "UPDATE items SET status = ? WHERE id = ?",
-        params![status, id],
+        params![status.name(), id],
     )?;
     Ok(())
 }

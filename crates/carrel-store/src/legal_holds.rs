@@ -27,11 +27,11 @@ pub struct LegalHold {
     pub id: i64,
     /// The requesting agency's reference (case or request number).
     pub reference: String,
-    pub record_class: String,
+    pub record_class: RecordClass,
     /// None once the patron's registration itself has been destroyed.
     pub patron_id: Option<i64>,
-    pub from_date: String,
-    pub to_date: String,
+    pub from_date: NaiveDate,
+    pub to_date: NaiveDate,
     pub placed_by: i64,
     pub placed_at: i64,
     pub renewals: i64,
@@ -41,13 +41,6 @@ pub struct LegalHold {
     /// Records pinned (and not yet destroyed after the hold ended).
     pub records: i64,
     pub in_force: bool,
-}
-
-impl LegalHold {
-    fn class(&self) -> Result<RecordClass, Error> {
-        RecordClass::from_name(&self.record_class)
-            .ok_or_else(|| Error::internal("a legal hold names an unknown class"))
-    }
 }
 
 const COLUMNS: &str = "id, reference, record_class, patron_id, from_date, to_date, placed_by, placed_at, renewals, expires_at, released_at";
@@ -74,10 +67,10 @@ fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LegalHold, Error> {
     Ok(LegalHold {
         id: row.int(0)?,
         reference: row.text(1)?,
-        record_class: row.text(2)?,
+        record_class: row.name(2)?,
         patron_id: row.opt_int(3)?,
-        from_date: row.text(4)?,
-        to_date: row.text(5)?,
+        from_date: row.date(4)?,
+        to_date: row.date(5)?,
         placed_by: row.int(6)?,
         placed_at: row.int(7)?,
         renewals,
@@ -236,7 +229,7 @@ pub fn renew(
         "UPDATE legal_holds SET renewals = ?, expires_at = ? WHERE id = ?",
         params![renewals, expires_at, id],
     )?;
-    let class = hold.class()?;
+    let class = hold.record_class;
     grant.record(tx, class, id, format!("renewed ({renewals})"));
     select(tx, id, false)
 }
@@ -261,7 +254,7 @@ pub fn release(
         "UPDATE legal_holds SET released_at = ?, released_by = ? WHERE id = ?",
         params![tx.now().timestamp(), staff_id, id],
     )?;
-    let class = hold.class()?;
+    let class = hold.record_class;
     grant.record(tx, class, id, "released".into());
     select(tx, id, false)
 }
@@ -273,7 +266,7 @@ pub fn load(
     id: i64,
 ) -> Result<LegalHold, Error> {
     let hold = select_visible(tx, actor, id, false)?;
-    let class = hold.class()?;
+    let class = hold.record_class;
     grant.record(tx, class, id, "read".into());
     Ok(hold)
 }

@@ -22,10 +22,10 @@ pub struct PatronRecord {
     pub id: i64,
     pub card_barcode: String,
     pub category: String,
-    pub status: String,
-    pub expires_on: String,
+    pub status: PatronStatus,
+    pub expires_on: NaiveDate,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub birth_date: Option<String>,
+    pub birth_date: Option<NaiveDate>,
     pub guardian_id: Option<i64>,
     pub has_pin: bool,
     /// Library-declared fields (name, address, e-mail, ...).
@@ -34,8 +34,31 @@ pub struct PatronRecord {
     pub updated_at: i64,
 }
 
-/// Status values a patron record can hold.
-pub const STATUSES: [&str; 2] = ["active", "blocked"];
+/// Whether a card may be used: staff block a card (lost, misused) and
+/// unblock it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum PatronStatus {
+    Active,
+    Blocked,
+}
+
+impl PatronStatus {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
 
 /// Input keys that map to Carrel's own columns, and the policy field each
 /// one stores.
@@ -57,7 +80,7 @@ struct Changes {
     pin_hash: Option<Option<String>>,
     category: Option<String>,
     expires_on: Option<NaiveDate>,
-    status: Option<String>,
+    status: Option<PatronStatus>,
     birth_date: Option<Option<NaiveDate>>,
     guardian: Option<Option<CardBarcode>>,
     fields: BTreeMap<String, Option<String>>,
@@ -133,13 +156,9 @@ fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes,
             }
             "status" => {
                 let status = required(key, text)?;
-                if !STATUSES.contains(&status) {
-                    return Err(Error::invalid(
-                        "bad_status",
-                        "status must be \"active\" or \"blocked\"",
-                    ));
-                }
-                changes.status = Some(status.to_string());
+                changes.status = Some(status.parse().map_err(|_| {
+                    Error::invalid("bad_status", "status must be \"active\" or \"blocked\"")
+                })?);
             }
             "birth_date" => {
                 changes.birth_date = Some(match text {
@@ -303,7 +322,7 @@ pub fn register(
             barcode.as_str(),
             &changes.pin_hash.clone().flatten(),
             &category,
-            changes.status.as_deref().unwrap_or("active"),
+            changes.status.unwrap_or(PatronStatus::Active).name(),
             &expires_on.to_string(),
             &changes.birth_date.flatten().map(|d| d.to_string()),
             guardian,
@@ -419,9 +438,11 @@ pub fn update(
             params![&d.to_string(), id],
         )?;
     }
-    if let Some(s) = &changes.status {
-        tx.conn
-            .execute("UPDATE patrons SET status = ? WHERE id = ?", params![s, id])?;
+    if let Some(s) = changes.status {
+        tx.conn.execute(
+            "UPDATE patrons SET status = ? WHERE id = ?",
+            params![s.name(), id],
+        )?;
     }
     if let Some(b) = changes.birth_date {
         tx.conn.execute(
@@ -452,11 +473,10 @@ pub fn update(
     // by staff) must not work again when the card is renewed.
     let new_standing = changes
         .status
-        .as_ref()
-        .is_some_and(|status| *status != current.status);
+        .is_some_and(|status| status != current.status);
     let new_expiry = changes
         .expires_on
-        .is_some_and(|date| date.to_string() != current.expires_on);
+        .is_some_and(|date| date != current.expires_on);
     // A new PIN, card number or standing may mean someone else has the
     // PIN or the card: the card's known devices end too (a new expiry
     // date is no such sign, and a device of an expired card cannot sign
@@ -517,13 +537,13 @@ pub(crate) fn id_by_barcode(tx: &mut Tx<'_>, barcode: &CardBarcode) -> Result<i6
 pub struct Standing {
     pub id: i64,
     pub category: String,
-    pub status: String,
-    pub expires_on: String,
+    pub status: PatronStatus,
+    pub expires_on: NaiveDate,
 }
 
 impl Standing {
     pub fn is_expired(&self, today: NaiveDate) -> bool {
-        self.expires_on < today.format("%Y-%m-%d").to_string()
+        self.expires_on < today
     }
 
     /// Whether the card belongs to a current, valid user today: active and
@@ -532,7 +552,7 @@ impl Standing {
     /// deliveries, list subscriptions (N3: "limited to current and valid
     /// library users").
     pub fn check_current(&self, today: NaiveDate) -> Result<(), Error> {
-        if self.status != "active" {
+        if self.status != PatronStatus::Active {
             return Err(Error::refused(
                 "patron_blocked",
                 "the patron's account is blocked; a supervisor can unblock it",
@@ -554,8 +574,8 @@ fn standing_from(row: &crate::db::Row) -> Result<Standing, Error> {
     Ok(Standing {
         id: row.int(0)?,
         category: row.text(1)?,
-        status: row.text(2)?,
-        expires_on: row.text(3)?,
+        status: row.name(2)?,
+        expires_on: row.date(3)?,
     })
 }
 
@@ -659,9 +679,9 @@ pub(crate) fn fetch_on(conn: &mut Conn<'_>, id: i64) -> Result<Option<PatronReco
         id: row.int(0)?,
         card_barcode: row.text(1)?,
         category: row.text(2)?,
-        status: row.text(3)?,
-        expires_on: row.text(4)?,
-        birth_date: row.opt_text(5)?,
+        status: row.name(3)?,
+        expires_on: row.date(4)?,
+        birth_date: row.opt_date(5)?,
         guardian_id: row.opt_int(6)?,
         has_pin: row.int(7)? != 0,
         fields,

@@ -67,6 +67,22 @@ impl Principal {
     }
 }
 
+/// As its label: in the API, a request's timeline names who took each
+/// step so.
+impl serde::Serialize for Principal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.label())
+    }
+}
+
+impl std::str::FromStr for Principal {
+    type Err = ();
+
+    fn from_str(label: &str) -> Result<Principal, ()> {
+        Principal::from_label(label).ok_or(())
+    }
+}
+
 impl std::fmt::Display for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label())

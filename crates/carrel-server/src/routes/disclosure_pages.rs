@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use carrel_policy::disclosure::{CounselFinding, RequestState, Step};
 use carrel_store::disclosures::{
-    self, alerts, DisclosureRequest, NewDocument, Queue, QueueFilter, ADVICE, ID_KINDS, STATES,
+    self, alerts, Advice, DisclosureRequest, IdKind, NewDocument, Queue, QueueFilter,
 };
 use carrel_store::staff;
 use chrono::DateTime;
@@ -61,14 +61,15 @@ fn render_queue(
         "<p>Requests: <strong id=\"total\">{}</strong> · documents overdue: <strong id=\"overdue\">{}</strong></p><table><thead><tr>",
         queue.total, queue.overdue
     );
-    for state in STATES {
-        let _ = write!(out, "<th>{}</th>", state.replace('_', " "));
+    for state in RequestState::ALL {
+        let _ = write!(out, "<th>{state}</th>");
     }
     out.push_str("</tr></thead><tbody><tr>");
-    for state in STATES {
+    for state in RequestState::ALL {
         let _ = write!(
             out,
-            "<td id=\"count-{state}\">{}</td>",
+            "<td id=\"count-{}\">{}</td>",
+            state.name(),
             queue.by_state.get(state).copied().unwrap_or(0)
         );
     }
@@ -80,10 +81,10 @@ fn render_queue(
             reference = escape(&r.reference),
             gag = if r.gagged { " (restricted)" } else { "" },
             received = when(r.received_at, zone),
-            kind = escape(&r.requester_kind.replace('_', " ")),
+            kind = words(r.requester_kind.name()),
             basis = escape(&r.basis),
             patron = r.subject_patron_id.map_or("(destroyed)".into(), |p| format!("patron:{p}")),
-            state = escape(&r.state.replace('_', " ")),
+            state = r.state,
             late = if r.document_overdue { " <span class=\"over\">document overdue</span>" } else { "" },
         );
     }
@@ -145,18 +146,12 @@ fn render_request(
         gag = if r.gagged { " (restricted: non-disclosure order)" } else { "" },
     );
     let rows = [
-        (
-            "State",
-            format!(
-                "<span id=\"state\">{}</span>",
-                escape(&r.state.replace('_', " "))
-            ),
-        ),
+        ("State", format!("<span id=\"state\">{}</span>", r.state)),
         (
             "Requester",
             format!(
                 "{}{}",
-                escape(&r.requester_kind.replace('_', " ")),
+                words(r.requester_kind.name()),
                 r.requester
                     .as_deref()
                     .map(|q| format!(": {}", escape(q)))
@@ -174,11 +169,15 @@ fn render_request(
             "Basis",
             format!("{} ({})", escape(&r.basis), escape(&r.citation)),
         ),
-        ("Classes", escape(&r.classes.join(", "))),
         (
-            "Dates",
-            format!("{} to {}", escape(&r.from_date), escape(&r.to_date)),
+            "Classes",
+            r.classes
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
+        ("Dates", format!("{} to {}", r.from_date, r.to_date)),
         (
             "Reason",
             r.reason
@@ -209,10 +208,9 @@ fn render_request(
         let _ = write!(
             out,
             "<li>{}{}{}{}{}</li>",
-            escape(&d.kind.replace('_', " ")),
+            words(d.kind.name()),
             d.id_kind
-                .as_deref()
-                .map(|k| format!(" ({})", escape(&k.replace('_', " "))))
+                .map(|k| format!(" ({})", words(k.name())))
                 .unwrap_or_default(),
             d.reference
                 .as_deref()
@@ -243,7 +241,7 @@ fn render_request(
             let _ = write!(
                 out,
                 "<li>{} held until {} ({} renewals left)</li>",
-                escape(&h.record_class),
+                words(h.record_class.name()),
                 when(h.expires_at, zone),
                 h.renewals_left
             );
@@ -256,8 +254,8 @@ fn render_request(
             out,
             "<li>{} · {} · {}{}{}</li>",
             when(step.at, zone),
-            escape(&step.actor),
-            escape(&step.step.replace('_', " ")),
+            step.actor,
+            words((&step.step).into()),
             step.outcome
                 .as_deref()
                 .map(|o| format!(": {}", escape(o)))
@@ -286,8 +284,7 @@ fn render_request(
     let note = "<input name=\"note\" placeholder=\"note (optional)\">";
     // Offered as the request's life allows (the store's own table,
     // `Step::from_states`); the store still refuses what a role may not do.
-    let state = RequestState::from_name(&r.state);
-    let may = |step: Step| state.is_some_and(|state| step.allowed_from(state));
+    let may = |step: Step| step.allowed_from(r.state);
     if may(Step::BeginReview) {
         out.push_str(&form(to, "review", "Take up for review", ""));
     }
@@ -302,9 +299,15 @@ fn render_request(
                 )
             })
             .collect();
-        let advice: String = ADVICE
+        let advice: String = <Advice as strum::VariantArray>::VARIANTS
             .iter()
-            .map(|a| format!("<option value=\"{a}\">{}</option>", a.replace('_', " ")))
+            .map(|a| {
+                format!(
+                    "<option value=\"{}\">{}</option>",
+                    a.name(),
+                    words(a.name())
+                )
+            })
             .collect();
         out.push_str(&form(
             to,
@@ -340,7 +343,7 @@ fn render_request(
             "<input name=\"reason\" required placeholder=\"reason\">",
         ));
     }
-    if state.is_some_and(RequestState::may_preserve) {
+    if r.state.may_preserve() {
         out.push_str(&form(
             to,
             "preservation",
@@ -364,11 +367,13 @@ fn render_request(
             })
             .collect();
         let ids: String = std::iter::once("<option value=\"\">(not photo ID)</option>".to_string())
-            .chain(
-                ID_KINDS
-                    .iter()
-                    .map(|k| format!("<option value=\"{k}\">{}</option>", k.replace('_', " "))),
-            )
+            .chain(<IdKind as strum::VariantArray>::VARIANTS.iter().map(|k| {
+                format!(
+                    "<option value=\"{}\">{}</option>",
+                    k.name(),
+                    words(k.name())
+                )
+            }))
             .collect();
         out.push_str(&form(
             to,
@@ -496,4 +501,9 @@ pub async fn act(
             "Your role may not take this step on this request; it is on the record that you tried.",
         ),
     }
+}
+
+/// A vocabulary's name as words: "under_review" as "under review".
+fn words(name: &str) -> String {
+    name.replace('_', " ")
 }

@@ -31,11 +31,16 @@ pub(crate) fn render(plan: &Plan, queue: &Queue, library: &str) -> String {
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Privacy dashboard · {lib}</title><style>{STYLE}</style></head><body><h1>Privacy dashboard</h1><p>{lib} · today {today} · legal holds in force: <strong id=\"holds-in-force\">{holds}</strong> · due for destruction now: <strong id=\"total-due\">{due}</strong></p>",
         lib = escape(library),
-        today = escape(&plan.today),
+        today = plan.today,
         holds = plan.legal_holds_in_force,
         due = plan.total_due(),
     );
-    let open = queue.total - queue.by_state.get("closed").copied().unwrap_or(0);
+    let open = queue.total
+        - queue
+            .by_state
+            .get(&carrel_policy::disclosure::RequestState::Closed)
+            .copied()
+            .unwrap_or(0);
     let _ = write!(
         out,
         "<p>Disclosure requests open: <strong id=\"disclosures-open\">{open}</strong> · documents overdue after an exigent release: <strong id=\"disclosures-overdue\">{overdue}</strong> · <a href=\"/staff/disclosures\">queue</a></p>",
@@ -107,7 +112,7 @@ pub(crate) fn render(plan: &Plan, queue: &Queue, library: &str) -> String {
             out,
             "<tr data-kind=\"{kind}\"><td>{class}</td><td>{label}</td><td>{rule}</td><td>{held}</td><td class=\"due\">{due}</td><td>{why}</td><td>{hold}</td><td>{within}</td><td title=\"{in_use_means}\">{in_use}</td><td>{oldest}</td></tr>",
             kind = escape(&t.kind),
-            class = escape(&c.class),
+            class = c.class.name(),
             label = escape(&t.label),
             rule = escape(&c.rule),
             held = t.held,

@@ -1970,7 +1970,7 @@ async fn l6_nothing_outside_the_circle_moves_when_a_restricted_case_preserves_re
                 std::thread::spawn(move || carrel_store::retention::plan(&store).unwrap())
                     .join()
                     .unwrap();
-            plan.classes.retain(|c| c.class != "audit");
+            plan.classes.retain(|c| c.class.name() != "audit");
             plan
         };
         let dry_run_before = plan(&app);

@@ -134,6 +134,38 @@ impl Row {
             _ => self.text(i).map(Some),
         }
     }
+
+    /// A column holding a name from one of Carrel's vocabularies (a state,
+    /// a status, a kind), as its enum. A name Carrel never writes is an
+    /// error naming the column and the vocabulary, never the value.
+    pub(crate) fn name<T: std::str::FromStr>(&self, i: usize) -> Result<T, Error> {
+        self.text(i)?.parse().map_err(|_| {
+            let vocabulary = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
+            Error::internal(format!("column {i} holds no {vocabulary} Carrel writes"))
+        })
+    }
+
+    /// [`Row::name`] for a column that may be NULL.
+    pub(crate) fn opt_name<T: std::str::FromStr>(&self, i: usize) -> Result<Option<T>, Error> {
+        match self.column(i)? {
+            Value::Null => Ok(None),
+            _ => self.name(i).map(Some),
+        }
+    }
+
+    /// A column holding a date, stored as YYYY-MM-DD.
+    pub(crate) fn date(&self, i: usize) -> Result<chrono::NaiveDate, Error> {
+        chrono::NaiveDate::parse_from_str(&self.text(i)?, "%Y-%m-%d")
+            .map_err(|_| Error::internal(format!("column {i} holds no date written YYYY-MM-DD")))
+    }
+
+    /// [`Row::date`] for a column that may be NULL.
+    pub(crate) fn opt_date(&self, i: usize) -> Result<Option<chrono::NaiveDate>, Error> {
+        match self.column(i)? {
+            Value::Null => Ok(None),
+            _ => self.date(i).map(Some),
+        }
+    }
 }
 
 impl Value {

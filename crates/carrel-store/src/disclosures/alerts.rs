@@ -16,8 +16,10 @@ use crate::{Store, Tx};
 use super::visibility::Viewer;
 
 /// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AlertKind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
     /// A law-enforcement officer or agency asked for records; staff
     /// recorded the request and referred it (L1).
     LawEnforcementRequest,
@@ -29,20 +31,22 @@ pub(crate) enum AlertKind {
 }
 
 impl AlertKind {
-    fn name(self) -> &'static str {
-        match self {
-            AlertKind::LawEnforcementRequest => "law_enforcement_request",
-            AlertKind::SearchWarrant => "search_warrant",
-            AlertKind::DocumentOverdue => "document_overdue",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
-    fn message(name: &str) -> &'static str {
-        match name {
-            "law_enforcement_request" => "A law-enforcement request was recorded and referred to you.",
-            "search_warrant" => "A search warrant is being executed. Staff have stood back and recorded it; contact them now.",
-            "document_overdue" => "The document promised after an exigent release is overdue.",
-            _ => "A disclosure request needs you.",
+    /// What the alert says.
+    pub fn message(self) -> &'static str {
+        match self {
+            AlertKind::LawEnforcementRequest => {
+                "A law-enforcement request was recorded and referred to you."
+            }
+            AlertKind::SearchWarrant => {
+                "A search warrant is being executed. Staff have stood back and recorded it; contact them now."
+            }
+            AlertKind::DocumentOverdue => {
+                "The document promised after an exigent release is overdue."
+            }
         }
     }
 }
@@ -50,7 +54,7 @@ impl AlertKind {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Alert {
     pub id: i64,
-    pub kind: String,
+    pub kind: AlertKind,
     pub message: String,
     pub request: String,
     pub created_at: i64,
@@ -91,10 +95,10 @@ pub fn for_actor(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Alert>, Error> {
     )?;
     rows.iter()
         .map(|row| {
-            let kind = row.text(1)?;
+            let kind: AlertKind = row.name(1)?;
             Ok(Alert {
                 id: row.int(0)?,
-                message: AlertKind::message(&kind).to_string(),
+                message: kind.message().to_string(),
                 kind,
                 request: format!("{}-{}", row.text(2)?, row.int(3)?),
                 created_at: row.int(4)?,
@@ -160,7 +164,7 @@ pub fn unmailed(store: &Store) -> Result<Vec<AlertMail>, Error> {
         )?;
         rows.iter()
             .map(|row| {
-                let kind = row.text(2)?;
+                let kind: AlertKind = row.name(2)?;
                 let gagged = row.int(5)? != 0;
                 let reference = format!("{}-{}", row.text(3)?, row.int(4)?);
                 let (subject, link) = if gagged {
@@ -178,7 +182,7 @@ pub fn unmailed(store: &Store) -> Result<Vec<AlertMail>, Error> {
                     id: row.int(0)?,
                     role: row.text(1)?,
                     subject,
-                    body: format!("{}\n\n{link}\n", AlertKind::message(&kind)),
+                    body: format!("{}\n\n{link}\n", kind.message()),
                 })
             })
             .collect()

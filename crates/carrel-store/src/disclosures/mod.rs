@@ -42,11 +42,13 @@ use carrel_policy::lawful::{self, Release, ReleaseFacts, Subject, Unlawful};
 use carrel_policy::RecordClass;
 use chrono::NaiveDate;
 use serde::Serialize;
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 use crate::db::{params, Param, Row};
 use crate::error::Error;
 use crate::gate::{authorize_disclosure, authorize_legal_hold, Actor, DisclosureGrant};
 use crate::legal_holds::{self, HoldRequest, LegalHold};
+use crate::principal::Principal;
 use crate::{patrons, staff, validate, Tx};
 
 use self::alerts::AlertKind;
@@ -55,32 +57,99 @@ use self::visibility::Viewer;
 
 /// Kinds of photo identification Carrel records. Only the kind: a number
 /// has nowhere to go (A2).
-pub const ID_KINDS: [&str; 6] = [
-    "driver_license",
-    "state_id",
-    "passport",
-    "military_id",
-    "tribal_id",
-    "other_photo_id",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum IdKind {
+    DriverLicense,
+    StateId,
+    Passport,
+    MilitaryId,
+    TribalId,
+    OtherPhotoId,
+}
+
+impl IdKind {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
 
 /// Advice counsel may record.
-pub const ADVICE: [&str; 3] = ["release", "refuse", "exigent_release"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Advice {
+    Release,
+    Refuse,
+    ExigentRelease,
+}
+
+impl Advice {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// What a request's timeline says happened: the steps of its life
+/// ([`Step`]) and the events around them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineStep {
+    Record,
+    /// A desk role sent the request on to the Director.
+    Refer,
+    AttachDocument,
+    /// The document owed after an exigent release arrived.
+    DocumentReceived,
+    BeginReview,
+    CounselReview,
+    /// Counsel confirmed the findings the basis asks for.
+    CounselConfirmed,
+    /// The Director approved against counsel's advice to refuse.
+    CounselOverridden,
+    Approve,
+    Refuse,
+    /// Legal holds placed for the request.
+    Preserve,
+    Release,
+    ExigentRelease,
+    Close,
+    /// The released package was erased: records in it were destroyed.
+    PackageErased,
+}
+
+impl From<Step> for TimelineStep {
+    fn from(step: Step) -> TimelineStep {
+        match step {
+            Step::Record => TimelineStep::Record,
+            Step::AttachDocument => TimelineStep::AttachDocument,
+            Step::BeginReview => TimelineStep::BeginReview,
+            Step::CounselReview => TimelineStep::CounselReview,
+            Step::Approve => TimelineStep::Approve,
+            Step::Refuse => TimelineStep::Refuse,
+            Step::Release => TimelineStep::Release,
+            Step::ExigentRelease => TimelineStep::ExigentRelease,
+            Step::Close => TimelineStep::Close,
+        }
+    }
+}
 
 /// A document as recorded on a request.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Document {
-    pub kind: String,
+    pub kind: DocumentKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_kind: Option<String>,
+    pub id_kind: Option<IdKind>,
     /// For legal process: the court that issued it, and its jurisdiction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuing_court: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jurisdiction: Option<String>,
-    pub recorded_by: String,
+    pub recorded_by: Principal,
     pub recorded_at: i64,
 }
 
@@ -88,8 +157,8 @@ pub struct Document {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TimelineEntry {
     pub at: i64,
-    pub actor: String,
-    pub step: String,
+    pub actor: Principal,
+    pub step: TimelineStep,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,19 +178,19 @@ pub struct PackageSummary {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DisclosureRequest {
     pub reference: String,
-    pub requester_kind: String,
+    pub requester_kind: RequesterKind,
     pub requester: Option<String>,
     pub requester_patron_id: Option<i64>,
     /// None once the patron's registration has been destroyed.
     pub subject_patron_id: Option<i64>,
     pub basis: String,
     pub citation: String,
-    pub classes: Vec<String>,
-    pub from_date: String,
-    pub to_date: String,
+    pub classes: Vec<RecordClass>,
+    pub from_date: NaiveDate,
+    pub to_date: NaiveDate,
     pub reason: Option<String>,
     pub gagged: bool,
-    pub state: String,
+    pub state: RequestState,
     /// None when the patron asked online.
     pub received_by: Option<i64>,
     pub received_at: i64,
@@ -145,10 +214,10 @@ pub struct DisclosureRequest {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct QueueEntry {
     pub reference: String,
-    pub requester_kind: String,
+    pub requester_kind: RequesterKind,
     pub basis: String,
     pub subject_patron_id: Option<i64>,
-    pub state: String,
+    pub state: RequestState,
     pub gagged: bool,
     pub received_at: i64,
     pub document_overdue: bool,
@@ -160,7 +229,7 @@ pub struct QueueEntry {
 pub struct Queue {
     pub requests: Vec<QueueEntry>,
     pub total: i64,
-    pub by_state: BTreeMap<String, i64>,
+    pub by_state: BTreeMap<RequestState, i64>,
     pub overdue: i64,
 }
 
@@ -171,15 +240,6 @@ pub struct QueueFilter {
     pub subject_patron_id: Option<i64>,
     pub basis: Option<String>,
 }
-
-pub const STATES: [&str; 6] = [
-    "received",
-    "under_review",
-    "approved",
-    "refused",
-    "released",
-    "closed",
-];
 
 /// A new request as staff record it.
 #[derive(Debug, Clone, Default)]
@@ -211,7 +271,7 @@ pub struct NewDocument {
 struct ParsedDocument {
     kind: DocumentKind,
     reference: Option<String>,
-    id_kind: Option<String>,
+    id_kind: Option<IdKind>,
     issuing_court: Option<String>,
     jurisdiction: Option<String>,
 }
@@ -244,7 +304,7 @@ struct Stored {
     to_date: NaiveDate,
     reason: Option<String>,
     gagged: bool,
-    state: String,
+    state: RequestState,
     received_by: Option<i64>,
     received_at: i64,
     approved_by: Option<i64>,
@@ -299,7 +359,7 @@ fn stored_from(row: &Row) -> Result<Stored, Error> {
         to_date: row.text(10)?.parse().map_err(|_| corrupt())?,
         reason: row.opt_text(11)?,
         gagged: row.int(12)? != 0,
-        state: row.text(13)?,
+        state: row.name(13)?,
         received_by: row.opt_int(14)?,
         received_at: row.int(15)?,
         approved_by: row.opt_int(16)?,
@@ -377,12 +437,12 @@ fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
         .iter()
         .map(|row| {
             Ok(Document {
-                kind: row.text(0)?,
+                kind: row.name(0)?,
                 reference: row.opt_text(1)?,
-                id_kind: row.opt_text(2)?,
+                id_kind: row.opt_name(2)?,
                 issuing_court: row.opt_text(5)?,
                 jurisdiction: row.opt_text(6)?,
-                recorded_by: row.text(3)?,
+                recorded_by: row.name(3)?,
                 recorded_at: row.int(4)?,
             })
         })
@@ -390,10 +450,7 @@ fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
 }
 
 fn presented(documents: &[Document]) -> BTreeSet<DocumentKind> {
-    documents
-        .iter()
-        .filter_map(|d| DocumentKind::from_name(&d.kind))
-        .collect()
+    documents.iter().map(|d| d.kind).collect()
 }
 
 fn timeline_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<TimelineEntry>, Error> {
@@ -406,8 +463,8 @@ fn timeline_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<TimelineEntry>, Error> {
         .map(|row| {
             Ok(TimelineEntry {
                 at: row.int(0)?,
-                actor: row.text(1)?,
-                step: row.text(2)?,
+                actor: row.name(1)?,
+                step: row.name(2)?,
                 outcome: row.opt_text(3)?,
                 note: row.opt_text(4)?,
             })
@@ -415,17 +472,18 @@ fn timeline_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<TimelineEntry>, Error> {
         .collect()
 }
 
-fn add_step(
+pub(crate) fn add_step(
     tx: &mut Tx<'_>,
     request_id: i64,
-    actor: &str,
-    step: &str,
+    actor: Principal,
+    step: TimelineStep,
     outcome: Option<&str>,
     note: Option<&str>,
 ) -> Result<(), Error> {
+    let step: &str = step.into();
     tx.conn.execute(
         "INSERT INTO disclosure_steps (request_id, at, actor, step, outcome, note) VALUES (?, ?, ?, ?, ?, ?)",
-        params![request_id, tx.now().timestamp(), actor, step, outcome, note],
+        params![request_id, tx.now().timestamp(), &actor.label(), step, outcome, note],
     )?;
     Ok(())
 }
@@ -458,22 +516,18 @@ fn view(tx: &mut Tx<'_>, actor: &Actor, stored: &Stored) -> Result<DisclosureReq
     }
     Ok(DisclosureRequest {
         reference: stored.reference.clone(),
-        requester_kind: stored.requester_kind.name().to_string(),
+        requester_kind: stored.requester_kind,
         requester: stored.requester.clone(),
         requester_patron_id: stored.requester_patron_id,
         subject_patron_id: stored.subject_patron_id,
         basis: stored.basis.clone(),
         citation,
-        classes: stored
-            .classes
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect(),
-        from_date: stored.from_date.to_string(),
-        to_date: stored.to_date.to_string(),
+        classes: stored.classes.clone(),
+        from_date: stored.from_date,
+        to_date: stored.to_date,
         reason: stored.reason.clone(),
         gagged: stored.gagged,
-        state: stored.state.clone(),
+        state: stored.state,
         received_by: stored.received_by,
         received_at: stored.received_at,
         approved_by: stored.approved_by,
@@ -525,11 +579,11 @@ fn parse_document(input: &NewDocument, by_staff: bool) -> Result<ParsedDocument,
         ));
     }
     let id_kind = match (kind, &input.id_kind) {
-        (DocumentKind::PhotoId, Some(id_kind)) if ID_KINDS.contains(&id_kind.as_str()) => Some(id_kind.clone()),
+        (DocumentKind::PhotoId, Some(id_kind)) if id_kind.parse::<IdKind>().is_ok() => id_kind.parse().ok(),
         (DocumentKind::PhotoId, _) => {
             return Err(Error::invalid(
                 "id_kind_required",
-                format!("for photo_id give id_kind, which kind of ID was checked (one of: {}); never its number", ID_KINDS.join(", ")),
+                format!("for photo_id give id_kind, which kind of ID was checked (one of: {}); never its number", carrel_policy::names_of::<IdKind>()),
             ))
         }
         (_, Some(_)) => {
@@ -573,12 +627,12 @@ fn insert_document(
     tx: &mut Tx<'_>,
     request_id: i64,
     document: &ParsedDocument,
-    actor: &str,
+    actor: Principal,
 ) -> Result<(), Error> {
     let kind = document.kind;
     tx.conn.execute(
         "INSERT INTO disclosure_documents (request_id, kind, reference, id_kind, issuing_court, jurisdiction, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        params![request_id, kind.name(), &document.reference, &document.id_kind, &document.issuing_court, &document.jurisdiction, actor, tx.now().timestamp()],
+        params![request_id, kind.name(), &document.reference, document.id_kind.map(IdKind::name), &document.issuing_court, &document.jurisdiction, &actor.label(), tx.now().timestamp()],
     )?;
     if kind == DocumentKind::SearchWarrant {
         // L4: the Director hears at once; nothing waits for the Director.
@@ -818,17 +872,17 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
             received_by: Some(actor.staff_id()),
         },
     )?;
-    let who = grant.principal().label();
-    add_step(tx, id, &who, "record", None, None)?;
+    let who = grant.principal();
+    add_step(tx, id, who, TimelineStep::Record, None, None)?;
     for document in &documents {
-        insert_document(tx, id, document, &who)?;
+        insert_document(tx, id, document, who)?;
     }
     if kind == RequesterKind::LawEnforcement {
         add_step(
             tx,
             id,
-            &who,
-            "refer",
+            who,
+            TimelineStep::Refer,
             Some("referred to the Director"),
             None,
         )?;
@@ -880,14 +934,17 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Que
     let mut conditions = vec![visible];
     let mut params: Vec<Param<'_>> = visible_params;
     if let Some(state) = &filter.state {
-        if !STATES.contains(&state.as_str()) {
-            return Err(Error::invalid(
+        let state = RequestState::from_name(state).ok_or_else(|| {
+            Error::invalid(
                 "bad_state",
-                format!("state must be one of: {}", STATES.join(", ")),
-            ));
-        }
+                format!(
+                    "state must be one of: {}",
+                    carrel_policy::names_of::<RequestState>()
+                ),
+            )
+        })?;
         conditions.push("r.state = ?".into());
-        params.push(Param::Text(state));
+        params.push(Param::Text(state.name()));
     }
     if let Some(patron) = filter.subject_patron_id {
         conditions.push("r.subject_patron_id = ?".into());
@@ -909,13 +966,13 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Que
     let mut by_state = BTreeMap::new();
     let mut overdue_count = 0;
     for row in rows {
-        let state = row.text(5)?;
-        *by_state.entry(state.clone()).or_insert(0) += 1;
+        let state = row.name(5)?;
+        *by_state.entry(state).or_insert(0) += 1;
         let late = overdue(tx, row.opt_int(8)?);
         overdue_count += i64::from(late);
         requests.push(QueueEntry {
             reference: format!("{}-{}", row.text(0)?, row.int(1)?),
-            requester_kind: row.text(2)?,
+            requester_kind: row.name(2)?,
             basis: row.text(3)?,
             subject_patron_id: row.opt_int(4)?,
             state,
@@ -952,7 +1009,7 @@ fn begin(
     let stored = find_visible(tx, actor, reference)?;
     let grant = authorize_disclosure(tx, actor, step, &stored.basis, Some(&stored.reference))?;
     let basis = basis_of(tx, &stored.basis)?;
-    let state = state_of(&stored)?;
+    let state = stored.state;
     if !step.allowed_from(state) {
         let allowed: Vec<String> = step.from_states().iter().map(|s| s.to_string()).collect();
         return Err(Error::refused(
@@ -967,15 +1024,10 @@ fn begin(
     Ok((stored, basis, grant))
 }
 
-fn state_of(stored: &Stored) -> Result<RequestState, Error> {
-    RequestState::from_name(&stored.state)
-        .ok_or_else(|| Error::internal("a stored disclosure request has an unknown state"))
-}
-
-fn set_state(tx: &mut Tx<'_>, id: i64, state: &str) -> Result<(), Error> {
+fn set_state(tx: &mut Tx<'_>, id: i64, state: RequestState) -> Result<(), Error> {
     tx.conn.execute(
         "UPDATE disclosure_requests SET state = ? WHERE id = ?",
-        params![state, id],
+        params![state.name(), id],
     )?;
     Ok(())
 }
@@ -997,13 +1049,13 @@ pub fn begin_review(
     reference: &str,
 ) -> Result<DisclosureRequest, Error> {
     let (stored, basis, grant) = begin(tx, actor, reference, Step::BeginReview)?;
-    set_state(tx, stored.id, "under_review")?;
+    set_state(tx, stored.id, RequestState::UnderReview)?;
     let outcome = basis.counsel_review.then_some("with legal counsel");
     add_step(
         tx,
         stored.id,
-        &grant.principal().label(),
-        "begin_review",
+        grant.principal(),
+        TimelineStep::BeginReview,
         outcome,
         None,
     )?;
@@ -1022,12 +1074,15 @@ pub fn counsel_review(
     confirms: &[String],
 ) -> Result<DisclosureRequest, Error> {
     let (stored, basis, grant) = begin(tx, actor, reference, Step::CounselReview)?;
-    if !ADVICE.contains(&advice) {
-        return Err(Error::invalid(
+    let advice: Advice = advice.parse().map_err(|_| {
+        Error::invalid(
             "bad_advice",
-            format!("advice must be one of: {}", ADVICE.join(", ")),
-        ));
-    }
+            format!(
+                "advice must be one of: {}",
+                carrel_policy::names_of::<Advice>()
+            ),
+        )
+    })?;
     let mut confirmed = Vec::new();
     for name in confirms {
         let finding = CounselFinding::from_name(name).ok_or_else(|| {
@@ -1043,16 +1098,16 @@ pub fn counsel_review(
             confirmed.push(finding);
         }
     }
-    if advice == "release" {
+    if advice == Advice::Release {
         require_court_findings(tx, &stored, &basis, &confirmed)?;
     }
     let note = optional_note(note)?;
     add_step(
         tx,
         stored.id,
-        &grant.principal().label(),
-        "counsel_review",
-        Some(advice),
+        grant.principal(),
+        TimelineStep::CounselReview,
+        Some(advice.name()),
         note.as_deref(),
     )?;
     if !confirmed.is_empty() {
@@ -1060,13 +1115,17 @@ pub fn counsel_review(
         add_step(
             tx,
             stored.id,
-            &grant.principal().label(),
-            "counsel_confirmed",
+            grant.principal(),
+            TimelineStep::CounselConfirmed,
             Some(&names.join(", ")),
             None,
         )?;
     }
-    grant.record(tx, &stored.reference, format!("counsel advised {advice}"));
+    grant.record(
+        tx,
+        &stored.reference,
+        format!("counsel advised {}", advice.name()),
+    );
     finish(tx, actor, stored.id)
 }
 
@@ -1103,9 +1162,10 @@ fn require_court_findings(
         // On a document the basis accepts: a subpoena naming a court does
         // not stand in for the court order the basis requires.
         let named = documents_of(tx, stored.id)?.iter().any(|d| {
-            DocumentKind::from_name(&d.kind).is_some_and(|k| {
-                k.is_legal_process() && basis.requires.iter().flatten().any(|r| *r == k)
-            }) && d.issuing_court.is_some()
+            let k = d.kind;
+            k.is_legal_process()
+                && basis.requires.iter().flatten().any(|r| *r == k)
+                && d.issuing_court.is_some()
                 && d.jurisdiction.is_some()
         });
         if !named {
@@ -1119,14 +1179,14 @@ fn require_court_findings(
 }
 
 /// Counsel's latest advice on a request, if any.
-fn counsel_advice(tx: &mut Tx<'_>, id: i64) -> Result<Option<String>, Error> {
+fn counsel_advice(tx: &mut Tx<'_>, id: i64) -> Result<Option<Advice>, Error> {
     tx
         .conn
         .query_opt(
-            "SELECT outcome FROM disclosure_steps WHERE request_id = ? AND step = 'counsel_review' ORDER BY id DESC LIMIT 1",
-            params![id],
+            "SELECT outcome FROM disclosure_steps WHERE request_id = ? AND step = ? ORDER BY id DESC LIMIT 1",
+            params![id, <&str>::from(TimelineStep::CounselReview)],
         )?
-        .map(|row| row.text(0))
+        .map(|row| row.name(0))
         .transpose()
 }
 
@@ -1147,10 +1207,7 @@ fn subject_facts(
     };
     let policy = tx.policy();
     let minor = lawful::is_minor(
-        record
-            .birth_date
-            .as_deref()
-            .and_then(|b| b.parse::<NaiveDate>().ok()),
+        record.birth_date,
         policy.category(&record.category).is_some_and(|c| c.minor),
         policy.library.age_of_majority,
         tx.today(),
@@ -1218,20 +1275,20 @@ fn require_counsel(
     tx: &mut Tx<'_>,
     stored: &Stored,
     basis: &Basis,
-    wanted: Option<&str>,
+    wanted: Option<Advice>,
 ) -> Result<(), Error> {
     if !basis.counsel_review {
         return Ok(());
     }
     let advice = counsel_advice(tx, stored.id)?;
-    match (advice.as_deref(), wanted) {
+    match (advice, wanted) {
         (None, _) => Err(Error::refused(
             "counsel_review_required",
             format!("basis '{}' needs legal counsel's review recorded first (REQUIREMENTS L2)", stored.basis),
         )),
         (Some(a), Some(w)) if a != w => Err(Error::refused(
             "counsel_advice_required",
-            format!("an exigent release needs counsel's recorded advice to release at once; counsel's latest advice is '{a}'"),
+            format!("an exigent release needs counsel's recorded advice to release at once; counsel's latest advice is '{}'", a.name()),
         )),
         _ => Ok(()),
     }
@@ -1258,12 +1315,12 @@ pub fn approve(
     } else {
         None
     };
-    let advised_refusal = advice.as_deref() == Some("refuse");
+    let advised_refusal = advice == Some(Advice::Refuse);
     // Advice to release at once is for an exigent release, which skips
     // the documents; an ordinary approval needs advice to release (given
     // with the findings the basis asks counsel to confirm), or a recorded
     // override of advice to refuse.
-    if advice.as_deref() == Some("exigent_release") {
+    if advice == Some(Advice::ExigentRelease) {
         return Err(Error::refused(
             "counsel_advice_required",
             "counsel's latest advice is an exigent release, which is released at once without approval; to approve an ordinary release, counsel advises release",
@@ -1284,8 +1341,8 @@ pub fn approve(
         add_step(
             tx,
             stored.id,
-            &grant.principal().label(),
-            "counsel_overridden",
+            grant.principal(),
+            TimelineStep::CounselOverridden,
             Some("refuse"),
             Some(reason),
         )?;
@@ -1297,8 +1354,8 @@ pub fn approve(
     add_step(
         tx,
         stored.id,
-        &grant.principal().label(),
-        "approve",
+        grant.principal(),
+        TimelineStep::Approve,
         None,
         note.as_deref(),
     )?;
@@ -1315,12 +1372,12 @@ pub fn refuse(
 ) -> Result<DisclosureRequest, Error> {
     let (stored, _, grant) = begin(tx, actor, reference, Step::Refuse)?;
     let reason = validate::text("reason", reason, 2000)?;
-    set_state(tx, stored.id, "refused")?;
+    set_state(tx, stored.id, RequestState::Refused)?;
     add_step(
         tx,
         stored.id,
-        &grant.principal().label(),
-        "refuse",
+        grant.principal(),
+        TimelineStep::Refuse,
         None,
         Some(&reason),
     )?;
@@ -1334,17 +1391,13 @@ fn cover(tx: &mut Tx<'_>, stored: &Stored, basis: &Basis, approver: &str) -> Cov
         request: stored.reference.clone(),
         basis: stored.basis.clone(),
         legal_basis: format!("{}: {}", basis.citation, basis.description),
-        requester_kind: stored.requester_kind.name().to_string(),
+        requester_kind: stored.requester_kind,
         approved_by: approver.to_string(),
-        released_on: tx.today().to_string(),
+        released_on: tx.today(),
         patron: stored.subject_patron_id.unwrap_or(0),
-        classes: stored
-            .classes
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect(),
-        from_date: stored.from_date.to_string(),
-        to_date: stored.to_date.to_string(),
+        classes: stored.classes.clone(),
+        from_date: stored.from_date,
+        to_date: stored.to_date,
     }
 }
 
@@ -1424,7 +1477,7 @@ fn release_as(
     };
     let (stored, basis, grant) = begin(tx, actor, reference, step)?;
     if release == Release::Exigent {
-        require_counsel(tx, &stored, &basis, Some("exigent_release"))?;
+        require_counsel(tx, &stored, &basis, Some(Advice::ExigentRelease))?;
     }
     check_lawful(tx, &stored, &basis, &grant, release)?;
     let note = optional_note(note)?;
@@ -1439,7 +1492,7 @@ fn release_as(
             )?;
             let outcome = format!("{} records", package.records);
             let audited = format!("released {} records", package.records);
-            (package, "release", outcome, audited)
+            (package, TimelineStep::Release, outcome, audited)
         }
         Release::Exigent => {
             // The documents the law wants may follow: owed by the
@@ -1461,13 +1514,13 @@ fn release_as(
                 "documents complete".to_string()
             };
             let audited = format!("exigent release of {} records", package.records);
-            (package, "exigent_release", outcome, audited)
+            (package, TimelineStep::ExigentRelease, outcome, audited)
         }
     };
     add_step(
         tx,
         stored.id,
-        &grant.principal().label(),
+        grant.principal(),
         step_name,
         Some(&outcome),
         note.as_deref(),
@@ -1492,13 +1545,13 @@ pub fn attach_document(
             "a national-security letter or FISA order comes with a non-disclosure order: record it as a new request with gagged = true, so it is never seen outside the circle",
         ));
     }
-    let who = grant.principal().label();
-    insert_document(tx, stored.id, &parsed, &who)?;
+    let who = grant.principal();
+    insert_document(tx, stored.id, &parsed, who)?;
     add_step(
         tx,
         stored.id,
-        &who,
-        "attach_document",
+        who,
+        TimelineStep::AttachDocument,
         Some(parsed.kind.name()),
         None,
     )?;
@@ -1514,8 +1567,8 @@ pub fn attach_document(
         add_step(
             tx,
             stored.id,
-            &who,
-            "document_received",
+            who,
+            TimelineStep::DocumentReceived,
             Some("the document owed after the exigent release is attached"),
             None,
         )?;
@@ -1552,15 +1605,15 @@ pub fn close(
         "UPDATE disclosure_requests SET state = 'closed', closed_at = ?, package_json = NULL, package_html = NULL WHERE id = ?",
         params![tx.now().timestamp(), stored.id],
     )?;
-    let outcome = match stored.state.as_str() {
-        "received" | "under_review" => "withdrawn",
-        other => other,
+    let outcome = match stored.state {
+        RequestState::Received | RequestState::UnderReview => "withdrawn",
+        other => other.name(),
     };
     add_step(
         tx,
         stored.id,
-        &grant.principal().label(),
-        "close",
+        grant.principal(),
+        TimelineStep::Close,
         Some(outcome),
         note.as_deref(),
     )?;
@@ -1579,10 +1632,10 @@ pub fn preserve(
 ) -> Result<DisclosureRequest, Error> {
     let stored = find_visible(tx, actor, reference)?;
     let hold_grant = authorize_legal_hold(tx, actor)?;
-    if !state_of(&stored)?.may_preserve() {
+    if !stored.state.may_preserve() {
         return Err(Error::refused(
             "wrong_state",
-            format!("request {} is {}; records are preserved while a request is received or under review", stored.reference, stored.state.replace('_', " ")),
+            format!("request {} is {}; records are preserved while a request is received or under review", stored.reference, stored.state),
         ));
     }
     let documents = documents_of(tx, stored.id)?;
@@ -1600,7 +1653,7 @@ pub fn preserve(
     };
     let agency_reference = documents
         .iter()
-        .find(|d| d.kind == DocumentKind::PreservationRequest.name())
+        .find(|d| d.kind == DocumentKind::PreservationRequest)
         .and_then(|d| d.reference.clone())
         .unwrap_or_else(|| stored.reference.clone());
     let mut placed = 0;
@@ -1626,8 +1679,8 @@ pub fn preserve(
     add_step(
         tx,
         stored.id,
-        &actor.principal().label(),
-        "preserve",
+        actor.principal(),
+        TimelineStep::Preserve,
         Some(&format!("{placed} legal holds placed")),
         None,
     )?;

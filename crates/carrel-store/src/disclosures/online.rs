@@ -17,6 +17,7 @@ use crate::validate::CardBarcode;
 use crate::{patrons, Tx};
 
 use super::package::Package;
+use super::TimelineStep;
 use super::{
     add_step, basis_of, check_lawful, cover, guardian_refusal, insert_document, insert_request,
     package, reload, store_package, Insert, ParsedDocument,
@@ -60,8 +61,8 @@ fn release_online(
             received_by: None,
         },
     )?;
-    let who = grant.principal().label();
-    add_step(tx, id, &who, "record", Some("online"), None)?;
+    let who = grant.principal();
+    add_step(tx, id, who, TimelineStep::Record, Some("online"), None)?;
     // What the sign-in proves, and what the online form is.
     let mut documents = vec![DocumentKind::CardAndPin];
     if requester == RequesterKind::Guardian {
@@ -71,7 +72,7 @@ fn release_online(
         documents.push(DocumentKind::WrittenRequest);
     }
     for kind in documents {
-        insert_document(tx, id, &ParsedDocument::of_kind(kind), &who)?;
+        insert_document(tx, id, &ParsedDocument::of_kind(kind), who)?;
     }
     let stored = reload(tx, id)?;
     // A refusal rolls the request back, number included, so the next
@@ -107,12 +108,19 @@ fn release_online(
     add_step(
         tx,
         id,
-        &who,
-        "release",
+        who,
+        TimelineStep::Release,
         Some(&format!("{} records", package.records)),
         None,
     )?;
-    add_step(tx, id, &who, "close", Some("downloaded online"), None)?;
+    add_step(
+        tx,
+        id,
+        who,
+        TimelineStep::Close,
+        Some("downloaded online"),
+        None,
+    )?;
     grant.record(
         tx,
         &reference,

@@ -5,6 +5,8 @@
 //! when it happened, as legal holds count it). Nothing outside that scope
 //! is read, so nothing outside it can leak into the package.
 
+use super::TimelineStep;
+use crate::principal::{Principal, SystemTask};
 use carrel_policy::RecordClass;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -26,13 +28,13 @@ pub struct Cover {
     pub request: String,
     pub basis: String,
     pub legal_basis: String,
-    pub requester_kind: String,
+    pub requester_kind: carrel_policy::disclosure::RequesterKind,
     pub approved_by: String,
-    pub released_on: String,
+    pub released_on: chrono::NaiveDate,
     pub patron: i64,
-    pub classes: Vec<String>,
-    pub from_date: String,
-    pub to_date: String,
+    pub classes: Vec<RecordClass>,
+    pub from_date: chrono::NaiveDate,
+    pub to_date: chrono::NaiveDate,
 }
 
 /// A built package.
@@ -206,13 +208,18 @@ fn render_html(document: &Json, cover: &Cover) -> String {
         library = escape_html(&cover.library),
         legal_basis = escape_html(&cover.legal_basis),
         basis = escape_html(&cover.basis),
-        requester = escape_html(&cover.requester_kind),
+        requester = escape_html(cover.requester_kind.name()),
         approver = escape_html(&cover.approved_by),
-        released = escape_html(&cover.released_on),
+        released = cover.released_on,
         patron = cover.patron,
-        classes = escape_html(&cover.classes.join(", ")),
-        from = escape_html(&cover.from_date),
-        to = escape_html(&cover.to_date),
+        classes = cover
+            .classes
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        from = cover.from_date,
+        to = cover.to_date,
     );
     if let Some(classes) = document["records"].as_object() {
         for (class, section) in classes {
@@ -306,10 +313,13 @@ pub(crate) fn erase_packages_where(
     )?;
     for request in erased {
         let id = request.int(0)?;
-        tx.conn.execute(
-            "INSERT INTO disclosure_steps (request_id, at, actor, step, outcome)
-             VALUES (?, ?, 'system:retention', 'package_erased', 'records in it were destroyed')",
-            params![id, tx.now().timestamp()],
+        super::add_step(
+            tx,
+            id,
+            Principal::System(SystemTask::Retention),
+            TimelineStep::PackageErased,
+            Some("records in it were destroyed"),
+            None,
         )?;
         tx.conn.execute(
             "UPDATE disclosure_requests SET package_json = NULL, package_html = NULL WHERE id = ?",

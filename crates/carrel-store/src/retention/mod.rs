@@ -383,7 +383,7 @@ pub struct TargetPlan {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ClassPlan {
-    pub class: String,
+    pub class: RecordClass,
     /// The rule in words: "60 days after loan_returned, then delete".
     pub rule: String,
     pub targets: Vec<TargetPlan>,
@@ -392,7 +392,7 @@ pub struct ClassPlan {
 /// What a purge would do now: nothing is changed by making one.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Plan {
-    pub today: String,
+    pub today: chrono::NaiveDate,
     pub classes: Vec<ClassPlan>,
     pub legal_holds_in_force: i64,
 }
@@ -541,7 +541,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
             });
         }
         classes.push(ClassPlan {
-            class: class.name().to_string(),
+            class,
             rule: describe(rule),
             targets: plans,
         });
@@ -557,7 +557,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
         &in_force_params,
     )?;
     Ok(Plan {
-        today: today.to_string(),
+        today,
         classes,
         legal_holds_in_force,
     })
@@ -610,7 +610,7 @@ fn audit_plan(
         None => None,
     };
     Ok(ClassPlan {
-        class: RecordClass::Audit.name().to_string(),
+        class: RecordClass::Audit,
         rule: describe(rule),
         targets: vec![TargetPlan {
             kind: audit_log::KIND.to_string(),
@@ -681,7 +681,7 @@ pub struct Progress<'a> {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PurgedTarget {
-    pub class: String,
+    pub class: RecordClass,
     pub label: String,
     pub destroyed: i64,
 }
@@ -902,14 +902,14 @@ pub fn purge(
                 continue;
             }
             out.push(PurgedTarget {
-                class: target.class.name().to_string(),
+                class: target.class,
                 label: target.label.to_string(),
                 destroyed: progress_of(tx, run_id, target.kind)?.0,
             });
         }
         if rule_of(&policy, RecordClass::Audit).is_some() {
             out.push(PurgedTarget {
-                class: RecordClass::Audit.name().to_string(),
+                class: RecordClass::Audit,
                 label: audit_log::LABEL.to_string(),
                 destroyed: progress_of(tx, run_id, audit_log::KIND)?.0,
             });

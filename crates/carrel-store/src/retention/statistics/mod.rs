@@ -424,7 +424,7 @@ pub struct ReportRow {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Report {
-    pub record_class: String,
+    pub record_class: carrel_policy::RecordClass,
     pub by: Vec<String>,
     pub monthly: bool,
     pub min_cell: u32,
@@ -544,7 +544,7 @@ pub fn report(
         )),
     );
     Ok(Report {
-        record_class: class.name().to_string(),
+        record_class: class,
         by: by.to_vec(),
         monthly,
         min_cell,
