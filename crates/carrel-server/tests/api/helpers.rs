@@ -96,6 +96,51 @@ pub fn captured_logs() -> String {
 
 // ---- the app ----
 
+/// The password of every staff account in the previous release's database.
+pub const PREVIOUS_RELEASE_PASSWORD: &str = "fixture-password-1";
+
+/// A database an earlier release made: its dump and its audit key.
+struct Fixture {
+    dump: &'static str,
+    key: &'static str,
+}
+
+/// Where a fixture's dump goes.
+enum Loading {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Fixture {
+    /// Loads the dump into a new SQLite file, or a new PostgreSQL schema
+    /// (the dump's schema renamed).
+    fn load(&self, into: &Loading) {
+        match into {
+            Loading::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                // The dump creates tables in name order, each with its
+                // rows, so a row may come before the row it refers to.
+                conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+                conn.execute_batch(self.dump).unwrap();
+            }
+            Loading::Postgres(schema) => {
+                let mut client =
+                    postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+                // pg_dump's psql meta-commands (`\restrict`) are not SQL.
+                let sql: String = self
+                    .dump
+                    .lines()
+                    .filter(|line| !line.starts_with('\\'))
+                    .map(|line| format!("{line}\n"))
+                    .collect();
+                client
+                    .batch_execute(&sql.replace("carrel_previous_release", schema))
+                    .unwrap();
+            }
+        }
+    }
+}
+
 enum RawDb {
     Sqlite(PathBuf),
     Postgres(String),
@@ -158,6 +203,39 @@ impl TestApp {
         policy_text: &str,
         config: carrel_server::Config,
     ) -> TestApp {
+        TestApp::spawn_inner(engine, policy_text, config, None).await
+    }
+
+    /// A server on a database an earlier release made and used (see
+    /// `tests/api/fixtures/previous-release/README.md`): its dump is
+    /// loaded into the test's database, which the server then upgrades in
+    /// place, with that release's audit key. Its staff sign in with
+    /// [`PREVIOUS_RELEASE_PASSWORD`]; the clock starts after its records.
+    pub async fn spawn_on_previous_release(engine: Engine) -> TestApp {
+        let dump = match engine {
+            Engine::Sqlite => include_str!("fixtures/previous-release/sqlite.sql"),
+            Engine::Postgres => include_str!("fixtures/previous-release/postgres.sql"),
+        };
+        let key = match engine {
+            Engine::Sqlite => include_str!("fixtures/previous-release/sqlite.audit-key"),
+            Engine::Postgres => include_str!("fixtures/previous-release/postgres.audit-key"),
+        };
+        let fixture = Fixture { dump, key };
+        TestApp::spawn_inner(
+            engine,
+            MISSOURI,
+            carrel_server::Config::default(),
+            Some(fixture),
+        )
+        .await
+    }
+
+    async fn spawn_inner(
+        engine: Engine,
+        policy_text: &str,
+        config: carrel_server::Config,
+        fixture: Option<Fixture>,
+    ) -> TestApp {
         logs();
         let policy =
             carrel_policy::parse("test-policy.toml", policy_text).expect("test policy parses");
@@ -175,17 +253,40 @@ impl TestApp {
                 )
             }
         };
-        let clock = Arc::new(Mutex::new(start_of_test()));
+        let start = match fixture {
+            None => start_of_test(),
+            // The earlier release's records were made in late November 2026.
+            Some(_) => Utc.with_ymd_and_hms(2026, 12, 1, 18, 0, 0).unwrap(),
+        };
+        let clock = Arc::new(Mutex::new(start));
         let clock_for_store = clock.clone();
         let text = policy_text.to_string();
+        let loading = match &raw {
+            RawDb::Sqlite(path) => Loading::Sqlite(path.clone()),
+            RawDb::Postgres(schema) => Loading::Postgres(schema.clone()),
+        };
         let store = tokio::task::spawn_blocking(move || {
+            let key = match &fixture {
+                Some(fixture) => {
+                    fixture.load(&loading);
+                    AuditKey::from_hex(fixture.key.trim()).unwrap()
+                }
+                None => AuditKey::generate().unwrap(),
+            };
             let url = DatabaseUrl::parse(&url).unwrap();
-            let store = Store::open(&url, policy, &text, AuditKey::generate().unwrap())
+            let store = Store::open(&url, policy, &text, key)
                 .expect("the test database opens (is PostgreSQL running?)")
                 .with_clock(Arc::new(move || *clock_for_store.lock().unwrap()));
-            for role in store.policy().roles.keys().cloned().collect::<Vec<_>>() {
-                carrel_store::staff::add(&store, &role.replace('_', "-"), &password(&role), &role)
+            if fixture.is_none() {
+                for role in store.policy().roles.keys().cloned().collect::<Vec<_>>() {
+                    carrel_store::staff::add(
+                        &store,
+                        &role.replace('_', "-"),
+                        &password(&role),
+                        &role,
+                    )
                     .unwrap();
+                }
             }
             Arc::new(store)
         })

@@ -21,3 +21,4 @@ mod review_14;
 mod services;
 mod sessions;
 mod sign_in;
+mod upgrade;
