@@ -228,42 +228,20 @@ impl LibraryArgs {
 const DEFAULT_DATABASE: &str = "sqlite:carrel.db";
 const DEMO_DATABASE: &str = "sqlite:carrel-demo.db";
 
-#[allow(unsafe_code)] // libc: umask, signal dispositions, mallopt (each below)
 fn main() -> ExitCode {
-    // Every file Carrel creates (the database, its WAL and shared memory,
-    // the audit key and anchors) holds personal data or guards it: readable
-    // by its owner only.
-    #[cfg(unix)]
-    // SAFETY: umask only sets the process's file-creation mask; ignoring
-    // SIGXFSZ only changes that signal's disposition.
-    unsafe {
-        libc::umask(0o077);
-        // A write past the file size limit (`ulimit -f`) then fails with
-        // EFBIG, which SQLite reports and Carrel answers 503, instead of
-        // the signal killing the server.
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
-    // Argon2 takes 19 MiB a hash. glibc's malloc raises its mmap threshold
-    // after the first such block is freed, and later ones come from
-    // per-thread arenas that keep the memory: a sign-in flood left the
-    // server at 230 MiB. A fixed threshold keeps blocks this large in
-    // mmap, given back to the system when freed.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter, before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
-    }
+    // Every file Carrel creates holds personal data or guards it; a write
+    // past the file size limit fails rather than killing the server; and
+    // Argon2's large allocations go back to the system (see carrel_sys).
+    carrel_sys::create_files_private();
+    carrel_sys::survive_file_size_limit();
+    carrel_sys::return_large_allocations();
     let cli = Cli::parse();
     // Rust ignores SIGPIPE, so `carrel purge --dry-run | head` panicked on
     // the closed pipe. Commands that print end quietly there, as Unix
     // tools do (a purge cut short resumes on its next run). The server
     // keeps ignoring it: a client hanging up must not end it.
-    #[cfg(unix)]
     if !matches!(cli.command, Command::Serve { .. }) {
-        // SAFETY: only resets one signal's disposition to its default.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        }
+        carrel_sys::end_quietly_on_closed_pipe();
     }
     tracing_subscriber::fmt()
         .with_env_filter(

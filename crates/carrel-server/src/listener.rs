@@ -86,15 +86,8 @@ fn sign_in_turns() -> usize {
 }
 
 /// The process's open-file limit (soft), if it can be read.
-#[allow(unsafe_code)]
 pub fn open_file_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass and reads nothing else.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+    carrel_sys::open_file_limit()
 }
 
 /// How many connections to serve under an open-file limit: the limit less

@@ -1,19 +1,21 @@
 //! # carrel-store
 //!
-//! Where Carrel's records live, and the only way to reach them.
+//! Where Carrel's records live, and the only way to reach them. One folder
+//! per layer, each module re-exported here:
 //!
-//! - [`db`]: one SQL path over SQLite (embedded default) and PostgreSQL
-//!   (several servers, one database), chosen by the database URL.
-//! - [`gate`]: every access to personal data is decided here and yields a
-//!   [`gate::Grant`]; the functions below that touch personal data take one.
-//! - [`audit`]: the hash-chained log, written in the same transaction as the
-//!   access it records.
-//! - [`staff`], [`patrons`], [`items`], [`circulation`], [`fines`]: the
-//!   circulation core, one module per kind of record.
-//! - [`sign_in`], [`attempts`], [`known_devices`]: the one sign-in
-//!   sequence staff and patrons share, the count of failed attempts per
-//!   account that throttles it, and the devices whose sign-ins are counted
-//!   on themselves instead.
+//! - the security kernel: [`principal`] (who), [`staff`] and
+//!   [`patron_sessions`] (accounts, sessions), [`sign_in`] with
+//!   [`attempts`] and [`known_devices`] (proof, guesses throttled),
+//!   [`gate`] (every access to personal data is decided there and yields a
+//!   [`gate::Grant`]), [`audit`] (the MAC-chained log, written in the same
+//!   transaction as the access it records);
+//! - the records: [`patrons`], [`items`], [`circulation`], [`fines`],
+//!   [`ill`], [`delivery`], [`programs`], [`computer_sessions`],
+//!   [`mailing_lists`], one module per kind, each function taking the grant
+//!   of its action and class; [`validate`];
+//! - the workflows: [`retention`], [`disclosures`], [`legal_holds`];
+//! - infrastructure: [`db`] (SQLite and PostgreSQL behind one SQL path),
+//!   [`private_files`], [`quiet_log`];
 //! - [`demo`]: a deterministic demo library.
 //!
 //! The gate and audit live in this crate, not their own, because Rust can
@@ -25,33 +27,27 @@
 
 #![forbid(unsafe_code)]
 
-pub mod attempts;
-pub mod audit;
-pub mod circulation;
-pub mod computer_sessions;
-pub mod db;
-pub mod delivery;
+// The crate's layers, each a folder: the security kernel, the records it
+// guards, the workflows over them, and infrastructure. Their modules are
+// re-exported here, so callers name `carrel_store::gate`, not the folder.
+mod infra;
+mod kernel;
+mod records;
+mod workflows;
+
 pub mod demo;
-pub mod disclosures;
 pub mod error;
-pub mod fines;
-pub mod gate;
-pub mod ill;
-pub mod items;
-pub mod known_devices;
-pub mod legal_holds;
-pub mod mailing_lists;
-pub mod patron_sessions;
-pub mod patrons;
-pub mod principal;
-pub mod private_files;
-pub mod programs;
-pub mod quiet_log;
-pub mod retention;
-mod secrets;
-pub mod sign_in;
-pub mod staff;
-pub mod validate;
+
+pub use infra::{db, private_files, quiet_log};
+pub(crate) use kernel::secrets;
+pub use kernel::{
+    attempts, audit, gate, known_devices, patron_sessions, principal, sign_in, staff,
+};
+pub use records::{
+    circulation, computer_sessions, delivery, fines, ill, items, mailing_lists, patrons, programs,
+    validate,
+};
+pub use workflows::{disclosures, legal_holds, retention};
 
 use std::sync::Arc;
 

@@ -91,14 +91,10 @@ impl Drop for Server {
 }
 
 /// SIGTERM, as a service manager stops a server.
-#[allow(unsafe_code)]
 fn terminate(child: &Child) {
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill only sends a signal to the process we started.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
 }
 
 fn serve(dir: &Path, args: &[&str]) -> Result<Server, String> {

@@ -177,7 +177,6 @@ fn d7_audit_verify_reports_intact_then_names_the_tampered_entry() {
 /// bind mount in a namespace of its own (`unshare`), which holds even for
 /// root; failing that, for a user other than root, by permissions (folder
 /// 555, files 444), which root would ignore.
-#[allow(unsafe_code)] // libc::geteuid, below
 fn carrel_in_read_only(dir: &Path, args: &[&str]) -> Output {
     let mount = "mount --bind \"$1\" \"$1\" && mount -o remount,ro,bind \"$1\"";
     let probe = Command::new("unshare")
@@ -210,9 +209,9 @@ fn carrel_in_read_only(dir: &Path, args: &[&str]) -> Output {
             .output()
             .unwrap();
     }
-    // SAFETY: geteuid only reads the process's effective user id.
+    use std::os::unix::fs::MetadataExt;
     assert_ne!(
-        unsafe { libc::geteuid() },
+        std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0),
         0,
         "cannot make a read-only folder: `unshare -rm` does not work here, and root ignores permissions"
     );

@@ -1387,7 +1387,7 @@ async fn l5_placing_a_hold_waits_for_a_purge_in_progress() {
 /// requested title are nowhere in the database files (SQLite with
 /// secure_delete, and a TRUNCATE checkpoint after the purge). PostgreSQL's
 /// equivalent care (VACUUM after a purge; WAL archives and backups) is
-/// documented in ARCHITECTURE.md: its files are not ours to read.
+/// documented in docs/design/retention.md: its files are not ours to read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d2_destroyed_records_are_gone_from_the_database_files() {
     let app = TestApp::spawn(Engine::Sqlite).await;

@@ -1306,7 +1306,7 @@ mod tests {
     use crate::retention::{purge, PurgeOptions};
     use crate::{staff, Store};
 
-    const MISSOURI: &str = include_str!("../../../policies/jefferson-county-mo.toml");
+    const MISSOURI: &str = include_str!("../../../../policies/jefferson-county-mo.toml");
 
     /// D7: migration 10 vouches, once, for the erasures made before erasure
     /// tags. Two years on, its entry has aged out of the log; someone who

@@ -1241,7 +1241,7 @@ mod tests {
     use crate::AuditKey;
 
     const DAY: i64 = 86_400;
-    const MISSOURI: &str = include_str!("../../../../policies/jefferson-county-mo.toml");
+    const MISSOURI: &str = include_str!("../../../../../policies/jefferson-county-mo.toml");
 
     #[test]
     fn d1_a_backlog_walks_in_key_order_and_a_daily_purge_in_clock_order() {

@@ -571,7 +571,7 @@ impl Pool {
     /// TRUNCATE checkpoint copies the log back and cuts it to zero bytes.
     /// PostgreSQL keeps dead row versions in table pages until VACUUM; this
     /// runs VACUUM on the purged tables (what remains in WAL archives and
-    /// backups is the operator's to manage: see ARCHITECTURE.md).
+    /// backups is the operator's to manage: see docs/design/retention.md).
     pub(crate) fn after_purge(&self, tables: &[&str]) -> Result<(), Error> {
         match self {
             Pool::Sqlite {
@@ -758,7 +758,7 @@ pub(crate) fn on_both_engines(name: &str, check: impl Fn(&Pool)) {
 pub(crate) fn test_policy() -> carrel_policy::Policy {
     carrel_policy::parse(
         "mo",
-        include_str!("../../../../policies/jefferson-county-mo.toml"),
+        include_str!("../../../../../policies/jefferson-county-mo.toml"),
     )
     .unwrap()
 }
