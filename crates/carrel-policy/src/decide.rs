@@ -8,30 +8,45 @@ use crate::model::{Action, Policy, RecordClass};
 /// Why an access was refused. Carries only policy names, never data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DenyReason {
+    /// The role is not one the policy defines.
     UnknownRole {
+        /// The role's name, as given.
         role: String,
     },
+    /// The policy does not declare this class of records.
     ClassNotInPolicy {
+        /// The undeclared class.
         class: RecordClass,
     },
+    /// The policy does not grant the role this action on this class.
     ActionNotGranted {
+        /// The role that asked.
         role: String,
+        /// The action it asked to take.
         action: Action,
+        /// The class of records it asked to act on.
         class: RecordClass,
     },
+    /// The stated purpose is not one for which the class's records may be used.
     PurposeNotDeclared {
+        /// The purpose stated for the access.
         purpose: String,
+        /// The class whose declared purposes do not include it.
         class: RecordClass,
     },
     /// Legal holds are placed only by the roles `[legal_holds]` names.
     NotALegalHoldRole {
+        /// The role that tried to place, renew or release a hold.
         role: String,
     },
     /// The disclosure rules do not let this role take this step on a
     /// request under this basis (L1).
     DisclosureStep {
+        /// The role that tried the step.
         role: String,
+        /// The step it tried to take.
         step: crate::disclosure::Step,
+        /// The name of the request's basis in the policy.
         basis: String,
     },
     /// Releasing would break the law the policy encodes (L7): a document is
@@ -39,7 +54,10 @@ pub enum DenyReason {
     /// `code` is stable for API clients; `message` names what is missing and
     /// what to do, never personal data.
     Unlawful {
+        /// Names the condition that failed (`missing_document`,
+        /// `reason_required`, ...).
         code: &'static str,
+        /// What staff are told: what is missing and what to do.
         message: String,
     },
 }
@@ -89,13 +107,17 @@ impl fmt::Display for DenyReason {
     }
 }
 
+/// The outcome of an access decision: allowed, or refused with a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// The access may go ahead.
     Allow,
+    /// The access is refused, for the reason given.
     Deny(DenyReason),
 }
 
 impl Decision {
+    /// Whether the access may go ahead.
     pub fn is_allowed(&self) -> bool {
         matches!(self, Decision::Allow)
     }

@@ -50,10 +50,12 @@ impl RequesterKind {
     /// Every variant, in declaration order.
     pub const ALL: &'static [RequesterKind] = <RequesterKind as strum::VariantArray>::VARIANTS;
 
+    /// The kind's name as policy files, the database and the API write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
 
+    /// The requester kind a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<RequesterKind> {
         name.parse().ok()
     }
@@ -85,6 +87,8 @@ impl fmt::Display for RequesterKind {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
+    /// A written request from the requester; online, the submitted form counts
+    /// as one.
     WrittenRequest,
     /// Photo identification was checked (which kind is recorded, not its number).
     PhotoId,
@@ -92,15 +96,27 @@ pub enum DocumentKind {
     /// Carrel itself when a request comes through the patron's sign-in;
     /// staff cannot attach it.
     CardAndPin,
+    /// Legal proof that the requester is the minor's parent or legal guardian.
     ProofOfGuardianship,
     /// The minor's library card, or its number.
     LibraryCard,
+    /// Written consent, signed by the patron or a minor's guardian, to release
+    /// records to another party.
     WrittenConsent,
+    /// A subpoena: legal process compelling the library to produce records.
     Subpoena,
+    /// A search warrant issued by a court.
     SearchWarrant,
+    /// An order of a court to release records.
     CourtOrder,
+    /// A federal agency's national-security letter, which comes with a gag
+    /// order.
     NationalSecurityLetter,
+    /// An order of the Foreign Intelligence Surveillance Court, which comes
+    /// with a gag order.
     FisaOrder,
+    /// An agency's request to preserve records pending legal process,
+    /// answered with a legal hold (L5).
     PreservationRequest,
 }
 
@@ -108,6 +124,7 @@ impl DocumentKind {
     /// Every variant, in declaration order.
     pub const ALL: &'static [DocumentKind] = <DocumentKind as strum::VariantArray>::VARIANTS;
 
+    /// The kind's name as policy files, the database and the API write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -130,6 +147,7 @@ impl DocumentKind {
         }
     }
 
+    /// The document kind a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<DocumentKind> {
         name.parse().ok()
     }
@@ -180,24 +198,31 @@ impl fmt::Display for DocumentKind {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
+    /// At the desk only, where staff record the request.
     InPerson,
+    /// Online only, with the requester signed in by card and PIN.
     Online,
+    /// At the desk or online.
     Both,
 }
 
 impl Channel {
+    /// The channel's name as the policy file's `channel` key writes it.
     pub fn name(self) -> &'static str {
         self.into()
     }
 
+    /// The channel a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<Channel> {
         name.parse().ok()
     }
 
+    /// Whether a request under the basis may be made at the desk.
     pub fn in_person(self) -> bool {
         matches!(self, Channel::InPerson | Channel::Both)
     }
 
+    /// Whether a request under the basis may be made online.
     pub fn online(self) -> bool {
         matches!(self, Channel::Online | Channel::Both)
     }
@@ -223,8 +248,11 @@ impl Channel {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum CounselFinding {
+    /// The issuing court has jurisdiction over the matter.
     CompetentJurisdiction,
+    /// The document shows good cause for the release.
     GoodCause,
+    /// The document is in proper form.
     ProperForm,
 }
 
@@ -232,10 +260,12 @@ impl CounselFinding {
     /// Every variant, in declaration order.
     pub const ALL: &'static [CounselFinding] = <CounselFinding as strum::VariantArray>::VARIANTS;
 
+    /// The finding's name as policy files, the database and the API write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
 
+    /// The finding a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<CounselFinding> {
         name.parse().ok()
     }
@@ -257,7 +287,10 @@ impl CounselFinding {
 pub struct Basis {
     /// The provision it rests on ("RSMo 182.817(2)").
     pub citation: String,
+    /// What the basis allows, in plain words (`description` in the policy
+    /// file).
     pub description: String,
+    /// The kinds of requester who may ask under it (`requesters`).
     pub requesters: Vec<RequesterKind>,
     /// Documents required: every group must be met, each by any one of its
     /// kinds (`[["court_order", "search_warrant"]]`: one of the two).
@@ -279,6 +312,7 @@ pub struct Basis {
     /// release (and the court document must then name its issuing court
     /// and jurisdiction).
     pub counsel_confirms: Vec<CounselFinding>,
+    /// Whether it may be used at the desk, online or both (`channel`).
     pub channel: Channel,
 }
 
@@ -292,10 +326,12 @@ impl Basis {
             .collect()
     }
 
+    /// Whether this kind of requester may ask under the basis.
     pub fn admits(&self, requester: RequesterKind) -> bool {
         self.requesters.contains(&requester)
     }
 
+    /// Whether `role` is one of the roles that decide requests under the basis.
     pub fn decided_by(&self, role: &str) -> bool {
         self.decided_by.iter().any(|r| r == role)
     }
@@ -334,14 +370,24 @@ pub fn describe_group(group: &[DocumentKind]) -> String {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
+    /// Recording a new request, which starts it in `received`.
     Record,
+    /// Attaching a document the requester presented.
     AttachDocument,
+    /// Taking a received request up for review.
     BeginReview,
+    /// Legal counsel recording their review and advice.
     CounselReview,
+    /// Approving the request for release.
     Approve,
+    /// Refusing the request.
     Refuse,
+    /// Releasing the records of an approved request.
     Release,
+    /// Releasing at once in an exigent threat, on counsel's advice, before the
+    /// document arrives (L3).
     ExigentRelease,
+    /// Closing the request; no step follows.
     Close,
 }
 
@@ -349,6 +395,7 @@ impl Step {
     /// Every variant, in declaration order.
     pub const ALL: &'static [Step] = <Step as strum::VariantArray>::VARIANTS;
 
+    /// The step's name as the database and the API write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -387,11 +434,17 @@ impl fmt::Display for Step {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
+    /// Recorded, and not yet taken up for review.
     Received,
+    /// Being reviewed by a role that decides under its basis.
     UnderReview,
+    /// Approved for release, and not yet released.
     Approved,
+    /// Refused: nothing will be released.
     Refused,
+    /// The records have left the library.
     Released,
+    /// Finished: no further step may be taken.
     Closed,
 }
 
@@ -404,6 +457,7 @@ impl RequestState {
         self.into()
     }
 
+    /// The state a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<RequestState> {
         name.parse().ok()
     }
@@ -472,10 +526,12 @@ pub struct DisclosureRules {
     pub gag_circle: Vec<String>,
     /// After an exigent release, days until the document is overdue (L3).
     pub exigent_document_days: u32,
+    /// The lawful grounds for release, by name (`[disclosure.bases.<name>]`).
     pub bases: BTreeMap<String, Basis>,
 }
 
 impl DisclosureRules {
+    /// The basis with this name, if the policy has one.
     pub fn basis(&self, name: &str) -> Option<&Basis> {
         self.bases.get(name)
     }
@@ -495,10 +551,13 @@ impl DisclosureRules {
         }
     }
 
+    /// Whether `role` sees requests under a non-disclosure order.
     pub fn in_gag_circle(&self, role: &str) -> bool {
         self.gag_circle.iter().any(|r| r == role)
     }
 
+    /// Whether `role` is alerted at once of law-enforcement requests and search
+    /// warrants.
     pub fn alerted(&self, role: &str) -> bool {
         self.alert.iter().any(|r| r == role)
     }

@@ -53,6 +53,8 @@ pub enum Subject {
 /// The facts a release decision needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseFacts {
+    /// What is left of the patron the records identify, and whether they are a
+    /// minor and whose.
     pub subject: Subject,
     /// A reason for this use is recorded on the request.
     pub reason_recorded: bool,
@@ -63,7 +65,10 @@ pub struct ReleaseFacts {
 /// Why a release is not lawful.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unlawful {
+    /// The patron's records are destroyed: there is nothing to release.
     RecordsDestroyed,
+    /// The basis needs a reason recorded with each use, and none is (Colorado's
+    /// R5).
     ReasonRequired,
     /// The subject is no longer a minor: a guardian's access has ended.
     MajorityReached,

@@ -12,6 +12,7 @@
 //! which calls [`Policy::decide`] and records the outcome.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod decide;
 pub mod disclosure;
@@ -27,14 +28,25 @@ pub mod retention;
 pub mod purpose {
     use crate::RecordClass;
 
+    /// Keeping a patron's account: who they are and whether their card is
+    /// valid.
     pub const ACCOUNT: &str = "account";
+    /// Lending items and knowing what is out, to whom, and until when.
     pub const CIRCULATION: &str = "circulation";
+    /// Recording the fines and fees patrons owe and pay.
     pub const FINES: &str = "fines_and_fees";
+    /// Managing the items in the library's collection.
     pub const COLLECTION: &str = "collection";
+    /// Managing public computer sessions and remote database sign-ins.
     pub const ELECTRONIC_ACCESS: &str = "electronic_access";
+    /// Providing interlibrary loan, home delivery and program registrations.
     pub const LIBRARY_SERVICES: &str = "library_services";
+    /// Sending news of programs and events to patrons who subscribed to a list.
     pub const MAILING_LIST: &str = "mailing_list";
+    /// Recording who used personal data, when and why, so privacy audits can be
+    /// run.
     pub const ACCOUNTABILITY: &str = "accountability";
+    /// Counting library use in anonymous totals, never who borrowed what.
     pub const STATISTICS: &str = "statistics";
 
     /// Every (class, purpose) pair Carrel's operations use.

@@ -31,14 +31,24 @@ use crate::retention::LegalHoldRules;
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RecordClass {
+    /// A patron's registration: the account itself, with card, category, expiry
+    /// and the contact fields the library declares.
     Registration,
+    /// Loans and holds: what a patron borrowed or asked for, and when.
     Circulation,
+    /// Sessions on public computers and sign-ins to remote databases.
     ElectronicAccess,
+    /// Requests to borrow items from other libraries for a patron.
     InterlibraryLoan,
+    /// Deliveries of items to patrons at home: routes, visits and items.
     HomeDelivery,
+    /// Patrons' sign-ups for library programs and events.
     ProgramRegistration,
+    /// Patrons' subscriptions to opt-in mailing lists.
     MailingList,
+    /// Fines and fees patrons owe, and what was paid or waived.
     Fines,
+    /// The audit log: who used which record, how, why, and what was decided.
     Audit,
     /// Items in the collection. Holds no personal data, but who may add or
     /// change items is still a policy decision.
@@ -53,10 +63,12 @@ impl RecordClass {
     /// Every variant, in declaration order.
     pub const ALL: &'static [RecordClass] = <RecordClass as strum::VariantArray>::VARIANTS;
 
+    /// The class's name as policy files, the database and the API write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
 
+    /// The class a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<RecordClass> {
         name.parse().ok()
     }
@@ -211,11 +223,18 @@ impl fmt::Display for RecordClass {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Viewing records.
     Read,
+    /// Adding new records.
     Create,
+    /// Changing existing records.
     Update,
+    /// Destroying records: deleting them, or cutting their link to the patron.
     Destroy,
+    /// Copying records out of Carrel in bulk, for example to a file.
     Export,
+    /// Releasing records to someone outside the library, under a disclosure
+    /// request.
     Disclose,
 }
 
@@ -223,10 +242,12 @@ impl Action {
     /// Every variant, in declaration order.
     pub const ALL: &'static [Action] = <Action as strum::VariantArray>::VARIANTS;
 
+    /// The action's name as policy files, the database and the API write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
 
+    /// The action a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<Action> {
         name.parse().ok()
     }
@@ -241,8 +262,11 @@ impl fmt::Display for Action {
 /// A length of time as a policy states it ("60 days", "6 months").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
+    /// A number of days, counted in the library's time zone.
     Days(u32),
+    /// A number of calendar months.
     Months(u32),
+    /// A number of calendar years.
     Years(u32),
 }
 
@@ -295,14 +319,23 @@ impl fmt::Display for Period {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RetentionClock {
+    /// The patron's card reached its expiry date.
     AccountExpired,
+    /// A loan was returned (for a hold: the hold ended).
     LoanReturned,
+    /// A fine was settled: paid or waived in full.
     FineSettled,
+    /// An interlibrary loan request was closed, with its fees paid.
     IllClosedAndPaid,
+    /// A home delivery was completed.
     DeliveryCompleted,
+    /// The program a patron signed up for ended.
     ProgramEnded,
+    /// A mailing list was last active.
     ListLastActive,
+    /// A public computer or remote database session ended.
     SessionEnded,
+    /// An audit log entry was written.
     EntryWritten,
 }
 
@@ -310,10 +343,12 @@ impl RetentionClock {
     /// Every variant, in declaration order.
     pub const ALL: &'static [RetentionClock] = <RetentionClock as strum::VariantArray>::VARIANTS;
 
+    /// The clock's name as policy files, the database and the API write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
 
+    /// The clock a name stands for, or `None` if there is none.
     pub fn from_name(name: &str) -> Option<RetentionClock> {
         name.parse().ok()
     }
@@ -328,43 +363,62 @@ pub enum Disposal {
     Anonymise,
 }
 
+/// How long one class of records is kept, from which event, and what destroying
+/// it means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionRule {
+    /// The event the keeping period runs from (`clock` in the policy file).
     pub clock: RetentionClock,
+    /// How long records are kept after that event (`keep`).
     pub keep: Period,
+    /// Whether destroying a record deletes it or anonymises it (`dispose`).
     pub disposal: Disposal,
 }
 
+/// What the policy declares about one field of a class (`fields.<name>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldSpec {
+    /// Whether the field is personal data about a patron (`personal`).
     pub personal: bool,
+    /// Whether a record must give a value for the field (`required`).
     pub required: bool,
     /// Key into [`Policy::purposes`].
     pub purpose: String,
 }
 
+/// What the policy declares for one class of records: why it is used, what it
+/// holds, how long it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassSpec {
+    /// What the class holds, in plain words (`description` in the policy file).
     pub description: String,
     /// Purposes for which records of this class may be used at all.
     pub purposes: Vec<String>,
+    /// The fields the class holds, by name (`fields`).
     pub fields: BTreeMap<String, FieldSpec>,
+    /// How long records are kept; `None` for a class without personal data,
+    /// which is never purged.
     pub retention: Option<RetentionRule>,
 }
 
 impl ClassSpec {
+    /// Whether any of the class's fields is personal data.
     pub fn holds_personal_data(&self) -> bool {
         self.fields.values().any(|f| f.personal)
     }
 }
 
+/// A staff role and what it may do to each class of records (`[roles.<name>]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
+    /// Who holds the role, in the library's words (`description`).
     pub description: String,
+    /// The actions the role is granted, by class (`may.<class>`).
     pub may: BTreeMap<RecordClass, Vec<Action>>,
 }
 
 impl Role {
+    /// Whether the role is granted `action` on records of `class`.
     pub fn may(&self, action: Action, class: RecordClass) -> bool {
         self.may.get(&class).is_some_and(|a| a.contains(&action))
     }
@@ -373,30 +427,50 @@ impl Role {
 /// Loan rules for one patron category (adult, juvenile, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatronCategory {
+    /// What the card category is, in plain words (`description`).
     pub description: String,
     /// Patrons of this category are minors: guardian rules apply.
     pub minor: bool,
+    /// How many days a loan lasts, counted in the library's time zone
+    /// (`loan_days`).
     pub loan_days: u32,
+    /// How many times a loan may be renewed (`renewals`).
     pub renewals: u32,
+    /// The most items a patron may have on loan at once (`max_items`).
     pub max_items: u32,
+    /// The most holds a patron may have open at once (`max_holds`).
     pub max_holds: u32,
+    /// The overdue fine per library day late, in cents; 0 means no overdue
+    /// fines (`daily_fine_cents`).
     pub daily_fine_cents: i64,
+    /// The most one late return can be fined, in cents (`max_fine_cents`).
     pub max_fine_cents: i64,
 }
 
+/// The library's lending rules (`[loans]`): when borrowing is blocked, and each
+/// patron category's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoanRules {
     /// A patron who owes this much or more may not borrow.
     pub block_at_owed_cents: i64,
+    /// Each patron category's rules, by category name
+    /// (`[loans.categories.<name>]`).
     pub categories: BTreeMap<String, PatronCategory>,
 }
 
+/// Which library the policy is for and which law binds it (`[library]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Library {
+    /// The library's name, which a database checks a policy against.
     pub name: String,
+    /// Where the library is, as a country and state code such as `US-MO`.
     pub jurisdiction: String,
+    /// The law on library records that the policy carries out.
     pub statute: String,
+    /// The library's time zone, in which loan and retention days are counted.
     pub time_zone: Tz,
+    /// The age, in years, at which a patron stops being a minor and a
+    /// guardian's access ends.
     pub age_of_majority: u32,
     /// The library's own name for this version of its policy.
     pub version: String,
@@ -419,21 +493,34 @@ impl Default for Statistics {
 /// A whole, validated policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
+    /// Which library this is and which law binds it.
     pub library: Library,
+    /// The reasons the library uses personal data, by name, each with its
+    /// explanation for patrons (`[purposes]`).
     pub purposes: BTreeMap<String, String>,
+    /// What the library keeps in each class of records, and for how long
+    /// (`[classes]`).
     pub classes: BTreeMap<RecordClass, ClassSpec>,
+    /// The staff roles, by name, and what each may do (`[roles]`).
     pub roles: BTreeMap<String, Role>,
+    /// The lending rules (`[loans]`).
     pub loans: LoanRules,
+    /// Who places legal holds and how long they last (`[legal_holds]`).
     pub legal_holds: LegalHoldRules,
+    /// How anonymous statistics are reported (`[statistics]`, or the defaults).
     pub statistics: Statistics,
+    /// Who may obtain records, on which legal bases, and which roles decide
+    /// (`[disclosure]`).
     pub disclosure: DisclosureRules,
 }
 
 impl Policy {
+    /// What the policy declares for a class of records, if it declares it.
     pub fn class(&self, class: RecordClass) -> Option<&ClassSpec> {
         self.classes.get(&class)
     }
 
+    /// The loan rules of the patron category with this name, if there is one.
     pub fn category(&self, name: &str) -> Option<&PatronCategory> {
         self.loans.categories.get(name)
     }

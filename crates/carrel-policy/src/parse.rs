@@ -35,15 +35,21 @@ pub const REQUIRED_CLASSES: &[RecordClass] = RecordClass::ALL;
 /// example a section that is missing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
+    /// The line of the mistake, counting from 1; 0 for the file as a whole.
     pub line: usize,
+    /// The column of the mistake, in characters from 1; 0 for the file as a
+    /// whole.
     pub column: usize,
+    /// What is wrong, and how to put it right.
     pub message: String,
 }
 
 /// Every mistake found in one policy file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyErrors {
+    /// The file's name, as given to [`parse`].
     pub file: String,
+    /// The mistakes, in the order they were found.
     pub errors: Vec<PolicyError>,
 }
 

@@ -103,6 +103,7 @@ pub struct LegalHoldRules {
 }
 
 impl LegalHoldRules {
+    /// Whether `role` may place, renew and release legal holds.
     pub fn may_place(&self, role: &str) -> bool {
         self.placed_by.iter().any(|r| r == role)
     }
