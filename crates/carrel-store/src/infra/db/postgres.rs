@@ -180,21 +180,35 @@ impl ToSql for Param<'_> {
         match self {
             Param::Null => Ok(IsNull::Yes),
             Param::Int(v) => match *ty {
+                Type::INT8 => v.to_sql(ty, out),
                 Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
                 Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
                 Type::BOOL => (*v != 0).to_sql(ty, out),
                 Type::TEXT | Type::VARCHAR => v.to_string().to_sql(ty, out),
-                _ => v.to_sql(ty, out),
+                _ => Err(wrong_type("an integer", ty)),
             },
-            Param::Text(v) => v.to_sql(ty, out),
+            Param::Text(v) if <&str as ToSql>::accepts(ty) => v.to_sql(ty, out),
+            Param::Text(_) => Err(wrong_type("text", ty)),
         }
     }
 
-    fn accepts(_ty: &Type) -> bool {
-        true
+    /// The types some `Param` binds to: Carrel's columns are BIGINT (ids,
+    /// counts, instants), INTEGER, SMALLINT, BOOLEAN and TEXT. Which
+    /// variant goes with which type is checked in `to_sql`, which refuses
+    /// a mismatch (text for a number, a number for a date) instead of
+    /// sending bytes the server would read as something else.
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::INT8 | Type::INT4 | Type::INT2 | Type::BOOL)
+            || <&str as ToSql>::accepts(ty)
     }
 
     postgres::types::to_sql_checked!();
+}
+
+/// A parameter of the wrong kind for its place in the statement: a bug in
+/// the SQL or its binding, named by types (never the value).
+fn wrong_type(what: &str, ty: &Type) -> Box<dyn StdError + Sync + Send> {
+    format!("{what} cannot be bound to a parameter of type {ty}").into()
 }
 
 /// The synchronous client closes its connection by blocking on its own
@@ -311,6 +325,51 @@ pub(super) fn error(e: postgres::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::numbered_placeholders;
+    use crate::db::{params, DatabaseUrl, Pool};
+
+    /// Issue 14, item 4: a parameter binds with its SQL type. An integer
+    /// where the statement wants a date, or text where it wants a number,
+    /// is refused, naming the types, instead of sent as bytes the server
+    /// reads as something else; the types Carrel's columns have still bind.
+    #[test]
+    fn a_parameter_of_the_wrong_kind_is_refused_not_misread() {
+        let Some(server) = carrel_test_postgres::server_url() else {
+            return;
+        };
+        let pool =
+            Pool::open(&DatabaseUrl::parse(&format!("{server}?pool_size=1")).unwrap()).unwrap();
+        pool.run(|mut conn| {
+            let row = conn.query_one(
+                "SELECT ?::bigint + 1, ?::integer + 1, ?::smallint + 1, ?::text, ?::boolean",
+                params![41_i64, 41_i64, 41_i64, "text", true],
+            )?;
+            assert_eq!(
+                (row.int(0)?, row.int(1)?, row.int(2)?, row.text(3)?),
+                (42, 42, 42, "text".to_string())
+            );
+            let date = conn
+                .query_one("SELECT ?::timestamptz", params![1_767_225_600_i64])
+                .unwrap_err();
+            // Refused by the driver before any byte is sent: no Param
+            // binds to a timestamp (Carrel keeps instants as BIGINT).
+            assert!(date.to_string().contains("timestamptz"), "{date}");
+            let number = conn
+                .query_one("SELECT ?::bigint", params!["41"])
+                .unwrap_err();
+            assert!(
+                number
+                    .to_string()
+                    .contains("text cannot be bound to a parameter of type int8"),
+                "{number}"
+            );
+            let too_big = conn
+                .query_one("SELECT ?::integer", params![i64::from(i32::MAX) + 1])
+                .unwrap_err();
+            assert!(!too_big.to_string().is_empty());
+            Ok(())
+        })
+        .unwrap();
+    }
 
     #[test]
     fn placeholders_are_numbered_in_order() {
