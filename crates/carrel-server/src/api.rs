@@ -318,9 +318,13 @@ impl IntoResponse for ApiError {
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON body. Unlike axum's `Json`, its errors name the field and the
-/// expected type but never repeat the value sent (it may be personal).
-pub struct Body<T>(pub T);
+/// A JSON body, for a route that needs a signed-in caller. Unlike axum's
+/// `Json`, its errors name the field and the expected type but never
+/// repeat the value sent (it may be personal); and they wait: the route
+/// reads the body (`let body = body?;`) only inside `as_staff` or
+/// `as_patron`, after the session is checked, so a caller who is not
+/// signed in learns nothing about what a well-formed body is (401 first).
+pub struct Body<T>(pub Result<T, Error>);
 
 impl<S, T> FromRequest<S> for Body<T>
 where
@@ -330,14 +334,37 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !has_media_type(req.headers(), JSON) {
-            return Err(not_json());
-        }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_read_error)?;
-        parse_json(&bytes).map(Body)
+        Ok(Body(read_json(req, state).await.map_err(|e| e.0)))
     }
+}
+
+/// A JSON body read before anyone is signed in: the sign-in forms, whose
+/// errors are answered at once.
+pub struct SignInBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for SignInBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_json(req, state).await.map(SignInBody)
+    }
+}
+
+async fn read_json<S: Send + Sync, T: DeserializeOwned>(
+    req: Request,
+    state: &S,
+) -> Result<T, ApiError> {
+    if !has_media_type(req.headers(), JSON) {
+        return Err(not_json());
+    }
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(body_read_error)?;
+    parse_json(&bytes)
 }
 
 /// The body of a route that takes none: nothing, `null` or `{}`. Anything else is
@@ -553,7 +580,8 @@ fn path_shaped(path: &str) -> bool {
 /// The query string, parsed into `T`. Unlike axum's `Query`, its errors
 /// are JSON like every other, and name a parameter only as
 /// [`describe_data_error`] allows (axum's echo unknown names as sent).
-pub struct QueryParams<T>(pub T);
+/// Like [`Body`], its errors wait until the caller is signed in.
+pub struct QueryParams<T>(pub Result<T, Error>);
 
 impl<S, T> FromRequestParts<S> for QueryParams<T>
 where
@@ -563,8 +591,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|q| QueryParams(q.0))
+        let parsed = axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
             .map_err(|rejection| {
                 // "Failed to deserialize query string: PATH: MESSAGE".
                 let text = rejection.body_text();
@@ -580,7 +608,9 @@ where
                         describe_data_error(path, message)
                     ),
                 )
-            })
+                .0
+            });
+        Ok(QueryParams(parsed))
     }
 }
 
@@ -712,8 +742,10 @@ impl AppState {
     }
 }
 
-/// A numeric id from the path, with a clear error otherwise.
-pub fn path_id(what: &'static str, text: &str) -> Result<i64, ApiError> {
+/// A numeric id from the path, with a clear error otherwise. Called inside
+/// `as_staff` or `as_patron`, after the session is checked, so a caller
+/// who is not signed in learns nothing about which ids are well-formed.
+pub fn path_id(what: &'static str, text: &str) -> Result<i64, Error> {
     text.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
@@ -723,6 +755,7 @@ pub fn path_id(what: &'static str, text: &str) -> Result<i64, ApiError> {
                 "bad_id",
                 format!("the {what} id in the URL must be a positive whole number"),
             )
+            .0
         })
 }
 

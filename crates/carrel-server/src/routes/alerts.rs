@@ -22,9 +22,11 @@ pub async fn mark_read(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<Alert>, ApiError> {
-    let id = path_id("alert", &id)?;
     let alert = state
-        .as_staff(token, move |tx, actor| alerts::mark_read(tx, actor, id))
+        .as_staff(token, move |tx, actor| {
+            let id = path_id("alert", &id)?;
+            alerts::mark_read(tx, actor, id)
+        })
         .await?;
     Ok(Json(alert))
 }

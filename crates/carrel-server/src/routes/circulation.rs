@@ -25,10 +25,11 @@ pub async fn checkout(
     token: Token,
     Body(req): Body<PatronAndItem>,
 ) -> Result<(StatusCode, Json<LoanRecord>), ApiError> {
-    let patron = CardBarcode::parse(&req.patron_barcode)?;
-    let item = ItemBarcode::parse(&req.item_barcode)?;
     let loan = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
+            let patron = CardBarcode::parse(&req.patron_barcode)?;
+            let item = ItemBarcode::parse(&req.item_barcode)?;
             let grants = CheckoutGrants::request(tx, actor)?;
             circulation::checkout(tx, &grants, &patron, &item)
         })
@@ -47,9 +48,10 @@ pub async fn checkin(
     token: Token,
     Body(req): Body<ItemOnly>,
 ) -> Result<Json<Checkin>, ApiError> {
-    let item = ItemBarcode::parse(&req.item_barcode)?;
     let outcome = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
+            let item = ItemBarcode::parse(&req.item_barcode)?;
             let grants = CheckinGrants::request(tx, actor)?;
             circulation::checkin(tx, &grants, &item)
         })
@@ -63,9 +65,9 @@ pub async fn renew(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<LoanRecord>, ApiError> {
-    let id = path_id("loan", &id)?;
     let loan = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("loan", &id)?;
             let grants = RenewGrants::request(tx, actor)?;
             circulation::renew(tx, &grants, id)
         })
@@ -78,10 +80,11 @@ pub async fn place_hold(
     token: Token,
     Body(req): Body<PatronAndItem>,
 ) -> Result<(StatusCode, Json<HoldRecord>), ApiError> {
-    let patron = CardBarcode::parse(&req.patron_barcode)?;
-    let item = ItemBarcode::parse(&req.item_barcode)?;
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
+            let patron = CardBarcode::parse(&req.patron_barcode)?;
+            let item = ItemBarcode::parse(&req.item_barcode)?;
             let grants = HoldGrants::request(tx, actor)?;
             circulation::place_hold(tx, &grants, &patron, &item)
         })
@@ -95,9 +98,9 @@ pub async fn cancel_hold(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<HoldRecord>, ApiError> {
-    let id = path_id("hold", &id)?;
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("hold", &id)?;
             let grant = authorize(tx, actor, purpose::CIRCULATION)?;
             circulation::cancel_hold(tx, &grant, id)
         })

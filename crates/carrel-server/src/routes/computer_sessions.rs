@@ -24,6 +24,7 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<ComputerSession>), ApiError> {
     let session = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
             let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
             computer_sessions::start(tx, &grant, req.patron_id, &req.terminal)
         })
@@ -37,9 +38,9 @@ pub async fn end(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<ComputerSession>, ApiError> {
-    let id = path_id("computer session", &id)?;
     let session = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("computer session", &id)?;
             let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
             computer_sessions::end(tx, &grant, id)
         })
@@ -52,9 +53,9 @@ pub async fn of_patron(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ComputerSession>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let sessions = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
             computer_sessions::of_patron(tx, &grant, id)
         })

@@ -27,6 +27,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
     let visit = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             delivery::schedule(
                 tx,
@@ -47,9 +48,9 @@ pub async fn complete(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<Delivery>, ApiError> {
-    let id = path_id("delivery", &id)?;
     let visit = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("delivery", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             delivery::complete(tx, &grant, id)
         })
@@ -62,9 +63,9 @@ pub async fn of_patron(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Delivery>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let visits = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             delivery::of_patron(tx, &grant, id)
         })

@@ -65,21 +65,24 @@ pub async fn record(
     token: Token,
     Body(body): Body<NewRequestBody>,
 ) -> Result<(StatusCode, Json<DisclosureRequest>), ApiError> {
-    let new = NewRequest {
-        requester_kind: body.requester_kind,
-        requester: body.requester,
-        requester_patron_id: body.requester_patron_id,
-        subject_patron_id: body.subject_patron_id,
-        basis: body.basis,
-        classes: body.classes,
-        from_date: body.from_date,
-        to_date: body.to_date,
-        reason: body.reason,
-        gagged: body.gagged,
-        documents: body.documents.into_iter().map(Into::into).collect(),
-    };
     let request = state
-        .as_staff(token, move |tx, actor| disclosures::record(tx, actor, new))
+        .as_staff(token, move |tx, actor| {
+            let body = body?;
+            let new = NewRequest {
+                requester_kind: body.requester_kind,
+                requester: body.requester,
+                requester_patron_id: body.requester_patron_id,
+                subject_patron_id: body.subject_patron_id,
+                basis: body.basis,
+                classes: body.classes,
+                from_date: body.from_date,
+                to_date: body.to_date,
+                reason: body.reason,
+                gagged: body.gagged,
+                documents: body.documents.into_iter().map(Into::into).collect(),
+            };
+            disclosures::record(tx, actor, new)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(request)))
 }
@@ -97,13 +100,14 @@ pub async fn queue(
     token: Token,
     QueryParams(query): QueryParams<QueueQuery>,
 ) -> Result<Json<Queue>, ApiError> {
-    let filter = QueueFilter {
-        state: query.state,
-        subject_patron_id: query.patron_id,
-        basis: query.basis,
-    };
     let queue = state
         .as_staff(token, move |tx, actor| {
+            let query = query?;
+            let filter = QueueFilter {
+                state: query.state,
+                subject_patron_id: query.patron_id,
+                basis: query.basis,
+            };
             disclosures::queue(tx, actor, &filter)
         })
         .await?;
@@ -131,6 +135,7 @@ pub async fn attach_document(
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let body = body?;
             disclosures::attach_document(tx, actor, &reference, body.into())
         })
         .await?;
@@ -171,6 +176,7 @@ pub async fn counsel_review(
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let body = body?;
             disclosures::counsel_review(
                 tx,
                 actor,
@@ -210,6 +216,7 @@ pub async fn approve(
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let body = body?;
             disclosures::approve(
                 tx,
                 actor,
@@ -236,6 +243,7 @@ pub async fn refuse(
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let body = body?;
             disclosures::refuse(tx, actor, &reference, &body.reason)
         })
         .await?;
@@ -273,6 +281,7 @@ pub async fn exigent_release(
 ) -> Result<Json<Value>, ApiError> {
     let (request, package) = state
         .as_staff(token, move |tx, actor| {
+            let body = body?;
             disclosures::exigent_release(tx, actor, &reference, body.note.as_deref())
         })
         .await?;
@@ -301,6 +310,7 @@ pub async fn close(
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let body = body?;
             disclosures::close(tx, actor, &reference, body.note.as_deref())
         })
         .await?;

@@ -23,9 +23,10 @@ pub async fn assess(
     Path(patron): Path<String>,
     Body(req): Body<Assessment>,
 ) -> Result<(StatusCode, Json<FineRecord>), ApiError> {
-    let patron = path_id("patron", &patron)?;
     let fine = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
+            let patron = path_id("patron", &patron)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
             fines::assess(tx, &grant, patron, req.amount_cents, &req.reason, None)
         })
@@ -45,9 +46,10 @@ pub async fn pay(
     Path(id): Path<String>,
     Body(req): Body<Payment>,
 ) -> Result<Json<FineRecord>, ApiError> {
-    let id = path_id("fine", &id)?;
     let fine = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
+            let id = path_id("fine", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
             fines::pay(tx, &grant, id, req.amount_cents)
         })
@@ -61,9 +63,9 @@ pub async fn waive(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<FineRecord>, ApiError> {
-    let id = path_id("fine", &id)?;
     let fine = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("fine", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
             fines::waive(tx, &grant, id)
         })

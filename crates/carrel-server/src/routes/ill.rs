@@ -27,6 +27,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<IllRequest>), ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             ill::request(
                 tx,
@@ -46,9 +47,9 @@ pub async fn read(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<IllRequest>, ApiError> {
-    let id = path_id("interlibrary loan request", &id)?;
     let request = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("interlibrary loan request", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             ill::load(tx, &grant, id)
         })
@@ -73,9 +74,10 @@ pub async fn update(
     Path(id): Path<String>,
     Body(change): Body<Change>,
 ) -> Result<Json<IllRequest>, ApiError> {
-    let id = path_id("interlibrary loan request", &id)?;
     let request = state
         .as_staff(token, move |tx, actor| {
+            let change = change?;
+            let id = path_id("interlibrary loan request", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             let change = IllChange {
                 status: change.status,
@@ -93,9 +95,9 @@ pub async fn of_patron(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<IllRequest>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let requests = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             ill::of_patron(tx, &grant, id)
         })

@@ -17,6 +17,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ItemRecord>), ApiError> {
     let record = state
         .as_staff(token, move |tx, actor| {
+            let item = item?;
             let grant = authorize(tx, actor, purpose::COLLECTION)?;
             items::create(tx, &grant, &item)
         })
@@ -29,9 +30,9 @@ pub async fn read(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<ItemRecord>, ApiError> {
-    let id = path_id("item", &id)?;
     let record = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("item", &id)?;
             let grant = authorize(tx, actor, purpose::COLLECTION)?;
             items::load(tx, &grant, id)
         })
@@ -45,9 +46,9 @@ pub async fn by_barcode(
     token: Token,
     Path(barcode): Path<String>,
 ) -> Result<Json<ItemRecord>, ApiError> {
-    let barcode = ItemBarcode::parse(&barcode)?;
     let record = state
         .as_staff(token, move |tx, actor| {
+            let barcode = ItemBarcode::parse(&barcode)?;
             let grant = authorize(tx, actor, purpose::COLLECTION)?;
             items::find_by_barcode(tx, &grant, &barcode)
         })

@@ -26,6 +26,7 @@ pub async fn place(
 ) -> Result<(StatusCode, Json<LegalHold>), ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
             let grant = authorize_legal_hold(tx, actor)?;
             let request = HoldRequest {
                 reference: req.reference,
@@ -58,9 +59,9 @@ pub async fn read(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<LegalHold>, ApiError> {
-    let id = path_id("legal hold", &id)?;
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;
             legal_holds::load(tx, &grant, actor, id)
         })
@@ -74,9 +75,9 @@ pub async fn renew(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
-    let id = path_id("legal hold", &id)?;
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;
             legal_holds::renew(tx, &grant, actor, id)
         })
@@ -90,9 +91,9 @@ pub async fn release(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
-    let id = path_id("legal hold", &id)?;
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;
             legal_holds::release(tx, &grant, actor, id)
         })

@@ -24,6 +24,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<List>), ApiError> {
     let list = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::create(tx, &grant, &req.name, &req.description)
         })
@@ -36,9 +37,9 @@ pub async fn read(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<List>, ApiError> {
-    let id = path_id("mailing list", &id)?;
     let list = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("mailing list", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::load(tx, &grant, id)
         })
@@ -52,9 +53,9 @@ pub async fn mailing(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<Json<List>, ApiError> {
-    let id = path_id("mailing list", &id)?;
     let list = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("mailing list", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::record_mailing(tx, &grant, id)
         })
@@ -74,9 +75,10 @@ pub async fn subscribe(
     Path(id): Path<String>,
     Body(req): Body<NewSubscription>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
-    let id = path_id("mailing list", &id)?;
     let subscription = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
+            let id = path_id("mailing list", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::subscribe(tx, &grant, id, req.patron_id)
         })
@@ -90,9 +92,9 @@ pub async fn unsubscribe(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id("subscription", &id)?;
     state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("subscription", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::unsubscribe(tx, &grant, id)
         })
@@ -105,9 +107,9 @@ pub async fn of_patron(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Subscription>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let subscriptions = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::of_patron(tx, &grant, id)
         })

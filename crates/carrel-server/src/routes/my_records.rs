@@ -11,8 +11,9 @@ use carrel_store::disclosures::package::Package;
 use carrel_store::patron_sessions::{self, PatronSession};
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, Body, ClientAddress, QueryParams, Token};
+use crate::api::{ApiError, AppState, Body, ClientAddress, QueryParams, SignInBody, Token};
 use crate::routes::disclosures::package_file;
+use carrel_store::Error;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +28,7 @@ pub struct PatronSignIn {
 pub async fn sign_in(
     State(state): State<AppState>,
     client: ClientAddress,
-    Body(form): Body<PatronSignIn>,
+    SignInBody(form): SignInBody<PatronSignIn>,
 ) -> Result<Json<PatronSession>, ApiError> {
     let card_barcode = form.card_barcode.clone();
     let device = state
@@ -59,14 +60,11 @@ enum PackageFormat {
 /// The format asked for, checked before anything is recorded: a download
 /// is a release of records (it opens and closes a disclosure request), so
 /// a request that cannot be answered must not be recorded as one.
-fn package_format(format: Option<&str>) -> Result<PackageFormat, ApiError> {
+fn package_format(format: Option<&str>) -> Result<PackageFormat, Error> {
     match format {
         None | Some("json") => Ok(PackageFormat::Json),
         Some("html") => Ok(PackageFormat::Html),
-        Some(_) => Err(ApiError::invalid(
-            "bad_format",
-            "format must be json or html",
-        )),
+        Some(_) => Err(Error::invalid("bad_format", "format must be json or html")),
     }
 }
 
@@ -91,8 +89,13 @@ pub async fn own(
     token: Token,
     QueryParams(query): QueryParams<Format>,
 ) -> Result<Response, ApiError> {
-    let format = package_format(query.format.as_deref())?;
-    let (reference, package) = state.as_patron(token, online::own_records).await?;
+    let (reference, package, format) = state
+        .as_patron(token, move |tx, patron| {
+            let format = package_format(query?.format.as_deref())?;
+            let (reference, package) = online::own_records(tx, patron)?;
+            Ok((reference, package, format))
+        })
+        .await?;
     Ok(answer(&reference, package, format))
 }
 
@@ -112,10 +115,12 @@ pub async fn minor(
     token: Token,
     Body(body): Body<MinorCard>,
 ) -> Result<Response, ApiError> {
-    let format = package_format(body.format.as_deref())?;
-    let (reference, package) = state
+    let (reference, package, format) = state
         .patron_guess(&client, token, move |tx, patron| {
-            online::minor_records(tx, patron, &body.card_barcode)
+            let body = body?;
+            let format = package_format(body.format.as_deref())?;
+            Ok(online::minor_records(tx, patron, &body.card_barcode)?
+                .map(|(reference, package)| (reference, package, format)))
         })
         .await?;
     Ok(answer(&reference, package, format))

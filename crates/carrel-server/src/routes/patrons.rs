@@ -25,6 +25,7 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<PatronRecord>), ApiError> {
     let record = state
         .as_staff(token, move |tx, actor| {
+            let fields = fields?;
             let grant = authorize(tx, actor, purpose::ACCOUNT)?;
             patrons::register(tx, &grant, &fields)
         })
@@ -45,9 +46,10 @@ pub async fn lookup(
     token: Token,
     Body(lookup): Body<Lookup>,
 ) -> Result<Json<PatronRecord>, ApiError> {
-    let barcode = CardBarcode::parse(&lookup.card_barcode)?;
     let record = state
         .as_staff(token, move |tx, actor| {
+            let lookup = lookup?;
+            let barcode = CardBarcode::parse(&lookup.card_barcode)?;
             let grant = authorize(tx, actor, purpose::ACCOUNT)?;
             patrons::find_by_barcode(tx, &grant, &barcode)
         })
@@ -60,9 +62,9 @@ pub async fn read(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<PatronRecord>, ApiError> {
-    let id = path_id("patron", &id)?;
     let record = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::ACCOUNT)?;
             patrons::load(tx, &grant, id)
         })
@@ -76,9 +78,10 @@ pub async fn update(
     Path(id): Path<String>,
     Body(fields): Body<Fields>,
 ) -> Result<Json<PatronRecord>, ApiError> {
-    let id = path_id("patron", &id)?;
     let record = state
         .as_staff(token, move |tx, actor| {
+            let fields = fields?;
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::ACCOUNT)?;
             patrons::update(tx, &grant, id, &fields)
         })
@@ -91,9 +94,9 @@ pub async fn loans(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<LoanRecord>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let loans = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::CIRCULATION)?;
             circulation::loans_of(tx, &grant, id)
         })
@@ -106,9 +109,9 @@ pub async fn holds(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HoldRecord>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let holds = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::CIRCULATION)?;
             circulation::holds_of(tx, &grant, id)
         })
@@ -121,9 +124,9 @@ pub async fn fines(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<FineRecord>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let fines = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
             fines::of_patron(tx, &grant, id)
         })

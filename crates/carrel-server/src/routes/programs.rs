@@ -29,6 +29,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Program>), ApiError> {
     let program = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::create(
                 tx,
@@ -48,9 +49,9 @@ pub async fn read(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Program>, ApiError> {
-    let id = path_id("program", &id)?;
     let program = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("program", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::load(tx, &grant, id)
         })
@@ -70,9 +71,10 @@ pub async fn register(
     Path(id): Path<String>,
     Body(req): Body<NewRegistration>,
 ) -> Result<(StatusCode, Json<Registration>), ApiError> {
-    let id = path_id("program", &id)?;
     let registration = state
         .as_staff(token, move |tx, actor| {
+            let req = req?;
+            let id = path_id("program", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::register(tx, &grant, id, req.patron_id)
         })
@@ -85,9 +87,9 @@ pub async fn roster(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Registration>>, ApiError> {
-    let id = path_id("program", &id)?;
     let roster = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("program", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::roster(tx, &grant, id)
         })
@@ -101,9 +103,9 @@ pub async fn cancel(
     Path(id): Path<String>,
     _no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id("program registration", &id)?;
     state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("program registration", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::cancel(tx, &grant, id)
         })
@@ -116,9 +118,9 @@ pub async fn of_patron(
     token: Token,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Registration>>, ApiError> {
-    let id = path_id("patron", &id)?;
     let registrations = state
         .as_staff(token, move |tx, actor| {
+            let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::of_patron(tx, &grant, id)
         })

@@ -7,6 +7,7 @@ use carrel_policy::purpose;
 use carrel_policy::RecordClass;
 use carrel_store::gate::{authorize, AuditLog, Read, Statistics};
 use carrel_store::retention::{self, Plan, PurgeOptions, PurgeSummary, Report};
+use carrel_store::Error;
 use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, NoBody, QueryParams, Token};
@@ -60,7 +61,7 @@ pub struct ReportQuery {
     to: Option<String>,
 }
 
-fn month(field: &str, text: &str) -> Result<String, ApiError> {
+fn month(field: &str, text: &str) -> Result<String, Error> {
     let ok = text.len() == 7
         && text.as_bytes()[4] == b'-'
         && text[..4].bytes().all(|b| b.is_ascii_digit())
@@ -70,7 +71,7 @@ fn month(field: &str, text: &str) -> Result<String, ApiError> {
     if ok {
         Ok(text.to_string())
     } else {
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             "bad_month",
             format!("{field} must be a month written YYYY-MM, for example 2026-03"),
         ))
@@ -86,40 +87,41 @@ pub async fn statistics(
     Path(class): Path<String>,
     QueryParams(query): QueryParams<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
-    let class = RecordClass::from_name(&class)
-        .filter(|c| retention::has_statistics(*c))
-        .ok_or_else(|| {
-        ApiError::invalid(
-            "bad_record_class",
-            "no such record class; use circulation, fines, interlibrary_loan, home_delivery, program_registration, electronic_access, mailing_list or registration",
-        )
-    })?;
-    let by: Vec<String> = query
-        .by
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    if by
-        .iter()
-        .any(|d| !d.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-    {
-        return Err(ApiError::invalid(
-            "bad_dimension",
-            "by must list dimension names such as item, category, age, terminal, separated by commas",
-        ));
-    }
-    let months = match (query.from, query.to) {
-        (None, None) => None,
-        (from, to) => Some((
-            from.map_or(Ok("0000-00".into()), |f| month("from", &f))?,
-            to.map_or(Ok("9999-99".into()), |t| month("to", &t))?,
-        )),
-    };
     let report = state
         .as_staff(token, move |tx, actor| {
+            let query = query?;
+            let class = RecordClass::from_name(&class)
+                .filter(|c| retention::has_statistics(*c))
+                .ok_or_else(|| {
+                Error::invalid(
+                    "bad_record_class",
+                    "no such record class; use circulation, fines, interlibrary_loan, home_delivery, program_registration, electronic_access, mailing_list or registration",
+                )
+            })?;
+            let by: Vec<String> = query
+                .by
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            if by
+                .iter()
+                .any(|d| !d.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            {
+                return Err(Error::invalid(
+                    "bad_dimension",
+                    "by must list dimension names such as item, category, age, terminal, separated by commas",
+                ));
+            }
+            let months = match (query.from, query.to) {
+                (None, None) => None,
+                (from, to) => Some((
+                    from.map_or(Ok("0000-00".into()), |f| month("from", &f))?,
+                    to.map_or(Ok("9999-99".into()), |t| month("to", &t))?,
+                )),
+            };
             let grant = authorize::<Read, Statistics>(tx, actor, purpose::STATISTICS)?;
             retention::report(tx, &grant, class, &by, query.monthly, months)
         })

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{
-    cookie, ApiError, AppState, Body, ClientAddress, NoBody, Token, DEVICE_COOKIE, SESSION_COOKIE,
+    cookie, ApiError, AppState, ClientAddress, NoBody, SignInBody, Token, DEVICE_COOKIE,
+    SESSION_COOKIE,
 };
 
 #[derive(Deserialize)]
@@ -31,7 +32,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     client: ClientAddress,
     headers: HeaderMap,
-    Body(form): Body<SignIn>,
+    SignInBody(form): SignInBody<SignIn>,
 ) -> Result<Response, ApiError> {
     let presented = form
         .device

@@ -906,3 +906,87 @@ async fn null_for_a_typed_field_is_refused(engine: Engine) {
 }
 
 on_both_engines!(null_for_a_typed_field_is_refused);
+
+/// Issue 14, item 6: the session is checked before anything the caller
+/// sent. A caller without a session (here, a token that opens none) gets
+/// 401 for a malformed id in the path, a body of the wrong shape, an
+/// unknown query parameter or a malformed barcode, and so learns nothing
+/// about what a well-formed request is; signed in, the same requests get
+/// the errors that say what is wrong. (Before, the path, body and query
+/// were checked first: 400 and 422 to anyone.)
+async fn the_session_is_checked_before_the_request(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let director = app.sign_in("director").await;
+    let nobody = "a-token-that-opens-no-session";
+    let requests: [(&str, &str, &str, Option<Value>, StatusCode); 7] = [
+        (
+            "clerk",
+            "GET",
+            "/api/v1/patrons/not-a-number",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "clerk",
+            "GET",
+            "/api/v1/patrons/-3/loans",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "clerk",
+            "GET",
+            "/api/v1/items/by-barcode/x",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "clerk",
+            "POST",
+            "/api/v1/checkouts",
+            Some(json!({"patron": 1})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "clerk",
+            "PATCH",
+            "/api/v1/ill-requests/0",
+            Some(json!({})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "director",
+            "GET",
+            "/api/v1/disclosures?unknown=1",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "director",
+            "GET",
+            "/api/v1/statistics/nonsense",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (role, method, path, body, signed_in) in requests {
+        let (status, answer) = app.call(Some(nobody), method, path, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {answer}"
+        );
+        assert_eq!(
+            code(&answer),
+            "unauthenticated",
+            "{method} {path}: {answer}"
+        );
+        let token = if role == "clerk" { &clerk } else { &director };
+        let (status, answer) = app.call(Some(token), method, path, body).await;
+        assert_eq!(status, signed_in, "{method} {path} signed in: {answer}");
+    }
+    app.finish();
+}
+
+on_both_engines!(the_session_is_checked_before_the_request);
