@@ -24,9 +24,13 @@ use crate::principal::SystemTask;
 use crate::secrets::hash_secret;
 use crate::Store;
 
+/// How big a demo library to generate.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoSize {
+    /// How many patrons; about 15% of them are minors when the policy has a
+    /// minor's category.
     pub patrons: usize,
+    /// How many items in the collection.
     pub items: usize,
 }
 
@@ -39,15 +43,25 @@ impl Default for DemoSize {
     }
 }
 
+/// What [`generate`] wrote: how many records of each kind.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DemoSummary {
+    /// Patron registrations written, minors included.
     pub patrons: usize,
+    /// Of those, minors' cards, linked to an adult patron as guardian.
     pub minors: usize,
+    /// Items in the collection.
     pub items: usize,
+    /// Loans over the past year, returned or not.
     pub loans: usize,
+    /// Of those, loans still out today.
     pub open_loans: usize,
+    /// Holds placed.
     pub holds: usize,
+    /// Overdue fines assessed, paid or not.
     pub fines: usize,
+    /// The records of the other library services (interlibrary loans,
+    /// deliveries, programs, computer sessions, mailing lists).
     pub services: ServicesSummary,
     /// A few card barcodes with PIN "1234", for trying patron sign-in later.
     pub sample_cards: Vec<String>,
@@ -377,12 +391,19 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
 /// How many records of the library-service classes the demo holds.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ServicesSummary {
+    /// Interlibrary loan requests.
     pub ill_requests: usize,
+    /// Home-delivery visits.
     pub deliveries: usize,
+    /// Library programs.
     pub programs: usize,
+    /// Registrations for those programs.
     pub program_registrations: usize,
+    /// Public computer sessions.
     pub computer_sessions: usize,
+    /// Mailing lists.
     pub mailing_lists: usize,
+    /// Subscriptions to those lists.
     pub subscriptions: usize,
 }
 

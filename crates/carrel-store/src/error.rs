@@ -5,16 +5,21 @@ use carrel_policy::DenyReason;
 
 use crate::audit::PendingEntry;
 
+/// The store's one error type: each failure has a stable code (see
+/// [`Error::code`]) and a message that names fields and rules, never values.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The gate refused. The entry is written to the audit log even though
     /// the transaction that asked is rolled back.
     #[error("{reason}")]
     Denied {
+        /// Why the policy refused, with its code.
         reason: DenyReason,
         #[doc(hidden)]
         entry: Box<PendingEntry>,
     },
+    /// No live session stands behind the request: not signed in, or the session
+    /// has ended.
     #[error("not signed in, or the session has expired; sign in again")]
     Unauthenticated,
     /// A sign-in that did not succeed, for whichever reason: an unknown
@@ -35,26 +40,46 @@ pub enum Error {
     /// reason is in the audit log.
     #[error("the records of that card cannot be released to you online: it must be the card of a minor whose guardian on record you are; check the number, and if it is right, ask at the library")]
     MinorRecordsRefused,
+    /// A record that does not exist, or one the caller may not know exists (a
+    /// request under a gag order outside its circle).
     #[error("{what} not found")]
-    NotFound { what: &'static str },
+    NotFound {
+        /// What was not found, in words (`patron`, `loan`, `legal hold`).
+        what: &'static str,
+    },
     /// Input that breaks a rule of form (bad barcode, undeclared field).
     #[error("{message}")]
-    Invalid { code: &'static str, message: String },
+    Invalid {
+        /// A stable, machine-readable code for the client (`bad_date`).
+        code: &'static str,
+        /// Which field breaks which rule, naming no value.
+        message: String,
+    },
     /// The HTTP request itself could not be read as one: not JSON, too
     /// large, too slow, or not well formed. What is wrong is the variant's
     /// `fault`, from which the server takes its status.
     #[error("{message}")]
     Request {
+        /// What was wrong with the request, which decides the HTTP status.
         fault: RequestFault,
+        /// A stable, machine-readable code for the client.
         code: &'static str,
+        /// What was wrong and what to do, naming no value.
         message: String,
     },
     /// A circulation or policy rule refuses the operation as things stand.
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Refused {
+        /// A stable, machine-readable code for the client (`loan_limit`).
+        code: &'static str,
+        /// Which rule refuses, and what to do instead.
+        message: String,
+    },
     /// Carrel cannot start or reach its database as configured.
     #[error("{0}")]
     Config(String),
+    /// The database cannot be reached right now (PostgreSQL down, or out of
+    /// connections); the caller may try again shortly.
     #[error("the database is not available right now; try again shortly")]
     Unavailable,
     /// Another program holds the database (an outside writer, a purge run
@@ -80,11 +105,17 @@ pub enum Error {
     /// `what` names the constraint or column (schema, never a value), for
     /// the caller to turn into its own refusal.
     #[error("another request wrote the same value at the same moment; nothing was changed; check whether it went through, and try again")]
-    Conflict { what: String },
+    Conflict {
+        /// The constraint or column the two writes met on (schema, never a
+        /// value).
+        what: String,
+    },
     /// A database failure. The text is for the operator's log and holds no
     /// values (see `db::postgres::error`); users see a generic message.
     #[error("database error: {0}")]
     Database(String),
+    /// A bug or a broken invariant; the text is for the operator's log and
+    /// names no value.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -106,6 +137,8 @@ pub enum RequestFault {
 }
 
 impl Error {
+    /// An [`Error::Invalid`] with its code and message; the message must name
+    /// the field, never its value.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Error {
         Error::Invalid {
             code,
@@ -113,6 +146,8 @@ impl Error {
         }
     }
 
+    /// An [`Error::Refused`] with its code and message; the message says what
+    /// to do instead.
     pub fn refused(code: &'static str, message: impl Into<String>) -> Error {
         Error::Refused {
             code,
@@ -120,6 +155,8 @@ impl Error {
         }
     }
 
+    /// An [`Error::Config`]: Carrel cannot start as configured, and the message
+    /// says what to change.
     pub fn config(message: impl Into<String>) -> Error {
         Error::Config(message.into())
     }

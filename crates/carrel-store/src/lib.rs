@@ -26,6 +26,7 @@
 //! its audit entries, all or nothing.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 // The crate's layers, each a folder: the security kernel, the records it
 // guards, the workflows over them, and infrastructure. Their modules are
@@ -179,10 +180,12 @@ impl Store {
         self
     }
 
+    /// The library's policy this store enforces.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
+    /// Which engine the database runs on.
     pub fn engine(&self) -> EngineKind {
         self.pool.engine()
     }
@@ -192,6 +195,8 @@ impl Store {
         self.policy_version_id
     }
 
+    /// Now, by the store's clock (see [`Store::with_clock`]); inside a
+    /// transaction, use [`Tx::now`].
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
@@ -306,6 +311,7 @@ impl Tx<'_> {
         self.now
     }
 
+    /// The library's policy this transaction runs under.
     pub fn policy(&self) -> &Policy {
         &self.store.policy
     }

@@ -17,6 +17,8 @@ pub struct NowAndThen {
 }
 
 impl NowAndThen {
+    /// A warning not logged yet; `const`, so it can be a `static` beside the
+    /// code that warns.
     pub const fn new() -> NowAndThen {
         NowAndThen {
             last: Mutex::new(None),

@@ -22,7 +22,10 @@ use crate::{Store, Tx};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, EnumString)]
 #[strum(serialize_all = "snake_case")]
 pub enum Outcome {
+    /// The gate allowed the access (or Carrel's own step was taken).
     Granted,
+    /// The gate refused the access; the entry is written even though the
+    /// request failed.
     Denied,
 }
 
@@ -692,14 +695,29 @@ fn random_salts(n: usize) -> Result<Vec<String>, Error> {
 /// An entry as stored, for reports and verification.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredEntry {
+    /// The entry's number in the chain; numbers go on counting after a purge
+    /// destroys the oldest entries.
     pub seq: i64,
+    /// When the access happened, in Unix seconds by the store's clock.
     pub at: i64,
+    /// Who acted, as a principal's label (`staff:7`, `patron:12`,
+    /// `system:retention`, `anonymous`).
     pub actor: String,
+    /// What was done: a policy action (`read`, `update`, ...), a disclosure
+    /// step, or one of Carrel's own (`sign_in`, `legal_hold`, ...).
     pub action: String,
+    /// The class of record acted on: one the policy governs (`registration`,
+    /// `circulation`, ...) or one of Carrel's own (`staff`,
+    /// `disclosure_request`, `legal_hold`).
     pub record_class: String,
+    /// The record acted on, as an opaque `kind:id`; `None` for the class as a
+    /// whole, or once the record was destroyed and its id erased from the log.
     pub record_id: Option<String>,
+    /// The purpose the access was asked for, as the policy names it.
     pub purpose: String,
+    /// The gate's decision: `granted` or `denied`.
     pub decision: String,
+    /// A note for auditors (a count, a reason's code), never personal data.
     pub detail: Option<String>,
     /// The floor a retention purge's entry recorded (migration 18 on);
     /// read only for verification.
@@ -713,6 +731,7 @@ pub struct Verification {
     /// Entries up to and including this seq were destroyed under the audit
     /// log's retention rule (0: none); the chain is checked from the next.
     pub floor: i64,
+    /// How many entries were read and verified, starting after `floor`.
     pub entries_checked: i64,
     /// The seq of the last entry checked (`floor + entries_checked`).
     pub last_seq: i64,
@@ -731,7 +750,11 @@ pub struct Verification {
 /// An entry recorded outside the database: its seq and hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Anchor {
+    /// The anchored entry's number in the chain (0: the floor of a log nothing
+    /// was ever cut from).
     pub seq: i64,
+    /// The anchored entry's chain hash, 64 hexadecimal characters (empty only
+    /// for entry 0).
     pub hash: String,
 }
 
@@ -823,6 +846,8 @@ fn anchor_holds(conn: &mut Conn<'_>, anchor: &Anchor) -> Result<Result<(), Strin
 /// hand. One line per anchor: `UNIX-TIME SEQ:HASH`.
 #[derive(Debug, Clone)]
 pub struct AnchorFile {
+    /// Where the file is; it is created readable by Carrel's user only, and
+    /// appended to.
     pub path: std::path::PathBuf,
 }
 
@@ -932,10 +957,16 @@ pub enum KeyCheck {
     Verified,
     /// Neither the newest nor the oldest entry verifies: the key is not
     /// the one this log was written with (or every entry was forged).
-    WrongKey { newest: i64 },
+    WrongKey {
+        /// The number of the log's newest entry, which did not verify.
+        newest: i64,
+    },
     /// The oldest entry verifies but the newest does not: the key is right
     /// and the end of the log was altered.
-    NewestAltered { newest: i64 },
+    NewestAltered {
+        /// The number of the log's newest entry, which did not verify.
+        newest: i64,
+    },
 }
 
 /// Checks `key` against the log, reading two entries: cheap enough for

@@ -30,17 +30,21 @@ use crate::Tx;
 
 /// An action, as a type, so a grant's action is checked by the compiler.
 pub trait ActionKind {
+    /// The policy's action this type stands for.
     const ACTION: Action;
 }
 
 /// A record class, as a type.
 pub trait ClassKind {
+    /// The policy's record class this type stands for.
     const CLASS: RecordClass;
 }
 
 macro_rules! action_markers {
     ($($name:ident => $value:expr),+ $(,)?) => {
         $(
+            /// An action as a type, the `A` of a [`Grant<A, C>`]; its
+            /// [`ActionKind::ACTION`] is the policy's action.
             #[derive(Debug)]
             pub struct $name;
             impl ActionKind for $name {
@@ -53,6 +57,8 @@ macro_rules! action_markers {
 macro_rules! class_markers {
     ($($name:ident => $value:expr),+ $(,)?) => {
         $(
+            /// A record class as a type, the `C` of a [`Grant<A, C>`]; its
+            /// [`ClassKind::CLASS`] is the policy's class.
             #[derive(Debug)]
             pub struct $name;
             impl ClassKind for $name {
@@ -98,10 +104,13 @@ impl Actor {
         Actor { staff_id, role }
     }
 
+    /// The staff member's account id.
     pub fn staff_id(&self) -> i64 {
         self.staff_id
     }
 
+    /// The role the staff member's account holds, as the policy's role table
+    /// names it.
     pub fn role(&self) -> &str {
         &self.role
     }
@@ -122,6 +131,8 @@ pub struct Grant<A: ActionKind, C: ClassKind> {
 }
 
 impl<A: ActionKind, C: ClassKind> Grant<A, C> {
+    /// The purpose the grant was asked for, recorded in every audit entry
+    /// the grant writes.
     pub fn purpose(&self) -> &str {
         &self.purpose
     }
@@ -341,6 +352,7 @@ impl PatronActor {
         PatronActor { patron_id }
     }
 
+    /// The signed-in patron's record id.
     pub fn patron_id(&self) -> i64 {
         self.patron_id
     }
@@ -368,6 +380,7 @@ pub struct DisclosureGrant {
 }
 
 impl DisclosureGrant {
+    /// The disclosure step this grant permits.
     pub fn step(&self) -> carrel_policy::disclosure::Step {
         self.step
     }

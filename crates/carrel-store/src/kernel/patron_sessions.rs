@@ -18,9 +18,15 @@ use crate::{Store, Tx};
 /// records, short enough for a shared computer.
 pub const SESSION_MINUTES: i64 = 30;
 
+/// A patron's new session, after sign-in with card and PIN: the token is shown
+/// once and stored only as a hash.
 #[derive(Debug, Serialize)]
 pub struct PatronSession {
+    /// The session token, to present on every request; the store keeps only its
+    /// SHA-256.
     pub token: String,
+    /// When the session ends unless it is ended sooner, in Unix seconds
+    /// ([`SESSION_MINUTES`] after sign-in).
     pub expires_at: i64,
     /// The device's token (see `known_devices`): to present at the next
     /// sign-in from this device.

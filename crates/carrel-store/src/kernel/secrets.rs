@@ -104,6 +104,8 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 pub struct AuditKey([u8; 32]);
 
 impl AuditKey {
+    /// Makes a new random key (32 bytes from the system's random source), for a
+    /// new library's audit log.
     pub fn generate() -> Result<AuditKey, Error> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
@@ -127,6 +129,8 @@ impl AuditKey {
         Ok(AuditKey(bytes))
     }
 
+    /// The key as 64 hexadecimal characters, as the audit key file holds it: as
+    /// secret as the key.
     pub fn to_hex(&self) -> String {
         hex(&self.0)
     }

@@ -20,9 +20,15 @@ pub const SESSION_HOURS: i64 = 8;
 /// A new session: the token is shown once and stored only as a hash.
 #[derive(Debug, Serialize)]
 pub struct Session {
+    /// The session token, to present on every request; the store keeps only its
+    /// SHA-256.
     pub token: String,
+    /// When the session ends unless signed out sooner, in Unix seconds
+    /// ([`SESSION_HOURS`] after sign-in).
     pub expires_at: i64,
+    /// The signed-in staff member's account id.
     pub staff_id: i64,
+    /// The staff member's role, as the policy's role table names it.
     pub role: String,
     /// The device's token (see `known_devices`): to present at the next
     /// sign-in from this device.

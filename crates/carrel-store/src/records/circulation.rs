@@ -26,24 +26,45 @@ use crate::Tx;
 /// policy checker makes sure a policy allows them.
 pub use carrel_policy::purpose;
 
+/// A loan: one item lent to one patron, open until the item is checked in.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LoanRecord {
+    /// The loan's record id.
     pub id: i64,
+    /// The borrower's patron id; `None` once the retention purge has anonymised
+    /// the loan.
     pub patron_id: Option<i64>,
+    /// The item lent.
     pub item_id: i64,
+    /// When the item was checked out, in Unix seconds.
     pub checked_out_at: i64,
+    /// When the item is due back, in Unix seconds (the end of the due day in
+    /// the library's time zone, moved on by each renewal).
     pub due_at: i64,
+    /// How many times the loan has been renewed.
     pub renewals: i64,
+    /// When the item was checked in, in Unix seconds; `None` while it is still
+    /// out.
     pub returned_at: Option<i64>,
 }
 
+/// A hold: a patron's place in the queue for an item, until the item is
+/// collected or the hold cancelled.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct HoldRecord {
+    /// The hold's record id.
     pub id: i64,
+    /// The patron waiting; `None` once the retention purge has anonymised the
+    /// hold.
     pub patron_id: Option<i64>,
+    /// The item held.
     pub item_id: i64,
+    /// When the hold was placed, in Unix seconds; the queue is in this order.
     pub placed_at: i64,
+    /// Where the hold stands.
     pub status: HoldStatus,
+    /// When the hold was fulfilled by a checkout or cancelled, in Unix seconds;
+    /// `None` while it is open.
     pub closed_at: Option<i64>,
 }
 
@@ -63,14 +84,19 @@ pub struct HoldRecord {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
+    /// The patron is in the queue for the item.
     Waiting,
     /// The item waits on the hold shelf for this patron.
     Ready,
+    /// The patron checked the item out.
     Fulfilled,
+    /// The hold was cancelled before it was fulfilled.
     Cancelled,
 }
 
 impl HoldStatus {
+    /// The status as stored and shown (`waiting`, `ready`, `fulfilled`,
+    /// `cancelled`).
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -172,6 +198,8 @@ pub struct CheckoutGrants {
 }
 
 impl CheckoutGrants {
+    /// Asks the gate for every grant a checkout needs; fails with the first
+    /// denial, which is audited.
     pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
         Ok(CheckoutGrants {
             patron: gate::authorize(tx, actor, purpose::ACCOUNT)?,
@@ -268,6 +296,8 @@ pub struct CheckinGrants {
 }
 
 impl CheckinGrants {
+    /// Asks the gate for every grant a checkin needs; fails with the first
+    /// denial, which is audited.
     pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
         Ok(CheckinGrants {
             item: gate::authorize(tx, actor, purpose::CIRCULATION)?,
@@ -278,9 +308,13 @@ impl CheckinGrants {
     }
 }
 
+/// What a checkin did: the closed loan, the item as it now stands, and any fine
+/// and hold the return set off.
 #[derive(Debug, Clone, Serialize)]
 pub struct Checkin {
+    /// The loan, now with its `returned_at`.
     pub loan: LoanRecord,
+    /// The item, now available again or on the hold shelf.
     pub item: ItemRecord,
     /// An overdue fine assessed by this return, if any.
     pub fine: Option<FineRecord>,
@@ -360,12 +394,16 @@ pub fn checkin(
     })
 }
 
+/// Grants a renewal needs: the loan, and the borrower's standing and category
+/// (for the renewal limit).
 pub struct RenewGrants {
     loan: Grant<Update, Circulation>,
     patron: Grant<Read, Registration>,
 }
 
 impl RenewGrants {
+    /// Asks the gate for every grant a renewal needs; fails with the first
+    /// denial, which is audited.
     pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
         Ok(RenewGrants {
             loan: gate::authorize(tx, actor, purpose::CIRCULATION)?,
@@ -416,6 +454,8 @@ pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<Loan
     fetch_loan(tx, loan_id)
 }
 
+/// Grants placing a hold needs: the patron's standing, the item, and the new
+/// hold.
 pub struct HoldGrants {
     patron: Grant<Read, Registration>,
     item: Grant<Read, Catalogue>,
@@ -423,6 +463,8 @@ pub struct HoldGrants {
 }
 
 impl HoldGrants {
+    /// Asks the gate for every grant placing a hold needs; fails with the first
+    /// denial, which is audited.
     pub fn request(tx: &mut Tx<'_>, actor: &Actor) -> Result<Self, Error> {
         Ok(HoldGrants {
             patron: gate::authorize(tx, actor, purpose::ACCOUNT)?,
@@ -553,6 +595,8 @@ pub fn loans_of(
     rows.iter().map(loan_from).collect()
 }
 
+/// A patron's holds, open and closed, oldest first; audited as one read of the
+/// patron's circulation records.
 pub fn holds_of(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, Circulation>,

@@ -9,12 +9,19 @@ use crate::error::Error;
 use crate::gate::{Create, ElectronicAccess, Grant, Read, Update};
 use crate::{patrons, validate, Tx};
 
+/// A patron's session on one of the library's public computers.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ComputerSession {
+    /// The session's record id.
     pub id: i64,
+    /// The patron who used the computer; `None` once the retention purge has
+    /// anonymised the session.
     pub patron_id: Option<i64>,
+    /// The terminal's name, as staff entered it (at most 50 characters).
     pub terminal: String,
+    /// When the session began, in Unix seconds.
     pub started_at: i64,
+    /// When the session ended, in Unix seconds; `None` while it is in progress.
     pub ended_at: Option<i64>,
 }
 
@@ -74,6 +81,8 @@ pub fn start(
     select(tx, id, false)
 }
 
+/// Ends a session in progress, freeing its terminal; the end starts the
+/// session's retention clock.
 pub fn end(
     tx: &mut Tx<'_>,
     grant: &Grant<Update, ElectronicAccess>,
@@ -98,6 +107,8 @@ pub fn end(
     select(tx, id, false)
 }
 
+/// A patron's computer sessions, oldest first; audited as one read on the
+/// patron.
 pub fn of_patron(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, ElectronicAccess>,

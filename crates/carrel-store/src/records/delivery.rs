@@ -9,14 +9,24 @@ use crate::error::Error;
 use crate::gate::{Create, Grant, HomeDelivery, Read, Update};
 use crate::{items, patrons, validate, Tx};
 
+/// A home-delivery visit: items taken to a homebound patron on a route, on a
+/// day.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Delivery {
+    /// The delivery's record id.
     pub id: i64,
+    /// The patron visited; `None` once the retention purge has anonymised the
+    /// delivery.
     pub patron_id: Option<i64>,
+    /// The delivery route's name, as staff entered it.
     pub route: String,
+    /// The day of the visit (YYYY-MM-DD).
     pub scheduled_on: chrono::NaiveDate,
+    /// The items the visit carries, by item id, in ascending order.
     pub item_ids: Vec<i64>,
+    /// When the visit was scheduled, in Unix seconds.
     pub created_at: i64,
+    /// When the visit was completed, in Unix seconds; `None` until then.
     pub completed_at: Option<i64>,
 }
 
@@ -51,6 +61,8 @@ fn select(tx: &mut Tx<'_>, id: i64) -> Result<Delivery, Error> {
     })
 }
 
+/// Schedules a visit for a current, valid card on `scheduled_on` (YYYY-MM-DD),
+/// carrying at most [`MAX_ITEMS`] items, each of which must exist.
 pub fn schedule(
     tx: &mut Tx<'_>,
     grant: &Grant<Create, HomeDelivery>,
@@ -95,6 +107,8 @@ pub fn schedule(
     select(tx, id)
 }
 
+/// Marks a visit completed, which starts its retention clock; a visit is
+/// completed only once.
 pub fn complete(
     tx: &mut Tx<'_>,
     grant: &Grant<Update, HomeDelivery>,
@@ -123,6 +137,7 @@ pub fn complete(
     select(tx, id)
 }
 
+/// A patron's deliveries, by scheduled day; audited as one read on the patron.
 pub fn of_patron(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, HomeDelivery>,

@@ -8,17 +8,32 @@ use crate::gate::{Create, Fines, Grant, Read, Update};
 use crate::validate::{self, Zero};
 use crate::Tx;
 
+/// A fine or fee on a patron's account, with what has been paid and waived on
+/// it. All amounts are in cents.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FineRecord {
+    /// The fine's record id.
     pub id: i64,
+    /// The patron charged; `None` once the retention purge has anonymised the
+    /// fine.
     pub patron_id: Option<i64>,
+    /// The loan the fine is for (an overdue return), if any.
     pub loan_id: Option<i64>,
+    /// The amount charged, in cents.
     pub amount_cents: i64,
+    /// Why the fine was charged (`overdue`, or the reason staff gave).
     pub reason: String,
+    /// When the fine was assessed, in Unix seconds.
     pub assessed_at: i64,
+    /// How much has been paid, in cents.
     pub paid_cents: i64,
+    /// How much has been waived, in cents.
     pub waived_cents: i64,
+    /// What is still owed: `amount_cents - paid_cents - waived_cents`, in
+    /// cents.
     pub outstanding_cents: i64,
+    /// When the fine was paid or waived in full, in Unix seconds; `None` while
+    /// something is owed.
     pub settled_at: Option<i64>,
 }
 
@@ -87,6 +102,8 @@ pub fn owed_cents(
     Ok(owed)
 }
 
+/// A patron's fines, settled and unsettled, oldest first; audited as one read
+/// on the patron.
 pub fn of_patron(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, Fines>,

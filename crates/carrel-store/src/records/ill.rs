@@ -29,28 +29,45 @@ use crate::{patrons, validate, Tx};
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum IllStatus {
+    /// The patron asked for the item; the lending library has not sent it yet.
     Requested,
+    /// The item has arrived from the lending library.
     Received,
+    /// The item is lent to the patron.
     OnLoan,
+    /// The patron has returned the item.
     Returned,
+    /// The request was cancelled before the item was lent.
     Cancelled,
 }
 
 impl IllStatus {
+    /// The status as stored and shown (`requested`, `on_loan`, ...).
     pub fn name(self) -> &'static str {
         self.into()
     }
 }
 
+/// An interlibrary loan request: a patron's request for an item another library
+/// lends.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct IllRequest {
+    /// The request's record id.
     pub id: i64,
+    /// The patron who asked; `None` once the retention purge has anonymised the
+    /// request.
     pub patron_id: Option<i64>,
+    /// The library asked to lend the item.
     pub lender: String,
+    /// The title of the item asked for.
     pub title: String,
+    /// Where the request stands.
     pub status: IllStatus,
+    /// The fees the patron is charged for the request, in cents.
     pub fees_cents: i64,
+    /// How much of the fees the patron has paid, in cents.
     pub fees_paid_cents: i64,
+    /// When the patron made the request, in Unix seconds.
     pub requested_at: i64,
     /// When the request was finished and paid in full; None while open.
     pub closed_at: Option<i64>,
@@ -91,6 +108,8 @@ fn check_cents(field: &str, cents: i64) -> Result<(), Error> {
     validate::cents(field, cents, validate::Zero::Allowed).map(drop)
 }
 
+/// Records a current, valid card's request for an item from `lender`, with its
+/// fees in cents (zero when not yet known).
 pub fn request(
     tx: &mut Tx<'_>,
     grant: &Grant<Create, InterlibraryLoan>,
@@ -115,11 +134,17 @@ pub fn request(
 /// A change to a request: a new status, fees, or a payment.
 #[derive(Debug, Default, Clone)]
 pub struct IllChange {
+    /// The new status, by name; it may only move forward, or to `cancelled`
+    /// before the item is lent.
     pub status: Option<String>,
+    /// The new total of fees, in cents.
     pub fees_cents: Option<i64>,
+    /// The new total paid, in cents; never more than the fees.
     pub fees_paid_cents: Option<i64>,
 }
 
+/// Changes an open request's status, fees or payments; a returned or cancelled
+/// request paid in full closes, starting its retention clock.
 pub fn update(
     tx: &mut Tx<'_>,
     grant: &Grant<Update, InterlibraryLoan>,
@@ -187,6 +212,7 @@ pub fn update(
     select(tx, id, false)
 }
 
+/// One request, audited as a read of it.
 pub fn load(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, InterlibraryLoan>,
@@ -197,6 +223,8 @@ pub fn load(
     Ok(request)
 }
 
+/// A patron's interlibrary loan requests, oldest first; audited as one read on
+/// the patron.
 pub fn of_patron(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, InterlibraryLoan>,

@@ -9,24 +9,36 @@ use crate::gate::{Catalogue, Create, Grant, Read};
 use crate::validate::{self, ItemBarcode};
 use crate::Tx;
 
+/// A new item for the catalogue, as the client sends it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
+    /// The item's barcode: 4 to 32 letters or digits, unique in the collection.
     pub barcode: String,
+    /// The title (at most 500 characters).
     pub title: String,
+    /// The author, if any (at most 300 characters).
     #[serde(default)]
     pub author: Option<String>,
+    /// Where the item is shelved, if given (at most 100 characters).
     #[serde(default)]
     pub call_number: Option<String>,
 }
 
+/// An item in the collection as the catalogue holds it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ItemRecord {
+    /// The item's record id.
     pub id: i64,
+    /// The item's barcode.
     pub barcode: String,
+    /// The title.
     pub title: String,
+    /// The author, if recorded.
     pub author: Option<String>,
+    /// Where the item is shelved, if recorded.
     pub call_number: Option<String>,
+    /// Whether the item is on the shelf, on loan or on the hold shelf.
     pub status: ItemStatus,
 }
 
@@ -45,18 +57,24 @@ pub struct ItemRecord {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
+    /// On the shelf: it may be checked out or held.
     Available,
+    /// Lent to a patron.
     OnLoan,
     /// Waiting on the hold shelf for the patron whose hold is ready.
     OnHoldShelf,
 }
 
 impl ItemStatus {
+    /// The status as stored and shown (`available`, `on_loan`,
+    /// `on_hold_shelf`).
     pub fn name(self) -> &'static str {
         self.into()
     }
 }
 
+/// Adds an item to the catalogue, available, after checking its fields; refuses
+/// a barcode already in use.
 pub fn create(
     tx: &mut Tx<'_>,
     grant: &Grant<Create, Catalogue>,
@@ -95,12 +113,14 @@ pub fn create(
     fetch(tx, id)?.ok_or(Error::NotFound { what: "item" })
 }
 
+/// One item, by record id; the audit entry names no item (see `record_read`).
 pub fn load(tx: &mut Tx<'_>, grant: &Grant<Read, Catalogue>, id: i64) -> Result<ItemRecord, Error> {
     let item = fetch(tx, id)?.ok_or(Error::NotFound { what: "item" })?;
     record_read(tx, grant);
     Ok(item)
 }
 
+/// One item, by the barcode the desk scanned; the audit entry names no item.
 pub fn find_by_barcode(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, Catalogue>,

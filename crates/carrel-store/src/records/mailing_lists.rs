@@ -10,21 +10,35 @@ use crate::error::Error;
 use crate::gate::{Create, Grant, MailingList, Read, Update};
 use crate::{patrons, validate, Tx};
 
+/// A mailing list patrons may opt in to.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct List {
+    /// The list's record id.
     pub id: i64,
+    /// The list's name, unique in the library.
     pub name: String,
+    /// What the list is about, for patrons choosing it.
     pub description: String,
+    /// When the list was created, in Unix seconds.
     pub created_at: i64,
+    /// When the library last sent to the list or someone joined it, in Unix
+    /// seconds; the list's retention clock runs from here.
     pub last_active_at: i64,
+    /// How many patrons are subscribed now.
     pub subscribers: i64,
 }
 
+/// A patron's opt-in to one mailing list.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Subscription {
+    /// The subscription's record id.
     pub id: i64,
+    /// The list subscribed to.
     pub list_id: i64,
+    /// The patron subscribed; `None` once the retention purge has anonymised
+    /// the subscription.
     pub patron_id: Option<i64>,
+    /// When the patron subscribed, in Unix seconds.
     pub subscribed_at: i64,
 }
 
@@ -67,6 +81,7 @@ fn subscription_from(row: &crate::db::Row) -> Result<Subscription, Error> {
     })
 }
 
+/// Creates a mailing list, active from now; its name must be new.
 pub fn create(
     tx: &mut Tx<'_>,
     grant: &Grant<Create, MailingList>,
@@ -97,6 +112,7 @@ pub fn create(
     select_list(tx, id, false)
 }
 
+/// One list with its subscriber count, audited as a read of the list.
 pub fn load(tx: &mut Tx<'_>, grant: &Grant<Read, MailingList>, id: i64) -> Result<List, Error> {
     let list = select_list(tx, id, false)?;
     grant.used_on(tx, "mailing_list", id);
@@ -183,6 +199,7 @@ pub fn unsubscribe(
     Ok(())
 }
 
+/// A patron's subscriptions; audited as one read on the patron.
 pub fn of_patron(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, MailingList>,

@@ -19,18 +19,30 @@ use crate::Tx;
 /// A patron's registration record as staff with a read grant see it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PatronRecord {
+    /// The patron's record id.
     pub id: i64,
+    /// The library card's barcode.
     pub card_barcode: String,
+    /// The card's category, a key of the policy's `[loans.categories]` (it sets
+    /// the loan rules and whether the card is a minor's).
     pub category: String,
+    /// Whether the card may be used.
     pub status: PatronStatus,
+    /// The day the card expires (YYYY-MM-DD); it is valid through that day.
     pub expires_on: NaiveDate,
+    /// The patron's date of birth (YYYY-MM-DD), if recorded; left out of the
+    /// JSON when not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<NaiveDate>,
+    /// The patron id of a minor's parent or guardian, if one is recorded.
     pub guardian_id: Option<i64>,
+    /// Whether a PIN is set for online sign-in (the PIN itself is never shown).
     pub has_pin: bool,
     /// Library-declared fields (name, address, e-mail, ...).
     pub fields: BTreeMap<String, String>,
+    /// When the record was created, in Unix seconds.
     pub created_at: i64,
+    /// When the record last changed, in Unix seconds.
     pub updated_at: i64,
 }
 
@@ -50,11 +62,15 @@ pub struct PatronRecord {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum PatronStatus {
+    /// The card may be used.
     Active,
+    /// Staff blocked the card: no new loans, holds or other services, and no
+    /// sign-in, until it is unblocked.
     Blocked,
 }
 
 impl PatronStatus {
+    /// The status as stored and shown (`active`, `blocked`).
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -535,13 +551,19 @@ pub(crate) fn id_by_barcode(tx: &mut Tx<'_>, barcode: &CardBarcode) -> Result<i6
 /// checkout does not need them, so it does not read them (D6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standing {
+    /// The patron's record id.
     pub id: i64,
+    /// The card's category, a key of the policy's `[loans.categories]`.
     pub category: String,
+    /// Whether the card is active or blocked.
     pub status: PatronStatus,
+    /// The day the card expires (YYYY-MM-DD); it is valid through that day.
     pub expires_on: NaiveDate,
 }
 
 impl Standing {
+    /// Whether the card's expiry date is before `today` (a date in the
+    /// library's time zone).
     pub fn is_expired(&self, today: NaiveDate) -> bool {
         self.expires_on < today
     }

@@ -11,21 +11,36 @@ use crate::error::Error;
 use crate::gate::{Create, Grant, ProgramRegistration, Read, Update};
 use crate::{patrons, validate, Tx};
 
+/// A library program: an event with a title and a time, which patrons register
+/// for.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Program {
+    /// The program's record id.
     pub id: i64,
+    /// The program's title.
     pub title: String,
+    /// When the program starts, in Unix seconds.
     pub starts_at: i64,
+    /// When the program ends, in Unix seconds; registrations close then and
+    /// their retention clock starts.
     pub ends_at: i64,
+    /// The most registrations it takes; `None` for no limit.
     pub capacity: Option<i64>,
+    /// How many patrons are registered now.
     pub registered: i64,
 }
 
+/// A patron's registration for a program.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Registration {
+    /// The registration's record id.
     pub id: i64,
+    /// The program registered for.
     pub program_id: i64,
+    /// The patron registered; `None` once the retention purge has anonymised
+    /// the registration.
     pub patron_id: Option<i64>,
+    /// When the patron registered, in Unix seconds.
     pub registered_at: i64,
 }
 
@@ -101,6 +116,7 @@ pub fn create(
     select_program(tx, id, false)
 }
 
+/// One program with its registration count, audited as a read of the program.
 pub fn load(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, ProgramRegistration>,
@@ -199,6 +215,7 @@ pub fn roster(
     rows.iter().map(registration_from).collect()
 }
 
+/// A patron's program registrations; audited as one read on the patron.
 pub fn of_patron(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, ProgramRegistration>,

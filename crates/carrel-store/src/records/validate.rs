@@ -11,6 +11,7 @@ use crate::error::Error;
 pub struct CardBarcode(String);
 
 impl CardBarcode {
+    /// Checks the shape; the error names the field, never the value.
     pub fn parse(text: &str) -> Result<CardBarcode, Error> {
         if barcode_shape(text) {
             Ok(CardBarcode(text.to_string()))
@@ -22,6 +23,7 @@ impl CardBarcode {
         }
     }
 
+    /// The barcode as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -32,6 +34,7 @@ impl CardBarcode {
 pub struct ItemBarcode(String);
 
 impl ItemBarcode {
+    /// Checks the shape; the error names the field, never the value.
     pub fn parse(text: &str) -> Result<ItemBarcode, Error> {
         if barcode_shape(text) {
             Ok(ItemBarcode(text.to_string()))
@@ -43,6 +46,7 @@ impl ItemBarcode {
         }
     }
 
+    /// The barcode as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -56,6 +60,7 @@ fn barcode_shape(text: &str) -> bool {
 pub struct Pin(String);
 
 impl Pin {
+    /// Checks the shape (4 to 16 digits); the error never repeats the PIN.
     pub fn parse(text: &str) -> Result<Pin, Error> {
         if (4..=16).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit()) {
             Ok(Pin(text.to_string()))
@@ -64,6 +69,7 @@ impl Pin {
         }
     }
 
+    /// The PIN as typed, for hashing; never store or log it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -147,7 +153,9 @@ pub const MAX_CENTS: i64 = 100_000_000;
 /// more (a fine, a payment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zero {
+    /// Zero is accepted (a fee not yet known).
     Allowed,
+    /// Zero is refused (a fine, a payment).
     Refused,
 }
 

@@ -22,24 +22,40 @@ use crate::gate::HoldGrant;
 use crate::retention::targets;
 use crate::{patrons, validate, Tx};
 
+/// A legal hold: one patron's records of one class in a date range, preserved
+/// from destruction for legal process (L5).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LegalHold {
+    /// The hold's id: a random number, so ids do not tell how many holds exist
+    /// (L6).
     pub id: i64,
     /// The requesting agency's reference (case or request number).
     pub reference: String,
+    /// The class of the records held.
     pub record_class: RecordClass,
     /// None once the patron's registration itself has been destroyed.
     pub patron_id: Option<i64>,
+    /// The first day of the range held, in the library's time zone
+    /// (YYYY-MM-DD).
     pub from_date: NaiveDate,
+    /// The last day of the range held, inclusive (YYYY-MM-DD).
     pub to_date: NaiveDate,
+    /// The staff id of who placed the hold.
     pub placed_by: i64,
+    /// When the hold was placed, in Unix seconds.
     pub placed_at: i64,
+    /// How many times the hold has been renewed.
     pub renewals: i64,
+    /// How many more renewals the policy allows.
     pub renewals_left: i64,
+    /// When the hold ends unless renewed, in Unix seconds.
     pub expires_at: i64,
+    /// When the hold was released before it expired, in Unix seconds; `None` if
+    /// it was not.
     pub released_at: Option<i64>,
     /// Records pinned (and not yet destroyed after the hold ended).
     pub records: i64,
+    /// Whether the hold still pins its records: neither released nor expired.
     pub in_force: bool,
 }
 
@@ -117,10 +133,17 @@ fn select_visible(tx: &mut Tx<'_>, actor: &Actor, id: i64, lock: bool) -> Result
 /// What a new hold covers.
 #[derive(Debug, Clone)]
 pub struct HoldRequest {
+    /// The requesting agency's reference (case or request number), at most 100
+    /// characters.
     pub reference: String,
+    /// The class of records to hold, by name: a class of patron records
+    /// (`circulation`, `fines`, ...).
     pub record_class: String,
+    /// The patron whose records are held.
     pub patron_id: i64,
+    /// The first day of the range (YYYY-MM-DD).
     pub from_date: String,
+    /// The last day of the range, inclusive (YYYY-MM-DD).
     pub to_date: String,
 }
 
@@ -259,6 +282,8 @@ pub fn release(
     select(tx, id, false)
 }
 
+/// One hold the actor may see (one for a restricted case outside their circle
+/// is not found); needs a hold grant and audits the read.
 pub fn load(
     tx: &mut Tx<'_>,
     grant: &HoldGrant,

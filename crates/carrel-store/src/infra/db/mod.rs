@@ -29,8 +29,12 @@ pub fn register_sqlite_functions(conn: &rusqlite::Connection) -> Result<(), Erro
 /// A value bound to a query.
 #[derive(Debug, Clone, Copy)]
 pub enum Param<'a> {
+    /// SQL `NULL`.
     Null,
+    /// A whole number: an id, a count, an amount in cents, an instant in Unix
+    /// seconds, or a boolean as 0 or 1.
     Int(i64),
+    /// Text, borrowed for the query (dates as YYYY-MM-DD).
     Text(&'a str),
 }
 
@@ -85,8 +89,12 @@ pub(crate) use params;
 /// A value read from a row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// SQL `NULL`.
     Null,
+    /// A whole number, whichever integer or boolean type the column has (a
+    /// boolean reads as 0 or 1).
     Int(i64),
+    /// Text.
     Text(String),
 }
 
@@ -181,7 +189,9 @@ impl Value {
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
+    /// SQLite, one file, with one connection behind a mutex.
     Sqlite,
+    /// PostgreSQL, through a pool of connections.
     Postgres,
 }
 
@@ -209,20 +219,29 @@ pub enum Synchronous {
 /// `postgres://USER@HOST:PORT/DB[?schema=NAME]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
+    /// A SQLite database file.
     Sqlite {
+        /// The database file's path, as given after `sqlite:`.
         path: String,
+        /// How hard a commit waits for the disk (`full` unless the URL says
+        /// `normal`).
         synchronous: Synchronous,
     },
+    /// A PostgreSQL database.
     Postgres {
         /// Connection string handed to the driver (without Carrel's own options).
         url: String,
         /// Schema to use instead of `public` (tests use one per test).
         schema: Option<String>,
+        /// The most connections the pool opens (the URL's `pool_size`, 8 by
+        /// default).
         pool_size: u32,
     },
 }
 
 impl DatabaseUrl {
+    /// Parses a database URL (see [`DatabaseUrl`] for the forms); an error says
+    /// what a valid one looks like.
     pub fn parse(url: &str) -> Result<DatabaseUrl, Error> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut options: Vec<(&str, &str)> = query
@@ -295,6 +314,7 @@ impl DatabaseUrl {
         ))
     }
 
+    /// Which engine the URL names.
     pub fn engine(&self) -> EngineKind {
         match self {
             DatabaseUrl::Sqlite { .. } => EngineKind::Sqlite,

@@ -31,6 +31,8 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// The kind as stored and shown (`law_enforcement_request`,
+    /// `search_warrant`, `document_overdue`).
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -51,13 +53,22 @@ impl AlertKind {
     }
 }
 
+/// An alert to a staff role about a disclosure request, as shown inside Carrel.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Alert {
+    /// The alert's id.
     pub id: i64,
+    /// What the alert is about.
     pub kind: AlertKind,
+    /// What the alert says, in words; no personal data.
     pub message: String,
+    /// The request's reference (`D-12`).
     pub request: String,
+    /// When the alert was raised, in Unix seconds.
     pub created_at: i64,
+    /// When the alert was marked read, in Unix seconds; `None` while unread. An
+    /// alert is to a role, so one reader marks it read for all who hold the
+    /// role.
     pub read_at: Option<i64>,
 }
 
@@ -127,9 +138,13 @@ pub fn mark_read(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<Alert, Error
 /// An alert to be sent by the e-mail hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertMail {
+    /// The alert's id, to pass to [`mark_mailed`] once the hook has taken it.
     pub id: i64,
+    /// The role the alert is for, as the policy names it.
     pub role: String,
+    /// The mail's subject line; a request under a gag order is not named in it.
     pub subject: String,
+    /// The mail's text: what the alert says and where to sign in.
     pub body: String,
 }
 

@@ -61,15 +61,22 @@ use self::visibility::Viewer;
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum IdKind {
+    /// A driver's license.
     DriverLicense,
+    /// A state-issued identification card.
     StateId,
+    /// A passport.
     Passport,
+    /// A military identification card.
     MilitaryId,
+    /// A tribal identification card.
     TribalId,
+    /// Any other identification with a photo.
     OtherPhotoId,
 }
 
 impl IdKind {
+    /// The kind as stored and shown (`driver_license`, `passport`, ...).
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -80,12 +87,16 @@ impl IdKind {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Advice {
+    /// Release the records, once everything the basis requires is on file.
     Release,
+    /// Refuse the request.
     Refuse,
+    /// Release at once, before the document arrives, in an exigent threat (L3).
     ExigentRelease,
 }
 
 impl Advice {
+    /// The advice as stored and shown (`release`, `refuse`, `exigent_release`).
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -97,24 +108,34 @@ impl Advice {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum TimelineStep {
+    /// The request was recorded, at the desk or online.
     Record,
     /// A desk role sent the request on to the Director.
     Refer,
+    /// A document was attached after the request was recorded.
     AttachDocument,
     /// The document owed after an exigent release arrived.
     DocumentReceived,
+    /// A decider took the request up for review.
     BeginReview,
+    /// Legal counsel recorded advice; the step's outcome names it.
     CounselReview,
     /// Counsel confirmed the findings the basis asks for.
     CounselConfirmed,
     /// The Director approved against counsel's advice to refuse.
     CounselOverridden,
+    /// A decider approved the release.
     Approve,
+    /// A decider refused the request.
     Refuse,
     /// Legal holds placed for the request.
     Preserve,
+    /// The records were released in a package.
     Release,
+    /// The records were released before the document arrived, in an exigent
+    /// threat (L3).
     ExigentRelease,
+    /// The request was closed; its package, if any, was erased.
     Close,
     /// The released package was erased: records in it were destroyed.
     PackageErased,
@@ -139,28 +160,43 @@ impl From<Step> for TimelineStep {
 /// A document as recorded on a request.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Document {
+    /// What kind of document it is (a photo ID, a subpoena, a court order,
+    /// ...).
     pub kind: DocumentKind,
+    /// For legal process, its own reference (a case or docket number); never an
+    /// ID's number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// For a photo ID, which kind of ID was checked (never its number).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_kind: Option<IdKind>,
     /// For legal process: the court that issued it, and its jurisdiction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuing_court: Option<String>,
+    /// For legal process: the jurisdiction of the court that issued it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jurisdiction: Option<String>,
+    /// Who recorded the document: a staff member, or the patron online (what
+    /// the sign-in proves).
     pub recorded_by: Principal,
+    /// When the document was recorded, in Unix seconds.
     pub recorded_at: i64,
 }
 
 /// One step on a request's timeline.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TimelineEntry {
+    /// When the step was taken, in Unix seconds.
     pub at: i64,
+    /// Who took the step: a staff member, or the patron online.
     pub actor: Principal,
+    /// What the step was.
     pub step: TimelineStep,
+    /// What the step came to, in a few words (counsel's advice, `withdrawn`,
+    /// `12 records`), where it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// A note the staff member added to the step, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -168,7 +204,10 @@ pub struct TimelineEntry {
 /// What was released, once it has been.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PackageSummary {
+    /// The SHA-256 of the package's JSON file, in hexadecimal: kept for good as
+    /// proof of exactly what left the library.
     pub sha256: String,
+    /// How many records the package held (a registration counts as one).
     pub records: i64,
     /// The package itself is kept until the request is closed.
     pub available: bool,
@@ -177,49 +216,97 @@ pub struct PackageSummary {
 /// A request as those who may see it see it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DisclosureRequest {
+    /// The request's reference: `D-` and a number counting up, or, under a gag
+    /// order, `R-` and a random number.
     pub reference: String,
+    /// Who is asking: the patron, a guardian, a third party, law enforcement,
+    /// or the library itself.
     pub requester_kind: RequesterKind,
+    /// Who is asking, in words as staff recorded them (officer and agency, or
+    /// the other party); may be `None` for a patron or guardian, who are
+    /// patrons of record.
     pub requester: Option<String>,
+    /// The requester's own patron record, when the requester is the patron or a
+    /// guardian.
     pub requester_patron_id: Option<i64>,
     /// None once the patron's registration has been destroyed.
     pub subject_patron_id: Option<i64>,
+    /// The basis the request is made under, by its name in the policy's
+    /// `[disclosure.bases]`.
     pub basis: String,
+    /// The statute or rule the basis cites, from the policy; empty if the basis
+    /// has left the policy.
     pub citation: String,
+    /// The record classes the request covers.
     pub classes: Vec<RecordClass>,
+    /// The first day of the range the request covers (YYYY-MM-DD).
     pub from_date: NaiveDate,
+    /// The last day of the range the request covers, inclusive (YYYY-MM-DD).
     pub to_date: NaiveDate,
+    /// The reason recorded with the request, where the basis requires one or
+    /// staff gave one.
     pub reason: Option<String>,
+    /// Whether the request is under a gag order: then only its circle sees it
+    /// (L6).
     pub gagged: bool,
+    /// Where the request stands in its life.
     pub state: RequestState,
     /// None when the patron asked online.
     pub received_by: Option<i64>,
+    /// When the request was recorded, in Unix seconds.
     pub received_at: i64,
+    /// The staff id of the decider who approved the release (or made an exigent
+    /// release); `None` until then.
     pub approved_by: Option<i64>,
+    /// The staff id of the decider who released the records; `None` until then,
+    /// and for a release online.
     pub released_by: Option<i64>,
+    /// When the records were released, in Unix seconds; `None` until then.
     pub released_at: Option<i64>,
+    /// Whether the records were released before the document, in an exigent
+    /// threat (L3).
     pub exigent: bool,
     /// After an exigent release, when the owed document is overdue.
     pub document_due_at: Option<i64>,
+    /// Whether the document owed after an exigent release is past its deadline
+    /// now.
     pub document_overdue: bool,
+    /// When the request was closed, in Unix seconds; `None` while open.
     pub closed_at: Option<i64>,
+    /// The documents recorded on the request, in the order recorded.
     pub documents: Vec<Document>,
     /// What the basis still requires, each as "a court order or a search warrant".
     pub missing: Vec<String>,
+    /// Every step of the request's life, oldest first.
     pub timeline: Vec<TimelineEntry>,
+    /// The legal holds placed for the request; always empty for a role that may
+    /// not manage legal holds.
     pub legal_holds: Vec<LegalHold>,
+    /// What was released, once the request has been; `None` before.
     pub package: Option<PackageSummary>,
 }
 
 /// One line of the queue.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct QueueEntry {
+    /// The request's reference (`D-12`, or `R-` and a random number under a gag
+    /// order).
     pub reference: String,
+    /// Who is asking.
     pub requester_kind: RequesterKind,
+    /// The basis the request is made under, by its name in the policy.
     pub basis: String,
+    /// The patron the records are about; `None` once the registration is
+    /// destroyed.
     pub subject_patron_id: Option<i64>,
+    /// Where the request stands in its life.
     pub state: RequestState,
+    /// Whether the request is under a gag order.
     pub gagged: bool,
+    /// When the request was recorded, in Unix seconds.
     pub received_at: i64,
+    /// Whether the document owed after an exigent release is past its deadline
+    /// now.
     pub document_overdue: bool,
 }
 
@@ -227,42 +314,80 @@ pub struct QueueEntry {
 /// can see (L6: no changed totals).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Queue {
+    /// The requests the staff member can see that match the filter, newest
+    /// first.
     pub requests: Vec<QueueEntry>,
+    /// How many requests are listed.
     pub total: i64,
+    /// How many of the listed requests are in each state.
     pub by_state: BTreeMap<RequestState, i64>,
+    /// How many of the listed requests owe a document past its deadline.
     pub overdue: i64,
 }
 
 /// Filters for the queue (search).
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter {
+    /// Only requests in this state, by name (`received`, `under_review`, ...).
     pub state: Option<String>,
+    /// Only requests about this patron.
     pub subject_patron_id: Option<i64>,
+    /// Only requests under this basis, by its name in the policy.
     pub basis: Option<String>,
 }
 
 /// A new request as staff record it.
 #[derive(Debug, Clone, Default)]
 pub struct NewRequest {
+    /// Who is asking, by name: `patron`, `guardian`, `third_party`,
+    /// `law_enforcement` or `library`.
     pub requester_kind: String,
+    /// Who is asking, in words (officer and agency, or the other party), at
+    /// most 200 characters; required unless the requester is the patron or a
+    /// guardian.
     pub requester: Option<String>,
+    /// For a guardian, the guardian's own patron record (required); for the
+    /// patron, the subject, or left out.
     pub requester_patron_id: Option<i64>,
+    /// The patron whose records are asked for.
     pub subject_patron_id: i64,
+    /// The basis asked under, by its name in the policy; it must admit the
+    /// requester's kind and be served in person.
     pub basis: String,
+    /// The record classes asked for, by name (`circulation`, `fines`, ...):
+    /// classes of patron records only, at least one.
     pub classes: Vec<String>,
+    /// The first day of the range asked for (YYYY-MM-DD).
     pub from_date: String,
+    /// The last day of the range asked for (YYYY-MM-DD), on or after
+    /// `from_date`.
     pub to_date: String,
+    /// The reason for the request, at most 1,000 characters; required where the
+    /// basis says so.
     pub reason: Option<String>,
+    /// Whether a gag order comes with the request; a national-security letter
+    /// or FISA order requires it.
     pub gagged: bool,
+    /// The documents presented with the request, recorded with it.
     pub documents: Vec<NewDocument>,
 }
 
+/// A document presented with a request, as staff enter it.
 #[derive(Debug, Clone, Default)]
 pub struct NewDocument {
+    /// The document's kind, by name (`photo_id`, `subpoena`, `court_order`,
+    /// ...); `card_and_pin` is Carrel's own and refused here.
     pub kind: String,
+    /// For legal process only: its own reference, at most 100 characters.
     pub reference: Option<String>,
+    /// For a `photo_id` only, and required there: which kind of ID was checked,
+    /// by name (never its number).
     pub id_kind: Option<String>,
+    /// For legal process only: the court that issued it, at most 200
+    /// characters.
     pub issuing_court: Option<String>,
+    /// For legal process only: the court's jurisdiction, at most 200
+    /// characters.
     pub jurisdiction: Option<String>,
 }
 

@@ -24,23 +24,37 @@ use crate::{patrons, Tx};
 /// What the cover sheet says.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cover {
+    /// The library's name, from the policy.
     pub library: String,
+    /// The request's reference (`D-12`).
     pub request: String,
+    /// The basis released under, by its name in the policy.
     pub basis: String,
+    /// The basis's citation and description, in words.
     pub legal_basis: String,
+    /// Who asked.
     pub requester_kind: carrel_policy::disclosure::RequesterKind,
+    /// Who approved the release: a staff member's username, or, online, that
+    /// the requester signed in with card and PIN.
     pub approved_by: String,
+    /// The day of the release, in the library's time zone (YYYY-MM-DD).
     pub released_on: chrono::NaiveDate,
+    /// The patron record id the records are about.
     pub patron: i64,
+    /// The record classes released.
     pub classes: Vec<RecordClass>,
+    /// The first day of the range released (YYYY-MM-DD).
     pub from_date: chrono::NaiveDate,
+    /// The last day of the range released, inclusive (YYYY-MM-DD).
     pub to_date: chrono::NaiveDate,
 }
 
 /// A built package.
 #[derive(Debug, Clone)]
 pub struct Package {
+    /// The package as a JSON file, cover sheet included.
     pub json: String,
+    /// The same package as a human-readable HTML page.
     pub html: String,
     /// Records in the package (a registration counts as one).
     pub records: i64,

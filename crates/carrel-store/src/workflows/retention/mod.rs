@@ -358,7 +358,10 @@ fn need_sql(tx: &Tx<'_>, sql: &str) -> String {
 /// Counts for one kind of record.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TargetPlan {
+    /// The kind of record's short name (`loan`, `computer_session`, ...).
     pub kind: String,
+    /// The kind of record's name for people, plural (`loans`, `computer
+    /// sessions`).
     pub label: String,
     /// Records held (for anonymised classes: still linked to a patron).
     pub held: i64,
@@ -378,26 +381,36 @@ pub struct TargetPlan {
     /// Age in days of the oldest record whose clock has started, and the
     /// number of days its rule allows it.
     pub oldest_age_days: Option<i64>,
+    /// How many days the rule keeps that oldest record; `None` when no record's
+    /// clock has started.
     pub oldest_limit_days: Option<i64>,
 }
 
+/// The plan for one record class: its rule, and counts for each kind of record
+/// in it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ClassPlan {
+    /// The record class.
     pub class: RecordClass,
     /// The rule in words: "60 days after loan_returned, then delete".
     pub rule: String,
+    /// Counts for each kind of record the class holds.
     pub targets: Vec<TargetPlan>,
 }
 
 /// What a purge would do now: nothing is changed by making one.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Plan {
+    /// The day the plan was made, in the library's time zone.
     pub today: chrono::NaiveDate,
+    /// One plan per record class with a retention rule, the audit log last.
     pub classes: Vec<ClassPlan>,
+    /// How many legal holds are in force now, among those the viewer may see.
     pub legal_holds_in_force: i64,
 }
 
 impl Plan {
+    /// How many records a purge would destroy now, over every class.
     pub fn total_due(&self) -> i64 {
         self.classes
             .iter()
@@ -656,6 +669,8 @@ fn purge_audit_log(tx: &mut Tx<'_>, run_id: i64, rule: &RetentionRule) -> Result
 /// How a purge is run.
 #[derive(Debug, Clone)]
 pub struct PurgeOptions {
+    /// Records destroyed per transaction at most ([`DEFAULT_BATCH`] by default;
+    /// 0 counts as 1).
     pub batch_size: usize,
     /// Who started it, for the run's record: "cli", "schedule", "staff:7".
     pub started_by: String,
@@ -673,28 +688,39 @@ impl Default for PurgeOptions {
 /// Reported after every batch, for a progress display.
 #[derive(Debug, Clone)]
 pub struct Progress<'a> {
+    /// The record class being purged.
     pub class: RecordClass,
+    /// The kind of record being purged, plural, for people (`loans`).
     pub label: &'a str,
     /// Destroyed so far in this run, for this kind of record.
     pub destroyed: i64,
 }
 
+/// What a purge destroyed of one kind of record.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PurgedTarget {
+    /// The record class.
     pub class: RecordClass,
+    /// The kind of record, plural, for people (`loans`).
     pub label: String,
+    /// How many records were destroyed (or, for an anonymised class, unlinked
+    /// from their patron); those set aside in secret count as destroyed (L6).
     pub destroyed: i64,
 }
 
+/// What a purge did: its run, and what it destroyed of each kind of record.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PurgeSummary {
+    /// The purge run's id; a resumed run keeps the id it started with.
     pub run_id: i64,
     /// The run had been interrupted and this call finished it.
     pub resumed: bool,
+    /// What was destroyed, per kind of record.
     pub targets: Vec<PurgedTarget>,
 }
 
 impl PurgeSummary {
+    /// How many records the purge destroyed in all.
     pub fn total(&self) -> i64 {
         self.targets.iter().map(|t| t.destroyed).sum()
     }

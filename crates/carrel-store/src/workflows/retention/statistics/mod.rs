@@ -419,20 +419,31 @@ pub struct ReportRow {
     /// [`suppression`]: small cells and one withheld cell per month are
     /// left out).
     pub records: i64,
+    /// The sum of the shown cells' amounts: cents of fines or interlibrary loan
+    /// fees, minutes of computer sessions, items delivered; 0 for kinds with no
+    /// amount.
     pub amount: i64,
 }
 
+/// A statistics report of one record class: only what suppression lets be
+/// published, from sealed months only.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Report {
+    /// The record class counted.
     pub record_class: carrel_policy::RecordClass,
+    /// The dimensions the rows are grouped by, as asked (`category`, `age`,
+    /// `item`, ...).
     pub by: Vec<String>,
+    /// Whether the rows are by month.
     pub monthly: bool,
+    /// The fewest records a published cell may count, from the policy.
     pub min_cell: u32,
     /// The months of the range whose figures are published. Any other
     /// month adds nothing to any row: it has no records, or in some facet
     /// no cell of `min_cell` records. Nothing says how many cells were left
     /// out: that count alone can give small cells away.
     pub months_published: Vec<String>,
+    /// The report's rows.
     pub rows: Vec<ReportRow>,
 }
 
