@@ -12,7 +12,7 @@ use crate::{patrons, validate, Tx};
 
 /// Where a request stands. Forward only: requested → received → on_loan →
 /// returned; cancelled from any state before on_loan. Declared in that
-/// order, which [`IllStatus::rank`] follows.
+/// order, so the derived `Ord` is that order.
 #[derive(
     Debug,
     Clone,

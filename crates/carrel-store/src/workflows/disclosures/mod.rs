@@ -1120,8 +1120,6 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Que
     })
 }
 
-/// Finds a visible request, asks the gate for the step, and checks the
-/// request is in one of `states`.
 /// Finds the request, authorizes `step` on it, and checks the request's
 /// life allows the step now ([`Step::from_states`], the one table the
 /// staff pages follow too).
