@@ -98,18 +98,54 @@ pub enum Value {
     Text(String),
 }
 
-/// One result row, columns in SELECT order.
+/// One result row: its values in SELECT order, and the columns' names
+/// (shared by every row of one query), so a column is read by its name:
+/// `row.int("due_at")`. (By position, `row.int(4)`, still works, for SQL
+/// whose columns are an expression's; a name is what a newcomer can check
+/// against the SELECT.)
 #[derive(Debug, Clone)]
-pub struct Row(pub(crate) Vec<Value>);
+pub struct Row {
+    names: std::sync::Arc<[String]>,
+    values: Vec<Value>,
+}
+
+/// Which column of a row: its name as the SELECT gives it (`id` for
+/// `r.id`, the alias for `COUNT(*) AS n`), or its position.
+pub(crate) trait Column: Copy + fmt::Display {
+    /// Where the column is among `names`.
+    fn position(self, names: &[String]) -> Option<usize>;
+}
+
+impl Column for usize {
+    fn position(self, names: &[String]) -> Option<usize> {
+        (self < names.len()).then_some(self)
+    }
+}
+
+impl Column for &str {
+    fn position(self, names: &[String]) -> Option<usize> {
+        names.iter().position(|name| name == self)
+    }
+}
 
 impl Row {
-    fn column(&self, i: usize) -> Result<&Value, Error> {
-        self.0
-            .get(i)
-            .ok_or_else(|| Error::internal(format!("query returned no column {i}")))
+    /// A row of `values` under `names`.
+    pub(crate) fn new(names: std::sync::Arc<[String]>, values: Vec<Value>) -> Row {
+        Row { names, values }
     }
 
-    pub(crate) fn int(&self, i: usize) -> Result<i64, Error> {
+    /// The values in SELECT order, for code that walks a row's columns.
+    pub(crate) fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    fn column(&self, c: impl Column) -> Result<&Value, Error> {
+        c.position(&self.names)
+            .and_then(|i| self.values.get(i))
+            .ok_or_else(|| Error::internal(format!("query returned no column {c}")))
+    }
+
+    pub(crate) fn int(&self, i: impl Column) -> Result<i64, Error> {
         match self.column(i)? {
             Value::Int(v) => Ok(*v),
             other => Err(Error::internal(format!(
@@ -119,14 +155,14 @@ impl Row {
         }
     }
 
-    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>, Error> {
+    pub(crate) fn opt_int(&self, i: impl Column) -> Result<Option<i64>, Error> {
         match self.column(i)? {
             Value::Null => Ok(None),
             _ => self.int(i).map(Some),
         }
     }
 
-    pub(crate) fn text(&self, i: usize) -> Result<String, Error> {
+    pub(crate) fn text(&self, i: impl Column) -> Result<String, Error> {
         match self.column(i)? {
             Value::Text(v) => Ok(v.clone()),
             other => Err(Error::internal(format!(
@@ -136,7 +172,7 @@ impl Row {
         }
     }
 
-    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>, Error> {
+    pub(crate) fn opt_text(&self, i: impl Column) -> Result<Option<String>, Error> {
         match self.column(i)? {
             Value::Null => Ok(None),
             _ => self.text(i).map(Some),
@@ -146,7 +182,7 @@ impl Row {
     /// A column holding a name from one of Carrel's vocabularies (a state,
     /// a status, a kind), as its enum. A name Carrel never writes is an
     /// error naming the column and the vocabulary, never the value.
-    pub(crate) fn name<T: std::str::FromStr>(&self, i: usize) -> Result<T, Error> {
+    pub(crate) fn name<T: std::str::FromStr>(&self, i: impl Column) -> Result<T, Error> {
         self.text(i)?.parse().map_err(|_| {
             let vocabulary = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
             Error::internal(format!("column {i} holds no {vocabulary} Carrel writes"))
@@ -154,7 +190,10 @@ impl Row {
     }
 
     /// [`Row::name`] for a column that may be NULL.
-    pub(crate) fn opt_name<T: std::str::FromStr>(&self, i: usize) -> Result<Option<T>, Error> {
+    pub(crate) fn opt_name<T: std::str::FromStr>(
+        &self,
+        i: impl Column,
+    ) -> Result<Option<T>, Error> {
         match self.column(i)? {
             Value::Null => Ok(None),
             _ => self.name(i).map(Some),
@@ -162,13 +201,13 @@ impl Row {
     }
 
     /// A column holding a date, stored as YYYY-MM-DD.
-    pub(crate) fn date(&self, i: usize) -> Result<chrono::NaiveDate, Error> {
+    pub(crate) fn date(&self, i: impl Column) -> Result<chrono::NaiveDate, Error> {
         chrono::NaiveDate::parse_from_str(&self.text(i)?, "%Y-%m-%d")
             .map_err(|_| Error::internal(format!("column {i} holds no date written YYYY-MM-DD")))
     }
 
     /// [`Row::date`] for a column that may be NULL.
-    pub(crate) fn opt_date(&self, i: usize) -> Result<Option<chrono::NaiveDate>, Error> {
+    pub(crate) fn opt_date(&self, i: impl Column) -> Result<Option<chrono::NaiveDate>, Error> {
         match self.column(i)? {
             Value::Null => Ok(None),
             _ => self.date(i).map(Some),
@@ -811,6 +850,34 @@ pub(crate) fn on_both_databases(name: &str, check: impl Fn(&DatabaseUrl)) {
         .unwrap()
         .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
         .unwrap();
+}
+
+/// Issue 14, item 4: a row's columns are read by the names the SELECT
+/// gives them, on both engines; a name the SELECT does not have is an
+/// error naming it (never a value), not some other column's value.
+#[cfg(test)]
+#[test]
+fn columns_are_read_by_name_on_both_engines() {
+    on_both_engines("row_names", |pool| {
+        pool.run(|mut conn| {
+            let row = conn.query_one(
+                "SELECT 7 AS id, 'on_loan' AS status, NULL AS closed_at, '2026-03-02' AS due_on",
+                params![],
+            )?;
+            assert_eq!(row.int("id")?, 7);
+            assert_eq!(row.text("status")?, "on_loan");
+            assert_eq!(row.opt_int("closed_at")?, None);
+            assert_eq!(
+                row.date("due_on")?,
+                chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
+            );
+            assert_eq!(row.int(0)?, 7, "by position still");
+            let missing = row.int("renewals").unwrap_err().to_string();
+            assert!(missing.contains("no column renewals"), "{missing}");
+            Ok(())
+        })
+        .unwrap();
+    });
 }
 
 /// SQLite under faults and load: the WAL stays bounded, outside readers

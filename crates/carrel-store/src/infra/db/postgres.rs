@@ -260,6 +260,11 @@ impl PgConn {
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let rows = self.client().query(&stmt, &refs).map_err(error)?;
         let mut out = Vec::with_capacity(rows.len());
+        let names: std::sync::Arc<[String]> = stmt
+            .columns()
+            .iter()
+            .map(|column| column.name().to_string())
+            .collect();
         for row in rows {
             let mut values = Vec::with_capacity(row.len());
             for (i, column) in row.columns().iter().enumerate() {
@@ -280,7 +285,7 @@ impl PgConn {
                 };
                 values.push(value.unwrap_or(Value::Null));
             }
-            out.push(Row(values));
+            out.push(Row::new(names.clone(), values));
         }
         Ok(out)
     }

@@ -478,6 +478,11 @@ pub(super) fn query(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Resul
     in_transaction(conn)?;
     let mut stmt = conn.prepare_cached(sql).map_err(error)?;
     let columns = stmt.column_count();
+    let names: std::sync::Arc<[String]> = stmt
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let mut rows = stmt
         .query(rusqlite::params_from_iter(params.iter()))
         .map_err(error)?;
@@ -495,7 +500,7 @@ pub(super) fn query(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Resul
                 }
             });
         }
-        out.push(Row(values));
+        out.push(Row::new(names.clone(), values));
     }
     Ok(out)
 }

@@ -101,7 +101,7 @@ pub(crate) fn move_out(
                 _ => Map::new(),
             }
         } else {
-            target.facts(&row.0[3..])
+            target.facts(&row.values()[3..])
         };
         facts.insert("set_aside_because".into(), why.words().into());
         facts.insert("set_aside_at".into(), at.into());

@@ -518,7 +518,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
                 ),
                 params![],
             )?;
-            let oldest_event = match (&oldest.0[0], target.clock) {
+            let oldest_event = match (&oldest.values()[0], target.clock) {
                 (Value::Int(t), Clock::Instant) => statistics::local_date(*t, zone).ok(),
                 (Value::Text(d), Clock::ExpiryDate) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
                     .ok()
@@ -1167,7 +1167,7 @@ fn destroy_step(
         &format!("SELECT {event_column}, id FROM purge_step ORDER BY {last_order} LIMIT 1"),
         params![],
     )?;
-    let last = (last.0[0].clone(), last.int(1)?);
+    let last = (last.values()[0].clone(), last.int(1)?);
     let in_step = in_step(engine);
     statistics::add_step(&mut tx.conn, target.stats, target.class.name())?;
     // Whichever the disposal, the record no longer links its patron to

@@ -523,7 +523,7 @@ pub fn report(
     // a month may be published depends on all of them.
     let mut cells: BTreeMap<String, Vec<Cells>> = BTreeMap::new();
     for row in &rows {
-        let text = match &row.0[1] {
+        let text = match &row.values()[1] {
             Value::Text(d) => d.as_str(),
             _ => "",
         };
