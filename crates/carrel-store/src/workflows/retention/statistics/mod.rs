@@ -63,12 +63,69 @@ enum Day {
 }
 
 /// One facet of a kind of record: the dimensions it is counted under, and
-/// the SQL for its cell's dimension text (`name=value;name=value`), where
-/// `{day}` stands for the record's day. Text a person typed or a record
-/// holds goes through `{clean(...)}`: `;` and `=` separate dimensions.
+/// the SQL for its cell's dimension text (`name=value;name=value`), given
+/// the SQL for the record's day. Text a person typed or a record holds
+/// goes through [`clean`]: `;` and `=` separate dimensions.
 pub(crate) struct Facet {
+    /// The dimensions, in the order the text names them.
     pub names: &'static [&'static str],
-    sql: &'static str,
+    sql: fn(day: &str) -> String,
+}
+
+/// SQL for `value` as a dimension's value: `unknown` for NULL, and no `;`
+/// or `=`, which separate dimensions in a cell's text.
+fn clean(value: &str) -> String {
+    format!("replace(replace(coalesce({value}, 'unknown'), ';', ' '), '=', ' ')")
+}
+
+// Each facet's SQL, for `Stats::counting`. `_day` where the facet does not
+// depend on the record's day.
+fn item(_day: &str) -> String {
+    "'item=' || t.item_id".to_string()
+}
+fn borrower_on_loan(_day: &str) -> String {
+    format!(
+        "'category=' || {} || ';age=' || {}",
+        clean("t.borrower_category"),
+        clean("t.borrower_age_band")
+    )
+}
+fn item_and_outcome(_day: &str) -> String {
+    format!(
+        "'item=' || t.item_id || ';outcome=' || {}",
+        clean("t.status")
+    )
+}
+fn fine_reason_and_category(_day: &str) -> String {
+    format!(
+        "'reason=' || CASE WHEN t.reason = 'overdue' THEN 'overdue' ELSE 'other' END || ';category=' || {}",
+        clean("pt.category")
+    )
+}
+fn lender_and_outcome(_day: &str) -> String {
+    format!(
+        "'lender=' || {} || ';outcome=' || {}",
+        clean("t.lender"),
+        clean("t.status")
+    )
+}
+fn no_dimensions(_day: &str) -> String {
+    "''".to_string()
+}
+fn program(_day: &str) -> String {
+    "'program=' || t.program_id".to_string()
+}
+fn terminal(_day: &str) -> String {
+    format!("'terminal=' || {}", clean("t.terminal"))
+}
+fn list(_day: &str) -> String {
+    "'list=' || t.list_id".to_string()
+}
+fn holder_on_expiry(day: &str) -> String {
+    format!(
+        "'category=' || {} || ';age=' || carrel_age_band(t.birth_date, {day})",
+        clean("t.category")
+    )
 }
 
 /// How one kind of record is counted before it is destroyed.
@@ -98,12 +155,15 @@ impl Stats {
             Stats::Loan => Counting {
                 day: Day::Instant("t.checked_out_at"),
                 facets: &[
-                    Facet { names: &["item"], sql: "'item=' || t.item_id" },
+                    Facet {
+                        names: &["item"],
+                        sql: item,
+                    },
                     // As the borrower was on the day of the loan, recorded
                     // at checkout.
                     Facet {
                         names: &["category", "age"],
-                        sql: "'category=' || {clean(t.borrower_category)} || ';age=' || {clean(t.borrower_age_band)}",
+                        sql: borrower_on_loan,
                     },
                 ],
                 amount: NONE,
@@ -112,7 +172,7 @@ impl Stats {
                 day: Day::Instant("t.placed_at"),
                 facets: &[Facet {
                     names: &["item", "outcome"],
-                    sql: "'item=' || t.item_id || ';outcome=' || {clean(t.status)}",
+                    sql: item_and_outcome,
                 }],
                 amount: NONE,
             },
@@ -122,7 +182,7 @@ impl Stats {
                 day: Day::Instant("t.assessed_at"),
                 facets: &[Facet {
                     names: &["reason", "category"],
-                    sql: "'reason=' || CASE WHEN t.reason = 'overdue' THEN 'overdue' ELSE 'other' END || ';category=' || {clean(pt.category)}",
+                    sql: fine_reason_and_category,
                 }],
                 amount: "t.amount_cents",
             },
@@ -130,28 +190,40 @@ impl Stats {
                 day: Day::Instant("t.requested_at"),
                 facets: &[Facet {
                     names: &["lender", "outcome"],
-                    sql: "'lender=' || {clean(t.lender)} || ';outcome=' || {clean(t.status)}",
+                    sql: lender_and_outcome,
                 }],
                 amount: "t.fees_cents",
             },
             Stats::Delivery => Counting {
                 day: Day::Instant("t.completed_at"),
-                facets: &[Facet { names: &[], sql: "''" }],
+                facets: &[Facet {
+                    names: &[],
+                    sql: no_dimensions,
+                }],
                 amount: "(SELECT COUNT(*) FROM delivery_items di WHERE di.delivery_id = t.id)",
             },
             Stats::ProgramRegistration => Counting {
                 day: Day::Instant("p.starts_at"),
-                facets: &[Facet { names: &["program"], sql: "'program=' || t.program_id" }],
+                facets: &[Facet {
+                    names: &["program"],
+                    sql: program,
+                }],
                 amount: NONE,
             },
             Stats::ComputerSession => Counting {
                 day: Day::Instant("t.started_at"),
-                facets: &[Facet { names: &["terminal"], sql: "'terminal=' || {clean(t.terminal)}" }],
+                facets: &[Facet {
+                    names: &["terminal"],
+                    sql: terminal,
+                }],
                 amount: "(t.ended_at - t.started_at) / 60",
             },
             Stats::Subscription => Counting {
                 day: Day::Instant("l.last_active_at"),
-                facets: &[Facet { names: &["list"], sql: "'list=' || t.list_id" }],
+                facets: &[Facet {
+                    names: &["list"],
+                    sql: list,
+                }],
                 amount: NONE,
             },
             // A lapsed card counts in the month it expired, with the age
@@ -160,7 +232,7 @@ impl Stats {
                 day: Day::Date("t.expires_on"),
                 facets: &[Facet {
                     names: &["category", "age"],
-                    sql: "'category=' || {clean(t.category)} || ';age=' || carrel_age_band(t.birth_date, {day})",
+                    sql: holder_on_expiry,
                 }],
                 amount: NONE,
             },
@@ -202,7 +274,7 @@ impl Stats {
         let mut columns = vec![format!("substr({day}, 1, 7)")];
         for i in 0..MAX_FACETS {
             columns.push(match counting.facets.get(i) {
-                Some(facet) => expand(facet.sql, &day),
+                Some(facet) => (facet.sql)(&day),
                 None => "NULL".to_string(),
             });
         }
@@ -219,21 +291,6 @@ impl Stats {
 pub(crate) struct CountingSql {
     pub from: String,
     pub columns: String,
-}
-
-/// Fills in a facet's `{day}` and `{clean(x)}` placeholders.
-fn expand(sql: &str, day: &str) -> String {
-    let mut out = sql.replace("{day}", day);
-    while let Some(start) = out.find("{clean(") {
-        let end = start
-            + out[start..]
-                .find(")}")
-                .expect("a {clean(...)} placeholder is closed");
-        let value = &out[start + "{clean(".len()..end];
-        let cleaned = format!("replace(replace(coalesce({value}, 'unknown'), ';', ' '), '=', ' ')");
-        out.replace_range(start..end + 2, &cleaned);
-    }
-    out
 }
 
 /// Adds the records in the purge's scratch table (one step's worth, about
