@@ -217,8 +217,8 @@ impl TestApp {
             Engine::Postgres => include_str!("fixtures/previous-release/postgres.sql"),
         };
         let key = match engine {
-            Engine::Sqlite => include_str!("fixtures/previous-release/sqlite.audit-key"),
-            Engine::Postgres => include_str!("fixtures/previous-release/postgres.audit-key"),
+            Engine::Sqlite => include_str!("fixtures/previous-release/sqlite-audit-key.hex"),
+            Engine::Postgres => include_str!("fixtures/previous-release/postgres-audit-key.hex"),
         };
         let fixture = Fixture { dump, key };
         TestApp::spawn_inner(
@@ -487,12 +487,18 @@ impl TestApp {
         }
         let resp = req.send().await.expect("request reaches the server");
         let status = resp.status();
+        let json = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
         let text = resp.text().await.unwrap();
         let value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
+        crate::described::check(method, path, status.as_u16(), &value, json);
         (status, value)
     }
 

@@ -1,6 +1,7 @@
 //! Black-box tests of the API, each on SQLite and on PostgreSQL. Test names
 //! carry the requirement they prove (see shared/REQUIREMENTS.md).
 
+mod described;
 mod helpers;
 
 mod audit;
