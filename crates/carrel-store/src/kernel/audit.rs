@@ -1252,8 +1252,10 @@ fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integ
     let (hash, salt, reference) = (row.text(10)?, row.opt_text(11)?, row.opt_text(12)?);
     let erased_tag = row.opt_text(13)?;
     // Carrel writes no other decision: an entry with one was not written
-    // by Carrel.
-    if stored.decision.parse::<Outcome>().is_err() {
+    // by Carrel. Nor half a floor: a floor column set alone was set by
+    // hand (the MAC covers a floor only when both are there).
+    let half_a_floor = row.opt_int(14)?.is_some() != row.opt_text(15)?.is_some();
+    if stored.decision.parse::<Outcome>().is_err() || half_a_floor {
         return Ok(Integrity::Altered);
     }
     let (record, erased) = match (&reference, &stored.record_id, &salt, &erased_tag) {
@@ -1284,9 +1286,8 @@ fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integ
     })
 }
 
-/// An entry read with [`CHAINED_COLUMNS`], with the floor it records. A
-/// floor half there was tampered with; it is read as none, and the MAC
-/// then fails.
+/// An entry read with [`CHAINED_COLUMNS`], with the floor it records (a
+/// floor half there is read as none; [`intact`] refuses it).
 fn chained_from(row: &crate::db::Row) -> Result<StoredEntry, Error> {
     let floor = match (row.opt_int(14)?, row.opt_text(15)?) {
         (Some(seq), Some(hash)) => Some(Anchor { seq, hash }),
@@ -1430,6 +1431,32 @@ mod tests {
             .unwrap();
         let (bad, why) = verify(&store, None).unwrap().first_bad.expect("caught");
         assert_eq!(bad, seq, "{why}");
+    }
+
+    /// D7 (review): one floor column set by hand on an ordinary entry,
+    /// which has no floor the MAC covers, is caught all the same.
+    fn half_a_floor_set_by_hand(url: &DatabaseUrl) {
+        let (store, _) = store_with_clock(url);
+        staff::add(&store, "desk1", "a-long-enough-password", "clerk").unwrap();
+        let seq = store
+            .bookkeeping(|conn, _| {
+                let seq = conn
+                    .query_one("SELECT MAX(seq) FROM audit_log", params![])?
+                    .int(0)?;
+                conn.execute(
+                    "UPDATE audit_log SET floor_seq = 999 WHERE seq = ?",
+                    params![seq],
+                )?;
+                Ok(seq)
+            })
+            .unwrap();
+        let (bad, why) = verify(&store, None).unwrap().first_bad.expect("caught");
+        assert_eq!(bad, seq, "{why}");
+    }
+
+    #[test]
+    fn d7_half_a_floor_set_by_hand_is_caught_on_both_engines() {
+        db::on_both_databases("half_floor", half_a_floor_set_by_hand);
     }
 
     #[test]
