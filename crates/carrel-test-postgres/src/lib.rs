@@ -215,6 +215,8 @@ pub struct Cluster {
     pub directory: PathBuf,
     /// The port it listens on, on 127.0.0.1.
     pub port: u16,
+    /// The superuser's password, random, known only to this process.
+    password: String,
     bin: PathBuf,
     /// `Some("postgres")` when this process is root: PostgreSQL refuses to
     /// run as root, so its commands run as that user instead.
@@ -241,36 +243,54 @@ impl Cluster {
         ));
         std::fs::create_dir_all(&directory)
             .map_err(|e| format!("cannot make {}: {e}", directory.display()))?;
+        // Only the cluster's owner may read its folder (data, socket, log).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot restrict {}: {e}", directory.display()))?;
         if let Some(user) = &run_as {
             let uid = uid_of(user)?;
             std::os::unix::fs::chown(&directory, Some(uid), None)
                 .map_err(|e| format!("cannot give {} to {user}: {e}", directory.display()))?;
         }
         let port = free_port()?;
+        let password = random_password()?;
         let cluster = Cluster {
             directory,
             port,
+            password,
             bin,
             run_as,
         };
         let data = cluster.directory.join("data");
-        cluster.run(
+        // A password only this process knows: another user of the machine
+        // can reach the port, and must not get a superuser by it.
+        let password_file = cluster.directory.join("password");
+        std::fs::write(&password_file, &cluster.password)
+            .map_err(|e| format!("cannot write the password file: {e}"))?;
+        if let Some(user) = &cluster.run_as {
+            std::os::unix::fs::chown(&password_file, Some(uid_of(user)?), None)
+                .map_err(|e| format!("cannot give the password file to {user}: {e}"))?;
+        }
+        let made = cluster.run(
             "initdb",
             &[
                 "-D".into(),
                 data.clone().into(),
-                "-A".into(),
-                "trust".into(),
+                "--auth=scram-sha-256".into(),
+                "--pwfile".into(),
+                password_file.clone().into(),
                 "-U".into(),
                 "postgres".into(),
                 "-E".into(),
                 "UTF8".into(),
                 "--no-sync".into(),
             ],
-        )?;
+        );
+        let _ = std::fs::remove_file(&password_file);
+        made?;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700 \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
             cluster.directory.display()
         );
         cluster.run(
@@ -293,7 +313,10 @@ impl Cluster {
 
     /// The cluster's `postgres` database, as its superuser.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/postgres",
+            self.password, self.port
+        )
     }
 
     /// Stops the server now and removes its directory.
@@ -323,25 +346,31 @@ impl Cluster {
             Some(user) => format!("runuser -u {user} -- "),
             None => String::new(),
         };
+        // The watcher reads a pipe this process holds open until it ends
+        // (however it ends): end of file is its cue. (Not its pid, which
+        // the system may give to another process.)
         let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+            "cat >/dev/null; \
              {as_user}'{pg_ctl}' -D '{data}' -m immediate -w stop >/dev/null 2>&1; \
              rm -rf '{directory}'",
-            pid = std::process::id(),
             pg_ctl = pg_ctl.display(),
             data = self.directory.join("data").display(),
             directory = self.directory.display(),
         );
         use std::os::unix::process::CommandExt;
-        let _ = Command::new("sh")
+        let watcher = Command::new("sh")
             .args(["-c", &script])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             // Its own process group, so the terminal's Ctrl-C that ends the
             // tests does not end the watcher before it has cleaned up.
             .process_group(0)
             .spawn();
+        if let Ok(mut watcher) = watcher {
+            // Kept open, never written, until this process exits.
+            std::mem::forget(watcher.stdin.take());
+        }
     }
 
     fn run(&self, program: &str, args: &[OsString]) -> Result<(), String> {
@@ -369,6 +398,16 @@ impl Cluster {
             ))
         }
     }
+}
+
+/// 128 random bits, as hex, from the system's random source.
+fn random_password() -> Result<String, String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|e| format!("no randomness for a password: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn running_as_root() -> bool {
@@ -467,6 +506,18 @@ mod tests {
         let cluster = Cluster::start(&initdb).expect("the cluster starts");
         let directory = cluster.directory.clone();
         assert!(answers(&cluster.url()), "the cluster answers");
+        // Review: another user of the machine reaches the port, but not
+        // the superuser without the password only this process knows.
+        let port = cluster.port;
+        assert!(!answers(&format!(
+            "postgres://postgres@127.0.0.1:{port}/postgres"
+        )));
+        assert!(!answers(&format!(
+            "postgres://postgres:guess@127.0.0.1:{port}/postgres"
+        )));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&directory).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "its folder is its owner's only: {mode:o}");
         let url = cluster.url();
         cluster.stop().expect("the cluster stops");
         assert!(!answers(&url), "the stopped cluster no longer answers");
