@@ -371,7 +371,10 @@ async fn read_json<S: Send + Sync, T: DeserializeOwned>(
 /// refused (422 `body_not_taken`) before the route does anything, so a request that
 /// means something else by its body (`{"dry_run": true}` to a purge) is
 /// not carried out as if it had none.
-pub struct NoBody;
+/// Like [`Body`], its refusal waits: the route checks it (`no_body.0?`)
+/// after the session (the sign-out routes, which have no session to check
+/// first, at once).
+pub struct NoBody(pub Result<(), Error>);
 
 impl<S: Send + Sync> FromRequest<S> for NoBody {
     type Rejection = ApiError;
@@ -384,14 +387,14 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
         let empty = text.trim().is_empty()
             || serde_json::from_str::<Option<serde_json::Map<String, serde_json::Value>>>(text)
                 .is_ok_and(|fields| fields.is_none_or(|fields| fields.is_empty()));
-        if empty {
-            Ok(NoBody)
+        Ok(NoBody(if empty {
+            Ok(())
         } else {
-            Err(ApiError::invalid(
+            Err(Error::invalid(
                 "body_not_taken",
                 "this route takes no body: send none, null or {} (see /api/v1/openapi.json for what it does)",
             ))
-        }
+        }))
     }
 }
 

@@ -20,10 +20,11 @@ pub async fn mark_read(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<Alert>, ApiError> {
     let alert = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("alert", &id)?;
             alerts::mark_read(tx, actor, id)
         })

@@ -63,10 +63,11 @@ pub async fn renew(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<LoanRecord>, ApiError> {
     let loan = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("loan", &id)?;
             let grants = RenewGrants::request(tx, actor)?;
             circulation::renew(tx, &grants, id)
@@ -96,10 +97,11 @@ pub async fn cancel_hold(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<HoldRecord>, ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("hold", &id)?;
             let grant = authorize(tx, actor, purpose::CIRCULATION)?;
             circulation::cancel_hold(tx, &grant, id)

@@ -36,10 +36,11 @@ pub async fn end(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<ComputerSession>, ApiError> {
     let session = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("computer session", &id)?;
             let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
             computer_sessions::end(tx, &grant, id)

@@ -46,10 +46,11 @@ pub async fn complete(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<Delivery>, ApiError> {
     let visit = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("delivery", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             delivery::complete(tx, &grant, id)

@@ -146,10 +146,11 @@ pub async fn begin_review(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             disclosures::begin_review(tx, actor, &reference)
         })
         .await?;
@@ -263,10 +264,11 @@ pub async fn release(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     let (request, package) = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             disclosures::release(tx, actor, &reference)
         })
         .await?;
@@ -292,10 +294,11 @@ pub async fn preserve(
     State(state): State<AppState>,
     token: Token,
     Path(reference): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             disclosures::preserve(tx, actor, &reference)
         })
         .await?;

@@ -61,10 +61,11 @@ pub async fn waive(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<FineRecord>, ApiError> {
     let fine = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("fine", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
             fines::waive(tx, &grant, id)

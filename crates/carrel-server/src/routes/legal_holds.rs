@@ -73,10 +73,11 @@ pub async fn renew(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;
             legal_holds::renew(tx, &grant, actor, id)
@@ -89,10 +90,11 @@ pub async fn release(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;
             legal_holds::release(tx, &grant, actor, id)

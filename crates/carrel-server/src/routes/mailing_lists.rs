@@ -51,10 +51,11 @@ pub async fn mailing(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<List>, ApiError> {
     let list = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("mailing list", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::record_mailing(tx, &grant, id)
@@ -90,10 +91,11 @@ pub async fn unsubscribe(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
     state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("subscription", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::unsubscribe(tx, &grant, id)

@@ -101,10 +101,11 @@ pub async fn cancel(
     State(state): State<AppState>,
     token: Token,
     Path(id): Path<String>,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
     state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             let id = path_id("program registration", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::cancel(tx, &grant, id)

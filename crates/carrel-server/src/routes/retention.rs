@@ -29,10 +29,11 @@ pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Pl
 pub async fn run(
     State(state): State<AppState>,
     token: Token,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Json<PurgeSummary>, ApiError> {
     let staff_id = state
         .as_staff(token, move |tx, actor| {
+            no_body.0?;
             authorize::<Read, AuditLog>(tx, actor, purpose::ACCOUNTABILITY)?;
             Ok(actor.staff_id())
         })

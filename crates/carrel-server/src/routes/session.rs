@@ -102,8 +102,9 @@ fn carrel_cookie(
 pub async fn sign_out(
     State(state): State<AppState>,
     token: Token,
-    _no_body: NoBody,
+    no_body: NoBody,
 ) -> Result<Response, ApiError> {
+    no_body.0?;
     let expired = carrel_cookie(SESSION_COOKIE, String::new(), "/", 0, state.secure_cookies);
     let signed_out = state
         .blocking(move |store| sign_in::sign_out(store, &token.0))

@@ -910,7 +910,8 @@ on_both_engines!(null_for_a_typed_field_is_refused);
 /// Issue 14, item 6: the session is checked before anything the caller
 /// sent. A caller without a session (here, a token that opens none) gets
 /// 401 for a malformed id in the path, a body of the wrong shape, an
-/// unknown query parameter or a malformed barcode, and so learns nothing
+/// unknown query parameter, a malformed barcode or a body sent to a route
+/// that takes none, and so learns nothing
 /// about what a well-formed request is; signed in, the same requests get
 /// the errors that say what is wrong. (Before, the path, body and query
 /// were checked first: 400 and 422 to anyone.)
@@ -919,7 +920,14 @@ async fn the_session_is_checked_before_the_request(engine: Engine) {
     let clerk = app.sign_in("clerk").await;
     let director = app.sign_in("director").await;
     let nobody = "a-token-that-opens-no-session";
-    let requests: [(&str, &str, &str, Option<Value>, StatusCode); 7] = [
+    let requests: [(&str, &str, &str, Option<Value>, StatusCode); 8] = [
+        (
+            "clerk",
+            "POST",
+            "/api/v1/loans/1/renewal",
+            Some(json!({"x": 1})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (
             "clerk",
             "GET",
