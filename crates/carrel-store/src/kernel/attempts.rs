@@ -118,7 +118,8 @@ pub(crate) fn reserve(tx: &mut Tx<'_>, account: Account, attempt: Attempt) -> Re
         ),
         params![account.kind(), account.id(), attempt.name()],
     )?;
-    let (mut window_started_at, mut failures) = (row.int(0)?, row.int(1)?);
+    let (mut window_started_at, mut failures) =
+        (row.int("window_started_at")?, row.int("failures")?);
     if now >= window_started_at + THROTTLE_MINUTES * 60 {
         (window_started_at, failures) = (now, 0);
     }

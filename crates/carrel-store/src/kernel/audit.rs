@@ -355,7 +355,7 @@ pub(crate) fn forget_records_on(
     let named = conn
         .query(&named, &all)?
         .iter()
-        .map(|row| Ok((row.int(0)?, row.text(1)?)))
+        .map(|row| Ok((row.int("seq")?, row.text("record_ref")?)))
         .collect::<Result<Vec<_>, Error>>()?;
     erase_with_tags(conn, key, &named)?;
     // A restricted case's row stays: it says which entries to leave out
@@ -452,7 +452,14 @@ pub(crate) fn tag_subjects_made_before_tags(
             params![],
         )?
         .iter()
-        .map(|row| Ok((row.text(0)?, row.int(1)?, row.int(2)?, row.int(3)?)))
+        .map(|row| {
+            Ok((
+                row.text("kind")?,
+                row.int("id")?,
+                row.int("first_seq")?,
+                row.int("last_seq")?,
+            ))
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     for (kind, id, first_seq, last_seq) in rows {
         conn.execute(
@@ -487,7 +494,7 @@ fn drop_forged_subjects(
             all,
         )?
         .iter()
-        .map(|row| Ok((row.int(0)?, row.int(1)?, row.int(2)?, row.opt_text(3)?)))
+        .map(|row| Ok((row.int("id")?, row.int("first_seq")?, row.int("last_seq")?, row.opt_text("tag")?)))
         .collect::<Result<Vec<_>, Error>>()?;
     let forged: Vec<(i64, i64)> = rows
         .into_iter()
@@ -540,7 +547,7 @@ pub(crate) fn tag_erasures_made_before_tags(
             params![],
         )?
         .iter()
-        .map(|row| Ok((row.int(0)?, row.text(1)?)))
+        .map(|row| Ok((row.int("seq")?, row.text("record_ref")?)))
         .collect::<Result<Vec<_>, Error>>()?;
     let Some((last, _)) = erased.last() else {
         return Ok(());
@@ -596,7 +603,7 @@ pub(crate) fn append(
         EngineKind::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     };
     let head = conn.query_one(head_sql, params![])?;
-    let (first_seq, mut hash) = (head.int(0)? + 1, head.text(1)?);
+    let (first_seq, mut hash) = (head.int("seq")? + 1, head.text("hash")?);
     let salts = random_salts(entries.len())?;
     let mut chained = Vec::with_capacity(entries.len());
     for (offset, (e, salt)) in entries.iter().zip(salts).enumerate() {
@@ -792,7 +799,7 @@ impl Anchor {
 pub fn head_anchor(store: &Store) -> Result<Option<Anchor>, Error> {
     store.bookkeeping(|conn, _| {
         let head = conn.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", params![])?;
-        let (seq, hash) = (head.int(0)?, head.text(1)?);
+        let (seq, hash) = (head.int("seq")?, head.text("hash")?);
         Ok((seq > 0).then_some(Anchor { seq, hash }))
     })
 }
@@ -806,7 +813,11 @@ fn anchor_holds(conn: &mut Conn<'_>, anchor: &Anchor) -> Result<Result<(), Strin
         "SELECT seq, floor_seq, floor_hash FROM audit_head WHERE id = 1",
         params![],
     )?;
-    let (newest, floor, floor_hash) = (head.int(0)?, head.int(1)?, head.text(2)?);
+    let (newest, floor, floor_hash) = (
+        head.int("seq")?,
+        head.int("floor_seq")?,
+        head.text("floor_hash")?,
+    );
     if anchor.seq < floor {
         return Ok(Ok(()));
     }
@@ -976,7 +987,7 @@ pub(crate) fn check_key(conn: &mut Conn<'_>, key: &AuditKey) -> Result<KeyCheck,
         "SELECT seq, floor_seq FROM audit_head WHERE id = 1",
         params![],
     )?;
-    let (newest, floor) = (head.int(0)?, head.int(1)?);
+    let (newest, floor) = (head.int("seq")?, head.int("floor_seq")?);
     if newest == 0 {
         return Ok(KeyCheck::EmptyLog);
     }
@@ -988,7 +999,7 @@ pub(crate) fn check_key(conn: &mut Conn<'_>, key: &AuditKey) -> Result<KeyCheck,
         let Some(row) = row else {
             return Ok(false);
         };
-        let prev = row.text(9)?;
+        let prev = row.text("prev_hash")?;
         Ok(intact(key, &row, &prev)? == Integrity::Intact)
     };
     if verifies(conn, newest)? {
@@ -1068,8 +1079,8 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
             "SELECT seq, hash, floor_seq, floor_hash FROM audit_head WHERE id = 1",
             params![],
         )?;
-        let (head_seq, head_hash) = (head.int(0)?, head.text(1)?);
-        let (floor, floor_hash) = (head.int(2)?, head.text(3)?);
+        let (head_seq, head_hash) = (head.int("seq")?, head.text("hash")?);
+        let (floor, floor_hash) = (head.int("floor_seq")?, head.text("floor_hash")?);
         let mut expected_seq = floor + 1;
         let mut prev_hash = floor_hash.clone();
         let mut checked = 0;
@@ -1106,7 +1117,7 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
             )?;
             let page_len = rows.len() as i64;
             for row in rows {
-                let seq = row.int(0)?;
+                let seq = row.int("seq")?;
                 if seq != expected_seq {
                     return result(checked, Some((
                         expected_seq,
@@ -1117,8 +1128,8 @@ pub fn verify(store: &Store, anchor: Option<&Anchor>) -> Result<Verification, Er
                     )), String::new());
                 }
                 let stored = chained_from(&row)?;
-                let stored_prev = row.text(9)?;
-                let stored_hash = row.text(10)?;
+                let stored_prev = row.text("prev_hash")?;
+                let stored_hash = row.text("hash")?;
                 if stored_prev != prev_hash {
                     return result(checked, Some((seq, format!(
                         "entry {seq} does not follow entry {}: entries were inserted, removed or reordered here",
@@ -1249,8 +1260,12 @@ impl Integrity {
 /// the other was tampered with.
 fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integrity, Error> {
     let stored = chained_from(row)?;
-    let (hash, salt, reference) = (row.text(10)?, row.opt_text(11)?, row.opt_text(12)?);
-    let erased_tag = row.opt_text(13)?;
+    let (hash, salt, reference) = (
+        row.text("hash")?,
+        row.opt_text("record_salt")?,
+        row.opt_text("record_ref")?,
+    );
+    let erased_tag = row.opt_text("erased_tag")?;
     // Carrel writes no other decision: an entry with one was not written
     // by Carrel. Nor half a floor: a floor column set alone was set by
     // hand (the MAC covers a floor only when both are there).
@@ -1289,7 +1304,7 @@ fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integ
 /// An entry read with [`CHAINED_COLUMNS`], with the floor it records (a
 /// floor half there is read as none; [`intact`] refuses it).
 fn chained_from(row: &crate::db::Row) -> Result<StoredEntry, Error> {
-    let floor = match (row.opt_int(14)?, row.opt_text(15)?) {
+    let floor = match (row.opt_int("floor_seq")?, row.opt_text("floor_hash")?) {
         (Some(seq), Some(hash)) => Some(Anchor { seq, hash }),
         _ => None,
     };
@@ -1299,18 +1314,18 @@ fn chained_from(row: &crate::db::Row) -> Result<StoredEntry, Error> {
     })
 }
 
-/// The first nine columns of `audit_log` (seq through detail), in table order.
+/// The nine columns of `audit_log` from seq through detail, by name.
 fn stored_from(row: &crate::db::Row) -> Result<StoredEntry, Error> {
     Ok(StoredEntry {
-        seq: row.int(0)?,
-        at: row.int(1)?,
-        actor: row.text(2)?,
-        action: row.text(3)?,
-        record_class: row.text(4)?,
-        record_id: row.opt_text(5)?,
-        purpose: row.text(6)?,
-        decision: row.text(7)?,
-        detail: row.opt_text(8)?,
+        seq: row.int("seq")?,
+        at: row.int("at")?,
+        actor: row.text("actor")?,
+        action: row.text("action")?,
+        record_class: row.text("record_class")?,
+        record_id: row.opt_text("record_id")?,
+        purpose: row.text("purpose")?,
+        decision: row.text("decision")?,
+        detail: row.opt_text("detail")?,
         floor: None,
     })
 }
@@ -1413,11 +1428,16 @@ mod tests {
         let (seq, floor_seq, floor_hash, head_hash) = store
             .bookkeeping(|conn, _| {
                 let row = conn.query_one(
-                    "SELECT l.seq, l.floor_seq, l.floor_hash, h.floor_hash
+                    "SELECT l.seq, l.floor_seq, l.floor_hash, h.floor_hash AS head_floor_hash
                      FROM audit_log l, audit_head h WHERE l.floor_seq IS NOT NULL",
                     params![],
                 )?;
-                Ok((row.int(0)?, row.int(1)?, row.text(2)?, row.text(3)?))
+                Ok((
+                    row.int("seq")?,
+                    row.int("floor_seq")?,
+                    row.text("floor_hash")?,
+                    row.text("head_floor_hash")?,
+                ))
             })
             .unwrap();
         assert_eq!((floor_seq, &floor_hash), (verified.floor, &head_hash));
@@ -1479,7 +1499,7 @@ mod tests {
                     "SELECT seq, hash FROM audit_log ORDER BY seq LIMIT 1",
                     params![],
                 )?;
-                let (floor, hash) = (first.int(0)?, first.text(1)?);
+                let (floor, hash) = (first.int("seq")?, first.text("hash")?);
                 let old_purge = PendingEntry::at(
                     1_767_225_700,
                     Principal::System(SystemTask::Retention),

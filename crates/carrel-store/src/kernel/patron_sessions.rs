@@ -74,8 +74,8 @@ pub fn sign_in(
             )?;
             row.map(|row| {
                 Ok(Found {
-                    id: row.int(0)?,
-                    secret_hash: row.text(1)?,
+                    id: row.int("id")?,
+                    secret_hash: row.text("pin_hash")?,
                     detail: (),
                 })
             })

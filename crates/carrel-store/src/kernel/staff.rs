@@ -248,9 +248,9 @@ pub fn sign_in(
             )?;
             row.map(|row| {
                 Ok(Found {
-                    id: row.int(0)?,
-                    secret_hash: row.text(1)?,
-                    detail: row.text(2)?,
+                    id: row.int("id")?,
+                    secret_hash: row.text("password_hash")?,
+                    detail: row.text("role")?,
                 })
             })
             .transpose()
@@ -299,7 +299,7 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<Actor, Error> {
         params![&sha256_hex(token.as_bytes()), now],
     )?;
     match row {
-        Some(row) => Ok(Actor::staff(row.int(0)?, row.text(1)?)),
+        Some(row) => Ok(Actor::staff(row.int("staff_id")?, row.text("role")?)),
         None => Err(Error::Unauthenticated),
     }
 }

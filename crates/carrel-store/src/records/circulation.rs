@@ -112,24 +112,24 @@ const HOLD_COLUMNS: &str = "id, patron_id, item_id, placed_at, status, closed_at
 
 fn loan_from(row: &crate::db::Row) -> Result<LoanRecord, Error> {
     Ok(LoanRecord {
-        id: row.int(0)?,
-        patron_id: row.opt_int(1)?,
-        item_id: row.int(2)?,
-        checked_out_at: row.int(3)?,
-        due_at: row.int(4)?,
-        renewals: row.int(5)?,
-        returned_at: row.opt_int(6)?,
+        id: row.int("id")?,
+        patron_id: row.opt_int("patron_id")?,
+        item_id: row.int("item_id")?,
+        checked_out_at: row.int("checked_out_at")?,
+        due_at: row.int("due_at")?,
+        renewals: row.int("renewals")?,
+        returned_at: row.opt_int("returned_at")?,
     })
 }
 
 fn hold_from(row: &crate::db::Row) -> Result<HoldRecord, Error> {
     Ok(HoldRecord {
-        id: row.int(0)?,
-        patron_id: row.opt_int(1)?,
-        item_id: row.int(2)?,
-        placed_at: row.int(3)?,
-        status: row.name(4)?,
-        closed_at: row.opt_int(5)?,
+        id: row.int("id")?,
+        patron_id: row.opt_int("patron_id")?,
+        item_id: row.int("item_id")?,
+        placed_at: row.int("placed_at")?,
+        status: row.name("status")?,
+        closed_at: row.opt_int("closed_at")?,
     })
 }
 

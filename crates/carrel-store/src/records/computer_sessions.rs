@@ -29,11 +29,11 @@ const COLUMNS: &str = "id, patron_id, terminal, started_at, ended_at";
 
 fn from_row(row: &crate::db::Row) -> Result<ComputerSession, Error> {
     Ok(ComputerSession {
-        id: row.int(0)?,
-        patron_id: row.opt_int(1)?,
-        terminal: row.text(2)?,
-        started_at: row.int(3)?,
-        ended_at: row.opt_int(4)?,
+        id: row.int("id")?,
+        patron_id: row.opt_int("patron_id")?,
+        terminal: row.text("terminal")?,
+        started_at: row.int("started_at")?,
+        ended_at: row.opt_int("ended_at")?,
     })
 }
 

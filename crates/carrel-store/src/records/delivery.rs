@@ -51,13 +51,13 @@ fn select(tx: &mut Tx<'_>, id: i64) -> Result<Delivery, Error> {
         .map(|r| r.int(0))
         .collect::<Result<_, _>>()?;
     Ok(Delivery {
-        id: row.int(0)?,
-        patron_id: row.opt_int(1)?,
-        route: row.text(2)?,
-        scheduled_on: row.date(3)?,
+        id: row.int("id")?,
+        patron_id: row.opt_int("patron_id")?,
+        route: row.text("route")?,
+        scheduled_on: row.date("scheduled_on")?,
         item_ids,
-        created_at: row.int(4)?,
-        completed_at: row.opt_int(5)?,
+        created_at: row.int("created_at")?,
+        completed_at: row.opt_int("completed_at")?,
     })
 }
 

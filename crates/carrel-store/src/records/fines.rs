@@ -41,20 +41,20 @@ const COLUMNS: &str =
     "id, patron_id, loan_id, amount_cents, reason, assessed_at, paid_cents, waived_cents, settled_at";
 
 fn from_row(row: &crate::db::Row) -> Result<FineRecord, Error> {
-    let amount = row.int(3)?;
-    let paid = row.int(6)?;
-    let waived = row.int(7)?;
+    let amount = row.int("amount_cents")?;
+    let paid = row.int("paid_cents")?;
+    let waived = row.int("waived_cents")?;
     Ok(FineRecord {
-        id: row.int(0)?,
-        patron_id: row.opt_int(1)?,
-        loan_id: row.opt_int(2)?,
+        id: row.int("id")?,
+        patron_id: row.opt_int("patron_id")?,
+        loan_id: row.opt_int("loan_id")?,
         amount_cents: amount,
-        reason: row.text(4)?,
-        assessed_at: row.int(5)?,
+        reason: row.text("reason")?,
+        assessed_at: row.int("assessed_at")?,
         paid_cents: paid,
         waived_cents: waived,
         outstanding_cents: amount - paid - waived,
-        settled_at: row.opt_int(8)?,
+        settled_at: row.opt_int("settled_at")?,
     })
 }
 

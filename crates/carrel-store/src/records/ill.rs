@@ -78,15 +78,15 @@ const COLUMNS: &str =
 
 fn from_row(row: &crate::db::Row) -> Result<IllRequest, Error> {
     Ok(IllRequest {
-        id: row.int(0)?,
-        patron_id: row.opt_int(1)?,
-        lender: row.text(2)?,
-        title: row.text(3)?,
-        status: row.name(4)?,
-        fees_cents: row.int(5)?,
-        fees_paid_cents: row.int(6)?,
-        requested_at: row.int(7)?,
-        closed_at: row.opt_int(8)?,
+        id: row.int("id")?,
+        patron_id: row.opt_int("patron_id")?,
+        lender: row.text("lender")?,
+        title: row.text("title")?,
+        status: row.name("status")?,
+        fees_cents: row.int("fees_cents")?,
+        fees_paid_cents: row.int("fees_paid_cents")?,
+        requested_at: row.int("requested_at")?,
+        closed_at: row.opt_int("closed_at")?,
     })
 }
 

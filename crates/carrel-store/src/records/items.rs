@@ -163,12 +163,12 @@ const SELECT: &str = "SELECT id, barcode, title, author, call_number, status FRO
 
 fn item_from(row: &crate::db::Row) -> Result<ItemRecord, Error> {
     Ok(ItemRecord {
-        id: row.int(0)?,
-        barcode: row.text(1)?,
-        title: row.text(2)?,
-        author: row.opt_text(3)?,
-        call_number: row.opt_text(4)?,
-        status: row.name(5)?,
+        id: row.int("id")?,
+        barcode: row.text("barcode")?,
+        title: row.text("title")?,
+        author: row.opt_text("author")?,
+        call_number: row.opt_text("call_number")?,
+        status: row.name("status")?,
     })
 }
 

@@ -63,21 +63,21 @@ fn select_list(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<List, Error> {
         )?
         .int(0)?;
     Ok(List {
-        id: row.int(0)?,
-        name: row.text(1)?,
-        description: row.text(2)?,
-        created_at: row.int(3)?,
-        last_active_at: row.int(4)?,
+        id: row.int("id")?,
+        name: row.text("name")?,
+        description: row.text("description")?,
+        created_at: row.int("created_at")?,
+        last_active_at: row.int("last_active_at")?,
         subscribers,
     })
 }
 
 fn subscription_from(row: &crate::db::Row) -> Result<Subscription, Error> {
     Ok(Subscription {
-        id: row.int(0)?,
-        list_id: row.int(1)?,
-        patron_id: row.opt_int(2)?,
-        subscribed_at: row.int(3)?,
+        id: row.int("id")?,
+        list_id: row.int("list_id")?,
+        patron_id: row.opt_int("patron_id")?,
+        subscribed_at: row.int("subscribed_at")?,
     })
 }
 

@@ -242,7 +242,7 @@ fn guardian_id(tx: &mut Tx<'_>, barcode: &CardBarcode, own_id: Option<i64>) -> R
         .ok_or(Error::NotFound {
             what: "guardian's patron record",
         })?;
-    let (id, category) = (row.int(0)?, row.text(1)?);
+    let (id, category) = (row.int("id")?, row.text("category")?);
     if Some(id) == own_id {
         return Err(Error::invalid(
             "bad_guardian",
@@ -594,10 +594,10 @@ const STANDING: &str = "SELECT id, category, status, expires_on FROM patrons";
 
 fn standing_from(row: &crate::db::Row) -> Result<Standing, Error> {
     Ok(Standing {
-        id: row.int(0)?,
-        category: row.text(1)?,
-        status: row.name(2)?,
-        expires_on: row.date(3)?,
+        id: row.int("id")?,
+        category: row.text("category")?,
+        status: row.name("status")?,
+        expires_on: row.date("expires_on")?,
     })
 }
 
@@ -683,7 +683,7 @@ pub(crate) fn fetch(tx: &mut Tx<'_>, id: i64) -> Result<Option<PatronRecord>, Er
 /// store's).
 pub(crate) fn fetch_on(conn: &mut Conn<'_>, id: i64) -> Result<Option<PatronRecord>, Error> {
     let Some(row) = conn.query_opt(
-        "SELECT id, card_barcode, category, status, expires_on, birth_date, guardian_id, pin_hash IS NOT NULL, created_at, updated_at
+        "SELECT id, card_barcode, category, status, expires_on, birth_date, guardian_id, pin_hash IS NOT NULL AS has_pin, created_at, updated_at
          FROM patrons WHERE id = ?",
         params![id],
     )?
@@ -695,19 +695,19 @@ pub(crate) fn fetch_on(conn: &mut Conn<'_>, id: i64) -> Result<Option<PatronReco
         "SELECT name, value FROM patron_fields WHERE patron_id = ?",
         params![id],
     )? {
-        fields.insert(f.text(0)?, f.text(1)?);
+        fields.insert(f.text("name")?, f.text("value")?);
     }
     Ok(Some(PatronRecord {
-        id: row.int(0)?,
-        card_barcode: row.text(1)?,
-        category: row.text(2)?,
-        status: row.name(3)?,
-        expires_on: row.date(4)?,
-        birth_date: row.opt_date(5)?,
-        guardian_id: row.opt_int(6)?,
-        has_pin: row.int(7)? != 0,
+        id: row.int("id")?,
+        card_barcode: row.text("card_barcode")?,
+        category: row.text("category")?,
+        status: row.name("status")?,
+        expires_on: row.date("expires_on")?,
+        birth_date: row.opt_date("birth_date")?,
+        guardian_id: row.opt_int("guardian_id")?,
+        has_pin: row.int("has_pin")? != 0,
         fields,
-        created_at: row.int(8)?,
-        updated_at: row.int(9)?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     }))
 }

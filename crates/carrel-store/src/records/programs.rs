@@ -63,21 +63,21 @@ fn select_program(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<Program, Error
         )?
         .int(0)?;
     Ok(Program {
-        id: row.int(0)?,
-        title: row.text(1)?,
-        starts_at: row.int(2)?,
-        ends_at: row.int(3)?,
-        capacity: row.opt_int(4)?,
+        id: row.int("id")?,
+        title: row.text("title")?,
+        starts_at: row.int("starts_at")?,
+        ends_at: row.int("ends_at")?,
+        capacity: row.opt_int("capacity")?,
         registered,
     })
 }
 
 fn registration_from(row: &crate::db::Row) -> Result<Registration, Error> {
     Ok(Registration {
-        id: row.int(0)?,
-        program_id: row.int(1)?,
-        patron_id: row.opt_int(2)?,
-        registered_at: row.int(3)?,
+        id: row.int("id")?,
+        program_id: row.int("program_id")?,
+        patron_id: row.opt_int("patron_id")?,
+        registered_at: row.int("registered_at")?,
     })
 }
 

@@ -77,18 +77,18 @@ fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LegalHold, Error> {
             params![id],
         )?
         .int(0)?;
-    let renewals = row.int(8)?;
-    let expires_at = row.int(9)?;
-    let released_at = row.opt_int(10)?;
+    let renewals = row.int("renewals")?;
+    let expires_at = row.int("expires_at")?;
+    let released_at = row.opt_int("released_at")?;
     Ok(LegalHold {
-        id: row.int(0)?,
-        reference: row.text(1)?,
-        record_class: row.name(2)?,
-        patron_id: row.opt_int(3)?,
-        from_date: row.date(4)?,
-        to_date: row.date(5)?,
-        placed_by: row.int(6)?,
-        placed_at: row.int(7)?,
+        id: row.int("id")?,
+        reference: row.text("reference")?,
+        record_class: row.name("record_class")?,
+        patron_id: row.opt_int("patron_id")?,
+        from_date: row.date("from_date")?,
+        to_date: row.date("to_date")?,
+        placed_by: row.int("placed_by")?,
+        placed_at: row.int("placed_at")?,
         renewals,
         renewals_left: (i64::from(tx.policy().legal_holds.max_renewals) - renewals).max(0),
         expires_at,

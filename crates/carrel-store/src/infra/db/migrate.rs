@@ -220,11 +220,11 @@ fn check_checksums(conn: &mut Conn<'_>) -> Result<(), Error> {
         "SELECT version, sha256 FROM schema_checksums ORDER BY version",
         params![],
     )? {
-        let version = row.int(0)?;
+        let version = row.int("version")?;
         let Some(migration) = MIGRATIONS.iter().find(|m| m.version == version) else {
             continue;
         };
-        if row.text(1)? != checksum(migration, engine) {
+        if row.text("sha256")? != checksum(migration, engine) {
             let engine = match engine {
                 EngineKind::Sqlite => "sqlite",
                 EngineKind::Postgres => "postgres",
@@ -346,7 +346,7 @@ mod tests {
                 params![1i64],
             )?;
             assert_eq!(
-                (row.text(0)?, row.text(1)?),
+                (row.text("borrower_category")?, row.text("borrower_age_band")?),
                 ("juvenile".to_string(), "13-17".to_string())
             );
             Ok(())
@@ -436,10 +436,10 @@ mod tests {
                     "SELECT id, patron_id, occurred, record FROM kept_in_secret WHERE kind = 'loan'",
                     params![],
                 )?;
-                let second = kept.int(0)?;
+                let second = kept.int("id")?;
                 assert!(second > first);
-                assert_eq!((kept.int(1)?, kept.int(2)?), (1, 1774972000));
-                let record: serde_json::Value = serde_json::from_str(&kept.text(3)?).unwrap();
+                assert_eq!((kept.int("patron_id")?, kept.int("occurred")?), (1, 1774972000));
+                let record: serde_json::Value = serde_json::from_str(&kept.text("record")?).unwrap();
                 assert_eq!(record["title"], "Beekeeping at Altitude");
                 assert_eq!(record["renewals"], 1);
                 let next = conn.insert(

@@ -345,11 +345,16 @@ mod tests {
             Pool::open(&DatabaseUrl::parse(&format!("{server}?pool_size=1")).unwrap()).unwrap();
         pool.run(|mut conn| {
             let row = conn.query_one(
-                "SELECT ?::bigint + 1, ?::integer + 1, ?::smallint + 1, ?::text, ?::boolean",
+                "SELECT ?::bigint + 1 AS from_bigint, ?::integer + 1 AS from_integer, ?::smallint + 1 AS from_smallint, ?::text AS from_text, ?::boolean AS from_boolean",
                 params![41_i64, 41_i64, 41_i64, "text", true],
             )?;
             assert_eq!(
-                (row.int(0)?, row.int(1)?, row.int(2)?, row.text(3)?),
+                (
+                    row.int("from_bigint")?,
+                    row.int("from_integer")?,
+                    row.int("from_smallint")?,
+                    row.text("from_text")?
+                ),
                 (42, 42, 42, "text".to_string())
             );
             let date = conn

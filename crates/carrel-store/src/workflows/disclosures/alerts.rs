@@ -106,14 +106,14 @@ pub fn for_actor(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Alert>, Error> {
     )?;
     rows.iter()
         .map(|row| {
-            let kind: AlertKind = row.name(1)?;
+            let kind: AlertKind = row.name("kind")?;
             Ok(Alert {
-                id: row.int(0)?,
+                id: row.int("id")?,
                 message: kind.message().to_string(),
                 kind,
-                request: format!("{}-{}", row.text(2)?, row.int(3)?),
-                created_at: row.int(4)?,
-                read_at: row.opt_int(5)?,
+                request: format!("{}-{}", row.text("series")?, row.int("number")?),
+                created_at: row.int("created_at")?,
+                read_at: row.opt_int("read_at")?,
             })
         })
         .collect()
@@ -179,9 +179,9 @@ pub fn unmailed(store: &Store) -> Result<Vec<AlertMail>, Error> {
         )?;
         rows.iter()
             .map(|row| {
-                let kind: AlertKind = row.name(2)?;
-                let gagged = row.int(5)? != 0;
-                let reference = format!("{}-{}", row.text(3)?, row.int(4)?);
+                let kind: AlertKind = row.name("kind")?;
+                let gagged = row.int("gagged")? != 0;
+                let reference = format!("{}-{}", row.text("series")?, row.int("number")?);
                 let (subject, link) = if gagged {
                     (
                         "Carrel: a restricted request needs you".to_string(),
@@ -194,8 +194,8 @@ pub fn unmailed(store: &Store) -> Result<Vec<AlertMail>, Error> {
                     )
                 };
                 Ok(AlertMail {
-                    id: row.int(0)?,
-                    role: row.text(1)?,
+                    id: row.int("id")?,
+                    role: row.text("role")?,
                     subject,
                     body: format!("{}\n\n{link}\n", kind.message()),
                 })

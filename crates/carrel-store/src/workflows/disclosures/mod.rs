@@ -462,40 +462,41 @@ pub(crate) const SUBJECT_OF_R: &str = subject_of_r!();
 const COLUMNS: &str = concat!(
     "r.id, r.series, r.number, r.requester_kind, r.requester, r.requester_patron_id, ",
     subject_of_r!(),
-    ", r.basis, r.classes, r.from_date, r.to_date, r.reason, r.gagged, r.state, r.received_by, r.received_at, r.approved_by, r.released_by, r.released_at, r.exigent, r.document_due_at, r.closed_at, r.package_sha256, r.package_records, r.package_json IS NOT NULL"
+    " AS subject_patron_id, r.basis, r.classes, r.from_date, r.to_date, r.reason, r.gagged, r.state, r.received_by, r.received_at, r.approved_by, r.released_by, r.released_at, r.exigent, r.document_due_at, r.closed_at, r.package_sha256, r.package_records, r.package_json IS NOT NULL AS package_available"
 );
 
 fn stored_from(row: &Row) -> Result<Stored, Error> {
     let corrupt = || Error::internal("a stored disclosure request does not parse");
     Ok(Stored {
-        id: row.int(0)?,
-        reference: format!("{}-{}", row.text(1)?, row.int(2)?),
-        requester_kind: RequesterKind::from_name(&row.text(3)?).ok_or_else(corrupt)?,
-        requester: row.opt_text(4)?,
-        requester_patron_id: row.opt_int(5)?,
-        subject_patron_id: row.opt_int(6)?,
-        basis: row.text(7)?,
+        id: row.int("id")?,
+        reference: format!("{}-{}", row.text("series")?, row.int("number")?),
+        requester_kind: RequesterKind::from_name(&row.text("requester_kind")?)
+            .ok_or_else(corrupt)?,
+        requester: row.opt_text("requester")?,
+        requester_patron_id: row.opt_int("requester_patron_id")?,
+        subject_patron_id: row.opt_int("subject_patron_id")?,
+        basis: row.text("basis")?,
         classes: row
-            .text(8)?
+            .text("classes")?
             .split(',')
             .map(|c| RecordClass::from_name(c).ok_or_else(corrupt))
             .collect::<Result<_, _>>()?,
-        from_date: row.text(9)?.parse().map_err(|_| corrupt())?,
-        to_date: row.text(10)?.parse().map_err(|_| corrupt())?,
-        reason: row.opt_text(11)?,
-        gagged: row.int(12)? != 0,
-        state: row.name(13)?,
-        received_by: row.opt_int(14)?,
-        received_at: row.int(15)?,
-        approved_by: row.opt_int(16)?,
-        released_by: row.opt_int(17)?,
-        released_at: row.opt_int(18)?,
-        exigent: row.int(19)? != 0,
-        document_due_at: row.opt_int(20)?,
-        closed_at: row.opt_int(21)?,
-        package_sha256: row.opt_text(22)?,
-        package_records: row.opt_int(23)?,
-        package_available: row.int(24)? != 0,
+        from_date: row.text("from_date")?.parse().map_err(|_| corrupt())?,
+        to_date: row.text("to_date")?.parse().map_err(|_| corrupt())?,
+        reason: row.opt_text("reason")?,
+        gagged: row.int("gagged")? != 0,
+        state: row.name("state")?,
+        received_by: row.opt_int("received_by")?,
+        received_at: row.int("received_at")?,
+        approved_by: row.opt_int("approved_by")?,
+        released_by: row.opt_int("released_by")?,
+        released_at: row.opt_int("released_at")?,
+        exigent: row.int("exigent")? != 0,
+        document_due_at: row.opt_int("document_due_at")?,
+        closed_at: row.opt_int("closed_at")?,
+        package_sha256: row.opt_text("package_sha256")?,
+        package_records: row.opt_int("package_records")?,
+        package_available: row.int("package_available")? != 0,
     })
 }
 
@@ -562,13 +563,13 @@ fn documents_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<Document>, Error> {
         .iter()
         .map(|row| {
             Ok(Document {
-                kind: row.name(0)?,
-                reference: row.opt_text(1)?,
-                id_kind: row.opt_name(2)?,
-                issuing_court: row.opt_text(5)?,
-                jurisdiction: row.opt_text(6)?,
-                recorded_by: row.name(3)?,
-                recorded_at: row.int(4)?,
+                kind: row.name("kind")?,
+                reference: row.opt_text("reference")?,
+                id_kind: row.opt_name("id_kind")?,
+                issuing_court: row.opt_text("issuing_court")?,
+                jurisdiction: row.opt_text("jurisdiction")?,
+                recorded_by: row.name("recorded_by")?,
+                recorded_at: row.int("recorded_at")?,
             })
         })
         .collect()
@@ -587,11 +588,11 @@ fn timeline_of(tx: &mut Tx<'_>, id: i64) -> Result<Vec<TimelineEntry>, Error> {
         .iter()
         .map(|row| {
             Ok(TimelineEntry {
-                at: row.int(0)?,
-                actor: row.name(1)?,
-                step: row.name(2)?,
-                outcome: row.opt_text(3)?,
-                note: row.opt_text(4)?,
+                at: row.int("at")?,
+                actor: row.name("actor")?,
+                step: row.name("step")?,
+                outcome: row.opt_text("outcome")?,
+                note: row.opt_text("note")?,
             })
         })
         .collect()
@@ -1091,18 +1092,18 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Que
     let mut by_state = BTreeMap::new();
     let mut overdue_count = 0;
     for row in rows {
-        let state = row.name(5)?;
+        let state = row.name("state")?;
         *by_state.entry(state).or_insert(0) += 1;
-        let late = overdue(tx, row.opt_int(8)?);
+        let late = overdue(tx, row.opt_int("document_due_at")?);
         overdue_count += i64::from(late);
         requests.push(QueueEntry {
-            reference: format!("{}-{}", row.text(0)?, row.int(1)?),
-            requester_kind: row.name(2)?,
-            basis: row.text(3)?,
-            subject_patron_id: row.opt_int(4)?,
+            reference: format!("{}-{}", row.text("series")?, row.int("number")?),
+            requester_kind: row.name("requester_kind")?,
+            basis: row.text("basis")?,
+            subject_patron_id: row.opt_int("subject_patron_id")?,
             state,
-            gagged: row.int(6)? != 0,
-            received_at: row.int(7)?,
+            gagged: row.int("gagged")? != 0,
+            received_at: row.int("received_at")?,
             document_overdue: late,
         });
     }
@@ -1829,7 +1830,8 @@ pub fn package_of(
         "SELECT package_json, package_html FROM disclosure_requests WHERE id = ?",
         params![stored.id],
     )?;
-    let (Some(json), Some(html)) = (row.opt_text(0)?, row.opt_text(1)?) else {
+    let (Some(json), Some(html)) = (row.opt_text("package_json")?, row.opt_text("package_html")?)
+    else {
         return Err(Error::NotFound {
             what: "package (none was released, or it was erased when the request was closed or when records in it were destroyed: the request's timeline says which)",
         });

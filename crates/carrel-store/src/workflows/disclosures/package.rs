@@ -131,7 +131,7 @@ pub(crate) fn build(
             )?;
             let mut found = Vec::with_capacity(rows.len());
             for row in rows {
-                let id = row.int(0)?;
+                let id = row.int("id")?;
                 found.push((id, target.facts(&row.values()[1..])));
             }
             // Records set aside in secret for a restricted request go only

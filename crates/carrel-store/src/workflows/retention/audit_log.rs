@@ -65,7 +65,11 @@ pub(crate) fn due_prefix(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<Prefix
         "SELECT floor_seq, floor_hash, seq FROM audit_head WHERE id = 1",
         params![],
     )?;
-    let (floor, floor_hash, last) = (head.int(0)?, head.text(1)?, head.int(2)?);
+    let (floor, floor_hash, last) = (
+        head.int("floor_seq")?,
+        head.text("floor_hash")?,
+        head.int("seq")?,
+    );
     let first_kept = tx.conn.query_opt(
         "SELECT seq FROM audit_log WHERE seq > ? AND at >= ? ORDER BY seq LIMIT 1",
         params![floor, cut],

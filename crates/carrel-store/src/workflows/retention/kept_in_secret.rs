@@ -84,7 +84,7 @@ pub(crate) fn move_out(
         .collect();
     let rows = conn.query(
         &format!(
-            "SELECT t.id, {patron}, {occurred}{facts} FROM {table} t WHERE t.id {ids}",
+            "SELECT t.id, {patron} AS patron_id, {occurred} AS occurred{facts} FROM {table} t WHERE t.id {ids}",
             patron = target.patron_column(),
             occurred = target.occurred,
             table = target.table,
@@ -92,7 +92,7 @@ pub(crate) fn move_out(
         params![],
     )?;
     for row in &rows {
-        let id = row.int(0)?;
+        let id = row.int("id")?;
         // A registration is kept as a package shows it: the patron's
         // record with the library's fields; anything else, as its export.
         let mut facts = if target.export.is_empty() {
@@ -110,7 +110,7 @@ pub(crate) fn move_out(
             "INSERT INTO kept_in_secret (kind, id, patron_id, occurred, record) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (kind, id) DO UPDATE SET patron_id = excluded.patron_id,
                occurred = excluded.occurred, record = excluded.record",
-            params![target.kind, id, row.opt_int(1)?, row.opt_int(2)?, &record],
+            params![target.kind, id, row.opt_int("patron_id")?, row.opt_int("occurred")?, &record],
         )?;
     }
     target.dispose(conn, disposal, ids)?;
@@ -343,12 +343,12 @@ pub(crate) fn shown_to(
     let in_force = pinned_in_force(kind, "k.id", tx.now().timestamp());
     let row = tx.conn.query_one(
         &format!(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN {in_force} THEN 1 ELSE 0 END), 0) AS BIGINT)
+            "SELECT COUNT(*) AS held, CAST(COALESCE(SUM(CASE WHEN {in_force} THEN 1 ELSE 0 END), 0) AS BIGINT) AS pinned
              FROM kept_in_secret k WHERE k.kind = ? AND {sees}"
         ),
         params![kind],
     )?;
-    Ok((row.int(0)?, row.int(1)?))
+    Ok((row.int("held")?, row.int("pinned")?))
 }
 
 /// A record's facts, by name, as a package shows them.
@@ -382,9 +382,9 @@ pub(crate) fn records_of(
     )?;
     rows.iter()
         .map(|row| {
-            let record = row.text(1)?;
+            let record = row.text("record")?;
             match serde_json::from_str(&record) {
-                Ok(Json::Object(facts)) => Ok((row.int(0)?, facts)),
+                Ok(Json::Object(facts)) => Ok((row.int("id")?, facts)),
                 _ => Err(Error::internal(
                     "a record kept in secret is not a JSON object",
                 )),

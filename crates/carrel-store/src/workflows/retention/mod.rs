@@ -182,12 +182,12 @@ fn walk_for(
 ) -> Result<(Walk, (i64, i64)), Error> {
     let ids = tx.conn.query_one(
         &format!(
-            "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM {}",
+            "SELECT COALESCE(MIN(id), 0) AS low, COALESCE(MAX(id), 0) AS high FROM {}",
             target.table
         ),
         params![],
     )?;
-    let ids = (ids.int(0)?, ids.int(1)?);
+    let ids = (ids.int("low")?, ids.int("high")?);
     let id_span = ids.1 - ids.0 + 1;
     let enough = id_span / KEY_WALK_SHARE + 1;
     let b = bound(tx, rule, target);
@@ -602,14 +602,14 @@ fn audit_plan(
     hidden_params.extend(visible_params);
     let hidden = tx.conn.query_one(
         &format!(
-            "SELECT CAST(COALESCE(SUM(s.last_seq - s.first_seq + 1), 0) AS BIGINT),
-                    CAST(COALESCE(SUM(CASE WHEN s.last_seq <= ? THEN s.last_seq - s.first_seq + 1 ELSE 0 END), 0) AS BIGINT)
+            "SELECT CAST(COALESCE(SUM(s.last_seq - s.first_seq + 1), 0) AS BIGINT) AS held,
+                    CAST(COALESCE(SUM(CASE WHEN s.last_seq <= ? THEN s.last_seq - s.first_seq + 1 ELSE 0 END), 0) AS BIGINT) AS due
              FROM audit_subjects s JOIN disclosure_requests r ON r.id = s.id
              WHERE s.kind = ? AND s.first_seq > ? AND r.gagged = 1 AND NOT {visible}"
         ),
         &hidden_params,
     )?;
-    let (hidden_held, hidden_due) = (hidden.int(0)?, hidden.int(1)?);
+    let (hidden_held, hidden_due) = (hidden.int("held")?, hidden.int("due")?);
     let held = count(tx, "SELECT COUNT(*) FROM audit_log", params![])? - hidden_held;
     let due = prefix.due() - hidden_due;
     let oldest = tx.conn.query_opt(
@@ -781,11 +781,11 @@ fn claim_run(tx: &mut Tx<'_>, run_id: i64) -> Result<(), Error> {
 fn progress_of(tx: &mut Tx<'_>, run_id: i64, kind: &str) -> Result<(i64, bool), Error> {
     // One row per worker; the finish is marked on part 0.
     let row = tx.conn.query_one(
-        "SELECT CAST(COALESCE(SUM(destroyed), 0) AS BIGINT), MAX(finished_at) FROM purge_progress
+        "SELECT CAST(COALESCE(SUM(destroyed), 0) AS BIGINT) AS destroyed, MAX(finished_at) AS finished_at FROM purge_progress
          WHERE run_id = ? AND target = ?",
         params![run_id, kind],
     )?;
-    Ok((row.int(0)?, row.opt_int(1)?.is_some()))
+    Ok((row.int("destroyed")?, row.opt_int("finished_at")?.is_some()))
 }
 
 /// Destroys everything due, class by class. Resumes an interrupted run.
@@ -1167,7 +1167,7 @@ fn destroy_step(
         &format!("SELECT {event_column}, id FROM purge_step ORDER BY {last_order} LIMIT 1"),
         params![],
     )?;
-    let last = (last.values()[0].clone(), last.int(1)?);
+    let last = (last.values()[0].clone(), last.int("id")?);
     let in_step = in_step(engine);
     statistics::add_step(&mut tx.conn, target.stats, target.class.name())?;
     // Whichever the disposal, the record no longer links its patron to

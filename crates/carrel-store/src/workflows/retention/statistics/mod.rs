@@ -396,14 +396,14 @@ pub(crate) fn merge_pending(conn: &mut Conn<'_>, class: &str) -> Result<(), Erro
 /// since the last one.
 fn seal_months(tx: &mut Tx<'_>, class: &str, mature: &str) -> Result<(), Error> {
     let bounds = tx.conn.query_one(
-        "SELECT (SELECT MIN(month) FROM statistics WHERE record_class = ?),
-                (SELECT MAX(month) FROM statistics_sealed WHERE record_class = ?)",
+        "SELECT (SELECT MIN(month) FROM statistics WHERE record_class = ?) AS earliest,
+                (SELECT MAX(month) FROM statistics_sealed WHERE record_class = ?) AS last_sealed",
         params![class, class],
     )?;
-    let Some(earliest) = bounds.opt_text(0)? else {
+    let Some(earliest) = bounds.opt_text("earliest")? else {
         return Ok(());
     };
-    let mut month = match bounds.opt_text(1)? {
+    let mut month = match bounds.opt_text("last_sealed")? {
         Some(last) => match next_month(&last) {
             Some(next) => next.max(earliest),
             None => return Ok(()),
@@ -571,7 +571,7 @@ pub fn report(
     seal_months(tx, class.name(), &sealed)?;
     let to = to.min(sealed);
     let rows = tx.conn.query(
-        "SELECT month, dimensions, CAST(SUM(records) AS BIGINT), CAST(SUM(amount) AS BIGINT)
+        "SELECT month, dimensions, CAST(SUM(records) AS BIGINT) AS records, CAST(SUM(amount) AS BIGINT) AS amount
          FROM statistics WHERE record_class = ? AND month >= ? AND month <= ?
          GROUP BY month, dimensions",
         params![class.name(), &from, &to],
@@ -589,13 +589,13 @@ pub fn report(
             continue;
         };
         let month = cells
-            .entry(row.text(0)?)
+            .entry(row.text("month")?)
             .or_insert_with(|| vec![Cells::new(); facets.len()]);
         month[position].insert(
             text.to_string(),
             Count {
-                records: row.int(2)?,
-                amount: row.int(3)?,
+                records: row.int("records")?,
+                amount: row.int("amount")?,
             },
         );
     }
