@@ -1269,7 +1269,7 @@ fn intact(key: &AuditKey, row: &crate::db::Row, prev_hash: &str) -> Result<Integ
     // Carrel writes no other decision: an entry with one was not written
     // by Carrel. Nor half a floor: a floor column set alone was set by
     // hand (the MAC covers a floor only when both are there).
-    let half_a_floor = row.opt_int(14)?.is_some() != row.opt_text(15)?.is_some();
+    let half_a_floor = row.opt_int("floor_seq")?.is_some() != row.opt_text("floor_hash")?.is_some();
     if stored.decision.parse::<Outcome>().is_err() || half_a_floor {
         return Ok(Integrity::Altered);
     }
