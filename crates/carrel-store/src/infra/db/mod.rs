@@ -123,8 +123,14 @@ impl Column for usize {
 }
 
 impl Column for &str {
+    /// `None` for a name the SELECT gives twice, too: which one was meant
+    /// is for the SQL to say (with `AS`), not for the first to win.
     fn position(self, names: &[String]) -> Option<usize> {
-        names.iter().position(|name| name == self)
+        let mut matching = names.iter().enumerate().filter(|(_, name)| *name == self);
+        match (matching.next(), matching.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
     }
 }
 
@@ -142,7 +148,9 @@ impl Row {
     fn column(&self, c: impl Column) -> Result<&Value, Error> {
         c.position(&self.names)
             .and_then(|i| self.values.get(i))
-            .ok_or_else(|| Error::internal(format!("query returned no column {c}")))
+            .ok_or_else(|| {
+                Error::internal(format!("query returned no column {c}, or more than one"))
+            })
     }
 
     pub(crate) fn int(&self, i: impl Column) -> Result<i64, Error> {
@@ -874,6 +882,11 @@ fn columns_are_read_by_name_on_both_engines() {
             assert_eq!(row.int(0)?, 7, "by position still");
             let missing = row.int("renewals").unwrap_err().to_string();
             assert!(missing.contains("no column renewals"), "{missing}");
+            let twice = conn.query_one("SELECT 1 AS id, 2 AS id", params![])?;
+            assert!(
+                twice.int("id").is_err(),
+                "a name given twice is not guessed at"
+            );
             Ok(())
         })
         .unwrap();
