@@ -122,7 +122,7 @@ pub(crate) fn build(
             let columns: Vec<&str> = target.export.iter().map(|(_, sql)| *sql).collect();
             let rows = tx.conn.query(
                 &format!(
-                    "SELECT t.id, {} FROM {} t WHERE t.patron_id = ? AND {occurred} >= ? AND {occurred} < ? ORDER BY t.id",
+                    "SELECT t.id AS record_id, {} FROM {} t WHERE t.patron_id = ? AND {occurred} >= ? AND {occurred} < ? ORDER BY t.id",
                     columns.join(", "),
                     target.table,
                     occurred = target.occurred,
@@ -131,7 +131,9 @@ pub(crate) fn build(
             )?;
             let mut found = Vec::with_capacity(rows.len());
             for row in rows {
-                let id = row.int("id")?;
+                // The facts that follow are walked in the target's order,
+                // and may name `id` again: hence the alias.
+                let id = row.int("record_id")?;
                 found.push((id, target.facts(&row.values()[1..])));
             }
             // Records set aside in secret for a restricted request go only

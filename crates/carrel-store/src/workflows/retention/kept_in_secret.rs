@@ -84,7 +84,7 @@ pub(crate) fn move_out(
         .collect();
     let rows = conn.query(
         &format!(
-            "SELECT t.id, {patron} AS patron_id, {occurred} AS occurred{facts} FROM {table} t WHERE t.id {ids}",
+            "SELECT t.id AS kept_id, {patron} AS kept_patron_id, {occurred} AS kept_occurred{facts} FROM {table} t WHERE t.id {ids}",
             patron = target.patron_column(),
             occurred = target.occurred,
             table = target.table,
@@ -92,7 +92,9 @@ pub(crate) fn move_out(
         params![],
     )?;
     for row in &rows {
-        let id = row.int("id")?;
+        // The facts after the first three columns may repeat their names
+        // (`id`, `patron_id`): hence the aliases.
+        let id = row.int("kept_id")?;
         // A registration is kept as a package shows it: the patron's
         // record with the library's fields; anything else, as its export.
         let mut facts = if target.export.is_empty() {
@@ -110,7 +112,7 @@ pub(crate) fn move_out(
             "INSERT INTO kept_in_secret (kind, id, patron_id, occurred, record) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (kind, id) DO UPDATE SET patron_id = excluded.patron_id,
                occurred = excluded.occurred, record = excluded.record",
-            params![target.kind, id, row.opt_int("patron_id")?, row.opt_int("occurred")?, &record],
+            params![target.kind, id, row.opt_int("kept_patron_id")?, row.opt_int("kept_occurred")?, &record],
         )?;
     }
     target.dispose(conn, disposal, ids)?;
