@@ -745,6 +745,35 @@ impl AppState {
     }
 }
 
+/// The route's path parameters, for a route that needs a signed-in
+/// caller. Like [`Body`], its error (a parameter that is not UTF-8 once
+/// percent-decoded) waits until the session is checked (`let id = id?;`),
+/// and is JSON like every other.
+pub struct PathParam<T>(pub Result<T, Error>);
+
+impl<S, T> FromRequestParts<S> for PathParam<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let parsed = axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|path| path.0)
+            .map_err(|_| {
+                ApiError::request(
+                    RequestFault::Malformed,
+                    "bad_path",
+                    "the URL's path does not fit this route (a part of it is not text once decoded); see /api/v1/openapi.json",
+                )
+                .0
+            });
+        Ok(PathParam(parsed))
+    }
+}
+
 /// A numeric id from the path, with a clear error otherwise. Called inside
 /// `as_staff` or `as_patron`, after the session is checked, so a caller
 /// who is not signed in learns nothing about which ids are well-formed.

@@ -2,11 +2,11 @@
 //! requests, search warrants and overdue documents, for the roles the
 //! policy alerts.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use carrel_store::disclosures::alerts::{self, Alert};
 
-use crate::api::{path_id, ApiError, AppState, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, NoBody, PathParam, Token};
 
 pub async fn list(
     State(state): State<AppState>,
@@ -19,11 +19,12 @@ pub async fn list(
 pub async fn mark_read(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<Alert>, ApiError> {
     let alert = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("alert", &id)?;
             alerts::mark_read(tx, actor, id)

@@ -1,6 +1,6 @@
 //! The desk: /api/v1/checkouts, /checkins, /loans/{id}/renewal, /holds.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::{
@@ -11,7 +11,7 @@ use carrel_store::gate::authorize;
 use carrel_store::validate::{CardBarcode, ItemBarcode};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,11 +62,12 @@ pub async fn checkin(
 pub async fn renew(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<LoanRecord>, ApiError> {
     let loan = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("loan", &id)?;
             let grants = RenewGrants::request(tx, actor)?;
@@ -96,11 +97,12 @@ pub async fn place_hold(
 pub async fn cancel_hold(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<HoldRecord>, ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("hold", &id)?;
             let grant = authorize(tx, actor, purpose::CIRCULATION)?;

@@ -1,6 +1,6 @@
 //! Public computer sessions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
@@ -8,7 +8,7 @@ use carrel_store::computer_sessions::{self, ComputerSession};
 use carrel_store::gate::authorize;
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,11 +35,12 @@ pub async fn start(
 pub async fn end(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<ComputerSession>, ApiError> {
     let session = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("computer session", &id)?;
             let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
@@ -52,10 +53,11 @@ pub async fn end(
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<ComputerSession>>, ApiError> {
     let sessions = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::ELECTRONIC_ACCESS)?;
             computer_sessions::of_patron(tx, &grant, id)

@@ -1,6 +1,6 @@
 //! Home delivery visits ("Books on the Run").
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
@@ -8,7 +8,7 @@ use carrel_store::delivery::{self, Delivery};
 use carrel_store::gate::authorize;
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,11 +45,12 @@ pub async fn create(
 pub async fn complete(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<Delivery>, ApiError> {
     let visit = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("delivery", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
@@ -62,10 +63,11 @@ pub async fn complete(
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<Delivery>>, ApiError> {
     let visits = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             delivery::of_patron(tx, &grant, id)

@@ -1,7 +1,7 @@
 //! Disclosure requests (R1-R5, L1-L7): the JSON API. Every step is a POST
 //! on the request's reference (D-12); the store decides who may take it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,7 @@ use carrel_store::disclosures::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{ApiError, AppState, Body, NoBody, QueryParams, Token};
+use crate::api::{ApiError, AppState, Body, NoBody, PathParam, QueryParams, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,10 +117,11 @@ pub async fn queue(
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             disclosures::load(tx, actor, &reference)
         })
         .await?;
@@ -130,11 +131,12 @@ pub async fn read(
 pub async fn attach_document(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     Body(body): Body<DocumentBody>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             let body = body?;
             disclosures::attach_document(tx, actor, &reference, body.into())
         })
@@ -145,11 +147,12 @@ pub async fn attach_document(
 pub async fn begin_review(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             no_body.0?;
             disclosures::begin_review(tx, actor, &reference)
         })
@@ -172,11 +175,12 @@ pub struct CounselBody {
 pub async fn counsel_review(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     Body(body): Body<CounselBody>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             let body = body?;
             disclosures::counsel_review(
                 tx,
@@ -212,11 +216,12 @@ pub struct ApprovalBody {
 pub async fn approve(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     Body(body): Body<ApprovalBody>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             let body = body?;
             disclosures::approve(
                 tx,
@@ -239,11 +244,12 @@ pub struct RefusalBody {
 pub async fn refuse(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     Body(body): Body<RefusalBody>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             let body = body?;
             disclosures::refuse(tx, actor, &reference, &body.reason)
         })
@@ -263,11 +269,12 @@ fn released(request: DisclosureRequest, package_json: &str) -> Result<Json<Value
 pub async fn release(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     let (request, package) = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             no_body.0?;
             disclosures::release(tx, actor, &reference)
         })
@@ -278,11 +285,12 @@ pub async fn release(
 pub async fn exigent_release(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     Body(body): Body<NoteBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (request, package) = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             let body = body?;
             disclosures::exigent_release(tx, actor, &reference, body.note.as_deref())
         })
@@ -293,11 +301,12 @@ pub async fn exigent_release(
 pub async fn preserve(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             no_body.0?;
             disclosures::preserve(tx, actor, &reference)
         })
@@ -308,11 +317,12 @@ pub async fn preserve(
 pub async fn close(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
     Body(body): Body<NoteBody>,
 ) -> Result<Json<DisclosureRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let reference = reference?;
             let body = body?;
             disclosures::close(tx, actor, &reference, body.note.as_deref())
         })
@@ -338,27 +348,31 @@ pub fn package_file(name: &str, content_type: &'static str, body: String) -> Res
 pub async fn package_json(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let name = format!("disclosure-{reference}.json");
-    let (json, _) = state
+    let (reference, (json, _)) = state
         .as_staff(token, move |tx, actor| {
-            disclosures::package_of(tx, actor, &reference)
+            let reference = reference?;
+            let package = disclosures::package_of(tx, actor, &reference)?;
+            Ok((reference, package))
         })
         .await?;
+    let name = format!("disclosure-{reference}.json");
     Ok(package_file(&name, "application/json", json))
 }
 
 pub async fn package_html(
     State(state): State<AppState>,
     token: Token,
-    Path(reference): Path<String>,
+    PathParam(reference): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let name = format!("disclosure-{reference}.html");
-    let (_, html) = state
+    let (reference, (_, html)) = state
         .as_staff(token, move |tx, actor| {
-            disclosures::package_of(tx, actor, &reference)
+            let reference = reference?;
+            let package = disclosures::package_of(tx, actor, &reference)?;
+            Ok((reference, package))
         })
         .await?;
+    let name = format!("disclosure-{reference}.html");
     Ok(package_file(&name, "text/html; charset=utf-8", html))
 }

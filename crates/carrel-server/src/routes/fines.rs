@@ -1,6 +1,6 @@
 //! Fines: assess on a patron, pay, waive.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
@@ -8,7 +8,7 @@ use carrel_store::fines::{self, FineRecord};
 use carrel_store::gate::authorize;
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,11 +20,12 @@ pub struct Assessment {
 pub async fn assess(
     State(state): State<AppState>,
     token: Token,
-    Path(patron): Path<String>,
+    PathParam(patron): PathParam<String>,
     Body(req): Body<Assessment>,
 ) -> Result<(StatusCode, Json<FineRecord>), ApiError> {
     let fine = state
         .as_staff(token, move |tx, actor| {
+            let patron = patron?;
             let req = req?;
             let patron = path_id("patron", &patron)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
@@ -43,11 +44,12 @@ pub struct Payment {
 pub async fn pay(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     Body(req): Body<Payment>,
 ) -> Result<Json<FineRecord>, ApiError> {
     let fine = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let req = req?;
             let id = path_id("fine", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
@@ -60,11 +62,12 @@ pub async fn pay(
 pub async fn waive(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<FineRecord>, ApiError> {
     let fine = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("fine", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;

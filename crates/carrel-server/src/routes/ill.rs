@@ -1,6 +1,6 @@
 //! Interlibrary loan requests.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
@@ -8,7 +8,7 @@ use carrel_store::gate::authorize;
 use carrel_store::ill::{self, IllChange, IllRequest};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,10 +45,11 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<IllRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("interlibrary loan request", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             ill::load(tx, &grant, id)
@@ -71,11 +72,12 @@ pub struct Change {
 pub async fn update(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     Body(change): Body<Change>,
 ) -> Result<Json<IllRequest>, ApiError> {
     let request = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let change = change?;
             let id = path_id("interlibrary loan request", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
@@ -93,10 +95,11 @@ pub async fn update(
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<IllRequest>>, ApiError> {
     let requests = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             ill::of_patron(tx, &grant, id)

@@ -1,6 +1,6 @@
 //! /api/v1/items: create and look up items in the collection.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
@@ -8,7 +8,7 @@ use carrel_store::gate::authorize;
 use carrel_store::items::{self, ItemRecord, NewItem};
 use carrel_store::validate::ItemBarcode;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -28,10 +28,11 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<ItemRecord>, ApiError> {
     let record = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("item", &id)?;
             let grant = authorize(tx, actor, purpose::COLLECTION)?;
             items::load(tx, &grant, id)
@@ -44,10 +45,11 @@ pub async fn read(
 pub async fn by_barcode(
     State(state): State<AppState>,
     token: Token,
-    Path(barcode): Path<String>,
+    PathParam(barcode): PathParam<String>,
 ) -> Result<Json<ItemRecord>, ApiError> {
     let record = state
         .as_staff(token, move |tx, actor| {
+            let barcode = barcode?;
             let barcode = ItemBarcode::parse(&barcode)?;
             let grant = authorize(tx, actor, purpose::COLLECTION)?;
             items::find_by_barcode(tx, &grant, &barcode)

@@ -1,13 +1,13 @@
 //! Legal holds (preservation requests, L5).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::gate::authorize_legal_hold;
 use carrel_store::legal_holds::{self, HoldRequest, LegalHold};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,10 +57,11 @@ pub async fn list(
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<LegalHold>, ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;
             legal_holds::load(tx, &grant, actor, id)
@@ -72,11 +73,12 @@ pub async fn read(
 pub async fn renew(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;
@@ -89,11 +91,12 @@ pub async fn renew(
 pub async fn release(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<LegalHold>, ApiError> {
     let hold = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("legal hold", &id)?;
             let grant = authorize_legal_hold(tx, actor)?;

@@ -1,6 +1,6 @@
 //! Opt-in mailing lists and subscriptions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
@@ -8,7 +8,7 @@ use carrel_store::gate::authorize;
 use carrel_store::mailing_lists::{self, List, Subscription};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,10 +35,11 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<List>, ApiError> {
     let list = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("mailing list", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::load(tx, &grant, id)
@@ -50,11 +51,12 @@ pub async fn read(
 pub async fn mailing(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<Json<List>, ApiError> {
     let list = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("mailing list", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
@@ -73,11 +75,12 @@ pub struct NewSubscription {
 pub async fn subscribe(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     Body(req): Body<NewSubscription>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
     let subscription = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let req = req?;
             let id = path_id("mailing list", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
@@ -90,11 +93,12 @@ pub async fn subscribe(
 pub async fn unsubscribe(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
     state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("subscription", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
@@ -107,10 +111,11 @@ pub async fn unsubscribe(
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<Subscription>>, ApiError> {
     let subscriptions = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::MAILING_LIST)?;
             mailing_lists::of_patron(tx, &grant, id)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::{self, purpose, HoldRecord, LoanRecord};
@@ -14,7 +14,7 @@ use carrel_store::validate::CardBarcode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{path_id, ApiError, AppState, Body, Token};
+use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
 
 type Fields = BTreeMap<String, Value>;
 
@@ -60,10 +60,11 @@ pub async fn lookup(
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<PatronRecord>, ApiError> {
     let record = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::ACCOUNT)?;
             patrons::load(tx, &grant, id)
@@ -75,11 +76,12 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     Body(fields): Body<Fields>,
 ) -> Result<Json<PatronRecord>, ApiError> {
     let record = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let fields = fields?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::ACCOUNT)?;
@@ -92,10 +94,11 @@ pub async fn update(
 pub async fn loans(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<LoanRecord>>, ApiError> {
     let loans = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::CIRCULATION)?;
             circulation::loans_of(tx, &grant, id)
@@ -107,10 +110,11 @@ pub async fn loans(
 pub async fn holds(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<HoldRecord>>, ApiError> {
     let holds = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::CIRCULATION)?;
             circulation::holds_of(tx, &grant, id)
@@ -122,10 +126,11 @@ pub async fn holds(
 pub async fn fines(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<FineRecord>>, ApiError> {
     let fines = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
             fines::of_patron(tx, &grant, id)

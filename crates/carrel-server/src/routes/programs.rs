@@ -1,6 +1,6 @@
 //! Library programs and registrations for them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
@@ -9,7 +9,7 @@ use carrel_store::programs::{self, Program, Registration};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, Token};
+use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,10 +47,11 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Program>, ApiError> {
     let program = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("program", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::load(tx, &grant, id)
@@ -68,11 +69,12 @@ pub struct NewRegistration {
 pub async fn register(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     Body(req): Body<NewRegistration>,
 ) -> Result<(StatusCode, Json<Registration>), ApiError> {
     let registration = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let req = req?;
             let id = path_id("program", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
@@ -85,10 +87,11 @@ pub async fn register(
 pub async fn roster(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<Registration>>, ApiError> {
     let roster = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("program", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::roster(tx, &grant, id)
@@ -100,11 +103,12 @@ pub async fn roster(
 pub async fn cancel(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     no_body: NoBody,
 ) -> Result<StatusCode, ApiError> {
     state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             no_body.0?;
             let id = path_id("program registration", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
@@ -117,10 +121,11 @@ pub async fn cancel(
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<Registration>>, ApiError> {
     let registrations = state
         .as_staff(token, move |tx, actor| {
+            let id = id?;
             let id = path_id("patron", &id)?;
             let grant = authorize(tx, actor, purpose::LIBRARY_SERVICES)?;
             programs::of_patron(tx, &grant, id)

@@ -1,7 +1,7 @@
 //! Retention: what a purge would do, running one now, and the anonymous
 //! statistics kept from destroyed records.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use carrel_policy::purpose;
 use carrel_policy::RecordClass;
@@ -10,7 +10,7 @@ use carrel_store::retention::{self, Plan, PurgeOptions, PurgeSummary, Report};
 use carrel_store::Error;
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, NoBody, QueryParams, Token};
+use crate::api::{ApiError, AppState, NoBody, PathParam, QueryParams, Token};
 
 /// The retention plan: per class, held, due, kept and why. Counts only; for
 /// roles that may read the audit log (they oversee privacy).
@@ -85,11 +85,12 @@ fn month(field: &str, text: &str) -> Result<String, Error> {
 pub async fn statistics(
     State(state): State<AppState>,
     token: Token,
-    Path(class): Path<String>,
+    PathParam(class): PathParam<String>,
     QueryParams(query): QueryParams<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
     let report = state
         .as_staff(token, move |tx, actor| {
+            let class = class?;
             let query = query?;
             let class = RecordClass::from_name(&class)
                 .filter(|c| retention::has_statistics(*c))

@@ -910,8 +910,8 @@ on_both_engines!(null_for_a_typed_field_is_refused);
 /// Issue 14, item 6: the session is checked before anything the caller
 /// sent. A caller without a session (here, a token that opens none) gets
 /// 401 for a malformed id in the path, a body of the wrong shape, an
-/// unknown query parameter, a malformed barcode or a body sent to a route
-/// that takes none, and so learns nothing
+/// unknown query parameter, a malformed barcode, a body sent to a route
+/// that takes none or a path that is not text, and so learns nothing
 /// about what a well-formed request is; signed in, the same requests get
 /// the errors that say what is wrong. (Before, the path, body and query
 /// were checked first: 400 and 422 to anyone.)
@@ -920,7 +920,14 @@ async fn the_session_is_checked_before_the_request(engine: Engine) {
     let clerk = app.sign_in("clerk").await;
     let director = app.sign_in("director").await;
     let nobody = "a-token-that-opens-no-session";
-    let requests: [(&str, &str, &str, Option<Value>, StatusCode); 8] = [
+    let requests: [(&str, &str, &str, Option<Value>, StatusCode); 9] = [
+        (
+            "clerk",
+            "GET",
+            "/api/v1/patrons/%FF/loans",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
         (
             "clerk",
             "POST",
