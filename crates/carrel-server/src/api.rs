@@ -20,7 +20,7 @@ use serde_json::json;
 
 use carrel_store::quiet_log::NowAndThen;
 
-use crate::address_throttle::{client_address, AddressKey, AddressThrottle, Reservation};
+use crate::address_throttle::{client_address, AddressKey, AddressThrottle, Refusal, Reservation};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -166,10 +166,18 @@ impl AppState {
     /// used up its failed guesses.
     async fn reserve_guess(&self, client: &ClientAddress) -> Result<Reservation, ApiError> {
         let now = self.store.now().timestamp();
-        let refusal = match self.guesses.reserve(AddressKey::from(client.0), now) {
-            Ok(reservation) => return Ok(reservation),
-            Err(refusal) => refusal,
-        };
+        match self.guesses.reserve(AddressKey::from(client.0), now) {
+            Ok(reservation) => Ok(reservation),
+            Err(refusal) => {
+                self.note_refused_guess(refusal).await;
+                Err(ApiError(Error::TooManyAttempts))
+            }
+        }
+    }
+
+    /// Logs (now and then) and, once per window, audits that an address
+    /// was refused further guesses.
+    async fn note_refused_guess(&self, refusal: Refusal) {
         // Never the address itself: it is personal data.
         static REFUSED: NowAndThen = NowAndThen::new();
         if let Some(held_back) = REFUSED.due() {
@@ -184,7 +192,6 @@ impl AppState {
                 tracing::error!(error = %e, "could not record an address's refusal in the audit log");
             }
         }
-        Err(ApiError(Error::TooManyAttempts))
     }
 }
 
@@ -699,8 +706,8 @@ impl AppState {
     }
 
     /// [`Self::as_patron`], for work that is a guess at a secret (a minor's
-    /// card number): `client` takes a place in the address throttle first
-    /// and keeps it if the guess is refused. `work`'s inner error is a
+    /// card number): once the session is checked, `client` takes a place
+    /// in the address throttle, and keeps it if the guess is refused. `work`'s inner error is a
     /// refusal the transaction commits with its audit entry (see
     /// `online::minor_records`); the outer one rolls it back.
     pub async fn patron_guess<T, F>(
@@ -713,18 +720,39 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>, &PatronActor) -> Result<Result<T, Error>, Error> + Send + 'static,
     {
-        let guess = self.reserve_guess(client).await?;
-        self.blocking(move |store| {
-            let outcome = store
-                .transact(|tx| {
-                    let patron = patron_sessions::authenticate(tx, &token.0)?;
-                    work(tx, &patron)
-                })
-                .and_then(|refusal_or_answer| refusal_or_answer);
-            guess.settle(&outcome);
-            outcome
-        })
-        .await
+        // The session first: only a signed-in patron's guess takes a place
+        // in the address's count, so requests with no session, however
+        // many are in flight from a shared address, cannot use up the
+        // guesses of the guardians there.
+        let throttle = self.guesses.clone();
+        let address = AddressKey::from(client.0);
+        let (outcome, refusal) = self
+            .blocking(move |store| {
+                let mut place = None;
+                let mut refusal = None;
+                let outcome = store
+                    .transact(|tx| {
+                        let patron = patron_sessions::authenticate(tx, &token.0)?;
+                        match throttle.reserve(address, tx.now().timestamp()) {
+                            Ok(reserved) => place = Some(reserved),
+                            Err(refused) => {
+                                refusal = Some(refused);
+                                return Err(Error::TooManyAttempts);
+                            }
+                        }
+                        work(tx, &patron)
+                    })
+                    .and_then(|refusal_or_answer| refusal_or_answer);
+                if let Some(place) = place {
+                    place.settle(&outcome);
+                }
+                Ok((outcome, refusal))
+            })
+            .await?;
+        if let Some(refusal) = refusal {
+            self.note_refused_guess(refusal).await;
+        }
+        outcome.map_err(ApiError)
     }
 
     /// Runs blocking store work that needs no session (sign-in).

@@ -1632,3 +1632,89 @@ on_both_engines!(
     d1_known_devices_go_with_the_patron_and_when_expired,
     c2_an_account_keeps_a_bounded_number_of_devices,
 );
+
+/// C2, R3 (review of issue 14): only a signed-in patron's guess at a
+/// minor's card takes a place in its address's count. Requests with no
+/// session, however many are in flight from the library's shared address
+/// (here held up behind an outside write lock), used to take places while
+/// they waited, and a guardian's own request was refused 429 meanwhile;
+/// now they are answered 401 and the guardian's goes through.
+async fn c2_requests_without_a_session_take_no_place_in_the_address_throttle(engine: Engine) {
+    let app = TestApp::spawn_with(engine, COLORADO).await;
+    let clerk = app.sign_in("clerk").await;
+    let guardian = app
+        .new_patron_with(&clerk, json!({"pin": "1357924680"}))
+        .await;
+    let (_, session) = app
+        .call(
+            None,
+            "POST",
+            "/api/v1/patron-session",
+            Some(json!({"card_barcode": guardian.barcode, "pin": "1357924680"})),
+        )
+        .await;
+    let guardian_token = session["token"].as_str().unwrap().to_string();
+
+    let (hold, held) = std::sync::mpsc::channel::<()>();
+    let (locked, is_locked) = std::sync::mpsc::channel::<()>();
+    let outside = match (app.sqlite_path(), app.postgres_schema()) {
+        (Some(path), _) => std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked.send(()).unwrap();
+            let _ = held.recv_timeout(std::time::Duration::from_secs(20));
+            conn.execute_batch("ROLLBACK").unwrap();
+        }),
+        (None, Some(schema)) => std::thread::spawn(move || {
+            let mut client =
+                postgres::Client::connect(&crate::helpers::postgres_url(), postgres::NoTls)
+                    .unwrap();
+            client
+                .batch_execute(&format!(
+                    "SET search_path TO {schema}; BEGIN; LOCK TABLE patron_sessions IN ACCESS EXCLUSIVE MODE"
+                ))
+                .unwrap();
+            locked.send(()).unwrap();
+            let _ = held.recv_timeout(std::time::Duration::from_secs(20));
+            client.batch_execute("ROLLBACK").unwrap();
+        }),
+        (None, None) => unreachable!("a test app runs on one engine"),
+    };
+    is_locked.recv().unwrap();
+    let ask = |token: String| {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/api/v1/my/minor-records", app.base),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"card_barcode": "29000000000001"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let strangers: Vec<_> = (0..=FAILED_GUESSES_PER_ADDRESS)
+        .map(|n| ask(format!("no-such-session-{n}")))
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let guardians = ask(guardian_token);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    hold.send(()).unwrap();
+    outside.join().unwrap();
+    for stranger in strangers {
+        assert_eq!(stranger.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    let status = guardians.await.unwrap();
+    assert_ne!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guardian was refused"
+    );
+    app.finish();
+}
+
+on_both_engines!(c2_requests_without_a_session_take_no_place_in_the_address_throttle);
