@@ -286,6 +286,10 @@ pub enum DatabaseUrl {
     },
 }
 
+/// The most connections a PostgreSQL URL's `pool_size` may ask for: more
+/// than a PostgreSQL server allows by default (100) is a mistake.
+const MAX_POOL_SIZE: u32 = 100;
+
 impl DatabaseUrl {
     /// Parses a database URL (see [`DatabaseUrl`] for the forms); an error says
     /// what a valid one looks like.
@@ -322,18 +326,28 @@ impl DatabaseUrl {
         }
         if base.starts_with("postgres://") || base.starts_with("postgresql://") {
             let mut schema = None;
-            let mut pool_size = 8;
+            let mut pool_size = Ok(8);
             options.retain(|(key, value)| match *key {
                 "schema" => {
                     schema = Some(value.to_string());
                     false
                 }
                 "pool_size" => {
-                    pool_size = value.parse().unwrap_or(pool_size);
+                    // A mistyped size was quietly 8; now it is said.
+                    pool_size = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=MAX_POOL_SIZE).contains(n))
+                        .ok_or_else(|| {
+                            Error::config(format!(
+                                "pool_size must be a whole number from 1 to {MAX_POOL_SIZE} (the default is 8)"
+                            ))
+                        });
                     false
                 }
                 _ => true,
             });
+            let pool_size = pool_size?;
             if let Some(s) = &schema {
                 if !s
                     .chars()
@@ -858,6 +872,26 @@ pub(crate) fn on_both_databases(name: &str, check: impl Fn(&DatabaseUrl)) {
         .unwrap()
         .run(|mut conn| conn.batch(&format!("DROP SCHEMA {schema} CASCADE")))
         .unwrap();
+}
+
+/// A PostgreSQL URL's `pool_size` that is not a size is refused, saying
+/// what it must be, instead of quietly becoming 8.
+#[cfg(test)]
+#[test]
+fn a_pool_size_that_is_not_a_size_is_refused() {
+    for bad in ["abc", "0", "-1", "101", ""] {
+        let refused = DatabaseUrl::parse(&format!("postgres://u@h/db?pool_size={bad}"))
+            .expect_err(bad)
+            .to_string();
+        assert!(
+            refused.contains("pool_size must be a whole number from 1 to 100"),
+            "{refused}"
+        );
+    }
+    match DatabaseUrl::parse("postgres://u@h/db?pool_size=3&schema=s").unwrap() {
+        DatabaseUrl::Postgres { pool_size, .. } => assert_eq!(pool_size, 3),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Issue 14, item 4: a row's columns are read by the names the SELECT
