@@ -105,25 +105,19 @@ struct Fixture {
     key: &'static str,
 }
 
-/// Where a fixture's dump goes.
-enum Loading {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
 impl Fixture {
     /// Loads the dump into a new SQLite file, or a new PostgreSQL schema
     /// (the dump's schema renamed).
-    fn load(&self, into: &Loading) {
+    fn load(&self, into: &RawDb) {
         match into {
-            Loading::Sqlite(path) => {
+            RawDb::Sqlite(path) => {
                 let conn = rusqlite::Connection::open(path).unwrap();
                 // The dump creates tables in name order, each with its
                 // rows, so a row may come before the row it refers to.
                 conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
                 conn.execute_batch(self.dump).unwrap();
             }
-            Loading::Postgres(schema) => {
+            RawDb::Postgres(schema) => {
                 let mut client =
                     postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
                 // pg_dump's psql meta-commands (`\restrict`) are not SQL.
@@ -141,6 +135,7 @@ impl Fixture {
     }
 }
 
+#[derive(Clone)]
 enum RawDb {
     Sqlite(PathBuf),
     Postgres(String),
@@ -261,10 +256,7 @@ impl TestApp {
         let clock = Arc::new(Mutex::new(start));
         let clock_for_store = clock.clone();
         let text = policy_text.to_string();
-        let loading = match &raw {
-            RawDb::Sqlite(path) => Loading::Sqlite(path.clone()),
-            RawDb::Postgres(schema) => Loading::Postgres(schema.clone()),
-        };
+        let loading = raw.clone();
         let store = tokio::task::spawn_blocking(move || {
             let key = match &fixture {
                 Some(fixture) => {

@@ -369,6 +369,24 @@ pub const DISCLOSURE_CLASS: &str = "disclosure_request";
 /// The purpose of every disclosure-request entry.
 pub(crate) const DISCLOSURE_PURPOSE: &str = "disclosure";
 
+/// An entry about a disclosure request: `who` did (or was refused)
+/// `action` on it.
+pub(crate) fn disclosure_entry(
+    tx: &Tx<'_>,
+    who: Principal,
+    outcome: Outcome,
+    action: AuditAction,
+) -> PendingEntry {
+    PendingEntry::new(
+        tx,
+        who,
+        outcome,
+        action,
+        AuditClass::DisclosureRequest,
+        DISCLOSURE_PURPOSE,
+    )
+}
+
 /// Permission to take one step of a disclosure request under one basis.
 /// Only [`authorize_disclosure`] (staff, from the policy's `[disclosure]`
 /// rules) and [`authorize_online_disclosure`] (a patron online, for a basis
@@ -392,13 +410,11 @@ impl DisclosureGrant {
 
     /// Notes the step in the audit log, on the request's reference.
     pub(crate) fn record(&self, tx: &mut Tx<'_>, reference: &str, detail: String) {
-        let entry = PendingEntry::new(
+        let entry = disclosure_entry(
             tx,
             self.who,
             Outcome::Granted,
             AuditAction::Disclosure(self.step),
-            AuditClass::DisclosureRequest,
-            DISCLOSURE_PURPOSE,
         )
         .on(Some(format!("disclosure:{reference}")))
         .saying(Some(detail));
@@ -450,16 +466,9 @@ fn unlawful(
 ) -> Error {
     tracing::info!(actor = %who, step = step.name(), code, "disclosure refused by law");
     let reason = carrel_policy::DenyReason::Unlawful { code, message };
-    let entry = PendingEntry::new(
-        tx,
-        who,
-        Outcome::Denied,
-        AuditAction::Disclosure(step),
-        AuditClass::DisclosureRequest,
-        DISCLOSURE_PURPOSE,
-    )
-    .on(reference.map(|r| format!("disclosure:{r}")))
-    .saying(Some(code.to_string()));
+    let entry = disclosure_entry(tx, who, Outcome::Denied, AuditAction::Disclosure(step))
+        .on(reference.map(|r| format!("disclosure:{r}")))
+        .saying(Some(code.to_string()));
     Error::Denied {
         reason,
         entry: Box::new(entry),
@@ -481,13 +490,11 @@ pub(crate) fn record_online_refusal(
     // Not logged: the reason (no such card, not the guardian, come of
     // age) says something about a card and its holder, and the design
     // keeps it for auditors only, in the audit log below.
-    let entry = PendingEntry::new(
+    let entry = disclosure_entry(
         tx,
         patron.principal(),
         Outcome::Denied,
         AuditAction::Disclosure(Step::Release),
-        AuditClass::DisclosureRequest,
-        DISCLOSURE_PURPOSE,
     )
     .on(minor.map(|id| format!("patron:{id}")))
     .saying(Some(code.to_string()));
@@ -532,13 +539,11 @@ pub fn authorize_disclosure(
         step = step.name(),
         "disclosure step denied by policy"
     );
-    let entry = PendingEntry::new(
+    let entry = disclosure_entry(
         tx,
         actor.principal(),
         Outcome::Denied,
         AuditAction::Disclosure(step),
-        AuditClass::DisclosureRequest,
-        DISCLOSURE_PURPOSE,
     )
     .on(reference.map(|r| format!("disclosure:{r}")))
     .saying(Some(reason.to_string()));

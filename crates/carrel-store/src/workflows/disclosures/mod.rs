@@ -1026,14 +1026,12 @@ pub fn record(tx: &mut Tx<'_>, actor: &Actor, new: NewRequest) -> Result<Disclos
 /// Notes in the audit log that a staff member read a request or the queue.
 /// Reading needs no grant beyond seeing the request ([`Viewer`]).
 fn record_read(tx: &mut Tx<'_>, actor: &Actor, record_id: Option<String>, detail: Option<String>) {
-    use crate::audit::{AuditAction, AuditClass, Outcome, PendingEntry};
-    let entry = PendingEntry::new(
+    use crate::audit::{AuditAction, Outcome};
+    let entry = crate::gate::disclosure_entry(
         tx,
         actor.principal(),
         Outcome::Granted,
         AuditAction::Policy(carrel_policy::Action::Read),
-        AuditClass::DisclosureRequest,
-        crate::gate::DISCLOSURE_PURPOSE,
     )
     .on(record_id)
     .saying(detail);
