@@ -30,6 +30,7 @@ use std::fmt;
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -83,6 +84,7 @@ impl fmt::Display for RequesterKind {
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -152,6 +154,13 @@ impl DocumentKind {
         name.parse().ok()
     }
 
+    /// Whether staff may record a document of this kind: every kind but
+    /// `card_and_pin`, which only Carrel records, when a patron signs in
+    /// online.
+    pub fn staff_may_record(self) -> bool {
+        self != DocumentKind::CardAndPin
+    }
+
     /// Legal process: issued by a court or an agency, and carrying a
     /// reference (docket or case number) that Carrel records.
     pub fn is_legal_process(self) -> bool {
@@ -194,6 +203,7 @@ impl fmt::Display for DocumentKind {
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -244,6 +254,7 @@ impl Channel {
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -366,6 +377,7 @@ pub fn describe_group(group: &[DocumentKind]) -> String {
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -430,6 +442,7 @@ impl fmt::Display for Step {
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]

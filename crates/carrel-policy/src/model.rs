@@ -27,6 +27,7 @@ use crate::retention::LegalHoldRules;
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -163,6 +164,13 @@ impl RecordClass {
         !matches!(self, RecordClass::Registration | RecordClass::MailingList)
     }
 
+    /// Whether the class holds records about patrons, which a legal hold
+    /// can pin and a disclosure request can ask for: every class with a
+    /// retention clock but the audit log.
+    pub fn holds_patron_records(self) -> bool {
+        self.retention_clock().is_some() && self != RecordClass::Audit
+    }
+
     /// The event from which Carrel runs this class's retention clock. A
     /// policy's `retention.clock` must name it: Carrel knows when a loan is
     /// returned, not some other event a policy might invent. `None` for the
@@ -219,6 +227,7 @@ impl fmt::Display for RecordClass {
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -315,6 +324,7 @@ impl fmt::Display for Period {
     strum::EnumString,
     strum::VariantArray,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -355,7 +365,7 @@ impl RetentionClock {
 }
 
 /// What destroying a record means for its class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 pub enum Disposal {
     /// The record is deleted outright.
     Delete,

@@ -510,7 +510,51 @@ where
 }
 
 /// Parses JSON, turning serde's messages into ones that hold no input.
+///
+/// JSON has one kind of number: `12.0` is the integer 12 to JSON Schema
+/// (and to the API's description), though serde refuses it for an `i64`.
+/// A body refused only for that is read again with its whole numbers
+/// written as integers; any other refusal stands as it was.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let refused = match parse_json_as_sent(bytes) {
+        Ok(value) => return Ok(value),
+        Err(refused) => refused,
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Err(refused);
+    };
+    if !whole_numbers_as_integers(&mut value) {
+        return Err(refused);
+    }
+    let rewritten = serde_json::to_vec(&value)
+        .map_err(|_| ApiError(Error::Internal("a JSON value does not serialise".into())))?;
+    parse_json_as_sent(&rewritten).map_err(|_| refused)
+}
+
+/// Writes every number with no fraction that fits an `i64` (`12.0`,
+/// `-3e2`) as an integer. Whether any was.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            let whole = float.fract() == 0.0 && float >= i64::MIN as f64 && float < i64::MAX as f64;
+            if whole {
+                *value = Value::from(float as i64);
+            }
+            whole
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, item| whole_numbers_as_integers(item) | any),
+        Value::Object(fields) => fields
+            .values_mut()
+            .fold(false, |any, field| whole_numbers_as_integers(field) | any),
+        _ => false,
+    }
+}
+
+fn parse_json_as_sent<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|e| {

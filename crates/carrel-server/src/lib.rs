@@ -9,6 +9,7 @@
 
 pub mod address_throttle;
 pub mod api;
+pub mod description;
 pub mod listener;
 pub mod routes;
 

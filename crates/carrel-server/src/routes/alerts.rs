@@ -7,7 +7,23 @@ use axum::Json;
 use carrel_store::disclosures::alerts::{self, Alert};
 
 use crate::api::{path_id, ApiError, AppState, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, Unauthenticated,
+};
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    summary = "Alerts for the signed-in staff member's role (law-enforcement requests, search warrants, overdue documents)",
+    responses(
+        (status = 200, description = "Alerts", body = [Alert]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     token: Token,
@@ -16,6 +32,25 @@ pub async fn list(
     Ok(Json(alerts))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/read",
+    summary = "Mark an alert read",
+    params(
+        ("id" = i64, Path, minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The alert", body = Alert),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn mark_read(
     State(state): State<AppState>,
     token: Token,

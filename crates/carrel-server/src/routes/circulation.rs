@@ -12,14 +12,38 @@ use carrel_store::validate::{CardBarcode, ItemBarcode};
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatronAndItem {
+    #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     patron_barcode: String,
+    #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     item_barcode: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/checkouts",
+    summary = "Check an item out to a patron",
+    description = "Refused (409) for an expired or blocked patron, one owing at or over the policy's limit, one at the loan limit of their category, an item already on loan, or an item held for someone else.",
+    request_body = PatronAndItem,
+    responses(
+        (status = 201, description = "The new loan", body = LoanRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn checkout(
     State(state): State<AppState>,
     token: Token,
@@ -37,12 +61,30 @@ pub async fn checkout(
     Ok((StatusCode::CREATED, Json(loan)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemOnly {
+    #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     item_barcode: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/checkins",
+    summary = "Check an item in",
+    request_body = ItemOnly,
+    responses(
+        (status = 200, description = "The closed loan, any overdue fine, and any hold made ready", body = Checkin),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn checkin(
     State(state): State<AppState>,
     token: Token,
@@ -59,6 +101,26 @@ pub async fn checkin(
     Ok(Json(outcome))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/loans/{id}/renewal",
+    summary = "Renew a loan",
+    params(
+        ("id" = i64, Path, description = "The loan's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The renewed loan", body = LoanRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn renew(
     State(state): State<AppState>,
     token: Token,
@@ -77,6 +139,23 @@ pub async fn renew(
     Ok(Json(loan))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/holds",
+    summary = "Place a hold",
+    request_body = PatronAndItem,
+    responses(
+        (status = 201, description = "The hold", body = HoldRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn place_hold(
     State(state): State<AppState>,
     token: Token,
@@ -94,6 +173,26 @@ pub async fn place_hold(
     Ok((StatusCode::CREATED, Json(hold)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/holds/{id}",
+    summary = "Cancel a hold",
+    params(
+        ("id" = i64, Path, description = "The hold's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The cancelled hold", body = HoldRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn cancel_hold(
     State(state): State<AppState>,
     token: Token,

@@ -9,14 +9,36 @@ use carrel_store::gate::authorize;
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
     patron_id: i64,
+    #[schema(max_length = 50)]
     terminal: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/computer-sessions",
+    summary = "Start a public computer session",
+    request_body = NewSession,
+    responses(
+        (status = 201, description = "The session", body = ComputerSession),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn start(
     State(state): State<AppState>,
     token: Token,
@@ -32,6 +54,25 @@ pub async fn start(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/computer-sessions/{id}/end",
+    summary = "End a computer session",
+    params(
+        ("id" = i64, Path, description = "The session's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The session", body = ComputerSession),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn end(
     State(state): State<AppState>,
     token: Token,
@@ -50,6 +91,22 @@ pub async fn end(
     Ok(Json(session))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/computer-sessions",
+    summary = "A patron's computer sessions",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Sessions", body = [ComputerSession]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,

@@ -9,17 +9,40 @@ use carrel_store::gate::authorize;
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDelivery {
     patron_id: i64,
+    #[schema(max_length = 100)]
     route: String,
+    #[schema(format = Date)]
     scheduled_on: String,
     #[serde(default)]
     item_ids: Vec<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/deliveries",
+    summary = "Schedule a home delivery visit",
+    request_body = NewDelivery,
+    responses(
+        (status = 201, description = "The visit", body = Delivery),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     token: Token,
@@ -42,6 +65,25 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(visit)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/deliveries/{id}/completion",
+    summary = "Mark a delivery visit completed (starts its retention clock)",
+    params(
+        ("id" = i64, Path, description = "The delivery's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The visit", body = Delivery),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn complete(
     State(state): State<AppState>,
     token: Token,
@@ -60,6 +102,22 @@ pub async fn complete(
     Ok(Json(visit))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/deliveries",
+    summary = "A patron's home deliveries",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Visits", body = [Delivery]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,

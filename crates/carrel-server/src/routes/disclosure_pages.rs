@@ -357,7 +357,7 @@ fn render_request(
     if may(Step::AttachDocument) {
         let kinds: String = carrel_policy::disclosure::DocumentKind::ALL
             .iter()
-            .filter(|k| **k != carrel_policy::disclosure::DocumentKind::CardAndPin)
+            .filter(|k| k.staff_may_record())
             .map(|k| {
                 format!(
                     "<option value=\"{}\">{}</option>",

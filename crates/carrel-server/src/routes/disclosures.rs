@@ -5,25 +5,35 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use carrel_policy::disclosure::{CounselFinding, RequestState, RequesterKind};
 use carrel_store::disclosures::{
-    self, DisclosureRequest, NewDocument, NewRequest, Queue, QueueFilter,
+    self, Advice, DisclosureRequest, IdKind, NewDocument, NewRequest, Queue, QueueFilter,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::api::{ApiError, AppState, Body, NoBody, PathParam, QueryParams, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, PackageFile, Refused,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentBody {
+    #[schema(value_type = crate::description::StaffDocumentKind)]
     kind: String,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, max_length = 100)]
     reference: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, value_type = Option<IdKind>)]
     id_kind: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false)]
     issuing_court: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false)]
     jurisdiction: Option<String>,
 }
 
@@ -39,20 +49,28 @@ impl From<DocumentBody> for NewDocument {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequestBody {
+    #[schema(value_type = RequesterKind)]
     requester_kind: String,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, max_length = 200)]
     requester: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, minimum = 1)]
     requester_patron_id: Option<i64>,
+    #[schema(minimum = 1)]
     subject_patron_id: i64,
     basis: String,
+    #[schema(value_type = Vec<crate::description::PatronRecordClass>)]
     classes: Vec<String>,
+    #[schema(format = Date)]
     from_date: String,
+    #[schema(format = Date)]
     to_date: String,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, max_length = 1000)]
     reason: Option<String>,
     #[serde(default)]
     gagged: bool,
@@ -60,6 +78,22 @@ pub struct NewRequestBody {
     documents: Vec<DocumentBody>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures",
+    summary = "Record a disclosure request as it comes in; a law-enforcement request is referred to the Director, who is alerted (L1, L4)",
+    request_body = NewRequestBody,
+    responses(
+        (status = 201, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn record(
     State(state): State<AppState>,
     token: Token,
@@ -87,14 +121,33 @@ pub async fn record(
     Ok((StatusCode::CREATED, Json(request)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
+    #[param(value_type = Option<RequestState>)]
     state: Option<String>,
     patron_id: Option<i64>,
     basis: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/disclosures",
+    summary = "The disclosure queue as the signed-in staff member may see it, with counts of exactly that (L6)",
+    params(
+        QueueQuery,
+    ),
+    responses(
+        (status = 200, description = "The queue", body = Queue),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn queue(
     State(state): State<AppState>,
     token: Token,
@@ -114,6 +167,23 @@ pub async fn queue(
     Ok(Json(queue))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/disclosures/{reference}",
+    summary = "A request, with its documents, what the law still requires, its legal holds and its timeline",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
@@ -128,6 +198,25 @@ pub async fn read(
     Ok(Json(request))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/documents",
+    summary = "Attach a document (kind; for photo ID which kind of ID, never its number; for legal process its reference)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = DocumentBody,
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn attach_document(
     State(state): State<AppState>,
     token: Token,
@@ -144,6 +233,25 @@ pub async fn attach_document(
     Ok(Json(request))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/review",
+    summary = "Take up a request for review (the basis's deciders)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn begin_review(
     State(state): State<AppState>,
     token: Token,
@@ -160,18 +268,40 @@ pub async fn begin_review(
     Ok(Json(request))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CounselBody {
+    #[schema(value_type = Advice)]
     advice: String,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, max_length = 2000)]
     note: Option<String>,
     /// What counsel confirms about the legal process
     /// (`competent_jurisdiction`, `good_cause`, `proper_form`).
     #[serde(default)]
+    #[schema(value_type = Vec<CounselFinding>)]
     confirms: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/counsel-review",
+    summary = "Record legal counsel's review: advice release, refuse or exigent_release (L2, L3)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = CounselBody,
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn counsel_review(
     State(state): State<AppState>,
     token: Token,
@@ -195,24 +325,46 @@ pub async fn counsel_review(
     Ok(Json(request))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, max_length = 2000)]
     note: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalBody {
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, max_length = 2000)]
     note: Option<String>,
     /// Why the Director approves although counsel's latest advice was to
     /// refuse; required then, and recorded.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, max_length = 2000)]
     override_reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/approval",
+    summary = "Approve (the basis's deciders; refused with the missing document named, and audited, if the law's requirements are not met: L7)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = ApprovalBody,
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     token: Token,
@@ -235,12 +387,32 @@ pub async fn approve(
     Ok(Json(request))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefusalBody {
+    #[schema(max_length = 2000)]
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/refusal",
+    summary = "Refuse, with the reason",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = RefusalBody,
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn refuse(
     State(state): State<AppState>,
     token: Token,
@@ -257,21 +429,52 @@ pub async fn refuse(
     Ok(Json(request))
 }
 
-fn released(request: DisclosureRequest, package_json: &str) -> Result<Json<Value>, ApiError> {
+/// What a release answers: the request as it now stands, and the package
+/// that left the library.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Release)]
+pub struct Released {
+    /// The request, now released.
+    request: DisclosureRequest,
+    /// Exactly the approved classes and dates, with a cover sheet.
+    #[schema(value_type = PackageFile)]
+    package: Value,
+}
+
+fn released(request: DisclosureRequest, package_json: &str) -> Result<Json<Released>, ApiError> {
     let package: Value = serde_json::from_str(package_json).map_err(|_| {
         ApiError(carrel_store::Error::Internal(
             "a package is not JSON".into(),
         ))
     })?;
-    Ok(Json(json!({"request": request, "package": package})))
+    Ok(Json(Released { request, package }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/release",
+    summary = "Release an approved request: produces the export package (JSON and HTML with a cover sheet)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The request and its package", body = Released),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn release(
     State(state): State<AppState>,
     token: Token,
     PathParam(reference): PathParam<String>,
     no_body: NoBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Released>, ApiError> {
     let (request, package) = state
         .as_staff(token, move |tx, actor| {
             let reference = reference?;
@@ -282,12 +485,31 @@ pub async fn release(
     released(request, &package.json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/exigent-release",
+    summary = "Release before the document in an exigent threat, on counsel's recorded advice, where the policy allows it (L3); the document is then owed",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = NoteBody,
+    responses(
+        (status = 200, description = "The request and its package", body = Released),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn exigent_release(
     State(state): State<AppState>,
     token: Token,
     PathParam(reference): PathParam<String>,
     Body(body): Body<NoteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Released>, ApiError> {
     let (request, package) = state
         .as_staff(token, move |tx, actor| {
             let reference = reference?;
@@ -298,6 +520,25 @@ pub async fn exigent_release(
     released(request, &package.json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/preservation",
+    summary = "Place legal holds on the records in scope for a preservation request (L5)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn preserve(
     State(state): State<AppState>,
     token: Token,
@@ -314,6 +555,25 @@ pub async fn preserve(
     Ok(Json(request))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/disclosures/{reference}/closure",
+    summary = "Close a request (the package is erased; its digest stays)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    request_body = NoteBody,
+    responses(
+        (status = 200, description = "The request", body = DisclosureRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn close(
     State(state): State<AppState>,
     token: Token,
@@ -345,6 +605,23 @@ pub fn package_file(name: &str, content_type: &'static str, body: String) -> Res
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/disclosures/{reference}/package",
+    summary = "The released package as JSON, while the request is open (deciders only)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    responses(
+        (status = 200, description = "The file", body = PackageFile),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn package_json(
     State(state): State<AppState>,
     token: Token,
@@ -361,6 +638,23 @@ pub async fn package_json(
     Ok(package_file(&name, "application/json", json))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/disclosures/{reference}/package.html",
+    summary = "The released package as an HTML page, while the request is open (deciders only)",
+    params(
+        ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
+    ),
+    responses(
+        (status = 200, description = "The file", body = String, content_type = "text/html"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn package_html(
     State(state): State<AppState>,
     token: Token,

@@ -9,14 +9,40 @@ use carrel_store::gate::authorize;
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assessment {
+    #[schema(minimum = 1, maximum = 100_000_000)]
     amount_cents: i64,
+    #[schema(max_length = 200)]
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/patrons/{id}/fines",
+    summary = "Assess a fine or fee",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    request_body = Assessment,
+    responses(
+        (status = 201, description = "Assessed", body = FineRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn assess(
     State(state): State<AppState>,
     token: Token,
@@ -35,12 +61,33 @@ pub async fn assess(
     Ok((StatusCode::CREATED, Json(fine)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Payment {
+    #[schema(minimum = 1, maximum = 100_000_000)]
     amount_cents: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/fines/{id}/payments",
+    summary = "Record a payment on a fine",
+    params(
+        ("id" = i64, Path, description = "The fine's id.", minimum = 1),
+    ),
+    request_body = Payment,
+    responses(
+        (status = 200, description = "The fine after payment", body = FineRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn pay(
     State(state): State<AppState>,
     token: Token,
@@ -59,6 +106,26 @@ pub async fn pay(
     Ok(Json(fine))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/fines/{id}/waiver",
+    summary = "Waive what is outstanding on a fine",
+    params(
+        ("id" = i64, Path, description = "The fine's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The fine after the waiver", body = FineRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn waive(
     State(state): State<AppState>,
     token: Token,

@@ -5,21 +5,44 @@ use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
 use carrel_store::gate::authorize;
-use carrel_store::ill::{self, IllChange, IllRequest};
+use carrel_store::ill::{self, IllChange, IllRequest, IllStatus};
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NotFound, NotJson, Refused, TooLarge, Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     patron_id: i64,
+    #[schema(max_length = 200)]
     lender: String,
+    #[schema(max_length = 500)]
     title: String,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     fees_cents: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/ill-requests",
+    summary = "Record an interlibrary loan request for a patron",
+    request_body = NewRequest,
+    responses(
+        (status = 201, description = "The request", body = IllRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     token: Token,
@@ -42,6 +65,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(request)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/ill-requests/{id}",
+    summary = "Read an interlibrary loan request",
+    params(
+        ("id" = i64, Path, description = "The request's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The request", body = IllRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
@@ -58,17 +97,40 @@ pub async fn read(
     Ok(Json(request))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, value_type = Option<IllStatus>)]
     status: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, minimum = 0, maximum = 100_000_000)]
     fees_cents: Option<i64>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(nullable = false, minimum = 0, maximum = 100_000_000)]
     fees_paid_cents: Option<i64>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/ill-requests/{id}",
+    summary = "Move a request on (status forward, fees, payment); it closes when finished and paid",
+    params(
+        ("id" = i64, Path, description = "The request's id.", minimum = 1),
+    ),
+    request_body = Change,
+    responses(
+        (status = 200, description = "The request", body = IllRequest),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     token: Token,
@@ -92,6 +154,22 @@ pub async fn update(
     Ok(Json(request))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/ill-requests",
+    summary = "A patron's interlibrary loan requests",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Requests", body = [IllRequest]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,

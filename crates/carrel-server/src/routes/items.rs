@@ -9,7 +9,27 @@ use carrel_store::items::{self, ItemRecord, NewItem};
 use carrel_store::validate::ItemBarcode;
 
 use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NotFound, NotJson, Refused, TooLarge, Unauthenticated,
+};
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/items",
+    summary = "Add an item to the collection",
+    request_body = NewItem,
+    responses(
+        (status = 201, description = "Created", body = ItemRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     token: Token,
@@ -25,6 +45,25 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/items/{id}",
+    summary = "Read an item",
+    params(
+        ("id" = i64, Path, description = "The item's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The item", body = ItemRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
@@ -42,6 +81,25 @@ pub async fn read(
 }
 
 /// Item barcodes are not personal data, so they may travel in the URL.
+#[utoipa::path(
+    get,
+    path = "/api/v1/items/by-barcode/{barcode}",
+    summary = "Find an item by barcode",
+    params(
+        ("barcode" = String, Path, description = "The item's barcode.", pattern = "^[A-Za-z0-9]{4,32}$"),
+    ),
+    responses(
+        (status = 200, description = "The item", body = ItemRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn by_barcode(
     State(state): State<AppState>,
     token: Token,

@@ -8,17 +8,42 @@ use carrel_store::legal_holds::{self, HoldRequest, LegalHold};
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHold {
+    #[schema(max_length = 100)]
     reference: String,
+    #[schema(value_type = crate::description::PatronRecordClass)]
     record_class: String,
     patron_id: i64,
+    #[schema(format = Date)]
     from_date: String,
+    #[schema(format = Date)]
     to_date: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/legal-holds",
+    summary = "Place a legal hold on a patron's existing records of one class in a date range (L5)",
+    request_body = NewHold,
+    responses(
+        (status = 201, description = "The hold", body = LegalHold),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn place(
     State(state): State<AppState>,
     token: Token,
@@ -41,6 +66,18 @@ pub async fn place(
     Ok((StatusCode::CREATED, Json(hold)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/legal-holds",
+    summary = "Every legal hold, newest first (roles in the policy's [legal_holds] only)",
+    responses(
+        (status = 200, description = "Holds", body = [LegalHold]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     token: Token,
@@ -54,6 +91,22 @@ pub async fn list(
     Ok(Json(holds))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/legal-holds/{id}",
+    summary = "Read a legal hold",
+    params(
+        ("id" = i64, Path, description = "The hold's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The hold", body = LegalHold),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
@@ -70,6 +123,25 @@ pub async fn read(
     Ok(Json(hold))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/legal-holds/{id}/renewal",
+    summary = "Renew a hold in force (policy limit: once, 90 days)",
+    params(
+        ("id" = i64, Path, description = "The hold's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The hold", body = LegalHold),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn renew(
     State(state): State<AppState>,
     token: Token,
@@ -88,6 +160,25 @@ pub async fn renew(
     Ok(Json(hold))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/legal-holds/{id}/release",
+    summary = "Release a hold; its records fall due at once if their time has passed",
+    params(
+        ("id" = i64, Path, description = "The hold's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The hold", body = LegalHold),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn release(
     State(state): State<AppState>,
     token: Token,

@@ -9,14 +9,37 @@ use carrel_store::mailing_lists::{self, List, Subscription};
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewList {
+    #[schema(max_length = 100)]
     name: String,
+    #[schema(max_length = 500)]
     description: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/mailing-lists",
+    summary = "Create an opt-in mailing list",
+    request_body = NewList,
+    responses(
+        (status = 201, description = "The list", body = List),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     token: Token,
@@ -32,6 +55,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(list)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailing-lists/{id}",
+    summary = "Read a mailing list",
+    params(
+        ("id" = i64, Path, description = "The list's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The list", body = List),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
@@ -48,6 +87,24 @@ pub async fn read(
     Ok(Json(list))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/mailing-lists/{id}/mailings",
+    summary = "Record a mailing sent to the list (the list is active)",
+    params(
+        ("id" = i64, Path, description = "The list's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "The list", body = List),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn mailing(
     State(state): State<AppState>,
     token: Token,
@@ -66,12 +123,32 @@ pub async fn mailing(
     Ok(Json(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
     patron_id: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/mailing-lists/{id}/subscriptions",
+    summary = "Subscribe a patron who opted in",
+    params(
+        ("id" = i64, Path, description = "The list's id.", minimum = 1),
+    ),
+    request_body = NewSubscription,
+    responses(
+        (status = 201, description = "The subscription", body = Subscription),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn subscribe(
     State(state): State<AppState>,
     token: Token,
@@ -90,6 +167,25 @@ pub async fn subscribe(
     Ok((StatusCode::CREATED, Json(subscription)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/subscriptions/{id}",
+    summary = "Unsubscribe: deleted at once, with any released package that copied it; refused (409 record_preserved) while a legal hold pins it",
+    params(
+        ("id" = i64, Path, description = "The subscription's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 204, description = "Unsubscribed"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn unsubscribe(
     State(state): State<AppState>,
     token: Token,
@@ -108,6 +204,22 @@ pub async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/subscriptions",
+    summary = "A patron's mailing-list subscriptions",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Subscriptions", body = [Subscription]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,

@@ -22,253 +22,112 @@ mod session;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::api::{AppState, MAX_BODY_BYTES};
+use crate::description::{Description, Health};
 
-/// The OpenAPI document, kept by hand beside the routes; a test checks that
-/// every route below is in it and nothing else is.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
+/// Every route of the JSON API, each with its description: a route is
+/// served only as its `#[utoipa::path]` describes it.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::description::ApiDoc::openapi())
+        .routes(routes!(openapi))
+        .routes(routes!(health))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(patrons::register))
+        .routes(routes!(patrons::lookup))
+        .routes(routes!(patrons::read, patrons::update))
+        .routes(routes!(patrons::loans))
+        .routes(routes!(patrons::holds))
+        .routes(routes!(patrons::fines, fines::assess))
+        .routes(routes!(items::create))
+        .routes(routes!(items::read))
+        .routes(routes!(items::by_barcode))
+        .routes(routes!(circulation::checkout))
+        .routes(routes!(circulation::checkin))
+        .routes(routes!(circulation::renew))
+        .routes(routes!(circulation::place_hold))
+        .routes(routes!(circulation::cancel_hold))
+        .routes(routes!(fines::pay))
+        .routes(routes!(fines::waive))
+        .routes(routes!(ill::create))
+        .routes(routes!(ill::read, ill::update))
+        .routes(routes!(ill::of_patron))
+        .routes(routes!(deliveries::create))
+        .routes(routes!(deliveries::complete))
+        .routes(routes!(deliveries::of_patron))
+        .routes(routes!(programs::create))
+        .routes(routes!(programs::read))
+        .routes(routes!(programs::roster, programs::register))
+        .routes(routes!(programs::cancel))
+        .routes(routes!(programs::of_patron))
+        .routes(routes!(computer_sessions::start))
+        .routes(routes!(computer_sessions::end))
+        .routes(routes!(computer_sessions::of_patron))
+        .routes(routes!(mailing_lists::create))
+        .routes(routes!(mailing_lists::read))
+        .routes(routes!(mailing_lists::mailing))
+        .routes(routes!(mailing_lists::subscribe))
+        .routes(routes!(mailing_lists::unsubscribe))
+        .routes(routes!(mailing_lists::of_patron))
+        .routes(routes!(legal_holds::list, legal_holds::place))
+        .routes(routes!(legal_holds::read))
+        .routes(routes!(legal_holds::renew))
+        .routes(routes!(legal_holds::release))
+        .routes(routes!(retention::plan))
+        .routes(routes!(retention::run))
+        .routes(routes!(retention::statistics))
+        .routes(routes!(disclosures::queue, disclosures::record))
+        .routes(routes!(disclosures::read))
+        .routes(routes!(disclosures::attach_document))
+        .routes(routes!(disclosures::begin_review))
+        .routes(routes!(disclosures::counsel_review))
+        .routes(routes!(disclosures::approve))
+        .routes(routes!(disclosures::refuse))
+        .routes(routes!(disclosures::release))
+        .routes(routes!(disclosures::exigent_release))
+        .routes(routes!(disclosures::preserve))
+        .routes(routes!(disclosures::close))
+        .routes(routes!(disclosures::package_json))
+        .routes(routes!(disclosures::package_html))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::mark_read))
+        .routes(routes!(my_records::sign_in, session::sign_out_patron))
+        .routes(routes!(my_records::own))
+        .routes(routes!(my_records::minor))
+}
 
-/// Every route, as (method, path) in axum's syntax, for the OpenAPI test.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/openapi.json"),
-    ("get", "/api/v1/health"),
-    ("post", "/api/v1/session"),
-    ("delete", "/api/v1/session"),
-    ("post", "/api/v1/patrons"),
-    ("post", "/api/v1/patrons/lookup"),
-    ("get", "/api/v1/patrons/{id}"),
-    ("patch", "/api/v1/patrons/{id}"),
-    ("get", "/api/v1/patrons/{id}/loans"),
-    ("get", "/api/v1/patrons/{id}/holds"),
-    ("get", "/api/v1/patrons/{id}/fines"),
-    ("post", "/api/v1/patrons/{id}/fines"),
-    ("post", "/api/v1/items"),
-    ("get", "/api/v1/items/{id}"),
-    ("get", "/api/v1/items/by-barcode/{barcode}"),
-    ("post", "/api/v1/checkouts"),
-    ("post", "/api/v1/checkins"),
-    ("post", "/api/v1/loans/{id}/renewal"),
-    ("post", "/api/v1/holds"),
-    ("delete", "/api/v1/holds/{id}"),
-    ("post", "/api/v1/fines/{id}/payments"),
-    ("post", "/api/v1/fines/{id}/waiver"),
-    ("post", "/api/v1/ill-requests"),
-    ("get", "/api/v1/ill-requests/{id}"),
-    ("patch", "/api/v1/ill-requests/{id}"),
-    ("get", "/api/v1/patrons/{id}/ill-requests"),
-    ("post", "/api/v1/deliveries"),
-    ("post", "/api/v1/deliveries/{id}/completion"),
-    ("get", "/api/v1/patrons/{id}/deliveries"),
-    ("post", "/api/v1/programs"),
-    ("get", "/api/v1/programs/{id}"),
-    ("get", "/api/v1/programs/{id}/registrations"),
-    ("post", "/api/v1/programs/{id}/registrations"),
-    ("delete", "/api/v1/program-registrations/{id}"),
-    ("get", "/api/v1/patrons/{id}/program-registrations"),
-    ("post", "/api/v1/computer-sessions"),
-    ("post", "/api/v1/computer-sessions/{id}/end"),
-    ("get", "/api/v1/patrons/{id}/computer-sessions"),
-    ("post", "/api/v1/mailing-lists"),
-    ("get", "/api/v1/mailing-lists/{id}"),
-    ("post", "/api/v1/mailing-lists/{id}/mailings"),
-    ("post", "/api/v1/mailing-lists/{id}/subscriptions"),
-    ("delete", "/api/v1/subscriptions/{id}"),
-    ("get", "/api/v1/patrons/{id}/subscriptions"),
-    ("get", "/api/v1/legal-holds"),
-    ("post", "/api/v1/legal-holds"),
-    ("get", "/api/v1/legal-holds/{id}"),
-    ("post", "/api/v1/legal-holds/{id}/renewal"),
-    ("post", "/api/v1/legal-holds/{id}/release"),
-    ("get", "/api/v1/retention"),
-    ("post", "/api/v1/retention/runs"),
-    ("get", "/api/v1/statistics/{class}"),
-    ("get", "/api/v1/disclosures"),
-    ("post", "/api/v1/disclosures"),
-    ("get", "/api/v1/disclosures/{reference}"),
-    ("post", "/api/v1/disclosures/{reference}/documents"),
-    ("post", "/api/v1/disclosures/{reference}/review"),
-    ("post", "/api/v1/disclosures/{reference}/counsel-review"),
-    ("post", "/api/v1/disclosures/{reference}/approval"),
-    ("post", "/api/v1/disclosures/{reference}/refusal"),
-    ("post", "/api/v1/disclosures/{reference}/release"),
-    ("post", "/api/v1/disclosures/{reference}/exigent-release"),
-    ("post", "/api/v1/disclosures/{reference}/preservation"),
-    ("post", "/api/v1/disclosures/{reference}/closure"),
-    ("get", "/api/v1/disclosures/{reference}/package"),
-    ("get", "/api/v1/disclosures/{reference}/package.html"),
-    ("get", "/api/v1/alerts"),
-    ("post", "/api/v1/alerts/{id}/read"),
-    ("post", "/api/v1/patron-session"),
-    ("delete", "/api/v1/patron-session"),
-    ("get", "/api/v1/my/records"),
-    ("post", "/api/v1/my/minor-records"),
-];
+/// The API's description as the code alone gives it (the served document
+/// adds what the policy decides, see [`Description::new`]).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut document = api_routes().into_openapi();
+    crate::description::complete(&mut document);
+    document
+}
+
+/// Every (method, path) of the JSON API, in axum's syntax.
+pub fn api_operations() -> Vec<(String, String)> {
+    crate::description::operations(&openapi_document())
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
 
 /// Every route, with the layers every request passes: the body limits
 /// (size, and `body_timeout` for it to arrive) and the request log.
 pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/health", get(health))
-        .route(
-            "/api/v1/session",
-            post(session::sign_in).delete(session::sign_out),
-        )
-        .route("/api/v1/patrons", post(patrons::register))
-        .route("/api/v1/patrons/lookup", post(patrons::lookup))
-        .route(
-            "/api/v1/patrons/{id}",
-            get(patrons::read).merge(patch(patrons::update)),
-        )
-        .route("/api/v1/patrons/{id}/loans", get(patrons::loans))
-        .route("/api/v1/patrons/{id}/holds", get(patrons::holds))
-        .route(
-            "/api/v1/patrons/{id}/fines",
-            get(patrons::fines).post(fines::assess),
-        )
-        .route("/api/v1/items", post(items::create))
-        .route("/api/v1/items/{id}", get(items::read))
-        .route("/api/v1/items/by-barcode/{barcode}", get(items::by_barcode))
-        .route("/api/v1/checkouts", post(circulation::checkout))
-        .route("/api/v1/checkins", post(circulation::checkin))
-        .route("/api/v1/loans/{id}/renewal", post(circulation::renew))
-        .route("/api/v1/holds", post(circulation::place_hold))
-        .route("/api/v1/holds/{id}", delete(circulation::cancel_hold))
-        .route("/api/v1/fines/{id}/payments", post(fines::pay))
-        .route("/api/v1/fines/{id}/waiver", post(fines::waive))
-        .route("/api/v1/ill-requests", post(ill::create))
-        .route(
-            "/api/v1/ill-requests/{id}",
-            get(ill::read).merge(patch(ill::update)),
-        )
-        .route("/api/v1/patrons/{id}/ill-requests", get(ill::of_patron))
-        .route("/api/v1/deliveries", post(deliveries::create))
-        .route(
-            "/api/v1/deliveries/{id}/completion",
-            post(deliveries::complete),
-        )
-        .route(
-            "/api/v1/patrons/{id}/deliveries",
-            get(deliveries::of_patron),
-        )
-        .route("/api/v1/programs", post(programs::create))
-        .route("/api/v1/programs/{id}", get(programs::read))
-        .route(
-            "/api/v1/programs/{id}/registrations",
-            get(programs::roster).post(programs::register),
-        )
-        .route(
-            "/api/v1/program-registrations/{id}",
-            delete(programs::cancel),
-        )
-        .route(
-            "/api/v1/patrons/{id}/program-registrations",
-            get(programs::of_patron),
-        )
-        .route("/api/v1/computer-sessions", post(computer_sessions::start))
-        .route(
-            "/api/v1/computer-sessions/{id}/end",
-            post(computer_sessions::end),
-        )
-        .route(
-            "/api/v1/patrons/{id}/computer-sessions",
-            get(computer_sessions::of_patron),
-        )
-        .route("/api/v1/mailing-lists", post(mailing_lists::create))
-        .route("/api/v1/mailing-lists/{id}", get(mailing_lists::read))
-        .route(
-            "/api/v1/mailing-lists/{id}/mailings",
-            post(mailing_lists::mailing),
-        )
-        .route(
-            "/api/v1/mailing-lists/{id}/subscriptions",
-            post(mailing_lists::subscribe),
-        )
-        .route(
-            "/api/v1/subscriptions/{id}",
-            delete(mailing_lists::unsubscribe),
-        )
-        .route(
-            "/api/v1/patrons/{id}/subscriptions",
-            get(mailing_lists::of_patron),
-        )
-        .route(
-            "/api/v1/legal-holds",
-            get(legal_holds::list).post(legal_holds::place),
-        )
-        .route("/api/v1/legal-holds/{id}", get(legal_holds::read))
-        .route("/api/v1/legal-holds/{id}/renewal", post(legal_holds::renew))
-        .route(
-            "/api/v1/legal-holds/{id}/release",
-            post(legal_holds::release),
-        )
-        .route("/api/v1/retention", get(retention::plan))
-        .route("/api/v1/retention/runs", post(retention::run))
-        .route("/api/v1/statistics/{class}", get(retention::statistics))
-        .route(
-            "/api/v1/disclosures",
-            get(disclosures::queue).post(disclosures::record),
-        )
-        .route("/api/v1/disclosures/{reference}", get(disclosures::read))
-        .route(
-            "/api/v1/disclosures/{reference}/documents",
-            post(disclosures::attach_document),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/review",
-            post(disclosures::begin_review),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/counsel-review",
-            post(disclosures::counsel_review),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/approval",
-            post(disclosures::approve),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/refusal",
-            post(disclosures::refuse),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/release",
-            post(disclosures::release),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/exigent-release",
-            post(disclosures::exigent_release),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/preservation",
-            post(disclosures::preserve),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/closure",
-            post(disclosures::close),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/package",
-            get(disclosures::package_json),
-        )
-        .route(
-            "/api/v1/disclosures/{reference}/package.html",
-            get(disclosures::package_html),
-        )
-        .route("/api/v1/alerts", get(alerts::list))
-        .route("/api/v1/alerts/{id}/read", post(alerts::mark_read))
-        .route(
-            "/api/v1/patron-session",
-            post(my_records::sign_in).delete(session::sign_out),
-        )
-        .route("/api/v1/my/records", get(my_records::own))
-        .route("/api/v1/my/minor-records", post(my_records::minor))
-        .route("/staff/privacy", get(privacy_page::page))
+    let (api, mut description) = api_routes().split_for_parts();
+    crate::description::complete(&mut description);
+    let description = Description::new(description, state.store.policy());
+    api.route("/staff/privacy", get(privacy_page::page))
         .route("/staff/disclosures", get(disclosure_pages::queue))
         .route(
             "/staff/disclosures/{reference}",
@@ -279,6 +138,7 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
             post(disclosure_pages::act),
         )
         .route_layer(axum::middleware::from_fn(crate::api::require_declared_body))
+        .layer(axum::Extension(description))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -332,17 +192,36 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// The description of this API, generated from the code and the policy
+/// when the server starts (see [`crate::description`]).
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    summary = "This document",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document", body = Object)),
+)]
+async fn openapi(axum::Extension(description): axum::Extension<Description>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        description.json(),
+    )
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    Json(json!({
-        "status": "ok",
-        "engine": state.store.engine().to_string(),
-        "library": state.store.policy().library.name,
-        "policy_version": state.store.policy_version_id(),
-    }))
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    summary = "Health and which library and policy version is served",
+    security(()),
+    responses((status = 200, description = "Up", body = Health)),
+)]
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        engine: state.store.engine().to_string(),
+        library: state.store.policy().library.name.clone(),
+        policy_version: state.store.policy_version_id(),
+    })
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -12,19 +12,43 @@ use carrel_store::patron_sessions::{self, PatronSession};
 use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, Body, ClientAddress, QueryParams, SignInBody, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NotFound, NotJson, PackageFile, Refused, SignInRefused,
+    TooManyAttempts, Unauthenticated,
+};
 use crate::routes::disclosures::package_file;
 use carrel_store::Error;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatronSignIn {
+    #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     card_barcode: String,
+    #[schema(pattern = "^[0-9]{4,16}$")]
     pin: String,
     /// A known device's token (see `carrel_store::known_devices`).
     #[serde(default)]
     device: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/patron-session",
+    summary = "A patron signs in with card barcode and PIN (C2); the token reaches only their own records. Every refusal is the same 401 (unknown card, wrong PIN, blocked or expired card, too many failures for the card); past 5 failed guesses from the client's address in 15 minutes, 429. A sign-in presenting a known device of the card (`device`) is counted on the device instead, so strangers cannot lock its holder out",
+    security(()),
+    request_body = PatronSignIn,
+    responses(
+        (status = 200, description = "The session", body = PatronSession),
+        (status = 400, response = BadRequest),
+        (status = 401, response = SignInRefused),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+        (status = 429, response = TooManyAttempts),
+    ),
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     client: ClientAddress,
@@ -44,15 +68,18 @@ pub async fn sign_in(
     Ok(Json(session))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Format {
+    #[param(value_type = Option<PackageFormat>)]
     format: Option<String>,
 }
 
 /// The file a package is answered as.
-#[derive(Clone, Copy)]
-enum PackageFormat {
+#[derive(Clone, Copy, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum PackageFormat {
     Json,
     Html,
 }
@@ -84,6 +111,23 @@ fn answer(reference: &str, package: Package, format: PackageFormat) -> Response 
 }
 
 /// GET /api/v1/my/records: all of the signed-in patron's records.
+#[utoipa::path(
+    get,
+    path = "/api/v1/my/records",
+    summary = "The signed-in patron's own records, all of them, as a package (R2); format=html for the page",
+    params(
+        Format,
+    ),
+    responses(
+        (status = 200, description = "The package", body = PackageFile),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn own(
     State(state): State<AppState>,
     token: Token,
@@ -99,16 +143,34 @@ pub async fn own(
     Ok(answer(&reference, package, format))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinorCard {
+    #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     card_barcode: String,
+    #[schema(value_type = Option<PackageFormat>)]
     format: Option<String>,
 }
 
 /// POST /api/v1/my/minor-records: a minor's records, to their guardian.
 /// The card number is a guess until it proves right, so the client's
 /// address is throttled like a sign-in's (see `online::minor_records`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/my/minor-records",
+    summary = "A minor's records, to the signed-in guardian linked to the minor who gives the minor's card number, where the policy allows it online (Colorado, R3). Every refusal about the card (none such, not a minor, not the guardian, come of age) is the same 403 minor_records_refused, and audited; 5 refusals in 15 minutes per patron, or 5 failed guesses per client address, and the answer is 429. Where the policy has no online access for guardians, 403 not_online",
+    request_body = MinorCard,
+    responses(
+        (status = 200, description = "The package", body = PackageFile),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+        (status = 429, response = TooManyAttempts),
+    ),
+)]
 pub async fn minor(
     State(state): State<AppState>,
     client: ClientAddress,

@@ -15,9 +15,31 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NewPatronFields, NotFound, NotJson, PatronFields, Refused,
+    TooLarge, Unauthenticated,
+};
 
 type Fields = BTreeMap<String, Value>;
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/patrons",
+    summary = "Register a patron",
+    description = "Fields are those the library's policy declares for registration records (N4); any other field is refused with 422 undeclared_field.",
+    request_body = NewPatronFields,
+    responses(
+        (status = 201, description = "Registered", body = PatronRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     token: Token,
@@ -33,14 +55,33 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lookup {
+    #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     card_barcode: String,
 }
 
 /// The desk scans a card. POST, so the barcode is never in a URL (URLs end
 /// up in logs and browser history).
+#[utoipa::path(
+    post,
+    path = "/api/v1/patrons/lookup",
+    summary = "Find a patron by card barcode",
+    description = "A POST so that the barcode never appears in a URL.",
+    request_body = Lookup,
+    responses(
+        (status = 200, description = "The patron", body = PatronRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn lookup(
     State(state): State<AppState>,
     token: Token,
@@ -57,6 +98,25 @@ pub async fn lookup(
     Ok(Json(record))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}",
+    summary = "Read a patron's registration record",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The patron", body = PatronRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
@@ -73,6 +133,27 @@ pub async fn read(
     Ok(Json(record))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/patrons/{id}",
+    summary = "Change a patron's registration record",
+    description = "Send only the fields to change; null removes an optional field (for example the e-mail address, C3).",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    request_body = PatronFields,
+    responses(
+        (status = 200, description = "The patron after the change", body = PatronRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     token: Token,
@@ -91,6 +172,25 @@ pub async fn update(
     Ok(Json(record))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/loans",
+    summary = "A patron's loans",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Loans", body = [LoanRecord]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn loans(
     State(state): State<AppState>,
     token: Token,
@@ -107,6 +207,25 @@ pub async fn loans(
     Ok(Json(loans))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/holds",
+    summary = "A patron's holds",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Holds", body = [HoldRecord]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn holds(
     State(state): State<AppState>,
     token: Token,
@@ -123,6 +242,25 @@ pub async fn holds(
     Ok(Json(holds))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/fines",
+    summary = "A patron's fines",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Fines", body = [FineRecord]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn fines(
     State(state): State<AppState>,
     token: Token,

@@ -10,10 +10,15 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProgram {
+    #[schema(max_length = 200)]
     title: String,
     /// RFC 3339, for example 2026-12-01T18:00:00-06:00.
     starts_at: DateTime<FixedOffset>,
@@ -22,6 +27,23 @@ pub struct NewProgram {
     capacity: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs",
+    summary = "Create a program",
+    request_body = NewProgram,
+    responses(
+        (status = 201, description = "The program", body = Program),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     token: Token,
@@ -44,6 +66,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(program)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}",
+    summary = "Read a program",
+    params(
+        ("id" = i64, Path, description = "The program's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The program", body = Program),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     token: Token,
@@ -60,12 +98,32 @@ pub async fn read(
     Ok(Json(program))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRegistration {
     patron_id: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs/{id}/registrations",
+    summary = "Register a patron for a program",
+    params(
+        ("id" = i64, Path, description = "The program's id.", minimum = 1),
+    ),
+    request_body = NewRegistration,
+    responses(
+        (status = 201, description = "The registration", body = Registration),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     token: Token,
@@ -84,6 +142,22 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(registration)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}/registrations",
+    summary = "The program's roster",
+    params(
+        ("id" = i64, Path, description = "The program's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Registrations", body = [Registration]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn roster(
     State(state): State<AppState>,
     token: Token,
@@ -100,6 +174,25 @@ pub async fn roster(
     Ok(Json(roster))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/program-registrations/{id}",
+    summary = "Cancel a registration: deleted at once, with any released package that copied it; refused (409 record_preserved) while a legal hold pins it",
+    params(
+        ("id" = i64, Path, description = "The registration's id.", minimum = 1),
+    ),
+    request_body = NoRequestBody,
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     token: Token,
@@ -118,6 +211,22 @@ pub async fn cancel(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patrons/{id}/program-registrations",
+    summary = "A patron's program registrations",
+    params(
+        ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Registrations", body = [Registration]),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn of_patron(
     State(state): State<AppState>,
     token: Token,

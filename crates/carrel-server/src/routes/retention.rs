@@ -11,9 +11,22 @@ use carrel_store::Error;
 use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, NoBody, PathParam, QueryParams, Token};
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Unauthenticated,
+};
 
 /// The retention plan: per class, held, due, kept and why. Counts only; for
 /// roles that may read the audit log (they oversee privacy).
+#[utoipa::path(
+    get,
+    path = "/api/v1/retention",
+    summary = "What a purge would do now, per class (counts only)",
+    responses(
+        (status = 200, description = "The plan", body = Plan),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+    ),
+)]
 pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Plan>, ApiError> {
     let plan = state
         .as_staff(token, move |tx, actor| {
@@ -26,6 +39,19 @@ pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Pl
 
 /// Runs the scheduled purge now. It destroys only what is due, so the same
 /// oversight roles may start it; the run is recorded as started by them.
+#[utoipa::path(
+    post,
+    path = "/api/v1/retention/runs",
+    summary = "Run the retention purge now (destroys only what is due)",
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "What was destroyed", body = PurgeSummary),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn run(
     State(state): State<AppState>,
     token: Token,
@@ -50,15 +76,18 @@ pub async fn run(
     Ok(Json(summary))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// Comma-separated dimensions, for example `age,category`.
     by: Option<String>,
     #[serde(default)]
     monthly: bool,
     /// `YYYY-MM`, inclusive.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     from: Option<String>,
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     to: Option<String>,
 }
 
@@ -82,6 +111,23 @@ fn month(field: &str, text: &str) -> Result<String, Error> {
 /// Anonymous statistics of one class, published only as far as no small
 /// count can be worked out from them (D3), to the roles the policy grants
 /// `read` on `statistics`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/statistics/{class}",
+    summary = "Anonymous statistics of a class, published only as far as no small count can be worked out (D3); for roles the policy grants read on statistics",
+    params(
+        ("class" = inline(crate::description::StatisticsClass), Path, ),
+        ReportQuery,
+    ),
+    responses(
+        (status = 200, description = "The report", body = Report),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn statistics(
     State(state): State<AppState>,
     token: Token,

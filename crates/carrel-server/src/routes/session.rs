@@ -16,8 +16,12 @@ use crate::api::{
     cookie, ApiError, AppState, ClientAddress, NoBody, SignInBody, Token, DEVICE_COOKIE,
     SESSION_COOKIE,
 };
+use crate::description::{
+    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, SignInRefused,
+    SignedOut, TooLarge, TooManyAttempts, Unauthenticated,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     username: String,
@@ -28,6 +32,21 @@ pub struct SignIn {
     device: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    summary = "Staff sign-in (C2, D6). Every refusal is the same 401; failed sign-ins are counted per account (10 in 15 minutes) and per client address (5 in 15 minutes, all accounts together), and past either limit the answer is 429. A sign-in presenting a known device of the account (`device`, or the carrel_device cookie) is counted on the device instead, so strangers cannot lock its holder out",
+    security(()),
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "Signed in; also sets the carrel_session cookie, and the carrel_device cookie (the device's token, HttpOnly, for this route only, 90 days)", body = staff::Session),
+        (status = 400, response = BadRequest),
+        (status = 401, response = SignInRefused),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+        (status = 429, response = TooManyAttempts),
+    ),
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     client: ClientAddress,
@@ -99,6 +118,23 @@ fn carrel_cookie(
 
 /// Ends the token's session: a staff member's, or every session of a
 /// patron's card (see `sign_in::sign_out`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    summary = "Sign out: ends a staff session, or every session of a patron's card",
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "Signed out", body = SignedOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
 pub async fn sign_out(
     State(state): State<AppState>,
     token: Token,
@@ -119,7 +155,34 @@ pub async fn sign_out(
     }
     Ok((
         [(header::SET_COOKIE, expired)],
-        Json(json!({"signed_out": true})),
+        Json(SignedOut { signed_out: true }),
     )
         .into_response())
+}
+
+/// DELETE /api/v1/patron-session: the same sign-out as [`sign_out`],
+/// under the patron's path.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/patron-session",
+    summary = "Sign out: ends every session of the patron's card (as DELETE /api/v1/session does)",
+    request_body = NoRequestBody,
+    responses(
+        (status = 200, description = "Signed out", body = SignedOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Denied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Refused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 422, response = Invalid),
+    ),
+)]
+pub async fn sign_out_patron(
+    state: State<AppState>,
+    token: Token,
+    no_body: NoBody,
+) -> Result<Response, ApiError> {
+    sign_out(state, token, no_body).await
 }

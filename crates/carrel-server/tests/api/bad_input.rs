@@ -1005,3 +1005,39 @@ async fn the_session_is_checked_before_the_request(engine: Engine) {
 }
 
 on_both_engines!(the_session_is_checked_before_the_request);
+
+/// JSON has one kind of number, and the API's description (JSON Schema)
+/// counts `500.0` as the integer 500: a whole number written with a
+/// fraction is read as that integer; a number with a real fraction is
+/// still refused, naming the field, and writes nothing.
+async fn whole_numbers_written_with_a_fraction_are_integers(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron(&clerk).await;
+    let fines = format!("/api/v1/patrons/{}/fines", patron.id);
+    let (status, fine) = app
+        .post(
+            &clerk,
+            &fines,
+            json!({"amount_cents": 500.0, "reason": "lost item"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fine}");
+    assert_eq!(fine["amount_cents"], 500);
+    let before = app.raw_count("SELECT COUNT(*) FROM fines");
+    for amount in [json!(500.5), json!(1e300), json!("500")] {
+        let (status, body) = app
+            .post(
+                &clerk,
+                &fines,
+                json!({"amount_cents": amount, "reason": "lost item"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{amount}: {body}");
+        assert_eq!(code(&body), "invalid_body");
+        assert!(body.to_string().contains("amount_cents"), "{body}");
+    }
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM fines"), before);
+    app.finish();
+}
+on_both_engines!(whole_numbers_written_with_a_fraction_are_integers);

@@ -3,7 +3,7 @@
 //! carrying the session's form token (the staff pages), even where the
 //! route reads no body; anything else is refused before it does anything.
 
-use carrel_server::routes::ROUTES;
+use carrel_server::routes::api_operations;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -54,7 +54,7 @@ async fn every_change_route_refuses_a_request_that_is_not_json(engine: Engine) {
     let clerk = app.sign_in("clerk").await;
     let entries = app.raw_count("SELECT COUNT(*) FROM audit_log");
     let mut checked = 0;
-    for (method, path) in ROUTES.iter().filter(|(m, _)| *m != "get") {
+    for (method, path) in api_operations().iter().filter(|(m, _)| m != "get") {
         let concrete = path.replace("{id}", "1").replace("{reference}", "D-1");
         for content_type in NOT_JSON {
             for token in [None, Some(clerk.as_str())] {

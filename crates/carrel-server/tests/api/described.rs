@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 fn description() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        serde_json::from_str(carrel_server::routes::OPENAPI).expect("the description is JSON")
+        serde_json::to_value(carrel_server::routes::openapi_document())
+            .expect("the description is JSON")
     })
 }
 

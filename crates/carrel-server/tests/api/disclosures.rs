@@ -1805,10 +1805,10 @@ async fn everything_seen(
     token: &str,
     ids: &[(&str, String)],
 ) -> Vec<(String, StatusCode, String)> {
-    let mut paths: Vec<String> = carrel_server::routes::ROUTES
-        .iter()
-        .filter(|(method, _)| *method == "get")
-        .map(|(_, path)| path.to_string())
+    let mut paths: Vec<String> = carrel_server::routes::api_operations()
+        .into_iter()
+        .filter(|(method, _)| method == "get")
+        .map(|(_, path)| path)
         .chain(
             [
                 "/staff/privacy",

@@ -2,32 +2,75 @@
 
 use std::collections::BTreeSet;
 
-use carrel_server::routes::{OPENAPI, ROUTES};
+use carrel_server::routes::{api_operations, openapi_document};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{Engine, TestApp};
 
+/// The routes are registered with their descriptions (`utoipa_axum`), so
+/// the document cannot lose one; this pins that every operation has what
+/// a caller needs: a summary, a success answer with a schema, and the
+/// shared error answers by reference to descriptions that exist.
 #[test]
-fn openapi_document_lists_exactly_the_routes() {
-    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
-    let mut documented = BTreeSet::new();
-    for (path, methods) in doc["paths"].as_object().unwrap() {
-        for method in methods.as_object().unwrap().keys() {
-            documented.insert((method.clone(), path.clone()));
+fn every_operation_is_described_fully() {
+    let doc: Value = serde_json::to_value(openapi_document()).unwrap();
+    let operations = api_operations();
+    assert!(operations.len() >= 70, "{} operations", operations.len());
+    let mut seen = BTreeSet::new();
+    for (method, path) in &operations {
+        assert!(seen.insert((method, path)), "{method} {path} twice");
+        let operation = &doc["paths"][path][method];
+        let summary = operation["summary"].as_str().unwrap_or("");
+        assert!(!summary.is_empty(), "{method} {path} has no summary");
+        let responses = operation["responses"].as_object().unwrap();
+        let success: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
+        assert_eq!(success.len(), 1, "{method} {path}: one success answer");
+        for (code, response) in responses {
+            if let Some(reference) = response["$ref"].as_str() {
+                let target = doc.pointer(reference.trim_start_matches('#'));
+                assert!(
+                    target.is_some(),
+                    "{method} {path} {code}: {reference} is not in the document"
+                );
+            } else if code != "204" {
+                assert!(
+                    response["content"]
+                        .as_object()
+                        .is_some_and(|c| !c.is_empty()),
+                    "{method} {path} {code} has no content"
+                );
+            }
+        }
+        for parameter in path.split('/').filter(|s| s.starts_with('{')) {
+            let name = parameter.trim_matches(|c| c == '{' || c == '}');
+            let described = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == name && p["in"] == "path"));
+            assert!(described, "{method} {path}: {name} is not described");
+        }
+        if method != "get" {
+            assert!(
+                operation["requestBody"]["content"]["application/json"].is_object(),
+                "{method} {path} does not say what body it takes"
+            );
         }
     }
-    let routed: BTreeSet<(String, String)> = ROUTES
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
-    assert_eq!(documented, routed);
+    // Every schema a reference names is in the document.
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let pointer = &reference[..reference.find('"').unwrap()];
+        assert!(
+            doc.pointer(pointer.trim_start_matches('#')).is_some(),
+            "{pointer} is missing"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_listed_route_is_served() {
     let app = TestApp::spawn(Engine::Sqlite).await;
-    for (method, path) in ROUTES {
+    for (method, path) in api_operations() {
         let concrete = path
             .replace("{id}", "1")
             .replace("{barcode}", "39000000000001")
@@ -41,4 +84,86 @@ async fn every_listed_route_is_served() {
     let (status, doc) = app.call(None, "GET", "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
+}
+
+/// N4 and the bases, in the served document: a registration may carry
+/// exactly the fields the library's policy declares, each required one
+/// listed, and a request names one of the policy's bases. Colorado and
+/// Missouri declare different fields and bases, so each library's
+/// document differs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n4_the_served_document_carries_the_policys_fields_and_bases() {
+    for (name, source) in [
+        ("mo", crate::helpers::MISSOURI),
+        ("co", crate::helpers::COLORADO),
+    ] {
+        let policy = carrel_policy::parse::parse(name, source).unwrap();
+        let app = TestApp::spawn_with(Engine::Sqlite, source).await;
+        let (status, doc) = app.call(None, "GET", "/api/v1/openapi.json", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let schemas = &doc["components"]["schemas"];
+        let bases: BTreeSet<&str> = schemas["NewRequestBody"]["properties"]["basis"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_str().unwrap())
+            .collect();
+        let policy_bases: BTreeSet<&str> =
+            policy.disclosure.bases.keys().map(String::as_str).collect();
+        assert_eq!(bases, policy_bases, "{name}");
+
+        let inputs = carrel_store::patrons::declared_inputs(&policy);
+        for schema in ["NewPatronFields", "PatronFields"] {
+            let fields = &schemas[schema];
+            assert_eq!(fields["additionalProperties"], false, "{name} {schema}");
+            let described: BTreeSet<&str> = fields["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let declared: BTreeSet<&str> = inputs.iter().map(|i| i.key.as_str()).collect();
+            assert_eq!(described, declared, "{name} {schema}");
+        }
+        let required: BTreeSet<&str> = schemas["NewPatronFields"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        for field in ["card_barcode", "category", "expires_on"] {
+            assert!(required.contains(field), "{name}: {field}");
+        }
+        let registration = policy
+            .class(carrel_policy::RecordClass::Registration)
+            .unwrap();
+        // The library's own fields it requires (Carrel's columns have
+        // their own rule: a new card's status is active unless given).
+        for (field, spec) in &registration.fields {
+            let library_field = inputs.iter().any(|i| {
+                &i.key == field
+                    && matches!(
+                        i.shape,
+                        carrel_store::patrons::InputShape::Text(_)
+                            | carrel_store::patrons::InputShape::Email
+                    )
+            });
+            if spec.required && library_field {
+                assert!(required.contains(field.as_str()), "{name}: {field}");
+            }
+        }
+        // A registration carrying a field the document does not describe
+        // is refused, as the document says.
+        let clerk = app.sign_in("clerk").await;
+        let (status, body) = app
+            .post(
+                &clerk,
+                "/api/v1/patrons",
+                serde_json::json!({"shoe_size": "9"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert_eq!(crate::helpers::code(&body), "undeclared_field");
+        app.finish();
+    }
 }

@@ -20,7 +20,7 @@ pub const SESSION_MINUTES: i64 = 30;
 
 /// A patron's new session, after sign-in with card and PIN: the token is shown
 /// once and stored only as a hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PatronSession {
     /// The session token, to present on every request; the store keeps only its
     /// SHA-256.

@@ -69,6 +69,21 @@ impl Principal {
 
 /// As its label: in the API, a request's timeline names who took each
 /// step so.
+/// Described as what it is on the wire: its label.
+impl utoipa::PartialSchema for Principal {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^(staff:[1-9][0-9]*|patron:[1-9][0-9]*|system:[a-z-]+|anonymous)$"))
+            .description(Some(
+                "Who acted: `staff:` or `patron:` and an id, `system:` and one of Carrel's own tasks, or `anonymous`",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Principal {}
+
 impl serde::Serialize for Principal {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.label())

@@ -18,7 +18,7 @@ use carrel_policy::Action;
 pub const SESSION_HOURS: i64 = 8;
 
 /// A new session: the token is shown once and stored only as a hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Session {
     /// The session token, to present on every request; the store keeps only its
     /// SHA-256.

@@ -27,12 +27,13 @@ use crate::Tx;
 pub use carrel_policy::purpose;
 
 /// A loan: one item lent to one patron, open until the item is checked in.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct LoanRecord {
     /// The loan's record id.
     pub id: i64,
     /// The borrower's patron id; `None` once the retention purge has anonymised
     /// the loan.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// The item lent.
     pub item_id: i64,
@@ -45,17 +46,19 @@ pub struct LoanRecord {
     pub renewals: i64,
     /// When the item was checked in, in Unix seconds; `None` while it is still
     /// out.
+    #[schema(required = true)]
     pub returned_at: Option<i64>,
 }
 
 /// A hold: a patron's place in the queue for an item, until the item is
 /// collected or the hold cancelled.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct HoldRecord {
     /// The hold's record id.
     pub id: i64,
     /// The patron waiting; `None` once the retention purge has anonymised the
     /// hold.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// The item held.
     pub item_id: i64,
@@ -65,6 +68,7 @@ pub struct HoldRecord {
     pub status: HoldStatus,
     /// When the hold was fulfilled by a checkout or cancelled, in Unix seconds;
     /// `None` while it is open.
+    #[schema(required = true)]
     pub closed_at: Option<i64>,
 }
 
@@ -80,6 +84,7 @@ pub struct HoldRecord {
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -310,15 +315,17 @@ impl CheckinGrants {
 
 /// What a checkin did: the closed loan, the item as it now stands, and any fine
 /// and hold the return set off.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Checkin {
     /// The loan, now with its `returned_at`.
     pub loan: LoanRecord,
     /// The item, now available again or on the hold shelf.
     pub item: ItemRecord,
     /// An overdue fine assessed by this return, if any.
+    #[schema(required = true)]
     pub fine: Option<FineRecord>,
     /// The hold that this return made ready for pickup, if any.
+    #[schema(required = true)]
     pub hold_ready: Option<i64>,
 }
 

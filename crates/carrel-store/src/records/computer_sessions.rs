@@ -10,18 +10,20 @@ use crate::gate::{Create, ElectronicAccess, Grant, Read, Update};
 use crate::{patrons, validate, Tx};
 
 /// A patron's session on one of the library's public computers.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ComputerSession {
     /// The session's record id.
     pub id: i64,
     /// The patron who used the computer; `None` once the retention purge has
     /// anonymised the session.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// The terminal's name, as staff entered it (at most 50 characters).
     pub terminal: String,
     /// When the session began, in Unix seconds.
     pub started_at: i64,
     /// When the session ended, in Unix seconds; `None` while it is in progress.
+    #[schema(required = true)]
     pub ended_at: Option<i64>,
 }
 

@@ -11,12 +11,13 @@ use crate::{items, patrons, validate, Tx};
 
 /// A home-delivery visit: items taken to a homebound patron on a route, on a
 /// day.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Delivery {
     /// The delivery's record id.
     pub id: i64,
     /// The patron visited; `None` once the retention purge has anonymised the
     /// delivery.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// The delivery route's name, as staff entered it.
     pub route: String,
@@ -27,6 +28,7 @@ pub struct Delivery {
     /// When the visit was scheduled, in Unix seconds.
     pub created_at: i64,
     /// When the visit was completed, in Unix seconds; `None` until then.
+    #[schema(required = true)]
     pub completed_at: Option<i64>,
 }
 

@@ -10,14 +10,16 @@ use crate::Tx;
 
 /// A fine or fee on a patron's account, with what has been paid and waived on
 /// it. All amounts are in cents.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FineRecord {
     /// The fine's record id.
     pub id: i64,
     /// The patron charged; `None` once the retention purge has anonymised the
     /// fine.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// The loan the fine is for (an overdue return), if any.
+    #[schema(required = true)]
     pub loan_id: Option<i64>,
     /// The amount charged, in cents.
     pub amount_cents: i64,
@@ -34,6 +36,7 @@ pub struct FineRecord {
     pub outstanding_cents: i64,
     /// When the fine was paid or waived in full, in Unix seconds; `None` while
     /// something is owed.
+    #[schema(required = true)]
     pub settled_at: Option<i64>,
 }
 

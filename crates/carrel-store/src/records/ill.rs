@@ -25,6 +25,7 @@ use crate::{patrons, validate, Tx};
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -50,12 +51,13 @@ impl IllStatus {
 
 /// An interlibrary loan request: a patron's request for an item another library
 /// lends.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IllRequest {
     /// The request's record id.
     pub id: i64,
     /// The patron who asked; `None` once the retention purge has anonymised the
     /// request.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// The library asked to lend the item.
     pub lender: String,
@@ -70,6 +72,7 @@ pub struct IllRequest {
     /// When the patron made the request, in Unix seconds.
     pub requested_at: i64,
     /// When the request was finished and paid in full; None while open.
+    #[schema(required = true)]
     pub closed_at: Option<i64>,
 }
 

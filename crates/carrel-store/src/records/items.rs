@@ -10,23 +10,27 @@ use crate::validate::{self, ItemBarcode};
 use crate::Tx;
 
 /// A new item for the catalogue, as the client sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     /// The item's barcode: 4 to 32 letters or digits, unique in the collection.
+    #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     pub barcode: String,
     /// The title (at most 500 characters).
+    #[schema(max_length = 500)]
     pub title: String,
     /// The author, if any (at most 300 characters).
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub author: Option<String>,
     /// Where the item is shelved, if given (at most 100 characters).
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub call_number: Option<String>,
 }
 
 /// An item in the collection as the catalogue holds it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ItemRecord {
     /// The item's record id.
     pub id: i64,
@@ -35,8 +39,10 @@ pub struct ItemRecord {
     /// The title.
     pub title: String,
     /// The author, if recorded.
+    #[schema(required = true)]
     pub author: Option<String>,
     /// Where the item is shelved, if recorded.
+    #[schema(required = true)]
     pub call_number: Option<String>,
     /// Whether the item is on the shelf, on loan or on the hold shelf.
     pub status: ItemStatus,
@@ -53,6 +59,7 @@ pub struct ItemRecord {
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]

@@ -11,7 +11,7 @@ use crate::gate::{Create, Grant, MailingList, Read, Update};
 use crate::{patrons, validate, Tx};
 
 /// A mailing list patrons may opt in to.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct List {
     /// The list's record id.
     pub id: i64,
@@ -29,7 +29,7 @@ pub struct List {
 }
 
 /// A patron's opt-in to one mailing list.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Subscription {
     /// The subscription's record id.
     pub id: i64,
@@ -37,6 +37,7 @@ pub struct Subscription {
     pub list_id: i64,
     /// The patron subscribed; `None` once the retention purge has anonymised
     /// the subscription.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// When the patron subscribed, in Unix seconds.
     pub subscribed_at: i64,

@@ -17,7 +17,7 @@ use crate::validate::{self, CardBarcode, Pin};
 use crate::Tx;
 
 /// A patron's registration record as staff with a read grant see it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PatronRecord {
     /// The patron's record id.
     pub id: i64,
@@ -35,6 +35,7 @@ pub struct PatronRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<NaiveDate>,
     /// The patron id of a minor's parent or guardian, if one is recorded.
+    #[schema(required = true)]
     pub guardian_id: Option<i64>,
     /// Whether a PIN is set for online sign-in (the PIN itself is never shown).
     pub has_pin: bool,
@@ -58,6 +59,7 @@ pub struct PatronRecord {
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -87,6 +89,84 @@ const COLUMN_KEYS: [(&str, &str); 7] = [
     ("birth_date", "birth_date"),
     ("guardian_card_barcode", "guardian"),
 ];
+
+/// The shape of one key a registration or an update may carry, for the
+/// API's description (the checks themselves are in `parse_changes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputShape {
+    /// A card barcode: 4 to 32 letters or digits.
+    CardBarcode,
+    /// A PIN: 4 to 16 digits.
+    Pin,
+    /// One of the policy's patron categories.
+    Category(Vec<String>),
+    /// A date, `YYYY-MM-DD`.
+    Date,
+    /// `active` or `blocked`.
+    Status,
+    /// An e-mail address.
+    Email,
+    /// Free text of at most this many characters (see `validate::text`).
+    Text(usize),
+}
+
+/// One key a registration or an update may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredInput {
+    /// The key, as the request names it.
+    pub key: String,
+    /// What its value must look like.
+    pub shape: InputShape,
+    /// Whether a registration must give it.
+    pub required: bool,
+    /// Whether `null` may remove it.
+    pub removable: bool,
+}
+
+/// Every key the policy lets a registration or an update carry (N4):
+/// Carrel's own columns the policy declares, then the library's fields.
+pub fn declared_inputs(policy: &carrel_policy::Policy) -> Vec<DeclaredInput> {
+    let Some(class) = policy.class(RecordClass::Registration) else {
+        return Vec::new();
+    };
+    let mut inputs = Vec::new();
+    for (field, spec) in &class.fields {
+        let column = COLUMN_KEYS.iter().find(|(_, f)| f == field);
+        let (key, shape, required, removable) = match column.map(|(key, _)| *key) {
+            Some(key @ "card_barcode") => (key, InputShape::CardBarcode, true, false),
+            Some(key @ "pin") => (key, InputShape::Pin, false, true),
+            Some(key @ "category") => (
+                key,
+                InputShape::Category(policy.loans.categories.keys().cloned().collect()),
+                true,
+                false,
+            ),
+            Some(key @ "expires_on") => (key, InputShape::Date, true, false),
+            Some(key @ "status") => (key, InputShape::Status, false, false),
+            Some(key @ "birth_date") => (key, InputShape::Date, false, true),
+            Some(key) => (key, InputShape::CardBarcode, false, true),
+            None if field == "email" => (
+                field.as_str(),
+                InputShape::Email,
+                spec.required,
+                !spec.required,
+            ),
+            None => (
+                field.as_str(),
+                InputShape::Text(500),
+                spec.required,
+                !spec.required,
+            ),
+        };
+        inputs.push(DeclaredInput {
+            key: key.to_string(),
+            shape,
+            required,
+            removable,
+        });
+    }
+    inputs
+}
 
 /// The checked form of a registration or an update: `None` = not given,
 /// `Some(None)` = remove.

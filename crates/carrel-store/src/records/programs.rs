@@ -13,7 +13,7 @@ use crate::{patrons, validate, Tx};
 
 /// A library program: an event with a title and a time, which patrons register
 /// for.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Program {
     /// The program's record id.
     pub id: i64,
@@ -25,13 +25,14 @@ pub struct Program {
     /// their retention clock starts.
     pub ends_at: i64,
     /// The most registrations it takes; `None` for no limit.
+    #[schema(required = true)]
     pub capacity: Option<i64>,
     /// How many patrons are registered now.
     pub registered: i64,
 }
 
 /// A patron's registration for a program.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Registration {
     /// The registration's record id.
     pub id: i64,
@@ -39,6 +40,7 @@ pub struct Registration {
     pub program_id: i64,
     /// The patron registered; `None` once the retention purge has anonymised
     /// the registration.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// When the patron registered, in Unix seconds.
     pub registered_at: i64,

@@ -24,7 +24,7 @@ use crate::{patrons, validate, Tx};
 
 /// A legal hold: one patron's records of one class in a date range, preserved
 /// from destruction for legal process (L5).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct LegalHold {
     /// The hold's id: a random number, so ids do not tell how many holds exist
     /// (L6).
@@ -34,6 +34,7 @@ pub struct LegalHold {
     /// The class of the records held.
     pub record_class: RecordClass,
     /// None once the patron's registration itself has been destroyed.
+    #[schema(required = true)]
     pub patron_id: Option<i64>,
     /// The first day of the range held, in the library's time zone
     /// (YYYY-MM-DD).
@@ -52,6 +53,7 @@ pub struct LegalHold {
     pub expires_at: i64,
     /// When the hold was released before it expired, in Unix seconds; `None` if
     /// it was not.
+    #[schema(required = true)]
     pub released_at: Option<i64>,
     /// Records pinned (and not yet destroyed after the hold ended).
     pub records: i64,
@@ -157,7 +159,7 @@ pub fn place(
 ) -> Result<LegalHold, Error> {
     let reference = validate::text("reference", &request.reference, 100)?;
     let class = RecordClass::from_name(&request.record_class)
-        .filter(|c| c.retention_clock().is_some() && *c != RecordClass::Audit)
+        .filter(|c| c.holds_patron_records())
         .ok_or_else(|| {
             Error::invalid(
                 "bad_record_class",

@@ -16,7 +16,17 @@ use crate::{Store, Tx};
 use super::visibility::Viewer;
 
 /// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    utoipa::ToSchema,
+)]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
@@ -54,7 +64,7 @@ impl AlertKind {
 }
 
 /// An alert to a staff role about a disclosure request, as shown inside Carrel.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Alert {
     /// The alert's id.
     pub id: i64,
@@ -69,6 +79,7 @@ pub struct Alert {
     /// When the alert was marked read, in Unix seconds; `None` while unread. An
     /// alert is to a role, so one reader marks it read for all who hold the
     /// role.
+    #[schema(required = true)]
     pub read_at: Option<i64>,
 }
 

@@ -57,7 +57,18 @@ use self::visibility::Viewer;
 
 /// Kinds of photo identification Carrel records. Only the kind: a number
 /// has nowhere to go (A2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString, VariantArray)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    IntoStaticStr,
+    EnumString,
+    VariantArray,
+    utoipa::ToSchema,
+)]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum IdKind {
@@ -83,7 +94,18 @@ impl IdKind {
 }
 
 /// Advice counsel may record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString, VariantArray)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    IntoStaticStr,
+    EnumString,
+    VariantArray,
+    utoipa::ToSchema,
+)]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Advice {
@@ -104,7 +126,9 @@ impl Advice {
 
 /// What a request's timeline says happened: the steps of its life
 /// ([`Step`]) and the events around them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString, utoipa::ToSchema,
+)]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum TimelineStep {
@@ -158,7 +182,7 @@ impl From<Step> for TimelineStep {
 }
 
 /// A document as recorded on a request.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Document {
     /// What kind of document it is (a photo ID, a subpoena, a court order,
     /// ...).
@@ -184,7 +208,7 @@ pub struct Document {
 }
 
 /// One step on a request's timeline.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// When the step was taken, in Unix seconds.
     pub at: i64,
@@ -202,7 +226,7 @@ pub struct TimelineEntry {
 }
 
 /// What was released, once it has been.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PackageSummary {
     /// The SHA-256 of the package's JSON file, in hexadecimal: kept for good as
     /// proof of exactly what left the library.
@@ -214,7 +238,7 @@ pub struct PackageSummary {
 }
 
 /// A request as those who may see it see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DisclosureRequest {
     /// The request's reference: `D-` and a number counting up, or, under a gag
     /// order, `R-` and a random number.
@@ -225,11 +249,14 @@ pub struct DisclosureRequest {
     /// Who is asking, in words as staff recorded them (officer and agency, or
     /// the other party); may be `None` for a patron or guardian, who are
     /// patrons of record.
+    #[schema(required = true)]
     pub requester: Option<String>,
     /// The requester's own patron record, when the requester is the patron or a
     /// guardian.
+    #[schema(required = true)]
     pub requester_patron_id: Option<i64>,
     /// None once the patron's registration has been destroyed.
+    #[schema(required = true)]
     pub subject_patron_id: Option<i64>,
     /// The basis the request is made under, by its name in the policy's
     /// `[disclosure.bases]`.
@@ -245,6 +272,7 @@ pub struct DisclosureRequest {
     pub to_date: NaiveDate,
     /// The reason recorded with the request, where the basis requires one or
     /// staff gave one.
+    #[schema(required = true)]
     pub reason: Option<String>,
     /// Whether the request is under a gag order: then only its circle sees it
     /// (L6).
@@ -252,26 +280,32 @@ pub struct DisclosureRequest {
     /// Where the request stands in its life.
     pub state: RequestState,
     /// None when the patron asked online.
+    #[schema(required = true)]
     pub received_by: Option<i64>,
     /// When the request was recorded, in Unix seconds.
     pub received_at: i64,
     /// The staff id of the decider who approved the release (or made an exigent
     /// release); `None` until then.
+    #[schema(required = true)]
     pub approved_by: Option<i64>,
     /// The staff id of the decider who released the records; `None` until then,
     /// and for a release online.
+    #[schema(required = true)]
     pub released_by: Option<i64>,
     /// When the records were released, in Unix seconds; `None` until then.
+    #[schema(required = true)]
     pub released_at: Option<i64>,
     /// Whether the records were released before the document, in an exigent
     /// threat (L3).
     pub exigent: bool,
     /// After an exigent release, when the owed document is overdue.
+    #[schema(required = true)]
     pub document_due_at: Option<i64>,
     /// Whether the document owed after an exigent release is past its deadline
     /// now.
     pub document_overdue: bool,
     /// When the request was closed, in Unix seconds; `None` while open.
+    #[schema(required = true)]
     pub closed_at: Option<i64>,
     /// The documents recorded on the request, in the order recorded.
     pub documents: Vec<Document>,
@@ -283,11 +317,12 @@ pub struct DisclosureRequest {
     /// not manage legal holds.
     pub legal_holds: Vec<LegalHold>,
     /// What was released, once the request has been; `None` before.
+    #[schema(required = true)]
     pub package: Option<PackageSummary>,
 }
 
 /// One line of the queue.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct QueueEntry {
     /// The request's reference (`D-12`, or `R-` and a random number under a gag
     /// order).
@@ -298,6 +333,7 @@ pub struct QueueEntry {
     pub basis: String,
     /// The patron the records are about; `None` once the registration is
     /// destroyed.
+    #[schema(required = true)]
     pub subject_patron_id: Option<i64>,
     /// Where the request stands in its life.
     pub state: RequestState,
@@ -312,7 +348,7 @@ pub struct QueueEntry {
 
 /// The queue as one staff member sees it, with counts of exactly what they
 /// can see (L6: no changed totals).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Queue {
     /// The requests the staff member can see that match the filter, newest
     /// first.
@@ -698,7 +734,7 @@ fn parse_document(input: &NewDocument, by_staff: bool) -> Result<ParsedDocument,
             ),
         )
     })?;
-    if by_staff && kind == DocumentKind::CardAndPin {
+    if by_staff && !kind.staff_may_record() {
         return Err(Error::invalid(
             "card_and_pin_online_only",
             "card_and_pin is recorded by Carrel when a patron signs in online; at the desk, check photo ID and record photo_id",
@@ -771,7 +807,7 @@ fn parse_classes(names: &[String]) -> Result<Vec<RecordClass>, Error> {
     let mut classes = BTreeSet::new();
     for name in names {
         let class = RecordClass::from_name(name)
-            .filter(|c| c.retention_clock().is_some() && *c != RecordClass::Audit)
+            .filter(|c| c.holds_patron_records())
             .ok_or_else(|| {
                 Error::invalid(
                     "bad_record_class",

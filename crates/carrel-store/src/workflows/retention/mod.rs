@@ -356,7 +356,7 @@ fn need_sql(tx: &Tx<'_>, sql: &str) -> String {
 }
 
 /// Counts for one kind of record.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TargetPlan {
     /// The kind of record's short name (`loan`, `computer_session`, ...).
     pub kind: String,
@@ -380,15 +380,17 @@ pub struct TargetPlan {
     pub kept: Vec<(String, i64)>,
     /// Age in days of the oldest record whose clock has started, and the
     /// number of days its rule allows it.
+    #[schema(required = true)]
     pub oldest_age_days: Option<i64>,
     /// How many days the rule keeps that oldest record; `None` when no record's
     /// clock has started.
+    #[schema(required = true)]
     pub oldest_limit_days: Option<i64>,
 }
 
 /// The plan for one record class: its rule, and counts for each kind of record
 /// in it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ClassPlan {
     /// The record class.
     pub class: RecordClass,
@@ -399,7 +401,7 @@ pub struct ClassPlan {
 }
 
 /// What a purge would do now: nothing is changed by making one.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Plan {
     /// The day the plan was made, in the library's time zone.
     pub today: chrono::NaiveDate,
@@ -697,7 +699,7 @@ pub struct Progress<'a> {
 }
 
 /// What a purge destroyed of one kind of record.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PurgedTarget {
     /// The record class.
     pub class: RecordClass,
@@ -709,7 +711,7 @@ pub struct PurgedTarget {
 }
 
 /// What a purge did: its run, and what it destroyed of each kind of record.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PurgeSummary {
     /// The purge run's id; a resumed run keeps the id it started with.
     pub run_id: i64,

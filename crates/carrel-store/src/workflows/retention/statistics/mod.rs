@@ -465,9 +465,10 @@ pub fn sealed_through(today: NaiveDate, keep: carrel_policy::Period) -> String {
 }
 
 /// One line of a statistics report.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ReportRow {
     /// `YYYY-MM`, or None when the report is not by month.
+    #[schema(required = true)]
     pub month: Option<String>,
     /// The requested dimensions and their values.
     pub group: BTreeMap<String, String>,
@@ -484,7 +485,7 @@ pub struct ReportRow {
 
 /// A statistics report of one record class: only what suppression lets be
 /// published, from sealed months only.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Report {
     /// The record class counted.
     pub record_class: carrel_policy::RecordClass,

@@ -1,0 +1,421 @@
+//! # The API's description, generated from the code
+//!
+//! `/api/v1/openapi.json` is built here from what the code says: each
+//! route's `#[utoipa::path]` (beside its handler: summary, parameters,
+//! the answers it can give), the request and answer types' `ToSchema`
+//! derives (their fields, doc comments and serde names), and, when the
+//! server starts, the library's policy (its bases, record classes and
+//! registration fields). Routes are registered through `utoipa_axum`, so
+//! a route cannot be served without being described (see
+//! [`crate::routes::router`]).
+//!
+//! Tests hold the server to it: every answer of the black-box tests must
+//! be listed for its route and match its schema (`tests/api/described.rs`),
+//! and `.ci/schemathesis` sends what the description allows.
+
+use serde::Serialize;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Components, ContentBuilder, OpenApi, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, PartialSchema, ToSchema};
+
+/// The shape of every refusal and failure (see [`crate::api::ApiError`]).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a program and for a person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What was wrong and what to do. Never a value that was sent.
+    pub message: String,
+}
+
+/// The body of a route that changes something but takes nothing: it must
+/// still be declared JSON (see `api::require_declared_body`), and may be
+/// empty, `null` or `{}`.
+pub struct NoRequestBody;
+
+impl PartialSchema for NoRequestBody {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::Object,
+                Type::Null,
+            ]))
+            .max_properties(Some(0))
+            .description(Some("This route takes no body: send {} (or null, or nothing) with Content-Type: application/json, as every request that changes something must carry."))
+            .into()
+    }
+}
+
+impl ToSchema for NoRequestBody {}
+
+/// A patron's registration fields, as an update may carry them: the
+/// document carries the policy's (see [`patron_fields`]).
+pub struct PatronFields;
+
+impl PartialSchema for PatronFields {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Object).into()
+    }
+}
+
+impl ToSchema for PatronFields {}
+
+/// A new patron's registration fields: the document carries the
+/// policy's (see [`patron_fields`]).
+pub struct NewPatronFields;
+
+impl PartialSchema for NewPatronFields {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Object).into()
+    }
+}
+
+impl ToSchema for NewPatronFields {}
+
+/// The registration fields the policy declares, as JSON Schema: only
+/// those (N4), each with its shape; for a new patron, those it must give.
+fn patron_fields(policy: &carrel_policy::Policy, new: bool) -> RefOr<Schema> {
+    use carrel_store::patrons::{declared_inputs, InputShape};
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(if new {
+            "The fields the library's policy declares for registration records (N4); any other is refused with 422 undeclared_field. A minor's category needs guardian_card_barcode."
+        } else {
+            "The fields to change, of those the library's policy declares for registration records (N4); null removes an optional one."
+        }))
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+    for input in declared_inputs(policy) {
+        let nullable = !new && input.removable;
+        let types = if nullable {
+            utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            utoipa::openapi::schema::SchemaType::new(Type::String)
+        };
+        let property = ObjectBuilder::new().schema_type(types);
+        let property = match input.shape {
+            InputShape::CardBarcode => property.pattern(Some(BARCODE)),
+            InputShape::Pin => property.pattern(Some("^[0-9]{4,16}$")),
+            InputShape::Category(names) => property.enum_values(Some(
+                names
+                    .into_iter()
+                    .map(serde_json::Value::from)
+                    .chain(nullable.then_some(serde_json::Value::Null)),
+            )),
+            InputShape::Date => property.format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Date,
+            ))),
+            InputShape::Status => property.enum_values(Some(["active", "blocked"])),
+            InputShape::Email => property.pattern(Some(EMAIL)).max_length(Some(254)),
+            InputShape::Text(max) => property.pattern(Some(TEXT)).max_length(Some(max)),
+        };
+        object = object.property(&input.key, property);
+        if new && input.required {
+            object = object.required(&input.key);
+        }
+    }
+    object.into()
+}
+
+/// A date Carrel accepts (`validate::date`): from 1900-01-01 to
+/// 2200-12-31.
+pub const DATE: &str = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
+/// A card or item barcode.
+pub const BARCODE: &str = "^[A-Za-z0-9]{4,32}$";
+
+/// Free text as `validate::text` accepts it: no control characters, no
+/// bidirectional overrides, and something visible.
+pub const TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\u200b-\\u200d\\u2060\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$";
+
+/// An e-mail address as `validate::email` accepts it: one `@`, a dot in
+/// the domain, no spaces.
+pub const EMAIL: &str = "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+@[^@.\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^@\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*\\.[^@\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^@.\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]$";
+
+/// A record class named in a request, as those of `RecordClass::ALL` that
+/// `keep` keeps.
+fn record_classes(keep: fn(carrel_policy::RecordClass) -> bool) -> RefOr<Schema> {
+    let names = carrel_policy::RecordClass::ALL
+        .iter()
+        .filter(|class| keep(**class))
+        .map(|class| class.name());
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .into()
+}
+
+/// A class of records about patrons (what a legal hold pins, what a
+/// disclosure request asks for).
+pub struct PatronRecordClass;
+
+impl PartialSchema for PatronRecordClass {
+    fn schema() -> RefOr<Schema> {
+        record_classes(carrel_policy::RecordClass::holds_patron_records)
+    }
+}
+
+impl ToSchema for PatronRecordClass {}
+
+/// A class the statistics cover.
+pub struct StatisticsClass;
+
+impl PartialSchema for StatisticsClass {
+    fn schema() -> RefOr<Schema> {
+        record_classes(carrel_store::retention::has_statistics)
+    }
+}
+
+impl ToSchema for StatisticsClass {}
+
+/// A kind of document staff may record on a request.
+pub struct StaffDocumentKind;
+
+impl PartialSchema for StaffDocumentKind {
+    fn schema() -> RefOr<Schema> {
+        let names = carrel_policy::disclosure::DocumentKind::ALL
+            .iter()
+            .filter(|kind| kind.staff_may_record())
+            .map(|kind| kind.name());
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .into()
+    }
+}
+
+impl ToSchema for StaffDocumentKind {}
+
+/// An answer that is a file (a released package, a patron's own records).
+pub struct PackageFile;
+
+impl PartialSchema for PackageFile {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A package: its cover sheet, the time zone its times are in, and the records, exactly the classes and dates released",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PackageFile {}
+
+/// Declares one shared error answer: a name in `components/responses`, a
+/// description, and the [`ErrorBody`] shape. Routes list them by name in
+/// their `responses(...)`.
+macro_rules! error_responses {
+    ($($name:ident => $description:expr;)*) => {
+        $(
+            #[doc = $description]
+            pub struct $name;
+
+            impl<'r> utoipa::ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($name), error_response($description))
+                }
+            }
+        )*
+
+        /// Every shared error answer, for `components/responses`.
+        fn shared_responses() -> Vec<(&'static str, RefOr<Response>)> {
+            vec![$((stringify!($name), error_response($description))),*]
+        }
+    };
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .into()
+}
+
+error_responses! {
+    BadRequest => "Malformed JSON or a bad id in the URL";
+    Unauthenticated => "Not signed in, or the session expired";
+    Denied => "The library's policy does not allow this role this access; the attempt is audited";
+    NotFound => "No such record";
+    Refused => "A circulation rule refuses the operation as things stand";
+    TooLarge => "The body is over 64 KiB";
+    NotJson => "The request is not declared application/json: every request that changes something must be, even one with no body";
+    Invalid => "A field is missing, undeclared by the policy, of the wrong shape, or out of range (dates between 1900-01-01 and 2200-12-31, a card's expires_on not before today when it is registered, birth dates not in the future, amounts of money at most 100000000 cents, 1,000,000.00)";
+    TooManyAttempts => "Too many failed attempts in the last 15 minutes, from this account or from this client address; nothing was checked. Retry-After says when to try again";
+    SignInRefused => "The sign-in was refused: one answer for an unknown account, a wrong password or PIN, a card that may not sign in, and an account with too many failed sign-ins";
+}
+
+/// The parts of the document no route carries: what Carrel is, how a
+/// caller proves who they are, and the shared answers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Carrel API",
+        version = "1",
+        description = "Patron records and circulation for a public library, with its privacy policy enforced. Every call to a personal-data route is decided by the library's policy for the signed-in staff member's role and written to the audit log. Error messages name fields and rules, never the values sent. Every request that changes something (POST, PATCH, DELETE) must carry Content-Type: application/json, with a JSON body or, where the route takes none, no body (or {}); anything else is refused with 415 before it does anything, so a page on another site cannot make a signed-in browser send one.",
+    ),
+    servers((url = "/")),
+    security(("bearer" = []), ("cookie" = [])),
+    modifiers(&Shared),
+)]
+pub struct ApiDoc;
+
+/// Adds the security schemes and the shared error answers.
+struct Shared;
+
+impl Modify for Shared {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Components::new);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::api::SESSION_COOKIE))),
+        );
+        for (name, response) in shared_responses() {
+            components.responses.insert(name.to_string(), response);
+        }
+        components
+            .schemas
+            .insert("Error".to_string(), ErrorBody::schema());
+        components
+            .schemas
+            .insert("ErrorDetail".to_string(), ErrorDetail::schema());
+    }
+}
+
+/// What the derives cannot say, added to the document the routes give:
+/// every string field with a `max_length` is free text, which Carrel
+/// checks with `validate::text` (something visible, no control or
+/// bidirectional-override characters), so it gets [`TEXT`] as its
+/// pattern; every date gets the years Carrel accepts ([`DATE`]).
+pub fn complete(openapi: &mut OpenApi) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::Object(object)) = schema else {
+            continue;
+        };
+        for property in object.properties.values_mut() {
+            if let RefOr::T(Schema::Object(field)) = property {
+                let free_text = field.max_length.is_some()
+                    && field.pattern.is_none()
+                    && field.enum_values.is_none()
+                    && field.format.is_none();
+                if free_text {
+                    field.pattern = Some(TEXT.to_string());
+                }
+                let date = matches!(
+                    field.format,
+                    Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Date
+                    ))
+                );
+                if date && field.pattern.is_none() {
+                    field.pattern = Some(DATE.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// The document as served: built once when the router is, from the
+/// routes and the library's policy.
+#[derive(Clone)]
+pub struct Description(std::sync::Arc<str>);
+
+impl Description {
+    /// The routes' description, with what the policy decides filled in:
+    /// the registration fields it declares (N4) and its bases for
+    /// disclosure.
+    pub fn new(mut openapi: OpenApi, policy: &carrel_policy::Policy) -> Description {
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Components::new)
+            .schemas;
+        schemas.insert("PatronFields".into(), patron_fields(policy, false));
+        schemas.insert("NewPatronFields".into(), patron_fields(policy, true));
+        if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut("NewRequestBody") {
+            if let Some(RefOr::T(Schema::Object(basis))) = body.properties.get_mut("basis") {
+                basis.enum_values = Some(
+                    policy
+                        .disclosure
+                        .bases
+                        .keys()
+                        .map(|b| b.as_str().into())
+                        .collect(),
+                );
+            }
+        }
+        let json = serde_json::to_string(&openapi).expect("an OpenAPI document always serialises");
+        Description(json.into())
+    }
+
+    /// The document, as JSON.
+    pub fn json(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+/// What `/api/v1/health` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when Carrel answers.
+    pub status: &'static str,
+    /// The database engine: `sqlite` or `postgres`.
+    pub engine: String,
+    /// The library's name, from its policy file.
+    pub library: String,
+    /// The policy version being enforced.
+    pub policy_version: i64,
+}
+
+/// What signing out answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedOut {
+    /// Always true: the session is over (or was never open).
+    pub signed_out: bool,
+}
+
+/// Every operation of a document, with its method and path, for checks.
+pub fn operations(openapi: &OpenApi) -> Vec<(String, String, &Operation)> {
+    let mut all = Vec::new();
+    for (path, item) in openapi.paths.paths.iter() {
+        let PathItem {
+            get,
+            post,
+            put,
+            patch,
+            delete,
+            ..
+        } = item;
+        for (method, operation) in [
+            ("get", get),
+            ("post", post),
+            ("put", put),
+            ("patch", patch),
+            ("delete", delete),
+        ] {
+            if let Some(operation) = operation {
+                all.push((method.to_string(), path.clone(), operation));
+            }
+        }
+    }
+    all
+}
