@@ -16,7 +16,6 @@ use carrel_store::gate::{Actor, PatronActor};
 use carrel_store::known_devices::KnownDevice;
 use carrel_store::{patron_sessions, sign_in, staff, validate, Error, RequestFault, Store, Tx};
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use carrel_store::quiet_log::NowAndThen;
 
@@ -310,7 +309,12 @@ impl IntoResponse for ApiError {
         };
         let mut response = (
             status,
-            Json(json!({"error": {"code": e.code(), "message": message}})),
+            Json(crate::description::ErrorBody {
+                error: crate::description::ErrorDetail {
+                    code: e.code(),
+                    message,
+                },
+            }),
         )
             .into_response();
         if let Some(seconds) = retry_after {

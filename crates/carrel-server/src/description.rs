@@ -28,6 +28,18 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+impl ErrorBody {
+    /// An error answer's body.
+    pub fn new(code: &'static str, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
 /// What went wrong, for a program and for a person.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {

@@ -24,7 +24,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
@@ -227,17 +226,19 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
-        Json(
-            json!({"error": {"code": "no_such_route", "message": "no such API route; see /api/v1/openapi.json"}}),
-        ),
+        Json(crate::description::ErrorBody::new(
+            "no_such_route",
+            "no such API route; see /api/v1/openapi.json",
+        )),
     )
 }
 
 async fn method_not_allowed() -> impl IntoResponse {
     (
         StatusCode::METHOD_NOT_ALLOWED,
-        Json(
-            json!({"error": {"code": "method_not_allowed", "message": "this route does not take that method; see /api/v1/openapi.json"}}),
-        ),
+        Json(crate::description::ErrorBody::new(
+            "method_not_allowed",
+            "this route does not take that method; see /api/v1/openapi.json",
+        )),
     )
 }
