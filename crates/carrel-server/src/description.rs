@@ -14,7 +14,7 @@
 //! and `.ci/schemathesis` sends what the description allows.
 
 use serde::Serialize;
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::path::PathItem;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, ContentBuilder, OpenApi, RefOr, Response, ResponseBuilder};
@@ -93,6 +93,18 @@ impl PartialSchema for NewPatronFields {
 
 impl ToSchema for NewPatronFields {}
 
+/// A basis for disclosure, by its name in the policy: the document
+/// carries the policy's names (see [`Description::new`]).
+pub struct PolicyBasis;
+
+impl PartialSchema for PolicyBasis {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).into()
+    }
+}
+
+impl ToSchema for PolicyBasis {}
+
 /// The registration fields the policy declares, as JSON Schema: only
 /// those (N4), each with its shape; for a new patron, those it must give.
 fn patron_fields(policy: &carrel_policy::Policy, new: bool) -> RefOr<Schema> {
@@ -144,25 +156,63 @@ pub const DATE: &str = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]
 /// A card or item barcode.
 pub const BARCODE: &str = "^[A-Za-z0-9]{4,32}$";
 
+/// The characters `validate::text` refuses anywhere: control characters
+/// and bidirectional overrides (for a character class in a pattern).
+macro_rules! refused {
+    () => {
+        "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+    };
+}
+
 /// Free text as `validate::text` accepts it: no control characters, no
 /// bidirectional overrides, and something visible.
-pub const TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\u200b-\\u200d\\u2060\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$";
+pub const TEXT: &str = concat!(
+    "^[^",
+    refused!(),
+    "]*",
+    "[^\\s",
+    refused!(),
+    "\\u200b-\\u200d\\u2060\\ufeff]",
+    "[^",
+    refused!(),
+    "]*$"
+);
 
 /// An e-mail address as `validate::email` accepts it: one `@`, a dot in
 /// the domain, no spaces.
-pub const EMAIL: &str = "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+@[^@.\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^@\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*\\.[^@\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^@.\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]$";
+pub const EMAIL: &str = concat!(
+    "^[^@\\s",
+    refused!(),
+    "]+",
+    "@[^@.\\s",
+    refused!(),
+    "][^@\\s",
+    refused!(),
+    "]*",
+    "\\.[^@\\s",
+    refused!(),
+    "]*[^@.\\s",
+    refused!(),
+    "]$"
+);
 
-/// A record class named in a request, as those of `RecordClass::ALL` that
-/// `keep` keeps.
-fn record_classes(keep: fn(carrel_policy::RecordClass) -> bool) -> RefOr<Schema> {
-    let names = carrel_policy::RecordClass::ALL
-        .iter()
-        .filter(|class| keep(**class))
-        .map(|class| class.name());
+/// A string that is one of `names`.
+fn names<'n>(names: impl IntoIterator<Item = &'n str>) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(names))
         .into()
+}
+
+/// A record class named in a request, as those of `RecordClass::ALL` that
+/// `keep` keeps.
+fn record_classes(keep: fn(carrel_policy::RecordClass) -> bool) -> RefOr<Schema> {
+    names(
+        carrel_policy::RecordClass::ALL
+            .iter()
+            .filter(|class| keep(**class))
+            .map(|class| class.name()),
+    )
 }
 
 /// A class of records about patrons (what a legal hold pins, what a
@@ -193,14 +243,12 @@ pub struct StaffDocumentKind;
 
 impl PartialSchema for StaffDocumentKind {
     fn schema() -> RefOr<Schema> {
-        let names = carrel_policy::disclosure::DocumentKind::ALL
-            .iter()
-            .filter(|kind| kind.staff_may_record())
-            .map(|kind| kind.name());
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(names))
-            .into()
+        names(
+            carrel_policy::disclosure::DocumentKind::ALL
+                .iter()
+                .filter(|kind| kind.staff_may_record())
+                .map(|kind| kind.name()),
+        )
     }
 }
 
@@ -222,19 +270,19 @@ impl PartialSchema for PackageFile {
 
 impl ToSchema for PackageFile {}
 
-/// Declares one shared error answer: a name in `components/responses`, a
-/// description, and the [`ErrorBody`] shape. Routes list them by name in
-/// their `responses(...)`.
-macro_rules! error_responses {
-    ($($name:ident => $description:expr;)*) => {
+/// Declares the shared error answers: each a name in
+/// `components/responses`, its status, a description, and the
+/// [`ErrorBody`] shape. A route lists the ones it can give as one
+/// [`Errors`] set, such as `Errors<(Unauthenticated, Denied)>`.
+macro_rules! error_answers {
+    ($($name:ident = $status:literal => $description:expr;)*) => {
         $(
             #[doc = $description]
             pub struct $name;
 
-            impl<'r> utoipa::ToResponse<'r> for $name {
-                fn response() -> (&'r str, RefOr<Response>) {
-                    (stringify!($name), error_response($description))
-                }
+            impl ErrorAnswer for $name {
+                const NAME: &'static str = stringify!($name);
+                const STATUS: u16 = $status;
             }
         )*
 
@@ -243,6 +291,43 @@ macro_rules! error_responses {
             vec![$((stringify!($name), error_response($description))),*]
         }
     };
+}
+
+/// One of the shared error answers (see `error_answers!`).
+pub trait ErrorAnswer {
+    /// Its name in `components/responses`.
+    const NAME: &'static str;
+    /// The HTTP status it is given with.
+    const STATUS: u16;
+}
+
+/// The error answers a route can give, listed in its `responses(...)`,
+/// each by reference to its shared description.
+pub struct Errors<T>(std::marker::PhantomData<T>);
+
+macro_rules! error_sets {
+    ($(($($answer:ident),+))*) => {
+        $(
+            impl<$($answer: ErrorAnswer),+> utoipa::IntoResponses for Errors<($($answer,)+)> {
+                fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                    [$(($answer::STATUS.to_string(), utoipa::openapi::Ref::from_response_name($answer::NAME).into())),+]
+                        .into_iter()
+                        .collect()
+                }
+            }
+        )*
+    };
+}
+
+error_sets! {
+    (A)
+    (A, B)
+    (A, B, C)
+    (A, B, C, D)
+    (A, B, C, D, E)
+    (A, B, C, D, E, F)
+    (A, B, C, D, E, F, G)
+    (A, B, C, D, E, F, G, H)
 }
 
 fn error_response(description: &str) -> RefOr<Response> {
@@ -257,17 +342,17 @@ fn error_response(description: &str) -> RefOr<Response> {
         .into()
 }
 
-error_responses! {
-    BadRequest => "Malformed JSON or a bad id in the URL";
-    Unauthenticated => "Not signed in, or the session expired";
-    Denied => "The library's policy does not allow this role this access; the attempt is audited";
-    NotFound => "No such record";
-    Refused => "A circulation rule refuses the operation as things stand";
-    TooLarge => "The body is over 64 KiB";
-    NotJson => "The request is not declared application/json: every request that changes something must be, even one with no body";
-    Invalid => "A field is missing, undeclared by the policy, of the wrong shape, or out of range (dates between 1900-01-01 and 2200-12-31, a card's expires_on not before today when it is registered, birth dates not in the future, amounts of money at most 100000000 cents, 1,000,000.00)";
-    TooManyAttempts => "Too many failed attempts in the last 15 minutes, from this account or from this client address; nothing was checked. Retry-After says when to try again";
-    SignInRefused => "The sign-in was refused: one answer for an unknown account, a wrong password or PIN, a card that may not sign in, and an account with too many failed sign-ins";
+error_answers! {
+    BadRequest = 400 => "Malformed JSON or a bad id in the URL";
+    Unauthenticated = 401 => "Not signed in, or the session expired";
+    Denied = 403 => "The library's policy does not allow this role this access; the attempt is audited";
+    NotFound = 404 => "No such record";
+    Refused = 409 => "A circulation rule refuses the operation as things stand";
+    TooLarge = 413 => "The body is over 64 KiB";
+    NotJson = 415 => "The request is not declared application/json: every request that changes something must be, even one with no body";
+    Invalid = 422 => "A field is missing, undeclared by the policy, of the wrong shape, or out of range (dates between 1900-01-01 and 2200-12-31, a card's expires_on not before today when it is registered, birth dates not in the future, amounts of money at most 100000000 cents, 1,000,000.00)";
+    TooManyAttempts = 429 => "Too many failed attempts in the last 15 minutes, from this account or from this client address; nothing was checked. Retry-After says when to try again";
+    SignInRefused = 401 => "The sign-in was refused: one answer for an unknown account, a wrong password or PIN, a card that may not sign in, and an account with too many failed sign-ins";
 }
 
 /// The parts of the document no route carries: what Carrel is, how a
@@ -350,38 +435,31 @@ pub fn complete(openapi: &mut OpenApi) {
 /// The document as served: built once when the router is, from the
 /// routes and the library's policy.
 #[derive(Clone)]
-pub struct Description(std::sync::Arc<str>);
+pub struct Description(axum::body::Bytes);
 
 impl Description {
     /// The routes' description, with what the policy decides filled in:
     /// the registration fields it declares (N4) and its bases for
-    /// disclosure.
+    /// disclosure (the schemas the code marks with [`PatronFields`],
+    /// [`NewPatronFields`] and [`PolicyBasis`]).
     pub fn new(mut openapi: OpenApi, policy: &carrel_policy::Policy) -> Description {
         let schemas = &mut openapi
             .components
             .get_or_insert_with(Components::new)
             .schemas;
-        schemas.insert("PatronFields".into(), patron_fields(policy, false));
-        schemas.insert("NewPatronFields".into(), patron_fields(policy, true));
-        if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut("NewRequestBody") {
-            if let Some(RefOr::T(Schema::Object(basis))) = body.properties.get_mut("basis") {
-                basis.enum_values = Some(
-                    policy
-                        .disclosure
-                        .bases
-                        .keys()
-                        .map(|b| b.as_str().into())
-                        .collect(),
-                );
-            }
-        }
-        let json = serde_json::to_string(&openapi).expect("an OpenAPI document always serialises");
+        schemas.insert(PatronFields::name().into(), patron_fields(policy, false));
+        schemas.insert(NewPatronFields::name().into(), patron_fields(policy, true));
+        schemas.insert(
+            PolicyBasis::name().into(),
+            names(policy.disclosure.bases.keys().map(String::as_str)),
+        );
+        let json = serde_json::to_vec(&openapi).expect("an OpenAPI document always serialises");
         Description(json.into())
     }
 
-    /// The document, as JSON.
-    pub fn json(&self) -> String {
-        self.0.to_string()
+    /// The document, as JSON (shared, not copied, by each answer).
+    pub fn json(&self) -> axum::body::Bytes {
+        self.0.clone()
     }
 }
 
@@ -405,8 +483,8 @@ pub struct SignedOut {
     pub signed_out: bool,
 }
 
-/// Every operation of a document, with its method and path, for checks.
-pub fn operations(openapi: &OpenApi) -> Vec<(String, String, &Operation)> {
+/// Every operation of a document, as (method, path).
+pub fn operations(openapi: &OpenApi) -> Vec<(String, String)> {
     let mut all = Vec::new();
     for (path, item) in openapi.paths.paths.iter() {
         let PathItem {
@@ -424,8 +502,8 @@ pub fn operations(openapi: &OpenApi) -> Vec<(String, String, &Operation)> {
             ("patch", patch),
             ("delete", delete),
         ] {
-            if let Some(operation) = operation {
-                all.push((method.to_string(), path.clone(), operation));
+            if operation.is_some() {
+                all.push((method.to_string(), path.clone()));
             }
         }
     }

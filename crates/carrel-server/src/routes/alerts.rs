@@ -8,7 +8,7 @@ use carrel_store::disclosures::alerts::{self, Alert};
 
 use crate::api::{path_id, ApiError, AppState, NoBody, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, Unauthenticated,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, Unauthenticated,
 };
 
 #[utoipa::path(
@@ -17,11 +17,7 @@ use crate::description::{
     summary = "Alerts for the signed-in staff member's role (law-enforcement requests, search warrants, overdue documents)",
     responses(
         (status = 200, description = "Alerts", body = [Alert]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused)>,
     ),
 )]
 pub async fn list(
@@ -42,13 +38,7 @@ pub async fn list(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The alert", body = Alert),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn mark_read(

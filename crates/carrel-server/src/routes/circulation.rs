@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
     Unauthenticated,
 };
 
@@ -34,14 +34,7 @@ pub struct PatronAndItem {
     request_body = PatronAndItem,
     responses(
         (status = 201, description = "The new loan", body = LoanRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn checkout(
@@ -75,14 +68,7 @@ pub struct ItemOnly {
     request_body = ItemOnly,
     responses(
         (status = 200, description = "The closed loan, any overdue fine, and any hold made ready", body = Checkin),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn checkin(
@@ -111,14 +97,7 @@ pub async fn checkin(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The renewed loan", body = LoanRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn renew(
@@ -146,14 +125,7 @@ pub async fn renew(
     request_body = PatronAndItem,
     responses(
         (status = 201, description = "The hold", body = HoldRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn place_hold(
@@ -183,14 +155,7 @@ pub async fn place_hold(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The cancelled hold", body = HoldRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn cancel_hold(

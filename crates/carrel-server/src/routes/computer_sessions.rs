@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
     Unauthenticated,
 };
 
@@ -29,14 +29,7 @@ pub struct NewSession {
     request_body = NewSession,
     responses(
         (status = 201, description = "The session", body = ComputerSession),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn start(
@@ -64,13 +57,7 @@ pub async fn start(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The session", body = ComputerSession),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn end(
@@ -100,11 +87,7 @@ pub async fn end(
     ),
     responses(
         (status = 200, description = "Sessions", body = [ComputerSession]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Invalid)>,
     ),
 )]
 pub async fn of_patron(

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::api::{ApiError, AppState, Body, NoBody, PathParam, QueryParams, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, PackageFile, Refused,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, PackageFile, Refused,
     Unauthenticated,
 };
 
@@ -62,6 +62,7 @@ pub struct NewRequestBody {
     requester_patron_id: Option<i64>,
     #[schema(minimum = 1)]
     subject_patron_id: i64,
+    #[schema(value_type = crate::description::PolicyBasis)]
     basis: String,
     #[schema(value_type = Vec<crate::description::PatronRecordClass>)]
     classes: Vec<String>,
@@ -85,13 +86,7 @@ pub struct NewRequestBody {
     request_body = NewRequestBody,
     responses(
         (status = 201, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn record(
@@ -140,12 +135,7 @@ pub struct QueueQuery {
     ),
     responses(
         (status = 200, description = "The queue", body = Queue),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, Invalid)>,
     ),
 )]
 pub async fn queue(
@@ -176,12 +166,7 @@ pub async fn queue(
     ),
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, Invalid)>,
     ),
 )]
 pub async fn read(
@@ -208,13 +193,7 @@ pub async fn read(
     request_body = DocumentBody,
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn attach_document(
@@ -243,13 +222,7 @@ pub async fn attach_document(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn begin_review(
@@ -293,13 +266,7 @@ pub struct CounselBody {
     request_body = CounselBody,
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn counsel_review(
@@ -356,13 +323,7 @@ pub struct ApprovalBody {
     request_body = ApprovalBody,
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn approve(
@@ -404,13 +365,7 @@ pub struct RefusalBody {
     request_body = RefusalBody,
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn refuse(
@@ -460,13 +415,7 @@ fn released(request: DisclosureRequest, package_json: &str) -> Result<Json<Relea
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The request and its package", body = Released),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn release(
@@ -495,13 +444,7 @@ pub async fn release(
     request_body = NoteBody,
     responses(
         (status = 200, description = "The request and its package", body = Released),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn exigent_release(
@@ -530,13 +473,7 @@ pub async fn exigent_release(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn preserve(
@@ -565,13 +502,7 @@ pub async fn preserve(
     request_body = NoteBody,
     responses(
         (status = 200, description = "The request", body = DisclosureRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn close(
@@ -614,12 +545,7 @@ pub fn package_file(name: &str, content_type: &'static str, body: String) -> Res
     ),
     responses(
         (status = 200, description = "The file", body = PackageFile),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, Invalid)>,
     ),
 )]
 pub async fn package_json(
@@ -647,12 +573,7 @@ pub async fn package_json(
     ),
     responses(
         (status = 200, description = "The file", body = String, content_type = "text/html"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, Invalid)>,
     ),
 )]
 pub async fn package_html(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
     Unauthenticated,
 };
 
@@ -33,14 +33,7 @@ pub struct Assessment {
     request_body = Assessment,
     responses(
         (status = 201, description = "Assessed", body = FineRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn assess(
@@ -78,14 +71,7 @@ pub struct Payment {
     request_body = Payment,
     responses(
         (status = 200, description = "The fine after payment", body = FineRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn pay(
@@ -116,14 +102,7 @@ pub async fn pay(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The fine after the waiver", body = FineRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn waive(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NotFound, NotJson, Refused, TooLarge, Unauthenticated,
+    BadRequest, Denied, Errors, Invalid, NotFound, NotJson, Refused, TooLarge, Unauthenticated,
 };
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -33,14 +33,7 @@ pub struct NewRequest {
     request_body = NewRequest,
     responses(
         (status = 201, description = "The request", body = IllRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn create(
@@ -74,11 +67,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "The request", body = IllRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Invalid)>,
     ),
 )]
 pub async fn read(
@@ -121,14 +110,7 @@ pub struct Change {
     request_body = Change,
     responses(
         (status = 200, description = "The request", body = IllRequest),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn update(
@@ -163,11 +145,7 @@ pub async fn update(
     ),
     responses(
         (status = 200, description = "Requests", body = [IllRequest]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Invalid)>,
     ),
 )]
 pub async fn of_patron(

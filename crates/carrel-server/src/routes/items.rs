@@ -10,7 +10,7 @@ use carrel_store::validate::ItemBarcode;
 
 use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NotFound, NotJson, Refused, TooLarge, Unauthenticated,
+    BadRequest, Denied, Errors, Invalid, NotFound, NotJson, Refused, TooLarge, Unauthenticated,
 };
 
 #[utoipa::path(
@@ -20,14 +20,7 @@ use crate::description::{
     request_body = NewItem,
     responses(
         (status = 201, description = "Created", body = ItemRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn create(
@@ -54,14 +47,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "The item", body = ItemRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn read(
@@ -90,14 +76,7 @@ pub async fn read(
     ),
     responses(
         (status = 200, description = "The item", body = ItemRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn by_barcode(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
     Unauthenticated,
 };
 
@@ -34,14 +34,7 @@ pub struct NewHold {
     request_body = NewHold,
     responses(
         (status = 201, description = "The hold", body = LegalHold),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn place(
@@ -72,10 +65,7 @@ pub async fn place(
     summary = "Every legal hold, newest first (roles in the policy's [legal_holds] only)",
     responses(
         (status = 200, description = "Holds", body = [LegalHold]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound)>,
     ),
 )]
 pub async fn list(
@@ -100,11 +90,7 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "The hold", body = LegalHold),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Invalid)>,
     ),
 )]
 pub async fn read(
@@ -133,13 +119,7 @@ pub async fn read(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The hold", body = LegalHold),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn renew(
@@ -170,13 +150,7 @@ pub async fn renew(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The hold", body = LegalHold),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn release(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
     Unauthenticated,
 };
 
@@ -30,14 +30,7 @@ pub struct NewList {
     request_body = NewList,
     responses(
         (status = 201, description = "The list", body = List),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn create(
@@ -64,11 +57,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "The list", body = List),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Invalid)>,
     ),
 )]
 pub async fn read(
@@ -97,12 +86,7 @@ pub async fn read(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "The list", body = List),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, NotJson, Invalid)>,
     ),
 )]
 pub async fn mailing(
@@ -139,14 +123,7 @@ pub struct NewSubscription {
     request_body = NewSubscription,
     responses(
         (status = 201, description = "The subscription", body = Subscription),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn subscribe(
@@ -177,13 +154,7 @@ pub async fn subscribe(
     request_body = NoRequestBody,
     responses(
         (status = 204, description = "Unsubscribed"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, NotJson, Invalid)>,
     ),
 )]
 pub async fn unsubscribe(
@@ -213,11 +184,7 @@ pub async fn unsubscribe(
     ),
     responses(
         (status = 200, description = "Subscriptions", body = [Subscription]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Invalid)>,
     ),
 )]
 pub async fn of_patron(

@@ -107,24 +107,26 @@ fn api_routes() -> OpenApiRouter<AppState> {
 /// The API's description as the code alone gives it (the served document
 /// adds what the policy decides, see [`Description::new`]).
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut document = api_routes().into_openapi();
-    crate::description::complete(&mut document);
-    document
+    described_api().1
 }
 
 /// Every (method, path) of the JSON API, in axum's syntax.
 pub fn api_operations() -> Vec<(String, String)> {
     crate::description::operations(&openapi_document())
-        .into_iter()
-        .map(|(method, path, _)| (method, path))
-        .collect()
+}
+
+/// The API's routes and their description, completed with what the
+/// derives cannot say (see [`crate::description::complete`]).
+fn described_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut document) = api_routes().split_for_parts();
+    crate::description::complete(&mut document);
+    (routes, document)
 }
 
 /// Every route, with the layers every request passes: the body limits
 /// (size, and `body_timeout` for it to arrive) and the request log.
 pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
-    let (api, mut description) = api_routes().split_for_parts();
-    crate::description::complete(&mut description);
+    let (api, description) = described_api();
     let description = Description::new(description, state.store.policy());
     api.route("/staff/privacy", get(privacy_page::page))
         .route("/staff/disclosures", get(disclosure_pages::queue))

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, Body, ClientAddress, QueryParams, SignInBody, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NotFound, NotJson, PackageFile, Refused, SignInRefused,
+    BadRequest, Denied, Errors, Invalid, NotFound, NotJson, PackageFile, Refused, SignInRefused,
     TooManyAttempts, Unauthenticated,
 };
 use crate::routes::disclosures::package_file;
@@ -39,14 +39,7 @@ pub struct PatronSignIn {
     request_body = PatronSignIn,
     responses(
         (status = 200, description = "The session", body = PatronSession),
-        (status = 400, response = BadRequest),
-        (status = 401, response = SignInRefused),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
-        (status = 429, response = TooManyAttempts),
+        Errors<(BadRequest, SignInRefused, Denied, NotFound, Refused, NotJson, Invalid, TooManyAttempts)>,
     ),
 )]
 pub async fn sign_in(
@@ -120,12 +113,7 @@ fn answer(reference: &str, package: Package, format: PackageFormat) -> Response 
     ),
     responses(
         (status = 200, description = "The package", body = PackageFile),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, Invalid)>,
     ),
 )]
 pub async fn own(
@@ -162,13 +150,7 @@ pub struct MinorCard {
     request_body = MinorCard,
     responses(
         (status = 200, description = "The package", body = PackageFile),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 409, response = Refused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
-        (status = 429, response = TooManyAttempts),
+        Errors<(BadRequest, Unauthenticated, Denied, Refused, NotJson, Invalid, TooManyAttempts)>,
     ),
 )]
 pub async fn minor(

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NewPatronFields, NotFound, NotJson, PatronFields, Refused,
+    BadRequest, Denied, Errors, Invalid, NewPatronFields, NotFound, NotJson, PatronFields, Refused,
     TooLarge, Unauthenticated,
 };
 
@@ -30,14 +30,7 @@ type Fields = BTreeMap<String, Value>;
     request_body = NewPatronFields,
     responses(
         (status = 201, description = "Registered", body = PatronRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn register(
@@ -72,14 +65,7 @@ pub struct Lookup {
     request_body = Lookup,
     responses(
         (status = 200, description = "The patron", body = PatronRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn lookup(
@@ -107,14 +93,7 @@ pub async fn lookup(
     ),
     responses(
         (status = 200, description = "The patron", body = PatronRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn read(
@@ -144,14 +123,7 @@ pub async fn read(
     request_body = PatronFields,
     responses(
         (status = 200, description = "The patron after the change", body = PatronRecord),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn update(
@@ -181,14 +153,7 @@ pub async fn update(
     ),
     responses(
         (status = 200, description = "Loans", body = [LoanRecord]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn loans(
@@ -216,14 +181,7 @@ pub async fn loans(
     ),
     responses(
         (status = 200, description = "Holds", body = [HoldRecord]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn holds(
@@ -251,14 +209,7 @@ pub async fn holds(
     ),
     responses(
         (status = 200, description = "Fines", body = [FineRecord]),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn fines(

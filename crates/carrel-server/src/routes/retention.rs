@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, NoBody, PathParam, QueryParams, Token};
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Unauthenticated,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Unauthenticated,
 };
 
 /// The retention plan: per class, held, due, kept and why. Counts only; for
@@ -23,8 +23,7 @@ use crate::description::{
     summary = "What a purge would do now, per class (counts only)",
     responses(
         (status = 200, description = "The plan", body = Plan),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
+        Errors<(Unauthenticated, Denied)>,
     ),
 )]
 pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Plan>, ApiError> {
@@ -46,10 +45,7 @@ pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Pl
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "What was destroyed", body = PurgeSummary),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(Unauthenticated, Denied, NotJson, Invalid)>,
     ),
 )]
 pub async fn run(
@@ -121,11 +117,7 @@ fn month(field: &str, text: &str) -> Result<String, Error> {
     ),
     responses(
         (status = 200, description = "The report", body = Report),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Invalid)>,
     ),
 )]
 pub async fn statistics(

@@ -17,7 +17,7 @@ use crate::api::{
     SESSION_COOKIE,
 };
 use crate::description::{
-    BadRequest, Denied, Invalid, NoRequestBody, NotFound, NotJson, Refused, SignInRefused,
+    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, SignInRefused,
     SignedOut, TooLarge, TooManyAttempts, Unauthenticated,
 };
 
@@ -40,11 +40,7 @@ pub struct SignIn {
     request_body = SignIn,
     responses(
         (status = 200, description = "Signed in; also sets the carrel_session cookie, and the carrel_device cookie (the device's token, HttpOnly, for this route only, 90 days)", body = staff::Session),
-        (status = 400, response = BadRequest),
-        (status = 401, response = SignInRefused),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
-        (status = 429, response = TooManyAttempts),
+        Errors<(BadRequest, SignInRefused, NotJson, Invalid, TooManyAttempts)>,
     ),
 )]
 pub async fn sign_in(
@@ -125,14 +121,7 @@ fn carrel_cookie(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "Signed out", body = SignedOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn sign_out(
@@ -169,14 +158,7 @@ pub async fn sign_out(
     request_body = NoRequestBody,
     responses(
         (status = 200, description = "Signed out", body = SignedOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Denied),
-        (status = 404, response = NotFound),
-        (status = 409, response = Refused),
-        (status = 413, response = TooLarge),
-        (status = 415, response = NotJson),
-        (status = 422, response = Invalid),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
     ),
 )]
 pub async fn sign_out_patron(

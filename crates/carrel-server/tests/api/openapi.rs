@@ -102,7 +102,11 @@ async fn n4_the_served_document_carries_the_policys_fields_and_bases() {
         let (status, doc) = app.call(None, "GET", "/api/v1/openapi.json", None).await;
         assert_eq!(status, StatusCode::OK);
         let schemas = &doc["components"]["schemas"];
-        let bases: BTreeSet<&str> = schemas["NewRequestBody"]["properties"]["basis"]["enum"]
+        assert_eq!(
+            schemas["NewRequestBody"]["properties"]["basis"]["$ref"],
+            "#/components/schemas/PolicyBasis"
+        );
+        let bases: BTreeSet<&str> = schemas["PolicyBasis"]["enum"]
             .as_array()
             .unwrap()
             .iter()
