@@ -238,6 +238,29 @@ impl PartialSchema for StatisticsClass {
 
 impl ToSchema for StatisticsClass {}
 
+/// A statistics grouping: dimension names, separated by commas, all of
+/// one facet of the class (which go together depends on the class; the
+/// refusal `bad_dimension` names them).
+pub struct StatisticsDimensions;
+
+impl PartialSchema for StatisticsDimensions {
+    fn schema() -> RefOr<Schema> {
+        let one = carrel_store::retention::dimension_names()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join("|");
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^(({one})(,({one}))*)?$")))
+            .description(Some(
+                "Dimensions, comma-separated (none: the totals), all from one facet of the class: circulation: item | category,age | item,outcome (holds); fines: reason,category; electronic_access: terminal; program_registration: program; mailing_list: list; interlibrary_loan: lender,outcome; registration: category,age. Loans are counted by item and by borrower separately, never together; other groupings are refused (422 bad_dimension).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StatisticsDimensions {}
+
 /// A kind of document staff may record on a request.
 pub struct StaffDocumentKind;
 

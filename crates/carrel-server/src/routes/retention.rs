@@ -77,6 +77,7 @@ pub async fn run(
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// Comma-separated dimensions, for example `age,category`.
+    #[param(value_type = Option<crate::description::StatisticsDimensions>, inline)]
     by: Option<String>,
     #[serde(default)]
     monthly: bool,

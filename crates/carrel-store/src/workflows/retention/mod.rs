@@ -114,7 +114,7 @@ const SECRET_PART: i64 = -1;
 pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
     targets::TARGETS.iter().any(|t| t.kind == kind)
 }
-pub use self::statistics::{has_statistics, report, Report, ReportRow, AGE_BANDS};
+pub use self::statistics::{dimension_names, has_statistics, report, Report, ReportRow, AGE_BANDS};
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
 use crate::disclosures::visibility::{hidden_hold_sql, Viewer};

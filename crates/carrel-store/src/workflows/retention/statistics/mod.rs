@@ -515,6 +515,17 @@ pub fn has_statistics(class: carrel_policy::RecordClass) -> bool {
 /// the position of the one it groups by: the first facet (of any kind of
 /// record of the class) that has every dimension asked for. With none
 /// asked, the class's first kind; its total is the same in every facet.
+/// Every dimension any class's statistics can be grouped by (which ones
+/// go together is [`facet_for`]'s to say), for the API's description.
+pub fn dimension_names() -> std::collections::BTreeSet<&'static str> {
+    carrel_policy::RecordClass::ALL
+        .iter()
+        .flat_map(|class| super::targets::of_class(*class))
+        .flat_map(|target| target.stats.facets())
+        .flat_map(|facet| facet.names.iter().copied())
+        .collect()
+}
+
 fn facet_for(
     class: carrel_policy::RecordClass,
     by: &[String],
