@@ -20,6 +20,7 @@ use crate::gate::{
     authorize_system, Catalogue, Circulation, Create, ElectronicAccess, Fines, HomeDelivery,
     InterlibraryLoan, MailingList, ProgramRegistration, Registration,
 };
+use crate::items::ItemStatus;
 use crate::principal::SystemTask;
 use crate::secrets::hash_secret;
 use crate::Store;
@@ -337,7 +338,7 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
                 loans += 1;
                 if still_out {
                     open_loans += 1;
-                    tx.conn.execute("UPDATE items SET status = 'on_loan' WHERE id = ?", params![item_id])?;
+                    tx.conn.execute("UPDATE items SET status = ? WHERE id = ?", params![ItemStatus::OnLoan.name(), item_id])?;
                     break;
                 }
                 let amount = overdue_fine_cents(due, returned, &rules, zone);
@@ -359,7 +360,7 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
 
         // Holds: queues on some items that are out today.
         let mut holds = 0;
-        let out = tx.conn.query("SELECT id FROM items WHERE status = 'on_loan' ORDER BY id", params![])?;
+        let out = tx.conn.query("SELECT id FROM items WHERE status = ? ORDER BY id", params![ItemStatus::OnLoan.name()])?;
         for row in out.iter().step_by(7) {
             let item_id = row.int(0)?;
             for _ in 0..1 + rng.below(3) {

@@ -111,7 +111,7 @@ pub(crate) fn render(plan: &Plan, queue: &Queue, library: &str) -> String {
         let _ = write!(
             out,
             "<tr data-kind=\"{kind}\"><td>{class}</td><td>{label}</td><td>{rule}</td><td>{held}</td><td class=\"due\">{due}</td><td>{why}</td><td>{hold}</td><td>{within}</td><td title=\"{in_use_means}\">{in_use}</td><td>{oldest}</td></tr>",
-            kind = escape(&t.kind),
+            kind = escape(t.kind.name()),
             class = c.class.name(),
             label = escape(&t.label),
             rule = escape(&c.rule),

@@ -300,7 +300,7 @@ pub(crate) fn subjects_of(
 /// one made by hand.
 pub(crate) fn forget_records(
     tx: &mut Tx<'_>,
-    kind: &str,
+    kind: crate::retention::RecordKind,
     ids_sql: &str,
     params: &[crate::db::Param<'_>],
 ) -> Result<(), Error> {
@@ -312,14 +312,14 @@ pub(crate) fn forget_records(
 pub(crate) fn forget_records_on(
     conn: &mut Conn<'_>,
     key: &AuditKey,
-    kind: &str,
+    kind: crate::retention::RecordKind,
     ids_sql: &str,
     params: &[crate::db::Param<'_>],
 ) -> Result<(), Error> {
     let ids = ids_sql;
-    let mut all = vec![crate::db::Param::Text(kind)];
+    let mut all = vec![crate::db::Param::Text(kind.name())];
     all.extend_from_slice(params);
-    drop_forged_subjects(conn, key, kind, ids, &all)?;
+    drop_forged_subjects(conn, key, kind.name(), ids, &all)?;
     // On PostgreSQL, `= ANY(ARRAY(...))` makes each entry a lookup by its
     // number; `IN (subquery)` and a range join let the planner scan the
     // whole log for every purge step (9x slower at a million loans).
@@ -580,9 +580,13 @@ pub(crate) fn tag_erasures_made_before_tags(
 /// cancelled program registration, a subscription ended), in the caller's
 /// transaction; the operation's own entries then do not list it as a
 /// subject.
-pub(crate) fn forget_record(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<(), Error> {
+pub(crate) fn forget_record(
+    tx: &mut Tx<'_>,
+    kind: crate::retention::RecordKind,
+    id: i64,
+) -> Result<(), Error> {
     forget_records(tx, kind, "= ?", params![id])?;
-    tx.forgotten.push((kind.to_string(), id));
+    tx.forgotten.push((kind.name().to_string(), id));
     Ok(())
 }
 

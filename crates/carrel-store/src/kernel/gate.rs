@@ -159,8 +159,41 @@ impl<A: ActionKind, C: ClassKind> Grant<A, C> {
     }
 
     /// [`Self::record`] for one record.
-    pub(crate) fn used_on(&self, tx: &mut Tx<'_>, kind: &str, id: i64) {
+    pub(crate) fn used_on(&self, tx: &mut Tx<'_>, kind: impl Into<SubjectKind>, id: i64) {
+        let kind = kind.into().name();
         self.record(tx, Some(format!("{kind}:{id}")), None);
+    }
+}
+
+/// The kind of record a grant's use names in the audit log (`kind:id`):
+/// one the retention purge destroys, or the collection's, which it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubjectKind {
+    /// A record of a patron's, which the purge destroys in time.
+    Record(crate::retention::RecordKind),
+    /// An item of the collection.
+    Item,
+    /// A program (story time, a class).
+    Program,
+    /// A mailing list.
+    MailingList,
+}
+
+impl SubjectKind {
+    /// The kind as audit entries name it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SubjectKind::Record(kind) => kind.name(),
+            SubjectKind::Item => "item",
+            SubjectKind::Program => "program",
+            SubjectKind::MailingList => "mailing_list",
+        }
+    }
+}
+
+impl From<crate::retention::RecordKind> for SubjectKind {
+    fn from(kind: crate::retention::RecordKind) -> Self {
+        SubjectKind::Record(kind)
     }
 }
 

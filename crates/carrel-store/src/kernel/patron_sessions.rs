@@ -9,6 +9,7 @@ use crate::db::params;
 use crate::error::Error;
 use crate::gate::PatronActor;
 use crate::known_devices::{self, KnownDevice};
+use crate::patrons::PatronStatus;
 use crate::secrets::{random_token, sha256_hex};
 use crate::sign_in::{self, AccountKind, Found};
 use crate::validate::CardBarcode;
@@ -34,9 +35,10 @@ pub struct PatronSession {
 }
 
 /// What a card must be to sign in, and to stay signed in: in good
-/// standing, not expired, with a PIN set. `p` is the patrons table, `?`
-/// today's date in the library's zone.
-const MAY_SIGN_IN: &str = "p.status = 'active' AND p.expires_on >= ? AND p.pin_hash IS NOT NULL";
+/// standing, not expired, with a PIN set. `p` is the patrons table; the
+/// parameters are [`PatronStatus::Active`]'s name and today's date in the
+/// library's zone.
+const MAY_SIGN_IN: &str = "p.status = ? AND p.expires_on >= ? AND p.pin_hash IS NOT NULL";
 
 /// Checks a card barcode and PIN and opens a session. Only a current card
 /// in good standing with a PIN set can sign in. Failed attempts are
@@ -70,7 +72,7 @@ pub fn sign_in(
             let lock = tx.conn.for_update();
             let row = tx.conn.query_opt(
                 &format!("SELECT p.id, p.pin_hash FROM patrons p WHERE p.card_barcode = ? AND {MAY_SIGN_IN}{lock}"),
-                params![barcode.as_str(), &today],
+                params![barcode.as_str(), PatronStatus::Active.name(), &today],
             )?;
             row.map(|row| {
                 Ok(Found {
@@ -113,7 +115,7 @@ pub fn known_device(
         store,
         token,
         &format!("JOIN patrons p ON p.id = d.patron_id AND p.card_barcode = ? AND {MAY_SIGN_IN}"),
-        params![barcode.as_str(), &today],
+        params![barcode.as_str(), PatronStatus::Active.name(), &today],
     )
 }
 
@@ -127,7 +129,12 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<PatronActor, Error> 
             "SELECT s.patron_id FROM patron_sessions s JOIN patrons p ON p.id = s.patron_id
              WHERE s.token_sha256 = ? AND s.expires_at > ? AND {MAY_SIGN_IN}"
         ),
-        params![&sha256_hex(token.as_bytes()), tx.now().timestamp(), &today],
+        params![
+            &sha256_hex(token.as_bytes()),
+            tx.now().timestamp(),
+            PatronStatus::Active.name(),
+            &today
+        ],
     )?;
     match row {
         Some(row) => Ok(PatronActor::new(row.int(0)?)),

@@ -72,8 +72,7 @@ pub struct HoldRecord {
     pub closed_at: Option<i64>,
 }
 
-/// Where a hold stands. Waiting and ready holds are open; the SQL below
-/// names them so (`status IN ('waiting', 'ready')`).
+/// Where a hold stands. Waiting and ready holds are open.
 #[derive(
     Debug,
     Clone,
@@ -184,10 +183,14 @@ fn first_active_hold(tx: &mut Tx<'_>, item_id: i64) -> Result<Option<HoldRecord>
     tx.conn
         .query_opt(
             &format!(
-                "SELECT {HOLD_COLUMNS} FROM holds WHERE item_id = ? AND status IN ('waiting', 'ready')
+                "SELECT {HOLD_COLUMNS} FROM holds WHERE item_id = ? AND status IN (?, ?)
                  ORDER BY placed_at, id LIMIT 1"
             ),
-            params![item_id],
+            params![
+                item_id,
+                HoldStatus::Waiting.name(),
+                HoldStatus::Ready.name()
+            ],
         )?
         .map(|r| hold_from(&r))
         .transpose()
@@ -268,8 +271,8 @@ pub fn checkout(
             ));
         }
         tx.conn.execute(
-            "UPDATE holds SET status = 'fulfilled', closed_at = ? WHERE id = ?",
-            params![tx.now().timestamp(), hold.id],
+            "UPDATE holds SET status = ?, closed_at = ? WHERE id = ?",
+            params![HoldStatus::Fulfilled.name(), tx.now().timestamp(), hold.id],
         )?;
     }
     let now = tx.now();
@@ -287,7 +290,9 @@ pub fn checkout(
         params![item.id, now.timestamp(), due.timestamp(), &today, patron.id],
     )?)?;
     items::set_status(tx, item.id, ItemStatus::OnLoan)?;
-    grants.lend.used_on(tx, "loan", loan.id);
+    grants
+        .lend
+        .used_on(tx, crate::retention::RecordKind::Loan, loan.id);
     Ok(loan)
 }
 
@@ -351,7 +356,9 @@ pub fn checkin(
         "UPDATE loans SET returned_at = ? WHERE id = ?",
         params![now.timestamp(), loan.id],
     )?;
-    grants.loan.used_on(tx, "loan", loan.id);
+    grants
+        .loan
+        .used_on(tx, crate::retention::RecordKind::Loan, loan.id);
 
     let mut fine = None;
     if let Some(patron_id) = loan.patron_id {
@@ -375,15 +382,15 @@ pub fn checkin(
     }
 
     let next = tx.conn.query_opt(
-        "SELECT id FROM holds WHERE item_id = ? AND status = 'waiting' ORDER BY placed_at, id LIMIT 1",
-        params![item.id],
+        "SELECT id FROM holds WHERE item_id = ? AND status = ? ORDER BY placed_at, id LIMIT 1",
+        params![item.id, HoldStatus::Waiting.name()],
     )?;
     let hold_ready = match next {
         Some(row) => {
             let hold_id = row.int(0)?;
             tx.conn.execute(
-                "UPDATE holds SET status = 'ready' WHERE id = ?",
-                params![hold_id],
+                "UPDATE holds SET status = ? WHERE id = ?",
+                params![HoldStatus::Ready.name(), hold_id],
             )?;
             items::set_status(tx, item.id, ItemStatus::OnHoldShelf)?;
             Some(hold_id)
@@ -457,7 +464,9 @@ pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<Loan
         "UPDATE loans SET due_at = ?, renewals = renewals + 1 WHERE id = ?",
         params![due, loan_id],
     )?;
-    grants.loan.used_on(tx, "loan", loan_id);
+    grants
+        .loan
+        .used_on(tx, crate::retention::RecordKind::Loan, loan_id);
     fetch_loan(tx, loan_id)
 }
 
@@ -495,8 +504,12 @@ pub fn place_hold(
     let active = tx
         .conn
         .query_one(
-            "SELECT COUNT(*) FROM holds WHERE patron_id = ? AND status IN ('waiting', 'ready')",
-            params![patron.id],
+            "SELECT COUNT(*) FROM holds WHERE patron_id = ? AND status IN (?, ?)",
+            params![
+                patron.id,
+                HoldStatus::Waiting.name(),
+                HoldStatus::Ready.name()
+            ],
         )?
         .int(0)?;
     if active >= i64::from(rules.max_holds) {
@@ -510,8 +523,13 @@ pub fn place_hold(
     }
     let item = items::lock_by_barcode(tx, &grants.item, item_barcode)?;
     let duplicate = tx.conn.query_opt(
-        "SELECT id FROM holds WHERE patron_id = ? AND item_id = ? AND status IN ('waiting', 'ready')",
-        params![patron.id, item.id],
+        "SELECT id FROM holds WHERE patron_id = ? AND item_id = ? AND status IN (?, ?)",
+        params![
+            patron.id,
+            item.id,
+            HoldStatus::Waiting.name(),
+            HoldStatus::Ready.name()
+        ],
     )?;
     if duplicate.is_some() {
         return Err(Error::refused(
@@ -541,7 +559,9 @@ pub fn place_hold(
     if status == HoldStatus::Ready {
         items::set_status(tx, item.id, ItemStatus::OnHoldShelf)?;
     }
-    grants.hold.used_on(tx, "hold", id);
+    grants
+        .hold
+        .used_on(tx, crate::retention::RecordKind::Hold, id);
     fetch_hold(tx, id)
 }
 
@@ -563,21 +583,21 @@ pub fn cancel_hold(
         ));
     }
     tx.conn.execute(
-        "UPDATE holds SET status = 'cancelled', closed_at = ? WHERE id = ?",
-        params![tx.now().timestamp(), hold_id],
+        "UPDATE holds SET status = ?, closed_at = ? WHERE id = ?",
+        params![HoldStatus::Cancelled.name(), tx.now().timestamp(), hold_id],
     )?;
     if hold.status == HoldStatus::Ready {
         match first_active_hold(tx, hold.item_id)? {
             Some(next) => {
                 tx.conn.execute(
-                    "UPDATE holds SET status = 'ready' WHERE id = ?",
-                    params![next.id],
+                    "UPDATE holds SET status = ? WHERE id = ?",
+                    params![HoldStatus::Ready.name(), next.id],
                 )?;
             }
             None => items::set_status(tx, hold.item_id, ItemStatus::Available)?,
         }
     }
-    grant.used_on(tx, "hold", hold_id);
+    grant.used_on(tx, crate::retention::RecordKind::Hold, hold_id);
     fetch_hold(tx, hold_id)
 }
 

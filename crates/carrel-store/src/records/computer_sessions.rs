@@ -79,7 +79,7 @@ pub fn start(
         "INSERT INTO computer_sessions (patron_id, terminal, started_at) VALUES (?, ?, ?)",
         params![patron_id, &terminal, tx.now().timestamp()],
     )?;
-    grant.used_on(tx, "computer_session", id);
+    grant.used_on(tx, crate::retention::RecordKind::ComputerSession, id);
     select(tx, id, false)
 }
 

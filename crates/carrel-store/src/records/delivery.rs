@@ -105,7 +105,7 @@ pub fn schedule(
             params![id, item],
         )?;
     }
-    grant.used_on(tx, "delivery", id);
+    grant.used_on(tx, crate::retention::RecordKind::Delivery, id);
     select(tx, id)
 }
 

@@ -148,7 +148,7 @@ pub fn assess(
          VALUES (?, ?, ?, ?, ?, 0, 0)",
         params![patron_id, loan_id, amount_cents, &reason, tx.now().timestamp()],
     )?;
-    grant.used_on(tx, "fine", id);
+    grant.used_on(tx, crate::retention::RecordKind::Fine, id);
     fetch(tx, id)
 }
 

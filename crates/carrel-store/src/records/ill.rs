@@ -127,10 +127,10 @@ pub fn request(
     patrons::require_current(tx, patron_id)?;
     let id = tx.conn.insert(
         "INSERT INTO ill_requests (patron_id, lender, title, status, fees_cents, fees_paid_cents, requested_at)
-         VALUES (?, ?, ?, 'requested', ?, 0, ?)",
-        params![patron_id, &lender, &title, fees_cents, tx.now().timestamp()],
+         VALUES (?, ?, ?, ?, ?, 0, ?)",
+        params![patron_id, &lender, &title, IllStatus::Requested.name(), fees_cents, tx.now().timestamp()],
     )?;
-    grant.used_on(tx, "ill_request", id);
+    grant.used_on(tx, crate::retention::RecordKind::IllRequest, id);
     select(tx, id, false)
 }
 
@@ -222,7 +222,7 @@ pub fn load(
     id: i64,
 ) -> Result<IllRequest, Error> {
     let request = select(tx, id, false)?;
-    grant.used_on(tx, "ill_request", id);
+    grant.used_on(tx, crate::retention::RecordKind::IllRequest, id);
     Ok(request)
 }
 

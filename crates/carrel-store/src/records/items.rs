@@ -116,7 +116,7 @@ pub fn create(
         "INSERT INTO items (barcode, title, author, call_number, status, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         params![barcode.as_str(), &title, &author, &call_number, ItemStatus::Available.name(), tx.now().timestamp()],
     )?;
-    grant.used_on(tx, "item", id);
+    grant.used_on(tx, crate::gate::SubjectKind::Item, id);
     fetch(tx, id)?.ok_or(Error::NotFound { what: "item" })
 }
 

@@ -109,14 +109,14 @@ pub fn create(
         "INSERT INTO mailing_lists (name, description, created_at, last_active_at) VALUES (?, ?, ?, ?)",
         params![&name, &description, now, now],
     )?;
-    grant.used_on(tx, "mailing_list", id);
+    grant.used_on(tx, crate::gate::SubjectKind::MailingList, id);
     select_list(tx, id, false)
 }
 
 /// One list with its subscriber count, audited as a read of the list.
 pub fn load(tx: &mut Tx<'_>, grant: &Grant<Read, MailingList>, id: i64) -> Result<List, Error> {
     let list = select_list(tx, id, false)?;
-    grant.used_on(tx, "mailing_list", id);
+    grant.used_on(tx, crate::gate::SubjectKind::MailingList, id);
     Ok(list)
 }
 
@@ -170,7 +170,7 @@ pub fn subscribe(
         "UPDATE mailing_lists SET last_active_at = ? WHERE id = ?",
         params![now, list_id],
     )?;
-    grant.used_on(tx, "list_subscription", id);
+    grant.used_on(tx, crate::retention::RecordKind::ListSubscription, id);
     let row = tx.conn.query_one(
         "SELECT id, list_id, patron_id, subscribed_at FROM list_subscriptions WHERE id = ?",
         params![id],
@@ -186,8 +186,11 @@ pub fn unsubscribe(
 ) -> Result<(), Error> {
     // As a purge destroys it; one only a restricted case's hold pins is
     // set aside instead, and the answer is the same (L6).
-    if !crate::retention::kept_in_secret::delete_at_desk(tx, "list_subscription", subscription_id)?
-    {
+    if !crate::retention::kept_in_secret::delete_at_desk(
+        tx,
+        crate::retention::RecordKind::ListSubscription,
+        subscription_id,
+    )? {
         return Err(Error::NotFound {
             what: "subscription",
         });

@@ -428,7 +428,7 @@ pub fn register(
     )
     .map_err(taken_meanwhile)?;
     write_fields(tx, id, &changes.fields)?;
-    grant.used_on(tx, "patron", id);
+    grant.used_on(tx, crate::retention::RecordKind::Patron, id);
     fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })
 }
 
@@ -600,7 +600,7 @@ pub fn load(
     id: i64,
 ) -> Result<PatronRecord, Error> {
     let record = fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })?;
-    grant.used_on(tx, "patron", id);
+    grant.used_on(tx, crate::retention::RecordKind::Patron, id);
     Ok(record)
 }
 

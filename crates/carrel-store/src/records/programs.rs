@@ -114,7 +114,7 @@ pub fn create(
         "INSERT INTO programs (title, starts_at, ends_at, capacity, created_at) VALUES (?, ?, ?, ?, ?)",
         params![&title, starts_at.timestamp(), ends_at.timestamp(), capacity, tx.now().timestamp()],
     )?;
-    grant.used_on(tx, "program", id);
+    grant.used_on(tx, crate::gate::SubjectKind::Program, id);
     select_program(tx, id, false)
 }
 
@@ -125,7 +125,7 @@ pub fn load(
     id: i64,
 ) -> Result<Program, Error> {
     let program = select_program(tx, id, false)?;
-    grant.used_on(tx, "program", id);
+    grant.used_on(tx, crate::gate::SubjectKind::Program, id);
     Ok(program)
 }
 
@@ -164,7 +164,7 @@ pub fn register(
         "INSERT INTO program_registrations (program_id, patron_id, registered_at) VALUES (?, ?, ?)",
         params![program_id, patron_id, tx.now().timestamp()],
     )?;
-    grant.used_on(tx, "program_registration", id);
+    grant.used_on(tx, crate::retention::RecordKind::ProgramRegistration, id);
     let row = tx.conn.query_one(
         "SELECT id, program_id, patron_id, registered_at FROM program_registrations WHERE id = ?",
         params![id],
@@ -183,7 +183,7 @@ pub fn cancel(
     // set aside instead, and the answer is the same (L6).
     if !crate::retention::kept_in_secret::delete_at_desk(
         tx,
-        "program_registration",
+        crate::retention::RecordKind::ProgramRegistration,
         registration_id,
     )? {
         return Err(Error::NotFound {

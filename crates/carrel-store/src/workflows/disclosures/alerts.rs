@@ -168,8 +168,8 @@ pub fn chase_overdue(store: &Store) -> Result<usize, Error> {
         let rows = tx.conn.query(
             "SELECT r.id FROM disclosure_requests r
              WHERE r.document_due_at IS NOT NULL AND r.document_due_at < ?
-               AND NOT EXISTS (SELECT 1 FROM staff_alerts a WHERE a.request_id = r.id AND a.kind = 'document_overdue')",
-            params![now],
+               AND NOT EXISTS (SELECT 1 FROM staff_alerts a WHERE a.request_id = r.id AND a.kind = ?)",
+            params![now, AlertKind::DocumentOverdue.name()],
         )?;
         for row in &rows {
             raise(tx, row.int(0)?, AlertKind::DocumentOverdue)?;

@@ -887,7 +887,7 @@ fn insert_request(tx: &mut Tx<'_>, new: &Insert<'_>) -> Result<(i64, String), Er
     let classes: Vec<&str> = new.classes.iter().map(|c| c.name()).collect();
     let id = tx.conn.insert(
         "INSERT INTO disclosure_requests (series, number, requester_kind, requester, requester_patron_id, subject_patron_id, basis, classes, from_date, to_date, reason, gagged, state, received_by, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             series,
             number,
@@ -901,6 +901,7 @@ fn insert_request(tx: &mut Tx<'_>, new: &Insert<'_>) -> Result<(i64, String), Er
             &new.to.to_string(),
             new.reason,
             new.gagged,
+            RequestState::Received.name(),
             new.received_by,
             tx.now().timestamp()
         ],
@@ -1506,8 +1507,8 @@ pub fn approve(
         )?;
     }
     tx.conn.execute(
-        "UPDATE disclosure_requests SET state = 'approved', approved_by = ? WHERE id = ?",
-        params![actor.staff_id(), stored.id],
+        "UPDATE disclosure_requests SET state = ?, approved_by = ? WHERE id = ?",
+        params![RequestState::Approved.name(), actor.staff_id(), stored.id],
     )?;
     add_step(
         tx,
@@ -1645,8 +1646,8 @@ fn release_as(
             let approver = staff::username(tx, stored.approved_by.unwrap_or(actor.staff_id()))?;
             let package = package_for(tx, &stored, &basis, &grant, &approver)?;
             tx.conn.execute(
-                "UPDATE disclosure_requests SET state = 'released', released_by = ?, released_at = ? WHERE id = ?",
-                params![actor.staff_id(), now, stored.id],
+                "UPDATE disclosure_requests SET state = ?, released_by = ?, released_at = ? WHERE id = ?",
+                params![RequestState::Released.name(), actor.staff_id(), now, stored.id],
             )?;
             let outcome = format!("{} records", package.records);
             let audited = format!("released {} records", package.records);
@@ -1663,8 +1664,8 @@ fn release_as(
             let approver = staff::username(tx, actor.staff_id())?;
             let package = package_for(tx, &stored, &basis, &grant, &approver)?;
             tx.conn.execute(
-                "UPDATE disclosure_requests SET state = 'released', approved_by = ?, released_by = ?, released_at = ?, exigent = 1, document_due_at = ? WHERE id = ?",
-                params![actor.staff_id(), actor.staff_id(), now, due, stored.id],
+                "UPDATE disclosure_requests SET state = ?, approved_by = ?, released_by = ?, released_at = ?, exigent = 1, document_due_at = ? WHERE id = ?",
+                params![RequestState::Released.name(), actor.staff_id(), actor.staff_id(), now, due, stored.id],
             )?;
             let outcome = if owed {
                 format!("{} records; document owed", package.records)
@@ -1760,8 +1761,8 @@ pub fn close(
     }
     let note = optional_note(note)?;
     tx.conn.execute(
-        "UPDATE disclosure_requests SET state = 'closed', closed_at = ?, package_json = NULL, package_html = NULL WHERE id = ?",
-        params![tx.now().timestamp(), stored.id],
+        "UPDATE disclosure_requests SET state = ?, closed_at = ?, package_json = NULL, package_html = NULL WHERE id = ?",
+        params![RequestState::Closed.name(), tx.now().timestamp(), stored.id],
     )?;
     let outcome = match stored.state {
         RequestState::Received | RequestState::UnderReview => "withdrawn",

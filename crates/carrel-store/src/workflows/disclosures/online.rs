@@ -5,7 +5,7 @@
 //! and the timeline. A basis the policy does not serve online is refused
 //! and the attempt recorded (L7).
 
-use carrel_policy::disclosure::{DocumentKind, RequesterKind};
+use carrel_policy::disclosure::{DocumentKind, RequestState, RequesterKind};
 use carrel_policy::RecordClass;
 use chrono::NaiveDate;
 
@@ -101,8 +101,8 @@ fn release_online(
     let package = package::build(tx, &grant, cover, &classes, from, to, None)?;
     let now = tx.now().timestamp();
     tx.conn.execute(
-        "UPDATE disclosure_requests SET state = 'closed', released_at = ?, closed_at = ? WHERE id = ?",
-        params![now, now, id],
+        "UPDATE disclosure_requests SET state = ?, released_at = ?, closed_at = ? WHERE id = ?",
+        params![RequestState::Closed.name(), now, now, id],
     )?;
     store_package(tx, id, &package, false)?;
     add_step(

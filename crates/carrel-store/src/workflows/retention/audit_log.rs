@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::Tx;
 
 /// The kind and label of audit entries in plans, progress and summaries.
-pub(crate) const KIND: &str = "audit_entry";
+pub(crate) const KIND: super::RecordKind = super::RecordKind::AuditEntry;
 pub(crate) const LABEL: &str = "audit log entries";
 
 /// How the purge's audit entry names the new floor in its text, for

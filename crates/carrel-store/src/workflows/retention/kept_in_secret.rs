@@ -24,7 +24,7 @@
 use carrel_policy::Disposal;
 use serde_json::{Map, Value as Json};
 
-use super::targets::{Target, TARGETS};
+use super::targets::{RecordKind, Target, TARGETS};
 use crate::db::{params, Conn};
 use crate::disclosures::package;
 use crate::disclosures::visibility::Viewer;
@@ -56,7 +56,7 @@ impl Why {
 }
 
 /// The target of records of `kind`.
-fn target_of(kind: &str) -> Result<&'static Target, Error> {
+fn target_of(kind: RecordKind) -> Result<&'static Target, Error> {
     TARGETS
         .iter()
         .find(|t| t.kind == kind)
@@ -156,7 +156,7 @@ pub(crate) fn set_aside(
 /// picks (SQL after `record_id`; `IS NOT NULL` for all of them): a record
 /// going (destroyed or set aside) leaves no pin of an ended hold to point
 /// at it, whether a case keeps it or not.
-pub(crate) fn drop_ended_pins(tx: &mut Tx<'_>, kind: &str, ids: &str) -> Result<(), Error> {
+pub(crate) fn drop_ended_pins(tx: &mut Tx<'_>, kind: RecordKind, ids: &str) -> Result<(), Error> {
     tx.conn.execute(
         &format!(
             "DELETE FROM legal_hold_records WHERE record_kind = ? AND record_id {ids}
@@ -169,7 +169,7 @@ pub(crate) fn drop_ended_pins(tx: &mut Tx<'_>, kind: &str, ids: &str) -> Result<
 
 /// SQL true while a legal hold in force pins the record `kind` `id_column`
 /// (`now` written in: a number Carrel computes).
-fn pinned_in_force(kind: &str, id_column: &str, now: i64) -> String {
+fn pinned_in_force(kind: RecordKind, id_column: &str, now: i64) -> String {
     format!(
         "EXISTS (SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
                  WHERE pin.record_kind = '{kind}' AND pin.record_id = {id_column}
@@ -186,11 +186,11 @@ pub(crate) fn set_aside_subscriptions_of(tx: &mut Tx<'_>, patrons: &str) -> Resu
     let now = tx.now().timestamp();
     let ids = format!(
         "IN (SELECT x.id FROM list_subscriptions x WHERE x.patron_id {patrons} AND {})",
-        pinned_in_force("list_subscription", "x.id", now)
+        pinned_in_force(RecordKind::ListSubscription, "x.id", now)
     );
     set_aside(
         tx,
-        target_of("list_subscription")?,
+        target_of(RecordKind::ListSubscription)?,
         Disposal::Delete,
         &ids,
         Why::WithTheRegistration,
@@ -207,7 +207,7 @@ enum Pins {
     Ordinary,
 }
 
-fn pins_of(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<Pins, Error> {
+fn pins_of(tx: &mut Tx<'_>, kind: RecordKind, id: i64) -> Result<Pins, Error> {
     let row = tx.conn.query_one(
         "SELECT CAST(COALESCE(MAX(CASE WHEN r.gagged = 1 THEN 1 ELSE 2 END), 0) AS BIGINT)
          FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
@@ -230,7 +230,7 @@ fn pins_of(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<Pins, Error> {
 /// it). Holds of restricted requests only must not show (L6): the record
 /// is set aside instead, and the desk's answer is the same, whoever is at
 /// it. Returns whether there was such a record.
-pub(crate) fn delete_at_desk(tx: &mut Tx<'_>, kind: &str, id: i64) -> Result<bool, Error> {
+pub(crate) fn delete_at_desk(tx: &mut Tx<'_>, kind: RecordKind, id: i64) -> Result<bool, Error> {
     // Not while a hold is being placed: it might be pinning this record
     // (PostgreSQL; SQLite has one writer already).
     super::share_purge_lock(tx)?;
@@ -327,7 +327,7 @@ pub(crate) const UNTIL_NEXT_PURGE: &str =
 pub(crate) fn shown_to(
     tx: &mut Tx<'_>,
     viewer: Option<&Viewer>,
-    kind: &str,
+    kind: RecordKind,
 ) -> Result<(i64, i64), Error> {
     let Some(viewer) = viewer else {
         return Ok((0, 0));
@@ -369,7 +369,7 @@ const KEPT_FOR_REQUEST: &str =
 /// without that case they were destroyed (L6).
 pub(crate) fn records_of(
     tx: &mut Tx<'_>,
-    kind: &str,
+    kind: RecordKind,
     request: i64,
     patron: i64,
     (start, end): (i64, i64),

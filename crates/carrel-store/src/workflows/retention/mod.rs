@@ -112,9 +112,10 @@ const SECRET_PART: i64 = -1;
 /// Whether records of `kind` (as audit entries name them, `kind:id`) are
 /// ever destroyed: the audit log then forgets which entries named them.
 pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
-    targets::TARGETS.iter().any(|t| t.kind == kind)
+    targets::TARGETS.iter().any(|t| t.kind.name() == kind)
 }
 pub use self::statistics::{dimension_names, has_statistics, report, Report, ReportRow, AGE_BANDS};
+pub use self::targets::RecordKind;
 use self::targets::{Clock, Target, TARGETS};
 use crate::db::{params, EngineKind, Param, Value};
 use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
@@ -358,8 +359,8 @@ fn need_sql(tx: &Tx<'_>, sql: &str) -> String {
 /// Counts for one kind of record.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TargetPlan {
-    /// The kind of record's short name (`loan`, `computer_session`, ...).
-    pub kind: String,
+    /// The kind of record (`loan`, `computer_session`, ...).
+    pub kind: RecordKind,
     /// The kind of record's name for people, plural (`loans`, `computer
     /// sessions`).
     pub label: String,
@@ -542,7 +543,7 @@ fn plan_in(tx: &mut Tx<'_>, viewer: Option<&Viewer>) -> Result<Plan, Error> {
                 ));
             }
             plans.push(TargetPlan {
-                kind: target.kind.to_string(),
+                kind: target.kind,
                 label: target.label.to_string(),
                 held: held + secret_held,
                 due,
@@ -628,7 +629,7 @@ fn audit_plan(
         class: RecordClass::Audit,
         rule: describe(rule),
         targets: vec![TargetPlan {
-            kind: audit_log::KIND.to_string(),
+            kind: audit_log::KIND,
             label: audit_log::LABEL.to_string(),
             held,
             due,
@@ -780,7 +781,7 @@ fn claim_run(tx: &mut Tx<'_>, run_id: i64) -> Result<(), Error> {
     Ok(())
 }
 
-fn progress_of(tx: &mut Tx<'_>, run_id: i64, kind: &str) -> Result<(i64, bool), Error> {
+fn progress_of(tx: &mut Tx<'_>, run_id: i64, kind: RecordKind) -> Result<(i64, bool), Error> {
     // One row per worker; the finish is marked on part 0.
     let row = tx.conn.query_one(
         "SELECT CAST(COALESCE(SUM(destroyed), 0) AS BIGINT) AS destroyed, MAX(finished_at) AS finished_at FROM purge_progress

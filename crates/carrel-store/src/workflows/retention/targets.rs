@@ -10,6 +10,62 @@ use serde_json::{Map, Value as Json};
 use crate::db::{Conn, Value};
 use crate::error::Error;
 
+/// A kind of record the retention engine destroys: its name is what
+/// progress rows, legal-hold pins, records kept in secret and audit
+/// subjects (`kind:id`) hold.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+    strum::Display,
+    utoipa::ToSchema,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A patron's registration.
+    Patron,
+    /// A loan.
+    Loan,
+    /// A hold.
+    Hold,
+    /// A fine.
+    Fine,
+    /// An interlibrary-loan request.
+    IllRequest,
+    /// A home-delivery visit.
+    Delivery,
+    /// A registration for a program.
+    ProgramRegistration,
+    /// A computer session.
+    ComputerSession,
+    /// A subscription to a mailing list.
+    ListSubscription,
+    /// An entry of the audit log (its own purge, not a target's).
+    AuditEntry,
+}
+
+impl RecordKind {
+    /// The kind as stored (`loan`, `ill_request`, ...).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl<'a> From<RecordKind> for crate::db::Param<'a> {
+    fn from(kind: RecordKind) -> Self {
+        crate::db::Param::from(kind.name())
+    }
+}
+
 /// How a target's clock event is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Clock {
@@ -51,7 +107,7 @@ pub(crate) enum Stats {
 pub(crate) struct Target {
     pub class: RecordClass,
     /// Short name used in progress rows, legal-hold pins and audit ids.
-    pub kind: &'static str,
+    pub kind: RecordKind,
     /// Plural for people: "loans", "computer sessions".
     pub label: &'static str,
     pub table: &'static str,
@@ -204,7 +260,7 @@ const PATRON_NEEDS: &[(&str, &str)] = &[
 pub(crate) const TARGETS: &[Target] = &[
     Target {
         class: RecordClass::Fines,
-        kind: "fine",
+        kind: RecordKind::Fine,
         label: "fines",
         table: "fines",
         from: "fines t LEFT JOIN patrons pt ON pt.id = t.patron_id",
@@ -229,7 +285,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::Circulation,
-        kind: "loan",
+        kind: RecordKind::Loan,
         label: "loans",
         table: "loans",
         from: "loans t",
@@ -256,7 +312,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::Circulation,
-        kind: "hold",
+        kind: RecordKind::Hold,
         label: "holds",
         table: "holds",
         from: "holds t",
@@ -280,7 +336,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::InterlibraryLoan,
-        kind: "ill_request",
+        kind: RecordKind::IllRequest,
         label: "interlibrary loan requests",
         table: "ill_requests",
         from: "ill_requests t",
@@ -306,7 +362,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::HomeDelivery,
-        kind: "delivery",
+        kind: RecordKind::Delivery,
         label: "deliveries",
         table: "deliveries",
         from: "deliveries t",
@@ -329,7 +385,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::ProgramRegistration,
-        kind: "program_registration",
+        kind: RecordKind::ProgramRegistration,
         label: "program registrations",
         table: "program_registrations",
         from: "program_registrations t JOIN programs p ON p.id = t.program_id",
@@ -350,7 +406,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::ElectronicAccess,
-        kind: "computer_session",
+        kind: RecordKind::ComputerSession,
         label: "computer sessions",
         table: "computer_sessions",
         from: "computer_sessions t",
@@ -372,7 +428,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::MailingList,
-        kind: "list_subscription",
+        kind: RecordKind::ListSubscription,
         label: "mailing list subscriptions",
         table: "list_subscriptions",
         from: "list_subscriptions t JOIN mailing_lists l ON l.id = t.list_id",
@@ -396,7 +452,7 @@ pub(crate) const TARGETS: &[Target] = &[
     },
     Target {
         class: RecordClass::Registration,
-        kind: "patron",
+        kind: RecordKind::Patron,
         label: "patron registrations",
         table: "patrons",
         from: "patrons t",
@@ -448,4 +504,49 @@ pub(crate) fn classes_in_order() -> Vec<RecordClass> {
         }
     }
     classes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names databases hold (progress rows, legal-hold pins, records
+    /// kept in secret, audit subjects) are pinned: renaming a variant must
+    /// not silently orphan stored rows.
+    #[test]
+    fn record_kind_names_are_what_databases_hold() {
+        let names: Vec<&str> = <RecordKind as strum::VariantArray>::VARIANTS
+            .iter()
+            .map(|kind| kind.name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "patron",
+                "loan",
+                "hold",
+                "fine",
+                "ill_request",
+                "delivery",
+                "program_registration",
+                "computer_session",
+                "list_subscription",
+                "audit_entry"
+            ]
+        );
+        for kind in <RecordKind as strum::VariantArray>::VARIANTS {
+            assert_eq!(kind.name().parse::<RecordKind>().ok(), Some(*kind));
+        }
+    }
+
+    /// Every target is one kind of record, and every kind but the audit
+    /// log's own entries (purged apart) has its target.
+    #[test]
+    fn each_record_kind_has_one_target() {
+        for kind in <RecordKind as strum::VariantArray>::VARIANTS {
+            let targets = TARGETS.iter().filter(|t| t.kind == *kind).count();
+            let expected = usize::from(*kind != RecordKind::AuditEntry);
+            assert_eq!(targets, expected, "{kind}");
+        }
+    }
 }
