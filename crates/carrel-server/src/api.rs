@@ -517,66 +517,145 @@ where
 ///
 /// JSON has one kind of number: `12.0` is the integer 12 to JSON Schema
 /// (and to the API's description), though serde refuses it for an `i64`.
-/// A body refused only for that is read again with its whole numbers
-/// written as integers; any other refusal stands as it was.
+/// A body refused for that (a number with a fraction or an exponent where
+/// a whole number is expected) is read again with every number whose
+/// value is exactly whole written as an integer, and nothing else
+/// changed: the same keys, in the same order, so a duplicate key is still
+/// refused. Any other refusal stands as it was.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let refused = match parse_json_as_sent(bytes) {
-        Ok(value) => return Ok(value),
-        Err(refused) => refused,
-    };
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Err(refused);
-    };
-    if !whole_numbers_as_integers(&mut value) {
-        return Err(refused);
+    match parse_json_as_sent(bytes) {
+        Err(BodyRefusal::FloatForInteger(refused)) => match whole_numbers_as_integers(bytes) {
+            Some(rewritten) => parse_json_as_sent(&rewritten).map_err(BodyRefusal::into_error),
+            None => Err(refused),
+        },
+        other => other.map_err(BodyRefusal::into_error),
     }
-    let rewritten = serde_json::to_vec(&value)
-        .map_err(|_| ApiError(Error::Internal("a JSON value does not serialise".into())))?;
-    parse_json_as_sent(&rewritten).map_err(|_| refused)
 }
 
-/// Writes every number with no fraction that fits an `i64` (`12.0`,
-/// `-3e2`) as an integer. Whether any was.
-fn whole_numbers_as_integers(value: &mut serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Number(number) if number.is_f64() => {
-            let float = number.as_f64().unwrap_or(f64::NAN);
-            let whole = float.fract() == 0.0 && float >= i64::MIN as f64 && float < i64::MAX as f64;
-            if whole {
-                *value = Value::from(float as i64);
-            }
-            whole
+/// Why a body was refused: for a float where an integer is expected
+/// (which [`parse_json`] may read again), or for anything else.
+enum BodyRefusal {
+    FloatForInteger(ApiError),
+    Other(ApiError),
+}
+
+impl BodyRefusal {
+    fn into_error(self) -> ApiError {
+        match self {
+            BodyRefusal::FloatForInteger(error) | BodyRefusal::Other(error) => error,
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |any, item| whole_numbers_as_integers(item) | any),
-        Value::Object(fields) => fields
-            .values_mut()
-            .fold(false, |any, field| whole_numbers_as_integers(field) | any),
-        _ => false,
     }
 }
 
-fn parse_json_as_sent<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// The body with every number token whose value is exactly a whole `i64`
+/// (`12.0`, `1.2e1`, `-300e-2`) written as that integer, every other byte
+/// as it was; `None` if there is none. Exactly: `0.99999999999999999` is
+/// not whole, however a float would round it.
+fn whole_numbers_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                // A string, escapes included, copied as it is.
+                let start = at;
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at = (at + 1).min(bytes.len());
+                out.extend_from_slice(&bytes[start..at]);
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = at;
+                while at < bytes.len()
+                    && matches!(bytes[at], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    at += 1;
+                }
+                let token = &bytes[start..at];
+                match whole_number(token) {
+                    Some(whole) => {
+                        out.extend_from_slice(whole.to_string().as_bytes());
+                        changed = true;
+                    }
+                    None => out.extend_from_slice(token),
+                }
+            }
+            byte => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+/// The value of a JSON number token with a fraction or an exponent, if it
+/// is exactly a whole number that fits an `i64`.
+fn whole_number(token: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(token).ok()?;
+    if !text.contains(['.', 'e', 'E']) {
+        return None;
+    }
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    if digits.is_empty() || !digits.bytes().all(|d| d.is_ascii_digit()) {
+        return None;
+    }
+    // Where the decimal point falls among `digits` once the exponent moves it.
+    let point = i64::try_from(whole.len()).ok()?.checked_add(exponent)?;
+    let point = usize::try_from(point.max(0)).ok()?;
+    let (integer, rest) = digits.split_at(point.min(digits.len()));
+    if !rest.bytes().all(|d| d == b'0') {
+        return None;
+    }
+    let zeros = point.saturating_sub(digits.len());
+    if zeros > 19 {
+        return None;
+    }
+    let magnitude: i128 = format!("0{integer}{}", "0".repeat(zeros)).parse().ok()?;
+    let value = if negative { -magnitude } else { magnitude };
+    i64::try_from(value).ok()
+}
+
+fn parse_json_as_sent<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRefusal> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::request(RequestFault::Malformed, "malformed_json",
+            return BodyRefusal::Other(ApiError::request(RequestFault::Malformed, "malformed_json",
                 format!("the body is not valid JSON (line {}, column {}); check quotes, commas and braces", inner.line(), inner.column()),
-            );
+            ));
         }
-        ApiError::request(RequestFault::Malformed, "invalid_body", describe_data_error(&path, &inner.to_string()))
+        let message = inner.to_string();
+        let refused = ApiError::request(RequestFault::Malformed, "invalid_body", describe_data_error(&path, &message));
+        let integer_expected = ["i64", "i32", "u32", "u64", "integer"]
+            .iter()
+            .any(|integer| message.contains(&format!("expected {integer}")));
+        if message.starts_with("invalid type: floating point") && integer_expected {
+            BodyRefusal::FloatForInteger(refused)
+        } else {
+            BodyRefusal::Other(refused)
+        }
     })?;
     de.end().map_err(|_| {
-        ApiError::request(
+        BodyRefusal::Other(ApiError::request(
             RequestFault::Malformed,
             "malformed_json",
             "there is more after the JSON value; send one JSON object",
-        )
+        ))
     })?;
     Ok(value)
 }
@@ -906,5 +985,42 @@ mod tests {
             .0
             .to_string();
         assert!(text.contains("unknown field 'note'"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    use super::{whole_number, whole_numbers_as_integers};
+
+    #[test]
+    fn only_numbers_exactly_whole_are_integers() {
+        for (token, value) in [
+            ("12.0", Some(12)),
+            ("1.2e1", Some(12)),
+            ("-300e-2", Some(-3)),
+            ("-0.0", Some(0)),
+            ("5E+2", Some(500)),
+            ("9223372036854775807.0", Some(i64::MAX)),
+            ("12", None),
+            ("12.5", None),
+            ("5e-1", None),
+            ("0.99999999999999999", None),
+            ("9223372036854775808.0", None),
+            ("1e400", None),
+            ("1.5e", None),
+        ] {
+            assert_eq!(whole_number(token.as_bytes()), value, "{token}");
+        }
+    }
+
+    #[test]
+    fn only_number_tokens_change() {
+        let body = br#"{"a": 5.0, "a": "7.0", "b\"c": [1e2, 2.5, -0.0]}"#;
+        let rewritten = whole_numbers_as_integers(body).unwrap();
+        assert_eq!(
+            String::from_utf8(rewritten).unwrap(),
+            r#"{"a": 5, "a": "7.0", "b\"c": [100, 2.5, 0]}"#
+        );
+        assert_eq!(whole_numbers_as_integers(br#"{"a": 5, "b": "1.0"}"#), None);
     }
 }

@@ -105,6 +105,18 @@ impl PartialSchema for PolicyBasis {
 
 impl ToSchema for PolicyBasis {}
 
+/// A kind of requester, of those some basis of the policy admits: the
+/// document carries the policy's (see [`Description::new`]).
+pub struct PolicyRequesterKind;
+
+impl PartialSchema for PolicyRequesterKind {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).into()
+    }
+}
+
+impl ToSchema for PolicyRequesterKind {}
+
 /// The registration fields the policy declares, as JSON Schema: only
 /// those (N4), each with its shape; for a new patron, those it must give.
 fn patron_fields(policy: &carrel_policy::Policy, new: bool) -> RefOr<Schema> {
@@ -134,9 +146,11 @@ fn patron_fields(policy: &carrel_policy::Policy, new: bool) -> RefOr<Schema> {
                     .map(serde_json::Value::from)
                     .chain(nullable.then_some(serde_json::Value::Null)),
             )),
-            InputShape::Date => property.format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::Date,
-            ))),
+            InputShape::Date => property
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Date,
+                )))
+                .pattern(Some(DATE)),
             InputShape::Status => property.enum_values(Some(["active", "blocked"])),
             InputShape::Email => property.pattern(Some(EMAIL)).max_length(Some(254)),
             InputShape::Text(max) => property.pattern(Some(TEXT)).max_length(Some(max)),
@@ -156,26 +170,35 @@ pub const DATE: &str = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]
 /// A card or item barcode.
 pub const BARCODE: &str = "^[A-Za-z0-9]{4,32}$";
 
-/// The characters `validate::text` refuses anywhere: control characters
-/// and bidirectional overrides (for a character class in a pattern).
+/// The characters `validate::text` refuses once the text is trimmed:
+/// control characters, line and paragraph separators, and bidirectional
+/// overrides (for a character class in a pattern).
 macro_rules! refused {
     () => {
-        "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+        "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
     };
 }
 
-/// Free text as `validate::text` accepts it: no control characters, no
-/// bidirectional overrides, and something visible.
+/// Characters that show nothing (`validate::is_invisible`).
+macro_rules! invisible {
+    () => {
+        "\\u00ad\\u200b-\\u200d\\u2060-\\u2064\\ufeff"
+    };
+}
+
+/// Free text as `validate::text` accepts it: around what it trims (white
+/// space), no refused characters and something visible.
 pub const TEXT: &str = concat!(
-    "^[^",
+    "^\\s*[^",
     refused!(),
     "]*",
     "[^\\s",
     refused!(),
-    "\\u200b-\\u200d\\u2060\\ufeff]",
+    invisible!(),
+    "]",
     "[^",
     refused!(),
-    "]*$"
+    "]*\\s*$"
 );
 
 /// An e-mail address as `validate::email` accepts it: one `@`, a dot in
@@ -374,6 +397,8 @@ error_answers! {
     TooLarge = 413 => "The body is over 64 KiB";
     NotJson = 415 => "The request is not declared application/json: every request that changes something must be, even one with no body";
     Invalid = 422 => "A field is missing, undeclared by the policy, of the wrong shape, or out of range (dates between 1900-01-01 and 2200-12-31, a card's expires_on not before today when it is registered, birth dates not in the future, amounts of money at most 100000000 cents, 1,000,000.00)";
+    TooSlow = 408 => "The body did not arrive in time; send it again";
+    Unavailable = 503 => "Carrel cannot answer now (the database is busy or unreachable, the server is overloaded, or the disk is full); nothing was changed. Retry-After says when to try again";
     TooManyAttempts = 429 => "Too many failed attempts in the last 15 minutes, from this account or from this client address; nothing was checked. Retry-After says when to try again";
     SignInRefused = 401 => "The sign-in was refused: one answer for an unknown account, a wrong password or PIN, a card that may not sign in, and an account with too many failed sign-ins";
 }
@@ -419,37 +444,64 @@ impl Modify for Shared {
     }
 }
 
-/// What the derives cannot say, added to the document the routes give:
-/// every string field with a `max_length` is free text, which Carrel
-/// checks with `validate::text` (something visible, no control or
-/// bidirectional-override characters), so it gets [`TEXT`] as its
-/// pattern; every date gets the years Carrel accepts ([`DATE`]).
+/// What the derives cannot say, added to the document the routes give.
+///
+/// In the schemas: every string field with a `max_length` is free text,
+/// which Carrel checks with `validate::text` (something visible, no
+/// control, line-separator or bidirectional-override characters), so it
+/// gets [`TEXT`] as its pattern; every date gets the years Carrel
+/// accepts ([`DATE`]).
+///
+/// On every operation, the answers any route can give: 503 when Carrel
+/// cannot answer now, and for a route that takes a body, 408 when it does
+/// not arrive in time and 413 when it is too large (the layers in
+/// `routes::router` give them, not the handlers).
 pub fn complete(openapi: &mut OpenApi) {
-    let Some(components) = openapi.components.as_mut() else {
-        return;
-    };
-    for schema in components.schemas.values_mut() {
-        let RefOr::T(Schema::Object(object)) = schema else {
-            continue;
-        };
-        for property in object.properties.values_mut() {
-            if let RefOr::T(Schema::Object(field)) = property {
-                let free_text = field.max_length.is_some()
-                    && field.pattern.is_none()
-                    && field.enum_values.is_none()
-                    && field.format.is_none();
-                if free_text {
-                    field.pattern = Some(TEXT.to_string());
+    use utoipa::openapi::{KnownFormat, SchemaFormat};
+    if let Some(components) = openapi.components.as_mut() {
+        for schema in components.schemas.values_mut() {
+            let RefOr::T(Schema::Object(object)) = schema else {
+                continue;
+            };
+            for property in object.properties.values_mut() {
+                let RefOr::T(Schema::Object(field)) = property else {
+                    continue;
+                };
+                if field.pattern.is_some() || field.enum_values.is_some() {
+                    continue;
                 }
-                let date = matches!(
-                    field.format,
-                    Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                        utoipa::openapi::KnownFormat::Date
-                    ))
-                );
-                if date && field.pattern.is_none() {
-                    field.pattern = Some(DATE.to_string());
-                }
+                field.pattern = match &field.format {
+                    None if field.max_length.is_some() => Some(TEXT.to_string()),
+                    Some(SchemaFormat::KnownFormat(KnownFormat::Date)) => Some(DATE.to_string()),
+                    // A date-time keeps its format alone: a pattern on top
+                    // leaves generators (schemathesis) almost nothing to
+                    // send. The years are the server's to refuse (422).
+                    _ => None,
+                };
+            }
+        }
+    }
+    for item in openapi.paths.paths.values_mut() {
+        let PathItem {
+            get,
+            post,
+            put,
+            patch,
+            delete,
+            ..
+        } = item;
+        for operation in [get, post, put, patch, delete].into_iter().flatten() {
+            let mut answers = vec![(Unavailable::STATUS, Unavailable::NAME)];
+            if operation.request_body.is_some() {
+                answers.push((TooSlow::STATUS, TooSlow::NAME));
+                answers.push((TooLarge::STATUS, TooLarge::NAME));
+            }
+            for (status, name) in answers {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| utoipa::openapi::Ref::from_response_name(name).into());
             }
         }
     }
@@ -476,6 +528,17 @@ impl Description {
             PolicyBasis::name().into(),
             names(policy.disclosure.bases.keys().map(String::as_str)),
         );
+        let asked_by = carrel_policy::disclosure::RequesterKind::ALL
+            .iter()
+            .filter(|kind| {
+                policy
+                    .disclosure
+                    .bases
+                    .values()
+                    .any(|basis| basis.admits(**kind))
+            })
+            .map(|kind| kind.name());
+        schemas.insert(PolicyRequesterKind::name().into(), names(asked_by));
         let json = serde_json::to_vec(&openapi).expect("an OpenAPI document always serialises");
         Description(json.into())
     }

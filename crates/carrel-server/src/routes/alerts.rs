@@ -14,6 +14,7 @@ use crate::description::{
 #[utoipa::path(
     get,
     path = "/api/v1/alerts",
+    operation_id = "alerts_list",
     summary = "Alerts for the signed-in staff member's role (law-enforcement requests, search warrants, overdue documents)",
     responses(
         (status = 200, description = "Alerts", body = [Alert]),
@@ -31,6 +32,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/alerts/{id}/read",
+    operation_id = "alerts_mark_read",
     summary = "Mark an alert read",
     params(
         ("id" = i64, Path, minimum = 1),

@@ -29,6 +29,7 @@ pub struct PatronAndItem {
 #[utoipa::path(
     post,
     path = "/api/v1/checkouts",
+    operation_id = "circulation_checkout",
     summary = "Check an item out to a patron",
     description = "Refused (409) for an expired or blocked patron, one owing at or over the policy's limit, one at the loan limit of their category, an item already on loan, or an item held for someone else.",
     request_body = PatronAndItem,
@@ -64,6 +65,7 @@ pub struct ItemOnly {
 #[utoipa::path(
     post,
     path = "/api/v1/checkins",
+    operation_id = "circulation_checkin",
     summary = "Check an item in",
     request_body = ItemOnly,
     responses(
@@ -90,6 +92,7 @@ pub async fn checkin(
 #[utoipa::path(
     post,
     path = "/api/v1/loans/{id}/renewal",
+    operation_id = "circulation_renew",
     summary = "Renew a loan",
     params(
         ("id" = i64, Path, description = "The loan's id.", minimum = 1),
@@ -121,6 +124,7 @@ pub async fn renew(
 #[utoipa::path(
     post,
     path = "/api/v1/holds",
+    operation_id = "circulation_place_hold",
     summary = "Place a hold",
     request_body = PatronAndItem,
     responses(
@@ -148,6 +152,7 @@ pub async fn place_hold(
 #[utoipa::path(
     delete,
     path = "/api/v1/holds/{id}",
+    operation_id = "circulation_cancel_hold",
     summary = "Cancel a hold",
     params(
         ("id" = i64, Path, description = "The hold's id.", minimum = 1),

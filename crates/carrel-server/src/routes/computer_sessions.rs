@@ -25,6 +25,7 @@ pub struct NewSession {
 #[utoipa::path(
     post,
     path = "/api/v1/computer-sessions",
+    operation_id = "computer_sessions_start",
     summary = "Start a public computer session",
     request_body = NewSession,
     responses(
@@ -50,6 +51,7 @@ pub async fn start(
 #[utoipa::path(
     post,
     path = "/api/v1/computer-sessions/{id}/end",
+    operation_id = "computer_sessions_end",
     summary = "End a computer session",
     params(
         ("id" = i64, Path, description = "The session's id.", minimum = 1),
@@ -81,6 +83,7 @@ pub async fn end(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/computer-sessions",
+    operation_id = "computer_sessions_of_patron",
     summary = "A patron's computer sessions",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),

@@ -29,6 +29,7 @@ pub struct NewDelivery {
 #[utoipa::path(
     post,
     path = "/api/v1/deliveries",
+    operation_id = "deliveries_create",
     summary = "Schedule a home delivery visit",
     request_body = NewDelivery,
     responses(
@@ -61,6 +62,7 @@ pub async fn create(
 #[utoipa::path(
     post,
     path = "/api/v1/deliveries/{id}/completion",
+    operation_id = "deliveries_complete",
     summary = "Mark a delivery visit completed (starts its retention clock)",
     params(
         ("id" = i64, Path, description = "The delivery's id.", minimum = 1),
@@ -92,6 +94,7 @@ pub async fn complete(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/deliveries",
+    operation_id = "deliveries_of_patron",
     summary = "A patron's home deliveries",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use carrel_policy::disclosure::{CounselFinding, RequestState, RequesterKind};
+use carrel_policy::disclosure::{CounselFinding, RequestState};
 use carrel_store::disclosures::{
     self, Advice, DisclosureRequest, IdKind, NewDocument, NewRequest, Queue, QueueFilter,
 };
@@ -30,10 +30,10 @@ pub struct DocumentBody {
     #[schema(nullable = false, value_type = Option<IdKind>)]
     id_kind: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_length = 200)]
     issuing_court: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_length = 200)]
     jurisdiction: Option<String>,
 }
 
@@ -52,7 +52,7 @@ impl From<DocumentBody> for NewDocument {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequestBody {
-    #[schema(value_type = RequesterKind)]
+    #[schema(value_type = crate::description::PolicyRequesterKind)]
     requester_kind: String,
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(nullable = false, max_length = 200)]
@@ -82,6 +82,7 @@ pub struct NewRequestBody {
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures",
+    operation_id = "disclosures_record",
     summary = "Record a disclosure request as it comes in; a law-enforcement request is referred to the Director, who is alerted (L1, L4)",
     request_body = NewRequestBody,
     responses(
@@ -123,12 +124,14 @@ pub struct QueueQuery {
     #[param(value_type = Option<RequestState>)]
     state: Option<String>,
     patron_id: Option<i64>,
+    #[param(value_type = Option<crate::description::PolicyBasis>)]
     basis: Option<String>,
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/disclosures",
+    operation_id = "disclosures_queue",
     summary = "The disclosure queue as the signed-in staff member may see it, with counts of exactly that (L6)",
     params(
         QueueQuery,
@@ -160,6 +163,7 @@ pub async fn queue(
 #[utoipa::path(
     get,
     path = "/api/v1/disclosures/{reference}",
+    operation_id = "disclosures_read",
     summary = "A request, with its documents, what the law still requires, its legal holds and its timeline",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -186,6 +190,7 @@ pub async fn read(
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/documents",
+    operation_id = "disclosures_attach_document",
     summary = "Attach a document (kind; for photo ID which kind of ID, never its number; for legal process its reference)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -215,6 +220,7 @@ pub async fn attach_document(
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/review",
+    operation_id = "disclosures_begin_review",
     summary = "Take up a request for review (the basis's deciders)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -259,6 +265,7 @@ pub struct CounselBody {
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/counsel-review",
+    operation_id = "disclosures_counsel_review",
     summary = "Record legal counsel's review: advice release, refuse or exigent_release (L2, L3)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -316,6 +323,7 @@ pub struct ApprovalBody {
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/approval",
+    operation_id = "disclosures_approve",
     summary = "Approve (the basis's deciders; refused with the missing document named, and audited, if the law's requirements are not met: L7)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -358,6 +366,7 @@ pub struct RefusalBody {
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/refusal",
+    operation_id = "disclosures_refuse",
     summary = "Refuse, with the reason",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -408,6 +417,7 @@ fn released(request: DisclosureRequest, package_json: &str) -> Result<Json<Relea
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/release",
+    operation_id = "disclosures_release",
     summary = "Release an approved request: produces the export package (JSON and HTML with a cover sheet)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -437,6 +447,7 @@ pub async fn release(
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/exigent-release",
+    operation_id = "disclosures_exigent_release",
     summary = "Release before the document in an exigent threat, on counsel's recorded advice, where the policy allows it (L3); the document is then owed",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -466,6 +477,7 @@ pub async fn exigent_release(
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/preservation",
+    operation_id = "disclosures_preserve",
     summary = "Place legal holds on the records in scope for a preservation request (L5)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -495,6 +507,7 @@ pub async fn preserve(
 #[utoipa::path(
     post,
     path = "/api/v1/disclosures/{reference}/closure",
+    operation_id = "disclosures_close",
     summary = "Close a request (the package is erased; its digest stays)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -539,6 +552,7 @@ pub fn package_file(name: &str, content_type: &'static str, body: String) -> Res
 #[utoipa::path(
     get,
     path = "/api/v1/disclosures/{reference}/package",
+    operation_id = "disclosures_package_json",
     summary = "The released package as JSON, while the request is open (deciders only)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),
@@ -567,6 +581,7 @@ pub async fn package_json(
 #[utoipa::path(
     get,
     path = "/api/v1/disclosures/{reference}/package.html",
+    operation_id = "disclosures_package_html",
     summary = "The released package as an HTML page, while the request is open (deciders only)",
     params(
         ("reference" = String, Path, description = "The request's reference, such as D-12 (R-3 for a request under a non-disclosure order).", pattern = "^[DR]-[1-9][0-9]{0,17}$"),

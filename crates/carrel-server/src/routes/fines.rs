@@ -26,6 +26,7 @@ pub struct Assessment {
 #[utoipa::path(
     post,
     path = "/api/v1/patrons/{id}/fines",
+    operation_id = "fines_assess",
     summary = "Assess a fine or fee",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),
@@ -64,6 +65,7 @@ pub struct Payment {
 #[utoipa::path(
     post,
     path = "/api/v1/fines/{id}/payments",
+    operation_id = "fines_pay",
     summary = "Record a payment on a fine",
     params(
         ("id" = i64, Path, description = "The fine's id.", minimum = 1),
@@ -95,6 +97,7 @@ pub async fn pay(
 #[utoipa::path(
     post,
     path = "/api/v1/fines/{id}/waiver",
+    operation_id = "fines_waive",
     summary = "Waive what is outstanding on a fine",
     params(
         ("id" = i64, Path, description = "The fine's id.", minimum = 1),

@@ -29,6 +29,7 @@ pub struct NewRequest {
 #[utoipa::path(
     post,
     path = "/api/v1/ill-requests",
+    operation_id = "ill_create",
     summary = "Record an interlibrary loan request for a patron",
     request_body = NewRequest,
     responses(
@@ -61,6 +62,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/ill-requests/{id}",
+    operation_id = "ill_read",
     summary = "Read an interlibrary loan request",
     params(
         ("id" = i64, Path, description = "The request's id.", minimum = 1),
@@ -103,6 +105,7 @@ pub struct Change {
 #[utoipa::path(
     patch,
     path = "/api/v1/ill-requests/{id}",
+    operation_id = "ill_update",
     summary = "Move a request on (status forward, fees, payment); it closes when finished and paid",
     params(
         ("id" = i64, Path, description = "The request's id.", minimum = 1),
@@ -139,6 +142,7 @@ pub async fn update(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/ill-requests",
+    operation_id = "ill_of_patron",
     summary = "A patron's interlibrary loan requests",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),

@@ -16,6 +16,7 @@ use crate::description::{
 #[utoipa::path(
     post,
     path = "/api/v1/items",
+    operation_id = "items_create",
     summary = "Add an item to the collection",
     request_body = NewItem,
     responses(
@@ -41,6 +42,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/items/{id}",
+    operation_id = "items_read",
     summary = "Read an item",
     params(
         ("id" = i64, Path, description = "The item's id.", minimum = 1),
@@ -70,6 +72,7 @@ pub async fn read(
 #[utoipa::path(
     get,
     path = "/api/v1/items/by-barcode/{barcode}",
+    operation_id = "items_by_barcode",
     summary = "Find an item by barcode",
     params(
         ("barcode" = String, Path, description = "The item's barcode.", pattern = "^[A-Za-z0-9]{4,32}$"),

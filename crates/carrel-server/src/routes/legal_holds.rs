@@ -30,6 +30,7 @@ pub struct NewHold {
 #[utoipa::path(
     post,
     path = "/api/v1/legal-holds",
+    operation_id = "legal_holds_place",
     summary = "Place a legal hold on a patron's existing records of one class in a date range (L5)",
     request_body = NewHold,
     responses(
@@ -62,6 +63,7 @@ pub async fn place(
 #[utoipa::path(
     get,
     path = "/api/v1/legal-holds",
+    operation_id = "legal_holds_list",
     summary = "Every legal hold, newest first (roles in the policy's [legal_holds] only)",
     responses(
         (status = 200, description = "Holds", body = [LegalHold]),
@@ -84,6 +86,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/legal-holds/{id}",
+    operation_id = "legal_holds_read",
     summary = "Read a legal hold",
     params(
         ("id" = i64, Path, description = "The hold's id.", minimum = 1),
@@ -112,6 +115,7 @@ pub async fn read(
 #[utoipa::path(
     post,
     path = "/api/v1/legal-holds/{id}/renewal",
+    operation_id = "legal_holds_renew",
     summary = "Renew a hold in force (policy limit: once, 90 days)",
     params(
         ("id" = i64, Path, description = "The hold's id.", minimum = 1),
@@ -143,6 +147,7 @@ pub async fn renew(
 #[utoipa::path(
     post,
     path = "/api/v1/legal-holds/{id}/release",
+    operation_id = "legal_holds_release",
     summary = "Release a hold; its records fall due at once if their time has passed",
     params(
         ("id" = i64, Path, description = "The hold's id.", minimum = 1),

@@ -26,6 +26,7 @@ pub struct NewList {
 #[utoipa::path(
     post,
     path = "/api/v1/mailing-lists",
+    operation_id = "mailing_lists_create",
     summary = "Create an opt-in mailing list",
     request_body = NewList,
     responses(
@@ -51,6 +52,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/mailing-lists/{id}",
+    operation_id = "mailing_lists_read",
     summary = "Read a mailing list",
     params(
         ("id" = i64, Path, description = "The list's id.", minimum = 1),
@@ -79,6 +81,7 @@ pub async fn read(
 #[utoipa::path(
     post,
     path = "/api/v1/mailing-lists/{id}/mailings",
+    operation_id = "mailing_lists_mailing",
     summary = "Record a mailing sent to the list (the list is active)",
     params(
         ("id" = i64, Path, description = "The list's id.", minimum = 1),
@@ -116,6 +119,7 @@ pub struct NewSubscription {
 #[utoipa::path(
     post,
     path = "/api/v1/mailing-lists/{id}/subscriptions",
+    operation_id = "mailing_lists_subscribe",
     summary = "Subscribe a patron who opted in",
     params(
         ("id" = i64, Path, description = "The list's id.", minimum = 1),
@@ -147,6 +151,7 @@ pub async fn subscribe(
 #[utoipa::path(
     delete,
     path = "/api/v1/subscriptions/{id}",
+    operation_id = "mailing_lists_unsubscribe",
     summary = "Unsubscribe: deleted at once, with any released package that copied it; refused (409 record_preserved) while a legal hold pins it",
     params(
         ("id" = i64, Path, description = "The subscription's id.", minimum = 1),
@@ -178,6 +183,7 @@ pub async fn unsubscribe(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/subscriptions",
+    operation_id = "mailing_lists_of_patron",
     summary = "A patron's mailing-list subscriptions",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),

@@ -198,6 +198,7 @@ pub const CONTENT_SECURITY_POLICY: &str =
 #[utoipa::path(
     get,
     path = "/api/v1/openapi.json",
+    operation_id = "openapi",
     summary = "This document",
     security(()),
     responses((status = 200, description = "The OpenAPI document", body = Object)),
@@ -212,6 +213,7 @@ async fn openapi(axum::Extension(description): axum::Extension<Description>) -> 
 #[utoipa::path(
     get,
     path = "/api/v1/health",
+    operation_id = "health",
     summary = "Health and which library and policy version is served",
     security(()),
     responses((status = 200, description = "Up", body = Health)),

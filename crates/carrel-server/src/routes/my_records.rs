@@ -34,6 +34,7 @@ pub struct PatronSignIn {
 #[utoipa::path(
     post,
     path = "/api/v1/patron-session",
+    operation_id = "my_records_sign_in",
     summary = "A patron signs in with card barcode and PIN (C2); the token reaches only their own records. Every refusal is the same 401 (unknown card, wrong PIN, blocked or expired card, too many failures for the card); past 5 failed guesses from the client's address in 15 minutes, 429. A sign-in presenting a known device of the card (`device`) is counted on the device instead, so strangers cannot lock its holder out",
     security(()),
     request_body = PatronSignIn,
@@ -107,12 +108,13 @@ fn answer(reference: &str, package: Package, format: PackageFormat) -> Response 
 #[utoipa::path(
     get,
     path = "/api/v1/my/records",
+    operation_id = "my_records_own",
     summary = "The signed-in patron's own records, all of them, as a package (R2); format=html for the page",
     params(
         Format,
     ),
     responses(
-        (status = 200, description = "The package", body = PackageFile),
+        (status = 200, description = "The package: JSON, or with format=html a page (each a file to keep)", content((PackageFile = "application/json"), (String = "text/html"))),
         Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, Invalid)>,
     ),
 )]
@@ -146,10 +148,11 @@ pub struct MinorCard {
 #[utoipa::path(
     post,
     path = "/api/v1/my/minor-records",
+    operation_id = "my_records_minor",
     summary = "A minor's records, to the signed-in guardian linked to the minor who gives the minor's card number, where the policy allows it online (Colorado, R3). Every refusal about the card (none such, not a minor, not the guardian, come of age) is the same 403 minor_records_refused, and audited; 5 refusals in 15 minutes per patron, or 5 failed guesses per client address, and the answer is 429. Where the policy has no online access for guardians, 403 not_online",
     request_body = MinorCard,
     responses(
-        (status = 200, description = "The package", body = PackageFile),
+        (status = 200, description = "The package: JSON, or with format=html a page (each a file to keep)", content((PackageFile = "application/json"), (String = "text/html"))),
         Errors<(BadRequest, Unauthenticated, Denied, Refused, NotJson, Invalid, TooManyAttempts)>,
     ),
 )]

@@ -25,6 +25,7 @@ type Fields = BTreeMap<String, Value>;
 #[utoipa::path(
     post,
     path = "/api/v1/patrons",
+    operation_id = "patrons_register",
     summary = "Register a patron",
     description = "Fields are those the library's policy declares for registration records (N4); any other field is refused with 422 undeclared_field.",
     request_body = NewPatronFields,
@@ -60,6 +61,7 @@ pub struct Lookup {
 #[utoipa::path(
     post,
     path = "/api/v1/patrons/lookup",
+    operation_id = "patrons_lookup",
     summary = "Find a patron by card barcode",
     description = "A POST so that the barcode never appears in a URL.",
     request_body = Lookup,
@@ -87,6 +89,7 @@ pub async fn lookup(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}",
+    operation_id = "patrons_read",
     summary = "Read a patron's registration record",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),
@@ -115,6 +118,7 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/v1/patrons/{id}",
+    operation_id = "patrons_update",
     summary = "Change a patron's registration record",
     description = "Send only the fields to change; null removes an optional field (for example the e-mail address, C3).",
     params(
@@ -147,6 +151,7 @@ pub async fn update(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/loans",
+    operation_id = "patrons_loans",
     summary = "A patron's loans",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),
@@ -175,6 +180,7 @@ pub async fn loans(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/holds",
+    operation_id = "patrons_holds",
     summary = "A patron's holds",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),
@@ -203,6 +209,7 @@ pub async fn holds(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/fines",
+    operation_id = "patrons_fines",
     summary = "A patron's fines",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),

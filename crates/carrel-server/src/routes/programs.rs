@@ -24,12 +24,14 @@ pub struct NewProgram {
     starts_at: DateTime<FixedOffset>,
     ends_at: DateTime<FixedOffset>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     capacity: Option<i64>,
 }
 
 #[utoipa::path(
     post,
     path = "/api/v1/programs",
+    operation_id = "programs_create",
     summary = "Create a program",
     request_body = NewProgram,
     responses(
@@ -62,6 +64,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/programs/{id}",
+    operation_id = "programs_read",
     summary = "Read a program",
     params(
         ("id" = i64, Path, description = "The program's id.", minimum = 1),
@@ -96,6 +99,7 @@ pub struct NewRegistration {
 #[utoipa::path(
     post,
     path = "/api/v1/programs/{id}/registrations",
+    operation_id = "programs_register",
     summary = "Register a patron for a program",
     params(
         ("id" = i64, Path, description = "The program's id.", minimum = 1),
@@ -127,6 +131,7 @@ pub async fn register(
 #[utoipa::path(
     get,
     path = "/api/v1/programs/{id}/registrations",
+    operation_id = "programs_roster",
     summary = "The program's roster",
     params(
         ("id" = i64, Path, description = "The program's id.", minimum = 1),
@@ -155,6 +160,7 @@ pub async fn roster(
 #[utoipa::path(
     delete,
     path = "/api/v1/program-registrations/{id}",
+    operation_id = "programs_cancel",
     summary = "Cancel a registration: deleted at once, with any released package that copied it; refused (409 record_preserved) while a legal hold pins it",
     params(
         ("id" = i64, Path, description = "The registration's id.", minimum = 1),
@@ -186,6 +192,7 @@ pub async fn cancel(
 #[utoipa::path(
     get,
     path = "/api/v1/patrons/{id}/program-registrations",
+    operation_id = "programs_of_patron",
     summary = "A patron's program registrations",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),

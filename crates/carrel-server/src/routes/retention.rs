@@ -20,6 +20,7 @@ use crate::description::{
 #[utoipa::path(
     get,
     path = "/api/v1/retention",
+    operation_id = "retention_plan",
     summary = "What a purge would do now, per class (counts only)",
     responses(
         (status = 200, description = "The plan", body = Plan),
@@ -41,6 +42,7 @@ pub async fn plan(State(state): State<AppState>, token: Token) -> Result<Json<Pl
 #[utoipa::path(
     post,
     path = "/api/v1/retention/runs",
+    operation_id = "retention_run",
     summary = "Run the retention purge now (destroys only what is due)",
     request_body = NoRequestBody,
     responses(
@@ -111,6 +113,7 @@ fn month(field: &str, text: &str) -> Result<String, Error> {
 #[utoipa::path(
     get,
     path = "/api/v1/statistics/{class}",
+    operation_id = "retention_statistics",
     summary = "Anonymous statistics of a class, published only as far as no small count can be worked out (D3); for roles the policy grants read on statistics",
     params(
         ("class" = inline(crate::description::StatisticsClass), Path, ),

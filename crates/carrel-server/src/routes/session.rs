@@ -35,6 +35,7 @@ pub struct SignIn {
 #[utoipa::path(
     post,
     path = "/api/v1/session",
+    operation_id = "session_sign_in",
     summary = "Staff sign-in (C2, D6). Every refusal is the same 401; failed sign-ins are counted per account (10 in 15 minutes) and per client address (5 in 15 minutes, all accounts together), and past either limit the answer is 429. A sign-in presenting a known device of the account (`device`, or the carrel_device cookie) is counted on the device instead, so strangers cannot lock its holder out",
     security(()),
     request_body = SignIn,
@@ -117,6 +118,7 @@ fn carrel_cookie(
 #[utoipa::path(
     delete,
     path = "/api/v1/session",
+    operation_id = "session_sign_out",
     summary = "Sign out: ends a staff session, or every session of a patron's card",
     request_body = NoRequestBody,
     responses(
@@ -154,6 +156,7 @@ pub async fn sign_out(
 #[utoipa::path(
     delete,
     path = "/api/v1/patron-session",
+    operation_id = "session_sign_out_patron",
     summary = "Sign out: ends every session of the patron's card (as DELETE /api/v1/session does)",
     request_body = NoRequestBody,
     responses(

@@ -1037,6 +1037,31 @@ async fn whole_numbers_written_with_a_fraction_are_integers(engine: Engine) {
         assert_eq!(code(&body), "invalid_body");
         assert!(body.to_string().contains("amount_cents"), "{body}");
     }
+    // Only the numbers change: a key given twice is still refused (the
+    // last one does not quietly win), a number a float would round to a
+    // whole one is not whole, and a body wrong in another way too is
+    // refused for that.
+    let twice = r#"{"amount_cents": 500, "amount_cents": 1500.0, "reason": "lost item"}"#;
+    let (status, body) = app
+        .post_raw(&clerk, &fines, "application/json", twice.into())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(code(&body), "invalid_body");
+    let nearly = r#"{"amount_cents": 0.99999999999999999, "reason": "lost item"}"#;
+    let (status, body) = app
+        .post_raw(&clerk, &fines, "application/json", nearly.into())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("amount_cents"), "{body}");
+    let (status, body) = app
+        .post(
+            &clerk,
+            &fines,
+            json!({"amount_cents": 5.0, "reason": "lost item", "shoe_size": 9}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("shoe_size"), "{body}");
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM fines"), before);
     app.finish();
 }

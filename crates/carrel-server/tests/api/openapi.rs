@@ -18,9 +18,25 @@ fn every_operation_is_described_fully() {
     let operations = api_operations();
     assert!(operations.len() >= 70, "{} operations", operations.len());
     let mut seen = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
     for (method, path) in &operations {
         assert!(seen.insert((method, path)), "{method} {path} twice");
         let operation = &doc["paths"][path][method];
+        let id = operation["operationId"].as_str().unwrap_or("");
+        assert!(
+            !id.is_empty() && operation_ids.insert(id),
+            "{method} {path}: operationId {id:?} missing or not unique"
+        );
+        // Any route may be unable to answer now; one that takes a body
+        // may get it too large or too late.
+        let listed = |code: &str| operation["responses"][code].is_object();
+        assert!(listed("503"), "{method} {path}: 503");
+        if operation["requestBody"].is_object() {
+            assert!(
+                listed("408") && listed("413"),
+                "{method} {path}: 408 and 413"
+            );
+        }
         let summary = operation["summary"].as_str().unwrap_or("");
         assert!(!summary.is_empty(), "{method} {path} has no summary");
         let responses = operation["responses"].as_object().unwrap();
@@ -93,9 +109,20 @@ async fn every_listed_route_is_served() {
 /// document differs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n4_the_served_document_carries_the_policys_fields_and_bases() {
+    // The two shipped policies declare the same registration fields; a
+    // third, Missouri's without phone and with its minors' category
+    // renamed, tells a document built from the wrong policy apart.
+    let variant = crate::helpers::MISSOURI
+        .replace(
+            "fields.phone = { personal = true, purpose = \"account_notices\" }\n",
+            "",
+        )
+        .replace("[loans.categories.juvenile]", "[loans.categories.teen]");
+    assert_ne!(variant, crate::helpers::MISSOURI);
     for (name, source) in [
         ("mo", crate::helpers::MISSOURI),
         ("co", crate::helpers::COLORADO),
+        ("mo-variant", variant.as_str()),
     ] {
         let policy = carrel_policy::parse::parse(name, source).unwrap();
         let app = TestApp::spawn_with(Engine::Sqlite, source).await;
@@ -116,6 +143,31 @@ async fn n4_the_served_document_carries_the_policys_fields_and_bases() {
             policy.disclosure.bases.keys().map(String::as_str).collect();
         assert_eq!(bases, policy_bases, "{name}");
 
+        let kinds: BTreeSet<&str> = schemas["PolicyRequesterKind"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        for kind in carrel_policy::disclosure::RequesterKind::ALL {
+            let admitted = policy.disclosure.bases.values().any(|b| b.admits(*kind));
+            assert_eq!(
+                kinds.contains(kind.name()),
+                admitted,
+                "{name}: {}",
+                kind.name()
+            );
+        }
+        let categories: BTreeSet<&str> = schemas["NewPatronFields"]["properties"]["category"]
+            ["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let policy_categories: BTreeSet<&str> =
+            policy.loans.categories.keys().map(String::as_str).collect();
+        assert_eq!(categories, policy_categories, "{name}");
         let inputs = carrel_store::patrons::declared_inputs(&policy);
         for schema in ["NewPatronFields", "PatronFields"] {
             let fields = &schemas[schema];
@@ -138,6 +190,11 @@ async fn n4_the_served_document_carries_the_policys_fields_and_bases() {
         for field in ["card_barcode", "category", "expires_on"] {
             assert!(required.contains(field), "{name}: {field}");
         }
+        assert_eq!(
+            schemas["NewPatronFields"]["properties"]["phone"].is_object(),
+            name != "mo-variant",
+            "{name}: phone"
+        );
         let registration = policy
             .class(carrel_policy::RecordClass::Registration)
             .unwrap();

@@ -221,13 +221,20 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
             format!("{field} must not be empty"),
         ));
     }
-    if trimmed.chars().count() > max {
+    // Counted as sent, spaces around it included: what a client may send
+    // is what the API's description says (`maxLength`).
+    if value.chars().count() > max {
         return Err(Error::invalid(
             "field_too_long",
             format!("{field} must be at most {max} characters"),
         ));
     }
-    if trimmed.chars().any(char::is_control) {
+    // Line and paragraph separators break a line as a line feed does,
+    // though they are not control characters.
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err(Error::invalid(
             "bad_characters",
             format!("{field} must not contain control characters such as tabs or line breaks"),
@@ -249,10 +256,10 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
     Ok(trimmed.to_string())
 }
 
-/// Characters that show nothing: zero-width space, joiners, word joiner,
-/// the byte-order mark.
+/// Characters that show nothing: the soft hyphen, zero-width space,
+/// joiners, the word joiner and invisible operators, the byte-order mark.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 /// An e-mail address of a plausible shape (one `@`, a dot in the domain).
@@ -286,6 +293,14 @@ mod tests {
         assert!(text("name", "\u{2067}x\u{2069}", 100).is_err());
         assert_eq!(text("name", "\u{200F}שלום", 100).unwrap(), "\u{200F}שלום");
         assert_eq!(text("reason", " a reason ", 100).unwrap(), "a reason");
+        // Soft hyphens alone show nothing; a line separator breaks a line.
+        assert!(text("name", "\u{00AD}\u{00AD}", 100).is_err());
+        assert!(text("name", "Ada\u{2028}Lovelace", 100).is_err());
+        assert!(text("name", "Ada\u{2029}Lovelace", 100).is_err());
+        assert_eq!(
+            text("name", "Ada\u{00AD}Lovelace", 100).unwrap(),
+            "Ada\u{00AD}Lovelace"
+        );
     }
 
     use super::*;

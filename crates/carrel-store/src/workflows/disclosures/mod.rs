@@ -548,7 +548,15 @@ fn parse_reference(text: &str) -> Result<(&str, i64), Error> {
     if !matches!(series, "D" | "R") {
         return Err(bad());
     }
-    let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    // Written as Carrel writes it: digits, no sign, no leading zero (so
+    // one request has one reference, as the API's description says).
+    let canonical = (1..=18).contains(&number.len())
+        && number.bytes().all(|d| d.is_ascii_digit())
+        && !number.starts_with('0');
+    if !canonical {
+        return Err(bad());
+    }
+    let number: i64 = number.parse().map_err(|_| bad())?;
     Ok((series, number))
 }
 
@@ -1112,6 +1120,19 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor, filter: &QueueFilter) -> Result<Que
         params.push(Param::Int(patron));
     }
     if let Some(basis) = &filter.basis {
+        if tx.policy().disclosure.basis(basis).is_none() {
+            let known: Vec<&str> = tx
+                .policy()
+                .disclosure
+                .bases
+                .keys()
+                .map(String::as_str)
+                .collect();
+            return Err(Error::invalid(
+                "unknown_basis",
+                format!("basis must be one of this library's: {}", known.join(", ")),
+            ));
+        }
         conditions.push("r.basis = ?".into());
         params.push(Param::Text(basis));
     }
