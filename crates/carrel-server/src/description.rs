@@ -20,7 +20,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Components, ContentBuilder, OpenApi, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
-/// The shape of every refusal and failure (see [`crate::api::ApiError`]).
+/// The shape of every refusal and failure: a stable code, and a message
+/// saying what was wrong and what to do (built by `api::ApiError`).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Error)]
 pub struct ErrorBody {

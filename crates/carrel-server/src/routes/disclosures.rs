@@ -567,7 +567,7 @@ pub async fn package_json(
     token: Token,
     PathParam(reference): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let (reference, (json, _)) = state
+    let (reference, json) = state
         .as_staff(token, move |tx, actor| {
             let reference = reference?;
             let package = disclosures::package_of(tx, actor, &reference)?;
@@ -596,13 +596,18 @@ pub async fn package_html(
     token: Token,
     PathParam(reference): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let (reference, (_, html)) = state
+    let (reference, json) = state
         .as_staff(token, move |tx, actor| {
             let reference = reference?;
             let package = disclosures::package_of(tx, actor, &reference)?;
             Ok((reference, package))
         })
         .await?;
+    let html = crate::package_page::render(&json).ok_or_else(|| {
+        ApiError(carrel_store::Error::Internal(
+            "a package is not JSON".into(),
+        ))
+    })?;
     let name = format!("disclosure-{reference}.html");
     Ok(package_file(&name, "text/html; charset=utf-8", html))
 }

@@ -26,7 +26,9 @@ pub struct PatronSignIn {
     card_barcode: String,
     #[schema(pattern = "^[0-9]{4,16}$")]
     pin: String,
-    /// A known device's token (see `carrel_store::known_devices`).
+    /// The token a previous sign-in from this device returned as `device`:
+    /// failures are then counted on the device, so strangers cannot lock
+    /// the card's holder out. An unknown token is ignored.
     #[serde(default)]
     device: Option<String>,
 }
@@ -89,8 +91,8 @@ fn package_format(format: Option<&str>) -> Result<PackageFormat, Error> {
     }
 }
 
-fn answer(reference: &str, package: Package, format: PackageFormat) -> Response {
-    match format {
+fn answer(reference: &str, package: Package, format: PackageFormat) -> Result<Response, ApiError> {
+    Ok(match format {
         PackageFormat::Json => package_file(
             &format!("library-records-{reference}.json"),
             "application/json",
@@ -99,9 +101,13 @@ fn answer(reference: &str, package: Package, format: PackageFormat) -> Response 
         PackageFormat::Html => package_file(
             &format!("library-records-{reference}.html"),
             "text/html; charset=utf-8",
-            package.html,
+            crate::package_page::render(&package.json).ok_or_else(|| {
+                ApiError(carrel_store::Error::Internal(
+                    "a package is not JSON".into(),
+                ))
+            })?,
         ),
-    }
+    })
 }
 
 /// GET /api/v1/my/records: all of the signed-in patron's records.
@@ -130,7 +136,7 @@ pub async fn own(
             Ok((reference, package, format))
         })
         .await?;
-    Ok(answer(&reference, package, format))
+    answer(&reference, package, format)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -170,5 +176,5 @@ pub async fn minor(
                 .map(|(reference, package)| (reference, package, format)))
         })
         .await?;
-    Ok(answer(&reference, package, format))
+    answer(&reference, package, format)
 }

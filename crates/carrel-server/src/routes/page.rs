@@ -8,7 +8,7 @@ use carrel_store::Error;
 
 use crate::api::ApiError;
 
-pub use carrel_store::disclosures::package::escape_html as escape;
+pub use crate::package_page::escape_html as escape;
 
 pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d1d1f}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}.over{color:#b00020;font-weight:600}.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}form{margin:.5rem 0}fieldset{margin:1rem 0;border:1px solid #ccc}";
 

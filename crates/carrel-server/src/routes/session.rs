@@ -26,8 +26,10 @@ use crate::description::{
 pub struct SignIn {
     username: String,
     password: String,
-    /// A known device's token (see `carrel_store::known_devices`); a
-    /// browser sends the `carrel_device` cookie instead.
+    /// The token a previous sign-in from this device returned as `device`:
+    /// failures are then counted on the device, so strangers cannot lock
+    /// the account's holder out. An unknown token is ignored; a browser
+    /// sends the `carrel_device` cookie instead.
     #[serde(default)]
     device: Option<String>,
 }

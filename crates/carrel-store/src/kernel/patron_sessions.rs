@@ -27,7 +27,7 @@ pub struct PatronSession {
     /// SHA-256.
     pub token: String,
     /// When the session ends unless it is ended sooner, in Unix seconds
-    /// ([`SESSION_MINUTES`] after sign-in).
+    /// (30 minutes after sign-in, [`SESSION_MINUTES`]).
     pub expires_at: i64,
     /// The device's token (see `known_devices`): to present at the next
     /// sign-in from this device.

@@ -24,7 +24,7 @@ pub struct Session {
     /// SHA-256.
     pub token: String,
     /// When the session ends unless signed out sooner, in Unix seconds
-    /// ([`SESSION_HOURS`] after sign-in).
+    /// (8 hours after sign-in, [`SESSION_HOURS`]).
     pub expires_at: i64,
     /// The signed-in staff member's account id.
     pub staff_id: i64,

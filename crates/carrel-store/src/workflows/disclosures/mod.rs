@@ -1605,14 +1605,12 @@ fn package_for(
 }
 
 fn store_package(tx: &mut Tx<'_>, id: i64, package: &Package, keep: bool) -> Result<(), Error> {
-    let (json, html) = if keep {
-        (Some(package.json.as_str()), Some(package.html.as_str()))
-    } else {
-        (None, None)
-    };
+    let json = keep.then_some(package.json.as_str());
+    // package_html is no longer written: the server renders the page from
+    // the JSON. Cleared, so a release never leaves an old page behind.
     tx.conn.execute(
-        "UPDATE disclosure_requests SET package_sha256 = ?, package_records = ?, package_json = ?, package_html = ? WHERE id = ?",
-        params![&package.sha256, package.records, json, html, id],
+        "UPDATE disclosure_requests SET package_sha256 = ?, package_records = ?, package_json = ?, package_html = NULL WHERE id = ?",
+        params![&package.sha256, package.records, json, id],
     )?;
     Ok(())
 }
@@ -1867,13 +1865,9 @@ pub fn preserve(
     finish(tx, actor, stored.id)
 }
 
-/// The released package (JSON and HTML), while the request is open; only
-/// for its deciders.
-pub fn package_of(
-    tx: &mut Tx<'_>,
-    actor: &Actor,
-    reference: &str,
-) -> Result<(String, String), Error> {
+/// The released package's JSON file, while the request is open; only for
+/// its deciders.
+pub fn package_of(tx: &mut Tx<'_>, actor: &Actor, reference: &str) -> Result<String, Error> {
     let stored = find_visible(tx, actor, reference)?;
     let grant = authorize_disclosure(
         tx,
@@ -1883,15 +1877,14 @@ pub fn package_of(
         Some(&stored.reference),
     )?;
     let row = tx.conn.query_one(
-        "SELECT package_json, package_html FROM disclosure_requests WHERE id = ?",
+        "SELECT package_json FROM disclosure_requests WHERE id = ?",
         params![stored.id],
     )?;
-    let (Some(json), Some(html)) = (row.opt_text("package_json")?, row.opt_text("package_html")?)
-    else {
+    let Some(json) = row.opt_text("package_json")? else {
         return Err(Error::NotFound {
             what: "package (none was released, or it was erased when the request was closed or when records in it were destroyed: the request's timeline says which)",
         });
     };
     grant.record(tx, &stored.reference, "package downloaded".into());
-    Ok((json, html))
+    Ok(json)
 }

@@ -1,5 +1,6 @@
-//! The export package of a released disclosure: a JSON file and a
-//! human-readable HTML page, each opening with a cover sheet (request,
+//! The export package of a released disclosure: a JSON file (which the
+//! server also shows as a page, `carrel-server`'s `package_page`), opening
+//! with a cover sheet (request,
 //! legal basis, approver, date), holding exactly the approved record
 //! classes of one patron, for the approved dates (each record counted by
 //! when it happened, as legal holds count it). Nothing outside that scope
@@ -52,23 +53,14 @@ pub struct Cover {
 /// A built package.
 #[derive(Debug, Clone)]
 pub struct Package {
-    /// The package as a JSON file, cover sheet included.
+    /// The package as a JSON file, cover sheet included (the server
+    /// renders it as a page too).
     pub json: String,
-    /// The same package as a human-readable HTML page.
-    pub html: String,
     /// Records in the package (a registration counts as one).
     pub records: i64,
     /// SHA-256 of the JSON file: kept on the request as proof of exactly
     /// what left the library.
     pub sha256: String,
-}
-
-/// Escapes text for HTML.
-pub fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn local_time(at: i64, zone: Tz) -> String {
@@ -171,11 +163,9 @@ pub(crate) fn build(
     });
     let json =
         serde_json::to_string_pretty(&document).map_err(|e| Error::internal(e.to_string()))?;
-    let html = render_html(&document, &cover);
     Ok(Package {
         sha256: sha256_hex(json.as_bytes()),
         json,
-        html,
         records: total,
     })
 }
@@ -190,102 +180,6 @@ fn shown(record: Map<String, Json>, zone: Tz) -> Map<String, Json> {
             _ => (name, value),
         })
         .collect()
-}
-
-fn cell(value: &Json) -> String {
-    match value {
-        Json::Null => String::new(),
-        Json::String(s) => escape_html(s),
-        Json::Object(map) => map
-            .iter()
-            .map(|(k, v)| format!("{}: {}", escape_html(k), cell(v)))
-            .collect::<Vec<_>>()
-            .join("<br>"),
-        other => escape_html(&other.to_string()),
-    }
-}
-
-fn render_html(document: &Json, cover: &Cover) -> String {
-    let mut out = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Disclosure {request} · {library}</title>\
-         <style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}th,td{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}}.cover{{border:2px solid #333;padding:1rem;margin-bottom:2rem}}</style></head><body>\
-         <section class=\"cover\" id=\"cover-sheet\"><h1>Disclosure of library records</h1><table>\
-         <tr><th>Library</th><td>{library}</td></tr>\
-         <tr><th>Request</th><td id=\"request\">{request}</td></tr>\
-         <tr><th>Legal basis</th><td>{legal_basis} ({basis})</td></tr>\
-         <tr><th>Requested by</th><td>{requester}</td></tr>\
-         <tr><th>Approved by</th><td>{approver}</td></tr>\
-         <tr><th>Released on</th><td>{released}</td></tr>\
-         <tr><th>Records of</th><td>patron:{patron}</td></tr>\
-         <tr><th>Classes</th><td>{classes}</td></tr>\
-         <tr><th>Dates</th><td>{from} to {to}</td></tr></table>\
-         <p>Confidential library records. Released under the basis above only; not to be passed on.</p></section>",
-        request = escape_html(&cover.request),
-        library = escape_html(&cover.library),
-        legal_basis = escape_html(&cover.legal_basis),
-        basis = escape_html(&cover.basis),
-        requester = escape_html(cover.requester_kind.name()),
-        approver = escape_html(&cover.approved_by),
-        released = cover.released_on,
-        patron = cover.patron,
-        classes = cover
-            .classes
-            .iter()
-            .map(|c| c.name())
-            .collect::<Vec<_>>()
-            .join(", "),
-        from = cover.from_date,
-        to = cover.to_date,
-    );
-    if let Some(classes) = document["records"].as_object() {
-        for (class, section) in classes {
-            out.push_str(&format!("<h2>{}</h2>", escape_html(class)));
-            let Some(kinds) = section.as_object() else {
-                continue;
-            };
-            for (kind, records) in kinds {
-                out.push_str(&format!(
-                    "<h3>{}</h3>",
-                    escape_html(&kind.replace('_', " "))
-                ));
-                let rows: Vec<&Json> = match records {
-                    Json::Array(list) => list.iter().collect(),
-                    single => vec![single],
-                };
-                // Every fact any record has (one set aside in secret also
-                // says why and when), in the order first met.
-                let mut columns: Vec<&String> = Vec::new();
-                for name in rows
-                    .iter()
-                    .filter_map(|r| r.as_object())
-                    .flat_map(|r| r.keys())
-                {
-                    if !columns.contains(&name) {
-                        columns.push(name);
-                    }
-                }
-                if columns.is_empty() {
-                    out.push_str("<p>None in these dates.</p>");
-                    continue;
-                }
-                out.push_str("<table><tr>");
-                for name in &columns {
-                    out.push_str(&format!("<th>{}</th>", escape_html(name)));
-                }
-                out.push_str("</tr>");
-                for row in rows {
-                    out.push_str("<tr>");
-                    for name in &columns {
-                        out.push_str(&format!("<td>{}</td>", cell(&row[name.as_str()])));
-                    }
-                    out.push_str("</tr>");
-                }
-                out.push_str("</table>");
-            }
-        }
-    }
-    out.push_str("</body></html>");
-    out
 }
 
 /// Erases the stored packages (kept for download until the request
