@@ -131,7 +131,9 @@ fn patron_fields(policy: &carrel_policy::Policy, new: bool) -> RefOr<Schema> {
         }))
         .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
     for input in declared_inputs(policy) {
-        let nullable = !new && input.removable;
+        // `null` is "not given" on a new record and "remove it" on an
+        // update: either way only where the field may be left out.
+        let nullable = input.removable;
         let types = if nullable {
             utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
         } else {
@@ -349,7 +351,9 @@ pub trait ErrorAnswer {
 }
 
 /// The error answers a route can give, listed in its `responses(...)`,
-/// each by reference to its shared description.
+/// each by reference to its shared description. Up to eight in one set
+/// (`error_sets!` below); 503, and for a route with a body 408 and 413,
+/// are added to every operation by [`complete`].
 pub struct Errors<T>(std::marker::PhantomData<T>);
 
 macro_rules! error_sets {
@@ -390,14 +394,14 @@ fn error_response(description: &str) -> RefOr<Response> {
 }
 
 error_answers! {
-    BadRequest = 400 => "Malformed JSON or a bad id in the URL";
+    BadRequest = 400 => "The body is not JSON of the route's shape (a field missing, unknown or of the wrong type; the message names it), or an id in the URL is not one";
     Unauthenticated = 401 => "Not signed in, or the session expired";
     Denied = 403 => "The library's policy does not allow this role this access; the attempt is audited";
     NotFound = 404 => "No such record";
     Refused = 409 => "A circulation rule refuses the operation as things stand";
     TooLarge = 413 => "The body is over 64 KiB";
     NotJson = 415 => "The request is not declared application/json: every request that changes something must be, even one with no body";
-    Invalid = 422 => "A field is missing, undeclared by the policy, of the wrong shape, or out of range (dates between 1900-01-01 and 2200-12-31, a card's expires_on not before today when it is registered, birth dates not in the future, amounts of money at most 100000000 cents, 1,000,000.00)";
+    Invalid = 422 => "A value is refused: a field the policy does not declare or requires, a reference or barcode of the wrong form, text that is empty or too long, a rule across fields, or out of range (dates between 1900-01-01 and 2200-12-31, a card's expires_on not before today when it is registered, birth dates not in the future, amounts of money at most 100000000 cents, 1,000,000.00)";
     TooSlow = 408 => "The body did not arrive in time; send it again";
     Unavailable = 503 => "Carrel cannot answer now (the database is busy or unreachable, the server is overloaded, or the disk is full); nothing was changed. Retry-After says when to try again";
     TooManyAttempts = 429 => "Too many failed attempts in the last 15 minutes, from this account or from this client address; nothing was checked. Retry-After says when to try again";
@@ -456,7 +460,8 @@ impl Modify for Shared {
 /// On every operation, the answers any route can give: 503 when Carrel
 /// cannot answer now, and for a route that takes a body, 408 when it does
 /// not arrive in time and 413 when it is too large (the layers in
-/// `routes::router` give them, not the handlers).
+/// `routes::router` give them, not the handlers); a route without a body
+/// lists none of 408, 413 and 415.
 pub fn complete(openapi: &mut OpenApi) {
     use utoipa::openapi::{KnownFormat, SchemaFormat};
     if let Some(components) = openapi.components.as_mut() {
@@ -496,6 +501,13 @@ pub fn complete(openapi: &mut OpenApi) {
             if operation.request_body.is_some() {
                 answers.push((TooSlow::STATUS, TooSlow::NAME));
                 answers.push((TooLarge::STATUS, TooLarge::NAME));
+            } else {
+                // Without a body, nothing can be too large, too late or
+                // not JSON (`api::require_declared_body` asks only routes
+                // that change something).
+                for status in [TooSlow::STATUS, TooLarge::STATUS, NotJson::STATUS] {
+                    operation.responses.responses.remove(&status.to_string());
+                }
             }
             for (status, name) in answers {
                 operation

@@ -20,8 +20,10 @@ use crate::description::{
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatronAndItem {
+    /// The patron's card barcode.
     #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     patron_barcode: String,
+    /// The item's barcode.
     #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     item_barcode: String,
 }
@@ -58,6 +60,7 @@ pub async fn checkout(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemOnly {
+    /// The barcode of the item returned.
     #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     item_barcode: String,
 }

@@ -18,24 +18,83 @@ use crate::description::{
     Unauthenticated,
 };
 
-#[derive(Deserialize, utoipa::ToSchema)]
+/// A document presented with a request. Which fields it may carry
+/// depends on its kind, so its schema is written out below.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentBody {
-    #[schema(value_type = crate::description::StaffDocumentKind)]
     kind: String,
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(nullable = false, max_length = 100)]
     reference: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(nullable = false, value_type = Option<IdKind>)]
     id_kind: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(nullable = false, max_length = 200)]
     issuing_court: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(nullable = false, max_length = 200)]
     jurisdiction: Option<String>,
 }
+
+/// One of three shapes, as the store checks a document
+/// (`disclosures::parse_document`): a photo ID names which kind of ID was
+/// checked (never its number); legal process may carry its reference and
+/// court; every other kind carries nothing more.
+impl utoipa::PartialSchema for DocumentBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use carrel_policy::disclosure::DocumentKind;
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let kinds = |keep: fn(DocumentKind) -> bool| {
+            let names: Vec<&str> = DocumentKind::ALL
+                .iter()
+                .filter(|kind| kind.staff_may_record() && keep(**kind))
+                .map(|kind| kind.name())
+                .collect();
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names))
+        };
+        let text = |max: usize, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(max))
+                .pattern(Some(crate::description::TEXT))
+                .description(Some(description))
+        };
+        let shape = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .additional_properties(Some(
+                    utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                ))
+                .required("kind")
+        };
+        let photo_id = shape()
+            .property("kind", kinds(|kind| kind == DocumentKind::PhotoId))
+            .property("id_kind", <IdKind as utoipa::PartialSchema>::schema())
+            .required("id_kind");
+        let legal_process = shape()
+            .property("kind", kinds(DocumentKind::is_legal_process))
+            .property("reference", text(100, "Docket or case number"))
+            .property("issuing_court", text(200, "The court that issued it"))
+            .property(
+                "jurisdiction",
+                text(200, "The issuing court's jurisdiction"),
+            );
+        let other = shape().property(
+            "kind",
+            kinds(|kind| kind != DocumentKind::PhotoId && !kind.is_legal_process()),
+        );
+        OneOfBuilder::new()
+            .item(photo_id)
+            .item(legal_process)
+            .item(other)
+            .description(Some(
+                "A document presented with a request: a photo ID names which kind of ID was checked (never its number); legal process may carry its reference and court; other kinds carry nothing more",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DocumentBody {}
 
 impl From<DocumentBody> for NewDocument {
     fn from(d: DocumentBody) -> Self {
@@ -51,30 +110,42 @@ impl From<DocumentBody> for NewDocument {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewDisclosureRequest)]
 pub struct NewRequestBody {
+    /// Who asks, as a kind (the bases of the policy name the kinds they admit).
     #[schema(value_type = crate::description::PolicyRequesterKind)]
     requester_kind: String,
+    /// Who asks, in words, when not a patron of record: the officer and agency, or the other party.
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(nullable = false, max_length = 200)]
     requester: Option<String>,
+    /// The requester's own patron record, when the requester is the patron or their guardian.
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(nullable = false, minimum = 1)]
     requester_patron_id: Option<i64>,
+    /// The patron whose records are asked for.
     #[schema(minimum = 1)]
     subject_patron_id: i64,
+    /// The basis asked under, by its name in the policy.
     #[schema(value_type = crate::description::PolicyBasis)]
     basis: String,
+    /// The record classes asked for.
     #[schema(value_type = Vec<crate::description::PatronRecordClass>)]
     classes: Vec<String>,
+    /// The first day of the records asked for (YYYY-MM-DD).
     #[schema(format = Date)]
     from_date: String,
+    /// The last day of the records asked for, inclusive (YYYY-MM-DD).
     #[schema(format = Date)]
     to_date: String,
+    /// Why, where the basis wants a reason recorded (Colorado's reasonable operation of the library).
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(nullable = false, max_length = 1000)]
     reason: Option<String>,
+    /// Under a non-disclosure order: then only the taker, their supervisor, the Director and counsel see the request (L6).
     #[serde(default)]
     gagged: bool,
+    /// The documents presented with the request.
     #[serde(default)]
     documents: Vec<DocumentBody>,
 }

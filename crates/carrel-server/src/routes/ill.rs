@@ -15,6 +15,7 @@ use crate::description::{
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewIllRequest)]
 pub struct NewRequest {
     patron_id: i64,
     #[schema(max_length = 200)]

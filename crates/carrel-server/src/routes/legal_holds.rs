@@ -15,14 +15,20 @@ use crate::description::{
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewLegalHold)]
 pub struct NewHold {
+    /// The legal process's own reference (docket or case number).
     #[schema(max_length = 100)]
     reference: String,
+    /// The class of records to preserve.
     #[schema(value_type = crate::description::PatronRecordClass)]
     record_class: String,
+    /// The patron whose records are preserved.
     patron_id: i64,
+    /// The first day of the records preserved (YYYY-MM-DD).
     #[schema(format = Date)]
     from_date: String,
+    /// The last day of the records preserved, inclusive (YYYY-MM-DD).
     #[schema(format = Date)]
     to_date: String,
 }

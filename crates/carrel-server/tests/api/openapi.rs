@@ -130,7 +130,7 @@ async fn n4_the_served_document_carries_the_policys_fields_and_bases() {
         assert_eq!(status, StatusCode::OK);
         let schemas = &doc["components"]["schemas"];
         assert_eq!(
-            schemas["NewRequestBody"]["properties"]["basis"]["$ref"],
+            schemas["NewDisclosureRequest"]["properties"]["basis"]["$ref"],
             "#/components/schemas/PolicyBasis"
         );
         let bases: BTreeSet<&str> = schemas["PolicyBasis"]["enum"]

@@ -12,6 +12,7 @@ use crate::{patrons, validate, Tx};
 
 /// A mailing list patrons may opt in to.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = MailingList)]
 pub struct List {
     /// The list's record id.
     pub id: i64,
