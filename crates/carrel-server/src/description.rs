@@ -70,53 +70,36 @@ impl PartialSchema for NoRequestBody {
 
 impl ToSchema for NoRequestBody {}
 
-/// A patron's registration fields, as an update may carry them: the
-/// document carries the policy's (see [`patron_fields`]).
-pub struct PatronFields;
+/// Declares a schema the code names and the policy fills in when the
+/// server starts ([`Description::new`]): until then, only its JSON type.
+macro_rules! filled_from_the_policy {
+    ($($(#[$doc:meta])* $name:ident: $type:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
 
-impl PartialSchema for PatronFields {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::Object).into()
-    }
+            impl PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    ObjectBuilder::new().schema_type($type).into()
+                }
+            }
+
+            impl ToSchema for $name {}
+        )*
+    };
 }
 
-impl ToSchema for PatronFields {}
-
-/// A new patron's registration fields: the document carries the
-/// policy's (see [`patron_fields`]).
-pub struct NewPatronFields;
-
-impl PartialSchema for NewPatronFields {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::Object).into()
-    }
+filled_from_the_policy! {
+    /// A patron's registration fields, as an update may carry them (see
+    /// [`patron_fields`]).
+    PatronFields: Type::Object;
+    /// A new patron's registration fields (see [`patron_fields`]).
+    NewPatronFields: Type::Object;
+    /// A basis for disclosure, by its name in the policy.
+    PolicyBasis: Type::String;
+    /// A kind of requester, of those some basis of the policy admits.
+    PolicyRequesterKind: Type::String;
 }
-
-impl ToSchema for NewPatronFields {}
-
-/// A basis for disclosure, by its name in the policy: the document
-/// carries the policy's names (see [`Description::new`]).
-pub struct PolicyBasis;
-
-impl PartialSchema for PolicyBasis {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::String).into()
-    }
-}
-
-impl ToSchema for PolicyBasis {}
-
-/// A kind of requester, of those some basis of the policy admits: the
-/// document carries the policy's (see [`Description::new`]).
-pub struct PolicyRequesterKind;
-
-impl PartialSchema for PolicyRequesterKind {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::String).into()
-    }
-}
-
-impl ToSchema for PolicyRequesterKind {}
 
 /// The registration fields the policy declares, as JSON Schema: only
 /// those (N4), each with its shape; for a new patron, those it must give.
