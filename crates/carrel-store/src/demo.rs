@@ -13,6 +13,7 @@ use chrono::Duration;
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use carrel_policy::purpose;
 
@@ -210,7 +211,7 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
     let pin_hash = hash_secret("1234")?;
 
     store.transact(|tx| {
-        let existing = tx.conn.query_one("SELECT COUNT(*) FROM patrons", params![])?.int(0)?;
+        let existing = tx.conn.query_one("SELECT COUNT(*) FROM patrons", params![])?.int(Only)?;
         if existing > 0 {
             return Err(Error::refused(
                 "not_empty",
@@ -362,7 +363,7 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
         let mut holds = 0;
         let out = tx.conn.query("SELECT id FROM items WHERE status = ? ORDER BY id", params![ItemStatus::OnLoan.name()])?;
         for row in out.iter().step_by(7) {
-            let item_id = row.int(0)?;
+            let item_id = row.int(Only)?;
             for _ in 0..1 + rng.below(3) {
                 let patron_id = patron_ids[rng.below(patron_ids.len() as u64) as usize];
                 let placed = now - Duration::days(rng.below(20) as i64);
@@ -620,11 +621,11 @@ pub fn demo_disclosure(store: &Store) -> Result<String, Error> {
                 "SELECT id FROM staff WHERE role = 'clerk' AND active = 1 ORDER BY id LIMIT 1",
                 params![],
             )?
-            .int(0)?;
+            .int(Only)?;
         let patron = tx
             .conn
             .query_one("SELECT MIN(id) FROM patrons", params![])?
-            .int(0)?;
+            .int(Only)?;
         let today = tx.today();
         let request = NewRequest {
             requester_kind: "law_enforcement".into(),
@@ -648,7 +649,7 @@ pub fn demo_disclosure(store: &Store) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
-    use crate::db::{on_both_databases, params};
+    use crate::db::{on_both_databases, params, Only};
     use crate::{AuditKey, Store};
 
     const MISSOURI: &str = include_str!("../../../policies/jefferson-county-mo.toml");
@@ -669,7 +670,7 @@ mod tests {
                             "SELECT s.username FROM staff c JOIN staff s ON s.id = c.supervisor_id WHERE c.username = 'clerk'",
                             params![],
                         )?
-                        .text(0)
+                        .text(Only)
                 })
                 .unwrap();
             assert_eq!(supervised_by, "supervisor");

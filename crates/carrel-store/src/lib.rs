@@ -56,6 +56,7 @@ use carrel_policy::Policy;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::audit::PendingEntry;
+use crate::db::Only;
 use crate::db::{params, Conn, DatabaseUrl, EngineKind, Pool};
 pub use crate::error::{Error, RequestFault};
 pub use crate::secrets::AuditKey;
@@ -128,7 +129,7 @@ impl Store {
                 params![&digest, &label, policy_source, now],
             )?;
             conn.query_one("SELECT id FROM policy_versions WHERE sha256 = ?", params![&digest])?
-                .int(0)
+                .int(Only)
         })?;
         Ok(store)
     }
@@ -155,7 +156,7 @@ impl Store {
                 "SELECT id FROM policy_versions WHERE sha256 = ?",
                 params![&digest],
             )?
-            .map_or(Ok(0), |row| row.int(0))
+            .map_or(Ok(0), |row| row.int(Only))
         })?;
         Ok(Store {
             pool,
@@ -374,7 +375,7 @@ fn refuse_another_librarys_policy(conn: &mut db::Conn<'_>, library: &str) -> Res
     else {
         return Ok(());
     };
-    let Some(before) = carrel_policy::library_name(&last.text(0)?) else {
+    let Some(before) = carrel_policy::library_name(&last.text(Only)?) else {
         return Ok(());
     };
     if before == library {
@@ -397,7 +398,7 @@ mod tests {
 
     fn count(store: &Store, sql: &'static str) -> i64 {
         store
-            .bookkeeping(|conn, _| conn.query_one(sql, params![])?.int(0))
+            .bookkeeping(|conn, _| conn.query_one(sql, params![])?.int(Only))
             .unwrap()
     }
 
@@ -450,7 +451,7 @@ mod tests {
         let applied = pool
             .run(|mut conn| {
                 conn.query_one("SELECT MAX(version) FROM schema_migrations", params![])?
-                    .int(0)
+                    .int(Only)
             })
             .unwrap();
         assert_eq!(applied, newest - 1, "the refused database was not migrated");

@@ -11,6 +11,7 @@ use carrel_policy::{Action, RecordClass};
 use serde::Serialize;
 use strum::{EnumString, IntoStaticStr};
 
+use crate::db::Only;
 use crate::db::{params, Conn, EngineKind};
 use crate::error::Error;
 use crate::gate::{AuditLog, Grant, Read};
@@ -843,7 +844,7 @@ fn anchor_holds(conn: &mut Conn<'_>, anchor: &Anchor) -> Result<Result<(), Strin
         params![anchor.seq],
     )?;
     Ok(match stored {
-        Some(row) if row.text(0)? == anchor.hash => Ok(()),
+        Some(row) if row.text(Only)? == anchor.hash => Ok(()),
         Some(_) => Err(format!(
             "entry {}, anchored earlier, has changed: the log was rewritten",
             anchor.seq
@@ -1021,7 +1022,7 @@ pub fn is_empty(store: &Store) -> Result<bool, Error> {
     store.bookkeeping(|conn, _| {
         Ok(conn
             .query_one("SELECT seq FROM audit_head WHERE id = 1", params![])?
-            .int(0)?
+            .int(Only)?
             == 0)
     })
 }
@@ -1393,7 +1394,7 @@ mod tests {
                     "SELECT MAX(seq) FROM audit_log WHERE action = ?",
                     params![VOUCHED_FOR_ERASURES],
                 )?
-                .int(0)
+                .int(Only)
             })
             .unwrap();
         assert_eq!(seq, vouch, "{why}");
@@ -1466,7 +1467,7 @@ mod tests {
             .bookkeeping(|conn, _| {
                 let seq = conn
                     .query_one("SELECT MAX(seq) FROM audit_log", params![])?
-                    .int(0)?;
+                    .int(Only)?;
                 conn.execute(
                     "UPDATE audit_log SET floor_seq = 999 WHERE seq = ?",
                     params![seq],

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::gate::PatronActor;
 use crate::known_devices::{self, KnownDevice};
@@ -137,7 +138,7 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<PatronActor, Error> 
         ],
     )?;
     match row {
-        Some(row) => Ok(PatronActor::new(row.int(0)?)),
+        Some(row) => Ok(PatronActor::new(row.int(Only)?)),
         None => Err(Error::Unauthenticated),
     }
 }

@@ -41,6 +41,7 @@
 use crate::attempts::{self, Account, Attempt};
 use crate::audit::{AuditAction, AuditClass, Outcome, PendingEntry};
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::known_devices::{self, KnownDevice};
 use crate::principal::Principal;
@@ -272,7 +273,7 @@ pub fn sign_out(store: &Store, token: &str) -> Result<(), Error> {
             params![&token_sha256],
         )?;
         match patron {
-            Some(row) => crate::patron_sessions::end_all(tx, row.int(0)?),
+            Some(row) => crate::patron_sessions::end_all(tx, row.int(Only)?),
             // A token that opens no session (never one, or already ended)
             // signs nothing out: said so, not "signed out".
             None if staff == 0 => Err(Error::Unauthenticated),

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditAction, AuditClass, Outcome, PendingEntry};
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::gate::Actor;
 use crate::known_devices::{self, KnownDevice};
@@ -133,7 +134,7 @@ pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
             .ok_or(Error::NotFound {
                 what: "active staff account with that username",
             })?
-            .int(0)?;
+            .int(Only)?;
         tx.conn
             .execute("UPDATE staff SET active = 0 WHERE id = ?", params![id])?;
         tx.conn
@@ -149,7 +150,7 @@ pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
 pub fn active_count(store: &Store) -> Result<i64, Error> {
     store.bookkeeping(|conn, _| {
         conn.query_one("SELECT COUNT(*) FROM staff WHERE active = 1", params![])?
-            .int(0)
+            .int(Only)
     })
 }
 
@@ -176,7 +177,7 @@ fn active_id(tx: &mut Tx<'_>, username: &str) -> Result<i64, Error> {
         .ok_or(Error::NotFound {
             what: "active staff account with that username",
         })?
-        .int(0)
+        .int(Only)
 }
 
 fn assign_supervisor(tx: &mut Tx<'_>, id: i64, supervisor: Option<&str>) -> Result<(), Error> {
@@ -208,7 +209,7 @@ pub(crate) fn supervisor_of(tx: &mut Tx<'_>, staff_id: i64) -> Result<Option<i64
             "SELECT supervisor_id FROM staff WHERE id = ?",
             params![staff_id],
         )?
-        .map(|row| row.opt_int(0))
+        .map(|row| row.opt_int(Only))
         .transpose()?
         .flatten())
 }
@@ -217,7 +218,7 @@ pub(crate) fn supervisor_of(tx: &mut Tx<'_>, staff_id: i64) -> Result<Option<i64
 pub(crate) fn username(tx: &mut Tx<'_>, staff_id: i64) -> Result<String, Error> {
     tx.conn
         .query_one("SELECT username FROM staff WHERE id = ?", params![staff_id])?
-        .text(0)
+        .text(Only)
 }
 
 /// Checks a username and password and opens a session. Failed attempts

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::fines::{self, FineRecord};
 use crate::gate::{
@@ -246,7 +247,7 @@ pub fn checkout(
             "SELECT COUNT(*) FROM loans WHERE patron_id = ? AND returned_at IS NULL",
             params![patron.id],
         )?
-        .int(0)?;
+        .int(Only)?;
     if on_loan >= i64::from(rules.max_items) {
         return Err(Error::refused(
             "loan_limit",
@@ -387,7 +388,7 @@ pub fn checkin(
     )?;
     let hold_ready = match next {
         Some(row) => {
-            let hold_id = row.int(0)?;
+            let hold_id = row.int(Only)?;
             tx.conn.execute(
                 "UPDATE holds SET status = ? WHERE id = ?",
                 params![HoldStatus::Ready.name(), hold_id],
@@ -511,7 +512,7 @@ pub fn place_hold(
                 HoldStatus::Ready.name()
             ],
         )?
-        .int(0)?;
+        .int(Only)?;
     if active >= i64::from(rules.max_holds) {
         return Err(Error::refused(
             "hold_limit",

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::gate::{Create, Grant, HomeDelivery, Read, Update};
 use crate::{items, patrons, validate, Tx};
@@ -50,7 +51,7 @@ fn select(tx: &mut Tx<'_>, id: i64) -> Result<Delivery, Error> {
             params![id],
         )?
         .iter()
-        .map(|r| r.int(0))
+        .map(|r| r.int(Only))
         .collect::<Result<_, _>>()?;
     Ok(Delivery {
         id: row.int("id")?,
@@ -124,7 +125,7 @@ pub fn complete(
             params![id],
         )?
         .ok_or(Error::NotFound { what: "delivery" })?
-        .opt_int(0)?;
+        .opt_int(Only)?;
     if done.is_some() {
         return Err(Error::refused(
             "delivery_completed",
@@ -152,7 +153,7 @@ pub fn of_patron(
     )?;
     let mut out = Vec::with_capacity(ids.len());
     for row in ids {
-        out.push(select(tx, row.int(0)?)?);
+        out.push(select(tx, row.int(Only)?)?);
     }
     grant.record(
         tx,

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::gate::{Create, Fines, Grant, Read, Update};
 use crate::validate::{self, Zero};
@@ -96,7 +97,7 @@ pub fn owed_cents(
              FROM fines WHERE patron_id = ? AND settled_at IS NULL",
             params![patron_id],
         )?
-        .int(0)?;
+        .int(Only)?;
     grant.record(
         tx,
         Some(format!("patron:{patron_id}")),

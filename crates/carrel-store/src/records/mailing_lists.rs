@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::gate::{Create, Grant, MailingList, Read, Update};
 use crate::{patrons, validate, Tx};
@@ -63,7 +64,7 @@ fn select_list(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<List, Error> {
             "SELECT COUNT(*) FROM list_subscriptions WHERE list_id = ?",
             params![id],
         )?
-        .int(0)?;
+        .int(Only)?;
     Ok(List {
         id: row.int("id")?,
         name: row.text("name")?,

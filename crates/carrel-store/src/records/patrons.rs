@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::db::Only;
 use crate::db::{params, Conn};
 use crate::error::Error;
 use crate::gate::{Create, Grant, Read, Registration, Update};
@@ -349,7 +350,7 @@ fn barcode_taken(
             "SELECT id FROM patrons WHERE card_barcode = ?",
             params![barcode.as_str()],
         )?
-        .is_some_and(|row| row.int(0).ok() != except))
+        .is_some_and(|row| row.int(Only).ok() != except))
 }
 
 /// Registers a new patron from the JSON fields of a registration form.
@@ -468,7 +469,7 @@ fn new_patron_id(tx: &mut Tx<'_>) -> Result<i64, Error> {
             "SELECT last_id FROM patron_id_high_water WHERE id = 1",
             params![],
         )?
-        .int(0)
+        .int(Only)
 }
 
 fn write_fields(
@@ -623,7 +624,7 @@ pub(crate) fn id_by_barcode(tx: &mut Tx<'_>, barcode: &CardBarcode) -> Result<i6
             params![barcode.as_str()],
         )?
         .ok_or(Error::NotFound { what: "patron" })?
-        .int(0)
+        .int(Only)
 }
 
 /// What the desk needs to decide a loan or hold: whether the card is in good

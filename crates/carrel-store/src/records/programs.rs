@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::gate::{Create, Grant, ProgramRegistration, Read, Update};
 use crate::{patrons, validate, Tx};
@@ -63,7 +64,7 @@ fn select_program(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<Program, Error
             "SELECT COUNT(*) FROM program_registrations WHERE program_id = ?",
             params![id],
         )?
-        .int(0)?;
+        .int(Only)?;
     Ok(Program {
         id: row.int("id")?,
         title: row.text("title")?,

@@ -14,6 +14,7 @@ use carrel_policy::RecordClass;
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
+use crate::db::Only;
 use crate::db::{params, Param};
 use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
 use crate::error::Error;
@@ -78,7 +79,7 @@ fn select(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<LegalHold, Error> {
             "SELECT COUNT(*) FROM legal_hold_records WHERE hold_id = ?",
             params![id],
         )?
-        .int(0)?;
+        .int(Only)?;
     let renewals = row.int("renewals")?;
     let expires_at = row.int("expires_at")?;
     let released_at = row.opt_int("released_at")?;
@@ -308,7 +309,7 @@ pub fn list(tx: &mut Tx<'_>, grant: &HoldGrant, actor: &Actor) -> Result<Vec<Leg
     )?;
     let mut out = Vec::with_capacity(ids.len());
     for row in ids {
-        out.push(select(tx, row.int(0)?, false)?);
+        out.push(select(tx, row.int(Only)?, false)?);
     }
     grant.record_list(tx, out.len());
     Ok(out)

@@ -55,7 +55,7 @@ mod tests {
     use chrono::{Days, NaiveDate};
     use chrono_tz::Tz;
 
-    use crate::db::{Param, Pool};
+    use crate::db::{Only, Param, Pool};
     use crate::retention::{age_band, local_date};
 
     /// Instants around every local midnight (and the DST changes) for two
@@ -125,7 +125,7 @@ mod tests {
                             "SELECT carrel_local_date(?, ?)",
                             &[Param::Int(at), Param::Text(zone.name())],
                         )?
-                        .text(0)?;
+                        .text(Only)?;
                     let want = local_date(at, zone)?.to_string();
                     assert_eq!(got, want, "local date of {at} in {}", zone.name());
                 }
@@ -136,7 +136,7 @@ mod tests {
                         "SELECT carrel_age_band(?, ?)",
                         &[Param::from(birth.as_deref()), Param::Text(&on)],
                     )?
-                    .text(0)?;
+                    .text(Only)?;
                 let on_date = NaiveDate::parse_from_str(&on, "%Y-%m-%d").unwrap();
                 assert_eq!(
                     got,

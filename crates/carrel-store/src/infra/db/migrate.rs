@@ -4,6 +4,7 @@
 use carrel_policy::Policy;
 
 use super::{params, Conn, EngineKind};
+use crate::db::Only;
 use crate::error::Error;
 use crate::secrets::AuditKey;
 
@@ -163,7 +164,7 @@ pub(super) fn check_current(conn: &mut Conn<'_>) -> Result<(), Error> {
         EngineKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
         EngineKind::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
     };
-    if conn.query_one(has_table, params![])?.int(0)? == 0 {
+    if conn.query_one(has_table, params![])?.int(Only)? == 0 {
         return Err(Error::config(
             "the database holds no Carrel schema (it has no schema_migrations table): check --database; a database opened read-only is never created or migrated",
         ));
@@ -173,7 +174,7 @@ pub(super) fn check_current(conn: &mut Conn<'_>) -> Result<(), Error> {
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             params![],
         )?
-        .int(0)?;
+        .int(Only)?;
     let newest = newest();
     if applied < newest {
         return Err(Error::config(format!(
@@ -196,7 +197,7 @@ fn table_exists(conn: &mut Conn<'_>, name: &str) -> Result<bool, Error> {
         EngineKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         EngineKind::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
     };
-    Ok(conn.query_one(sql, params![name])?.int(0)? > 0)
+    Ok(conn.query_one(sql, params![name])?.int(Only)? > 0)
 }
 
 /// A migration's checksum as this Carrel has it: the SHA-256 of its SQL
@@ -274,7 +275,7 @@ fn run_through(
         "SELECT version FROM schema_migrations m WHERE NOT EXISTS (SELECT 1 FROM schema_checksums c WHERE c.version = m.version)",
         params![],
     )? {
-        let version = row.int(0)?;
+        let version = row.int(Only)?;
         if let Some(migration) = MIGRATIONS.iter().find(|m| m.version == version) {
             conn.execute(
                 "INSERT INTO schema_checksums (version, sha256) VALUES (?, ?)",
@@ -287,7 +288,7 @@ fn run_through(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             params![],
         )?
-        .int(0)?;
+        .int(Only)?;
     let newest = newest();
     if applied > newest {
         return Err(Error::config(format!(
@@ -321,7 +322,7 @@ fn run_through(
 #[cfg(test)]
 mod tests {
     use super::record_borrower_bands;
-    use crate::db::{params, Pool};
+    use crate::db::{params, Only, Pool};
 
     /// Loans made before migration 4 get the borrower's category and age
     /// band on the day of the loan, in the library's zone: at 02:00 UTC on
@@ -373,7 +374,7 @@ mod tests {
             let recorded = |pool: &Pool| {
                 pool.run(|mut conn| {
                     conn.query_one("SELECT COUNT(*) FROM schema_checksums", params![])?
-                        .int(0)
+                        .int(Only)
                 })
                 .unwrap()
             };
@@ -431,7 +432,7 @@ mod tests {
             pool.run(|mut conn| {
                 let left = conn.query("SELECT id FROM loans ORDER BY id", params![])?;
                 assert_eq!(left.len(), 1, "the set-aside loan left its table");
-                let first = left[0].int(0)?;
+                let first = left[0].int(Only)?;
                 let kept = conn.query_one(
                     "SELECT id, patron_id, occurred, record FROM kept_in_secret WHERE kind = 'loan'",
                     params![],

@@ -100,9 +100,8 @@ pub enum Value {
 
 /// One result row: its values in SELECT order, and the columns' names
 /// (shared by every row of one query), so a column is read by its name:
-/// `row.int("due_at")`. (By position, `row.int(4)`, still works, for SQL
-/// whose columns are an expression's; a name is what a newcomer can check
-/// against the SELECT.)
+/// `row.int("due_at")`, or, for a one-column query, `row.int(Only)`: never
+/// by position.
 #[derive(Debug, Clone)]
 pub struct Row {
     names: std::sync::Arc<[String]>,
@@ -110,15 +109,27 @@ pub struct Row {
 }
 
 /// Which column of a row: its name as the SELECT gives it (`id` for
-/// `r.id`, the alias for `COUNT(*) AS n`), or its position.
+/// `r.id`, the alias for `COUNT(*) AS n`), or [`Only`] of one.
 pub(crate) trait Column: Copy + fmt::Display {
     /// Where the column is among `names`.
     fn position(self, names: &[String]) -> Option<usize>;
 }
 
-impl Column for usize {
+/// The one column of a one-column query (`SELECT COUNT(*) ...`):
+/// `row.int(Only)`. A row of more columns has no "only" one, so adding a
+/// column to such a query is an error here, not a quiet misread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Only;
+
+impl fmt::Display for Only {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the only column")
+    }
+}
+
+impl Column for Only {
     fn position(self, names: &[String]) -> Option<usize> {
-        (self < names.len()).then_some(self)
+        (names.len() == 1).then_some(0)
     }
 }
 
@@ -635,7 +646,7 @@ impl Pool {
         let lock = crate::retention::PURGE_RUN_LOCK;
         let free = Conn::Postgres(&mut conn)
             .query_one(&format!("SELECT pg_try_advisory_lock({lock})"), params![])?
-            .int(0)?
+            .int(Only)?
             == 1;
         if !free {
             tracing::info!("another purge is running; this one waits for it to finish");
@@ -813,7 +824,7 @@ impl Conn<'_> {
     /// `INSERT ... RETURNING id` on both engines.
     pub(crate) fn insert(&mut self, sql: &str, params: &[Param<'_>]) -> Result<i64, Error> {
         self.query_one(&format!("{sql} RETURNING id"), params)?
-            .int(0)
+            .int(Only)
     }
 }
 
@@ -913,7 +924,11 @@ fn columns_are_read_by_name_on_both_engines() {
                 row.date("due_on")?,
                 chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
             );
-            assert_eq!(row.int(0)?, 7, "by position still");
+            // Never by position: `Only` reads the one column of a
+            // one-column row, and is an error on a row of more.
+            assert!(row.int(Only).is_err(), "four columns have no only one");
+            let one = conn.query_one("SELECT COUNT(*) FROM (SELECT 1 AS x) t", params![])?;
+            assert_eq!(one.int(Only)?, 1);
             let missing = row.int("renewals").unwrap_err().to_string();
             assert!(missing.contains("no column renewals"), "{missing}");
             let twice = conn.query_one("SELECT 1 AS id, 2 AS id", params![])?;

@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::gate::Actor;
 use crate::{Store, Tx};
@@ -172,7 +173,7 @@ pub fn chase_overdue(store: &Store) -> Result<usize, Error> {
             params![now, AlertKind::DocumentOverdue.name()],
         )?;
         for row in &rows {
-            raise(tx, row.int(0)?, AlertKind::DocumentOverdue)?;
+            raise(tx, row.int(Only)?, AlertKind::DocumentOverdue)?;
         }
         Ok(rows.len())
     })

@@ -44,6 +44,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
+use crate::db::Only;
 use crate::db::{params, Param, Row};
 use crate::error::Error;
 use crate::gate::{authorize_disclosure, authorize_legal_hold, Actor, DisclosureGrant};
@@ -681,7 +682,7 @@ fn view(tx: &mut Tx<'_>, actor: &Actor, stored: &Stored) -> Result<DisclosureReq
             params![stored.id],
         )?;
         for row in hold_ids {
-            holds.push(legal_holds::fetch(tx, row.int(0)?)?);
+            holds.push(legal_holds::fetch(tx, row.int(Only)?)?);
         }
     }
     Ok(DisclosureRequest {
@@ -871,7 +872,7 @@ fn next_number(tx: &mut Tx<'_>, series: &str) -> Result<i64, Error> {
             "SELECT last_number FROM disclosure_counters WHERE series = ?",
             params![series],
         )?
-        .int(0)
+        .int(Only)
 }
 
 /// What `insert_request` writes.
@@ -1366,7 +1367,7 @@ fn counsel_advice(tx: &mut Tx<'_>, id: i64) -> Result<Option<Advice>, Error> {
             "SELECT outcome FROM disclosure_steps WHERE request_id = ? AND step = ? ORDER BY id DESC LIMIT 1",
             params![id, <&str>::from(TimelineStep::CounselReview)],
         )?
-        .map(|row| row.name(0))
+        .map(|row| row.name(Only))
         .transpose()
 }
 

@@ -7,6 +7,7 @@
 //! is read, so nothing outside it can leak into the package.
 
 use super::TimelineStep;
+use crate::db::Only;
 use crate::principal::{Principal, SystemTask};
 use carrel_policy::RecordClass;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -222,7 +223,7 @@ pub(crate) fn erase_packages_where(
         params![&like],
     )?;
     for request in erased {
-        let id = request.int(0)?;
+        let id = request.int(Only)?;
         super::add_step(
             tx,
             id,

@@ -14,6 +14,7 @@ use carrel_policy::RetentionRule;
 
 use crate::audit::Anchor;
 use crate::db::params;
+use crate::db::Only;
 use crate::error::Error;
 use crate::Tx;
 
@@ -75,7 +76,7 @@ pub(crate) fn due_prefix(tx: &mut Tx<'_>, rule: &RetentionRule) -> Result<Prefix
         params![floor, cut],
     )?;
     let due_through = match first_kept {
-        Some(row) => row.int(0)? - 1,
+        Some(row) => row.int(Only)? - 1,
         None => last,
     };
     Ok(Prefix {
@@ -105,7 +106,7 @@ pub(crate) fn destroy_prefix(
                 "SELECT hash FROM audit_log WHERE seq = ?",
                 params![prefix.due_through],
             )?
-            .text(0)?
+            .text(Only)?
     };
     let restricted = tx.conn.query_one(
         "SELECT CAST(COALESCE(SUM(s.last_seq - s.first_seq + 1), 0) AS BIGINT)
@@ -117,7 +118,7 @@ pub(crate) fn destroy_prefix(
             prefix.due_through
         ],
     )?;
-    let restricted = restricted.int(0)?;
+    let restricted = restricted.int(Only)?;
     let destroyed = tx.conn.execute(
         "DELETE FROM audit_log WHERE seq > ? AND seq <= ?",
         params![prefix.floor, prefix.due_through],

@@ -25,6 +25,7 @@ use carrel_policy::Disposal;
 use serde_json::{Map, Value as Json};
 
 use super::targets::{RecordKind, Target, TARGETS};
+use crate::db::Only;
 use crate::db::{params, Conn};
 use crate::disclosures::package;
 use crate::disclosures::visibility::Viewer;
@@ -215,7 +216,7 @@ fn pins_of(tx: &mut Tx<'_>, kind: RecordKind, id: i64) -> Result<Pins, Error> {
          WHERE pin.record_kind = ? AND pin.record_id = ? AND h.released_at IS NULL AND h.expires_at > ?",
         params![kind, id, tx.now().timestamp()],
     )?;
-    Ok(match row.int(0)? {
+    Ok(match row.int(Only)? {
         0 => Pins::None,
         1 => Pins::OnlyRestricted,
         _ => Pins::Ordinary,
@@ -290,7 +291,7 @@ pub(crate) fn destroy_released(tx: &mut Tx<'_>, target: &Target) -> Result<usize
             &format!("SELECT COUNT(*) FROM kept_in_secret WHERE kind = ? AND id {unpinned}"),
             params![kind],
         )?
-        .int(0)?;
+        .int(Only)?;
     if due == 0 {
         return Ok(0);
     }
@@ -411,7 +412,7 @@ pub(crate) fn registration_of(
     else {
         return Ok(None);
     };
-    serde_json::from_str(&row.text(0)?)
+    serde_json::from_str(&row.text(Only)?)
         .map(Some)
         .map_err(|_| Error::internal("a registration kept in secret is not JSON"))
 }
@@ -434,7 +435,7 @@ pub(crate) fn move_out_those_set_aside_before(
             .and_then(|c| c.retention.as_ref())
             .map_or(Disposal::Delete, |rule| rule.disposal);
         for row in ids {
-            let id = row.int(0)?;
+            let id = row.int(Only)?;
             crate::audit::forget_records_on(conn, key, target.kind, "= ?", params![id])?;
             let now = (Why::RetentionEnded, chrono::Utc::now().timestamp());
             if move_out(conn, target, disposal, &format!("= {id}"), now)? == 0 {

@@ -117,6 +117,7 @@ pub(crate) fn is_destroyable_kind(kind: &str) -> bool {
 pub use self::statistics::{dimension_names, has_statistics, report, Report, ReportRow, AGE_BANDS};
 pub use self::targets::RecordKind;
 use self::targets::{Clock, Target, TARGETS};
+use crate::db::Only;
 use crate::db::{params, EngineKind, Param, Value};
 use crate::disclosures::visibility::{hidden_hold_sql, Viewer};
 use crate::error::Error;
@@ -432,7 +433,7 @@ fn describe(rule: &RetentionRule) -> String {
 }
 
 fn count(tx: &mut Tx<'_>, sql: &str, params: &[Param<'_>]) -> Result<i64, Error> {
-    tx.conn.query_one(sql, params)?.int(0)
+    tx.conn.query_one(sql, params)?.int(Only)
 }
 
 /// Counts, per class and kind of record, what is held, due, kept and why
@@ -622,7 +623,7 @@ fn audit_plan(
     let zone = tx.policy().library.time_zone;
     let today = tx.today();
     let oldest_event = match oldest {
-        Some(row) => statistics::local_date(row.int(0)?, zone).ok(),
+        Some(row) => statistics::local_date(row.int(Only)?, zone).ok(),
         None => None,
     };
     Ok(ClassPlan {
@@ -804,7 +805,7 @@ pub fn purge(
             "SELECT id FROM purge_runs WHERE finished_at IS NULL ORDER BY id LIMIT 1",
             params![],
         )? {
-            return Ok((row.int(0)?, true));
+            return Ok((row.int(Only)?, true));
         }
         let id = tx.conn.insert(
             "INSERT INTO purge_runs (started_at, started_by) VALUES (?, ?)",
@@ -1347,7 +1348,7 @@ mod tests {
                     tx.conn
                         .query("SELECT id FROM loans ORDER BY id", params![])?
                         .iter()
-                        .map(|r| r.int(0))
+                        .map(|r| r.int(Only))
                         .collect::<Result<Vec<i64>, _>>()
                 })
                 .unwrap()
