@@ -335,8 +335,8 @@ pub trait ErrorAnswer {
 
 /// The error answers a route can give, listed in its `responses(...)`,
 /// each by reference to its shared description. Up to eight in one set
-/// (`error_sets!` below); 503, and for a route with a body 408 and 413,
-/// are added to every operation by [`complete`].
+/// (`error_sets!` below); 503, 408 and 413 are added to every operation
+/// by [`complete`].
 pub struct Errors<T>(std::marker::PhantomData<T>);
 
 macro_rules! error_sets {
@@ -441,10 +441,10 @@ impl Modify for Shared {
 /// accepts ([`DATE`]).
 ///
 /// On every operation, the answers any route can give: 503 when Carrel
-/// cannot answer now, and for a route that takes a body, 408 when it does
-/// not arrive in time and 413 when it is too large (the layers in
-/// `routes::router` give them, not the handlers); a route without a body
-/// lists none of 408, 413 and 415.
+/// cannot answer now, 408 when a body does not arrive in time and 413
+/// when it is too large (the layers in `routes::router` give them, not
+/// the handlers, whatever the method); a route that takes no body does
+/// not list 415.
 pub fn complete(openapi: &mut OpenApi) {
     use utoipa::openapi::{KnownFormat, SchemaFormat};
     if let Some(components) = openapi.components.as_mut() {
@@ -480,17 +480,20 @@ pub fn complete(openapi: &mut OpenApi) {
             ..
         } = item;
         for operation in [get, post, put, patch, delete].into_iter().flatten() {
-            let mut answers = vec![(Unavailable::STATUS, Unavailable::NAME)];
-            if operation.request_body.is_some() {
-                answers.push((TooSlow::STATUS, TooSlow::NAME));
-                answers.push((TooLarge::STATUS, TooLarge::NAME));
-            } else {
-                // Without a body, nothing can be too large, too late or
-                // not JSON (`api::require_declared_body` asks only routes
-                // that change something).
-                for status in [TooSlow::STATUS, TooLarge::STATUS, NotJson::STATUS] {
-                    operation.responses.responses.remove(&status.to_string());
-                }
+            // The body layers answer any request that sends a body too
+            // large or too slowly, whatever its method.
+            let answers = [
+                (Unavailable::STATUS, Unavailable::NAME),
+                (TooSlow::STATUS, TooSlow::NAME),
+                (TooLarge::STATUS, TooLarge::NAME),
+            ];
+            if operation.request_body.is_none() {
+                // Only routes that change something must be declared JSON
+                // (`api::require_declared_body`).
+                operation
+                    .responses
+                    .responses
+                    .remove(&NotJson::STATUS.to_string());
             }
             for (status, name) in answers {
                 operation
