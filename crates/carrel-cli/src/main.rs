@@ -125,6 +125,30 @@ enum Command {
 enum PolicyCommand {
     /// Validate policy files; prints every mistake with file, line and column.
     Check { files: Vec<PathBuf> },
+    /// Print the privacy notice a policy file makes (N1), without a server
+    /// or a database: review a policy change before adopting it.
+    Notice {
+        /// The policy file.
+        file: PathBuf,
+        /// markdown, or html (a page to open in a browser).
+        #[arg(long, default_value = "markdown")]
+        format: NoticeFormat,
+    },
+    /// Record the policy file (--policy) as a version of the library's
+    /// notice (N2) without starting the server, and print what it changes
+    /// from the version before. The server records it too, when it starts
+    /// with a changed file.
+    Publish {
+        #[command(flatten)]
+        library: LibraryArgs,
+    },
+}
+
+/// How `carrel policy notice` prints the notice.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NoticeFormat {
+    Markdown,
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -265,6 +289,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Policy {
             command: PolicyCommand::Check { files },
         } => policy_check(&files),
+        Command::Policy {
+            command: PolicyCommand::Notice { file, format },
+        } => policy_notice(&file, format),
+        Command::Policy {
+            command: PolicyCommand::Publish { library },
+        } => policy_publish(&library),
         Command::Serve {
             library,
             listen,
@@ -415,6 +445,60 @@ fn deactivate(library: &LibraryArgs, username: &str) -> Result<ExitCode, String>
     let store = open(library, DEFAULT_DATABASE, false)?;
     let id = staff::deactivate(&store, username).map_err(|e| e.to_string())?;
     println!("deactivated staff account {username} (id {id}); its sessions have ended");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `carrel policy notice`: the notice of a policy file, on standard output.
+fn policy_notice(file: &std::path::Path, format: NoticeFormat) -> Result<ExitCode, String> {
+    let (policy, _) = load_policy(file)?;
+    let text = match format {
+        NoticeFormat::Markdown => carrel_policy::notice::Notice::of(&policy).to_markdown(),
+        NoticeFormat::Html => carrel_server::pages::notice::standalone_html(&policy)
+            .map_err(|e| format!("the notice page did not render: {e}"))?,
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `carrel policy publish`: records the policy as a version, as the
+/// server does when it starts, and says what changed.
+fn policy_publish(library: &LibraryArgs) -> Result<ExitCode, String> {
+    let store = open(library, DEFAULT_DATABASE, true)?;
+    let number = store.policy_version_id();
+    let versions = carrel_store::policy_versions::list(&store).map_err(|e| e.to_string())?;
+    let newest = versions.last().map_or(0, |v| v.number);
+    println!(
+        "{}: version {number} of the privacy notice ({}){}",
+        library.policy.display(),
+        store.policy().library.version,
+        if number == newest && versions.len() > 1 {
+            ""
+        } else if number == newest {
+            ", the first"
+        } else {
+            ", recorded before"
+        }
+    );
+    match carrel_store::policy_versions::previous(&store, number).map_err(|e| e.to_string())? {
+        None => println!("no version before it"),
+        Some((before, source)) => match carrel_policy::parse("previous version", &source) {
+            Err(_) => println!(
+                "version {} before it was written for an earlier release; its changes cannot be listed",
+                before.number
+            ),
+            Ok(old) => {
+                let changes = carrel_policy::notice::changes(&old, store.policy());
+                if changes.is_empty() {
+                    println!("it changes nothing patrons are told from version {}", before.number);
+                } else {
+                    println!("what it changes from version {}:", before.number);
+                    for change in changes {
+                        println!("- {}: {}", change.about, change.what);
+                    }
+                }
+            }
+        },
+    }
     Ok(ExitCode::SUCCESS)
 }
 

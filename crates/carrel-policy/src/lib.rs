@@ -19,6 +19,7 @@ pub mod disclosure;
 pub mod lawful;
 pub mod loans;
 pub mod model;
+pub mod notice;
 pub mod parse;
 pub mod retention;
 
@@ -31,6 +32,9 @@ pub mod purpose {
     /// Keeping a patron's account: who they are and whether their card is
     /// valid.
     pub const ACCOUNT: &str = "account";
+    /// Letting a patron use online services with card and PIN (their own
+    /// account pages, a PIN change).
+    pub const ONLINE_ACCESS: &str = "online_access";
     /// Lending items and knowing what is out, to whom, and until when.
     pub const CIRCULATION: &str = "circulation";
     /// Recording the fines and fees patrons owe and pay.
@@ -50,8 +54,9 @@ pub mod purpose {
     pub const STATISTICS: &str = "statistics";
 
     /// Every (class, purpose) pair Carrel's operations use.
-    pub const USED: [(RecordClass, &str); 12] = [
+    pub const USED: [(RecordClass, &str); 13] = [
         (RecordClass::Registration, ACCOUNT),
+        (RecordClass::Registration, ONLINE_ACCESS),
         (RecordClass::Circulation, CIRCULATION),
         (RecordClass::Fines, FINES),
         (RecordClass::Catalogue, COLLECTION),
@@ -68,8 +73,8 @@ pub mod purpose {
 
 pub use decide::{Decision, DenyReason};
 pub use model::{
-    Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
-    RecordClass, RetentionClock, RetentionRule, Role, Statistics,
+    Action, ClassSpec, Disposal, ExternalSite, FieldSpec, Library, LoanRules, PatronCategory,
+    PatronRules, Period, Policy, RecordClass, RetentionClock, RetentionRule, Role, Statistics,
 };
 pub use parse::{library_name, parse, PolicyError, PolicyErrors};
 pub use retention::LegalHoldRules;

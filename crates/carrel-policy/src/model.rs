@@ -500,6 +500,37 @@ impl Default for Statistics {
     }
 }
 
+/// A site the library links to but does not control (D8): links to it go
+/// through the exit page, which says the library's protection ends there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSite {
+    /// What the library calls it ("Licensed research databases").
+    pub name: String,
+    /// Where it is: an `https://` address.
+    pub url: String,
+}
+
+/// What the policy promises patrons directly, and what they may do online
+/// (`[patrons]`): how to complain, which registration details they may
+/// correct online (held until staff verify them, A2), whether reading
+/// history is offered (C1), and the sites the library links to (D8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatronRules {
+    /// How to question or complain about the library's handling of
+    /// privacy, in the library's words (`complaints`).
+    pub complaints: String,
+    /// Registration fields a patron may submit corrections to online
+    /// (`online_corrections`); each waits for staff to verify it.
+    pub online_corrections: Vec<String>,
+    /// Why the library does not keep reading history on request
+    /// (`reading_history.why`): neither seed policy offers it, and Carrel
+    /// keeps none.
+    pub reading_history_not_offered: String,
+    /// Sites the library links to but does not control
+    /// (`external_sites`).
+    pub external_sites: Vec<ExternalSite>,
+}
+
 /// A whole, validated policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -522,6 +553,8 @@ pub struct Policy {
     /// Who may obtain records, on which legal bases, and which roles decide
     /// (`[disclosure]`).
     pub disclosure: DisclosureRules,
+    /// What the policy promises patrons directly (`[patrons]`).
+    pub patrons: PatronRules,
 }
 
 impl Policy {

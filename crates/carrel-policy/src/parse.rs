@@ -13,8 +13,8 @@ use crate::disclosure::{
     Basis, Channel, CounselFinding, DisclosureRules, DocumentKind, RequesterKind,
 };
 use crate::model::{
-    Action, ClassSpec, Disposal, FieldSpec, Library, LoanRules, PatronCategory, Period, Policy,
-    RecordClass, RetentionClock, RetentionRule, Role, Statistics,
+    Action, ClassSpec, Disposal, ExternalSite, FieldSpec, Library, LoanRules, PatronCategory,
+    PatronRules, Period, Policy, RecordClass, RetentionClock, RetentionRule, Role, Statistics,
 };
 use crate::retention::LegalHoldRules;
 
@@ -82,6 +82,31 @@ struct RawPolicy {
     legal_holds: RawLegalHolds,
     statistics: Option<RawStatistics>,
     disclosure: RawDisclosure,
+    patrons: RawPatrons,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPatrons {
+    complaints: String,
+    online_corrections: Vec<Spanned<String>>,
+    reading_history: RawReadingHistory,
+    #[serde(default)]
+    external_sites: Vec<RawExternalSite>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReadingHistory {
+    offered: Spanned<bool>,
+    why: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExternalSite {
+    name: String,
+    url: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -363,6 +388,7 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
             }
         }
     };
+    let patrons = build_patrons(raw.patrons, &classes, problems);
     Policy {
         library,
         purposes,
@@ -372,6 +398,7 @@ fn build(raw: RawPolicy, problems: &mut Problems) -> Policy {
         legal_holds,
         statistics,
         disclosure,
+        patrons,
     }
 }
 
@@ -575,6 +602,84 @@ fn build_basis(
         reason_required: raw.reason_required,
         counsel_confirms,
         channel,
+    }
+}
+
+/// Registration fields a patron may never change online: the card and
+/// its standing are the library's to set, the PIN has its own form, the
+/// e-mail address is the patron's choice and changes at once (C3), and a
+/// guardian link needs proof of guardianship at the desk.
+pub const NEVER_CORRECTED_ONLINE: [&str; 7] = [
+    "card_barcode",
+    "pin",
+    "category",
+    "expires_on",
+    "status",
+    "email",
+    "guardian",
+];
+
+fn build_patrons(
+    raw: RawPatrons,
+    classes: &BTreeMap<RecordClass, ClassSpec>,
+    problems: &mut Problems,
+) -> PatronRules {
+    let registration = classes.get(&RecordClass::Registration);
+    let mut online_corrections = Vec::new();
+    for field in raw.online_corrections {
+        let name = field.get_ref();
+        if NEVER_CORRECTED_ONLINE.contains(&name.as_str()) {
+            problems.at(
+                field.span(),
+                format!("'{name}' cannot be corrected online (the card, its standing and the guardian link are the library's to set at the desk; the PIN and e-mail have their own forms); remove it from online_corrections"),
+            );
+        } else if registration.is_some_and(|c| !c.fields.contains_key(name.as_str())) {
+            problems.at(
+                field.span(),
+                format!("'{name}' is not a field of [classes.registration]; online_corrections may list only declared registration fields"),
+            );
+        } else if online_corrections.contains(name) {
+            problems.at(field.span(), format!("'{name}' is listed twice"));
+        } else {
+            online_corrections.push(field.into_inner());
+        }
+    }
+    if *raw.reading_history.offered.get_ref() {
+        problems.at(
+            raw.reading_history.offered.span(),
+            "Carrel cannot keep reading history on a patron's request yet; set offered = false and say why in 'why'",
+        );
+    }
+    if raw.reading_history.why.trim().is_empty() {
+        problems.whole_file("[patrons] reading_history.why must say why reading history is not offered; the privacy notice tells patrons");
+    }
+    if raw.complaints.trim().is_empty() {
+        problems.whole_file("[patrons] complaints must say how to question or complain about the library's handling of privacy; the privacy notice tells patrons");
+    }
+    let mut external_sites = Vec::new();
+    for site in raw.external_sites {
+        let url = site.url.get_ref();
+        let host = url.strip_prefix("https://").unwrap_or("");
+        let host = host.split(['/', '?', '#']).next().unwrap_or("");
+        if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            problems.at(
+                site.url.span(),
+                format!(
+                    "'{url}' is not an https:// address; external sites are linked only over https"
+                ),
+            );
+            continue;
+        }
+        external_sites.push(ExternalSite {
+            name: site.name,
+            url: site.url.into_inner(),
+        });
+    }
+    PatronRules {
+        complaints: raw.complaints,
+        online_corrections,
+        reading_history_not_offered: raw.reading_history.why,
+        external_sites,
     }
 }
 

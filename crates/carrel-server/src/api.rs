@@ -197,6 +197,33 @@ impl AppState {
 /// The name of the session cookie set at sign-in.
 pub const SESSION_COOKIE: &str = "carrel_session";
 
+/// The name of the patron's session cookie, set when a patron signs in on
+/// the sign-in page (the patron pages read it; the JSON API takes the
+/// patron's token as a bearer token).
+pub const PATRON_COOKIE: &str = "carrel_patron";
+
+/// A cookie of Carrel's, as a `Set-Cookie` value: for this path only,
+/// never readable by a page's script (`HttpOnly`), never sent with a
+/// request another site starts (`SameSite=Strict`), and `Secure` when
+/// people reach Carrel over https (see [`crate::Config`]). A max age of 0
+/// removes it.
+pub fn carrel_cookie(
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    max_age_seconds: i64,
+    secure: bool,
+) -> String {
+    cookie::Cookie::build((name, value))
+        .path(path)
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age_seconds))
+        .secure(secure)
+        .build()
+        .to_string()
+}
+
 /// The name of the cookie that keeps a staff browser's device token (see
 /// `carrel_store::known_devices`), sent only to the sign-in route.
 pub const DEVICE_COOKIE: &str = "carrel_device";
@@ -410,7 +437,6 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
 }
 
 const JSON: &str = "application/json";
-const FORM: &str = "application/x-www-form-urlencoded";
 
 /// Whether a request's Content-Type is `media`: the media type alone,
 /// any case, with any parameters (`; charset=utf-8`).
@@ -431,8 +457,8 @@ fn not_json() -> ApiError {
 /// Refuses any request that would change something (every method but
 /// GET, HEAD and OPTIONS) unless it declares the body its route takes,
 /// even where the route reads no body: `application/json` for the API,
-/// a form (`application/x-www-form-urlencoded`) for the staff pages,
-/// which also check a form token (`staff::form_token`). Why: a page on
+/// a form (`application/x-www-form-urlencoded`) for the pages, which
+/// also carries a form token (see `pages::forms::guard`). Why: a page on
 /// another site can make a browser send a POST with the user's cookie,
 /// unasked, only as a form, multipart or text/plain; a JSON request from
 /// another site needs the browser to ask Carrel first (a CORS preflight),
@@ -447,12 +473,10 @@ pub async fn require_declared_body(request: Request, next: axum::middleware::Nex
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
-    let path = request.uri().path();
-    if path.starts_with("/staff/") {
-        if !has_media_type(request.headers(), FORM) {
-            return crate::routes::page::form_required();
-        }
-    } else if !has_media_type(request.headers(), JSON) {
+    if !request.uri().path().starts_with("/api/") {
+        return crate::pages::forms::guard(request, next).await;
+    }
+    if !has_media_type(request.headers(), JSON) {
         return not_json().into_response();
     }
     next.run(request).await

@@ -11,7 +11,7 @@ pub mod address_throttle;
 pub mod api;
 pub mod description;
 pub mod listener;
-pub mod package_page;
+pub mod pages;
 pub mod routes;
 
 use std::net::IpAddr;

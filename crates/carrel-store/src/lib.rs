@@ -39,16 +39,16 @@ mod workflows;
 pub mod demo;
 pub mod error;
 
-pub use infra::{db, private_files, quiet_log};
+pub use infra::{db, policy_versions, private_files, quiet_log};
 pub(crate) use kernel::secrets;
 pub use kernel::{
-    attempts, audit, gate, known_devices, patron_sessions, principal, sign_in, staff,
+    attempts, audit, form_tokens, gate, known_devices, patron_sessions, principal, sign_in, staff,
 };
 pub use records::{
     circulation, computer_sessions, delivery, fines, ill, items, mailing_lists, patrons, programs,
     validate,
 };
-pub use workflows::{disclosures, legal_holds, retention};
+pub use workflows::{disclosures, legal_holds, my_account, retention};
 
 use std::sync::Arc;
 

@@ -674,7 +674,7 @@ pub async fn package_html(
             Ok((reference, package))
         })
         .await?;
-    let html = crate::package_page::render(&json).ok_or_else(|| {
+    let html = crate::pages::package::render(&json).ok_or_else(|| {
         ApiError(carrel_store::Error::Internal(
             "a package is not JSON".into(),
         ))

@@ -4,17 +4,14 @@ mod alerts;
 mod circulation;
 mod computer_sessions;
 mod deliveries;
-mod disclosure_pages;
-mod disclosures;
+pub(crate) mod disclosures;
 mod fines;
 mod ill;
 mod items;
 mod legal_holds;
 mod mailing_lists;
 mod my_records;
-pub(crate) mod page;
 mod patrons;
-mod privacy_page;
 mod programs;
 mod retention;
 mod session;
@@ -128,16 +125,7 @@ fn described_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
     let (api, description) = described_api();
     let description = Description::new(description, state.store.policy());
-    api.route("/staff/privacy", get(privacy_page::page))
-        .route("/staff/disclosures", get(disclosure_pages::queue))
-        .route(
-            "/staff/disclosures/{reference}",
-            get(disclosure_pages::request),
-        )
-        .route(
-            "/staff/disclosures/{reference}/{action}",
-            post(disclosure_pages::act),
-        )
+    api.merge(page_routes())
         .route_layer(axum::middleware::from_fn(crate::api::require_declared_body))
         .layer(axum::Extension(description))
         .fallback(not_found)
@@ -189,6 +177,46 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
         .with_state(state)
 }
 
+/// The server-rendered pages (see [`crate::pages`]).
+fn page_routes() -> Router<AppState> {
+    use crate::pages::{
+        home, my_data, notice, patron, staff_disclosures, staff_privacy, staff_sign_in,
+    };
+    Router::new()
+        .route("/", get(home::page))
+        .route(
+            patron::SIGN_IN,
+            get(patron::sign_in_form).post(patron::sign_in),
+        )
+        .route("/my/sign-out", post(patron::sign_out))
+        .route("/my", get(patron::account))
+        .route("/my/loans/{id}/renewal", post(patron::renew))
+        .route("/my/holds", post(patron::place_hold))
+        .route("/my/holds/{id}/cancellation", post(patron::cancel_hold))
+        .route("/my/pin", get(patron::pin_form).post(patron::change_pin))
+        .route("/my/data", get(my_data::page))
+        .route("/my/data/download", post(my_data::download))
+        .route("/privacy", get(notice::current))
+        .route("/privacy/versions", get(notice::versions))
+        .route("/privacy/versions/{number}", get(notice::version))
+        .route(
+            staff_sign_in::SIGN_IN,
+            get(staff_sign_in::sign_in_form).post(staff_sign_in::sign_in),
+        )
+        .route("/staff/sign-out", post(staff_sign_in::sign_out))
+        .route("/staff", get(staff_sign_in::home))
+        .route("/staff/privacy", get(staff_privacy::page))
+        .route("/staff/disclosures", get(staff_disclosures::queue))
+        .route(
+            "/staff/disclosures/{reference}",
+            get(staff_disclosures::request),
+        )
+        .route(
+            "/staff/disclosures/{reference}/{action}",
+            post(staff_disclosures::act),
+        )
+}
+
 /// The one Content-Security-Policy of every answer (see `router`).
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -227,7 +255,14 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
     })
 }
 
-async fn not_found() -> impl IntoResponse {
+/// No such route: a JSON error under the API's path, a page elsewhere.
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    if !uri.path().starts_with("/api/") {
+        return crate::pages::not_found(&state.store.policy().library.name, uri.path());
+    }
     (
         StatusCode::NOT_FOUND,
         Json(crate::description::ErrorBody::new(
@@ -235,6 +270,7 @@ async fn not_found() -> impl IntoResponse {
             "no such API route; see /api/v1/openapi.json",
         )),
     )
+        .into_response()
 }
 
 async fn method_not_allowed() -> impl IntoResponse {

@@ -101,7 +101,7 @@ fn answer(reference: &str, package: Package, format: PackageFormat) -> Result<Re
         PackageFormat::Html => package_file(
             &format!("library-records-{reference}.html"),
             "text/html; charset=utf-8",
-            crate::package_page::render(&package.json).ok_or_else(|| {
+            crate::pages::package::render(&package.json).ok_or_else(|| {
                 ApiError(carrel_store::Error::Internal(
                     "a package is not JSON".into(),
                 ))

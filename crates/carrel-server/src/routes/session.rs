@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{
-    cookie, ApiError, AppState, ClientAddress, NoBody, SignInBody, Token, DEVICE_COOKIE,
-    SESSION_COOKIE,
+    carrel_cookie, cookie, ApiError, AppState, ClientAddress, NoBody, SignInBody, Token,
+    DEVICE_COOKIE, SESSION_COOKIE,
 };
 use crate::description::{
     BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, SignInRefused,
@@ -92,27 +92,6 @@ pub async fn sign_in(
         Json(json!(session)),
     )
         .into_response())
-}
-
-/// A cookie of Carrel's, as a `Set-Cookie` value: for this path only,
-/// never readable by a page's script (`HttpOnly`), never sent with a
-/// request another site starts (`SameSite=Strict`), and `Secure` when
-/// people reach Carrel over https (see [`crate::Config`]).
-fn carrel_cookie(
-    name: &'static str,
-    value: String,
-    path: &'static str,
-    max_age_seconds: i64,
-    secure: bool,
-) -> String {
-    cookie::Cookie::build((name, value))
-        .path(path)
-        .http_only(true)
-        .same_site(cookie::SameSite::Strict)
-        .max_age(cookie::time::Duration::seconds(max_age_seconds))
-        .secure(secure)
-        .build()
-        .to_string()
 }
 
 /// Ends the token's session: a staff member's, or every session of a

@@ -274,7 +274,7 @@ async fn staff_forms_need_the_form_token_and_a_form(engine: Engine) {
         ))
     };
     let entries = app.raw_count("SELECT COUNT(*) FROM audit_log");
-    let other_token = carrel_store::staff::form_token(&other_session);
+    let other_token = carrel_server::pages::form_token(&other_session);
     let form = "application/x-www-form-urlencoded";
     for (content_type, body, expected) in [
         (Some(form), String::new(), StatusCode::FORBIDDEN),

@@ -109,6 +109,22 @@ pub(crate) async fn restricted_preservation(
     reference.to_string()
 }
 
+/// A page with its form tokens blanked: each is derived from the viewer's
+/// random session token, so the twins' pages differ there by design.
+pub(crate) fn without_form_tokens(html: &str) -> String {
+    let marker = "name=\"form_token\" value=\"";
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(marker) {
+        let (before, after) = rest.split_at(at + marker.len());
+        out.push_str(before);
+        out.push_str("(token)");
+        rest = after.find('"').map_or("", |end| &after[end..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 pub(crate) fn differences(a: &[(String, String)], b: &[(String, String)]) -> Vec<String> {
     a.iter()
         .zip(b)

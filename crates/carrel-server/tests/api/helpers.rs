@@ -414,7 +414,7 @@ impl TestApp {
         path: &str,
         fields: &[(&str, &str)],
     ) -> (StatusCode, String) {
-        let form_token = carrel_store::staff::form_token(token);
+        let form_token = carrel_server::pages::form_token(token);
         let body: Vec<String> = fields
             .iter()
             .chain([&("form_token", form_token.as_str())])

@@ -335,7 +335,7 @@ async fn sweep_raw(
             let (status, html) = app.get_text(token, page).await;
             seen.push((
                 format!("{at}: {who} GET {page}"),
-                format!("{status} {html}"),
+                format!("{status} {}", crate::gag_twins::without_form_tokens(&html)),
             ));
         }
     }

@@ -119,6 +119,10 @@ async fn n4_the_served_document_carries_the_policys_fields_and_bases() {
             "fields.phone = { personal = true, purpose = \"account_notices\" }\n",
             "",
         )
+        .replace(
+            "online_corrections = [\"name\", \"address\", \"phone\", \"birth_date\"]",
+            "online_corrections = [\"name\", \"address\", \"birth_date\"]",
+        )
         .replace("[loans.categories.juvenile]", "[loans.categories.teen]");
     assert_ne!(variant, crate::helpers::MISSOURI);
     for (name, source) in [

@@ -396,6 +396,105 @@ impl PatronActor {
     }
 }
 
+/// What a patron signed in online may do to their own records (A1), by
+/// class: see every class that holds patron records; renew loans, place
+/// and cancel holds; change their own PIN and e-mail address (C3). Anything
+/// else (other registration details, which wait for staff to verify them,
+/// paying a fine) is the desk's. Carrel's table, not the policy's: the policy's
+/// roles are staff roles, and both seed policies give patrons access to
+/// their own records ("Individuals are entitled to view the personal
+/// information in their library accounts online").
+fn patron_may(action: Action, class: RecordClass) -> bool {
+    match action {
+        Action::Read => class.holds_patron_records() && class != RecordClass::Audit,
+        Action::Create => class == RecordClass::Circulation,
+        Action::Update => matches!(class, RecordClass::Circulation | RecordClass::Registration),
+        Action::Destroy | Action::Export | Action::Disclose => false,
+    }
+}
+
+/// A grant for the signed-in patron's own records, for the functions of
+/// `my_account`, which reach only that patron's records. Crate-private:
+/// no handler can hold one. Refused (and audited) where [`patron_may`]
+/// does not allow the action, or the policy does not declare the purpose
+/// for the class.
+pub(crate) fn for_patron<A: ActionKind, C: ClassKind>(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    purpose: &str,
+) -> Result<Grant<A, C>, Error> {
+    let declared = tx
+        .policy()
+        .class(C::CLASS)
+        .is_some_and(|c| c.purposes.iter().any(|p| p == purpose));
+    if patron_may(A::ACTION, C::CLASS) && declared {
+        return Ok(Grant {
+            who: patron.principal(),
+            purpose: purpose.to_string(),
+            _kind: PhantomData,
+        });
+    }
+    let reason = carrel_policy::DenyReason::Unlawful {
+        code: "not_your_records",
+        message: format!("a patron online may not {} {} records", A::ACTION, C::CLASS),
+    };
+    let entry = PendingEntry::new(
+        tx,
+        patron.principal(),
+        Outcome::Denied,
+        AuditAction::Policy(A::ACTION),
+        AuditClass::Policy(C::CLASS),
+        purpose,
+    )
+    .saying(Some(reason.to_string()));
+    Err(Error::Denied {
+        reason,
+        entry: Box::new(entry),
+    })
+}
+
+/// Notes that the signed-in patron read `count` of their own records of
+/// `class` (the My data page), under the class's first purpose.
+pub(crate) fn record_own_read(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    class: RecordClass,
+    count: usize,
+) {
+    let purpose = tx
+        .policy()
+        .class(class)
+        .and_then(|c| c.purposes.first().cloned())
+        .unwrap_or_default();
+    let entry = PendingEntry::new(
+        tx,
+        patron.principal(),
+        Outcome::Granted,
+        AuditAction::Policy(Action::Read),
+        AuditClass::Policy(class),
+        &purpose,
+    )
+    .on(Some(format!("patron:{}", patron.patron_id())))
+    .saying(Some(format!("{count} records, seen online by the patron")));
+    tx.queue_audit(entry);
+}
+
+/// Notes that the signed-in patron was refused a change to their own
+/// record (a wrong current PIN), with the reason for auditors.
+pub(crate) fn record_own_refusal(tx: &mut Tx<'_>, patron: &PatronActor, code: &'static str) {
+    let entry = PendingEntry::new(
+        tx,
+        patron.principal(),
+        Outcome::Denied,
+        AuditAction::Policy(Action::Update),
+        AuditClass::Policy(RecordClass::Registration),
+        carrel_policy::purpose::ONLINE_ACCESS,
+    )
+    .on(Some(format!("patron:{}", patron.patron_id())))
+    .saying(Some(code.to_string()));
+    tx.queue_audit(entry);
+}
+
 /// The audit record class of disclosure-request entries.
 pub const DISCLOSURE_CLASS: &str = "disclosure_request";
 

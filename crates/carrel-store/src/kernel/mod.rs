@@ -8,6 +8,7 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod form_tokens;
 pub mod gate;
 pub mod known_devices;
 pub mod patron_sessions;

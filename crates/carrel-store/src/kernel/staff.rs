@@ -304,25 +304,3 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str) -> Result<Actor, Error> {
         None => Err(Error::Unauthenticated),
     }
 }
-
-/// The token the staff pages put in every form they serve and require in
-/// every form posted back (against cross-site request forgery). It is
-/// derived from the session token, which another site cannot read (the
-/// cookie is HttpOnly), so a form built elsewhere cannot carry it, and
-/// nothing more is stored; the session's own hash in the database is
-/// another digest, so the database does not give it away either.
-pub fn form_token(session_token: &str) -> String {
-    sha256_hex(format!("carrel staff form\0{session_token}").as_bytes())
-}
-
-/// Whether a posted form carries the form token of this session, compared
-/// in constant time.
-pub fn form_token_matches(session_token: &str, given: &str) -> bool {
-    let expected = form_token(session_token);
-    expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
-            == 0
-}

@@ -425,6 +425,14 @@ impl RenewGrants {
             patron: gate::authorize(tx, actor, purpose::ACCOUNT)?,
         })
     }
+
+    /// The grants for a patron renewing their own loan (`my_account`).
+    pub(crate) fn for_patron(tx: &mut Tx<'_>, patron: &gate::PatronActor) -> Result<Self, Error> {
+        Ok(RenewGrants {
+            loan: gate::for_patron(tx, patron, purpose::CIRCULATION)?,
+            patron: gate::for_patron(tx, patron, purpose::ACCOUNT)?,
+        })
+    }
 }
 
 /// Extends a loan by another loan period from today, within the policy's
@@ -489,6 +497,15 @@ impl HoldGrants {
             hold: gate::authorize(tx, actor, purpose::CIRCULATION)?,
         })
     }
+
+    /// The grants for a patron placing a hold for themselves (`my_account`).
+    pub(crate) fn for_patron(tx: &mut Tx<'_>, patron: &gate::PatronActor) -> Result<Self, Error> {
+        Ok(HoldGrants {
+            patron: gate::for_patron(tx, patron, purpose::ACCOUNT)?,
+            item: gate::for_patron(tx, patron, purpose::CIRCULATION)?,
+            hold: gate::for_patron(tx, patron, purpose::CIRCULATION)?,
+        })
+    }
 }
 
 /// Places a hold. An item on the shelf goes straight to the hold shelf;
@@ -500,6 +517,27 @@ pub fn place_hold(
     item_barcode: &ItemBarcode,
 ) -> Result<HoldRecord, Error> {
     let patron = patrons::standing_by_barcode(tx, &grants.patron, patron_barcode)?;
+    hold_for_standing(tx, grants, patron, item_barcode)
+}
+
+/// [`place_hold`] for the patron with record id `patron_id` (a patron
+/// placing a hold online, `my_account`).
+pub(crate) fn place_hold_for(
+    tx: &mut Tx<'_>,
+    grants: &HoldGrants,
+    patron_id: i64,
+    item_barcode: &ItemBarcode,
+) -> Result<HoldRecord, Error> {
+    let patron = patrons::standing(tx, &grants.patron, patron_id)?;
+    hold_for_standing(tx, grants, patron, item_barcode)
+}
+
+fn hold_for_standing(
+    tx: &mut Tx<'_>,
+    grants: &HoldGrants,
+    patron: patrons::Standing,
+    item_barcode: &ItemBarcode,
+) -> Result<HoldRecord, Error> {
     patron.check_current(tx.today())?;
     let rules = category(tx, &patron)?.clone();
     let active = tx

@@ -5,4 +5,5 @@
 
 pub mod disclosures;
 pub mod legal_holds;
+pub mod my_account;
 pub mod retention;

@@ -1,0 +1,172 @@
+//! Forms, and the one check every posted form passes before any handler
+//! runs ([`guard`]): it must be a form, it must not come from another
+//! origin, and it must carry a form token that only a page Carrel served
+//! to this browser could hold.
+//!
+//! The token (`carrel_store::form_tokens`) is derived from a secret the
+//! browser keeps in an HttpOnly cookie: the staff or patron session once
+//! someone is signed in, and before that the browser secret
+//! ([`BROWSER_COOKIE`]) the sign-in pages set. Cookies are SameSite=Strict
+//! as well, and a browser names the origin of a form it posts (`Origin`,
+//! `Sec-Fetch-Site`); each of the three would stop a forged form alone,
+//! and a browser that honours none of the headers still cannot forge the
+//! token.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use carrel_store::form_tokens;
+
+use super::{Frame, Message};
+use crate::api::{cookie, AppState, PATRON_COOKIE, SESSION_COOKIE};
+
+/// The name of every form's token field.
+pub const FORM_TOKEN: &str = "form_token";
+
+/// The cookie holding the browser secret of a browser not signed in yet,
+/// set by the pages whose forms sign in.
+pub const BROWSER_COOKIE: &str = "carrel_form";
+
+/// The form token of forms served to the browser holding `secret` (a
+/// session token or the browser secret).
+pub fn form_token(secret: &str) -> String {
+    form_tokens::form_token(secret)
+}
+
+/// The browser's secret for forms before sign-in, and, when it has none
+/// yet, the cookie that gives it one (to send with the page).
+pub fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    if let Some(secret) = cookie(headers, BROWSER_COOKIE).filter(|s| s.len() == 64) {
+        return (secret.to_string(), None);
+    }
+    // Without randomness nothing can be signed in anyway; the form is
+    // then refused when posted, which says what to do.
+    let secret = form_tokens::new_browser_secret().unwrap_or_default();
+    let set = crate::api::carrel_cookie(
+        BROWSER_COOKIE,
+        secret.clone(),
+        "/",
+        24 * 3600,
+        state.secure_cookies,
+    );
+    (secret, Some(set))
+}
+
+fn has_form_media_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Whether the browser says the form came from a page of another origin.
+/// `Sec-Fetch-Site` decides where a browser sends it (every current one
+/// does). `Origin` is weaker: under Carrel's `Referrer-Policy:
+/// no-referrer` a browser sends `Origin: null` even for Carrel's own
+/// forms, so only an origin naming another host counts. A request that
+/// names no origin (a client that is not a browser, an old browser) is
+/// left to the token.
+fn from_another_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match text("origin") {
+        None | Some("null") => false,
+        Some(origin) => {
+            // Carrel's own origin is the host the browser asked for; a
+            // proxy in front passes the Host header on unchanged.
+            let host = text("host").unwrap_or_default();
+            let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+            origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host)
+        }
+    }
+}
+
+fn refused(status: StatusCode, title: &str, why: &str) -> Response {
+    // The library's name is not at hand in a middleware without state;
+    // the page says "the library" instead.
+    Message::new(
+        Frame::public("the library", ""),
+        title,
+        &[why, "Nothing was done."],
+    )
+    .link("/", "Home")
+    .answer(status)
+}
+
+/// The answer to a page request that changes something but is not a form.
+pub fn form_required() -> Response {
+    refused(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Not a form",
+        "Pages take their forms as application/x-www-form-urlencoded, as a browser sends them.",
+    )
+}
+
+/// The answer to a form posted without a form token of this browser's.
+pub fn form_token_missing() -> Response {
+    refused(
+        StatusCode::FORBIDDEN,
+        "Form not accepted",
+        "This form did not come from a page Carrel served to this browser in its current session (or it came from another site). Go back, reload the page and try again.",
+    )
+}
+
+/// Checks every posted form (any method but GET, HEAD and OPTIONS, on a
+/// page route): a form, from this origin, with a form token of this
+/// browser's. Anything else is refused before a handler runs.
+pub async fn guard(request: Request, next: Next) -> Response {
+    if !has_form_media_type(request.headers()) {
+        return form_required();
+    }
+    if from_another_origin(request.headers()) {
+        tracing::info!("a form posted from another origin was refused");
+        return form_token_missing();
+    }
+    let (parts, body) = request.into_parts();
+    // Read as an extractor would, under the router's body limits (kept in
+    // the request's extensions).
+    let mut reading = Request::new(body);
+    *reading.extensions_mut() = parts.extensions.clone();
+    let bytes = match axum::body::Bytes::from_request(reading, &()).await {
+        Ok(bytes) => bytes,
+        Err(rejection) => return crate::api::body_read_error(rejection).into_response(),
+    };
+    let given: Option<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(name, _)| name == FORM_TOKEN)
+                .map(|(_, value)| value)
+        });
+    // The secrets this browser holds: its cookies, and a session token it
+    // sends as `Authorization: Bearer` (a client that is not a browser;
+    // the token extractor takes it the same way).
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let carries_token = given.is_some_and(|given| {
+        [SESSION_COOKIE, PATRON_COOKIE, BROWSER_COOKIE]
+            .iter()
+            .filter_map(|name| cookie(&parts.headers, name))
+            .chain(bearer)
+            .any(|secret| form_tokens::form_token_matches(secret, &given))
+    });
+    if !carries_token {
+        tracing::info!("a form without a form token of this browser's was refused");
+        return form_token_missing();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}

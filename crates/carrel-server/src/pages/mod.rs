@@ -1,0 +1,285 @@
+//! The server-rendered pages: the public ones (home, the privacy notice,
+//! the exit page), the patron's (sign-in, My account) and the staff's.
+//!
+//! Every page is an askama template under `templates/`, checked when the
+//! crate compiles and escaped by default; all of them extend one layout
+//! (`layout.html`), which a page fills through its [`Frame`]. No page
+//! needs a script or loads anything from another host (the CSP forbids
+//! both; see `routes::CONTENT_SECURITY_POLICY`). The security headers of
+//! every answer come from the router's layers, not from here.
+//!
+//! Forms: every form that changes something carries a form token
+//! ([`forms`]), checked once for all of them by [`forms::guard`] before
+//! any handler runs, which also refuses a form posted from another origin.
+
+pub mod forms;
+pub mod home;
+pub mod my_data;
+// pub mod leaving;
+pub mod notice;
+pub mod package;
+pub mod patron;
+pub mod staff_disclosures;
+pub mod staff_privacy;
+pub mod staff_sign_in;
+
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use carrel_store::Error;
+
+use crate::api::ApiError;
+
+pub use forms::form_token;
+
+/// A link, as the layout's menu and a message page show it.
+pub struct Link {
+    pub href: String,
+    pub label: String,
+    /// Whether it is the page being shown (`aria-current`).
+    pub current: bool,
+}
+
+impl Link {
+    pub fn to(href: impl Into<String>, label: impl Into<String>) -> Link {
+        Link {
+            href: href.into(),
+            label: label.into(),
+            current: false,
+        }
+    }
+}
+
+/// Who is signed in, as the layout shows it, and the form that signs out.
+pub struct SignedIn {
+    /// What the page says: never a name (a screen may be seen by others),
+    /// only the role or the card's last digits.
+    pub label: String,
+    /// Where the sign-out form posts.
+    pub sign_out: &'static str,
+    /// The form token of the session (see [`forms`]).
+    pub form_token: String,
+}
+
+/// Whose pages these are, for the menu.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Nobody is signed in.
+    Public,
+    /// A patron, signed in with card and PIN.
+    Patron,
+    /// A staff member.
+    Staff,
+}
+
+/// What the layout needs from every page: the library, who is signed in,
+/// and which page this is.
+pub struct Frame {
+    pub library: String,
+    pub signed_in: Option<SignedIn>,
+    pub audience: Audience,
+    /// The path of the page, to mark it in the menu.
+    pub path: String,
+    /// A file to keep (a download): no menu and no footer.
+    pub standalone: bool,
+}
+
+impl Frame {
+    /// A page anyone may see.
+    pub fn public(library: &str, path: &str) -> Frame {
+        Frame {
+            library: library.to_string(),
+            signed_in: None,
+            audience: Audience::Public,
+            path: path.to_string(),
+            standalone: false,
+        }
+    }
+
+    /// A page for the signed-in patron.
+    pub fn patron(library: &str, path: &str, session: &str) -> Frame {
+        Frame {
+            signed_in: Some(SignedIn {
+                label: "with your library card".into(),
+                sign_out: "/my/sign-out",
+                form_token: form_token(session),
+            }),
+            audience: Audience::Patron,
+            ..Frame::public(library, path)
+        }
+    }
+
+    /// A page for a signed-in staff member.
+    pub fn staff(library: &str, path: &str, role: &str, session: &str) -> Frame {
+        Frame {
+            signed_in: Some(SignedIn {
+                label: format!("staff, {}", role.replace('_', " ")),
+                sign_out: "/staff/sign-out",
+                form_token: form_token(session),
+            }),
+            audience: Audience::Staff,
+            ..Frame::public(library, path)
+        }
+    }
+
+    /// A file to keep: the layout without menu or footer.
+    pub fn standalone(library: &str) -> Frame {
+        Frame {
+            standalone: true,
+            ..Frame::public(library, "")
+        }
+    }
+
+    /// The menu: the public pages, then the audience's own.
+    pub fn nav(&self) -> Vec<Link> {
+        let mut links = vec![
+            Link::to("/", "Home"),
+            Link::to("/privacy", "Privacy notice"),
+        ];
+        match self.audience {
+            Audience::Public => {
+                links.push(Link::to("/my/sign-in", "Patron sign-in"));
+                links.push(Link::to("/staff/sign-in", "Staff sign-in"));
+            }
+            Audience::Patron => {
+                links.push(Link::to("/my", "My account"));
+                links.push(Link::to("/my/data", "My data"));
+                links.push(Link::to("/my/choices", "My choices"));
+            }
+            Audience::Staff => {
+                links.push(Link::to("/staff/privacy", "Privacy dashboard"));
+                links.push(Link::to("/staff/disclosures", "Disclosure requests"));
+                links.push(Link::to("/staff/corrections", "Corrections"));
+            }
+        }
+        for link in &mut links {
+            link.current = link.href == self.path;
+        }
+        links
+    }
+}
+
+/// A page with a title, some paragraphs and links: errors, confirmations.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub frame: Frame,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub links: Vec<Link>,
+}
+
+impl Message {
+    pub fn new(frame: Frame, title: &str, paragraphs: &[&str]) -> Message {
+        Message {
+            frame,
+            title: title.to_string(),
+            paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),
+            links: Vec::new(),
+        }
+    }
+
+    pub fn link(mut self, href: &str, label: &str) -> Message {
+        self.links.push(Link::to(href, label));
+        self
+    }
+
+    pub fn answer(self, status: StatusCode) -> Response {
+        render(status, &self)
+    }
+}
+
+/// A page as an answer. A template that fails to render (it cannot, short
+/// of a bug: askama checks templates when the crate compiles) is a 500
+/// with nothing of the page in it.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError(Error::Internal(format!("a page did not render: {e}"))).into_response(),
+    }
+}
+
+/// The answer to a page request that failed: sign in, not allowed, not
+/// found, or the store's own message (which names what was wrong, never
+/// personal data). `sign_in` is the sign-in page for this audience;
+/// `not_allowed` says, in the library's words, why the role may not.
+pub fn failure(frame: Frame, error: ApiError, sign_in: &str, not_allowed: &str) -> Response {
+    let back = match frame.audience {
+        Audience::Staff => ("/staff/disclosures", "Disclosure requests"),
+        Audience::Patron => ("/my", "My account"),
+        Audience::Public => ("/", "Home"),
+    };
+    match error {
+        ApiError(Error::Unauthenticated) => {
+            let public = Frame::public(&frame.library, &frame.path);
+            Message::new(
+                public,
+                "Please sign in",
+                &["You are not signed in, or your session has ended. Sign in, then open this page again."],
+            )
+            .link(sign_in, "Sign in")
+            .answer(StatusCode::UNAUTHORIZED)
+        }
+        ApiError(Error::Denied { reason, .. }) if reason.code() == "denied" => {
+            Message::new(frame, "Not allowed", &[not_allowed])
+                .link(back.0, back.1)
+                .answer(StatusCode::FORBIDDEN)
+        }
+        other @ ApiError(
+            Error::Denied { .. }
+            | Error::NotFound { .. }
+            | Error::Invalid { .. }
+            | Error::Refused { .. }
+            | Error::Request { .. }
+            | Error::Conflict { .. }
+            | Error::TooManyAttempts,
+        ) => {
+            let message = other.0.to_string();
+            let status = other.into_response().status();
+            Message::new(
+                frame,
+                "That could not be done",
+                &[&message, "Nothing was changed."],
+            )
+            .link(back.0, back.1)
+            .answer(status)
+        }
+        other => other.into_response(),
+    }
+}
+
+/// The answer to a page that does not exist (a path outside the API).
+pub fn not_found(library: &str, path: &str) -> Response {
+    Message::new(
+        Frame::public(library, path),
+        "No such page",
+        &["There is no page at this address. It may have moved, or the link may be mistyped."],
+    )
+    .link("/", "Home")
+    .link("/privacy", "Privacy notice")
+    .answer(StatusCode::NOT_FOUND)
+}
+
+/// A vocabulary's name as words: "under_review" as "under review".
+pub fn words(name: &str) -> String {
+    name.replace('_', " ")
+}
+
+/// An instant (Unix seconds) as the library's local date and time.
+pub fn local_time(at: i64, zone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// An instant (Unix seconds) as the library's local date.
+pub fn local_date(at: i64, zone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.with_timezone(&zone).format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
