@@ -148,6 +148,10 @@ pub struct TestApp {
     clock: Arc<Mutex<DateTime<Utc>>>,
     raw: RawDb,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The database's URL and audit key, to serve it again (see
+    /// [`TestApp::restart_with_policy`]).
+    database_url: String,
+    audit_key: String,
     /// Personal data this test sent; none of it may appear in the logs.
     personal: Mutex<Vec<String>>,
     supervisor: Mutex<Option<String>>,
@@ -257,14 +261,16 @@ impl TestApp {
         let clock_for_store = clock.clone();
         let text = policy_text.to_string();
         let loading = raw.clone();
+        let database_url = url.clone();
+        let key = match &fixture {
+            Some(fixture) => AuditKey::from_hex(fixture.key.trim()).unwrap(),
+            None => AuditKey::generate().unwrap(),
+        };
+        let audit_key = key.to_hex();
         let store = tokio::task::spawn_blocking(move || {
-            let key = match &fixture {
-                Some(fixture) => {
-                    fixture.load(&loading);
-                    AuditKey::from_hex(fixture.key.trim()).unwrap()
-                }
-                None => AuditKey::generate().unwrap(),
-            };
+            if let Some(fixture) = &fixture {
+                fixture.load(&loading);
+            }
             let url = DatabaseUrl::parse(&url).unwrap();
             let store = Store::open(&url, policy, &text, key)
                 .expect("the test database opens (is PostgreSQL running?)")
@@ -302,8 +308,65 @@ impl TestApp {
             clock,
             raw,
             shutdown: Some(tx),
+            database_url,
+            audit_key,
             personal: Mutex::new(Vec::new()),
             supervisor: Mutex::new(None),
+        }
+    }
+
+    /// Stops the server and serves the same database again under
+    /// `policy_text` (a library adopting a changed policy), on a new port;
+    /// the clock goes on where it was. Sessions stay what the database
+    /// says they are.
+    pub async fn restart_with_policy(&mut self, policy_text: &str) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let policy =
+            carrel_policy::parse("test-policy.toml", policy_text).expect("test policy parses");
+        let (url, key, text) = (
+            self.database_url.clone(),
+            self.audit_key.clone(),
+            policy_text.to_string(),
+        );
+        let clock = self.clock.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            let url = DatabaseUrl::parse(&url).unwrap();
+            let key = AuditKey::from_hex(&key).unwrap();
+            Arc::new(
+                Store::open(&url, policy, &text, key)
+                    .expect("the database opens again")
+                    .with_clock(Arc::new(move || *clock.lock().unwrap())),
+            )
+        })
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(carrel_server::serve_configured(
+            listener,
+            store.clone(),
+            carrel_server::Config::default(),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        self.store = store;
+        self.shutdown = Some(tx);
+    }
+
+    /// A browser of its own on this app: it keeps cookies, follows no
+    /// redirects, and sends what a browser sends with a form.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
         }
     }
 
@@ -749,6 +812,97 @@ fn with_raw_postgres<T: Send + 'static>(
 /// A client whose connections come from `address`, a loopback address
 /// other than 127.0.0.1 (the whole of 127.0.0.0/8 reaches the server), so
 /// that a test can be several machines, as the address throttle sees them.
+/// A browser's view of the pages (see [`TestApp::browser`]).
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+/// A page as a browser got it.
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub html: String,
+}
+
+impl Page {
+    /// The form token of the page's forms.
+    pub fn form_token(&self) -> String {
+        self.html
+            .split("name=\"form_token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page has a form with a form token")
+            .to_string()
+    }
+}
+
+impl Browser {
+    async fn page(response: reqwest::Response) -> Page {
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Page {
+            status,
+            location,
+            html: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        Browser::page(response).await
+    }
+
+    /// Posts a form as a browser does from one of Carrel's own pages
+    /// (`Sec-Fetch-Site: same-origin`, `Origin: null` under no-referrer).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_with(
+            path,
+            fields,
+            &[("sec-fetch-site", "same-origin"), ("origin", "null")],
+        )
+        .await
+    }
+
+    /// Posts a form with the headers given.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Browser::page(request.send().await.unwrap()).await
+    }
+
+    /// Signs in on the patron sign-in page; the answer to the form.
+    pub async fn patron_sign_in(&self, card: &str, pin: &str) -> Page {
+        let form = self.get("/my/sign-in").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let token = form.form_token();
+        self.post(
+            "/my/sign-in",
+            &[("form_token", &token), ("card_barcode", card), ("pin", pin)],
+        )
+        .await
+    }
+}
+
 pub fn client_from(address: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .local_address(address.parse::<std::net::IpAddr>().unwrap())

@@ -16,6 +16,7 @@ mod gate;
 mod kept_in_secret;
 mod kept_in_secret_second_review;
 mod openapi;
+mod pages;
 mod patrons;
 mod retention;
 mod review_14;
