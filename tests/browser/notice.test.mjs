@@ -46,6 +46,22 @@ test('n1 the notice names every class with its fields and retention', async () =
   assert.match(await page.locator('#complaints + p').innerText(), /Director/);
 });
 
+test('d8 a link to a site the library does not control goes through the exit page', async () => {
+  const page = await browser.visitor(carrel);
+  await open(page, carrel, '/');
+  const links = page.locator('#elsewhere a');
+  assert.ok(await links.count() > 0, 'the policy lists external sites');
+  const name = await links.first().innerText();
+  await links.first().click();
+  await page.waitForURL('**/leaving?to=*');
+  await open(page, carrel, new URL(page.url()).pathname + new URL(page.url()).search);
+  assert.match(await page.locator('#leaving').innerText(), /privacy protection ends there/);
+  const onward = await page.locator('#continue').getAttribute('href');
+  assert.match(onward, /^https:\/\//);
+  assert.match(await page.locator('#continue').innerText(), new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  assert.equal(await open(page, carrel, '/leaving?to=https%3A%2F%2Fevil.example%2F'), 404, 'no open redirect');
+});
+
 test('n2 a changed policy is a new version; the older one stays readable with what changed', async () => {
   const before = circulationRule(readFileSync(carrel.policyFile, 'utf8'));
   await carrel.restartWithPolicy((text) => text.replace(

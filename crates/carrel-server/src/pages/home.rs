@@ -12,14 +12,23 @@ use crate::api::AppState;
 #[template(path = "home.html")]
 struct Home {
     frame: Frame,
+    /// Sites the library links to but does not control, each through
+    /// the exit page: (name, exit page address).
+    elsewhere: Vec<(String, String)>,
 }
 
 pub async fn page(State(state): State<AppState>) -> Response {
-    let library = &state.store.policy().library.name;
+    let policy = state.store.policy();
     render(
         StatusCode::OK,
         &Home {
-            frame: Frame::public(library, "/"),
+            frame: Frame::public(&policy.library.name, "/"),
+            elsewhere: policy
+                .patrons
+                .external_sites
+                .iter()
+                .map(|site| (site.name.clone(), super::leaving::link_to(&site.url)))
+                .collect(),
         },
     )
 }

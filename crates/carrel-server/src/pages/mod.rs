@@ -14,8 +14,8 @@
 
 pub mod forms;
 pub mod home;
+pub mod leaving;
 pub mod my_data;
-// pub mod leaving;
 pub mod notice;
 pub mod package;
 pub mod patron;

@@ -180,7 +180,7 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
 /// The server-rendered pages (see [`crate::pages`]).
 fn page_routes() -> Router<AppState> {
     use crate::pages::{
-        home, my_data, notice, patron, staff_disclosures, staff_privacy, staff_sign_in,
+        home, leaving, my_data, notice, patron, staff_disclosures, staff_privacy, staff_sign_in,
     };
     Router::new()
         .route("/", get(home::page))
@@ -197,6 +197,7 @@ fn page_routes() -> Router<AppState> {
         .route("/my/data", get(my_data::page))
         .route("/my/data/download", post(my_data::download))
         .route("/privacy", get(notice::current))
+        .route("/leaving", get(leaving::page))
         .route("/privacy/versions", get(notice::versions))
         .route("/privacy/versions/{number}", get(notice::version))
         .route(

@@ -545,7 +545,56 @@ async fn pages_that_do_not_exist_are_pages(engine: Engine) {
     app.finish();
 }
 
+/// D8: links to sites the library does not control go through the exit
+/// page, which says where the library's protection ends; it serves only
+/// the sites the policy lists, and sends the browser nowhere by itself
+/// (no open redirect).
+async fn d8_leaving_the_site_is_announced_and_only_for_listed_sites(engine: Engine) {
+    for (name, source) in POLICIES {
+        let app = TestApp::spawn_with(engine, source).await;
+        let policy = carrel_policy::parse("policy", source).unwrap();
+        let browser = app.browser();
+        let home = browser.get("/").await;
+        for site in &policy.patrons.external_sites {
+            let link = carrel_server::pages::leaving::link_to(&site.url);
+            assert!(
+                home.html.contains(&format!("href=\"{}\"", escaped(&link))),
+                "{name}: {link}"
+            );
+            let page = browser.get(&link).await;
+            assert_eq!(page.status, StatusCode::OK, "{name}: {link}");
+            assert!(page.location.is_none());
+            assert!(page.html.contains("privacy protection ends there"));
+            assert!(page.html.contains(&format!(
+                "href=\"{}\" rel=\"noreferrer noopener\"",
+                escaped(&site.url)
+            )));
+        }
+        let listed = &policy.patrons.external_sites[0].url;
+        for stranger in [
+            "https://evil.example/".to_string(),
+            "//evil.example".to_string(),
+            "javascript:alert(1)".to_string(),
+            format!("{listed}.evil.example"),
+            format!("{listed}/../../x"),
+            String::new(),
+        ] {
+            let page = browser
+                .get(&carrel_server::pages::leaving::link_to(&stranger))
+                .await;
+            assert_eq!(page.status, StatusCode::NOT_FOUND, "{name}: {stranger}");
+            assert!(page.location.is_none());
+            assert!(
+                !page.html.contains("evil.example"),
+                "{name}: the address is not echoed"
+            );
+        }
+        app.finish();
+    }
+}
+
 on_both_engines!(
+    d8_leaving_the_site_is_announced_and_only_for_listed_sites,
     n1_the_notice_is_public_and_says_every_rule,
     n2_a_changed_policy_is_a_new_version_and_the_old_one_stays,
     c2_a_patron_signs_in_on_the_page_and_sees_the_account,
