@@ -32,6 +32,9 @@ pub mod purpose {
     /// Keeping a patron's account: who they are and whether their card is
     /// valid.
     pub const ACCOUNT: &str = "account";
+    /// Telling patrons about their account (overdues, holds, reminders), by
+    /// the e-mail address they chose to give.
+    pub const ACCOUNT_NOTICES: &str = "account_notices";
     /// Letting a patron use online services with card and PIN (their own
     /// account pages, a PIN change).
     pub const ONLINE_ACCESS: &str = "online_access";
@@ -54,8 +57,9 @@ pub mod purpose {
     pub const STATISTICS: &str = "statistics";
 
     /// Every (class, purpose) pair Carrel's operations use.
-    pub const USED: [(RecordClass, &str); 13] = [
+    pub const USED: [(RecordClass, &str); 14] = [
         (RecordClass::Registration, ACCOUNT),
+        (RecordClass::Registration, ACCOUNT_NOTICES),
         (RecordClass::Registration, ONLINE_ACCESS),
         (RecordClass::Circulation, CIRCULATION),
         (RecordClass::Fines, FINES),

@@ -88,6 +88,9 @@ impl RecordClass {
                 ("status", true),
                 ("guardian", true),
                 ("birth_date", false),
+                ("email_consent", true),
+                ("notices", true),
+                ("corrections", true),
             ],
             RecordClass::Circulation => &[
                 ("patron", true),
@@ -152,7 +155,12 @@ impl RecordClass {
                 ("items", true),
             ],
             RecordClass::ProgramRegistration => &[("patron", true), ("program", true)],
-            RecordClass::MailingList => &[("patron", true), ("list", true), ("last_active", true)],
+            RecordClass::MailingList => &[
+                ("patron", true),
+                ("list", true),
+                ("last_active", true),
+                ("consent", true),
+            ],
         }
     }
 

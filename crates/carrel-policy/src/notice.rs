@@ -478,6 +478,45 @@ fn basis_notice(basis: &Basis, role_name: &dyn Fn(&str) -> String) -> BasisNotic
     }
 }
 
+/// What a patron consents to (C1): keeping their e-mail address for
+/// account notices, or a mailing list's sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentKind {
+    /// The e-mail address, for account notices.
+    Email,
+    /// A mailing list's sign-up.
+    MailingList,
+}
+
+/// What the policy says a consent covers, in the notice's words: the
+/// records it allows, why they are kept, and for how long. Carrel keeps
+/// the SHA-256 of this text with each consent; when the policy in force
+/// says something else, the patron is asked again.
+pub fn consent_covers(policy: &Policy, kind: ConsentKind) -> String {
+    let notice = Notice::of(policy);
+    let (class, fields): (&str, &[&str]) = match kind {
+        ConsentKind::Email => ("registration", &["email", "email_consent", "notices"]),
+        ConsentKind::MailingList => ("mailing_list", &[]),
+    };
+    let Some(class) = notice.classes.iter().find(|c| c.name == class) else {
+        return String::new();
+    };
+    let mut text = String::new();
+    if kind == ConsentKind::MailingList {
+        let _ = writeln!(text, "{}", class.description);
+        let _ = writeln!(text, "{}", class.purposes.join("; "));
+    }
+    for field in class
+        .fields
+        .iter()
+        .filter(|f| fields.is_empty() || fields.contains(&f.name.as_str()))
+    {
+        let _ = writeln!(text, "{}: {}", field.label, field.why);
+    }
+    let _ = writeln!(text, "{}", class.retention.as_deref().unwrap_or("kept"));
+    text
+}
+
 /// One difference between two versions of the policy, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -732,6 +771,31 @@ mod tests {
             );
             assert!(text.contains(&policy.library.statute), "{name}: statute");
         }
+    }
+
+    /// C1: what a consent covers changes only when the policy changes what
+    /// the consent is about: a mailing list's retention changes the list
+    /// consent and not the e-mail one.
+    #[test]
+    fn c1_a_consent_covers_only_what_it_is_about() {
+        let old = policy("jefferson-county-mo");
+        let mut new = old.clone();
+        if let Some(rule) = new
+            .classes
+            .get_mut(&RecordClass::MailingList)
+            .and_then(|c| c.retention.as_mut())
+        {
+            rule.keep = Period::Months(12);
+        }
+        assert_ne!(
+            consent_covers(&old, ConsentKind::MailingList),
+            consent_covers(&new, ConsentKind::MailingList)
+        );
+        assert_eq!(
+            consent_covers(&old, ConsentKind::Email),
+            consent_covers(&new, ConsentKind::Email)
+        );
+        assert!(consent_covers(&old, ConsentKind::Email).contains("email: Notifying you"));
     }
 
     /// N2: the list of changes names a retention change, a field added and

@@ -146,6 +146,19 @@ fn patron_fields(policy: &carrel_policy::Policy, new: bool) -> RefOr<Schema> {
             object = object.required(&input.key);
         }
     }
+    if !new {
+        object = object.property(
+            crate::routes::patrons::PHOTO_ID,
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(
+                    <carrel_store::disclosures::IdKind as strum::VariantArray>::VARIANTS
+                        .iter()
+                        .map(|k| k.name()),
+                ))
+                .description(Some("The kind of photo ID staff checked for this change, never its number (A2): needed to change, in person, a detail the policy lets patrons correct online (name, address...)")),
+        );
+    }
     object.into()
 }
 

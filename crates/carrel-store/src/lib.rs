@@ -45,10 +45,10 @@ pub use kernel::{
     attempts, audit, form_tokens, gate, known_devices, patron_sessions, principal, sign_in, staff,
 };
 pub use records::{
-    circulation, computer_sessions, delivery, fines, ill, items, mailing_lists, patrons, programs,
-    validate,
+    circulation, computer_sessions, consents, delivery, fines, ill, items, mailing_lists, patrons,
+    programs, validate,
 };
-pub use workflows::{disclosures, legal_holds, my_account, retention};
+pub use workflows::{corrections, disclosures, legal_holds, my_account, retention};
 
 use std::sync::Arc;
 
@@ -315,6 +315,12 @@ impl Tx<'_> {
     /// The library's policy this transaction runs under.
     pub fn policy(&self) -> &Policy {
         &self.store.policy
+    }
+
+    /// The id of the policy version this transaction runs under (what a
+    /// consent given now records).
+    pub(crate) fn policy_version_id(&self) -> i64 {
+        self.store.policy_version_id
     }
 
     /// Today in the library's time zone, at this transaction's instant.

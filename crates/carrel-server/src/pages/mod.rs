@@ -15,10 +15,12 @@
 pub mod forms;
 pub mod home;
 pub mod leaving;
+pub mod my_choices;
 pub mod my_data;
 pub mod notice;
 pub mod package;
 pub mod patron;
+pub mod staff_corrections;
 pub mod staff_disclosures;
 pub mod staff_privacy;
 pub mod staff_sign_in;

@@ -164,6 +164,13 @@ pub async fn sign_in(
         }
         Err(other) => return other.into_response(),
     };
+    // Consents a newer policy changed are asked again at once (C1).
+    let asked_again = state
+        .as_patron(Token(session.token.clone()), |tx, patron| {
+            Ok(!my_account::stale_consents(tx, patron)?.is_empty())
+        })
+        .await
+        .unwrap_or(false);
     let secure = state.secure_cookies;
     let session_cookie = carrel_cookie(
         PATRON_COOKIE,
@@ -184,7 +191,7 @@ pub async fn sign_in(
             (header::SET_COOKIE, session_cookie),
             (header::SET_COOKIE, device_cookie),
         ]),
-        see_other("/my"),
+        see_other(if asked_again { "/my/consents" } else { "/my" }),
     )
         .into_response()
 }
@@ -241,6 +248,8 @@ struct AccountPage {
     holds: Vec<HoldLine>,
     fines: Vec<FineLine>,
     renewals_allowed: i64,
+    /// Consents a newer policy changed, waiting for the patron's answer.
+    stale: usize,
 }
 
 /// Cents as dollars: 1250 as "$12.50".
@@ -266,7 +275,7 @@ fn account_page(
     state: &AppState,
     session: &str,
     done: Option<String>,
-    overview: Overview,
+    (overview, stale): (Overview, usize),
 ) -> AccountPage {
     let zone = state.store.policy().library.time_zone;
     let now = state.store.now().timestamp();
@@ -322,6 +331,7 @@ fn account_page(
             })
             .collect(),
         renewals_allowed: overview.renewals_allowed,
+        stale,
     }
 }
 
@@ -337,7 +347,15 @@ pub async fn account(
         Err(e) => return failure(Frame::public(&library, "/my"), e, SIGN_IN, ""),
     };
     let secret = token.0.clone();
-    match state.as_patron(token, my_account::overview).await {
+    let found = state
+        .as_patron(token, |tx, patron| {
+            Ok((
+                my_account::overview(tx, patron)?,
+                my_account::stale_consents(tx, patron)?.len(),
+            ))
+        })
+        .await;
+    match found {
         Ok(overview) => render(
             StatusCode::OK,
             &account_page(&state, &secret, confirmation(query.get("done")), overview),

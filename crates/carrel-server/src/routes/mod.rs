@@ -11,7 +11,7 @@ mod items;
 mod legal_holds;
 mod mailing_lists;
 mod my_records;
-mod patrons;
+pub(crate) mod patrons;
 mod programs;
 mod retention;
 mod session;
@@ -180,7 +180,8 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
 /// The server-rendered pages (see [`crate::pages`]).
 fn page_routes() -> Router<AppState> {
     use crate::pages::{
-        home, leaving, my_data, notice, patron, staff_disclosures, staff_privacy, staff_sign_in,
+        home, leaving, my_choices, my_data, notice, patron, staff_corrections, staff_disclosures,
+        staff_privacy, staff_sign_in,
     };
     Router::new()
         .route("/", get(home::page))
@@ -196,6 +197,24 @@ fn page_routes() -> Router<AppState> {
         .route("/my/pin", get(patron::pin_form).post(patron::change_pin))
         .route("/my/data", get(my_data::page))
         .route("/my/data/download", post(my_data::download))
+        .route("/my/choices", get(my_choices::page))
+        .route("/my/email", post(my_choices::set_email))
+        .route("/my/email/removal", post(my_choices::remove_email))
+        .route("/my/notices", post(my_choices::set_notices))
+        .route("/my/lists/{id}/subscription", post(my_choices::join_list))
+        .route(
+            "/my/subscriptions/{id}/removal",
+            post(my_choices::leave_list),
+        )
+        .route("/my/corrections", post(my_choices::propose_correction))
+        .route("/my/consents", get(my_choices::consents))
+        .route("/my/consents/email", post(my_choices::answer_email))
+        .route(
+            "/my/consents/subscriptions/{id}",
+            post(my_choices::answer_subscription),
+        )
+        .route("/staff/corrections", get(staff_corrections::queue))
+        .route("/staff/corrections/{id}", post(staff_corrections::decide))
         .route("/privacy", get(notice::current))
         .route("/leaving", get(leaving::page))
         .route("/privacy/versions", get(notice::versions))

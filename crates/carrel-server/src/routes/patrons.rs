@@ -115,12 +115,37 @@ pub async fn read(
     Ok(Json(record))
 }
 
+/// The key of a desk update that names the kind of photo ID checked (A2).
+pub const PHOTO_ID: &str = "photo_id";
+
+/// The kind of photo ID a desk update names, if it names one.
+fn photo_id(
+    value: Option<serde_json::Value>,
+) -> Result<Option<carrel_store::disclosures::IdKind>, carrel_store::Error> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(name)) => name.parse().map(Some).map_err(|_| {
+            carrel_store::Error::invalid(
+                "bad_photo_id",
+                format!(
+                    "photo_id must be one of: {}",
+                    carrel_policy::names_of::<carrel_store::disclosures::IdKind>()
+                ),
+            )
+        }),
+        Some(_) => Err(carrel_store::Error::invalid(
+            "bad_photo_id",
+            "photo_id must be a string naming the kind of photo ID",
+        )),
+    }
+}
+
 #[utoipa::path(
     patch,
     path = "/api/v1/patrons/{id}",
     operation_id = "patrons_update",
     summary = "Change a patron's registration record",
-    description = "Send only the fields to change; null removes an optional field (for example the e-mail address, C3).",
+    description = "Send only the fields to change; null removes an optional field (for example the e-mail address, C3). A change to the details a patron could otherwise only send as a correction (the policy's online_corrections: name, address...) needs photo_id, the kind of photo ID checked (A2), and is recorded with it.",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),
     ),
@@ -139,10 +164,11 @@ pub async fn update(
     let record = state
         .as_staff(token, move |tx, actor| {
             let id = id?;
-            let fields = fields?;
+            let mut fields = fields?;
             let id = path_id("patron", &id)?;
+            let photo_id = photo_id(fields.remove(PHOTO_ID))?;
             let grant = authorize(tx, actor, purpose::ACCOUNT)?;
-            patrons::update(tx, &grant, id, &fields)
+            patrons::update_in_person(tx, &grant, id, &fields, photo_id)
         })
         .await?;
     Ok(Json(record))

@@ -70,7 +70,7 @@ async fn attempt(app: &TestApp, token: &str, op: &str, setup: &str) -> (StatusCo
         }
         "read patron" => app.get(token, &format!("/api/v1/patrons/{}", patron.id)).await,
         "update patron" => {
-            app.call(Some(token), "PATCH", &format!("/api/v1/patrons/{}", patron.id), Some(json!({"phone": "555-0100-0000"})))
+            app.call(Some(token), "PATCH", &format!("/api/v1/patrons/{}", patron.id), Some(json!({"phone": "555-0100-0000", "photo_id": "driver_license"})))
                 .await
         }
         "read loans" => app.get(token, &format!("/api/v1/patrons/{}/loans", patron.id)).await,

@@ -158,6 +158,14 @@ impl<A: ActionKind, C: ClassKind> Grant<A, C> {
         tx.queue_audit(entry);
     }
 
+    /// The staff member the grant was given to, if it was given to staff.
+    pub(crate) fn staff_id(&self) -> Option<i64> {
+        match self.who {
+            Principal::Staff(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// [`Self::record`] for one record.
     pub(crate) fn used_on(&self, tx: &mut Tx<'_>, kind: impl Into<SubjectKind>, id: i64) {
         let kind = kind.into().name();
@@ -398,7 +406,8 @@ impl PatronActor {
 
 /// What a patron signed in online may do to their own records (A1), by
 /// class: see every class that holds patron records; renew loans, place
-/// and cancel holds; change their own PIN and e-mail address (C3). Anything
+/// and cancel holds; change their own PIN and e-mail address (C3); join
+/// and leave mailing lists (C4); propose corrections (A2). Anything
 /// else (other registration details, which wait for staff to verify them,
 /// paying a fine) is the desk's. Carrel's table, not the policy's: the policy's
 /// roles are staff roles, and both seed policies give patrons access to
@@ -407,8 +416,11 @@ impl PatronActor {
 fn patron_may(action: Action, class: RecordClass) -> bool {
     match action {
         Action::Read => class.holds_patron_records() && class != RecordClass::Audit,
-        Action::Create => class == RecordClass::Circulation,
-        Action::Update => matches!(class, RecordClass::Circulation | RecordClass::Registration),
+        Action::Create => matches!(class, RecordClass::Circulation | RecordClass::MailingList),
+        Action::Update => matches!(
+            class,
+            RecordClass::Circulation | RecordClass::Registration | RecordClass::MailingList
+        ),
         Action::Destroy | Action::Export | Action::Disclose => false,
     }
 }

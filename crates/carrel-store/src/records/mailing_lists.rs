@@ -28,6 +28,10 @@ pub struct List {
     pub last_active_at: i64,
     /// How many patrons are subscribed now.
     pub subscribers: i64,
+    /// Subscribers whose consent is current: a mailing goes only to them.
+    /// A consent the policy has since changed waits for the patron to
+    /// give it again (C1), and until then nothing is sent under it.
+    pub recipients: i64,
 }
 
 /// A patron's opt-in to one mailing list.
@@ -65,6 +69,17 @@ fn select_list(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<List, Error> {
             params![id],
         )?
         .int(Only)?;
+    let (_, current) = crate::consents::stamp(tx, carrel_policy::notice::ConsentKind::MailingList);
+    let recipients = tx
+        .conn
+        .query_one(
+            &format!(
+                "SELECT COUNT(*) FROM list_subscriptions s WHERE s.list_id = ? AND {}",
+                crate::consents::SUBSCRIPTION_CONSENT_CURRENT
+            ),
+            params![id, &current],
+        )?
+        .int(Only)?;
     Ok(List {
         id: row.int("id")?,
         name: row.text("name")?,
@@ -72,6 +87,7 @@ fn select_list(tx: &mut Tx<'_>, id: i64, lock: bool) -> Result<List, Error> {
         created_at: row.int("created_at")?,
         last_active_at: row.int("last_active_at")?,
         subscribers,
+        recipients,
     })
 }
 
@@ -164,9 +180,12 @@ pub fn subscribe(
         ));
     }
     let now = tx.now().timestamp();
+    // Signing up is the patron's consent (C1, C4), under the policy in force.
+    let (version, covers) =
+        crate::consents::stamp(tx, carrel_policy::notice::ConsentKind::MailingList);
     let id = tx.conn.insert(
-        "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at) VALUES (?, ?, ?)",
-        params![list_id, patron_id, now],
+        "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at, consent_policy_version, consent_covers) VALUES (?, ?, ?, ?, ?)",
+        params![list_id, patron_id, now, version, &covers],
     )?;
     tx.conn.execute(
         "UPDATE mailing_lists SET last_active_at = ? WHERE id = ?",

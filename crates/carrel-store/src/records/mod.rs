@@ -8,6 +8,7 @@
 
 pub mod circulation;
 pub mod computer_sessions;
+pub mod consents;
 pub mod delivery;
 pub mod fines;
 pub mod ill;

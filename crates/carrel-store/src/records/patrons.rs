@@ -124,6 +124,12 @@ pub struct DeclaredInput {
     pub removable: bool,
 }
 
+/// Registration fields Carrel keeps from what the patron chooses and asks
+/// for (the e-mail consent, the notices wanted, corrections waiting for
+/// staff): declared in the policy like any stored field (N4), but never
+/// keys of a registration or an update.
+pub const KEPT_FROM_CHOICES: [&str; 3] = ["email_consent", "notices", "corrections"];
+
 /// Every key the policy lets a registration or an update carry (N4):
 /// Carrel's own columns the policy declares, then the library's fields.
 pub fn declared_inputs(policy: &carrel_policy::Policy) -> Vec<DeclaredInput> {
@@ -132,6 +138,9 @@ pub fn declared_inputs(policy: &carrel_policy::Policy) -> Vec<DeclaredInput> {
     };
     let mut inputs = Vec::new();
     for (field, spec) in &class.fields {
+        if KEPT_FROM_CHOICES.contains(&field.as_str()) {
+            continue;
+        }
         let column = COLUMN_KEYS.iter().find(|(_, f)| f == field);
         let (key, shape, required, removable) = match column.map(|(key, _)| *key) {
             Some(key @ "card_barcode") => (key, InputShape::CardBarcode, true, false),
@@ -204,6 +213,14 @@ fn required<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, Error> {
 }
 
 /// Checks every key against the policy and the shapes Carrel accepts.
+/// Checks one key and value as a registration update would, without
+/// changing anything: for a correction sent online, checked when it is
+/// sent and applied only once staff verify it.
+pub(crate) fn check_input(tx: &Tx<'_>, key: &str, value: &Json) -> Result<(), Error> {
+    let input = BTreeMap::from([(key.to_string(), value.clone())]);
+    parse_changes(tx, &input).map(drop)
+}
+
 fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes, Error> {
     let policy = tx.policy();
     let registration = policy
@@ -489,6 +506,12 @@ fn write_fields(
             )?;
         }
     }
+    // An e-mail address is kept only with the patron's consent (C1, C3):
+    // setting one records the consent, under the policy in force;
+    // removing it withdraws the consent, and the notices it carried.
+    if let Some(email) = fields.get("email") {
+        crate::consents::set_email_consent(tx, id, email.is_some())?;
+    }
     Ok(())
 }
 
@@ -592,6 +615,41 @@ pub fn update(
         )),
     );
     fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })
+}
+
+/// [`update`] made at the desk (A2): a change to the details a patron
+/// could otherwise only send as a correction (name, address, ..., the
+/// policy's `online_corrections`) needs the kind of photo ID staff
+/// checked, never its number, and is recorded with it and who made it.
+pub fn update_in_person(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, Registration>,
+    id: i64,
+    input: &BTreeMap<String, Json>,
+    photo_id: Option<crate::disclosures::IdKind>,
+) -> Result<PatronRecord, Error> {
+    let record = update(tx, grant, id, input)?;
+    let identity: Vec<String> = input
+        .keys()
+        .filter(|key| tx.policy().patrons.online_corrections.contains(key))
+        .cloned()
+        .collect();
+    if identity.is_empty() {
+        return Ok(record);
+    }
+    let Some(kind) = photo_id else {
+        return Err(Error::invalid(
+            "photo_id_required",
+            format!(
+                "a change to {} in person needs photo_id: the kind of photo ID you checked (never its number)",
+                identity.join(", ")
+            ),
+        ));
+    };
+    if let Some(staff) = grant.staff_id() {
+        crate::corrections::record_in_person(tx, staff, id, &identity, kind)?;
+    }
+    Ok(record)
 }
 
 /// A patron by id.

@@ -3,6 +3,7 @@
 //! [`disclosures`] (requests for records, from the desk to a released
 //! package) and [`legal_holds`] (records preserved for legal process).
 
+pub mod corrections;
 pub mod disclosures;
 pub mod legal_holds;
 pub mod my_account;

@@ -428,3 +428,287 @@ pub fn disclosures(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Vec<Disclosu
     );
     Ok(seen)
 }
+
+/// An account notice a patron may choose to get by e-mail (C3: e-mail is
+/// used only for these).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum NoticeKind {
+    /// An item is overdue.
+    Overdue,
+    /// A hold is ready to collect.
+    Holds,
+    /// An item is due soon.
+    Reminders,
+}
+
+impl NoticeKind {
+    /// Every kind, in order.
+    pub const ALL: &'static [NoticeKind] = <NoticeKind as strum::VariantArray>::VARIANTS;
+
+    /// The kind as stored and posted.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A mailing list, and whether the patron is on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListChoice {
+    /// The list's id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The patron's subscription to it, if they signed up.
+    pub subscription: Option<i64>,
+}
+
+/// The patron's choices as they stand (C1, C3, C4), and their corrections
+/// waiting for staff (A2).
+#[derive(Debug, Clone)]
+pub struct Choices {
+    /// The e-mail address kept, if any.
+    pub email: Option<String>,
+    /// The account notices wanted by e-mail.
+    pub notices: Vec<NoticeKind>,
+    /// Every consent held, and whether each is current.
+    pub consents: Vec<crate::consents::Consent>,
+    /// Every mailing list, and whether the patron is on it.
+    pub lists: Vec<ListChoice>,
+    /// Corrections sent online and not yet decided.
+    pub pending: Vec<crate::corrections::Correction>,
+    /// The fields the patron may correct online, with their values now.
+    pub correctable: Vec<(String, Option<String>)>,
+}
+
+fn notices_of(stored: Option<String>) -> Vec<NoticeKind> {
+    match stored {
+        None => NoticeKind::ALL.to_vec(),
+        Some(text) => text
+            .split(',')
+            .filter_map(|name| name.parse().ok())
+            .collect(),
+    }
+}
+
+/// The patron's choices. Audited as a read of the registration and the
+/// mailing lists.
+pub fn choices(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Choices, Error> {
+    let id = patron.patron_id();
+    let registration = self::registration(tx, patron)?;
+    let stored = tx
+        .conn
+        .query_one("SELECT notices FROM patrons WHERE id = ?", params![id])?
+        .opt_text("notices")?;
+    let lists_grant =
+        gate::for_patron::<Read, gate::MailingList>(tx, patron, purpose::MAILING_LIST)?;
+    let mut lists = Vec::new();
+    for row in tx.conn.query(
+        "SELECT l.id, l.name, l.description, s.id AS subscription
+         FROM mailing_lists l LEFT JOIN list_subscriptions s ON s.list_id = l.id AND s.patron_id = ?
+         ORDER BY l.name, l.id",
+        params![id],
+    )? {
+        lists.push(ListChoice {
+            id: row.int("id")?,
+            name: row.text("name")?,
+            description: row.text("description")?,
+            subscription: row.opt_int("subscription")?,
+        });
+    }
+    lists_grant.record(
+        tx,
+        Some(format!("patron:{id}")),
+        Some("mailing lists, seen online by the patron".into()),
+    );
+    let consents = crate::consents::of_patron(tx, id)?;
+    let pending = crate::corrections::pending_of(tx, id)?;
+    let correctable = tx
+        .policy()
+        .patrons
+        .online_corrections
+        .iter()
+        .map(|field| {
+            let value = match field.as_str() {
+                "birth_date" => registration.birth_date.map(|d| d.to_string()),
+                other => registration.fields.get(other).cloned(),
+            };
+            (field.clone(), value)
+        })
+        .collect();
+    Ok(Choices {
+        email: registration.fields.get("email").cloned(),
+        notices: if registration.fields.contains_key("email") {
+            notices_of(stored)
+        } else {
+            Vec::new()
+        },
+        consents,
+        lists,
+        pending,
+        correctable,
+    })
+}
+
+/// Sets, changes or (with `None`) removes the patron's e-mail address
+/// (C3). Removal takes effect at once: the address is deleted, with its
+/// consent and notice choices; setting one records the patron's consent
+/// under the policy in force.
+pub fn set_email(tx: &mut Tx<'_>, patron: &PatronActor, email: Option<&str>) -> Result<(), Error> {
+    let grant =
+        gate::for_patron::<gate::Update, gate::Registration>(tx, patron, purpose::ACCOUNT_NOTICES)?;
+    let value = match email.map(str::trim) {
+        Some(text) if !text.is_empty() => serde_json::Value::String(text.to_string()),
+        _ => serde_json::Value::Null,
+    };
+    let input = std::collections::BTreeMap::from([("email".to_string(), value)]);
+    patrons::update(tx, &grant, patron.patron_id(), &input).map(drop)
+}
+
+/// Sets which account notices the patron wants by e-mail.
+pub fn set_notices(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    wanted: &[NoticeKind],
+) -> Result<(), Error> {
+    let grant =
+        gate::for_patron::<gate::Update, gate::Registration>(tx, patron, purpose::ACCOUNT_NOTICES)?;
+    let names: Vec<&str> = NoticeKind::ALL
+        .iter()
+        .filter(|k| wanted.contains(k))
+        .map(|k| k.name())
+        .collect();
+    tx.conn.execute(
+        "UPDATE patrons SET notices = ? WHERE id = ?",
+        params![&names.join(","), patron.patron_id()],
+    )?;
+    grant.record(
+        tx,
+        Some(format!("patron:{}", patron.patron_id())),
+        Some("account notices chosen online by the patron".into()),
+    );
+    Ok(())
+}
+
+/// Signs the patron up to mailing list `list_id` (C4: opt-in), their
+/// consent recorded under the policy in force.
+pub fn join_list(tx: &mut Tx<'_>, patron: &PatronActor, list_id: i64) -> Result<(), Error> {
+    let grant = gate::for_patron(tx, patron, purpose::MAILING_LIST)?;
+    crate::mailing_lists::subscribe(tx, &grant, list_id, patron.patron_id()).map(drop)
+}
+
+fn own_subscription(tx: &mut Tx<'_>, patron: &PatronActor, id: i64) -> Result<(), Error> {
+    let owner = tx
+        .conn
+        .query_opt(
+            "SELECT patron_id FROM list_subscriptions WHERE id = ?",
+            params![id],
+        )?
+        .map(|row| row.opt_int("patron_id"))
+        .transpose()?
+        .flatten();
+    if owner == Some(patron.patron_id()) {
+        Ok(())
+    } else {
+        Err(Error::NotFound {
+            what: "subscription",
+        })
+    }
+}
+
+/// Takes the patron off a mailing list: the subscription is deleted.
+pub fn leave_list(tx: &mut Tx<'_>, patron: &PatronActor, subscription: i64) -> Result<(), Error> {
+    let grant = gate::for_patron(tx, patron, purpose::MAILING_LIST)?;
+    own_subscription(tx, patron, subscription)?;
+    crate::mailing_lists::unsubscribe(tx, &grant, subscription)
+}
+
+/// Which consent the patron gives again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentRef {
+    /// The e-mail address's.
+    Email,
+    /// A mailing list's, by subscription.
+    Subscription(i64),
+}
+
+/// Gives a stale consent again, under the policy in force (the patron was
+/// asked again after a policy change and agreed).
+pub fn renew_consent(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    which: ConsentRef,
+) -> Result<(), Error> {
+    match which {
+        ConsentRef::Email => {
+            let grant = gate::for_patron::<gate::Update, gate::Registration>(
+                tx,
+                patron,
+                purpose::ACCOUNT_NOTICES,
+            )?;
+            let has_email = tx
+                .conn
+                .query_opt(
+                    "SELECT 1 AS one FROM patron_fields WHERE patron_id = ? AND name = 'email'",
+                    params![patron.patron_id()],
+                )?
+                .is_some();
+            if !has_email {
+                return Err(Error::NotFound { what: "consent" });
+            }
+            crate::consents::set_email_consent(tx, patron.patron_id(), true)?;
+            grant.record(
+                tx,
+                Some(format!("patron:{}", patron.patron_id())),
+                Some("e-mail consent given again under the policy in force".into()),
+            );
+        }
+        ConsentRef::Subscription(id) => {
+            let grant = gate::for_patron::<gate::Update, gate::MailingList>(
+                tx,
+                patron,
+                purpose::MAILING_LIST,
+            )?;
+            own_subscription(tx, patron, id)?;
+            crate::consents::renew_subscription(tx, id)?;
+            grant.used_on(tx, crate::retention::RecordKind::ListSubscription, id);
+        }
+    }
+    Ok(())
+}
+
+/// The patron's consents that the policy in force has changed: they are
+/// asked again (at sign-in, and on every page until they answer).
+pub fn stale_consents(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+) -> Result<Vec<crate::consents::Consent>, Error> {
+    Ok(crate::consents::of_patron(tx, patron.patron_id())?
+        .into_iter()
+        .filter(|c| !c.current)
+        .collect())
+}
+
+/// Sends a correction of the patron's details, held until staff verify
+/// it (A2).
+pub fn propose_correction(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    field: &str,
+    value: &str,
+) -> Result<crate::corrections::Correction, Error> {
+    let grant = gate::for_patron::<gate::Update, gate::Registration>(tx, patron, purpose::ACCOUNT)?;
+    let correction = crate::corrections::propose(tx, patron.patron_id(), field, value)?;
+    grant.record(
+        tx,
+        Some(format!("patron:{}", patron.patron_id())),
+        Some(format!(
+            "correction of {field} sent online, pending verification"
+        )),
+    );
+    Ok(correction)
+}

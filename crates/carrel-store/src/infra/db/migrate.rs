@@ -149,6 +149,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../../migrations/postgres/0018_audit_floor_columns.sql"),
         then: None,
     },
+    Migration {
+        version: 19,
+        sqlite: include_str!("../../../migrations/sqlite/0019_consents_and_corrections.sql"),
+        postgres: include_str!("../../../migrations/postgres/0019_consents_and_corrections.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.

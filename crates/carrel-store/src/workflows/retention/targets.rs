@@ -474,6 +474,7 @@ pub(crate) const TARGETS: &[Target] = &[
              WHERE id = 1",
             "DELETE FROM list_subscriptions WHERE patron_id {in_step}",
             "DELETE FROM patron_fields WHERE patron_id {in_step}",
+            "DELETE FROM corrections WHERE patron_id {in_step}",
             "UPDATE legal_holds SET patron_id = NULL WHERE patron_id {in_step}",
             // (A restricted request whose holds keep records of the
             // patron in secret still finds the patron through them: see

@@ -1,0 +1,130 @@
+//! Consents (C1, C3, C4): a patron's e-mail address is kept only with
+//! their consent, and a mailing list's sign-up is one. Each consent is
+//! kept on the record it allows (the registration, the subscription), so
+//! it goes when the record goes, with when it was given, the policy
+//! version in force then, and the SHA-256 of what that version said the
+//! consent covers (`carrel_policy::notice::consent_covers`).
+//!
+//! When the policy in force says something else about what a consent
+//! covers, the consent is stale: the patron is asked again at their next
+//! sign-in, and meanwhile nothing new is collected under it (a stale
+//! mailing-list consent receives no mailing: see
+//! `mailing_lists::record_mailing`).
+
+use carrel_policy::notice::{consent_covers, ConsentKind};
+
+use crate::db::params;
+use crate::error::Error;
+use crate::secrets::sha256_hex;
+use crate::Tx;
+
+/// The policy version in force and the digest of what it says a consent
+/// of `kind` covers: what a consent given now records.
+pub(crate) fn stamp(tx: &Tx<'_>, kind: ConsentKind) -> (i64, String) {
+    let covers = consent_covers(tx.policy(), kind);
+    (tx.policy_version_id(), sha256_hex(covers.as_bytes()))
+}
+
+/// Records (or, with `given` false, clears) the consent that keeps the
+/// patron's e-mail address: called whenever the address is set or
+/// removed, at the desk or online.
+pub(crate) fn set_email_consent(tx: &mut Tx<'_>, patron_id: i64, given: bool) -> Result<(), Error> {
+    if given {
+        let (version, covers) = stamp(tx, ConsentKind::Email);
+        tx.conn.execute(
+            "UPDATE patrons SET email_consent_at = ?, email_consent_policy_version = ?, email_consent_covers = ? WHERE id = ?",
+            params![tx.now().timestamp(), version, &covers, patron_id],
+        )?;
+    } else {
+        tx.conn.execute(
+            "UPDATE patrons SET email_consent_at = NULL, email_consent_policy_version = NULL, email_consent_covers = NULL, notices = NULL WHERE id = ?",
+            params![patron_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// What a consent is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topic {
+    /// Keeping the e-mail address, for account notices.
+    Email,
+    /// A mailing list's sign-up: the subscription's id, and the list's
+    /// name.
+    MailingList {
+        /// The subscription's record id.
+        subscription: i64,
+        /// The list's name.
+        list: String,
+    },
+}
+
+/// One consent of a patron's, as they are shown it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// What it is about.
+    pub topic: Topic,
+    /// When it was given, in Unix seconds (`None`: before Carrel recorded
+    /// consents).
+    pub given_at: Option<i64>,
+    /// The policy version it was given under (`None`: not recorded).
+    pub policy_version: Option<i64>,
+    /// Whether the policy in force still says what it said then about what
+    /// the consent covers. A stale consent is asked again.
+    pub current: bool,
+}
+
+/// Every consent the patron holds: the e-mail address's, if one is kept,
+/// and each mailing list's.
+pub(crate) fn of_patron(tx: &mut Tx<'_>, patron_id: i64) -> Result<Vec<Consent>, Error> {
+    let (_, email_now) = stamp(tx, ConsentKind::Email);
+    let (_, list_now) = stamp(tx, ConsentKind::MailingList);
+    let mut consents = Vec::new();
+    let email = tx.conn.query_opt(
+        "SELECT p.email_consent_at, p.email_consent_policy_version, p.email_consent_covers
+         FROM patrons p JOIN patron_fields f ON f.patron_id = p.id AND f.name = 'email'
+         WHERE p.id = ?",
+        params![patron_id],
+    )?;
+    if let Some(row) = email {
+        consents.push(Consent {
+            topic: Topic::Email,
+            given_at: row.opt_int("email_consent_at")?,
+            policy_version: row.opt_int("email_consent_policy_version")?,
+            current: row.opt_text("email_consent_covers")?.as_deref() == Some(email_now.as_str()),
+        });
+    }
+    for row in tx.conn.query(
+        "SELECT s.id, s.subscribed_at, s.consent_policy_version, s.consent_covers, l.name
+         FROM list_subscriptions s JOIN mailing_lists l ON l.id = s.list_id
+         WHERE s.patron_id = ? ORDER BY s.id",
+        params![patron_id],
+    )? {
+        let version = row.opt_int("consent_policy_version")?;
+        consents.push(Consent {
+            topic: Topic::MailingList {
+                subscription: row.int("id")?,
+                list: row.text("name")?,
+            },
+            given_at: version.map(|_| row.int("subscribed_at")).transpose()?,
+            policy_version: version,
+            current: row.opt_text("consent_covers")?.as_deref() == Some(list_now.as_str()),
+        });
+    }
+    Ok(consents)
+}
+
+/// Gives the mailing-list consent of subscription `id` again, under the
+/// policy in force.
+pub(crate) fn renew_subscription(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
+    let (version, covers) = stamp(tx, ConsentKind::MailingList);
+    tx.conn.execute(
+        "UPDATE list_subscriptions SET consent_policy_version = ?, consent_covers = ? WHERE id = ?",
+        params![version, &covers, id],
+    )?;
+    Ok(())
+}
+
+/// SQL true for a subscription `s` whose consent is current (its digest
+/// is the parameter): only these receive a mailing.
+pub(crate) const SUBSCRIPTION_CONSENT_CURRENT: &str = "s.consent_covers = ?";
