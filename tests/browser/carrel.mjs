@@ -51,7 +51,9 @@ export class Carrel {
   }
 
   async serve() {
-    this.log = '';
+    // The log runs on across restarts: the demo's cards are printed only
+    // when it is generated, the first time.
+    this.log = this.log ?? '';
     this.process = spawn(
       BIN,
       ['serve', '--demo', '--listen', `127.0.0.1:${this.port}`, '--policy', this.policyFile, '--purge-every', 'off'],

@@ -2,6 +2,7 @@
 // signs out; wrong PINs are throttled and never say whether the card
 // exists; a form posted from another site is refused.
 import { test, before, after } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Carrel, Browser, open, checkPage, patronSignIn } from './carrel.mjs';
 
@@ -49,6 +50,28 @@ test('csrf a form posted from another site is refused', async () => {
   assert.equal(answer.status(), 403);
   assert.match(await other.locator('h1').innerText(), /Form not accepted/);
   assert.equal(await open(page, carrel, '/my'), 200, 'still signed in');
+});
+
+test('a1 a patron views everything held and downloads it, and the view is on the record', async () => {
+  const page = await browser.visitor(carrel);
+  const patron = carrel.demoPatron(7);
+  await patronSignIn(page, carrel, patron);
+  await page.waitForURL('**/my');
+  assert.equal(await open(page, carrel, '/my/data'), 200);
+  assert.match(await page.locator('#details').innerText(), new RegExp(patron.card));
+  assert.ok(await page.locator('#history-heading').count() === 1);
+  for (const [button, kind] of [['Download as JSON', 'json'], ['Download as a web page', 'html']]) {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: button }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), new RegExp(`^library-records-.*\\.${kind}$`));
+    const text = readFileSync(await download.path(), 'utf8');
+    assert.match(text, kind === 'json' ? /"cover_sheet"/ : /Disclosure of library records/);
+  }
+  // The downloads are requests the patron made: they show as such.
+  await open(page, carrel, '/my/data');
+  assert.match(await page.locator('#disclosures').innerText(), /you|patron/i);
 });
 
 // Last: it uses up this address's failed guesses for 15 minutes.

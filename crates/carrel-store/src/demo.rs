@@ -283,6 +283,10 @@ pub fn generate(store: &Store, seed: u64, size: DemoSize) -> Result<DemoSummary,
                         "INSERT INTO patron_fields (patron_id, name, value) VALUES (?, ?, ?)",
                         params![id, name, &value],
                     )?;
+                    // An address given is given with the patron's consent (C1).
+                    if name == "email" {
+                        crate::consents::set_email_consent(tx, id, true)?;
+                    }
                 }
             }
             if !is_minor {
@@ -550,6 +554,9 @@ fn library_services(
 
     let lists =
         authorize_system::<Create, MailingList>(tx, SystemTask::Demo, purpose::MAILING_LIST)?;
+    // Each sign-up is the patron's consent, under the policy in force (C1).
+    let (version, covers) =
+        crate::consents::stamp(tx, carrel_policy::notice::ConsentKind::MailingList);
     for (name, idle_days) in [
         ("Program news", 10i64),
         ("Book club", 40),
@@ -562,8 +569,8 @@ fn library_services(
         summary.mailing_lists += 1;
         for _ in 0..patron_ids.len() / 25 {
             summary.subscriptions += tx.conn.execute(
-                "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                params![list, patron(rng), (now - Duration::days(idle_days + rng.below(300) as i64)).timestamp()],
+                "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at, consent_policy_version, consent_covers) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                params![list, patron(rng), (now - Duration::days(idle_days + rng.below(300) as i64)).timestamp(), version, &covers],
             )? as usize;
         }
     }

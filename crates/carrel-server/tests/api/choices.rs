@@ -313,7 +313,11 @@ async fn a2_a_correction_waits_for_staff_who_record_the_kind_of_photo_id(engine:
             &[("decision", "approve"), ("id_kind", "driver_license")],
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "back on the queue, which follows the form");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "back on the queue, which follows the form"
+    );
     let (_, record) = app
         .get(&clerk, &format!("/api/v1/patrons/{}", patron.id))
         .await;
