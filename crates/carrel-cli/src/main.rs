@@ -9,7 +9,7 @@ use std::sync::Arc;
 use carrel_policy::Policy;
 use carrel_store::audit::AnchorFile;
 use carrel_store::db::DatabaseUrl;
-use carrel_store::{audit, demo, private_files, staff, AuditKey, Store};
+use carrel_store::{audit, demo, private_files, retention, staff, AuditKey, Store};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -32,12 +32,6 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "CARREL_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Use (and, if empty, generate) a demo library in carrel-demo.db,
-        /// with one staff account per role and published passwords. Not
-        /// with --database: a demo never goes into a real library's
-        /// database.
-        #[arg(long)]
-        demo: bool,
         /// How often the server runs the retention purge: "24h", "1h",
         /// "30m", or "off" (then run `carrel purge` from cron instead).
         #[arg(long, env = "CARREL_PURGE_EVERY", default_value = "24h")]
@@ -196,6 +190,13 @@ struct LibraryArgs {
     /// Database URL: sqlite:FILE or postgres://USER@HOST/DB.
     #[arg(long, env = "CARREL_DATABASE_URL")]
     database: Option<String>,
+    /// The demo library's database, carrel-demo.db, with one staff account
+    /// per role and published passwords: `serve --demo` makes it (if it is
+    /// empty) and serves it; every other command given --demo works on it.
+    /// Not with --database: a demo never goes into a real library's
+    /// database.
+    #[arg(long)]
+    demo: bool,
     /// The library's policy file.
     #[arg(
         long,
@@ -217,6 +218,14 @@ struct LibraryArgs {
 
 impl LibraryArgs {
     fn url(&self, default_database: &str) -> Result<DatabaseUrl, String> {
+        if self.demo && self.database.is_some() {
+            return Err("--demo uses a database of its own (carrel-demo.db), with published passwords: leave out --database (and CARREL_DATABASE_URL) to work on the demo, or --demo to work on your library".into());
+        }
+        let default_database = if self.demo {
+            DEMO_DATABASE
+        } else {
+            default_database
+        };
         let text = self
             .database
             .clone()
@@ -298,7 +307,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Serve {
             library,
             listen,
-            demo,
             purge_every,
             alert_command,
             anchor_every,
@@ -308,7 +316,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => serve(
             library,
             &listen,
-            demo,
             ServeOptions {
                 purge_every,
                 alert_command,
@@ -763,23 +770,12 @@ fn secure_public_url(url: Option<&str>) -> Result<bool, String> {
     }
 }
 
-fn serve(
-    library: LibraryArgs,
-    listen: &str,
-    demo_mode: bool,
-    options: ServeOptions,
-) -> Result<ExitCode, String> {
+fn serve(library: LibraryArgs, listen: &str, options: ServeOptions) -> Result<ExitCode, String> {
+    let demo_mode = library.demo;
     let purge_every = parse_every("--purge-every", &options.purge_every)?;
     let secure_cookies = secure_public_url(options.public_url.as_deref())?;
     let anchor_every = parse_every("--anchor-every", &options.anchor_every)?;
-    if demo_mode && library.database.is_some() {
-        return Err("--demo uses a database of its own (carrel-demo.db), with published passwords: leave out --database (and CARREL_DATABASE_URL) to run the demo, or --demo to run your library".into());
-    }
-    let default_database = if demo_mode {
-        DEMO_DATABASE
-    } else {
-        DEFAULT_DATABASE
-    };
+    let default_database = DEFAULT_DATABASE;
     let store = open(&library, default_database, true)?;
     store.claim_for_server().map_err(|e| e.to_string())?;
     let anchors = library.anchor_file(&library.url(default_database)?);
@@ -924,8 +920,24 @@ fn prepare_demo(store: &Store) -> Result<(), String> {
                 summary.patrons, summary.minors, summary.items, summary.loans, summary.open_loans, summary.holds, summary.fines
             );
             demo::demo_staff(store).map_err(|e| e.to_string())?;
+            // A year of made-up history, kept as the policy keeps real
+            // history: what is past its time goes now, into anonymous
+            // statistics, rather than in the first scheduled purge (which
+            // made a fresh demo's dashboard red with records due).
+            let options = retention::PurgeOptions {
+                started_by: "demo".into(),
+                ..Default::default()
+            };
+            let purged =
+                retention::purge(store, &options, &mut |_| {}).map_err(|e| e.to_string())?;
             println!(
-                "demo patron sign-in (POST /api/v1/patron-session): cards {} to {}, PIN 1234",
+                "kept as the policy says: {} records of that year were past their retention time and were destroyed at once (their anonymous counts are in the statistics)",
+                purged.total()
+            );
+            println!(
+                "demo patrons: sign in at /my/sign-in with card {} or {}, PIN 1234 (cards {} to {}, PIN 1234, all work; the JSON API: POST /api/v1/patron-session)",
+                summary.sample_cards.first().map_or("", String::as_str),
+                summary.sample_cards.get(1).map_or("", String::as_str),
                 summary.sample_cards.first().map_or("", String::as_str),
                 summary.sample_cards.last().map_or("", String::as_str),
             );
@@ -935,11 +947,11 @@ fn prepare_demo(store: &Store) -> Result<(), String> {
         Err(carrel_store::Error::Refused {
             code: "not_empty", ..
         }) => {
-            println!("using the existing demo library");
+            println!("using the existing demo library; its patrons sign in at /my/sign-in with the cards printed when it was made (21234000000001 and on), PIN 1234");
         }
         Err(e) => return Err(e.to_string()),
     }
-    println!("demo staff sign-in (POST /api/v1/session): username = role with '-' for '_', password demo-<username>-pass");
+    println!("demo staff: sign in at /staff/sign-in (the JSON API: POST /api/v1/session); username = role with '-' for '_', password demo-<username>-pass");
     for role in store.policy().roles.keys() {
         let username = role.replace('_', "-");
         println!("  {username:<14} password demo-{username}-pass  ({role})");

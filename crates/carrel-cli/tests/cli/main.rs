@@ -821,3 +821,109 @@ fn d7_a_malformed_anchor_is_a_mistake_not_tampering() {
         assert!(stderr.contains("64 hexadecimal"), "{anchor}: {stderr}");
     }
 }
+
+/// N1: `carrel policy notice` prints the notice a policy file makes, as
+/// Markdown or as a page, without a server or a database.
+#[test]
+fn n1_policy_notice_prints_the_notice_of_a_file() {
+    let dir = scratch("notice");
+    for name in ["jefferson-county-mo.toml", "jefferson-county-co.toml"] {
+        let file = policy(name);
+        let source = std::fs::read_to_string(&file).unwrap();
+        let parsed = carrel_policy::parse(name, &source).unwrap();
+        let out = carrel(&dir, &["policy", "notice", file.to_str().unwrap()], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let markdown = text(&out.stdout);
+        assert!(markdown.starts_with(&format!(
+            "# How {} handles your information",
+            parsed.library.name
+        )));
+        for class in parsed.classes.values() {
+            assert!(
+                markdown.contains(&class.description),
+                "{name}: {}",
+                class.description
+            );
+        }
+        let out = carrel(
+            &dir,
+            &[
+                "policy",
+                "notice",
+                file.to_str().unwrap(),
+                "--format",
+                "html",
+            ],
+            None,
+        );
+        assert!(out.status.success());
+        let html = text(&out.stdout);
+        assert!(html.starts_with("<!doctype html>") && html.contains("name=\"viewport\""));
+    }
+    assert!(files_in(&dir).is_empty(), "no database was made");
+}
+
+/// N2: `carrel policy publish` records a changed policy as a new version
+/// and says what it changes, without a server.
+#[test]
+fn n2_policy_publish_records_a_version_and_its_changes() {
+    let dir = scratch("publish");
+    let first = carrel(
+        &dir,
+        &["policy", "publish", "--database", "sqlite:lib.db"],
+        None,
+    );
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("version 1 of the privacy notice"),
+        "{}",
+        text(&first.stdout)
+    );
+    let changed = std::fs::read_to_string(policy("jefferson-county-mo.toml"))
+        .unwrap()
+        .replace(
+            "retention = { clock = \"program_ended\", keep = \"0 days\", dispose = \"delete\" }",
+            "retention = { clock = \"program_ended\", keep = \"7 days\", dispose = \"delete\" }",
+        );
+    let file = dir.join("changed.toml");
+    std::fs::write(&file, changed).unwrap();
+    let second = carrel(
+        &dir,
+        &[
+            "policy",
+            "publish",
+            "--database",
+            "sqlite:lib.db",
+            "--policy",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    let said = text(&second.stdout);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(said.contains("version 2 of the privacy notice"), "{said}");
+    assert!(said.contains("7 days after the program ends"), "{said}");
+}
+
+/// Issue 15 item 9: every command takes --demo and then works on the
+/// database `serve --demo` made, not on carrel.db.
+#[test]
+fn demo_commands_find_the_demo_database() {
+    let dir = scratch("demo-db");
+    let made = carrel(
+        &dir,
+        &["demo", "--demo", "--patrons", "50", "--items", "200"],
+        None,
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(dir.join("carrel-demo.db").exists());
+    let verified = carrel(&dir, &["audit", "verify", "--demo"], None);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(text(&verified.stdout).contains("audit log intact"));
+    let dry = carrel(&dir, &["purge", "--demo", "--dry-run"], None);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(
+        !dir.join("carrel.db").exists(),
+        "nothing looked for carrel.db"
+    );
+}
