@@ -98,7 +98,8 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         items: usize,
     },
-    /// Check policy files.
+    /// Policy files: check them, print the notice one makes, record one as
+    /// a new version of the notice.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
@@ -459,7 +460,9 @@ fn deactivate(library: &LibraryArgs, username: &str) -> Result<ExitCode, String>
 fn policy_notice(file: &std::path::Path, format: NoticeFormat) -> Result<ExitCode, String> {
     let (policy, _) = load_policy(file)?;
     let text = match format {
-        NoticeFormat::Markdown => carrel_policy::notice::Notice::of(&policy).to_markdown(),
+        NoticeFormat::Markdown => carrel_policy::notice::Notice::of(&policy)
+            .with_website(carrel_server::pages::notice::website())
+            .to_markdown(),
         NoticeFormat::Html => carrel_server::pages::notice::standalone_html(&policy)
             .map_err(|e| format!("the notice page did not render: {e}"))?,
     };

@@ -26,7 +26,7 @@ pub struct FieldNotice {
     pub why: String,
     /// For what a patron gives at registration: whether it must be given
     /// (`Some(true)`) or is the patron's choice (`Some(false)`); `None`
-    /// for what the library records as it lends and serves.
+    /// for what the library records or assigns itself.
     pub must_give: Option<bool>,
     /// Whether it is personal data about a patron.
     pub personal: bool,
@@ -100,12 +100,49 @@ pub struct Notice {
     pub rights: Vec<String>,
     /// How to complain, in the library's words.
     pub complaints: String,
+    /// What the website itself does (cookies, counting failed sign-ins),
+    /// once given ([`Notice::with_website`]).
+    pub website: Vec<String>,
 }
 
-/// A field's name in words: `birth_date` as "birth date".
+/// A field's name in words a patron reads: Carrel's own fields by what
+/// they are ("library card number" for `card_barcode`), a library's own
+/// fields by their name in words (`birth_date` as "birth date").
 fn label(name: &str) -> String {
-    name.replace('_', " ")
+    let known = match name {
+        "card_barcode" => "library card number",
+        "pin" => "PIN (kept only as a one-way hash, never readable)",
+        "category" => "card type",
+        "expires_on" => "card expiry date",
+        "status" => "card standing (in use or blocked)",
+        "guardian" => "link to a parent or guardian's account",
+        "birth_date" => "date of birth",
+        "email" => "e-mail address",
+        "phone" => "phone number",
+        "email_consent" => {
+            "your consent to keep an e-mail address (when, and under which version of this notice)"
+        }
+        "notices" => "which account notices you want by e-mail",
+        "corrections" => "corrections to your details you send, until staff verify them",
+        "patron" => "whose record it is",
+        "borrower_category" => "the borrower's card type when the item was lent",
+        "borrower_age_band" => "the borrower's age band when the item was lent",
+        "record_id" => "which record (a number, never a name)",
+        "record_class" => "which kind of record",
+        "staff" => "which staff account",
+        "at" => "when",
+        "consent" => "your sign-up (when, and under which version of this notice)",
+        "last_active" => "when the list was last used",
+        other => return other.replace('_', " "),
+    };
+    known.to_string()
 }
+
+/// Fields kept from the patron's choices and corrections, not given.
+const KEPT_FROM_CHOICES: [&str; 3] = ["email_consent", "notices", "corrections"];
+
+/// Fields the library sets itself, not the patron.
+const ASSIGNED_BY_THE_LIBRARY: [&str; 4] = ["card_barcode", "category", "expires_on", "status"];
 
 /// "a, b and c".
 fn listed(items: &[String]) -> String {
@@ -157,6 +194,17 @@ fn retention_words(clock: RetentionClock, keep: Period, disposal: Disposal) -> S
     }
 }
 
+/// "Keeping your account" as "keeping your account", but "PIN" stays.
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.clone().next()) {
+        (Some(first), Some(second)) if !second.is_uppercase() => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_string(),
+    }
+}
+
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
@@ -185,6 +233,48 @@ fn requester_words(kind: RequesterKind) -> &'static str {
         RequesterKind::ThirdParty => "anyone else, with written consent",
         RequesterKind::LawEnforcement => "law enforcement",
         RequesterKind::Library => "the library itself, for its reasonable operation",
+    }
+}
+
+impl ClassNotice {
+    /// The class's fields grouped by why they are held, each reason once
+    /// ("For keeping your library account: ..."), in the order first met.
+    pub fn by_reason(&self) -> Vec<(String, Vec<&FieldNotice>)> {
+        let mut groups: Vec<(&str, Vec<&FieldNotice>)> = Vec::new();
+        for field in &self.fields {
+            match groups.iter_mut().find(|(why, _)| *why == field.why) {
+                Some((_, fields)) => fields.push(field),
+                None => groups.push((field.why.as_str(), vec![field])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(why, fields)| (format!("For {}:", lowercase_first(why)), fields))
+            .collect()
+    }
+}
+
+/// What the notice says of the website itself (cookies, counting failed
+/// sign-ins): Carrel's, not the policy's, so its figures are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Website {
+    /// How long a patron's sign-in lasts, in minutes.
+    pub session_minutes: i64,
+    /// How long a browser is remembered as a known device, in days.
+    pub device_days: i64,
+    /// The window in which failed sign-ins are counted, in minutes.
+    pub throttle_minutes: i64,
+}
+
+impl Website {
+    /// The sentences the notice gives.
+    pub fn sentences(self) -> Vec<String> {
+        vec![
+            "This site loads nothing from any other site: no tracking, no advertising, no fonts or scripts from elsewhere.".to_string(),
+            format!("Signing in sets a cookie that keeps you signed in for {} minutes at most; signing out ends it at once. It holds a random token, nothing about you.", self.session_minutes),
+            format!("Once you have signed in on a browser, it keeps a cookie for {} days so that others mistyping your card number cannot lock you out of it.", self.device_days),
+            format!("Failed sign-ins are counted per card and per network address for {} minutes, to stop guessing; the addresses are not kept beyond that.", self.throttle_minutes),
+        ]
     }
 }
 
@@ -218,7 +308,10 @@ impl Notice {
                         label: label(name),
                         name: name.clone(),
                         why: purpose_text(&field.purpose),
-                        must_give: (class == RecordClass::Registration).then_some(field.required),
+                        must_give: (class == RecordClass::Registration
+                            && !ASSIGNED_BY_THE_LIBRARY.contains(&name.as_str())
+                            && !KEPT_FROM_CHOICES.contains(&name.as_str()))
+                        .then_some(field.required),
                         personal: field.personal,
                     })
                     .collect(),
@@ -334,6 +427,7 @@ impl Notice {
         let rights = vec![
             "Sign in with your library card number and PIN to see everything the library holds about you, and to download it.".to_string(),
             "See who has looked at your records: the staff role and the reason, with the date (never the staff member's name).".to_string(),
+            "See the requests for your records and where they stand, unless a court order forbids the library to tell you.".to_string(),
             online_corrections,
             "Links to sites the library does not control pass through a page that tells you the library's privacy protection ends there.".to_string(),
         ];
@@ -348,7 +442,14 @@ impl Notice {
             choices,
             rights,
             complaints: policy.patrons.complaints.clone(),
+            website: Vec::new(),
         }
+    }
+
+    /// The notice with what the website itself does.
+    pub fn with_website(mut self, website: Website) -> Notice {
+        self.website = website.sentences();
+        self
     }
 
     /// The notice as Markdown, for `carrel policy notice`.
@@ -363,21 +464,23 @@ impl Notice {
         let _ = writeln!(out, "## What the library keeps, why, and for how long\n");
         for class in &self.classes {
             let _ = writeln!(out, "### {}\n", class.description);
-            if !class.purposes.is_empty() {
+            if class.fields.is_empty() && !class.purposes.is_empty() {
                 let _ = writeln!(out, "Used for: {}.\n", class.purposes.join("; "));
             }
-            for field in &class.fields {
-                let _ = writeln!(
-                    out,
-                    "- **{}**{}: {}",
-                    field.label,
-                    if field.must_give == Some(false) {
-                        " (optional)"
-                    } else {
-                        ""
-                    },
-                    field.why
-                );
+            for (why, fields) in class.by_reason() {
+                let _ = writeln!(out, "{why}");
+                for field in fields {
+                    let _ = writeln!(
+                        out,
+                        "- **{}**{}",
+                        field.label,
+                        if field.must_give == Some(false) {
+                            " (if you choose to give it)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
             }
             if !class.fields.is_empty() {
                 out.push('\n');
@@ -387,7 +490,7 @@ impl Notice {
                     let _ = writeln!(out, "How long: {rule}\n");
                 }
                 None => {
-                    let _ = writeln!(out, "How long: kept; it holds nothing about you.\n");
+                    let _ = writeln!(out, "How long: kept, as it holds nothing about you.\n");
                 }
             }
             if class.access.is_empty() {
@@ -428,6 +531,12 @@ impl Notice {
         let _ = writeln!(out, "\n## Your rights\n");
         for line in &self.rights {
             let _ = writeln!(out, "- {line}");
+        }
+        if !self.website.is_empty() {
+            let _ = writeln!(out, "\n## This website\n");
+            for line in &self.website {
+                let _ = writeln!(out, "- {line}");
+            }
         }
         let _ = writeln!(out, "\n## Questions and complaints\n\n{}", self.complaints);
         out
@@ -726,8 +835,9 @@ mod tests {
                     .unwrap_or_else(|| panic!("{name}: class {class} missing"));
                 assert!(text.contains(&spec.description), "{name}: {class}");
                 for purpose in &spec.purposes {
+                    let said = &policy.purposes[purpose];
                     assert!(
-                        text.contains(&policy.purposes[purpose]),
+                        text.contains(said.as_str()) || text.contains(&lowercase_first(said)),
                         "{name}: {class} purpose {purpose}"
                     );
                 }
@@ -795,7 +905,7 @@ mod tests {
             consent_covers(&old, ConsentKind::Email),
             consent_covers(&new, ConsentKind::Email)
         );
-        assert!(consent_covers(&old, ConsentKind::Email).contains("email: Notifying you"));
+        assert!(consent_covers(&old, ConsentKind::Email).contains("e-mail address: Notifying you"));
     }
 
     /// N2: the list of changes names a retention change, a field added and

@@ -174,7 +174,7 @@ pub const BARCODE: &str = "^[A-Za-z0-9]{4,32}$";
 /// overrides (for a character class in a pattern).
 macro_rules! refused {
     () => {
-        "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+        "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufffd"
     };
 }
 

@@ -568,9 +568,10 @@ fn library_services(
         )?;
         summary.mailing_lists += 1;
         for _ in 0..patron_ids.len() / 25 {
+            let subscribed = (now - Duration::days(idle_days + rng.below(300) as i64)).timestamp();
             summary.subscriptions += tx.conn.execute(
-                "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at, consent_policy_version, consent_covers) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                params![list, patron(rng), (now - Duration::days(idle_days + rng.below(300) as i64)).timestamp(), version, &covers],
+                "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at, consent_at, consent_policy_version, consent_covers) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                params![list, patron(rng), subscribed, subscribed, version, &covers],
             )? as usize;
         }
     }

@@ -29,6 +29,10 @@ pub const FORM_TOKEN: &str = "form_token";
 /// set by the pages whose forms sign in.
 pub const BROWSER_COOKIE: &str = "carrel_form";
 
+/// The forms that sign in, the only ones a browser posts before it holds
+/// a session (their token comes from the browser secret).
+const SIGN_IN_FORMS: [&str; 2] = ["/my/sign-in", "/staff/sign-in"];
+
 /// The form token of forms served to the browser holding `secret` (a
 /// session token or the browser secret).
 pub fn form_token(secret: &str) -> String {
@@ -156,8 +160,15 @@ pub async fn guard(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    // The browser secret opens only the sign-in forms: once someone is
+    // signed in, a form must carry their session's token.
+    let secrets: &[&str] = if SIGN_IN_FORMS.contains(&parts.uri.path()) {
+        &[SESSION_COOKIE, PATRON_COOKIE, BROWSER_COOKIE]
+    } else {
+        &[SESSION_COOKIE, PATRON_COOKIE]
+    };
     let carries_token = given.is_some_and(|given| {
-        [SESSION_COOKIE, PATRON_COOKIE, BROWSER_COOKIE]
+        secrets
             .iter()
             .filter_map(|name| cookie(&parts.headers, name))
             .chain(bearer)

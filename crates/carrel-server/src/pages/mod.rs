@@ -80,6 +80,8 @@ pub struct Frame {
     pub library: String,
     pub signed_in: Option<SignedIn>,
     pub audience: Audience,
+    /// The staff pages the signed-in role may use (its menu).
+    pub staff_pages: Vec<Link>,
     /// The path of the page, to mark it in the menu.
     pub path: String,
     /// A file to keep (a download): no menu and no footer.
@@ -93,6 +95,7 @@ impl Frame {
             library: library.to_string(),
             signed_in: None,
             audience: Audience::Public,
+            staff_pages: Vec::new(),
             path: path.to_string(),
             standalone: false,
         }
@@ -111,8 +114,26 @@ impl Frame {
         }
     }
 
-    /// A page for a signed-in staff member.
-    pub fn staff(library: &str, path: &str, role: &str, session: &str) -> Frame {
+    /// A page for a signed-in staff member; the menu lists the staff
+    /// pages the policy lets the role use.
+    pub fn staff(policy: &carrel_policy::Policy, path: &str, role: &str, session: &str) -> Frame {
+        use carrel_policy::{Action, RecordClass};
+        let may = |action, class| policy.roles.get(role).is_some_and(|r| r.may(action, class));
+        let rules = &policy.disclosure;
+        let works_requests = [&rules.recorded_by, &rules.counsel, &rules.gag_circle]
+            .iter()
+            .any(|roles| roles.iter().any(|r| r == role))
+            || rules.bases.values().any(|b| b.decided_by(role));
+        let mut staff_pages = Vec::new();
+        if may(Action::Read, RecordClass::Audit) {
+            staff_pages.push(Link::to("/staff/privacy", "Privacy dashboard"));
+        }
+        if works_requests {
+            staff_pages.push(Link::to("/staff/disclosures", "Disclosure requests"));
+        }
+        if may(Action::Update, RecordClass::Registration) {
+            staff_pages.push(Link::to("/staff/corrections", "Corrections"));
+        }
         Frame {
             signed_in: Some(SignedIn {
                 label: format!("staff, {}", role.replace('_', " ")),
@@ -120,7 +141,8 @@ impl Frame {
                 form_token: form_token(session),
             }),
             audience: Audience::Staff,
-            ..Frame::public(library, path)
+            staff_pages,
+            ..Frame::public(&policy.library.name, path)
         }
     }
 
@@ -149,9 +171,8 @@ impl Frame {
                 links.push(Link::to("/my/choices", "My choices"));
             }
             Audience::Staff => {
-                links.push(Link::to("/staff/privacy", "Privacy dashboard"));
-                links.push(Link::to("/staff/disclosures", "Disclosure requests"));
-                links.push(Link::to("/staff/corrections", "Corrections"));
+                links.push(Link::to("/staff", "Staff pages"));
+                links.extend(self.staff_pages.iter().map(|l| Link::to(&l.href, &l.label)));
             }
         }
         for link in &mut links {
@@ -211,10 +232,16 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 /// personal data). `sign_in` is the sign-in page for this audience;
 /// `not_allowed` says, in the library's words, why the role may not.
 pub fn failure(frame: Frame, error: ApiError, sign_in: &str, not_allowed: &str) -> Response {
-    let back = match frame.audience {
-        Audience::Staff => ("/staff/disclosures", "Disclosure requests"),
-        Audience::Patron => ("/my", "My account"),
-        Audience::Public => ("/", "Home"),
+    // Back to the page the request came from, where there is one.
+    let back = if frame.path.starts_with('/') && frame.path.len() > 1 {
+        (frame.path.clone(), "Back to the page".to_string())
+    } else {
+        let (href, label) = match frame.audience {
+            Audience::Staff => ("/staff", "Staff pages"),
+            Audience::Patron => ("/my", "My account"),
+            Audience::Public => ("/", "Home"),
+        };
+        (href.to_string(), label.to_string())
     };
     match error {
         ApiError(Error::Unauthenticated) => {
@@ -229,7 +256,7 @@ pub fn failure(frame: Frame, error: ApiError, sign_in: &str, not_allowed: &str) 
         }
         ApiError(Error::Denied { reason, .. }) if reason.code() == "denied" => {
             Message::new(frame, "Not allowed", &[not_allowed])
-                .link(back.0, back.1)
+                .link(&back.0, &back.1)
                 .answer(StatusCode::FORBIDDEN)
         }
         other @ ApiError(
@@ -241,14 +268,14 @@ pub fn failure(frame: Frame, error: ApiError, sign_in: &str, not_allowed: &str) 
             | Error::Conflict { .. }
             | Error::TooManyAttempts,
         ) => {
-            let message = other.0.to_string();
+            let message = sentence(&other.0.to_string());
             let status = other.into_response().status();
             Message::new(
                 frame,
                 "That could not be done",
                 &[&message, "Nothing was changed."],
             )
-            .link(back.0, back.1)
+            .link(&back.0, &back.1)
             .answer(status)
         }
         other => other.into_response(),
@@ -265,6 +292,27 @@ pub fn not_found(library: &str, path: &str) -> Response {
     .link("/", "Home")
     .link("/privacy", "Privacy notice")
     .answer(StatusCode::NOT_FOUND)
+}
+
+/// A message as a sentence for a page: a capital first letter and a full
+/// stop, and without the requirement ids the API's messages cite for
+/// developers ("(REQUIREMENTS L2)").
+pub fn sentence(message: &str) -> String {
+    let mut text = message.trim().to_string();
+    if let Some(at) = text.find(" (REQUIREMENTS ") {
+        if let Some(end) = text[at..].find(')') {
+            text.replace_range(at..at + end + 1, "");
+        }
+    }
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 /// A vocabulary's name as words: "under_review" as "under review".

@@ -24,7 +24,8 @@ use super::{failure, local_date, local_time, render, words, Frame};
 use crate::api::{ApiError, AppState};
 
 struct Row {
-    cells: Vec<String>,
+    /// Each fact with its column's name (for phones, where a row stacks).
+    cells: Vec<(String, String)>,
     destroyed: String,
 }
 
@@ -129,14 +130,17 @@ fn kinds(held: Vec<HeldKind>, zone: chrono_tz::Tz, today: chrono::NaiveDate) -> 
                     cells: record
                         .facts
                         .iter()
-                        .map(|(name, value)| shown(name, value, zone))
+                        .map(|(name, value)| (words(name), shown(name, value, zone)))
                         .collect(),
                     destroyed: match &record.destroyed {
                         Destruction::InUse(why) => format!("not yet: {why}"),
-                        Destruction::OnOrAfter(day) if *day <= today => {
+                        Destruction::OnOrAfter { kept_while, .. } if !kept_while.is_empty() => {
+                            format!("kept while needed: {}", kept_while.join(", "))
+                        }
+                        Destruction::OnOrAfter { day, .. } if *day <= today => {
                             "due now: at the next scheduled purge".to_string()
                         }
-                        Destruction::OnOrAfter(day) => format!("on or after {day}"),
+                        Destruction::OnOrAfter { day, .. } => format!("on or after {day}"),
                     },
                 })
                 .collect();
@@ -170,15 +174,23 @@ fn looks(looks: Vec<Look>, state: &AppState) -> Vec<LookLine> {
                     .roles
                     .get(role)
                     .map_or_else(|| words(role), |r| r.description.clone()),
+                None if look.by_patron => {
+                    "a parent or guardian, online, with your card number".to_string()
+                }
                 None => "the library's system".to_string(),
             },
             did: words(&look.action),
             records: words(&look.class),
-            why: policy
-                .purposes
-                .get(&look.purpose)
-                .cloned()
-                .unwrap_or_else(|| words(&look.purpose)),
+            why: match look.purpose.as_str() {
+                "disclosure" => {
+                    "A request for your records, under the law on library records".to_string()
+                }
+                purpose => policy
+                    .purposes
+                    .get(purpose)
+                    .cloned()
+                    .unwrap_or_else(|| words(purpose)),
+            },
         })
         .collect()
 }

@@ -46,12 +46,22 @@ struct VersionsPage {
     versions: Vec<VersionLine>,
 }
 
+/// What the website does (cookies, counting failed sign-ins), with
+/// Carrel's own figures.
+pub fn website() -> carrel_policy::notice::Website {
+    carrel_policy::notice::Website {
+        session_minutes: carrel_store::patron_sessions::SESSION_MINUTES,
+        device_days: carrel_store::known_devices::DEVICE_DAYS,
+        throttle_minutes: carrel_store::attempts::THROTTLE_MINUTES,
+    }
+}
+
 /// The notice of `policy` as a standalone page, for `carrel policy notice
 /// --format html` (no server, no database: the version is the file's own).
 pub fn standalone_html(policy: &carrel_policy::Policy) -> Result<String, askama::Error> {
     NoticePage {
         frame: Frame::standalone(&policy.library.name),
-        notice: Notice::of(policy),
+        notice: Notice::of(policy).with_website(website()),
         version: PolicyVersion {
             number: 0,
             label: policy.library.version.clone(),
@@ -147,7 +157,7 @@ async fn version_page(state: AppState, number: i64, path: &str) -> Response {
         StatusCode::OK,
         &NoticePage {
             frame: Frame::public(&library, path),
-            notice: Notice::of(&policy),
+            notice: Notice::of(&policy).with_website(website()),
             in_force_from: local_date(version.first_served_at, zone),
             version,
             current,

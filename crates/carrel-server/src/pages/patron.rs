@@ -498,9 +498,18 @@ pub async fn change_pin(
             )
                 .into_response()
         }
-        Err(ApiError(Error::Invalid { message, .. })) => {
-            pin_page(&state, &secret, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("{message}.")))
-        }
+        Err(ApiError(Error::SignInRefused)) => pin_page(
+            &state,
+            &secret,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The PIN you have now was not right. Nothing was changed.".into()),
+        ),
+        Err(ApiError(Error::Invalid { message, .. })) => pin_page(
+            &state,
+            &secret,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(super::sentence(&message)),
+        ),
         Err(ApiError(Error::TooManyAttempts)) => Message::new(
             Frame::patron(&library, "/my/pin", &secret),
             "Too many tries",

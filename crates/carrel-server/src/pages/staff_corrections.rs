@@ -20,8 +20,10 @@ use crate::api::{ApiError, AppState, Token};
 
 struct Line {
     id: i64,
-    patron_id: i64,
+    who: String,
+    card: String,
     field: String,
+    current: String,
     value: String,
     sent: String,
 }
@@ -70,17 +72,21 @@ pub async fn queue(
     render(
         StatusCode::OK,
         &QueuePage {
-            frame: Frame::staff(&library, path, &role, &session),
+            frame: Frame::staff(state.store.policy(), path, &role, &session),
             form_token: super::form_token(&session),
             done,
             corrections: queue
                 .into_iter()
-                .map(|c| Line {
-                    id: c.id,
-                    patron_id: c.patron_id,
-                    field: words(&c.field),
-                    value: c.value.unwrap_or_default(),
-                    sent: local_date(c.submitted_at, zone),
+                .map(|q| Line {
+                    id: q.correction.id,
+                    who: q
+                        .name
+                        .unwrap_or_else(|| format!("patron:{}", q.correction.patron_id)),
+                    card: q.card_barcode,
+                    field: words(&q.correction.field),
+                    current: q.current.unwrap_or_else(|| "not given".into()),
+                    value: q.correction.value.unwrap_or_default(),
+                    sent: local_date(q.correction.submitted_at, zone),
                 })
                 .collect(),
             id_kinds: <IdKind as strum::VariantArray>::VARIANTS

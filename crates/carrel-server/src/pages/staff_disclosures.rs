@@ -121,7 +121,7 @@ pub async fn queue(State(state): State<AppState>, token: Result<Token, ApiError>
         Ok((queue, alerts, role)) => render(
             StatusCode::OK,
             &queue_page(
-                Frame::staff(&library, path, &role, &session),
+                Frame::staff(state.store.policy(), path, &role, &session),
                 &queue,
                 &alerts,
                 zone,
@@ -170,10 +170,15 @@ fn note() -> Field {
 }
 
 /// The forms for the steps the request's life allows now (the store's own
-/// table, `Step::allowed_from`); the store still refuses what a role may
-/// not do, so a form shown to the wrong role does nothing.
-fn next_steps(r: &DisclosureRequest) -> Vec<StepForm> {
-    let may = |step: Step| step.allowed_from(r.state);
+/// table, `Step::allowed_from`) and the policy gives this role (a form
+/// the role may not use is not offered: pressing it would only be refused,
+/// and the attempt recorded). The store still decides each one.
+fn next_steps(r: &DisclosureRequest, policy: &carrel_policy::Policy, role: &str) -> Vec<StepForm> {
+    let basis = policy.disclosure.basis(&r.basis);
+    let may = |step: Step| {
+        step.allowed_from(r.state)
+            && basis.is_some_and(|basis| policy.disclosure.may(role, step, basis))
+    };
     let mut steps = Vec::new();
     if may(Step::BeginReview) {
         steps.push(StepForm {
@@ -245,7 +250,7 @@ fn next_steps(r: &DisclosureRequest) -> Vec<StepForm> {
             }],
         });
     }
-    if r.state.may_preserve() {
+    if r.state.may_preserve() && policy.legal_holds.may_place(role) {
         steps.push(StepForm {
             action: "preservation",
             label: "Preserve the records (legal holds)",
@@ -324,7 +329,13 @@ struct RequestPage {
     form_token: String,
 }
 
-fn request_page(frame: Frame, r: DisclosureRequest, zone: chrono_tz::Tz) -> RequestPage {
+fn request_page(
+    frame: Frame,
+    r: DisclosureRequest,
+    policy: &carrel_policy::Policy,
+    role: &str,
+) -> RequestPage {
+    let zone = policy.library.time_zone;
     let form_token = frame
         .signed_in
         .as_ref()
@@ -406,7 +417,7 @@ fn request_page(frame: Frame, r: DisclosureRequest, zone: chrono_tz::Tz) -> Requ
         holds,
         timeline,
         package_available: r.package.as_ref().is_some_and(|p| p.available),
-        steps: next_steps(&r),
+        steps: next_steps(&r, policy, role),
         form_token,
         r,
     }
@@ -418,7 +429,6 @@ pub async fn request(
     Path(reference): Path<String>,
 ) -> Response {
     let library = state.store.policy().library.name.clone();
-    let zone = state.store.policy().library.time_zone;
     let path = format!("/staff/disclosures/{reference}");
     let token = match token {
         Ok(t) => t,
@@ -436,7 +446,12 @@ pub async fn request(
     {
         Ok((r, role)) => render(
             StatusCode::OK,
-            &request_page(Frame::staff(&library, &path, &role, &session), r, zone),
+            &request_page(
+                Frame::staff(state.store.policy(), &path, &role, &session),
+                r,
+                state.store.policy(),
+                &role,
+            ),
         ),
         Err(e) => failure(
             Frame::public(&library, &path),
@@ -467,6 +482,7 @@ pub async fn act(
     };
     // The form token was checked before this ran (`forms::guard`).
     let back = format!("/staff/disclosures/{reference}");
+    let back_on_failure = back.clone();
     let result = state
         .as_staff(token, move |tx, actor| {
             let note = field(&form, "note");
@@ -527,7 +543,7 @@ pub async fn act(
     match result {
         Ok(()) => (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response(),
         Err(e) => failure(
-            Frame::public(&library, ""),
+            Frame::public(&library, &back_on_failure),
             e,
             "/staff/sign-in",
             "Your role may not take this step on this request; it is on the record that you tried.",

@@ -195,7 +195,7 @@ pub async fn page(State(state): State<AppState>, token: Result<Token, ApiError>)
     match result {
         Ok((plan, queue, role)) => render(
             StatusCode::OK,
-            &dashboard(Frame::staff(&library, path, &role, &session), &plan, &queue),
+            &dashboard(Frame::staff(state.store.policy(), path, &role, &session), &plan, &queue),
         ),
         Err(e) => failure(
             Frame::public(&library, path),

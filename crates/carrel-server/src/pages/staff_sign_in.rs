@@ -184,7 +184,7 @@ pub async fn home(State(state): State<AppState>, token: Result<Token, ApiError>)
         Ok(role) => render(
             StatusCode::OK,
             &HomePage {
-                frame: Frame::staff(&library, "/staff", &role, &session),
+                frame: Frame::staff(state.store.policy(), "/staff", &role, &session),
                 role: super::words(&role),
                 done: None,
             },

@@ -336,6 +336,43 @@ async fn a2_a_correction_waits_for_staff_who_record_the_kind_of_photo_id(engine:
         .post_form(&clerk, &path, &[("decision", "reject")])
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "decided once");
+
+    // A correction changed after staff opened it: the one they saw is no
+    // longer pending, so approving it approves nothing unseen.
+    let token = browser.get("/my/choices").await.form_token();
+    for value in ["1 First St, Herculaneum", "2 Second St, Herculaneum"] {
+        app.note_personal(&[value]);
+        browser
+            .post(
+                "/my/corrections",
+                &[
+                    ("form_token", &token),
+                    ("field", "address"),
+                    ("value", value),
+                ],
+            )
+            .await;
+    }
+    let first = app.raw_count(&format!(
+        "SELECT MIN(id) FROM corrections WHERE patron_id = {} AND id > {id}",
+        patron.id
+    ));
+    let (status, _) = app
+        .post_form(
+            &clerk,
+            &format!("/staff/corrections/{first}"),
+            &[("decision", "approve"), ("id_kind", "passport")],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the value staff saw was replaced"
+    );
+    assert_eq!(
+        app.raw_strings(&format!("SELECT state FROM corrections WHERE id = {first}")),
+        ["superseded"]
+    );
     app.finish();
 }
 

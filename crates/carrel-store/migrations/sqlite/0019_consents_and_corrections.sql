@@ -14,6 +14,7 @@ ALTER TABLE patrons ADD COLUMN email_consent_covers TEXT;
 -- Which account notices the patron wants by e-mail: a comma-separated
 -- list of overdue, holds, reminders; NULL is all of them.
 ALTER TABLE patrons ADD COLUMN notices TEXT;
+ALTER TABLE list_subscriptions ADD COLUMN consent_at INTEGER;
 ALTER TABLE list_subscriptions ADD COLUMN consent_policy_version INTEGER;
 ALTER TABLE list_subscriptions ADD COLUMN consent_covers TEXT;
 

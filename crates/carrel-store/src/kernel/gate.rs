@@ -415,7 +415,9 @@ impl PatronActor {
 /// information in their library accounts online").
 fn patron_may(action: Action, class: RecordClass) -> bool {
     match action {
-        Action::Read => class.holds_patron_records() && class != RecordClass::Audit,
+        // The catalogue holds no one's data: a patron placing a hold reads
+        // the item.
+        Action::Read => class.holds_patron_records() || class == RecordClass::Catalogue,
         Action::Create => matches!(class, RecordClass::Circulation | RecordClass::MailingList),
         Action::Update => matches!(
             class,

@@ -95,7 +95,7 @@ pub(crate) fn of_patron(tx: &mut Tx<'_>, patron_id: i64) -> Result<Vec<Consent>,
         });
     }
     for row in tx.conn.query(
-        "SELECT s.id, s.subscribed_at, s.consent_policy_version, s.consent_covers, l.name
+        "SELECT s.id, s.consent_at, s.consent_policy_version, s.consent_covers, l.name
          FROM list_subscriptions s JOIN mailing_lists l ON l.id = s.list_id
          WHERE s.patron_id = ? ORDER BY s.id",
         params![patron_id],
@@ -106,7 +106,7 @@ pub(crate) fn of_patron(tx: &mut Tx<'_>, patron_id: i64) -> Result<Vec<Consent>,
                 subscription: row.int("id")?,
                 list: row.text("name")?,
             },
-            given_at: version.map(|_| row.int("subscribed_at")).transpose()?,
+            given_at: row.opt_int("consent_at")?,
             policy_version: version,
             current: row.opt_text("consent_covers")?.as_deref() == Some(list_now.as_str()),
         });
@@ -119,8 +119,8 @@ pub(crate) fn of_patron(tx: &mut Tx<'_>, patron_id: i64) -> Result<Vec<Consent>,
 pub(crate) fn renew_subscription(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
     let (version, covers) = stamp(tx, ConsentKind::MailingList);
     tx.conn.execute(
-        "UPDATE list_subscriptions SET consent_policy_version = ?, consent_covers = ? WHERE id = ?",
-        params![version, &covers, id],
+        "UPDATE list_subscriptions SET consent_at = ?, consent_policy_version = ?, consent_covers = ? WHERE id = ?",
+        params![tx.now().timestamp(), version, &covers, id],
     )?;
     Ok(())
 }
@@ -128,3 +128,52 @@ pub(crate) fn renew_subscription(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> 
 /// SQL true for a subscription `s` whose consent is current (its digest
 /// is the parameter): only these receive a mailing.
 pub(crate) const SUBSCRIPTION_CONSENT_CURRENT: &str = "s.consent_covers = ?";
+
+/// What a registration's record holds beyond `patrons::fetch`'s fields,
+/// for the patron's own package (A1: all personal data held): the e-mail
+/// consent (when, under which policy version), the account notices
+/// chosen, and every correction (pending ones with the value asked for;
+/// decided ones with when and which kind of photo ID).
+pub(crate) fn registration_extras(
+    tx: &mut Tx<'_>,
+    patron_id: i64,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    use serde_json::json;
+    let mut extras = serde_json::Map::new();
+    let row = tx.conn.query_one(
+        "SELECT email_consent_at, email_consent_policy_version, notices FROM patrons WHERE id = ?",
+        params![patron_id],
+    )?;
+    if let Some(at) = row.opt_int("email_consent_at")? {
+        extras.insert(
+            "email_consent".into(),
+            json!({"given_at": at, "policy_version": row.opt_int("email_consent_policy_version")?}),
+        );
+    }
+    if let Some(notices) = row.opt_text("notices")? {
+        extras.insert("notices".into(), json!(notices));
+    }
+    let corrections: Vec<serde_json::Value> = tx
+        .conn
+        .query(
+            "SELECT field, value, state, online, submitted_at, decided_at, id_kind FROM corrections WHERE patron_id = ? ORDER BY id",
+            params![patron_id],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(json!({
+                "field": row.text("field")?,
+                "value_asked_for": row.opt_text("value")?,
+                "state": row.text("state")?,
+                "sent_online": row.int("online")? != 0,
+                "submitted_at": row.int("submitted_at")?,
+                "decided_at": row.opt_int("decided_at")?,
+                "photo_id_kind": row.opt_text("id_kind")?,
+            }))
+        })
+        .collect::<Result<_, Error>>()?;
+    if !corrections.is_empty() {
+        extras.insert("corrections".into(), serde_json::Value::Array(corrections));
+    }
+    Ok(extras)
+}

@@ -184,8 +184,8 @@ pub fn subscribe(
     let (version, covers) =
         crate::consents::stamp(tx, carrel_policy::notice::ConsentKind::MailingList);
     let id = tx.conn.insert(
-        "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at, consent_policy_version, consent_covers) VALUES (?, ?, ?, ?, ?)",
-        params![list_id, patron_id, now, version, &covers],
+        "INSERT INTO list_subscriptions (list_id, patron_id, subscribed_at, consent_at, consent_policy_version, consent_covers) VALUES (?, ?, ?, ?, ?, ?)",
+        params![list_id, patron_id, now, now, version, &covers],
     )?;
     tx.conn.execute(
         "UPDATE mailing_lists SET last_active_at = ? WHERE id = ?",

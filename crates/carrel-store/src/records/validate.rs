@@ -240,6 +240,15 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
             format!("{field} must not contain control characters such as tabs or line breaks"),
         ));
     }
+    // U+FFFD stands where bytes that were not text were sent (a form in
+    // another encoding): what the sender meant is lost, so nothing of it
+    // is stored.
+    if trimmed.contains('\u{FFFD}') {
+        return Err(Error::invalid(
+            "bad_characters",
+            format!("{field} must be text as typed (it held bytes that are not UTF-8 text)"),
+        ));
+    }
     // Bidirectional overrides and isolates make text display in another
     // order than it is stored (a name or a reason that reads differently on
     // a screen than in an export). Marks (U+200E, U+200F) stay: scripts
@@ -297,6 +306,7 @@ mod tests {
         assert!(text("name", "\u{00AD}\u{00AD}", 100).is_err());
         assert!(text("name", "Ada\u{2028}Lovelace", 100).is_err());
         assert!(text("name", "Ada\u{2029}Lovelace", 100).is_err());
+        assert!(email("a@b.org\u{FFFD}\u{FFFD}").is_err());
         assert_eq!(
             text("name", "Ada\u{00AD}Lovelace", 100).unwrap(),
             "Ada\u{00AD}Lovelace"

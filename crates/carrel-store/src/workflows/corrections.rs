@@ -30,6 +30,9 @@ pub enum CorrectionState {
     Approved,
     /// Refused by staff; nothing was changed.
     Rejected,
+    /// Replaced by a newer correction of the same field the patron sent
+    /// before staff decided: staff approve only what they saw.
+    Superseded,
 }
 
 impl CorrectionState {
@@ -109,18 +112,19 @@ pub(crate) fn propose(
         ));
     }
     patrons::check_input(tx, field, &Json::String(value.to_string()))?;
-    let pending = tx.conn.query_opt(
-        "SELECT id FROM corrections WHERE patron_id = ? AND field = ? AND state = ?",
-        params![patron_id, field, CorrectionState::Pending.name()],
+    // A newer correction of the same field replaces the one waiting, as a
+    // row of its own: a member of staff looking at the old one approves
+    // only what they saw (it is no longer pending), and its value goes.
+    tx.conn.execute(
+        "UPDATE corrections SET state = ?, value = NULL, decided_at = ? WHERE patron_id = ? AND field = ? AND state = ?",
+        params![
+            CorrectionState::Superseded.name(),
+            tx.now().timestamp(),
+            patron_id,
+            field,
+            CorrectionState::Pending.name()
+        ],
     )?;
-    if let Some(row) = pending {
-        // A newer correction of the same field replaces the one waiting.
-        tx.conn.execute(
-            "UPDATE corrections SET value = ?, submitted_at = ? WHERE id = ?",
-            params![value, tx.now().timestamp(), row.int("id")?],
-        )?;
-        return load_row(tx, row.int("id")?);
-    }
     let id = tx.conn.insert(
         "INSERT INTO corrections (patron_id, field, value, submitted_at, online, state) VALUES (?, ?, ?, ?, 1, ?)",
         params![patron_id, field, value, tx.now().timestamp(), CorrectionState::Pending.name()],
@@ -153,9 +157,23 @@ pub(crate) fn pending_of(tx: &mut Tx<'_>, patron_id: i64) -> Result<Vec<Correcti
         .collect()
 }
 
+/// A correction waiting for staff, with who sent it (so staff can check
+/// the photo ID against the record) and the value it would replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// The correction.
+    pub correction: Correction,
+    /// The patron's card number.
+    pub card_barcode: String,
+    /// The patron's name, as registered.
+    pub name: Option<String>,
+    /// The field's value now.
+    pub current: Option<String>,
+}
+
 /// Every correction waiting for staff, oldest first (the verification
-/// queue). Audited as a read of registrations.
-pub fn queue(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Correction>, Error> {
+/// queue). Audited as a read of each patron's registration.
+pub fn queue(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Queued>, Error> {
     let grant = gate::authorize::<Read, Registration>(tx, actor, purpose::ACCOUNT)?;
     let found: Vec<Correction> = tx
         .conn
@@ -166,14 +184,28 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Correction>, Error> {
         .iter()
         .map(correction_from)
         .collect::<Result<_, _>>()?;
-    for correction in &found {
+    let mut queued = Vec::with_capacity(found.len());
+    for correction in found {
+        let Some(record) = patrons::fetch(tx, correction.patron_id)? else {
+            continue;
+        };
         grant.used_on(
             tx,
             crate::retention::RecordKind::Patron,
             correction.patron_id,
         );
+        let current = match correction.field.as_str() {
+            "birth_date" => record.birth_date.map(|d| d.to_string()),
+            other => record.fields.get(other).cloned(),
+        };
+        queued.push(Queued {
+            card_barcode: record.card_barcode.clone(),
+            name: record.fields.get("name").cloned(),
+            current,
+            correction,
+        });
     }
-    Ok(found)
+    Ok(queued)
 }
 
 /// Staff verified the patron's photo ID (`id_kind`, never its number) and

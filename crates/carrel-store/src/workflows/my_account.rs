@@ -160,10 +160,22 @@ pub enum Destruction {
     /// Its retention clock has not started: what that means for this kind
     /// of record ("item not returned").
     InUse(&'static str),
-    /// On or after this day (later only while still needed: an unpaid fine,
-    /// a legal hold).
-    OnOrAfter(NaiveDate),
+    /// On or after this day by its class's rule; and while any of
+    /// `kept_while` still holds (an unpaid fine, a legal hold), later.
+    OnOrAfter {
+        /// The day the rule makes it due.
+        day: NaiveDate,
+        /// What keeps it past that day, now: empty if nothing does.
+        kept_while: Vec<&'static str>,
+    },
 }
+
+/// What keeps a record pinned by a legal hold of an ordinary request: one
+/// of a restricted case is not told (L6; its records leave the tables at
+/// their time, as if destroyed). `{kind}` is the record kind.
+const UNDER_ORDINARY_LEGAL_HOLD: &str = "EXISTS (SELECT 1 FROM legal_hold_records pin JOIN legal_holds h ON h.id = pin.hold_id
+    WHERE pin.record_kind = '{kind}' AND pin.record_id = t.id AND h.released_at IS NULL AND h.expires_at > {now}
+      AND NOT EXISTS (SELECT 1 FROM disclosure_requests r WHERE r.id = h.disclosure_id AND r.gagged = 1))";
 
 /// One record the library holds about the patron, with its facts as the
 /// patron's download shows them.
@@ -207,10 +219,29 @@ pub fn held_records(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Vec<HeldKin
         let mut in_class = 0usize;
         for target in targets::of_class(class).filter(|t| !t.export.is_empty()) {
             let columns: Vec<&str> = target.export.iter().map(|(_, sql)| *sql).collect();
+            // What keeps a record past its day, one column each.
+            let mut needs: Vec<(&'static str, String)> = target
+                .needs
+                .iter()
+                .map(|(name, sql)| (*name, crate::retention::need_sql(tx, sql)))
+                .collect();
+            needs.push((
+                "a legal hold",
+                crate::retention::need_sql(
+                    tx,
+                    &UNDER_ORDINARY_LEGAL_HOLD.replace("{kind}", target.kind.name()),
+                ),
+            ));
+            let need_columns: Vec<String> = needs
+                .iter()
+                .enumerate()
+                .map(|(i, (_, sql))| format!("CASE WHEN {sql} THEN 1 ELSE 0 END AS need_{i}"))
+                .collect();
             let rows = tx.conn.query(
                 &format!(
-                    "SELECT t.id AS record_id, {event} AS clock_event, {} FROM {} WHERE {} = ? ORDER BY t.id",
+                    "SELECT t.id AS record_id, {event} AS clock_event, {}, {} FROM {} WHERE {} = ? ORDER BY t.id",
                     columns.join(", "),
+                    need_columns.join(", "),
                     target.from,
                     target.patron_column(),
                     event = target.event,
@@ -226,12 +257,21 @@ pub fn held_records(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Vec<HeldKin
                     .zip(&values[2..])
                     .map(|((name, _), value)| ((*name).to_string(), value.clone()))
                     .collect();
+                let mut kept_while = Vec::new();
+                for (i, (name, _)) in needs.iter().enumerate() {
+                    if row.int(format!("need_{i}").as_str())? != 0 {
+                        kept_while.push(*name);
+                    }
+                }
                 let destroyed = match (row.opt_int("clock_event")?, keep, target.clock) {
                     (Some(at), Some(keep), Clock::Instant) => {
                         let day = chrono::DateTime::from_timestamp(at, 0)
                             .map(|t| t.with_timezone(&zone).date_naive())
                             .unwrap_or(NaiveDate::MAX);
-                        Destruction::OnOrAfter(carrel_policy::retention::due_on(day, keep))
+                        Destruction::OnOrAfter {
+                            day: carrel_policy::retention::due_on(day, keep),
+                            kept_while,
+                        }
                     }
                     _ => Destruction::InUse(target.in_use),
                 };
@@ -255,10 +295,15 @@ pub fn held_records(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Vec<HeldKin
 
 /// Changes the patron's PIN, given the PIN they have now. The outer error
 /// rolls back (a new PIN of the wrong shape, or typed differently twice:
-/// nothing was guessed); the inner one is a wrong current PIN, a guess at
-/// a secret, committed with its audit entry so the caller can count it
-/// (`AppState::patron_guess`). A changed PIN ends every session and known
-/// device of the card, this one too: whoever knew the old PIN is out.
+/// nothing was guessed); the inner one is a refused guess at the PIN,
+/// [`Error::SignInRefused`], committed with its audit entry. A guess at
+/// the PIN is a sign-in attempt on the card: it is counted on the card
+/// (`attempts`, with sign-ins: past the limit, [`Error::TooManyAttempts`]
+/// unchecked) and, being a failed guess, on the client's address by the
+/// caller (`AppState::patron_guess`). Without that, a session left open
+/// on a public computer gave its PIN away, a guess every 50 ms. A changed
+/// PIN ends every session and known device of the card, this one too:
+/// whoever knew the old PIN is out.
 pub fn change_pin(
     tx: &mut Tx<'_>,
     patron: &PatronActor,
@@ -275,6 +320,12 @@ pub fn change_pin(
             "the new PIN and its repetition differ; type the same new PIN twice",
         ));
     }
+    let account = crate::attempts::Account::Patron(patron.patron_id());
+    let attempt = crate::attempts::Attempt::SignIn;
+    if !crate::attempts::reserve(tx, account, attempt)? {
+        gate::record_own_refusal(tx, patron, "too_many_attempts");
+        return Ok(Err(Error::TooManyAttempts));
+    }
     let lock = tx.conn.for_update();
     let stored = tx
         .conn
@@ -288,11 +339,9 @@ pub fn change_pin(
     let right = stored.is_some_and(|hash| verify_secret(current, &hash));
     if !right {
         gate::record_own_refusal(tx, patron, "wrong_pin");
-        return Ok(Err(Error::invalid(
-            "wrong_pin",
-            "the PIN you have now was not right; nothing was changed",
-        )));
+        return Ok(Err(Error::SignInRefused));
     }
+    crate::attempts::give_back(tx, account, attempt)?;
     let hash = hash_secret(new.as_str())?;
     tx.conn.execute(
         "UPDATE patrons SET pin_hash = ?, updated_at = ? WHERE id = ?",
@@ -315,8 +364,11 @@ pub struct Look {
     /// When, in Unix seconds.
     pub at: i64,
     /// The staff role, as the policy names it; `None` for Carrel itself
-    /// (the retention purge, the demo).
+    /// (the retention purge, the demo) and for another patron.
     pub role: Option<String>,
+    /// Another patron, online: a parent or guardian holding the patron's
+    /// card number, where the policy allows it (R3).
+    pub by_patron: bool,
     /// What was done (`read`, `update`, a disclosure step...).
     pub action: String,
     /// The class of records.
@@ -363,6 +415,7 @@ pub fn who_looked(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Vec<Look>, Er
         looks.push(Look {
             at: row.int("at")?,
             role: row.opt_text("role")?,
+            by_patron: row.text("actor")?.starts_with("patron:"),
             action: row.text("action")?,
             class: row.text("record_class")?,
             purpose: row.text("purpose")?,

@@ -100,7 +100,14 @@ pub(crate) fn build(
             // case's circle).
             let record = match patrons::fetch(tx, cover.patron)? {
                 Some(record) => {
-                    serde_json::to_value(record).map_err(|e| Error::internal(e.to_string()))?
+                    let mut value =
+                        serde_json::to_value(record).map_err(|e| Error::internal(e.to_string()))?;
+                    // The consents, notices and corrections the registration
+                    // holds too (A1: all of it).
+                    if let Json::Object(fields) = &mut value {
+                        fields.extend(crate::consents::registration_extras(tx, cover.patron)?);
+                    }
+                    value
                 }
                 None => match kept_for {
                     Some(request) => kept_in_secret::registration_of(tx, request, cover.patron)?

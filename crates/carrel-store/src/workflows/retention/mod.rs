@@ -340,7 +340,7 @@ fn not_needed_sql(tx: &Tx<'_>, target: &Target) -> String {
 /// `{fines_due_before}`, the bound a fine's settlement must be below for
 /// this purge to destroy it (no fine is ever due under a policy without a
 /// fines rule). Both are numbers Carrel computes, never typed by anyone.
-fn need_sql(tx: &Tx<'_>, sql: &str) -> String {
+pub(crate) fn need_sql(tx: &Tx<'_>, sql: &str) -> String {
     if !sql.contains('{') {
         return sql.to_string();
     }
