@@ -42,7 +42,7 @@ test('n1 the notice names every class with its fields and retention', async () =
   const loans = page.locator('#class-circulation');
   const rule = circulationRule(readFileSync(carrel.policyFile, 'utf8'));
   assert.ok((await loans.locator('.retention').innerText()).includes(rule), rule);
-  assert.ok(await page.locator('#class-registration tr[data-field="email"]').count() === 1);
+  assert.ok(await page.locator('#class-registration li[data-field="email"]').count() === 1);
   assert.match(await page.locator('#complaints + p').innerText(), /Director/);
 });
 

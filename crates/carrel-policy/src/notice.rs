@@ -221,7 +221,7 @@ fn action_words(action: Action) -> &'static str {
         Action::Update => "change",
         Action::Destroy => "destroy",
         Action::Export => "export",
-        Action::Disclose => "release outside the library (under the rules on disclosure below)",
+        Action::Disclose => "release outside the library, on the grounds for disclosure below",
     }
 }
 

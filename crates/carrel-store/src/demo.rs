@@ -557,14 +557,26 @@ fn library_services(
     // Each sign-up is the patron's consent, under the policy in force (C1).
     let (version, covers) =
         crate::consents::stamp(tx, carrel_policy::notice::ConsentKind::MailingList);
-    for (name, idle_days) in [
-        ("Program news", 10i64),
-        ("Book club", 40),
-        ("Summer reading 2025", 400),
+    for (name, description, idle_days) in [
+        (
+            "Program news",
+            "Story times, classes and talks coming up at your branch, once a month",
+            10i64,
+        ),
+        (
+            "Book club",
+            "The month's title and meeting dates of the library's book club",
+            40,
+        ),
+        (
+            "Summer reading 2025",
+            "Last summer's reading challenge: news and prizes",
+            400,
+        ),
     ] {
         let list = tx.conn.insert(
             "INSERT INTO mailing_lists (name, description, created_at, last_active_at) VALUES (?, ?, ?, ?)",
-            params![name, "Opt-in news from the library", (now - Duration::days(idle_days + 300)).timestamp(), (now - Duration::days(idle_days)).timestamp()],
+            params![name, description, (now - Duration::days(idle_days + 300)).timestamp(), (now - Duration::days(idle_days)).timestamp()],
         )?;
         summary.mailing_lists += 1;
         for _ in 0..patron_ids.len() / 25 {

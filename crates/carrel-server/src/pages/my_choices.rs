@@ -48,6 +48,12 @@ struct PendingLine {
     sent: String,
 }
 
+struct DecidedLine {
+    field: String,
+    outcome: String,
+    when: String,
+}
+
 struct Correctable {
     name: String,
     label: String,
@@ -67,6 +73,7 @@ struct ChoicesPage {
     reading_history: String,
     consents: Vec<ConsentLine>,
     pending: Vec<PendingLine>,
+    decided: Vec<DecidedLine>,
     correctable: Vec<Correctable>,
 }
 
@@ -174,6 +181,24 @@ pub async fn page(
                     field: words(&p.field),
                     value: p.value.unwrap_or_default(),
                     sent: local_date(p.submitted_at, zone),
+                })
+                .collect(),
+            decided: choices
+                .decided
+                .into_iter()
+                .map(|d| DecidedLine {
+                    field: words(&d.field),
+                    outcome: match d.state {
+                        carrel_store::corrections::CorrectionState::Approved => {
+                            "verified and made".to_string()
+                        }
+                        _ => "refused by library staff; nothing was changed (ask at the desk why)"
+                            .to_string(),
+                    },
+                    when: d
+                        .decided_at
+                        .map(|at| local_date(at, zone))
+                        .unwrap_or_default(),
                 })
                 .collect(),
             correctable: choices

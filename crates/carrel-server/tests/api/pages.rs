@@ -690,7 +690,46 @@ async fn a1_a_patron_places_and_cancels_a_hold_online(engine: Engine) {
     app.finish();
 }
 
+/// A1, D1: My data says what keeps a record past its day: a loan returned
+/// late keeps while its fine is unpaid, and the page says so rather than
+/// "due now".
+async fn a1_my_data_says_what_keeps_a_record_past_its_day(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let item = app.new_item().await;
+    let (status, _) = app
+        .post(
+            &clerk,
+            "/api/v1/checkouts",
+            json!({"patron_barcode": patron.barcode, "item_barcode": item}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.advance(chrono::Duration::days(30));
+    // Staff sessions end after hours: a new one, a month later.
+    let clerk = app.sign_in("clerk").await;
+    let (status, back) = app
+        .post(&clerk, "/api/v1/checkins", json!({"item_barcode": item}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    app.advance(chrono::Duration::days(70));
+    let browser = app.browser();
+    browser.patron_sign_in(&patron.barcode, PIN).await;
+    let page = browser.get("/my/data").await;
+    let loans = page
+        .html
+        .split("data-kind=\"loans\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(loans.contains("kept while needed: unpaid fine"), "{loans}");
+    app.finish();
+}
+
 on_both_engines!(
+    a1_my_data_says_what_keeps_a_record_past_its_day,
     c2_guesses_on_the_pin_form_are_counted,
     a1_a_patron_places_and_cancels_a_hold_online,
     d8_leaving_the_site_is_announced_and_only_for_listed_sites,

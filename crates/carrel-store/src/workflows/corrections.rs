@@ -143,6 +143,29 @@ fn load_row(tx: &mut Tx<'_>, id: i64) -> Result<Correction, Error> {
     correction_from(&row)
 }
 
+/// How long a patron is shown what became of a correction once decided.
+pub const DECIDED_SHOWN_DAYS: i64 = 30;
+
+/// The patron's own corrections decided in the last
+/// [`DECIDED_SHOWN_DAYS`] (approved or refused; not those they replaced
+/// themselves), newest first.
+pub(crate) fn recently_decided(tx: &mut Tx<'_>, patron_id: i64) -> Result<Vec<Correction>, Error> {
+    let since = tx.now().timestamp() - DECIDED_SHOWN_DAYS * 24 * 3600;
+    tx.conn
+        .query(
+            &format!("SELECT {COLUMNS} FROM corrections WHERE patron_id = ? AND online = 1 AND state IN (?, ?) AND decided_at >= ? ORDER BY decided_at DESC, id DESC"),
+            params![
+                patron_id,
+                CorrectionState::Approved.name(),
+                CorrectionState::Rejected.name(),
+                since
+            ],
+        )?
+        .iter()
+        .map(correction_from)
+        .collect()
+}
+
 /// The patron's own corrections still pending.
 pub(crate) fn pending_of(tx: &mut Tx<'_>, patron_id: i64) -> Result<Vec<Correction>, Error> {
     tx.conn

@@ -534,6 +534,8 @@ pub struct Choices {
     pub lists: Vec<ListChoice>,
     /// Corrections sent online and not yet decided.
     pub pending: Vec<crate::corrections::Correction>,
+    /// Corrections sent online and decided lately (approved or refused).
+    pub decided: Vec<crate::corrections::Correction>,
     /// The fields the patron may correct online, with their values now.
     pub correctable: Vec<(String, Option<String>)>,
 }
@@ -580,6 +582,7 @@ pub fn choices(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Choices, Error> 
     );
     let consents = crate::consents::of_patron(tx, id)?;
     let pending = crate::corrections::pending_of(tx, id)?;
+    let decided = crate::corrections::recently_decided(tx, id)?;
     let correctable = tx
         .policy()
         .patrons
@@ -603,6 +606,7 @@ pub fn choices(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Choices, Error> 
         consents,
         lists,
         pending,
+        decided,
         correctable,
     })
 }
