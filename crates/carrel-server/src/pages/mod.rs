@@ -128,7 +128,9 @@ impl Frame {
         if may(Action::Read, RecordClass::Audit) {
             staff_pages.push(Link::to("/staff/privacy", "Privacy dashboard"));
         }
-        if works_requests {
+        // The auditor oversees the requests too (the queue shows every
+        // role what its circle lets it see).
+        if works_requests || may(Action::Read, RecordClass::Audit) {
             staff_pages.push(Link::to("/staff/disclosures", "Disclosure requests"));
         }
         if may(Action::Update, RecordClass::Registration) {

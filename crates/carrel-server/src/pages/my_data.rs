@@ -134,8 +134,15 @@ fn kinds(held: Vec<HeldKind>, zone: chrono_tz::Tz, today: chrono::NaiveDate) -> 
                         .collect(),
                     destroyed: match &record.destroyed {
                         Destruction::InUse(why) => format!("not yet: {why}"),
-                        Destruction::OnOrAfter { kept_while, .. } if !kept_while.is_empty() => {
-                            format!("kept while needed: {}", kept_while.join(", "))
+                        Destruction::OnOrAfter { day, kept_while } if !kept_while.is_empty() => {
+                            if *day <= today {
+                                format!("kept while needed: {}", kept_while.join(", "))
+                            } else {
+                                format!(
+                                    "on or after {day}, and later while needed: {}",
+                                    kept_while.join(", ")
+                                )
+                            }
                         }
                         Destruction::OnOrAfter { day, .. } if *day <= today => {
                             "due now: at the next scheduled purge".to_string()

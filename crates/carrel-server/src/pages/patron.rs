@@ -513,7 +513,7 @@ pub async fn change_pin(
         Err(ApiError(Error::TooManyAttempts)) => Message::new(
             Frame::patron(&library, "/my/pin", &secret),
             "Too many tries",
-            &["Too many wrong PINs have been tried from here. Wait 15 minutes, then try again; or ask at the library's desk."],
+            &["Too many wrong PINs have been tried, from here or for this card. Wait 15 minutes, then try again; or ask at the library's desk."],
         )
         .answer(StatusCode::TOO_MANY_REQUESTS),
         Err(e) => failure(Frame::patron(&library, "/my/pin", &secret), e, SIGN_IN, ""),

@@ -2670,7 +2670,83 @@ async fn l6_the_audit_logs_purge_counts_no_restricted_entries(engine: Engine) {
     }
 }
 
+/// A1 with C5: the patron's own package holds what the registration keeps
+/// from their choices (consents, corrections, the value a pending
+/// correction asks for); a release to anyone else holds none of it, even
+/// of the registration class.
+async fn c5_consents_and_corrections_go_only_to_the_patron(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app
+        .new_patron_with(&clerk, json!({"pin": "2468013579"}))
+        .await;
+    let asked = format!("77 Pending Way {}", patron.id);
+    app.note_personal(&[&asked]);
+    let browser = app.browser();
+    browser.patron_sign_in(&patron.barcode, "2468013579").await;
+    let token = browser.get("/my/choices").await.form_token();
+    let sent = browser
+        .post(
+            "/my/corrections",
+            &[
+                ("form_token", &token),
+                ("field", "address"),
+                ("value", &asked),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+    let own = browser
+        .post(
+            "/my/data/download",
+            &[("form_token", &token), ("format", "json")],
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+    for held in ["\"corrections\"", "\"email_consent\"", asked.as_str()] {
+        assert!(
+            own.html.contains(held),
+            "the patron's own package holds {held}"
+        );
+    }
+    let (status, request) = app
+        .post(
+            &clerk,
+            "/api/v1/disclosures",
+            json!({
+                "requester_kind": "law_enforcement", "requester": "Det. Marlow Quince, County Sheriff",
+                "subject_patron_id": patron.id, "basis": court_basis(MISSOURI),
+                "classes": ["registration"], "from_date": "2026-01-01", "to_date": "2026-12-31",
+                "documents": docs(&["court_order"]),
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let reference = request["reference"].as_str().unwrap();
+    release_by_the_book(&app, reference).await;
+    let director = app.sign_in("director").await;
+    let (status, package) = app
+        .get_text(
+            &director,
+            &format!("/api/v1/disclosures/{reference}/package"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{package}");
+    assert!(
+        package.contains(&patron.barcode),
+        "the registration is released"
+    );
+    for kept in ["\"corrections\"", "\"email_consent\"", asked.as_str()] {
+        assert!(
+            !package.contains(kept),
+            "a release to the police holds no {kept}"
+        );
+    }
+    app.finish();
+}
+
 on_both_engines!(
+    c5_consents_and_corrections_go_only_to_the_patron,
     l1_l2_a_missouri_law_enforcement_request_from_desk_to_release,
     l6_the_audit_logs_purge_counts_no_restricted_entries,
     l6_records_a_restricted_hold_keeps_are_as_if_destroyed_outside_the_circle,

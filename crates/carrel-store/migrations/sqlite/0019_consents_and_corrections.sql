@@ -24,8 +24,11 @@ ALTER TABLE list_subscriptions ADD COLUMN consent_covers TEXT;
 -- decided (applied to the registration, or refused): the record then
 -- keeps only who decided, when, and which kind of photo ID was checked
 -- (never its number).
+-- AUTOINCREMENT: a correction replaced while waiting is deleted, and its
+-- id must never name the one that replaced it (staff approve the one
+-- they saw, by id).
 CREATE TABLE corrections (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     patron_id INTEGER NOT NULL REFERENCES patrons(id) ON DELETE CASCADE,
     field TEXT NOT NULL,
     value TEXT,

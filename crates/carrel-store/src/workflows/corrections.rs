@@ -30,9 +30,6 @@ pub enum CorrectionState {
     Approved,
     /// Refused by staff; nothing was changed.
     Rejected,
-    /// Replaced by a newer correction of the same field the patron sent
-    /// before staff decided: staff approve only what they saw.
-    Superseded,
 }
 
 impl CorrectionState {
@@ -113,17 +110,12 @@ pub(crate) fn propose(
     }
     patrons::check_input(tx, field, &Json::String(value.to_string()))?;
     // A newer correction of the same field replaces the one waiting, as a
-    // row of its own: a member of staff looking at the old one approves
-    // only what they saw (it is no longer pending), and its value goes.
+    // row of its own: the old one is deleted, so a member of staff
+    // looking at it approves nothing they did not see (it is not found),
+    // and a patron sending corrections over and over keeps one a field.
     tx.conn.execute(
-        "UPDATE corrections SET state = ?, value = NULL, decided_at = ? WHERE patron_id = ? AND field = ? AND state = ?",
-        params![
-            CorrectionState::Superseded.name(),
-            tx.now().timestamp(),
-            patron_id,
-            field,
-            CorrectionState::Pending.name()
-        ],
+        "DELETE FROM corrections WHERE patron_id = ? AND field = ? AND state = ?",
+        params![patron_id, field, CorrectionState::Pending.name()],
     )?;
     let id = tx.conn.insert(
         "INSERT INTO corrections (patron_id, field, value, submitted_at, online, state) VALUES (?, ?, ?, ?, 1, ?)",
@@ -195,8 +187,11 @@ pub struct Queued {
 }
 
 /// Every correction waiting for staff, oldest first (the verification
-/// queue). Audited as a read of each patron's registration.
+/// queue), for the roles that may decide them (that may change
+/// registrations): a role that may only read them has no task here (D6).
+/// Audited as a read of each patron's registration.
 pub fn queue(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Queued>, Error> {
+    gate::authorize::<Update, Registration>(tx, actor, purpose::ACCOUNT)?;
     let grant = gate::authorize::<Read, Registration>(tx, actor, purpose::ACCOUNT)?;
     let found: Vec<Correction> = tx
         .conn

@@ -102,10 +102,15 @@ pub(crate) fn build(
                 Some(record) => {
                     let mut value =
                         serde_json::to_value(record).map_err(|e| Error::internal(e.to_string()))?;
-                    // The consents, notices and corrections the registration
-                    // holds too (A1: all of it).
-                    if let Json::Object(fields) = &mut value {
-                        fields.extend(crate::consents::registration_extras(tx, cover.patron)?);
+                    // To the patron themselves, the consents, notices and
+                    // corrections the registration holds too (A1: all of
+                    // it). Not to anyone else: a correction waiting for
+                    // verification is no fact about the patron, and none
+                    // of it is what a release to another party approves.
+                    if cover.requester_kind == carrel_policy::disclosure::RequesterKind::Patron {
+                        if let Json::Object(fields) = &mut value {
+                            fields.extend(crate::consents::registration_extras(tx, cover.patron)?);
+                        }
                     }
                     value
                 }

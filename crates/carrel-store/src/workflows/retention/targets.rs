@@ -448,6 +448,10 @@ pub(crate) const TARGETS: &[Target] = &[
             ("id", "t.id"),
             ("list", "(SELECT m.name FROM mailing_lists m WHERE m.id = t.list_id)"),
             ("subscribed_at", "t.subscribed_at"),
+            // The sign-up is a consent (C1): when it was last given, under
+            // which version of the notice.
+            ("consent_given_at", "t.consent_at"),
+            ("consent_policy_version", "t.consent_policy_version"),
         ],
     },
     Target {
