@@ -10,7 +10,7 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Json;
 use carrel_store::gate::{Actor, PatronActor};
 use carrel_store::known_devices::KnownDevice;
@@ -222,6 +222,48 @@ pub fn carrel_cookie(
         .secure(secure)
         .build()
         .to_string()
+}
+
+/// The two cookies a sign-in sets: the session's (for every path, as long
+/// as the session lasts) and the device's (sent back only to the sign-in
+/// that set it, see `carrel_store::known_devices`).
+pub struct SignInCookies {
+    /// The session cookie's name and the session's token.
+    pub session: (&'static str, String),
+    /// How long the session lasts, in seconds.
+    pub session_seconds: i64,
+    /// The device cookie's name and the device's token.
+    pub device: (&'static str, String),
+    /// The one path the device cookie is sent to.
+    pub device_path: &'static str,
+}
+
+impl SignInCookies {
+    /// The two `Set-Cookie` headers.
+    pub fn headers(self, secure: bool) -> AppendHeaders<[(header::HeaderName, String); 2]> {
+        AppendHeaders([
+            (
+                header::SET_COOKIE,
+                carrel_cookie(
+                    self.session.0,
+                    self.session.1,
+                    "/",
+                    self.session_seconds,
+                    secure,
+                ),
+            ),
+            (
+                header::SET_COOKIE,
+                carrel_cookie(
+                    self.device.0,
+                    self.device.1,
+                    self.device_path,
+                    carrel_store::known_devices::DEVICE_DAYS * 24 * 3600,
+                    secure,
+                ),
+            ),
+        ])
+    }
 }
 
 /// The name of the cookie that keeps a staff browser's device token (see

@@ -317,6 +317,28 @@ pub fn sentence(message: &str) -> String {
     out
 }
 
+/// A field of a posted form, trimmed; empty when it is missing.
+pub fn field(form: &std::collections::HashMap<String, String>, name: &str) -> String {
+    form.get(name)
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A record id from a page's address: a positive whole number, or "not
+/// found" (as a record that does not exist is).
+pub fn record_id(text: &str, what: &'static str) -> Result<i64, Error> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(Error::NotFound { what })
+}
+
+/// Sends the browser on to `to` after a form (303, so a reload does not
+/// post it again).
+pub fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
 /// A vocabulary's name as words: "under_review" as "under review".
 pub fn words(name: &str) -> String {
     name.replace('_', " ")

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Form;
 use carrel_policy::notice::{consent_covers, ConsentKind};
 use carrel_store::consents::{Consent, Topic};
@@ -19,7 +19,7 @@ use carrel_store::my_account::{self, ConsentRef, NoticeKind};
 use carrel_store::{Error, Tx};
 
 use super::patron::{session, SIGN_IN};
-use super::{failure, local_date, render, words, Frame};
+use super::{failure, field, local_date, record_id, render, see_other, words, Frame};
 use crate::api::AppState;
 
 struct NoticeLine {
@@ -110,10 +110,6 @@ fn confirmation(done: Option<&String>) -> Option<String> {
         _ => return None,
     };
     Some(text.to_string())
-}
-
-fn see_other(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
 
 /// GET /my/choices
@@ -234,19 +230,6 @@ where
             "",
         ),
     }
-}
-
-fn field(form: &HashMap<String, String>, name: &str) -> String {
-    form.get(name)
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn record_id(text: &str, what: &'static str) -> Result<i64, Error> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(Error::NotFound { what })
 }
 
 /// POST /my/email: add or change the address.

@@ -14,11 +14,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Form;
 use carrel_store::my_account::{self, Overview};
-use carrel_store::{known_devices, patron_sessions, sign_in, Error};
+use carrel_store::{patron_sessions, sign_in, Error};
 
 use super::forms::{browser_secret, form_token};
-use super::{failure, local_date, render, Frame, Message};
-use crate::api::{carrel_cookie, cookie, ApiError, AppState, ClientAddress, Token, PATRON_COOKIE};
+use super::{failure, field, local_date, record_id, render, see_other, Frame, Message};
+use crate::api::{
+    carrel_cookie, cookie, ApiError, AppState, ClientAddress, SignInCookies, Token, PATRON_COOKIE,
+};
 
 /// The cookie keeping a patron browser's known-device token, sent only to
 /// the sign-in form.
@@ -37,10 +39,6 @@ pub(super) fn session(headers: &HeaderMap) -> Result<Token, ApiError> {
 
 fn library(state: &AppState) -> String {
     state.store.policy().library.name.clone()
-}
-
-fn see_other(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
 
 /// What a page says after a form sent the browser back to it, by a fixed
@@ -106,12 +104,6 @@ pub async fn sign_in_form(
     )
 }
 
-fn field(form: &HashMap<String, String>, name: &str) -> String {
-    form.get(name)
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// POST /my/sign-in
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -171,26 +163,14 @@ pub async fn sign_in(
         })
         .await
         .unwrap_or(false);
-    let secure = state.secure_cookies;
-    let session_cookie = carrel_cookie(
-        PATRON_COOKIE,
-        session.token.clone(),
-        "/",
-        patron_sessions::SESSION_MINUTES * 60,
-        secure,
-    );
-    let device_cookie = carrel_cookie(
-        PATRON_DEVICE_COOKIE,
-        session.device.clone(),
-        SIGN_IN,
-        known_devices::DEVICE_DAYS * 24 * 3600,
-        secure,
-    );
+    let cookies = SignInCookies {
+        session: (PATRON_COOKIE, session.token),
+        session_seconds: patron_sessions::SESSION_MINUTES * 60,
+        device: (PATRON_DEVICE_COOKIE, session.device),
+        device_path: SIGN_IN,
+    };
     (
-        AppendHeaders([
-            (header::SET_COOKIE, session_cookie),
-            (header::SET_COOKIE, device_cookie),
-        ]),
+        cookies.headers(state.secure_cookies),
         see_other(if asked_again { "/my/consents" } else { "/my" }),
     )
         .into_response()
@@ -382,13 +362,6 @@ where
         Ok(()) => see_other(&format!("/my?done={done}")),
         Err(e) => failure(Frame::patron(&library, "/my", &secret), e, SIGN_IN, ""),
     }
-}
-
-fn record_id(text: &str, what: &'static str) -> Result<i64, Error> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(Error::NotFound { what })
 }
 
 /// POST /my/loans/{id}/renewal

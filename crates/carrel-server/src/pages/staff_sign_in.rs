@@ -10,12 +10,13 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Form;
-use carrel_store::{known_devices, sign_in, staff, Error};
+use carrel_store::{sign_in, staff, Error};
 
 use super::forms::{browser_secret, form_token};
 use super::{failure, render, Frame};
 use crate::api::{
-    carrel_cookie, cookie, ApiError, AppState, ClientAddress, Token, DEVICE_COOKIE, SESSION_COOKIE,
+    carrel_cookie, cookie, ApiError, AppState, ClientAddress, SignInCookies, Token, DEVICE_COOKIE,
+    SESSION_COOKIE,
 };
 
 /// Where staff sign in.
@@ -117,27 +118,15 @@ pub async fn sign_in(
             ),
             Err(other) => return other.into_response(),
         };
-    let secure = state.secure_cookies;
-    let session_cookie = carrel_cookie(
-        SESSION_COOKIE,
-        session.token.clone(),
-        "/",
-        staff::SESSION_HOURS * 3600,
-        secure,
-    );
-    let device_cookie = carrel_cookie(
-        DEVICE_COOKIE,
-        session.device.clone(),
-        SIGN_IN,
-        known_devices::DEVICE_DAYS * 24 * 3600,
-        secure,
-    );
+    let cookies = SignInCookies {
+        session: (SESSION_COOKIE, session.token),
+        session_seconds: staff::SESSION_HOURS * 3600,
+        device: (DEVICE_COOKIE, session.device),
+        device_path: SIGN_IN,
+    };
     (
-        AppendHeaders([
-            (header::SET_COOKIE, session_cookie),
-            (header::SET_COOKIE, device_cookie),
-        ]),
-        (StatusCode::SEE_OTHER, [(header::LOCATION, "/staff")]),
+        cookies.headers(state.secure_cookies),
+        super::see_other("/staff"),
     )
         .into_response()
 }

@@ -6,15 +6,15 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
-use axum::response::{AppendHeaders, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use carrel_store::{known_devices, sign_in, staff};
+use carrel_store::{sign_in, staff};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{
-    carrel_cookie, cookie, ApiError, AppState, ClientAddress, NoBody, SignInBody, Token,
-    DEVICE_COOKIE, SESSION_COOKIE,
+    carrel_cookie, cookie, ApiError, AppState, ClientAddress, NoBody, SignInBody, SignInCookies,
+    Token, DEVICE_COOKIE, SESSION_COOKIE,
 };
 use crate::description::{
     BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, SignInRefused,
@@ -67,31 +67,15 @@ pub async fn sign_in(
             staff::sign_in(store, &form.username, &form.password, device)
         })
         .await?;
-    let secure = state.secure_cookies;
-    let session_cookie = carrel_cookie(
-        SESSION_COOKIE,
-        session.token.clone(),
-        "/",
-        staff::SESSION_HOURS * 3600,
-        secure,
-    );
-    // Sent back only to the sign-in route: no other request needs it,
-    // and a page's script cannot read it.
-    let device_cookie = carrel_cookie(
-        DEVICE_COOKIE,
-        session.device.clone(),
-        "/api/v1/session",
-        known_devices::DEVICE_DAYS * 24 * 3600,
-        secure,
-    );
-    Ok((
-        AppendHeaders([
-            (header::SET_COOKIE, session_cookie),
-            (header::SET_COOKIE, device_cookie),
-        ]),
-        Json(json!(session)),
-    )
-        .into_response())
+    // The device cookie is sent back only to the sign-in route: no other
+    // request needs it, and a page's script cannot read it.
+    let cookies = SignInCookies {
+        session: (SESSION_COOKIE, session.token.clone()),
+        session_seconds: staff::SESSION_HOURS * 3600,
+        device: (DEVICE_COOKIE, session.device.clone()),
+        device_path: "/api/v1/session",
+    };
+    Ok((cookies.headers(state.secure_cookies), Json(json!(session))).into_response())
 }
 
 /// Ends the token's session: a staff member's, or every session of a
