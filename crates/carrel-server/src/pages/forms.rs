@@ -45,9 +45,11 @@ pub fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<
     if let Some(secret) = cookie(headers, BROWSER_COOKIE).filter(|s| s.len() == 64) {
         return (secret.to_string(), None);
     }
-    // Without randomness nothing can be signed in anyway; the form is
-    // then refused when posted, which says what to do.
-    let secret = form_tokens::new_browser_secret().unwrap_or_default();
+    // Without randomness no cookie is set: the form is then refused when
+    // posted (no secret of the browser's matches), which says what to do.
+    let Ok(secret) = form_tokens::new_browser_secret() else {
+        return (String::new(), None);
+    };
     let set = crate::api::carrel_cookie(
         BROWSER_COOKIE,
         secret.clone(),
@@ -172,6 +174,8 @@ pub async fn guard(request: Request, next: Next) -> Response {
             .iter()
             .filter_map(|name| cookie(&parts.headers, name))
             .chain(bearer)
+            // An empty secret is no secret: its token anyone can make.
+            .filter(|secret| !secret.is_empty())
             .any(|secret| form_tokens::form_token_matches(secret, &given))
     });
     if !carries_token {

@@ -296,6 +296,19 @@ async fn csrf_forms_from_elsewhere_are_refused(engine: Engine) {
         )
         .await;
     assert_eq!(sign_in.status, StatusCode::FORBIDDEN);
+    // An empty secret is no secret: the token made from it opens nothing.
+    let empty = reqwest::Client::new()
+        .post(format!("{}/my/sign-in", browser.base))
+        .header("cookie", "carrel_form=")
+        .form(&[
+            ("form_token", carrel_server::pages::form_token("").as_str()),
+            ("card_barcode", patron.barcode.as_str()),
+            ("pin", PIN),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::FORBIDDEN);
     // Not a form at all.
     let json = browser
         .client
