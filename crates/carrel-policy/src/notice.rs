@@ -194,6 +194,20 @@ fn retention_words(clock: RetentionClock, keep: Period, disposal: Disposal) -> S
     }
 }
 
+/// A retention rule in a few words, for a table: "60 days after the item
+/// is returned (for a hold: the hold ends), then deleted".
+pub fn rule_in_words(rule: &crate::RetentionRule) -> String {
+    let when = match rule.keep {
+        Period::Days(0) => format!("as soon as {}", clock_words(rule.clock)),
+        keep => format!("{keep} after {}", clock_words(rule.clock)),
+    };
+    let how = match rule.disposal {
+        Disposal::Delete => "deleted",
+        Disposal::Anonymise => "made anonymous",
+    };
+    format!("{when}, then {how}")
+}
+
 /// "Keeping your account" as "keeping your account", but "PIN" stays.
 fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();

@@ -156,6 +156,12 @@ impl Frame {
         }
     }
 
+    /// Whether the page may use the screen's width: the staff pages' wide
+    /// tables need it; patrons' pages read better narrow.
+    pub fn wide(&self) -> bool {
+        self.audience == Audience::Staff
+    }
+
     /// The menu: the public pages, then the audience's own.
     pub fn nav(&self) -> Vec<Link> {
         let mut links = vec![

@@ -47,7 +47,7 @@ struct Chart {
 
 struct Row {
     kind: &'static str,
-    class: &'static str,
+    class: String,
     label: String,
     rule: String,
     held: i64,
@@ -75,7 +75,12 @@ struct Dashboard {
     rows: Vec<Row>,
 }
 
-fn dashboard(frame: Frame, plan: &Plan, queue: &Queue) -> Dashboard {
+fn dashboard(
+    frame: Frame,
+    plan: &Plan,
+    queue: &Queue,
+    policy: &carrel_policy::Policy,
+) -> Dashboard {
     let open = queue.total
         - queue
             .by_state
@@ -138,9 +143,13 @@ fn dashboard(frame: Frame, plan: &Plan, queue: &Queue) -> Dashboard {
             };
             Row {
                 kind: t.kind.name(),
-                class: c.class.name(),
+                class: super::words(c.class.name()),
                 label: t.label.clone(),
-                rule: c.rule.clone(),
+                // The policy's rule in words, not the clock's code name.
+                rule: policy
+                    .class(c.class)
+                    .and_then(|spec| spec.retention.as_ref())
+                    .map_or_else(|| c.rule.clone(), carrel_policy::notice::rule_in_words),
                 held: t.held,
                 due: t.due,
                 why: if why.is_empty() {
@@ -195,7 +204,12 @@ pub async fn page(State(state): State<AppState>, token: Result<Token, ApiError>)
     match result {
         Ok((plan, queue, role)) => render(
             StatusCode::OK,
-            &dashboard(Frame::staff(state.store.policy(), path, &role, &session), &plan, &queue),
+            &dashboard(
+                Frame::staff(state.store.policy(), path, &role, &session),
+                &plan,
+                &queue,
+                state.store.policy(),
+            ),
         ),
         Err(e) => failure(
             Frame::public(&library, path),
