@@ -178,7 +178,8 @@ fn clock_words(clock: RetentionClock) -> &'static str {
 }
 
 /// The retention rule of a class as a sentence.
-fn retention_words(clock: RetentionClock, keep: Period, disposal: Disposal) -> String {
+pub fn retention_sentence(rule: &crate::RetentionRule) -> String {
+    let (clock, keep, disposal) = (rule.clock, rule.keep, rule.disposal);
     let when = match keep {
         Period::Days(0) => format!("as soon as {}", clock_words(clock)),
         keep => format!("{keep} after {}", clock_words(clock)),
@@ -329,10 +330,7 @@ impl Notice {
                         personal: field.personal,
                     })
                     .collect(),
-                retention: spec
-                    .retention
-                    .as_ref()
-                    .map(|r| retention_words(r.clock, r.keep, r.disposal)),
+                retention: spec.retention.as_ref().map(retention_sentence),
                 access: policy
                     .roles
                     .values()

@@ -72,6 +72,9 @@ pub struct Store {
     audit_key: AuditKey,
     clock: Clock,
     policy_version_id: i64,
+    /// What the policy says each kind of consent covers, as the digests
+    /// consents record: worked out once, not on every page a patron opens.
+    consent_digests: consents::Digests,
 }
 
 impl Store {
@@ -112,6 +115,7 @@ impl Store {
         pool.migrate(&policy, &audit_key)?;
         let mut store = Store {
             pool,
+            consent_digests: consents::Digests::of(&policy),
             policy: Arc::new(policy),
             audit_key,
             clock: Arc::new(Utc::now),
@@ -160,6 +164,7 @@ impl Store {
         })?;
         Ok(Store {
             pool,
+            consent_digests: consents::Digests::of(&policy),
             policy: Arc::new(policy),
             audit_key,
             clock: Arc::new(Utc::now),
@@ -321,6 +326,11 @@ impl Tx<'_> {
     /// consent given now records).
     pub(crate) fn policy_version_id(&self) -> i64 {
         self.store.policy_version_id
+    }
+
+    /// What the policy says each consent covers (`consents::stamp`).
+    pub(crate) fn consent_digests(&self) -> &consents::Digests {
+        &self.store.consent_digests
     }
 
     /// Today in the library's time zone, at this transaction's instant.

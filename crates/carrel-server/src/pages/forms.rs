@@ -39,16 +39,22 @@ pub fn form_token(secret: &str) -> String {
     form_tokens::form_token(secret)
 }
 
-/// The browser's secret for forms before sign-in, and, when it has none
-/// yet, the cookie that gives it one (to send with the page).
-pub fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+/// A page with a form posted before sign-in (the two sign-in pages):
+/// `page` is made with the form token of the browser's secret, and the
+/// answer gives the browser that secret (an HttpOnly cookie) when it has
+/// none yet.
+pub fn before_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    page: impl FnOnce(String) -> Response,
+) -> Response {
     if let Some(secret) = cookie(headers, BROWSER_COOKIE).filter(|s| s.len() == 64) {
-        return (secret.to_string(), None);
+        return page(form_token(secret));
     }
     // Without randomness no cookie is set: the form is then refused when
     // posted (no secret of the browser's matches), which says what to do.
     let Ok(secret) = form_tokens::new_browser_secret() else {
-        return (String::new(), None);
+        return page(String::new());
     };
     let set = crate::api::carrel_cookie(
         BROWSER_COOKIE,
@@ -57,7 +63,11 @@ pub fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<
         24 * 3600,
         state.secure_cookies,
     );
-    (secret, Some(set))
+    (
+        axum::response::AppendHeaders([(header::SET_COOKIE, set)]),
+        page(form_token(&secret)),
+    )
+        .into_response()
 }
 
 fn has_form_media_type(headers: &HeaderMap) -> bool {

@@ -250,11 +250,12 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
         Err(e) => return failure(Frame::patron(&library, path, &secret), e, SIGN_IN, ""),
     };
     let zone = state.store.policy().library.time_zone;
-    let registration_rule = carrel_policy::notice::Notice::of(state.store.policy())
-        .classes
-        .iter()
-        .find(|c| c.name == "registration")
-        .and_then(|c| c.retention.clone())
+    let registration_rule = state
+        .store
+        .policy()
+        .class(carrel_policy::RecordClass::Registration)
+        .and_then(|c| c.retention.as_ref())
+        .map(carrel_policy::notice::retention_sentence)
         .map(|rule| rule.trim_end_matches('.').to_string())
         .unwrap_or_else(|| "as the policy says".into());
     render(

@@ -16,7 +16,7 @@ use axum::Form;
 use carrel_store::my_account::{self, Overview};
 use carrel_store::{patron_sessions, sign_in, Error};
 
-use super::forms::{browser_secret, form_token};
+use super::forms::{before_sign_in, form_token};
 use super::{failure, field, local_date, record_id, render, see_other, Frame, Message};
 use crate::api::{
     carrel_cookie, cookie, ApiError, AppState, ClientAddress, SignInCookies, Token, PATRON_COOKIE,
@@ -72,21 +72,18 @@ fn sign_in_page(
     problem: Option<String>,
     card_barcode: String,
 ) -> Response {
-    let (secret, set_cookie) = browser_secret(state, headers);
-    let page = render(
-        status,
-        &SignInPage {
-            frame: Frame::public(&library(state), SIGN_IN),
-            form_token: form_token(&secret),
-            problem,
-            card_barcode,
-            session_minutes: patron_sessions::SESSION_MINUTES,
-        },
-    );
-    match set_cookie {
-        Some(value) => (AppendHeaders([(header::SET_COOKIE, value)]), page).into_response(),
-        None => page,
-    }
+    before_sign_in(state, headers, |form_token| {
+        render(
+            status,
+            &SignInPage {
+                frame: Frame::public(&library(state), SIGN_IN),
+                form_token,
+                problem,
+                card_barcode,
+                session_minutes: patron_sessions::SESSION_MINUTES,
+            },
+        )
+    })
 }
 
 /// GET /my/sign-in

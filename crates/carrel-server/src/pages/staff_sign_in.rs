@@ -12,7 +12,7 @@ use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Form;
 use carrel_store::{sign_in, staff, Error};
 
-use super::forms::{browser_secret, form_token};
+use super::forms::before_sign_in;
 use super::{failure, render, Frame};
 use crate::api::{
     carrel_cookie, cookie, ApiError, AppState, ClientAddress, SignInCookies, Token, DEVICE_COOKIE,
@@ -36,19 +36,16 @@ fn sign_in_page(
     status: StatusCode,
     problem: Option<String>,
 ) -> Response {
-    let (secret, set_cookie) = browser_secret(state, headers);
-    let page = render(
-        status,
-        &SignInPage {
-            frame: Frame::public(&state.store.policy().library.name, SIGN_IN),
-            form_token: form_token(&secret),
-            problem,
-        },
-    );
-    match set_cookie {
-        Some(value) => (AppendHeaders([(header::SET_COOKIE, value)]), page).into_response(),
-        None => page,
-    }
+    before_sign_in(state, headers, |form_token| {
+        render(
+            status,
+            &SignInPage {
+                frame: Frame::public(&state.store.policy().library.name, SIGN_IN),
+                form_token,
+                problem,
+            },
+        )
+    })
 }
 
 /// GET /staff/sign-in

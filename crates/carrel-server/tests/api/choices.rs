@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::helpers::{contains, database_bytes, Browser, Engine, TestApp, MISSOURI};
 use crate::on_both_engines;
 
-const PIN: &str = "2468013579";
+const PIN: &str = crate::helpers::PATRON_PIN;
 
 async fn signed_in(app: &TestApp, card: &str) -> (Browser, String) {
     let browser = app.browser();
@@ -26,7 +26,7 @@ async fn signed_in(app: &TestApp, card: &str) -> (Browser, String) {
 async fn c3_an_email_removed_online_is_gone_at_once(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let (browser, token) = signed_in(&app, &patron.barcode).await;
     let changed = format!("changed.{}", patron.email);
     app.note_personal(&[&changed]);
@@ -79,7 +79,7 @@ async fn c3_an_email_removed_online_is_gone_at_once(engine: Engine) {
 async fn c1_a_consent_is_asked_again_when_the_policy_changes_what_it_covers(engine: Engine) {
     let mut app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let (status, list) = app
         .post(
             &clerk,
@@ -185,7 +185,7 @@ async fn c1_a_consent_is_asked_again_when_the_policy_changes_what_it_covers(engi
 async fn c4_a_patron_leaves_a_mailing_list_online(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let other = app.new_patron(&clerk).await;
     let (_, list) = app
         .post(
@@ -248,7 +248,7 @@ async fn c4_a_patron_leaves_a_mailing_list_online(engine: Engine) {
 async fn a2_a_correction_waits_for_staff_who_record_the_kind_of_photo_id(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let (browser, token) = signed_in(&app, &patron.barcode).await;
     let new_address = format!("9 Willow Lane, De Soto {}", patron.id);
     app.note_personal(&[&new_address]);

@@ -2677,13 +2677,13 @@ async fn l6_the_audit_logs_purge_counts_no_restricted_entries(engine: Engine) {
 async fn c5_consents_and_corrections_go_only_to_the_patron(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app
-        .new_patron_with(&clerk, json!({"pin": "2468013579"}))
-        .await;
+    let patron = app.online_patron(&clerk).await;
     let asked = format!("77 Pending Way {}", patron.id);
     app.note_personal(&[&asked]);
     let browser = app.browser();
-    browser.patron_sign_in(&patron.barcode, "2468013579").await;
+    browser
+        .patron_sign_in(&patron.barcode, crate::helpers::PATRON_PIN)
+        .await;
     let token = browser.get("/my/choices").await.form_token();
     let sent = browser
         .post(

@@ -141,6 +141,9 @@ enum RawDb {
     Postgres(String),
 }
 
+/// The PIN of every patron [`TestApp::online_patron`] registers.
+pub const PATRON_PIN: &str = "2468013579";
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -592,6 +595,13 @@ impl TestApp {
             .lock()
             .unwrap()
             .extend(values.iter().map(|v| v.to_string()));
+    }
+
+    /// Registers an adult patron with a PIN ([`PATRON_PIN`]), who can sign
+    /// in online.
+    pub async fn online_patron(&self, token: &str) -> Patron {
+        self.new_patron_with(token, json!({"pin": PATRON_PIN}))
+            .await
     }
 
     /// Registers an adult patron with distinctive personal data.

@@ -19,7 +19,7 @@ fn escaped(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-const PIN: &str = "2468013579";
+const PIN: &str = crate::helpers::PATRON_PIN;
 
 /// N1: the notice is public (no sign-in) and says every class, every
 /// field with its reason, every retention rule, every ground for
@@ -136,7 +136,7 @@ async fn n2_a_changed_policy_is_a_new_version_and_the_old_one_stays(engine: Engi
 async fn c2_a_patron_signs_in_on_the_page_and_sees_the_account(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let item = app.new_item().await;
     let (status, loan) = app
         .post(
@@ -206,7 +206,7 @@ async fn c2_a_patron_signs_in_on_the_page_and_sees_the_account(engine: Engine) {
 async fn c2_a_failed_sign_in_never_says_whether_the_card_exists(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let mut answers = Vec::new();
     for (card, pin) in [
         (patron.barcode.as_str(), "0000"),
@@ -234,7 +234,7 @@ async fn c2_a_failed_sign_in_never_says_whether_the_card_exists(engine: Engine) 
 async fn csrf_forms_from_elsewhere_are_refused(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let browser = app.browser();
     assert_eq!(
         browser.patron_sign_in(&patron.barcode, PIN).await.status,
@@ -333,7 +333,7 @@ async fn csrf_forms_from_elsewhere_are_refused(engine: Engine) {
 async fn a1_a_patron_cannot_touch_another_patrons_loans_or_holds(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let mallory = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let mallory = app.online_patron(&clerk).await;
     let victim = app.new_patron(&clerk).await;
     let item = app.new_item().await;
     let (_, loan) = app
@@ -384,7 +384,7 @@ async fn a1_a_patron_cannot_touch_another_patrons_loans_or_holds(engine: Engine)
 async fn a3_my_data_shows_records_and_who_looked_by_role_never_name(engine: Engine) {
     let app = TestApp::spawn_with(engine, COLORADO).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let item = app.new_item().await;
     app.lend_and_return(&clerk, &patron.barcode, &item).await;
     let (status, _) = app
@@ -437,7 +437,7 @@ async fn l6_my_data_is_alike_without_and_with_a_gagged_case(engine: Engine) {
         |policy, gag| async move {
             let app = TestApp::spawn_with(engine, policy).await;
             let clerk = app.sign_in("clerk").await;
-            let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+            let patron = app.online_patron(&clerk).await;
             if gag {
                 crate::gag_twins::restricted_preservation(
                     &app,
@@ -475,7 +475,7 @@ async fn l6_my_data_is_alike_without_and_with_a_gagged_case(engine: Engine) {
 async fn c2_a_pin_change_needs_the_current_pin_and_ends_the_sessions(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let browser = app.browser();
     browser.patron_sign_in(&patron.barcode, PIN).await;
     let token = browser.get("/my/pin").await.form_token();
@@ -616,7 +616,7 @@ async fn d8_leaving_the_site_is_announced_and_only_for_listed_sites(engine: Engi
 async fn c2_guesses_on_the_pin_form_are_counted(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let browser = app.browser();
     browser.patron_sign_in(&patron.barcode, PIN).await;
     let token = browser.get("/my/pin").await.form_token();
@@ -661,7 +661,7 @@ async fn c2_guesses_on_the_pin_form_are_counted(engine: Engine) {
 async fn a1_a_patron_places_and_cancels_a_hold_online(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let item = app.new_item().await;
     let browser = app.browser();
     browser.patron_sign_in(&patron.barcode, PIN).await;
@@ -709,7 +709,7 @@ async fn a1_a_patron_places_and_cancels_a_hold_online(engine: Engine) {
 async fn a1_my_data_says_what_keeps_a_record_past_its_day(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let clerk = app.sign_in("clerk").await;
-    let patron = app.new_patron_with(&clerk, json!({"pin": PIN})).await;
+    let patron = app.online_patron(&clerk).await;
     let item = app.new_item().await;
     let (status, _) = app
         .post(

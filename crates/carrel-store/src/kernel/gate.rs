@@ -229,21 +229,39 @@ pub fn authorize<A: ActionKind, C: ClassKind>(
                 purpose,
                 "access denied by policy"
             );
-            let entry = PendingEntry::new(
-                tx,
-                actor.principal(),
-                Outcome::Denied,
-                AuditAction::Policy(A::ACTION),
-                AuditClass::Policy(C::CLASS),
-                purpose,
-            )
-            .saying(Some(reason.to_string()));
-            Err(Error::Denied {
-                reason,
-                entry: Box::new(entry),
-            })
+            Err(denied::<A, C>(tx, actor.principal(), purpose, reason))
         }
     }
+}
+
+/// A refusal of action `A` on class `C`, with the audit entry the store
+/// writes after rolling the transaction back.
+fn denied<A: ActionKind, C: ClassKind>(
+    tx: &Tx<'_>,
+    who: Principal,
+    purpose: &str,
+    reason: carrel_policy::DenyReason,
+) -> Error {
+    let entry = PendingEntry::new(
+        tx,
+        who,
+        Outcome::Denied,
+        AuditAction::Policy(A::ACTION),
+        AuditClass::Policy(C::CLASS),
+        purpose,
+    )
+    .saying(Some(reason.to_string()));
+    Error::Denied {
+        reason,
+        entry: Box::new(entry),
+    }
+}
+
+/// Whether the policy declares `purpose` for class `C`.
+fn purpose_declared<C: ClassKind>(tx: &Tx<'_>, purpose: &str) -> bool {
+    tx.policy()
+        .class(C::CLASS)
+        .is_some_and(|c| c.purposes.iter().any(|p| p == purpose))
 }
 
 /// A grant for one of Carrel's own tasks (generating the demo library).
@@ -254,11 +272,7 @@ pub(crate) fn authorize_system<A: ActionKind, C: ClassKind>(
     task: SystemTask,
     purpose: &str,
 ) -> Result<Grant<A, C>, Error> {
-    let declared = tx
-        .policy()
-        .class(C::CLASS)
-        .is_some_and(|c| c.purposes.iter().any(|p| p == purpose));
-    if !declared {
+    if !purpose_declared::<C>(tx, purpose) {
         return Err(Error::refused(
             "purpose_not_declared",
             format!(
@@ -437,11 +451,7 @@ pub(crate) fn for_patron<A: ActionKind, C: ClassKind>(
     patron: &PatronActor,
     purpose: &str,
 ) -> Result<Grant<A, C>, Error> {
-    let declared = tx
-        .policy()
-        .class(C::CLASS)
-        .is_some_and(|c| c.purposes.iter().any(|p| p == purpose));
-    if patron_may(A::ACTION, C::CLASS) && declared {
+    if patron_may(A::ACTION, C::CLASS) && purpose_declared::<C>(tx, purpose) {
         return Ok(Grant {
             who: patron.principal(),
             purpose: purpose.to_string(),
@@ -452,19 +462,7 @@ pub(crate) fn for_patron<A: ActionKind, C: ClassKind>(
         code: "not_your_records",
         message: format!("a patron online may not {} {} records", A::ACTION, C::CLASS),
     };
-    let entry = PendingEntry::new(
-        tx,
-        patron.principal(),
-        Outcome::Denied,
-        AuditAction::Policy(A::ACTION),
-        AuditClass::Policy(C::CLASS),
-        purpose,
-    )
-    .saying(Some(reason.to_string()));
-    Err(Error::Denied {
-        reason,
-        entry: Box::new(entry),
-    })
+    Err(denied::<A, C>(tx, patron.principal(), purpose, reason))
 }
 
 /// Notes that the signed-in patron read `count` of their own records of

@@ -18,11 +18,34 @@ use crate::error::Error;
 use crate::secrets::sha256_hex;
 use crate::Tx;
 
+/// The SHA-256 of what a policy says each kind of consent covers.
+#[derive(Debug, Clone)]
+pub(crate) struct Digests {
+    email: String,
+    mailing_list: String,
+}
+
+impl Digests {
+    /// The digests of `policy` (the store keeps them: its policy never
+    /// changes while it is open).
+    pub(crate) fn of(policy: &carrel_policy::Policy) -> Digests {
+        let digest = |kind| sha256_hex(consent_covers(policy, kind).as_bytes());
+        Digests {
+            email: digest(ConsentKind::Email),
+            mailing_list: digest(ConsentKind::MailingList),
+        }
+    }
+}
+
 /// The policy version in force and the digest of what it says a consent
 /// of `kind` covers: what a consent given now records.
 pub(crate) fn stamp(tx: &Tx<'_>, kind: ConsentKind) -> (i64, String) {
-    let covers = consent_covers(tx.policy(), kind);
-    (tx.policy_version_id(), sha256_hex(covers.as_bytes()))
+    let digests = tx.consent_digests();
+    let digest = match kind {
+        ConsentKind::Email => &digests.email,
+        ConsentKind::MailingList => &digests.mailing_list,
+    };
+    (tx.policy_version_id(), digest.clone())
 }
 
 /// Records (or, with `given` false, clears) the consent that keeps the

@@ -19,6 +19,7 @@ use crate::fines::{self, FineRecord};
 use crate::gate::{self, PatronActor, Read};
 use crate::patrons::{self, PatronRecord};
 use crate::retention::targets::{self, Clock};
+use crate::retention::RecordKind;
 use crate::secrets::{hash_secret, verify_secret};
 use crate::validate::{ItemBarcode, Pin};
 use crate::{items, Tx};
@@ -111,16 +112,39 @@ pub fn registration(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<PatronRecor
 /// learn.
 pub fn renew(tx: &mut Tx<'_>, patron: &PatronActor, loan_id: i64) -> Result<LoanRecord, Error> {
     let grants = RenewGrants::for_patron(tx, patron)?;
+    must_own(tx, patron, RecordKind::Loan, loan_id, "loan")?;
+    circulation::renew(tx, &grants, loan_id)
+}
+
+/// Refuses a record of `kind` that is not the patron's as "not found"
+/// (`what`), as one that does not exist is: whether another patron's
+/// record exists is not the patron's to learn.
+fn must_own(
+    tx: &mut Tx<'_>,
+    patron: &PatronActor,
+    kind: RecordKind,
+    id: i64,
+    what: &'static str,
+) -> Result<(), Error> {
+    let table = targets::TARGETS
+        .iter()
+        .find(|t| t.kind == kind)
+        .map(|t| t.table)
+        .ok_or_else(|| Error::internal(format!("no table for {}", kind.name())))?;
     let owner = tx
         .conn
-        .query_opt("SELECT patron_id FROM loans WHERE id = ?", params![loan_id])?
+        .query_opt(
+            &format!("SELECT patron_id FROM {table} WHERE id = ?"),
+            params![id],
+        )?
         .map(|row| row.opt_int("patron_id"))
         .transpose()?
         .flatten();
-    if owner != Some(patron.patron_id()) {
-        return Err(Error::NotFound { what: "loan" });
+    if owner == Some(patron.patron_id()) {
+        Ok(())
+    } else {
+        Err(Error::NotFound { what })
     }
-    circulation::renew(tx, &grants, loan_id)
 }
 
 /// Places a hold for the patron on the item with `item_barcode`.
@@ -142,15 +166,7 @@ pub fn cancel_hold(
     hold_id: i64,
 ) -> Result<HoldRecord, Error> {
     let grant = gate::for_patron(tx, patron, purpose::CIRCULATION)?;
-    let owner = tx
-        .conn
-        .query_opt("SELECT patron_id FROM holds WHERE id = ?", params![hold_id])?
-        .map(|row| row.opt_int("patron_id"))
-        .transpose()?
-        .flatten();
-    if owner != Some(patron.patron_id()) {
-        return Err(Error::NotFound { what: "hold" });
-    }
+    must_own(tx, patron, RecordKind::Hold, hold_id, "hold")?;
     circulation::cancel_hold(tx, &grant, hold_id)
 }
 
@@ -659,22 +675,7 @@ pub fn join_list(tx: &mut Tx<'_>, patron: &PatronActor, list_id: i64) -> Result<
 }
 
 fn own_subscription(tx: &mut Tx<'_>, patron: &PatronActor, id: i64) -> Result<(), Error> {
-    let owner = tx
-        .conn
-        .query_opt(
-            "SELECT patron_id FROM list_subscriptions WHERE id = ?",
-            params![id],
-        )?
-        .map(|row| row.opt_int("patron_id"))
-        .transpose()?
-        .flatten();
-    if owner == Some(patron.patron_id()) {
-        Ok(())
-    } else {
-        Err(Error::NotFound {
-            what: "subscription",
-        })
-    }
+    must_own(tx, patron, RecordKind::ListSubscription, id, "subscription")
 }
 
 /// Takes the patron off a mailing list: the subscription is deleted.
