@@ -36,12 +36,34 @@ async fn c3_an_email_removed_online_is_gone_at_once(engine: Engine) {
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
     let page = browser.get("/my/choices").await;
     assert!(page.html.contains(&changed));
+    // Account notices by e-mail: only those chosen.
+    let noticed = browser
+        .post("/my/notices", &[("form_token", &token), ("overdue", "on")])
+        .await;
+    assert_eq!(noticed.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.raw_strings(&format!(
+            "SELECT notices FROM patrons WHERE id = {}",
+            patron.id
+        )),
+        ["overdue"]
+    );
+    // Reading history: neither seed offers it, and the page says so.
+    assert!(page.html.contains("id=\"reading-history\">Not offered."));
     let removed = browser
         .post("/my/email/removal", &[("form_token", &token)])
         .await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
     let page = browser.get("/my/choices").await;
     assert!(page.html.contains("No e-mail address is kept."));
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM patrons WHERE id = {} AND notices IS NOT NULL",
+            patron.id
+        )),
+        0,
+        "the notices chosen go with the address"
+    );
     for sql in [
         format!("SELECT COUNT(*) FROM patron_fields WHERE patron_id = {} AND name = 'email'", patron.id),
         format!("SELECT COUNT(*) FROM patrons WHERE id = {} AND (email_consent_at IS NOT NULL OR email_consent_covers IS NOT NULL)", patron.id),

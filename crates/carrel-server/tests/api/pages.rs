@@ -741,7 +741,71 @@ async fn a1_my_data_says_what_keeps_a_record_past_its_day(engine: Engine) {
     app.finish();
 }
 
+/// C2: behind an https address the pages' cookies are Secure too: the
+/// browser secret of the sign-in form, and the patron's session and device
+/// cookies, each HttpOnly and SameSite=Strict.
+async fn c2_the_pages_cookies_are_secure_behind_https(engine: Engine) {
+    let config = carrel_server::Config {
+        secure_cookies: true,
+        ..carrel_server::Config::default()
+    };
+    let app = TestApp::spawn_configured(engine, MISSOURI, config).await;
+    let clerk = app.sign_in("clerk").await;
+    let patron = app.online_patron(&clerk).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(format!("{}/my/sign-in", app.base))
+        .send()
+        .await
+        .unwrap();
+    let set_cookies = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    };
+    let mut cookies = set_cookies(&form);
+    let secret = cookies[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("carrel_form=")
+        .to_string();
+    let signed_in = client
+        .post(format!("{}/my/sign-in", app.base))
+        .header("cookie", format!("carrel_form={secret}"))
+        .form(&[
+            (
+                "form_token",
+                carrel_server::pages::form_token(&secret).as_str(),
+            ),
+            ("card_barcode", patron.barcode.as_str()),
+            ("pin", PIN),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    cookies.extend(set_cookies(&signed_in));
+    assert_eq!(cookies.len(), 3, "{cookies:?}");
+    for cookie in &cookies {
+        for wanted in ["Secure", "HttpOnly", "SameSite=Strict"] {
+            assert!(
+                cookie.split("; ").any(|a| a == wanted),
+                "{wanted} missing: {cookie}"
+            );
+        }
+    }
+    app.finish();
+}
+
 on_both_engines!(
+    c2_the_pages_cookies_are_secure_behind_https,
     a1_my_data_says_what_keeps_a_record_past_its_day,
     c2_guesses_on_the_pin_form_are_counted,
     a1_a_patron_places_and_cancels_a_hold_online,
