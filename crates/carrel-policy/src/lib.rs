@@ -16,6 +16,7 @@
 
 pub mod decide;
 pub mod disclosure;
+pub mod display;
 pub mod lawful;
 pub mod loans;
 pub mod model;

@@ -433,6 +433,9 @@ pub struct Role {
     pub description: String,
     /// The actions the role is granted, by class (`may.<class>`).
     pub may: BTreeMap<RecordClass, Vec<Action>>,
+    /// How the role's screens show registration fields before a reveal
+    /// (`display.<field>`); a personal field not named is hidden (D6).
+    pub display: BTreeMap<String, crate::display::Mask>,
 }
 
 impl Role {

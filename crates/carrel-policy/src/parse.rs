@@ -203,6 +203,8 @@ struct RawRole {
     description: String,
     #[serde(default)]
     may: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    #[serde(default)]
+    display: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -951,10 +953,57 @@ fn build_role(
         }
         may.insert(class, granted.into_iter().collect());
     }
+    let display = build_display(role_name, raw.display, classes, problems);
     Role {
         description: raw.description,
         may,
+        display,
     }
+}
+
+/// A role's `display` table: registration fields that are personal, each
+/// with a mask Carrel knows.
+fn build_display(
+    role_name: &str,
+    raw: BTreeMap<Spanned<String>, Spanned<String>>,
+    classes: &BTreeMap<RecordClass, ClassSpec>,
+    problems: &mut Problems,
+) -> BTreeMap<String, crate::display::Mask> {
+    let registration = classes.get(&RecordClass::Registration);
+    let mut display = BTreeMap::new();
+    for (field, mask) in raw {
+        match registration.and_then(|class| class.fields.get(field.get_ref())) {
+            None => problems.at(
+                field.span(),
+                format!(
+                    "role '{role_name}': display names '{}', which is not a field of [classes.registration]",
+                    field.get_ref()
+                ),
+            ),
+            Some(spec) if !spec.personal => problems.at(
+                field.span(),
+                format!(
+                    "role '{role_name}': display names '{}', which is not personal and is always shown; remove it",
+                    field.get_ref()
+                ),
+            ),
+            Some(_) => {}
+        }
+        match mask.get_ref().parse::<crate::display::Mask>() {
+            Ok(parsed) => {
+                display.insert(field.into_inner(), parsed);
+            }
+            Err(_) => problems.at(
+                mask.span(),
+                format!(
+                    "role '{role_name}': '{}' is not a display mask; use {}",
+                    mask.get_ref(),
+                    crate::names_of::<crate::display::Mask>()
+                ),
+            ),
+        }
+    }
+    display
 }
 
 fn build_loans(raw: RawLoans, problems: &mut Problems) -> LoanRules {

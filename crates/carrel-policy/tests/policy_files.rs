@@ -125,12 +125,55 @@ fn n4_unknown_class_is_named_with_its_line() {
 #[test]
 fn d6_unknown_action_is_named_with_its_line() {
     let text = edit(
-        "may.catalogue = [\"read\"]\n\n[roles.supervisor]",
-        "may.catalogue = [\"peek\"]\n\n[roles.supervisor]",
+        "may.mailing_list = [\"read\", \"create\", \"update\"]\nmay.catalogue = [\"read\"]\n# How",
+        "may.mailing_list = [\"read\", \"create\", \"update\"]\nmay.catalogue = [\"peek\"]\n# How",
     );
     let (line, message) = first_error(&text);
     assert_eq!(line, line_of(&text, "[\"peek\"]"));
     assert!(message.contains("'peek' is not an action"), "{message}");
+}
+
+#[test]
+fn d6_both_policies_mask_the_desk_and_hide_contact_details_from_every_role_until_revealed() {
+    use carrel_policy::display::Mask;
+    for text in [MISSOURI, COLORADO] {
+        let p = parse("p", text).unwrap();
+        assert_eq!(p.display_of("clerk", "name"), Mask::FirstNameLastInitial);
+        assert_eq!(p.display_of("clerk", "card_barcode"), Mask::LastFour);
+        assert_eq!(p.display_of("clerk", "category"), Mask::Full);
+        for role in p.roles.keys() {
+            for field in ["address", "phone", "email", "birth_date"] {
+                assert_eq!(p.display_of(role, field), Mask::Hidden, "{role} {field}");
+            }
+        }
+    }
+}
+
+#[test]
+fn d6_a_display_rule_must_name_a_personal_registration_field_and_a_known_mask() {
+    let desk = "display.name = \"first_name_last_initial\"\ndisplay.card_barcode = \"last_four\"\n\n[roles.supervisor]";
+    let text = edit(desk, &desk.replace("display.name =", "display.nickname ="));
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "display.nickname"));
+    assert!(
+        message.contains("'nickname', which is not a field"),
+        "{message}"
+    );
+
+    let text = edit(desk, &desk.replace("display.name =", "display.category ="));
+    let (_, message) = first_error(&text);
+    assert!(message.contains("not personal"), "{message}");
+
+    let text = edit(
+        desk,
+        &desk.replace("\"first_name_last_initial\"", "\"blurred\""),
+    );
+    let (line, message) = first_error(&text);
+    assert_eq!(line, line_of(&text, "blurred"));
+    assert!(
+        message.contains("'blurred' is not a display mask; use full, first_name_last_initial"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -48,7 +48,7 @@ pub use records::{
     circulation, computer_sessions, consents, delivery, fines, ill, items, mailing_lists, patrons,
     programs, validate,
 };
-pub use workflows::{corrections, disclosures, legal_holds, my_account, retention};
+pub use workflows::{corrections, desk, disclosures, legal_holds, my_account, retention};
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@
 //! ([`forms`]), checked once for all of them by [`forms::guard`] before
 //! any handler runs, which also refuses a form posted from another origin.
 
+pub mod desk;
 pub mod forms;
 pub mod home;
 pub mod leaving;
@@ -133,6 +134,9 @@ impl Frame {
         if works_requests || may(Action::Read, RecordClass::Audit) {
             staff_pages.push(Link::to("/staff/disclosures", "Disclosure requests"));
         }
+        if may(Action::Create, RecordClass::Circulation) {
+            staff_pages.push(Link::to(desk::DESK, "Circulation desk"));
+        }
         if may(Action::Update, RecordClass::Registration) {
             staff_pages.push(Link::to("/staff/corrections", "Corrections"));
         }
@@ -252,6 +256,10 @@ pub fn failure(frame: Frame, error: ApiError, sign_in: &str, not_allowed: &str) 
         (href.to_string(), label.to_string())
     };
     match error {
+        // A staff page reached without a session: sign in, then back here.
+        ApiError(Error::Unauthenticated) if sign_in == staff_sign_in::SIGN_IN => {
+            see_other(&staff_sign_in::sign_in_then(&frame.path))
+        }
         ApiError(Error::Unauthenticated) => {
             let public = Frame::public(&frame.library, &frame.path);
             Message::new(
@@ -287,6 +295,44 @@ pub fn failure(frame: Frame, error: ApiError, sign_in: &str, not_allowed: &str) 
             .answer(status)
         }
         other => other.into_response(),
+    }
+}
+
+/// Runs `work` for the signed-in member of staff, in one transaction, and
+/// gives its result with the frame of the staff page at `path`. On
+/// failure, the answer to send instead: to sign in (and back), "not
+/// allowed" in the words of `not_allowed`, or what was wrong.
+pub async fn as_staff_page<T, F>(
+    state: &crate::api::AppState,
+    token: Result<crate::api::Token, ApiError>,
+    path: &str,
+    not_allowed: &str,
+    work: F,
+) -> Result<(T, Frame), Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut carrel_store::Tx<'_>, &carrel_store::gate::Actor) -> Result<T, Error>
+        + Send
+        + 'static,
+{
+    let policy = state.store.policy();
+    let public = || Frame::public(&policy.library.name, path);
+    let token = token.map_err(|e| failure(public(), e, staff_sign_in::SIGN_IN, not_allowed))?;
+    let session = token.0.clone();
+    let result = state
+        .as_staff(token, move |tx, actor| {
+            Ok((work(tx, actor), actor.role().to_string()))
+        })
+        .await;
+    match result {
+        Ok((Ok(value), role)) => Ok((value, Frame::staff(policy, path, &role, &session))),
+        Ok((Err(e), role)) => Err(failure(
+            Frame::staff(policy, path, &role, &session),
+            ApiError(e),
+            staff_sign_in::SIGN_IN,
+            not_allowed,
+        )),
+        Err(e) => Err(failure(public(), e, staff_sign_in::SIGN_IN, not_allowed)),
     }
 }
 
@@ -343,6 +389,15 @@ pub fn record_id(text: &str, what: &'static str) -> Result<i64, Error> {
 /// post it again).
 pub fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+/// Text with a capital first letter.
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// A vocabulary's name as words: "under_review" as "under review".

@@ -19,6 +19,7 @@ use carrel_store::my_account::{self, Destruction, DisclosureSeen, HeldKind, Look
 use carrel_store::patrons::PatronRecord;
 use carrel_store::Error;
 
+use super::capitalised;
 use super::patron::{dollars, session, SIGN_IN};
 use super::{failure, local_date, local_time, render, words, Frame};
 use crate::api::{ApiError, AppState};
@@ -79,7 +80,10 @@ fn shown(name: &str, value: &Value, zone: chrono_tz::Tz) -> String {
 fn details(registration: &PatronRecord, state: &AppState) -> Vec<(String, String)> {
     let policy = state.store.policy();
     let mut facts = vec![
-        ("Card number".to_string(), registration.card_barcode.clone()),
+        (
+            "Card number".to_string(),
+            registration.card_barcode.clone().unwrap_or_default(),
+        ),
         (
             "Card type".to_string(),
             policy
@@ -159,14 +163,6 @@ fn kinds(held: Vec<HeldKind>, zone: chrono_tz::Tz, today: chrono::NaiveDate) -> 
             }
         })
         .collect()
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 fn looks(looks: Vec<Look>, state: &AppState) -> Vec<LookLine> {

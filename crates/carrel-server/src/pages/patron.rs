@@ -6,6 +6,7 @@
 //! went wrong, never whether the card exists, with the same throttles per
 //! card and per client address (`AppState::password_check`).
 
+use carrel_policy::display::Mask;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -234,20 +235,6 @@ pub fn dollars(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
 }
 
-/// A card number with all but its last four characters hidden: the page
-/// may be seen over the patron's shoulder.
-fn masked(card: &str) -> String {
-    let shown: String = card
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("••••{shown}")
-}
-
 fn account_page(
     state: &AppState,
     session: &str,
@@ -267,7 +254,11 @@ fn account_page(
         frame: Frame::patron(&library(state), "/my", session),
         form_token: form_token(session),
         done,
-        card: masked(&registration.card_barcode),
+        card: registration
+            .card_barcode
+            .as_deref()
+            .and_then(|card| Mask::LastFour.apply(card))
+            .unwrap_or_default(),
         category,
         expires_on: registration.expires_on.to_string(),
         standing: super::words(registration.status.name()),

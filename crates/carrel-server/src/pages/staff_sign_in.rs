@@ -22,12 +22,36 @@ use crate::api::{
 /// Where staff sign in.
 pub const SIGN_IN: &str = "/staff/sign-in";
 
+/// The sign-in page, set to send the browser on to `path` once signed in
+/// (a staff page reached without a session); the plain sign-in page when
+/// `path` is not one of Carrel's staff pages.
+pub fn sign_in_then(path: &str) -> String {
+    match next_page(path) {
+        Some(next) if next != "/staff" => format!("{SIGN_IN}?next={next}"),
+        _ => SIGN_IN.to_string(),
+    }
+}
+
+/// `next` if it is a staff page of this site: a path under `/staff` of
+/// letters, digits, `-`, `_` and `/`, never `//` (another host), a query,
+/// or the sign-in page itself. Anything else sends the browser to `/staff`
+/// (no open redirect).
+fn next_page(next: &str) -> Option<&str> {
+    let under_staff = next == "/staff" || next.starts_with("/staff/");
+    let plain = next
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'));
+    (under_staff && plain && !next.contains("//") && !next.starts_with(SIGN_IN)).then_some(next)
+}
+
 #[derive(Template)]
 #[template(path = "staff/sign_in.html")]
 struct SignInPage {
     frame: Frame,
     form_token: String,
     problem: Option<String>,
+    /// The staff page to go on to, once signed in.
+    next: Option<String>,
 }
 
 fn sign_in_page(
@@ -35,7 +59,9 @@ fn sign_in_page(
     headers: &HeaderMap,
     status: StatusCode,
     problem: Option<String>,
+    next: Option<&str>,
 ) -> Response {
+    let next = next.and_then(next_page).map(str::to_string);
     before_sign_in(state, headers, |form_token| {
         render(
             status,
@@ -43,6 +69,7 @@ fn sign_in_page(
                 frame: Frame::public(&state.store.policy().library.name, SIGN_IN),
                 form_token,
                 problem,
+                next,
             },
         )
     })
@@ -56,7 +83,8 @@ pub async fn sign_in_form(
 ) -> Response {
     let done = (query.get("done").map(String::as_str) == Some("signed-out"))
         .then(|| "You are signed out.".to_string());
-    sign_in_page(&state, &headers, StatusCode::OK, done)
+    let next = query.get("next").map(String::as_str);
+    sign_in_page(&state, &headers, StatusCode::OK, done, next)
 }
 
 /// POST /staff/sign-in
@@ -71,6 +99,8 @@ pub async fn sign_in(
         .map(|u| u.trim().to_string())
         .unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
+    let next = form.get("next").cloned().unwrap_or_default();
+    let next = next_page(&next).unwrap_or("/staff").to_string();
     let presented = cookie(&headers, DEVICE_COOKIE).map(str::to_string);
     let device = {
         let username = username.clone();
@@ -102,6 +132,7 @@ pub async fn sign_in(
                         "Too many sign-in attempts have failed. Wait 15 minutes, then try again."
                             .into(),
                     ),
+                    Some(&next),
                 )
             }
             Err(ApiError(Error::SignInRefused | Error::Invalid { .. })) => return sign_in_page(
@@ -112,6 +143,7 @@ pub async fn sign_in(
                     "That username and password did not open an account. Check both and try again."
                         .into(),
                 ),
+                Some(&next),
             ),
             Err(other) => return other.into_response(),
         };
@@ -123,7 +155,7 @@ pub async fn sign_in(
     };
     (
         cookies.headers(state.secure_cookies),
-        super::see_other("/staff"),
+        super::see_other(&next),
     )
         .into_response()
 }

@@ -51,7 +51,7 @@ pub async fn checkout(
             let patron = CardBarcode::parse(&req.patron_barcode)?;
             let item = ItemBarcode::parse(&req.item_barcode)?;
             let grants = CheckoutGrants::request(tx, actor)?;
-            circulation::checkout(tx, &grants, &patron, &item)
+            circulation::checkout(tx, &grants, circulation::Borrower::Card(&patron), &item)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(loan)))

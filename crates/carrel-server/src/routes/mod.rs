@@ -180,8 +180,8 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
 /// The server-rendered pages (see [`crate::pages`]).
 fn page_routes() -> Router<AppState> {
     use crate::pages::{
-        home, leaving, my_choices, my_data, notice, patron, staff_corrections, staff_disclosures,
-        staff_privacy, staff_sign_in,
+        desk, home, leaving, my_choices, my_data, notice, patron, staff_corrections,
+        staff_disclosures, staff_privacy, staff_sign_in,
     };
     Router::new()
         .route("/", get(home::page))
@@ -212,6 +212,16 @@ fn page_routes() -> Router<AppState> {
         .route(
             "/my/consents/subscriptions/{id}",
             post(my_choices::answer_subscription),
+        )
+        .route(desk::DESK, get(desk::scan_card_form).post(desk::scan_card))
+        .route("/staff/desk/patrons/{id}", get(desk::patron))
+        .route("/staff/desk/patrons/{id}/checkout", post(desk::checkout))
+        .route("/staff/desk/patrons/{id}/renewal", post(desk::renew))
+        .route("/staff/desk/patrons/{id}/reveal", post(desk::reveal))
+        .route("/staff/desk/patrons/{id}/slip", get(desk::slip))
+        .route(
+            "/staff/desk/checkin",
+            get(desk::checkin_form).post(desk::checkin),
         )
         .route("/staff/corrections", get(staff_corrections::queue))
         .route("/staff/corrections/{id}", post(staff_corrections::decide))

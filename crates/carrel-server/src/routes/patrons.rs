@@ -14,7 +14,7 @@ use carrel_store::validate::CardBarcode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
+use crate::api::{path_id, ApiError, AppState, Body, PathParam, QueryParams, Token};
 use crate::description::{
     BadRequest, Denied, Errors, Invalid, NewPatronFields, NotFound, NotJson, PatronFields, Refused,
     TooLarge, Unauthenticated,
@@ -54,6 +54,26 @@ pub async fn register(
 pub struct Lookup {
     #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     card_barcode: String,
+    /// Why the record is read: one of the purposes the policy declares for
+    /// registration records (default `account`). The answer holds the
+    /// personal fields declared for that purpose and no others.
+    #[serde(default)]
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
+    purpose: Option<String>,
+}
+
+/// Why a registration is read (`?purpose=`): the answer holds the personal
+/// fields the policy declares for that purpose and no others.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReadQuery {
+    /// One of the purposes the policy declares for registration records
+    /// (default `account`: the name, address and card; `account_notices`
+    /// for the phone and e-mail address; `guardianship` for the birth date
+    /// and guardian).
+    #[param(pattern = "^[a-z][a-z0-9_]{0,63}$")]
+    purpose: Option<String>,
 }
 
 /// The desk scans a card. POST, so the barcode is never in a URL (URLs end
@@ -63,7 +83,7 @@ pub struct Lookup {
     path = "/api/v1/patrons/lookup",
     operation_id = "patrons_lookup",
     summary = "Find a patron by card barcode",
-    description = "A POST so that the barcode never appears in a URL.",
+    description = "A POST so that the barcode never appears in a URL. The answer holds the personal fields the policy declares for the stated purpose (default account) and no others.",
     request_body = Lookup,
     responses(
         (status = 200, description = "The patron", body = PatronRecord),
@@ -79,7 +99,8 @@ pub async fn lookup(
         .as_staff(token, move |tx, actor| {
             let lookup = lookup?;
             let barcode = CardBarcode::parse(&lookup.card_barcode)?;
-            let grant = authorize(tx, actor, purpose::ACCOUNT)?;
+            let purpose = lookup.purpose.as_deref().unwrap_or(purpose::ACCOUNT);
+            let grant = authorize(tx, actor, purpose)?;
             patrons::find_by_barcode(tx, &grant, &barcode)
         })
         .await?;
@@ -91,8 +112,10 @@ pub async fn lookup(
     path = "/api/v1/patrons/{id}",
     operation_id = "patrons_read",
     summary = "Read a patron's registration record",
+    description = "The answer holds the fields that are not personal and the personal fields the policy declares for the stated purpose (default account), and no others (D6).",
     params(
         ("id" = i64, Path, description = "The patron's id.", minimum = 1),
+        ReadQuery,
     ),
     responses(
         (status = 200, description = "The patron", body = PatronRecord),
@@ -103,12 +126,15 @@ pub async fn read(
     State(state): State<AppState>,
     token: Token,
     PathParam(id): PathParam<String>,
+    QueryParams(query): QueryParams<ReadQuery>,
 ) -> Result<Json<PatronRecord>, ApiError> {
     let record = state
         .as_staff(token, move |tx, actor| {
             let id = id?;
+            let query = query?;
             let id = path_id("patron", &id)?;
-            let grant = authorize(tx, actor, purpose::ACCOUNT)?;
+            let purpose = query.purpose.as_deref().unwrap_or(purpose::ACCOUNT);
+            let grant = authorize(tx, actor, purpose)?;
             patrons::load(tx, &grant, id)
         })
         .await?;

@@ -900,6 +900,34 @@ impl Browser {
         Browser::page(request.send().await.unwrap()).await
     }
 
+    /// Signs in on the staff sign-in page as the test account of `role`;
+    /// the answer to the form (303 to /staff).
+    pub async fn staff_sign_in(&self, role: &str) -> Page {
+        let form = self.get("/staff/sign-in").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let token = form.form_token();
+        let username = role.replace('_', "-");
+        let password = password(role);
+        let page = self
+            .post(
+                "/staff/sign-in",
+                &[
+                    ("form_token", &token),
+                    ("username", &username),
+                    ("password", &password),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
+        page
+    }
+
+    /// Follows a 303 the way a browser does: the page it points to.
+    pub async fn follow(&self, page: &Page) -> Page {
+        let to = page.location.as_deref().expect("a redirect");
+        self.get(to).await
+    }
+
     /// Signs in on the patron sign-in page; the answer to the form.
     pub async fn patron_sign_in(&self, card: &str, pin: &str) -> Page {
         let form = self.get("/my/sign-in").await;

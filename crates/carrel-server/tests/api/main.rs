@@ -9,6 +9,7 @@ mod bad_input;
 mod choices;
 mod circulation;
 mod cross_site;
+mod desk;
 mod disclosures;
 mod faults;
 mod fines;

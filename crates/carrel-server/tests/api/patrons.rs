@@ -15,7 +15,13 @@ async fn n4_registration_stores_only_declared_fields(engine: Engine) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(record["fields"]["name"], patron.name.as_str());
-    assert_eq!(record["fields"]["email"], patron.email.as_str());
+    let (_, contact) = app
+        .get(
+            &token,
+            &format!("/api/v1/patrons/{}?purpose=account_notices", patron.id),
+        )
+        .await;
+    assert_eq!(contact["fields"]["email"], patron.email.as_str());
     assert_eq!(record["has_pin"], true);
     assert!(
         record.get("pin").is_none() && !record.to_string().contains("4321"),
@@ -66,6 +72,120 @@ async fn n4_registration_stores_only_declared_fields(engine: Engine) {
         (StatusCode::CONFLICT, "card_barcode_taken")
     );
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM patrons"), before);
+    app.finish();
+}
+
+/// D6: "Staff see only what their role and the task need." A read states
+/// its purpose, and returns the personal fields the policy declares for
+/// that purpose and no others, on the API as on the desk's pages.
+async fn d6_a_read_returns_only_the_personal_fields_of_its_purpose(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app
+        .new_patron_with(
+            &token,
+            json!({"phone": "555-0100-7777", "birth_date": "1990-04-02"}),
+        )
+        .await;
+    let read = |purpose: &'static str| {
+        let path = if purpose.is_empty() {
+            format!("/api/v1/patrons/{}", patron.id)
+        } else {
+            format!("/api/v1/patrons/{}?purpose={purpose}", patron.id)
+        };
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let (status, record) = app.get(&token, &path).await;
+            assert_eq!(status, StatusCode::OK, "{purpose}: {record}");
+            record
+        }
+    };
+    let keys = |record: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = record["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        for top in ["card_barcode", "birth_date"] {
+            if record.get(top).is_some() {
+                keys.push(top.to_string());
+            }
+        }
+        keys.sort();
+        keys
+    };
+
+    // Keeping the account (the default): who they are and where they live.
+    let account = read("").await;
+    assert_eq!(keys(&account), ["address", "card_barcode", "name"]);
+    assert_eq!(account, read("account").await);
+    assert!(!account.to_string().contains(&patron.email));
+    assert!(!account.to_string().contains("555-0100-7777"));
+    assert!(!account.to_string().contains("1990-04-02"));
+    // Not personal: shown whatever the purpose.
+    assert_eq!(account["category"], "adult");
+
+    // Notices: how to reach them, not who they are or where they live.
+    let notices = read("account_notices").await;
+    let contact = keys(&notices);
+    assert!(
+        contact
+            .iter()
+            .all(|k| ["email", "email_consent", "notices", "phone"].contains(&k.as_str())),
+        "{contact:?}"
+    );
+    assert_eq!(notices["fields"]["phone"], "555-0100-7777");
+    assert_eq!(notices["fields"]["email"], patron.email.as_str());
+    assert!(!notices.to_string().contains(&patron.name));
+
+    // Guardianship: the birth date, nothing else personal.
+    let guardianship = read("guardianship").await;
+    assert_eq!(keys(&guardianship), ["birth_date"]);
+    assert_eq!(guardianship["birth_date"], "1990-04-02");
+
+    // A purpose the policy does not declare for registrations is refused.
+    let (status, body) = app
+        .get(
+            &token,
+            &format!("/api/v1/patrons/{}?purpose=circulation", patron.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // Each read is audited with its purpose.
+    let purposes = app.raw_strings(&format!(
+        "SELECT purpose FROM audit_log WHERE record_id = 'patron:{}' AND action = 'read' AND decision = 'granted'",
+        patron.id
+    ));
+    for purpose in ["account", "account_notices", "guardianship"] {
+        assert!(purposes.iter().any(|p| p == purpose), "{purposes:?}");
+    }
+
+    // The desk's lookup takes a purpose too; an update answers with what
+    // its purpose may see and the fields it sent.
+    let (_, found) = app
+        .post(
+            &token,
+            "/api/v1/patrons/lookup",
+            json!({"card_barcode": patron.barcode, "purpose": "account_notices"}),
+        )
+        .await;
+    assert_eq!(found["fields"]["phone"], "555-0100-7777");
+    assert!(found.get("card_barcode").is_none());
+    let (status, changed) = app
+        .call(
+            Some(&token),
+            "PATCH",
+            &format!("/api/v1/patrons/{}", patron.id),
+            Some(json!({"phone": "555-0100-8888", "photo_id": "driver_license"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["fields"]["phone"], "555-0100-8888");
+    assert!(changed["fields"].get("email").is_none(), "{changed}");
+    assert!(changed.get("birth_date").is_none(), "{changed}");
     app.finish();
 }
 
@@ -146,7 +266,10 @@ async fn r3_minor_needs_an_adult_guardian(engine: Engine) {
         .new_patron_with(&token, json!({"category": "juvenile", "birth_date": "2016-05-01", "guardian_card_barcode": parent.barcode}))
         .await;
     let (_, record) = app
-        .get(&token, &format!("/api/v1/patrons/{}", child.id))
+        .get(
+            &token,
+            &format!("/api/v1/patrons/{}?purpose=guardianship", child.id),
+        )
         .await;
     assert_eq!(record["guardian_id"], parent.id);
     // A minor cannot be a guardian; a birth date in the future is refused.
@@ -268,6 +391,7 @@ async fn a3_a_missing_patrons_lists_are_not_found(engine: Engine) {
 
 on_both_engines!(
     a3_a_missing_patrons_lists_are_not_found,
+    d6_a_read_returns_only_the_personal_fields_of_its_purpose,
     n2_two_desks_registering_one_card_at_once_get_201_and_409,
     n4_registration_stores_only_declared_fields,
     c3_email_is_optional_and_removable,

@@ -166,6 +166,12 @@ impl<A: ActionKind, C: ClassKind> Grant<A, C> {
         }
     }
 
+    /// Whether the grant was given to patron `patron_id` themself (online,
+    /// for their own records), who may see all of their own record.
+    pub(crate) fn is_the_patron(&self, patron_id: i64) -> bool {
+        self.who == Principal::Patron(patron_id)
+    }
+
     /// [`Self::record`] for one record.
     pub(crate) fn used_on(&self, tx: &mut Tx<'_>, kind: impl Into<SubjectKind>, id: i64) {
         let kind = kind.into().name();

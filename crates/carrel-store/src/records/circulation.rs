@@ -219,14 +219,27 @@ impl CheckoutGrants {
     }
 }
 
+/// Who borrows: the card the desk scanned, or the patron the desk's page
+/// already found by it.
+#[derive(Debug, Clone, Copy)]
+pub enum Borrower<'a> {
+    /// By library card barcode.
+    Card(&'a CardBarcode),
+    /// By patron id.
+    Id(i64),
+}
+
 /// Lends an item to a patron, if the policy's loan rules allow it.
 pub fn checkout(
     tx: &mut Tx<'_>,
     grants: &CheckoutGrants,
-    patron_barcode: &CardBarcode,
+    borrower: Borrower<'_>,
     item_barcode: &ItemBarcode,
 ) -> Result<LoanRecord, Error> {
-    let patron = patrons::standing_by_barcode(tx, &grants.patron, patron_barcode)?;
+    let patron = match borrower {
+        Borrower::Card(barcode) => patrons::standing_by_barcode(tx, &grants.patron, barcode)?,
+        Borrower::Id(id) => patrons::standing(tx, &grants.patron, id)?,
+    };
     patron.check_current(tx.today())?;
     let rules = category(tx, &patron)?.clone();
     let owed = fines::owed_cents(tx, &grants.fines, patron.id)?;
@@ -479,6 +492,27 @@ pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<Loan
     fetch_loan(tx, loan_id)
 }
 
+/// [`renew`] from the desk's page of patron `patron_id`: a loan that is not
+/// theirs is "loan not found", as if it did not exist.
+pub fn renew_for(
+    tx: &mut Tx<'_>,
+    grants: &RenewGrants,
+    patron_id: i64,
+    loan_id: i64,
+) -> Result<LoanRecord, Error> {
+    let theirs = tx
+        .conn
+        .query_opt(
+            "SELECT 1 FROM loans WHERE id = ? AND patron_id = ?",
+            params![loan_id, patron_id],
+        )?
+        .is_some();
+    if !theirs {
+        return Err(Error::NotFound { what: "loan" });
+    }
+    renew(tx, grants, loan_id)
+}
+
 /// Grants placing a hold needs: the patron's standing, the item, and the new
 /// hold.
 pub struct HoldGrants {
@@ -638,6 +672,12 @@ pub fn cancel_hold(
     }
     grant.used_on(tx, crate::retention::RecordKind::Hold, hold_id);
     fetch_hold(tx, hold_id)
+}
+
+/// The patron a hold is for (none once the purge has anonymised it), with
+/// no audit entry: callers record their read of the patron.
+pub(crate) fn hold_patron(tx: &mut Tx<'_>, hold_id: i64) -> Result<Option<i64>, Error> {
+    Ok(fetch_hold(tx, hold_id)?.patron_id)
 }
 
 /// A patron's loans: open ones, or all still held.

@@ -17,13 +17,19 @@ use crate::secrets::hash_secret;
 use crate::validate::{self, CardBarcode, Pin};
 use crate::Tx;
 
-/// A patron's registration record as staff with a read grant see it.
+/// A patron's registration record as staff with a read grant see it: the
+/// fields that are not personal, and the personal fields the policy
+/// declares for the read's purpose (a read for `account` has the name and
+/// address, not the e-mail address or birth date). A patron reading their
+/// own record sees all of it.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PatronRecord {
     /// The patron's record id.
     pub id: i64,
-    /// The library card's barcode.
-    pub card_barcode: String,
+    /// The library card's barcode; left out of the JSON when the read's
+    /// purpose is not one the policy declares it for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_barcode: Option<String>,
     /// The card's category, a key of the policy's `[loans.categories]` (it sets
     /// the loan rules and whether the card is a minor's).
     pub category: String,
@@ -31,16 +37,20 @@ pub struct PatronRecord {
     pub status: PatronStatus,
     /// The day the card expires (YYYY-MM-DD); it is valid through that day.
     pub expires_on: NaiveDate,
-    /// The patron's date of birth (YYYY-MM-DD), if recorded; left out of the
-    /// JSON when not.
+    /// The patron's date of birth (YYYY-MM-DD), if recorded and the read's
+    /// purpose is the one the policy declares it for; else left out of the
+    /// JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<NaiveDate>,
-    /// The patron id of a minor's parent or guardian, if one is recorded.
+    /// The patron id of a minor's parent or guardian, if one is recorded
+    /// (null too when the read's purpose is not the one the policy declares
+    /// it for).
     #[schema(required = true)]
     pub guardian_id: Option<i64>,
     /// Whether a PIN is set for online sign-in (the PIN itself is never shown).
     pub has_pin: bool,
-    /// Library-declared fields (name, address, e-mail, ...).
+    /// Library-declared fields (name, address, e-mail, ...), those the
+    /// read's purpose may see.
     pub fields: BTreeMap<String, String>,
     /// When the record was created, in Unix seconds.
     pub created_at: i64,
@@ -614,7 +624,14 @@ pub fn update(
             input.keys().cloned().collect::<Vec<_>>().join(",")
         )),
     );
-    fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })
+    let record = fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })?;
+    if grant.is_the_patron(id) {
+        return Ok(record);
+    }
+    // Staff get back what the update's purpose may see, and the fields they
+    // just sent (which they know already): not the rest of the record.
+    let sent: Vec<&str> = input.keys().map(String::as_str).collect();
+    Ok(record.only_for(tx.policy(), grant.purpose(), &sent))
 }
 
 /// [`update`] made at the desk (A2): a change to the details a patron
@@ -652,7 +669,35 @@ pub fn update_in_person(
     Ok(record)
 }
 
-/// A patron by id.
+impl PatronRecord {
+    /// The record with only what a read for `purpose` may see: the fields
+    /// that are not personal, the personal ones the policy declares for
+    /// that purpose, and those named in `also`.
+    pub(crate) fn only_for(
+        mut self,
+        policy: &carrel_policy::Policy,
+        purpose: &str,
+        also: &[&str],
+    ) -> Self {
+        let serves = |field: &str| {
+            also.contains(&field) || policy.field_serves(RecordClass::Registration, field, purpose)
+        };
+        if !serves("card_barcode") {
+            self.card_barcode = None;
+        }
+        if !serves("birth_date") {
+            self.birth_date = None;
+        }
+        if !serves("guardian") {
+            self.guardian_id = None;
+        }
+        self.fields.retain(|name, _| serves(name));
+        self
+    }
+}
+
+/// A patron by id: staff see what the grant's purpose may see
+/// ([`PatronRecord::only_for`]); the patron themself, everything.
 pub fn load(
     tx: &mut Tx<'_>,
     grant: &Grant<Read, Registration>,
@@ -660,7 +705,10 @@ pub fn load(
 ) -> Result<PatronRecord, Error> {
     let record = fetch(tx, id)?.ok_or(Error::NotFound { what: "patron" })?;
     grant.used_on(tx, crate::retention::RecordKind::Patron, id);
-    Ok(record)
+    if grant.is_the_patron(id) {
+        return Ok(record);
+    }
+    Ok(record.only_for(tx.policy(), grant.purpose(), &[]))
 }
 
 /// A patron by card barcode (the desk scans the card).
@@ -838,7 +886,7 @@ pub(crate) fn fetch_on(conn: &mut Conn<'_>, id: i64) -> Result<Option<PatronReco
     }
     Ok(Some(PatronRecord {
         id: row.int("id")?,
-        card_barcode: row.text("card_barcode")?,
+        card_barcode: Some(row.text("card_barcode")?),
         category: row.text("category")?,
         status: row.name("status")?,
         expires_on: row.date("expires_on")?,

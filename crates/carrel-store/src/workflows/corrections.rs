@@ -217,7 +217,7 @@ pub fn queue(tx: &mut Tx<'_>, actor: &Actor) -> Result<Vec<Queued>, Error> {
             other => record.fields.get(other).cloned(),
         };
         queued.push(Queued {
-            card_barcode: record.card_barcode.clone(),
+            card_barcode: record.card_barcode.clone().unwrap_or_default(),
             name: record.fields.get("name").cloned(),
             current,
             correction,

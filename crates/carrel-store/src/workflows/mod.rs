@@ -4,6 +4,7 @@
 //! package) and [`legal_holds`] (records preserved for legal process).
 
 pub mod corrections;
+pub mod desk;
 pub mod disclosures;
 pub mod legal_holds;
 pub mod my_account;
