@@ -111,6 +111,7 @@ impl RecordClass {
                 ("assessed_at", true),
                 ("paid", true),
                 ("waived", true),
+                ("waive_reason", true),
             ],
             RecordClass::Catalogue => &[
                 ("barcode", true),
@@ -118,6 +119,7 @@ impl RecordClass {
                 ("author", true),
                 ("call_number", true),
                 ("status", true),
+                ("material_type", true),
             ],
             RecordClass::Statistics => &[
                 ("record_class", true),

@@ -335,7 +335,7 @@ pub async fn checkout(
         let patron = record_id(&patron, "patron")?;
         let item = ItemBarcode::parse(&item)?;
         let grants = CheckoutGrants::request(tx, actor)?;
-        circulation::checkout(tx, &grants, Borrower::Id(patron), &item)
+        circulation::checkout(tx, &grants, &Borrower::Id(patron), &item)
     })
     .await;
     after_step(&state, session, id, lent, |loan| {
@@ -549,4 +549,44 @@ pub async fn checkin(
     let role = role_of(&state, &session).await;
     let frame = Frame::staff(state.store.policy(), CHECKIN, &role, &session);
     checkin_page(frame, status, returned, problem)
+}
+
+#[derive(Template)]
+#[template(path = "staff/desk_pull_list.html")]
+struct PullListPage {
+    frame: Frame,
+    items: Vec<(String, String, String, String)>,
+}
+
+/// GET /staff/desk/pull-list: items on the shelf that patrons wait for.
+pub async fn pull_list(State(state): State<AppState>, token: Result<Token, ApiError>) -> Response {
+    let zone = state.store.policy().library.time_zone;
+    let found = as_staff_page(
+        &state,
+        token,
+        "/staff/desk/pull-list",
+        NOT_ALLOWED,
+        |tx, actor| {
+            let grant =
+                carrel_store::gate::authorize(tx, actor, circulation::purpose::CIRCULATION)?;
+            circulation::pull_list(tx, &grant)
+        },
+    )
+    .await;
+    let (list, frame) = match found {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let items = list
+        .into_iter()
+        .map(|i| {
+            (
+                i.call_number.unwrap_or_default(),
+                i.title,
+                i.item_barcode,
+                local_date(i.wanted_since, zone),
+            )
+        })
+        .collect();
+    render(StatusCode::OK, &PullListPage { frame, items })
 }

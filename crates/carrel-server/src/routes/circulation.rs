@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::{
     self, purpose, Checkin, CheckinGrants, CheckoutGrants, HoldGrants, HoldRecord, LoanRecord,
-    RenewGrants,
+    RenewGrants, ToPull,
 };
 use carrel_store::gate::authorize;
 use carrel_store::validate::{CardBarcode, ItemBarcode};
@@ -20,12 +20,32 @@ use crate::description::{
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatronAndItem {
-    /// The patron's card barcode.
+    /// The patron's card barcode (as the desk scans it); or give
+    /// `patron_id`, not both.
     #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
-    patron_barcode: String,
+    patron_barcode: Option<String>,
+    /// The patron's record id (as other answers name the patron); or give
+    /// `patron_barcode`, not both.
+    #[schema(minimum = 1)]
+    patron_id: Option<i64>,
     /// The item's barcode.
     #[schema(pattern = "^[A-Za-z0-9]{4,32}$")]
     item_barcode: String,
+}
+
+impl PatronAndItem {
+    /// The patron, by card or by id: exactly one of them.
+    fn patron(&self) -> Result<circulation::Borrower, carrel_store::Error> {
+        match (&self.patron_barcode, self.patron_id) {
+            (Some(card), None) => Ok(circulation::Borrower::Card(CardBarcode::parse(card)?)),
+            (None, Some(id)) if id > 0 => Ok(circulation::Borrower::Id(id)),
+            (None, Some(_)) => Err(carrel_store::Error::NotFound { what: "patron" }),
+            _ => Err(carrel_store::Error::invalid(
+                "patron_required",
+                "name the patron by patron_barcode or by patron_id: one of them, not both",
+            )),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -48,10 +68,10 @@ pub async fn checkout(
     let loan = state
         .as_staff(token, move |tx, actor| {
             let req = req?;
-            let patron = CardBarcode::parse(&req.patron_barcode)?;
+            let patron = req.patron()?;
             let item = ItemBarcode::parse(&req.item_barcode)?;
             let grants = CheckoutGrants::request(tx, actor)?;
-            circulation::checkout(tx, &grants, circulation::Borrower::Card(&patron), &item)
+            circulation::checkout(tx, &grants, &patron, &item)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(loan)))
@@ -143,13 +163,37 @@ pub async fn place_hold(
     let hold = state
         .as_staff(token, move |tx, actor| {
             let req = req?;
-            let patron = CardBarcode::parse(&req.patron_barcode)?;
+            let patron = req.patron()?;
             let item = ItemBarcode::parse(&req.item_barcode)?;
             let grants = HoldGrants::request(tx, actor)?;
             circulation::place_hold(tx, &grants, &patron, &item)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(hold)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/holds/pull-list",
+    operation_id = "circulation_pull_list",
+    summary = "Items on the shelf that patrons wait for, to fetch and scan in at checkin",
+    description = "Oldest hold first. Scanning an item in at checkin puts it on the hold shelf for the first patron waiting. The list names items, never who waits.",
+    responses(
+        (status = 200, description = "The pull list", body = [ToPull]),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
+    ),
+)]
+pub async fn pull_list(
+    State(state): State<AppState>,
+    token: Token,
+) -> Result<Json<Vec<ToPull>>, ApiError> {
+    let list = state
+        .as_staff(token, move |tx, actor| {
+            let grant = authorize(tx, actor, purpose::CIRCULATION)?;
+            circulation::pull_list(tx, &grant)
+        })
+        .await?;
+    Ok(Json(list))
 }
 
 #[utoipa::path(

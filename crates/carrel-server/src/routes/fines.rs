@@ -4,14 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use carrel_store::circulation::purpose;
-use carrel_store::fines::{self, FineRecord};
+use carrel_store::fines::{self, FineRecord, WaiveReason};
 use carrel_store::gate::authorize;
 use serde::Deserialize;
 
-use crate::api::{path_id, ApiError, AppState, Body, NoBody, PathParam, Token};
+use crate::api::{path_id, ApiError, AppState, Body, PathParam, Token};
 use crate::description::{
-    BadRequest, Denied, Errors, Invalid, NoRequestBody, NotFound, NotJson, Refused, TooLarge,
-    Unauthenticated,
+    BadRequest, Denied, Errors, Invalid, NotFound, NotJson, Refused, TooLarge, Unauthenticated,
 };
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -94,15 +93,24 @@ pub async fn pay(
     Ok(Json(fine))
 }
 
+/// Why a fine is waived.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// One of the library's reasons for a waiver.
+    reason: WaiveReason,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/fines/{id}/waiver",
     operation_id = "fines_waive",
     summary = "Waive what is outstanding on a fine",
+    description = "Needs a reason from the closed list (never free text).",
     params(
         ("id" = i64, Path, description = "The fine's id.", minimum = 1),
     ),
-    request_body = NoRequestBody,
+    request_body = Waiver,
     responses(
         (status = 200, description = "The fine after the waiver", body = FineRecord),
         Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
@@ -112,15 +120,15 @@ pub async fn waive(
     State(state): State<AppState>,
     token: Token,
     PathParam(id): PathParam<String>,
-    no_body: NoBody,
+    Body(waiver): Body<Waiver>,
 ) -> Result<Json<FineRecord>, ApiError> {
     let fine = state
         .as_staff(token, move |tx, actor| {
             let id = id?;
-            no_body.0?;
+            let waiver = waiver?;
             let id = path_id("fine", &id)?;
             let grant = authorize(tx, actor, purpose::FINES)?;
-            fines::waive(tx, &grant, id)
+            fines::waive(tx, &grant, id, waiver.reason)
         })
         .await?;
     Ok(Json(fine))

@@ -52,6 +52,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(circulation::renew))
         .routes(routes!(circulation::place_hold))
         .routes(routes!(circulation::cancel_hold))
+        .routes(routes!(circulation::pull_list))
         .routes(routes!(fines::pay))
         .routes(routes!(fines::waive))
         .routes(routes!(ill::create))
@@ -219,6 +220,7 @@ fn page_routes() -> Router<AppState> {
         .route("/staff/desk/patrons/{id}/renewal", post(desk::renew))
         .route("/staff/desk/patrons/{id}/reveal", post(desk::reveal))
         .route("/staff/desk/patrons/{id}/slip", get(desk::slip))
+        .route("/staff/desk/pull-list", get(desk::pull_list))
         .route(
             "/staff/desk/checkin",
             get(desk::checkin_form).post(desk::checkin),

@@ -269,20 +269,42 @@ async fn circulation_held_item_goes_only_to_the_holder(engine: Engine) {
     assert_eq!(holds[0]["id"], hold3["id"]);
     assert_eq!(holds[0]["status"], "fulfilled");
 
-    // A hold on an item on the shelf is ready at once; the hold limit holds.
+    // A hold on an item on the shelf waits on the pull list until staff
+    // fetch it and scan it in, which traps it for the patron; the hold
+    // limit holds.
     let (a, b, c) = (
         app.new_item().await,
         app.new_item().await,
         app.new_item().await,
     );
-    let (_, ready) = app
+    let (_, pulled) = app
         .post(
             &token,
             "/api/v1/holds",
             json!({"patron_barcode": first.barcode, "item_barcode": a}),
         )
         .await;
-    assert_eq!(ready["status"], "ready");
+    assert_eq!(pulled["status"], "waiting", "nobody has fetched it yet");
+    let (status, list) = app.get(&token, "/api/v1/holds/pull-list").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|line| line["item_barcode"] == a.as_str() && line["title"] == "The Quiet Atlas"));
+    assert!(
+        !list.to_string().contains(&first.barcode),
+        "no patron on the list"
+    );
+    let (status, trapped) = app
+        .post(&token, "/api/v1/checkins", json!({"item_barcode": a}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{trapped}");
+    assert_eq!(trapped["hold_ready"], pulled["id"]);
+    assert!(trapped["loan"].is_null());
+    assert_eq!(trapped["item"]["status"], "on_hold_shelf");
+    let (_, list) = app.get(&token, "/api/v1/holds/pull-list").await;
+    assert!(!list.to_string().contains(&a), "pulled: off the list");
     app.post(
         &token,
         "/api/v1/holds",
@@ -313,6 +335,21 @@ async fn circulation_renewals_follow_the_policy(engine: Engine) {
         )
         .await;
     let id = loan["id"].as_i64().unwrap();
+    assert_eq!(loan["title"], "The Quiet Atlas", "a loan carries its title");
+    assert_eq!(loan["item_barcode"], item.as_str());
+    // Renewing on the day of the loan would not move the due date: refused,
+    // and no renewal is used up.
+    let (status, body) = app
+        .post(&token, &format!("/api/v1/loans/{id}/renewal"), json!(null))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "renewal_too_soon")
+    );
+    assert_eq!(
+        app.raw_count(&format!("SELECT renewals FROM loans WHERE id = {id}")),
+        0
+    );
     app.advance(Duration::days(20));
     let token = app.sign_in("clerk").await; // the old session has expired
     let (status, renewed) = app
@@ -335,7 +372,54 @@ async fn circulation_renewals_follow_the_policy(engine: Engine) {
     app.finish();
 }
 
+/// Issue 16 item 6: calls name a patron by card or by record id alike
+/// (other answers name patrons by id), one of them and not both.
+async fn circulation_a_patron_is_named_by_card_or_by_id(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.sign_in("clerk").await;
+    let patron = app.new_patron(&token).await;
+    let (a, b) = (app.new_item().await, app.new_item().await);
+    let (status, loan) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_id": patron.id, "item_barcode": a}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loan}");
+    assert_eq!(loan["patron_id"], patron.id);
+    let (status, hold) = app
+        .post(
+            &token,
+            "/api/v1/holds",
+            json!({"patron_id": patron.id, "item_barcode": b}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hold}");
+    for body in [
+        json!({"item_barcode": b}),
+        json!({"patron_id": patron.id, "patron_barcode": patron.barcode, "item_barcode": b}),
+    ] {
+        let (status, refused) = app.post(&token, "/api/v1/checkouts", body.clone()).await;
+        assert_eq!(
+            (status, code(&refused)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "patron_required"),
+            "{body}"
+        );
+    }
+    let (status, _) = app
+        .post(
+            &token,
+            "/api/v1/checkouts",
+            json!({"patron_id": 999_999_999, "item_barcode": b}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.finish();
+}
+
 on_both_engines!(
+    circulation_a_patron_is_named_by_card_or_by_id,
     circulation_checkout_due_date_and_checkin,
     circulation_no_checkout_to_expired_blocked_or_over_limit,
     circulation_held_item_goes_only_to_the_holder,

@@ -306,6 +306,33 @@ async fn a_day_at_the_desk(engine: Engine) {
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(again.html.contains("not on loan"));
+
+    // A hold on an item on the shelf: on the pull list (no patron named)
+    // until scanned in, which traps it.
+    let shelf = app.new_item().await;
+    let (status, _) = app
+        .post(
+            &clerk,
+            "/api/v1/holds",
+            json!({"patron_id": first.id, "item_barcode": shelf}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let list = browser.get("/staff/desk/pull-list").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.html.contains(&shelf));
+    assert!(!list.html.contains("Ottoline"));
+    let trapped = browser
+        .post(
+            "/staff/desk/checkin",
+            &[("form_token", &form.form_token()), ("item_barcode", &shelf)],
+        )
+        .await;
+    assert_eq!(trapped.status, StatusCode::OK, "{}", trapped.html);
+    assert!(trapped.html.contains("Pulled from the shelf"));
+    assert!(trapped.html.contains("put it on the hold shelf"));
+    let list = browser.get("/staff/desk/pull-list").await;
+    assert!(!list.html.contains(&shelf));
     app.finish();
 }
 

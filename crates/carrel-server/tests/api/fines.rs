@@ -72,14 +72,34 @@ async fn circulation_fines_assessed_paid_waived_and_blocking(engine: Engine) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "owing 600 of a 1000 limit");
 
+    // A waiver needs a reason from the closed list: none, or free text, is
+    // refused and changes nothing.
+    for body in [json!(null), json!({}), json!({"reason": "she cried"})] {
+        let (status, refused) = app
+            .post(
+                &token,
+                &format!("/api/v1/fines/{fee_id}/waiver"),
+                body.clone(),
+            )
+            .await;
+        assert!(status.is_client_error(), "{body}: {status} {refused}");
+        assert!(!refused.to_string().contains("she cried"));
+    }
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT waived_cents FROM fines WHERE id = {fee_id}"
+        )),
+        0
+    );
     let (status, waived) = app
         .post(
             &token,
             &format!("/api/v1/fines/{fee_id}/waiver"),
-            json!(null),
+            json!({"reason": "hardship"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{waived}");
+    assert_eq!(waived["waive_reason"], "hardship");
     assert_eq!(waived["waived_cents"], 500);
     assert_eq!(waived["outstanding_cents"], 0);
     assert!(waived["settled_at"].is_i64());

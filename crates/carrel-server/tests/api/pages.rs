@@ -146,6 +146,8 @@ async fn c2_a_patron_signs_in_on_the_page_and_sees_the_account(engine: Engine) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{loan}");
+    // A day on, so that a renewal moves the due date.
+    app.advance(chrono::Duration::days(1));
     let browser = app.browser();
     let signed_in = browser.patron_sign_in(&patron.barcode, PIN).await;
     assert_eq!(
@@ -372,8 +374,8 @@ async fn a1_a_patron_cannot_touch_another_patrons_loans_or_holds(engine: Engine)
     );
     assert_eq!(
         app.raw_strings(&format!("SELECT status FROM holds WHERE id = {hold_id}")),
-        ["ready"],
-        "the item was on the shelf, so the hold is ready, and stays so"
+        ["waiting"],
+        "the hold waits for the item to be pulled from the shelf, and stays so"
     );
     app.finish();
 }

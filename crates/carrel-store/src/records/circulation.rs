@@ -49,6 +49,10 @@ pub struct LoanRecord {
     /// out.
     #[schema(required = true)]
     pub returned_at: Option<i64>,
+    /// The item's barcode.
+    pub item_barcode: String,
+    /// The item's title.
+    pub title: String,
 }
 
 /// A hold: a patron's place in the queue for an item, until the item is
@@ -71,6 +75,10 @@ pub struct HoldRecord {
     /// `None` while it is open.
     #[schema(required = true)]
     pub closed_at: Option<i64>,
+    /// The item's barcode.
+    pub item_barcode: String,
+    /// The item's title.
+    pub title: String,
 }
 
 /// Where a hold stands. Waiting and ready holds are open.
@@ -89,7 +97,8 @@ pub struct HoldRecord {
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
-    /// The patron is in the queue for the item.
+    /// The patron is in the queue for the item: it is out, or on the shelf
+    /// and on the pull list until staff scan it in to the hold shelf.
     Waiting,
     /// The item waits on the hold shelf for this patron.
     Ready,
@@ -112,8 +121,15 @@ impl HoldStatus {
     }
 }
 
-const LOAN_COLUMNS: &str = "id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at";
-const HOLD_COLUMNS: &str = "id, patron_id, item_id, placed_at, status, closed_at";
+/// A loan's columns, and its item's barcode and title (a list of loans
+/// that named only item ids would need a lookup per loan).
+const LOAN_COLUMNS: &str = "id, patron_id, item_id, checked_out_at, due_at, renewals, returned_at,
+    (SELECT barcode FROM items WHERE items.id = loans.item_id) AS item_barcode,
+    (SELECT title FROM items WHERE items.id = loans.item_id) AS title";
+/// A hold's columns, and its item's barcode and title.
+const HOLD_COLUMNS: &str = "id, patron_id, item_id, placed_at, status, closed_at,
+    (SELECT barcode FROM items WHERE items.id = holds.item_id) AS item_barcode,
+    (SELECT title FROM items WHERE items.id = holds.item_id) AS title";
 
 fn loan_from(row: &crate::db::Row) -> Result<LoanRecord, Error> {
     Ok(LoanRecord {
@@ -124,6 +140,8 @@ fn loan_from(row: &crate::db::Row) -> Result<LoanRecord, Error> {
         due_at: row.int("due_at")?,
         renewals: row.int("renewals")?,
         returned_at: row.opt_int("returned_at")?,
+        item_barcode: row.text("item_barcode")?,
+        title: row.text("title")?,
     })
 }
 
@@ -135,6 +153,8 @@ fn hold_from(row: &crate::db::Row) -> Result<HoldRecord, Error> {
         placed_at: row.int("placed_at")?,
         status: row.name("status")?,
         closed_at: row.opt_int("closed_at")?,
+        item_barcode: row.text("item_barcode")?,
+        title: row.text("title")?,
     })
 }
 
@@ -221,25 +241,34 @@ impl CheckoutGrants {
 
 /// Who borrows: the card the desk scanned, or the patron the desk's page
 /// already found by it.
-#[derive(Debug, Clone, Copy)]
-pub enum Borrower<'a> {
+#[derive(Debug, Clone)]
+pub enum Borrower {
     /// By library card barcode.
-    Card(&'a CardBarcode),
+    Card(CardBarcode),
     /// By patron id.
     Id(i64),
+}
+
+/// The borrower's standing, audited through `grant`.
+fn standing_of(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Registration>,
+    borrower: &Borrower,
+) -> Result<Standing, Error> {
+    match borrower {
+        Borrower::Card(barcode) => patrons::standing_by_barcode(tx, grant, barcode),
+        Borrower::Id(id) => patrons::standing(tx, grant, *id),
+    }
 }
 
 /// Lends an item to a patron, if the policy's loan rules allow it.
 pub fn checkout(
     tx: &mut Tx<'_>,
     grants: &CheckoutGrants,
-    borrower: Borrower<'_>,
+    borrower: &Borrower,
     item_barcode: &ItemBarcode,
 ) -> Result<LoanRecord, Error> {
-    let patron = match borrower {
-        Borrower::Card(barcode) => patrons::standing_by_barcode(tx, &grants.patron, barcode)?,
-        Borrower::Id(id) => patrons::standing(tx, &grants.patron, id)?,
-    };
+    let patron = standing_of(tx, &grants.patron, borrower)?;
     patron.check_current(tx.today())?;
     let rules = category(tx, &patron)?.clone();
     let owed = fines::owed_cents(tx, &grants.fines, patron.id)?;
@@ -332,12 +361,15 @@ impl CheckinGrants {
     }
 }
 
-/// What a checkin did: the closed loan, the item as it now stands, and any fine
-/// and hold the return set off.
+/// What a checkin did: the closed loan (none when the item was on the shelf,
+/// pulled for a hold), the item as it now stands, and any fine and hold the
+/// return set off.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Checkin {
-    /// The loan, now with its `returned_at`.
-    pub loan: LoanRecord,
+    /// The loan, now with its `returned_at`; null when the item was not on
+    /// loan but on the shelf, pulled for a hold and scanned in to trap it.
+    #[schema(required = true)]
+    pub loan: Option<LoanRecord>,
     /// The item, now available again or on the hold shelf.
     pub item: ItemRecord,
     /// An overdue fine assessed by this return, if any.
@@ -363,8 +395,21 @@ pub fn checkin(
             params![item.id],
         )?
         .map(|r| loan_from(&r))
-        .transpose()?
-        .ok_or_else(|| Error::refused("not_on_loan", "the item is not on loan"))?;
+        .transpose()?;
+    let Some(loan) = loan else {
+        // An item pulled from the shelf for a hold is scanned in to trap it.
+        if item.status == ItemStatus::Available {
+            if let Some(hold_id) = trap(tx, item.id)? {
+                return Ok(Checkin {
+                    loan: None,
+                    item: items::fetch(tx, item.id)?.ok_or(Error::NotFound { what: "item" })?,
+                    fine: None,
+                    hold_ready: Some(hold_id),
+                });
+            }
+        }
+        return Err(Error::refused("not_on_loan", "the item is not on loan"));
+    };
     let now = tx.now();
     tx.conn.execute(
         "UPDATE loans SET returned_at = ? WHERE id = ?",
@@ -395,31 +440,74 @@ pub fn checkin(
         }
     }
 
-    let next = tx.conn.query_opt(
-        "SELECT id FROM holds WHERE item_id = ? AND status = ? ORDER BY placed_at, id LIMIT 1",
-        params![item.id, HoldStatus::Waiting.name()],
-    )?;
-    let hold_ready = match next {
-        Some(row) => {
-            let hold_id = row.int(Only)?;
-            tx.conn.execute(
-                "UPDATE holds SET status = ? WHERE id = ?",
-                params![HoldStatus::Ready.name(), hold_id],
-            )?;
-            items::set_status(tx, item.id, ItemStatus::OnHoldShelf)?;
-            Some(hold_id)
-        }
-        None => {
-            items::set_status(tx, item.id, ItemStatus::Available)?;
-            None
-        }
-    };
+    let hold_ready = trap(tx, item.id)?;
+    if hold_ready.is_none() {
+        items::set_status(tx, item.id, ItemStatus::Available)?;
+    }
     Ok(Checkin {
-        loan: fetch_loan(tx, loan.id)?,
+        loan: Some(fetch_loan(tx, loan.id)?),
         item: items::fetch(tx, item.id)?.ok_or(Error::NotFound { what: "item" })?,
         fine,
         hold_ready,
     })
+}
+
+/// Gives the item to the first hold waiting for it, if any: the hold is
+/// ready and the item goes on the hold shelf.
+fn trap(tx: &mut Tx<'_>, item_id: i64) -> Result<Option<i64>, Error> {
+    let next = tx.conn.query_opt(
+        "SELECT id FROM holds WHERE item_id = ? AND status = ? ORDER BY placed_at, id LIMIT 1",
+        params![item_id, HoldStatus::Waiting.name()],
+    )?;
+    let Some(row) = next else {
+        return Ok(None);
+    };
+    let hold_id = row.int(Only)?;
+    tx.conn.execute(
+        "UPDATE holds SET status = ? WHERE id = ?",
+        params![HoldStatus::Ready.name(), hold_id],
+    )?;
+    items::set_status(tx, item_id, ItemStatus::OnHoldShelf)?;
+    Ok(Some(hold_id))
+}
+
+/// An item to fetch from the shelf for a hold.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ToPull {
+    /// The item's barcode.
+    pub item_barcode: String,
+    /// The title.
+    pub title: String,
+    /// Where it is shelved, if recorded.
+    #[schema(required = true)]
+    pub call_number: Option<String>,
+    /// When the oldest hold waiting for it was placed, in Unix seconds.
+    pub wanted_since: i64,
+}
+
+/// The pull list: items on the shelf that a patron waits for, oldest hold
+/// first, to fetch and scan in at checkin (which puts them on the hold
+/// shelf). It names items, not who waits: fetching needs no patron.
+pub fn pull_list(tx: &mut Tx<'_>, grant: &Grant<Read, Circulation>) -> Result<Vec<ToPull>, Error> {
+    let rows = tx.conn.query(
+        "SELECT i.barcode, i.title, i.call_number, MIN(h.placed_at) AS wanted_since
+         FROM holds h JOIN items i ON i.id = h.item_id
+         WHERE h.status = ? AND i.status = ?
+         GROUP BY i.id, i.barcode, i.title, i.call_number
+         ORDER BY wanted_since, i.id",
+        params![HoldStatus::Waiting.name(), ItemStatus::Available.name()],
+    )?;
+    grant.record(tx, None, Some(format!("pull list: {} items", rows.len())));
+    rows.iter()
+        .map(|row| {
+            Ok(ToPull {
+                item_barcode: row.text("barcode")?,
+                title: row.text("title")?,
+                call_number: row.opt_text("call_number")?,
+                wanted_since: row.int("wanted_since")?,
+            })
+        })
+        .collect()
 }
 
 /// Grants a renewal needs: the loan, and the borrower's standing and category
@@ -479,9 +567,15 @@ pub fn renew(tx: &mut Tx<'_>, grants: &RenewGrants, loan_id: i64) -> Result<Loan
             "another patron is waiting for the item, so it cannot be renewed",
         ));
     }
-    let due = due_at(tx.now(), rules.loan_days, tx.policy().library.time_zone)
-        .timestamp()
-        .max(loan.due_at);
+    let due = due_at(tx.now(), rules.loan_days, tx.policy().library.time_zone).timestamp();
+    if due <= loan.due_at {
+        // A renewal today would not move the due date (the loan is new, or
+        // was renewed today): refused, so it does not use up a renewal.
+        return Err(Error::refused(
+            "renewal_too_soon",
+            "a renewal today would not move the due date, so nothing was renewed; renew nearer the due date",
+        ));
+    }
     tx.conn.execute(
         "UPDATE loans SET due_at = ?, renewals = renewals + 1 WHERE id = ?",
         params![due, loan_id],
@@ -542,27 +636,17 @@ impl HoldGrants {
     }
 }
 
-/// Places a hold. An item on the shelf goes straight to the hold shelf;
-/// otherwise the patron joins the queue.
+/// Places a hold: the patron joins the item's queue. An item on the shelf
+/// is not on the hold shelf yet (nobody has fetched it): it goes on the
+/// pull list ([`pull_list`]) until staff scan it in at checkin, which
+/// traps it for the first in the queue.
 pub fn place_hold(
     tx: &mut Tx<'_>,
     grants: &HoldGrants,
-    patron_barcode: &CardBarcode,
+    patron: &Borrower,
     item_barcode: &ItemBarcode,
 ) -> Result<HoldRecord, Error> {
-    let patron = patrons::standing_by_barcode(tx, &grants.patron, patron_barcode)?;
-    hold_for_standing(tx, grants, patron, item_barcode)
-}
-
-/// [`place_hold`] for the patron with record id `patron_id` (a patron
-/// placing a hold online, `my_account`).
-pub(crate) fn place_hold_for(
-    tx: &mut Tx<'_>,
-    grants: &HoldGrants,
-    patron_id: i64,
-    item_barcode: &ItemBarcode,
-) -> Result<HoldRecord, Error> {
-    let patron = patrons::standing(tx, &grants.patron, patron_id)?;
+    let patron = standing_of(tx, &grants.patron, patron)?;
     hold_for_standing(tx, grants, patron, item_barcode)
 }
 
@@ -620,18 +704,15 @@ fn hold_for_standing(
             "the patron has this item on loan already",
         ));
     }
-    let status = if item.status == ItemStatus::Available {
-        HoldStatus::Ready
-    } else {
-        HoldStatus::Waiting
-    };
     let id = tx.conn.insert(
         "INSERT INTO holds (patron_id, item_id, placed_at, status) VALUES (?, ?, ?, ?)",
-        params![patron.id, item.id, tx.now().timestamp(), status.name()],
+        params![
+            patron.id,
+            item.id,
+            tx.now().timestamp(),
+            HoldStatus::Waiting.name()
+        ],
     )?;
-    if status == HoldStatus::Ready {
-        items::set_status(tx, item.id, ItemStatus::OnHoldShelf)?;
-    }
     grants
         .hold
         .used_on(tx, crate::retention::RecordKind::Hold, id);

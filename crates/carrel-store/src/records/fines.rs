@@ -39,10 +39,48 @@ pub struct FineRecord {
     /// something is owed.
     #[schema(required = true)]
     pub settled_at: Option<i64>,
+    /// Why what was waived was waived; `None` if nothing was.
+    #[schema(required = true)]
+    pub waive_reason: Option<WaiveReason>,
+}
+
+/// Why staff waive a fine: a closed list, never free text (which could say
+/// more about the patron than the fine does).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+    utoipa::ToSchema,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum WaiveReason {
+    /// The fine was charged by mistake at the desk.
+    StaffError,
+    /// The library's own fault: closed on the due day, a system fault.
+    LibraryError,
+    /// The patron cannot pay.
+    Hardship,
+    /// A one-off kindness the library's practice allows.
+    Goodwill,
+}
+
+impl WaiveReason {
+    /// The reason as stored and shown.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
 }
 
 const COLUMNS: &str =
-    "id, patron_id, loan_id, amount_cents, reason, assessed_at, paid_cents, waived_cents, settled_at";
+    "id, patron_id, loan_id, amount_cents, reason, assessed_at, paid_cents, waived_cents, settled_at, waive_reason";
 
 fn from_row(row: &crate::db::Row) -> Result<FineRecord, Error> {
     let amount = row.int("amount_cents")?;
@@ -59,6 +97,9 @@ fn from_row(row: &crate::db::Row) -> Result<FineRecord, Error> {
         waived_cents: waived,
         outstanding_cents: amount - paid - waived,
         settled_at: row.opt_int("settled_at")?,
+        waive_reason: row
+            .opt_text("waive_reason")?
+            .and_then(|name| name.parse().ok()),
     })
 }
 
@@ -208,6 +249,7 @@ pub fn waive(
     tx: &mut Tx<'_>,
     grant: &Grant<Update, Fines>,
     fine_id: i64,
+    reason: WaiveReason,
 ) -> Result<FineRecord, Error> {
     let fine = lock(tx, fine_id)?;
     if fine.outstanding_cents == 0 {
@@ -216,6 +258,10 @@ pub fn waive(
             "this fine is already settled; there is nothing to waive",
         ));
     }
+    tx.conn.execute(
+        "UPDATE fines SET waive_reason = ? WHERE id = ?",
+        params![reason.name(), fine_id],
+    )?;
     credit(
         tx,
         grant,

@@ -222,8 +222,11 @@ pub fn reveal(
 /// What a checkin at the desk did, as the desk needs to say it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeskCheckin {
-    /// The item returned.
+    /// The item scanned.
     pub item: DeskItem,
+    /// Whether it was on loan (else it came from the shelf, pulled for a
+    /// hold).
+    pub was_on_loan: bool,
     /// The overdue fine the return assessed, in cents (0 for none).
     pub fine_cents: i64,
     /// Where the item goes now: for another patron's hold, the label for
@@ -249,6 +252,7 @@ pub fn checkin(
             barcode: done.item.barcode,
             title: done.item.title,
         },
+        was_on_loan: done.loan.is_some(),
         fine_cents: done.fine.map_or(0, |f| f.amount_cents),
         hold_for,
     })

@@ -22,7 +22,7 @@ use crate::retention::targets::{self, Clock};
 use crate::retention::RecordKind;
 use crate::secrets::{hash_secret, verify_secret};
 use crate::validate::{ItemBarcode, Pin};
-use crate::{items, Tx};
+use crate::Tx;
 
 /// A loan or hold with the title of its item (the catalogue's, no one
 /// else's data).
@@ -50,10 +50,6 @@ pub struct Overview {
     pub renewals_allowed: i64,
 }
 
-fn title_of(tx: &mut Tx<'_>, item_id: i64) -> Result<Option<String>, Error> {
-    Ok(items::fetch(tx, item_id)?.map(|item| item.title))
-}
-
 /// The signed-in patron's account at a glance. Audited as reads of the
 /// patron's registration, circulation and fines.
 pub fn overview(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Overview, Error> {
@@ -65,7 +61,7 @@ pub fn overview(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Overview, Error
     let mut loans = Vec::new();
     for loan in circulation::loans_of(tx, &circulation, id)? {
         if loan.returned_at.is_none() {
-            let title = title_of(tx, loan.item_id)?;
+            let title = Some(loan.title.clone());
             loans.push(WithTitle {
                 record: loan,
                 title,
@@ -75,7 +71,7 @@ pub fn overview(tx: &mut Tx<'_>, patron: &PatronActor) -> Result<Overview, Error
     let mut holds = Vec::new();
     for hold in circulation::holds_of(tx, &circulation, id)? {
         if hold.status.is_open() {
-            let title = title_of(tx, hold.item_id)?;
+            let title = Some(hold.title.clone());
             holds.push(WithTitle {
                 record: hold,
                 title,
@@ -155,7 +151,12 @@ pub fn place_hold(
 ) -> Result<HoldRecord, Error> {
     let item = ItemBarcode::parse(item_barcode)?;
     let grants = HoldGrants::for_patron(tx, patron)?;
-    circulation::place_hold_for(tx, &grants, patron.patron_id(), &item)
+    circulation::place_hold(
+        tx,
+        &grants,
+        &circulation::Borrower::Id(patron.patron_id()),
+        &item,
+    )
 }
 
 /// Cancels one of the patron's own holds. Another patron's hold is "not

@@ -155,6 +155,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../../migrations/postgres/0019_consents_and_corrections.sql"),
         then: None,
     },
+    Migration {
+        version: 20,
+        sqlite: include_str!("../../../migrations/sqlite/0020_waive_reason_and_material_type.sql"),
+        postgres: include_str!(
+            "../../../migrations/postgres/0020_waive_reason_and_material_type.sql"
+        ),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.
