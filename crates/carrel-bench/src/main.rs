@@ -8,9 +8,13 @@
 //! - `cargo build --release && cargo run --release -p carrel-bench -- wal |
 //!   signin-flood | signin-timing | cron-purge`: the server under load and
 //!   faults, and the time refused sign-ins take, as a
-//!   process of its own ([`operator`]).
+//!   process of its own ([`operator`]);
+//! - `cargo run --release -p carrel-bench -- import [RECORDS]`: a MARC
+//!   catalogue of 100,000 records read and loaded, records per second
+//!   ([`import`]).
 
 mod checkouts;
+mod import;
 mod operator;
 mod purge;
 
@@ -53,6 +57,7 @@ fn main() {
     match argv.first().map(String::as_str) {
         Some("purge") => purge::main(argv.split_off(1)),
         Some("checkouts") => checkouts::main(argv.split_off(1)),
+        Some("import") => import::main(argv.split_off(1)),
         Some(mode @ ("wal" | "signin-flood" | "signin-timing" | "cron-purge")) => {
             let mode = mode.to_string();
             operator::main(&mode, argv.split_off(1))

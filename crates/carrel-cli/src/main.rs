@@ -114,6 +114,26 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Load records from another system.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Load a catalogue file into the collection: MARC 21 (ISO 2709 .mrc
+    /// or MARCXML) with item fields (952 or 852 $p barcodes), or CSV with
+    /// the columns barcode, title, author, call_number, material_type.
+    /// Every record that cannot be read or loaded is listed with its number
+    /// and why; the rest are loaded, in one transaction.
+    Items {
+        #[command(flatten)]
+        library: LibraryArgs,
+        /// The file to load.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -355,6 +375,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Staff {
             command: StaffCommand::Deactivate { library, username },
         } => deactivate(&library, &username),
+        Command::Import {
+            command: ImportCommand::Items { library, file },
+        } => import_items(&library, &file),
         Command::Staff {
             command:
                 StaffCommand::Add {
@@ -453,6 +476,40 @@ fn deactivate(library: &LibraryArgs, username: &str) -> Result<ExitCode, String>
     let store = open(library, DEFAULT_DATABASE, false)?;
     let id = staff::deactivate(&store, username).map_err(|e| e.to_string())?;
     println!("deactivated staff account {username} (id {id}); its sessions have ended");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `carrel import items`: a catalogue file into the collection, with a
+/// progress line on a terminal and every record not loaded listed.
+fn import_items(library: &LibraryArgs, file: &Path) -> Result<ExitCode, String> {
+    use carrel_server::catalogue_import;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let store = open(library, DEFAULT_DATABASE, false)?;
+    let (read, items) = catalogue_import::read_file(&bytes)
+        .map_err(|why| format!("{}: nothing was loaded: {why}", file.display()))?;
+    let total = items.len();
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = move |done: usize| {
+        if terminal {
+            eprint!("\rloading items: {done} of {total}");
+        }
+    };
+    let (loaded, rejected) = carrel_store::items::import_as_operator(&store, &items, &mut progress)
+        .map_err(|e| format!("nothing was loaded: {e}"))?;
+    if terminal {
+        eprintln!();
+    }
+    let report = catalogue_import::report(read, loaded, rejected);
+    println!(
+        "{}: {} records read, {} items loaded, {} problems",
+        file.display(),
+        report.records,
+        report.loaded,
+        report.problems.len()
+    );
+    for problem in &report.problems {
+        println!("record {}: {}", problem.record, problem.reason);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,7 @@
 
 pub mod address_throttle;
 pub mod api;
+pub mod catalogue_import;
 pub mod description;
 pub mod listener;
 pub mod pages;

@@ -435,6 +435,138 @@ fn d6_staff_add_refuses_unknown_roles_and_weak_passwords() {
     assert!(text(&out.stderr).contains("at least 10 characters"));
 }
 
+fn book(number: usize, barcodes: &[&str]) -> carrel_marc::Record {
+    use carrel_marc::{Field, Record};
+    let data = |tag: &str, subfields: Vec<(char, String)>| Field::Data {
+        tag: tag.into(),
+        subfields,
+    };
+    let mut fields = vec![
+        data("100", vec![('a', format!("Writer{number}, Ann,"))]),
+        data("245", vec![('a', format!("Book number {number} /"))]),
+        data("092", vec![('a', "823.9".into()), ('b', "WRI".into())]),
+    ];
+    for barcode in barcodes {
+        fields.push(data(
+            "952",
+            vec![('p', barcode.to_string()), ('y', "BK".into())],
+        ));
+    }
+    Record {
+        leader: "00000nam a2200000 a 4500".into(),
+        fields,
+    }
+}
+
+fn items_in(dir: &Path) -> i64 {
+    let db = rusqlite::Connection::open(dir.join("carrel.db")).unwrap();
+    db.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Issue 16 item 4: `carrel import items` loads a MARC file, reports each
+/// record it could not read or load by number and why, and loads the
+/// rest; MARCXML too; a CSV with a column Carrel does not read is refused
+/// whole, naming it, with nothing written.
+#[test]
+fn a_marc_catalogue_is_imported_and_each_bad_record_is_named() {
+    use carrel_marc::iso2709::write;
+    let dir = scratch("import");
+    let out = carrel(
+        &dir,
+        &[
+            "staff",
+            "add",
+            "--username",
+            "admin",
+            "--role",
+            "administrator",
+        ],
+        Some("a-long-enough-password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut file = Vec::new();
+    file.extend(write(&book(1, &["31000000000001"])));
+    file.extend(write(&book(2, &["31000000000002", "31000000000003"])));
+    file.extend(write(&book(3, &["31000000000004"])));
+    let mut broken = write(&book(4, &["31000000000005"]));
+    broken[..5].copy_from_slice(b"00010");
+    file.extend(broken);
+    file.extend(write(&book(5, &[])));
+    file.extend(write(&book(6, &["31000000000001"])));
+    file.extend(write(&book(7, &["not a barcode!"])));
+    std::fs::write(dir.join("catalogue.mrc"), &file).unwrap();
+
+    let out = carrel(&dir, &["import", "items", "catalogue.mrc"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("7 records read, 4 items loaded, 4 problems"),
+        "{said}"
+    );
+    assert!(
+        said.contains("record 4: the leader says the record is 10 bytes long"),
+        "{said}"
+    );
+    assert!(
+        said.contains("record 5: the record has no item with a barcode"),
+        "{said}"
+    );
+    assert!(
+        said.contains("record 6: the barcode is given twice in the file"),
+        "{said}"
+    );
+    assert!(said.contains("record 7: "), "{said}");
+    assert_eq!(items_in(&dir), 4);
+
+    // Again: nothing new, each said to be there already.
+    let out = carrel(&dir, &["import", "items", "catalogue.mrc"], None);
+    let said = text(&out.stdout);
+    assert!(said.contains("0 items loaded"), "{said}");
+    assert!(said.contains("already in the catalogue"), "{said}");
+    assert_eq!(items_in(&dir), 4);
+
+    // MARCXML.
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<collection xmlns="http://www.loc.gov/MARC21/slim">
+<record><leader>00000ngm a2200000 a 4500</leader>
+<datafield tag="245" ind1="0" ind2="0"><subfield code="a">Planet earth.</subfield></datafield>
+<datafield tag="852" ind1=" " ind2=" "><subfield code="h">DVD 508</subfield><subfield code="p">31000000000009</subfield></datafield>
+</record></collection>"#;
+    std::fs::write(dir.join("catalogue.xml"), xml).unwrap();
+    let out = carrel(&dir, &["import", "items", "catalogue.xml"], None);
+    assert!(
+        text(&out.stdout).contains("1 items loaded"),
+        "{}",
+        text(&out.stdout)
+    );
+    let db = rusqlite::Connection::open(dir.join("carrel.db")).unwrap();
+    let (call, kind): (String, String) = db
+        .query_row(
+            "SELECT call_number, material_type FROM items WHERE barcode = '31000000000009'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((call.as_str(), kind.as_str()), ("DVD 508", "video"));
+
+    // A CSV with a column Carrel does not read: refused whole.
+    std::fs::write(
+        dir.join("items.csv"),
+        "barcode,title,last_borrower\n31000000000010,Emma,Someone\n",
+    )
+    .unwrap();
+    let out = carrel(&dir, &["import", "items", "items.csv"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("'last_borrower'"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("nothing was loaded"));
+    assert_eq!(items_in(&dir), 5);
+}
+
 #[test]
 fn d6_staff_deactivate_ends_the_account() {
     let dir = scratch("deactivate");

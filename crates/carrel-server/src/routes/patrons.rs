@@ -62,6 +62,48 @@ pub struct Lookup {
     purpose: Option<String>,
 }
 
+/// A search by name: it must say why.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameSearch {
+    /// Two or more letters of the patron's name.
+    #[schema(min_length = 2, max_length = 200)]
+    name: String,
+    /// Why: one of the purposes the policy declares for registration
+    /// records. Each patron found is a read for it, audited.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
+    purpose: String,
+}
+
+/// A POST so that the name never appears in a URL (URLs end up in logs
+/// and browser history).
+#[utoipa::path(
+    post,
+    path = "/api/v1/patrons/search",
+    operation_id = "patrons_search",
+    summary = "Find patrons by name, for a stated purpose",
+    description = "At most 20 patrons. Each one found is a read of their registration for the stated purpose (audited; the name searched for is not recorded), and holds the personal fields declared for that purpose.",
+    request_body = NameSearch,
+    responses(
+        (status = 200, description = "The patrons found", body = [PatronRecord]),
+        Errors<(BadRequest, Unauthenticated, Denied, NotFound, Refused, TooLarge, NotJson, Invalid)>,
+    ),
+)]
+pub async fn search(
+    State(state): State<AppState>,
+    token: Token,
+    Body(search): Body<NameSearch>,
+) -> Result<Json<Vec<PatronRecord>>, ApiError> {
+    let found = state
+        .as_staff(token, move |tx, actor| {
+            let search = search?;
+            let grant = authorize(tx, actor, &search.purpose)?;
+            patrons::find_by_name(tx, &grant, &search.name)
+        })
+        .await?;
+    Ok(Json(found))
+}
+
 /// Why a registration is read (`?purpose=`): the answer holds the personal
 /// fields the policy declares for that purpose and no others.
 #[derive(Deserialize, utoipa::IntoParams)]

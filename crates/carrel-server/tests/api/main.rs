@@ -6,6 +6,7 @@ mod helpers;
 
 mod audit;
 mod bad_input;
+mod catalogue;
 mod choices;
 mod circulation;
 mod cross_site;

@@ -37,6 +37,8 @@ pub enum SystemTask {
     StaffAdmin,
     /// A schema migration's own entries.
     Migration,
+    /// The operator's `carrel import items`: loading a catalogue file.
+    CatalogueImport,
 }
 
 impl Principal {

@@ -711,6 +711,46 @@ pub fn load(
     Ok(record.only_for(tx.policy(), grant.purpose(), &[]))
 }
 
+/// The most patrons a search by name answers with.
+pub const NAME_SEARCH_LIMIT: usize = 20;
+
+/// Patrons whose name contains `words` (any case), at most
+/// [`NAME_SEARCH_LIMIT`], each as the grant's purpose may see them. A
+/// search by name is a read of every patron it finds (each audited, with
+/// the grant's purpose); the words searched for are never recorded.
+pub fn find_by_name(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Read, Registration>,
+    words: &str,
+) -> Result<Vec<PatronRecord>, Error> {
+    let words = validate::text("name", words.trim(), 200)?;
+    if words.chars().count() < 2 {
+        return Err(Error::invalid(
+            "query_too_short",
+            "search for at least two letters of the name",
+        ));
+    }
+    let pattern = format!("%{}%", crate::items::like_escaped(&words.to_lowercase()));
+    let ids: Vec<i64> = tx
+        .conn
+        .query(
+            &format!(
+                "SELECT patron_id FROM patron_fields WHERE name = 'name' AND LOWER(value) LIKE ? ESCAPE '\\'
+                 ORDER BY patron_id LIMIT {NAME_SEARCH_LIMIT}"
+            ),
+            params![&pattern],
+        )?
+        .iter()
+        .map(|row| row.int("patron_id"))
+        .collect::<Result<_, _>>()?;
+    grant.record(
+        tx,
+        None,
+        Some(format!("search by name: {} found", ids.len())),
+    );
+    ids.into_iter().map(|id| load(tx, grant, id)).collect()
+}
+
 /// A patron by card barcode (the desk scans the card).
 pub fn find_by_barcode(
     tx: &mut Tx<'_>,
