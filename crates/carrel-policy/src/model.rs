@@ -91,6 +91,7 @@ impl RecordClass {
                 ("email_consent", true),
                 ("notices", true),
                 ("corrections", true),
+                ("block_reason", true),
             ],
             RecordClass::Circulation => &[
                 ("patron", true),

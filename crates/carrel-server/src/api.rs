@@ -550,6 +550,12 @@ pub async fn refuse_oversized_body(request: Request, next: axum::middleware::Nex
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if let Some(limit) = crate::pages::forms::upload_limit(request.uri().path()) {
+        if declared.is_some_and(|n| n > limit as u64) {
+            return body_too_large_for_upload(limit);
+        }
+        return next.run(request).await;
+    }
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         let mut response = ApiError::request(
             RequestFault::TooLarge,
@@ -565,6 +571,25 @@ pub async fn refuse_oversized_body(request: Request, next: axum::middleware::Nex
         return response;
     }
     next.run(request).await
+}
+
+/// The answer to an upload larger than its form takes: a page (uploads
+/// are forms), and the connection closed (the body was not read).
+pub fn body_too_large_for_upload(limit: usize) -> Response {
+    let mut response = crate::pages::Message::new(
+        crate::pages::Frame::public("the library", ""),
+        "File too large",
+        &[&format!(
+            "This form takes files of up to {} MB. For a larger catalogue, use carrel import items FILE on the server.",
+            limit / (1024 * 1024)
+        )],
+    )
+    .answer(StatusCode::PAYLOAD_TOO_LARGE);
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// An optional body field: absent is `None`, a value is `Some`, and
@@ -695,6 +720,16 @@ fn whole_number(token: &[u8]) -> Option<i64> {
 }
 
 fn parse_json_as_sent<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRefusal> {
+    // Every body the API takes is an object. serde would also read a
+    // struct from an array of its fields in order, which no client means
+    // (and which fills a struct of optional fields from `[]`).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(BodyRefusal::Other(ApiError::request(
+            RequestFault::Malformed,
+            "invalid_body",
+            "the body is a JSON array; send a JSON object ({...}) with the fields this route takes",
+        )));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|e| {

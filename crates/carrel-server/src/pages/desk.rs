@@ -23,7 +23,10 @@ use carrel_store::desk::{self, DeskCheckin, DeskPatron, Revealed};
 use carrel_store::validate::{CardBarcode, ItemBarcode};
 use carrel_store::Error;
 
-use super::{as_staff_page, field, local_date, record_id, render, see_other, words, Frame};
+use super::{
+    as_staff_page, field, local_date, record_id, render, see_other, session_of, staff_frame,
+    staff_step, words, Frame, Step,
+};
 use crate::api::{ApiError, AppState, Token};
 
 /// The desk's first page: scan a card.
@@ -61,7 +64,7 @@ pub async fn scan_card_form(
 }
 
 fn scan_card_page(frame: Frame, status: StatusCode, problem: Option<String>) -> Response {
-    let form_token = frame_token(&frame);
+    let form_token = frame.form_token();
     render(
         status,
         &ScanCardPage {
@@ -72,15 +75,6 @@ fn scan_card_page(frame: Frame, status: StatusCode, problem: Option<String>) -> 
     )
 }
 
-/// The form token of the signed-in session, which the frame carries.
-fn frame_token(frame: &Frame) -> String {
-    frame
-        .signed_in
-        .as_ref()
-        .map(|s| s.form_token.clone())
-        .unwrap_or_default()
-}
-
 /// POST /staff/desk: a card was scanned.
 pub async fn scan_card(
     State(state): State<AppState>,
@@ -89,7 +83,7 @@ pub async fn scan_card(
 ) -> Response {
     let card = field(&form, "card_barcode");
     let session = session_of(&token);
-    match run_step(&state, token, DESK, move |tx, actor| {
+    match staff_step(&state, token, DESK, NOT_ALLOWED, move |tx, actor| {
         let card = CardBarcode::parse(&card)?;
         desk::find_by_card(tx, actor, &card)
     })
@@ -97,9 +91,8 @@ pub async fn scan_card(
     {
         Step::Done(id) => see_other(&patron_path(id)),
         Step::Problem(status, problem) => {
-            let role = role_of(&state, &session).await;
-            let frame = Frame::staff(state.store.policy(), DESK, &role, &session);
-            scan_card_page(frame, status, Some(problem))
+            let frame = staff_frame(&state, &session, DESK).await;
+            scan_card_page(frame, status, Some(desk_words(problem)))
         }
         Step::Answer(answer) => answer,
     }
@@ -109,82 +102,17 @@ fn patron_path(id: i64) -> String {
     format!("{DESK}/patrons/{id}")
 }
 
-/// How a desk step ended.
-enum Step<T> {
-    /// It was done (and committed).
-    Done(T),
-    /// It was refused for a reason the desk shows on its own page, ready
-    /// for the next scan: an unknown card or item, a loan the rules
-    /// refuse. Nothing was written.
-    Problem(StatusCode, String),
-    /// Anything else (not signed in, not allowed): the answer to send.
-    Answer(Response),
-}
-
-/// Runs one desk step in one transaction: an error rolls all of it back.
-async fn run_step<T, F>(
-    state: &AppState,
-    token: Result<Token, ApiError>,
-    path: &str,
-    work: F,
-) -> Step<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut carrel_store::Tx<'_>, &carrel_store::gate::Actor) -> Result<T, Error>
-        + Send
-        + 'static,
-{
-    let library = state.store.policy().library.name.clone();
-    let result = match token {
-        Ok(token) => state.as_staff(token, work).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(value) => Step::Done(value),
-        Err(ApiError(
-            e @ (Error::NotFound { .. }
-            | Error::Invalid { .. }
-            | Error::Refused { .. }
-            | Error::Conflict { .. }),
-        )) => {
-            let text = problem_text(&e);
-            let status = axum::response::IntoResponse::into_response(ApiError(e)).status();
-            Step::Problem(status, text)
-        }
-        Err(e) => Step::Answer(super::failure(
-            Frame::public(&library, path),
-            e,
-            super::staff_sign_in::SIGN_IN,
-            NOT_ALLOWED,
-        )),
-    }
-}
-
-/// The session token of a request, to open a second transaction with it.
-fn session_of(token: &Result<Token, ApiError>) -> String {
-    token.as_ref().map(|t| t.0.clone()).unwrap_or_default()
-}
-
-/// The role of the signed-in member of staff, for a page's frame.
-async fn role_of(state: &AppState, session: &str) -> String {
-    state
-        .as_staff(Token(session.to_string()), |_, actor| {
-            Ok(actor.role().to_string())
-        })
-        .await
-        .unwrap_or_default()
-}
-
-/// What went wrong, as a sentence for the desk.
-fn problem_text(error: &Error) -> String {
-    match error {
-        Error::NotFound { what: "patron" } => {
+/// A problem as the desk says it: an unknown card or item with what to
+/// do about it.
+fn desk_words(problem: String) -> String {
+    match problem.as_str() {
+        "Patron not found." => {
             "No patron has that card. Check the number, or register the patron.".into()
         }
-        Error::NotFound { what: "item" } => {
+        "Item not found." => {
             "No item has that barcode. Check the number, or add the item to the catalogue.".into()
         }
-        other => super::sentence(&other.to_string()),
+        _ => problem,
     }
 }
 
@@ -210,6 +138,10 @@ struct PatronPage {
     purposes: Vec<(String, String)>,
     revealed: Option<(String, Vec<(String, String)>)>,
     path: String,
+    /// Whether the role may change registrations (the card's forms).
+    may_update: bool,
+    block_reasons: Vec<(&'static str, String)>,
+    block_reason: Option<String>,
 }
 
 /// What the patron page shows besides the patron: the outcome of the last
@@ -263,11 +195,25 @@ async fn patron_page(
             .collect();
         (words, shown)
     });
+    let may_update = frame.role.as_deref().is_some_and(|role| {
+        policy.roles.get(role).is_some_and(|r| {
+            r.may(
+                carrel_policy::Action::Update,
+                carrel_policy::RecordClass::Registration,
+            )
+        })
+    });
     render(
         status,
         &PatronPage {
-            form_token: frame_token(&frame),
+            form_token: frame.form_token(),
             frame,
+            may_update,
+            block_reasons: <carrel_store::patrons::BlockReason as strum::VariantArray>::VARIANTS
+                .iter()
+                .map(|r| (r.name(), super::capitalised(&words(r.name()))))
+                .collect(),
+            block_reason: patron.block_reason.map(|r| words(r.name())),
             owed: money(patron.owed_cents),
             loans,
             done: outcome.done,
@@ -301,13 +247,16 @@ pub async fn patron(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let done = if query.contains_key("out") {
-        Some("Checked out. The due date is in the list below.".to_string())
-    } else if query.contains_key("renewed") {
-        Some("Renewed. The new due date is in the list below.".to_string())
-    } else {
-        None
-    };
+    let done = [
+        ("out", "Checked out. The due date is in the list below."),
+        ("renewed", "Renewed. The new due date is in the list below."),
+        ("registered", "Registered. The card may be used at once."),
+        ("updated", "The details are changed."),
+        ("card", "The card is changed: see its standing below."),
+    ]
+    .into_iter()
+    .find(|(key, _)| query.contains_key(*key))
+    .map(|(_, text)| text.to_string());
     patron_page(
         &state,
         token,
@@ -331,7 +280,7 @@ pub async fn checkout(
     let path = patron_path_of(&id);
     let session = session_of(&token);
     let patron = id.clone();
-    let lent = run_step(&state, token, &path, move |tx, actor| {
+    let lent = staff_step(&state, token, &path, NOT_ALLOWED, move |tx, actor| {
         let patron = record_id(&patron, "patron")?;
         let item = ItemBarcode::parse(&item)?;
         let grants = CheckoutGrants::request(tx, actor)?;
@@ -355,7 +304,7 @@ pub async fn renew(
     let path = patron_path_of(&id);
     let session = session_of(&token);
     let patron = id.clone();
-    let renewed = run_step(&state, token, &path, move |tx, actor| {
+    let renewed = staff_step(&state, token, &path, NOT_ALLOWED, move |tx, actor| {
         let patron = record_id(&patron, "patron")?;
         let loan = record_id(&loan, "loan")?;
         let grants = RenewGrants::request(tx, actor)?;
@@ -381,7 +330,7 @@ pub async fn reveal(
     let session = session_of(&token);
     let patron = id.clone();
     let asked = purpose.clone();
-    let shown = run_step(&state, token, &path, move |tx, actor| {
+    let shown = staff_step(&state, token, &path, NOT_ALLOWED, move |tx, actor| {
         let patron = record_id(&patron, "patron")?;
         if asked.is_empty() {
             return Err(Error::invalid(
@@ -398,7 +347,7 @@ pub async fn reveal(
             ..Outcome::default()
         },
         Step::Problem(status, text) => Outcome {
-            problem: Some((status, text)),
+            problem: Some((status, desk_words(text))),
             ..Outcome::default()
         },
         Step::Answer(answer) => return answer,
@@ -423,7 +372,7 @@ async fn after_step<T>(
         Step::Done(value) => see_other(&next(&value)),
         Step::Problem(status, text) => {
             let outcome = Outcome {
-                problem: Some((status, text)),
+                problem: Some((status, desk_words(text))),
                 ..Outcome::default()
             };
             patron_page(state, Ok(Token(session)), id, outcome).await
@@ -517,7 +466,7 @@ fn checkin_page(
     render(
         status,
         &CheckinPage {
-            form_token: frame_token(&frame),
+            form_token: frame.form_token(),
             frame,
             fine: money(fine),
             returned,
@@ -536,7 +485,7 @@ pub async fn checkin(
 ) -> Response {
     let item = field(&form, "item_barcode");
     let session = session_of(&token);
-    let done = run_step(&state, token, CHECKIN, move |tx, actor| {
+    let done = staff_step(&state, token, CHECKIN, NOT_ALLOWED, move |tx, actor| {
         let item = ItemBarcode::parse(&item)?;
         desk::checkin(tx, actor, &item)
     })
@@ -546,9 +495,8 @@ pub async fn checkin(
         Step::Problem(status, text) => (status, None, Some(text)),
         Step::Answer(answer) => return answer,
     };
-    let role = role_of(&state, &session).await;
-    let frame = Frame::staff(state.store.policy(), CHECKIN, &role, &session);
-    checkin_page(frame, status, returned, problem)
+    let frame = staff_frame(&state, &session, CHECKIN).await;
+    checkin_page(frame, status, returned, problem.map(desk_words))
 }
 
 #[derive(Template)]

@@ -33,6 +33,42 @@ pub const BROWSER_COOKIE: &str = "carrel_form";
 /// a session (their token comes from the browser secret).
 const SIGN_IN_FORMS: [&str; 2] = ["/my/sign-in", "/staff/sign-in"];
 
+/// The forms that upload a file (`multipart/form-data`), and the largest
+/// body each takes; every other form is urlencoded and small.
+const UPLOAD_FORMS: [(&str, usize); 1] = [(super::catalogue::IMPORT, 32 * 1024 * 1024)];
+
+/// The largest body a form posted to `path` may have, if it uploads a
+/// file.
+pub fn upload_limit(path: &str) -> Option<usize> {
+    UPLOAD_FORMS
+        .iter()
+        .find(|(form, _)| *form == path)
+        .map(|(_, limit)| *limit)
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+/// The form token of a multipart form (its `form_token` field).
+async fn multipart_token(headers: &HeaderMap, bytes: &axum::body::Bytes) -> Option<String> {
+    let mut request = Request::new(Body::from(bytes.clone()));
+    *request.headers_mut() = headers.clone();
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(FORM_TOKEN) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
 /// The form token of forms served to the browser holding `secret` (a
 /// session token or the browser secret).
 pub fn form_token(secret: &str) -> String {
@@ -139,7 +175,9 @@ pub fn form_token_missing() -> Response {
 /// page route): a form, from this origin, with a form token of this
 /// browser's. Anything else is refused before a handler runs.
 pub async fn guard(request: Request, next: Next) -> Response {
-    if !has_form_media_type(request.headers()) {
+    let upload = upload_limit(request.uri().path());
+    let multipart = upload.is_some() && is_multipart(request.headers());
+    if !has_form_media_type(request.headers()) && !multipart {
         return form_required();
     }
     if from_another_origin(request.headers()) {
@@ -151,18 +189,36 @@ pub async fn guard(request: Request, next: Next) -> Response {
     // the request's extensions).
     let mut reading = Request::new(body);
     *reading.extensions_mut() = parts.extensions.clone();
-    let bytes = match axum::body::Bytes::from_request(reading, &()).await {
-        Ok(bytes) => bytes,
-        Err(rejection) => return crate::api::body_read_error(rejection).into_response(),
+    if let Some(limit) = upload {
+        reading
+            .extensions_mut()
+            .insert(axum::extract::DefaultBodyLimit::max(limit));
+    }
+    let read = match upload {
+        // An upload is read under its own limit, not the router's.
+        Some(limit) => axum::body::to_bytes(reading.into_body(), limit)
+            .await
+            .map_err(|_| crate::api::body_too_large_for_upload(limit)),
+        None => axum::body::Bytes::from_request(reading, &())
+            .await
+            .map_err(|rejection| crate::api::body_read_error(rejection).into_response()),
     };
-    let given: Option<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-        .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(name, _)| name == FORM_TOKEN)
-                .map(|(_, value)| value)
-        });
+    let bytes = match read {
+        Ok(bytes) => bytes,
+        Err(answer) => return answer,
+    };
+    let given: Option<String> = if multipart {
+        multipart_token(&parts.headers, &bytes).await
+    } else {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .ok()
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find(|(name, _)| name == FORM_TOKEN)
+                    .map(|(_, value)| value)
+            })
+    };
     // The secrets this browser holds: its cookies, and a session token it
     // sends as `Authorization: Bearer` (a client that is not a browser;
     // the token extractor takes it the same way).

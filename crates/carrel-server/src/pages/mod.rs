@@ -12,6 +12,7 @@
 //! ([`forms`]), checked once for all of them by [`forms::guard`] before
 //! any handler runs, which also refuses a form posted from another origin.
 
+pub mod catalogue;
 pub mod desk;
 pub mod forms;
 pub mod home;
@@ -23,6 +24,7 @@ pub mod package;
 pub mod patron;
 pub mod staff_corrections;
 pub mod staff_disclosures;
+pub mod staff_patrons;
 pub mod staff_privacy;
 pub mod staff_sign_in;
 
@@ -83,6 +85,8 @@ pub struct Frame {
     pub audience: Audience,
     /// The staff pages the signed-in role may use (its menu).
     pub staff_pages: Vec<Link>,
+    /// The signed-in staff member's role, on staff pages.
+    pub role: Option<String>,
     /// The path of the page, to mark it in the menu.
     pub path: String,
     /// A file to keep (a download): no menu and no footer.
@@ -97,6 +101,7 @@ impl Frame {
             signed_in: None,
             audience: Audience::Public,
             staff_pages: Vec::new(),
+            role: None,
             path: path.to_string(),
             standalone: false,
         }
@@ -137,6 +142,12 @@ impl Frame {
         if may(Action::Create, RecordClass::Circulation) {
             staff_pages.push(Link::to(desk::DESK, "Circulation desk"));
         }
+        if may(Action::Read, RecordClass::Registration) {
+            staff_pages.push(Link::to("/staff/patrons", "Patrons"));
+        }
+        if may(Action::Read, RecordClass::Catalogue) {
+            staff_pages.push(Link::to(catalogue::ITEMS, "Catalogue"));
+        }
         if may(Action::Update, RecordClass::Registration) {
             staff_pages.push(Link::to("/staff/corrections", "Corrections"));
         }
@@ -148,8 +159,18 @@ impl Frame {
             }),
             audience: Audience::Staff,
             staff_pages,
+            role: Some(role.to_string()),
             ..Frame::public(&policy.library.name, path)
         }
+    }
+
+    /// The form token of the signed-in session, for the page's forms
+    /// (empty when nobody is signed in).
+    pub fn form_token(&self) -> String {
+        self.signed_in
+            .as_ref()
+            .map(|s| s.form_token.clone())
+            .unwrap_or_default()
     }
 
     /// A file to keep: the layout without menu or footer.
@@ -334,6 +355,79 @@ where
         )),
         Err(e) => Err(failure(public(), e, staff_sign_in::SIGN_IN, not_allowed)),
     }
+}
+
+/// How a step on a staff page ended.
+pub enum Step<T> {
+    /// It was done (and committed).
+    Done(T),
+    /// It was refused for a reason the page shows on itself, ready to try
+    /// again: an unknown card or item, a value the rules refuse. Nothing
+    /// was written: the step's transaction was rolled back.
+    Problem(StatusCode, String),
+    /// Anything else (not signed in, not allowed): the answer to send.
+    Answer(Response),
+}
+
+/// Runs one step of a staff page in one transaction: an error rolls all of
+/// it back (a step must never catch its own error and commit: a write made
+/// before the error would stay). Refusals the page can show come back as
+/// [`Step::Problem`]; anything else as the failure page, in the words of
+/// `not_allowed` for a role the policy does not allow.
+pub async fn staff_step<T, F>(
+    state: &crate::api::AppState,
+    token: Result<crate::api::Token, ApiError>,
+    path: &str,
+    not_allowed: &str,
+    work: F,
+) -> Step<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut carrel_store::Tx<'_>, &carrel_store::gate::Actor) -> Result<T, Error>
+        + Send
+        + 'static,
+{
+    let library = state.store.policy().library.name.clone();
+    let result = match token {
+        Ok(token) => state.as_staff(token, work).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(value) => Step::Done(value),
+        Err(ApiError(
+            e @ (Error::NotFound { .. }
+            | Error::Invalid { .. }
+            | Error::Refused { .. }
+            | Error::Conflict { .. }),
+        )) => {
+            let text = sentence(&e.to_string());
+            let status = ApiError(e).into_response().status();
+            Step::Problem(status, text)
+        }
+        Err(e) => Step::Answer(failure(
+            Frame::public(&library, path),
+            e,
+            staff_sign_in::SIGN_IN,
+            not_allowed,
+        )),
+    }
+}
+
+/// The session token of a request, to open a second transaction with it.
+pub fn session_of(token: &Result<crate::api::Token, ApiError>) -> String {
+    token.as_ref().map(|t| t.0.clone()).unwrap_or_default()
+}
+
+/// The frame of the staff page at `path` for the session (its role read
+/// in a transaction of its own: after a step was refused and rolled back).
+pub async fn staff_frame(state: &crate::api::AppState, session: &str, path: &str) -> Frame {
+    let role = state
+        .as_staff(crate::api::Token(session.to_string()), |_, actor| {
+            Ok(actor.role().to_string())
+        })
+        .await
+        .unwrap_or_default();
+    Frame::staff(state.store.policy(), path, &role, session)
 }
 
 /// The answer to a page that does not exist (a path outside the API).

@@ -182,8 +182,8 @@ pub fn router(state: AppState, body_timeout: std::time::Duration) -> Router {
 /// The server-rendered pages (see [`crate::pages`]).
 fn page_routes() -> Router<AppState> {
     use crate::pages::{
-        desk, home, leaving, my_choices, my_data, notice, patron, staff_corrections,
-        staff_disclosures, staff_privacy, staff_sign_in,
+        catalogue, desk, home, leaving, my_choices, my_data, notice, patron, staff_corrections,
+        staff_disclosures, staff_patrons, staff_privacy, staff_sign_in,
     };
     Router::new()
         .route("/", get(home::page))
@@ -226,6 +226,29 @@ fn page_routes() -> Router<AppState> {
             "/staff/desk/checkin",
             get(desk::checkin_form).post(desk::checkin),
         )
+        .route(catalogue::ITEMS, get(catalogue::page).post(catalogue::add))
+        .route(
+            catalogue::IMPORT,
+            get(catalogue::import_form)
+                .post(catalogue::import)
+                .layer(DefaultBodyLimit::max(32 * 1024 * 1024)),
+        )
+        .route(
+            "/staff/items/{id}",
+            get(catalogue::item).post(catalogue::change),
+        )
+        .route("/staff/patrons", get(staff_patrons::page))
+        .route("/staff/patrons/search", post(staff_patrons::search))
+        .route(
+            "/staff/patrons/new",
+            get(staff_patrons::new_form).post(staff_patrons::register),
+        )
+        .route(
+            "/staff/patrons/{id}/edit",
+            get(staff_patrons::edit_form).post(staff_patrons::edit),
+        )
+        .route("/staff/patrons/{id}/card", post(staff_patrons::card))
+        .route("/staff/patrons/{id}/block", post(staff_patrons::block))
         .route("/staff/corrections", get(staff_corrections::queue))
         .route("/staff/corrections/{id}", post(staff_corrections::decide))
         .route("/privacy", get(notice::current))

@@ -798,6 +798,9 @@ async fn a_route_that_takes_no_body_refuses_one(engine: Engine) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{loan}");
+    // A day on, so that a renewal moves the due date.
+    app.advance(chrono::Duration::days(1));
+    let clerk = app.sign_in("clerk").await;
     let renewal = format!("/api/v1/loans/{}/renewal", loan["id"]);
     let (status, body) = app.post(&clerk, &renewal, json!({"days": 90})).await;
     assert_eq!(

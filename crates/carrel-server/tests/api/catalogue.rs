@@ -136,6 +136,140 @@ async fn d6_patrons_are_found_by_name_only_for_a_purpose(engine: Engine) {
 }
 
 on_both_engines!(
+    the_catalogue_pages_add_change_and_load_a_marc_file,
     items_are_searched_and_edited,
     d6_patrons_are_found_by_name_only_for_a_purpose
 );
+
+/// Issue 16 item 4: the catalogue on the staff pages: add, change, find,
+/// and load a MARC file through the upload form, every record not loaded
+/// named; a role that may not change the catalogue cannot, by form or by
+/// address.
+async fn the_catalogue_pages_add_change_and_load_a_marc_file(engine: Engine) {
+    use carrel_marc::{iso2709, Field, Record};
+    let app = TestApp::spawn(engine).await;
+    let supervisor = app.browser();
+    supervisor.staff_sign_in("supervisor").await;
+    let page = supervisor.get("/staff/items").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let token = page.form_token();
+    let added = supervisor
+        .post(
+            "/staff/items",
+            &[
+                ("form_token", &token),
+                ("barcode", "39200000000001"),
+                ("title", "Gardens of the Moon"),
+                ("author", "Erikson, Steven"),
+                ("material_type", "book"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.html);
+    let item = supervisor.follow(&added).await;
+    assert!(item.html.contains("Added to the catalogue"));
+    let path = added.location.unwrap().replace("?added", "");
+    let saved = supervisor
+        .post(
+            &path,
+            &[
+                ("form_token", &token),
+                ("barcode", "39200000000001"),
+                ("title", "Gardens of the Moon"),
+                ("author", ""),
+                ("call_number", "FIC ERI"),
+                ("material_type", "book"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let found = supervisor.get("/staff/items?q=gardens").await;
+    assert!(found.html.contains("FIC ERI"));
+    assert!(!found.html.contains("Erikson"));
+
+    // A MARC file with a bad record.
+    let book = |n: usize, barcode: &str| Record {
+        leader: "00000nam a2200000 a 4500".into(),
+        fields: vec![
+            Field::Data {
+                tag: "245".into(),
+                subfields: vec![('a', format!("Loaded book {n} /"))],
+            },
+            Field::Data {
+                tag: "952".into(),
+                subfields: vec![('p', barcode.to_string())],
+            },
+        ],
+    };
+    let mut file = iso2709::write(&book(1, "39200000000002"));
+    let mut broken = iso2709::write(&book(2, "39200000000003"));
+    broken[..5].copy_from_slice(b"00042");
+    file.extend(broken);
+    file.extend(iso2709::write(&book(3, "39200000000001")));
+    file.extend(iso2709::write(&book(4, "39200000000004")));
+    let form = supervisor.get("/staff/items/import").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let before = app.raw_count("SELECT COUNT(*) FROM items");
+    let report = supervisor
+        .upload(
+            "/staff/items/import",
+            &form.form_token(),
+            "catalogue.mrc",
+            &file,
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.html);
+    assert!(
+        report
+            .html
+            .contains("4 records read, <strong>2 items loaded</strong>, 2 problems"),
+        "{}",
+        report.html
+    );
+    assert!(
+        report
+            .html
+            .contains("Record 2: the leader says the record is 42 bytes long"),
+        "{}",
+        report.html
+    );
+    assert!(
+        report
+            .html
+            .contains("Record 3: an item with that barcode is already in the catalogue"),
+        "{}",
+        report.html
+    );
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM items"), before + 2);
+
+    // Without the form token: refused, nothing loaded.
+    let refused = supervisor
+        .upload(
+            "/staff/items/import",
+            "not-the-token",
+            "catalogue.mrc",
+            &file,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // A clerk reads the catalogue but may not change it.
+    let clerk = app.browser();
+    clerk.staff_sign_in("clerk").await;
+    let page = clerk.get("/staff/items").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.html.contains("Add an item"));
+    let form = clerk.get("/staff/items/import").await;
+    assert_eq!(form.status, StatusCode::FORBIDDEN);
+    let refused = clerk
+        .upload(
+            "/staff/items/import",
+            &page.form_token(),
+            "catalogue.mrc",
+            &file,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM items"), before + 2);
+    app.finish();
+}

@@ -923,6 +923,34 @@ impl Browser {
         page
     }
 
+    /// Posts a form with a file, as a browser does (`multipart/form-data`,
+    /// the form token first).
+    pub async fn upload(&self, path: &str, token: &str, file_name: &str, file: &[u8]) -> Page {
+        let boundary = "----carrel-test-boundary-7d1f";
+        let mut body = Vec::new();
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"form_token\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("sec-fetch-site", "same-origin")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Browser::page(response).await
+    }
+
     /// Follows a 303 the way a browser does: the page it points to.
     pub async fn follow(&self, page: &Page) -> Page {
         let to = page.location.as_deref().expect("a redirect");

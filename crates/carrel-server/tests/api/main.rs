@@ -20,6 +20,7 @@ mod kept_in_secret;
 mod kept_in_secret_second_review;
 mod openapi;
 mod pages;
+mod patron_pages;
 mod patrons;
 mod retention;
 mod review_14;

@@ -915,13 +915,13 @@ async fn d1_the_plan_and_dashboard_count_without_changing_anything(engine: Engin
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     let (status, _) = app.get(&clerk, "/api/v1/retention").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let anonymous = app
-        .client
-        .get(format!("{}/staff/privacy", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // Nobody signed in is sent to sign in, and back here after.
+    let anonymous = app.browser().get("/staff/privacy").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        anonymous.location.as_deref(),
+        Some("/staff/sign-in?next=/staff/privacy")
+    );
     app.finish();
 }
 

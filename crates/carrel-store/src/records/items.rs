@@ -141,17 +141,13 @@ fn optional_text(
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, Error> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| validate::text(field, v, max))
-        .transpose()
+    value.map(|v| validate::text(field, v, max)).transpose()
 }
 
 fn check(item: &NewItem) -> Result<Checked, Error> {
     Ok(Checked {
         barcode: ItemBarcode::parse(&item.barcode)?,
-        title: validate::text("title", item.title.trim(), 500)?,
+        title: validate::text("title", &item.title, 500)?,
         author: optional_text("author", item.author.as_deref(), 300)?,
         call_number: optional_text("call_number", item.call_number.as_deref(), 100)?,
         material_type: optional_text("material_type", item.material_type.as_deref(), 40)?,

@@ -136,9 +136,10 @@ pub struct DeclaredInput {
 
 /// Registration fields Carrel keeps from what the patron chooses and asks
 /// for (the e-mail consent, the notices wanted, corrections waiting for
-/// staff): declared in the policy like any stored field (N4), but never
+/// staff), and why staff blocked the card (set by [`set_block`]): declared in the policy like any stored field (N4), but never
 /// keys of a registration or an update.
-pub const KEPT_FROM_CHOICES: [&str; 3] = ["email_consent", "notices", "corrections"];
+pub const KEPT_FROM_CHOICES: [&str; 4] =
+    ["email_consent", "notices", "corrections", "block_reason"];
 
 /// Every key the policy lets a registration or an update carry (N4):
 /// Carrel's own columns the policy declares, then the library's fields.
@@ -711,6 +712,73 @@ pub fn load(
     Ok(record.only_for(tx.policy(), grant.purpose(), &[]))
 }
 
+/// Why staff block a card: a closed list, never free text.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+    utoipa::ToSchema,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    /// The patron reported the card lost.
+    CardLost,
+    /// The patron reported the card stolen.
+    CardStolen,
+    /// The card was misused (by whoever held it).
+    Misuse,
+    /// The patron asked for the card to be blocked.
+    PatronAsked,
+}
+
+impl BlockReason {
+    /// The reason as stored and shown.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Blocks the card for `reason`, or unblocks it (`None`). Blocking ends
+/// the card's online sessions, as any change of status does.
+pub fn set_block(
+    tx: &mut Tx<'_>,
+    grant: &Grant<Update, Registration>,
+    id: i64,
+    reason: Option<BlockReason>,
+) -> Result<(), Error> {
+    let status = if reason.is_some() {
+        PatronStatus::Blocked
+    } else {
+        PatronStatus::Active
+    };
+    let change = BTreeMap::from([("status".to_string(), Json::String(status.name().into()))]);
+    update(tx, grant, id, &change)?;
+    tx.conn.execute(
+        "UPDATE patrons SET block_reason = ? WHERE id = ?",
+        params![reason.map(BlockReason::name), id],
+    )?;
+    Ok(())
+}
+
+/// Why the card is blocked, if it is (no audit entry: callers read the
+/// registration through their grant).
+pub(crate) fn block_reason(tx: &mut Tx<'_>, id: i64) -> Result<Option<BlockReason>, Error> {
+    Ok(tx
+        .conn
+        .query_opt("SELECT block_reason FROM patrons WHERE id = ?", params![id])?
+        .map(|row| row.opt_text("block_reason"))
+        .transpose()?
+        .flatten()
+        .and_then(|name| name.parse().ok()))
+}
+
 /// The most patrons a search by name answers with.
 pub const NAME_SEARCH_LIMIT: usize = 20;
 
@@ -867,7 +935,7 @@ pub fn standing(
 /// The patron exists (without a lock: for reads). A list of a patron's
 /// records answers "patron not found" for a patron who is not there,
 /// rather than an empty list that says nothing.
-pub(crate) fn must_exist(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
+pub fn must_exist(tx: &mut Tx<'_>, id: i64) -> Result<(), Error> {
     tx.conn
         .query_opt("SELECT 1 FROM patrons WHERE id = ?", params![id])?
         .map(|_| ())

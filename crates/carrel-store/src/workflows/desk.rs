@@ -37,6 +37,8 @@ pub struct DeskPatron {
     pub category: String,
     /// Whether the card is active or blocked.
     pub status: PatronStatus,
+    /// Why it is blocked, if it is.
+    pub block_reason: Option<patrons::BlockReason>,
     /// The last day the card is valid.
     pub expires_on: NaiveDate,
     /// Whether that day has passed.
@@ -99,6 +101,7 @@ pub fn patron(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DeskPatron, Err
     let limit = policy.loans.block_at_owed_cents;
     let today = tx.today();
 
+    let block_reason = patrons::block_reason(tx, id)?;
     let money = gate::authorize(tx, actor, purpose::FINES)?;
     let owed_cents = fines::owed_cents(tx, &money, id)?;
     let lending = gate::authorize(tx, actor, purpose::CIRCULATION)?;
@@ -124,6 +127,7 @@ pub fn patron(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DeskPatron, Err
         card,
         category,
         status: record.status,
+        block_reason,
         expires_on: record.expires_on,
         expired: record.expires_on < today,
         owed_cents,
@@ -141,6 +145,40 @@ fn item(tx: &mut Tx<'_>, item_id: i64) -> Result<DeskItem, Error> {
         barcode: item.barcode,
         title: item.title,
     })
+}
+
+/// Patrons whose name contains `words`, found for `purpose` (each an
+/// audited read for it, [`patrons::find_by_name`]), as the desk lists
+/// them: record id, and name and card as the role's display rule shows
+/// them.
+pub fn find_by_name(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    words: &str,
+    purpose: &str,
+) -> Result<Vec<(i64, String)>, Error> {
+    let grant = gate::authorize::<Read, Registration>(tx, actor, purpose)?;
+    let found = patrons::find_by_name(tx, &grant, words)?;
+    let mut listed = Vec::with_capacity(found.len());
+    for record in found {
+        let whole = patrons::fetch(tx, record.id)?.ok_or(Error::NotFound { what: "patron" })?;
+        let policy = tx.policy();
+        let role = actor.role();
+        let parts: Vec<String> = [
+            ("name", whole.fields.get("name").map(String::as_str)),
+            ("card_barcode", whole.card_barcode.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| value.and_then(|v| policy.display_of(role, field).apply(v)))
+        .collect();
+        let label = if parts.is_empty() {
+            format!("patron record {}", record.id)
+        } else {
+            parts.join(" · ")
+        };
+        listed.push((record.id, label));
+    }
+    Ok(listed)
 }
 
 /// The purposes a desk may reveal a registration's details for: those the
