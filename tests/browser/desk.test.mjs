@@ -47,8 +47,7 @@ async function checkOutAny(page, from) {
   for (let n = from; n < from + 60; n += 1) {
     const barcode = `31234${String(n).padStart(9, '0')}`;
     await page.getByLabel('Scan an item to check it out').fill(barcode);
-    await page.keyboard.press('Enter');
-    await page.waitForLoadState();
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
     if (await page.locator('#desk-done').count()) return barcode;
   }
   throw new Error('no item could be lent');
@@ -91,13 +90,11 @@ test('checkin sends an item another patron holds to the hold shelf', async () =>
   await patron.waitForURL(/\/my(\/consents)?$/);
   await open(patron, carrel, '/my');
   await patron.getByLabel(/barcode/i).fill(barcode);
-  await patron.getByRole('button', { name: /Place hold/i }).click();
-  await patron.waitForLoadState();
+  await Promise.all([patron.waitForNavigation(), patron.getByRole('button', { name: /Place hold/i }).click()]);
 
   await open(desk, carrel, '/staff/desk/checkin');
   await desk.keyboard.type(barcode);
-  await desk.keyboard.press('Enter');
-  await desk.waitForLoadState();
+  await Promise.all([desk.waitForNavigation(), desk.keyboard.press('Enter')]);
   await checkPage(desk, 'checked in');
   assert.match(await desk.locator('#route').innerText(), /put it on the hold shelf for ••••\d{4}/);
 });
@@ -139,4 +136,28 @@ test('a clerk cannot reach the Director\'s pages by address', async () => {
     assert.equal(status, 403, path);
   }
   assert.equal(await page.getByRole('link', { name: 'Privacy dashboard' }).count(), 0);
+});
+
+test('a supervisor loads a MARC file through the upload form', async () => {
+  const page = await browser.visitor(carrel);
+  await page.goto(`${carrel.base}/staff/sign-in`);
+  await page.getByLabel('Username').fill('supervisor');
+  await page.getByLabel('Password').fill('demo-supervisor-pass');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL('**/staff');
+  await open(page, carrel, '/staff/items/import');
+  const record = (title, barcode) => `<record><leader>00000nam a2200000 a 4500</leader>`
+    + `<datafield tag="245" ind1="0" ind2="0"><subfield code="a">${title}</subfield></datafield>`
+    + (barcode ? `<datafield tag="952" ind1=" " ind2=" "><subfield code="p">${barcode}</subfield></datafield>` : '')
+    + '</record>';
+  const xml = '<?xml version="1.0" encoding="UTF-8"?><collection xmlns="http://www.loc.gov/MARC21/slim">'
+    + record('Uploaded one', '39300000000001') + record('No item here', null) + record('Uploaded two', '39300000000002')
+    + '</collection>';
+  await page.setInputFiles('#file', { name: 'catalogue.xml', mimeType: 'application/xml', buffer: Buffer.from(xml) });
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Load' }).click()]);
+  await checkPage(page, 'import report');
+  assert.match(await page.locator('#import-report').innerText(), /3 records read, 2 items loaded, 1 problems/);
+  assert.match(await page.locator('#import-problems').innerText(), /Record 2: .*952 \$p or 852 \$p/);
+  await open(page, carrel, '/staff/items?q=uploaded');
+  assert.match(await page.locator('#items').innerText(), /Uploaded one[\s\S]*Uploaded two/);
 });

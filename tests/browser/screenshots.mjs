@@ -36,6 +36,28 @@ try {
     await staff.goto(carrel.base + path);
     await shoot(staff, name);
   }
+  const clerk = await browser.visitor(carrel);
+  await staffSignIn(clerk, carrel, 'clerk');
+  await clerk.waitForURL('**/staff');
+  await clerk.goto(`${carrel.base}/staff/desk`);
+  await shoot(clerk, 'desk');
+  await clerk.getByLabel('Scan or type a library card').fill(carrel.demoPatron(0).card);
+  await Promise.all([clerk.waitForNavigation(), clerk.keyboard.press('Enter')]);
+  await shoot(clerk, 'desk-patron');
+  await clerk.getByLabel('Show more, for').selectOption('account');
+  await Promise.all([clerk.waitForNavigation(), clerk.getByRole('button', { name: 'Show details' }).click()]);
+  await shoot(clerk, 'desk-revealed');
+  for (const [path, name] of [['/staff/desk/checkin', 'desk-checkin'], ['/staff/desk/pull-list', 'desk-pull-list'], ['/staff/patrons', 'patrons'], ['/staff/items?q=the', 'catalogue']]) {
+    await clerk.goto(carrel.base + path);
+    await shoot(clerk, name);
+  }
+  const supervisor = await browser.visitor(carrel);
+  await staffSignIn(supervisor, carrel, 'supervisor');
+  await supervisor.waitForURL('**/staff');
+  for (const [path, name] of [['/staff/patrons/new', 'patron-new'], ['/staff/items/import', 'import']]) {
+    await supervisor.goto(carrel.base + path);
+    await shoot(supervisor, name);
+  }
   console.log(`screenshots in ${folder}`);
 } finally {
   await browser.close();

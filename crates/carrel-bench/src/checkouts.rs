@@ -151,7 +151,23 @@ struct ApiResult {
 
 /// (b): a server on a random port, patrons and items created through the
 /// API, then `n` checkouts from 16 concurrent clients.
+/// How the desk checks out: the JSON API, or the desk's page (a form post
+/// answered by a redirect to the patron's page, which the browser then
+/// loads: the latency is both requests).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Api,
+    /// The form's post alone (answered 303).
+    Post,
+    /// The post and the patron's page the browser then loads.
+    Page,
+}
+
 async fn api_checkouts(url: String, n: usize) -> ApiResult {
+    checkouts_via(url, n, Via::Api).await
+}
+
+async fn checkouts_via(url: String, n: usize, via: Via) -> ApiResult {
     let store = tokio::task::spawn_blocking(move || {
         let store = open_store(&url);
         staff::add(&store, "desk", "bench-desk-password", "clerk").unwrap();
@@ -216,6 +232,10 @@ async fn api_checkouts(url: String, n: usize) -> ApiResult {
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|_| {
             let (client, base, token, next) = (client.clone(), base.clone(), desk.clone(), next.clone());
+            let no_redirects = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
@@ -223,13 +243,42 @@ async fn api_checkouts(url: String, n: usize) -> ApiResult {
                     if i >= n {
                         break;
                     }
-                    let body = json!({"patron_barcode": format!("21{:012}", i % patrons), "item_barcode": format!("31{i:012}")});
                     let t = Instant::now();
-                    let resp = client.post(format!("{base}/api/v1/checkouts")).bearer_auth(&token).json(&body).send().await.unwrap();
+                    let resp = match via {
+                        Via::Api => {
+                            let body = json!({"patron_barcode": format!("21{:012}", i % patrons), "item_barcode": format!("31{i:012}")});
+                            client.post(format!("{base}/api/v1/checkouts")).bearer_auth(&token).json(&body).send().await.unwrap()
+                        }
+                        Via::Post | Via::Page => {
+                            // As the desk's form posts it: the session's
+                            // form token, the scanned barcode.
+                            let body = format!("form_token={}&item_barcode=31{i:012}", carrel_server::pages::form_token(&token));
+                            let client = if via == Via::Post { &no_redirects } else { &client };
+                            client
+                                .post(format!("{base}/staff/desk/patrons/{}/checkout", i % patrons + 1))
+                                .bearer_auth(&token)
+                                .header("content-type", "application/x-www-form-urlencoded")
+                                .header("sec-fetch-site", "same-origin")
+                                .body(body)
+                                .send()
+                                .await
+                                .unwrap()
+                        }
+                    };
                     let status = resp.status();
-                    let _ = resp.bytes().await;
+                    let body = resp.bytes().await.unwrap_or_default();
                     latencies.push(t.elapsed());
-                    assert_eq!(status, 201);
+                    // A browser follows the page's 303 to the patron's
+                    // page (reqwest does too): a page checkout is both.
+                    let expected = match via {
+                        Via::Api => 201,
+                        Via::Post => 303,
+                        Via::Page => 200,
+                    };
+                    assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
+                    if via == Via::Page {
+                        assert!(String::from_utf8_lossy(&body).contains("Checked out."));
+                    }
                 }
                 latencies
             })
@@ -371,4 +420,50 @@ pub fn main(argv: Vec<String>) {
     println!();
     println!("(a) one transaction = insert loan + insert audit row, straight through the driver.");
     println!("(b) one checkout = session check, 4 policy decisions, patron standing, balance, loan count, item and hold reads, loan insert, item update, 4 chained audit entries; one transaction.");
+}
+
+/// `carrel-bench desk [CHECKOUTS] [ROUNDS]`: checkouts at 16 concurrent
+/// desks through the desk's page against the JSON API, on SQLite: the page
+/// should cost no more than the API plus rendering (issue 16: p99 under
+/// 20 ms).
+pub fn desk(argv: Vec<String>) {
+    let checkouts: usize = argv.first().map_or(4000, |a| a.parse().expect("CHECKOUTS"));
+    let rounds: usize = argv.get(1).map_or(3, |a| a.parse().expect("ROUNDS"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("carrel-bench-desk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!(
+        "carrel-bench desk: {checkouts} checkouts a round, {rounds} rounds, {CLIENTS} concurrent desks, SQLite (synchronous=full), {} cores; medians over rounds",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:<28} {:>14} {:>10} {:>10}",
+        "via", "checkouts/s", "p50", "p99"
+    );
+    for (label, via) in [
+        ("JSON API", Via::Api),
+        ("desk form post (303)", Via::Post),
+        ("desk post + patron page", Via::Page),
+    ] {
+        let (mut rates, mut p50s, mut p99s) = (vec![], vec![], vec![]);
+        for round in 0..rounds {
+            let url = format!(
+                "sqlite:{}",
+                dir.join(format!("{}-{round}.db", label.replace(' ', "-")))
+                    .display()
+            );
+            let result = runtime.block_on(checkouts_via(url, checkouts, via));
+            rates.push(result.per_second);
+            p50s.push(result.p50);
+            p99s.push(result.p99);
+        }
+        println!(
+            "{:<28} {:>14.0} {:>10} {:>10}",
+            label,
+            median(rates),
+            ms(median(p50s)),
+            ms(median(p99s))
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

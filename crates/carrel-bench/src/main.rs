@@ -9,6 +9,9 @@
 //!   signin-flood | signin-timing | cron-purge`: the server under load and
 //!   faults, and the time refused sign-ins take, as a
 //!   process of its own ([`operator`]);
+//! - `cargo run --release -p carrel-bench -- desk [CHECKOUTS] [ROUNDS]`:
+//!   checkouts through the desk's page against the JSON API, 16 desks
+//!   ([`checkouts::desk`]);
 //! - `cargo run --release -p carrel-bench -- import [RECORDS]`: a MARC
 //!   catalogue of 100,000 records read and loaded, records per second
 //!   ([`import`]).
@@ -58,6 +61,7 @@ fn main() {
         Some("purge") => purge::main(argv.split_off(1)),
         Some("checkouts") => checkouts::main(argv.split_off(1)),
         Some("import") => import::main(argv.split_off(1)),
+        Some("desk") => checkouts::desk(argv.split_off(1)),
         Some(mode @ ("wal" | "signin-flood" | "signin-timing" | "cron-purge")) => {
             let mode = mode.to_string();
             operator::main(&mode, argv.split_off(1))

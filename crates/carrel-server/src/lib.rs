@@ -13,6 +13,7 @@ pub mod catalogue_import;
 pub mod description;
 pub mod listener;
 pub mod pages;
+pub mod patron_import;
 pub mod routes;
 
 use std::net::IpAddr;

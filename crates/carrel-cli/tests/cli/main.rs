@@ -567,6 +567,83 @@ fn a_marc_catalogue_is_imported_and_each_bad_record_is_named() {
     assert_eq!(items_in(&dir), 5);
 }
 
+fn patrons_in(dir: &Path) -> i64 {
+    let db = rusqlite::Connection::open(dir.join("carrel.db")).unwrap();
+    db.query_row("SELECT COUNT(*) FROM patrons", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Issue 16 item 5, N4: patrons come from another system's CSV only in
+/// the columns the policy declares; a column it does not (a borrowing
+/// history, a religion) refuses the file, named, before anything is
+/// written; a row the rules refuse refuses the file too, named.
+#[test]
+fn n4_a_patron_import_takes_only_declared_columns() {
+    let dir = scratch("import-patrons");
+    let out = carrel(
+        &dir,
+        &[
+            "staff",
+            "add",
+            "--username",
+            "admin",
+            "--role",
+            "administrator",
+        ],
+        Some("a-long-enough-password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let map = "Barcode=card_barcode,Borrower=name,Street=address,Type=category,Expiry=expires_on";
+    std::fs::write(
+        dir.join("with-history.csv"),
+        "Barcode,Borrower,Street,Type,Expiry,Last Checkouts\n29880000000001,Hester Pell,1 Elm St,adult,2028-01-01,\"Dune; Emma\"\n",
+    )
+    .unwrap();
+    let out = carrel(
+        &dir,
+        &["import", "patrons", "with-history.csv", "--map", map],
+        None,
+    );
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("'Last Checkouts'"), "{said}");
+    assert!(said.contains("Nothing was imported"), "{said}");
+    assert!(
+        !said.contains("Hester") && !said.contains("Dune"),
+        "no values: {said}"
+    );
+    assert_eq!(patrons_in(&dir), 0);
+
+    // A row the rules refuse: nothing is imported, the row is named.
+    std::fs::write(
+        dir.join("bad-row.csv"),
+        "Barcode,Borrower,Street,Type,Expiry\n29880000000001,Hester Pell,1 Elm St,adult,2028-01-01\n29880000000002,Ivo Strand,2 Elm St,gold,2028-01-01\n",
+    )
+    .unwrap();
+    let out = carrel(
+        &dir,
+        &["import", "patrons", "bad-row.csv", "--map", map],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("row 2:"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(patrons_in(&dir), 0);
+
+    std::fs::write(
+        dir.join("good.csv"),
+        "Barcode,Borrower,Street,Type,Expiry,email\n29880000000001,Hester Pell,1 Elm St,adult,2028-01-01,hester@example.org\n29880000000002,Ivo Strand,2 Elm St,adult,2028-01-01,\n",
+    )
+    .unwrap();
+    let out = carrel(&dir, &["import", "patrons", "good.csv", "--map", map], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 patrons registered"));
+    assert_eq!(patrons_in(&dir), 2);
+}
+
 #[test]
 fn d6_staff_deactivate_ends_the_account() {
     let dir = scratch("deactivate");

@@ -69,6 +69,7 @@ pub async fn queue(
         Some("rejected") => Some("Refused: nothing was changed.".to_string()),
         _ => None,
     };
+    let policy = state.store.policy();
     render(
         StatusCode::OK,
         &QueuePage {
@@ -79,10 +80,17 @@ pub async fn queue(
                 .into_iter()
                 .map(|q| Line {
                     id: q.correction.id,
+                    // As the role's display rule shows them (D6): the
+                    // patron is at the desk with a photo ID.
                     who: q
                         .name
-                        .unwrap_or_else(|| format!("patron:{}", q.correction.patron_id)),
-                    card: q.card_barcode,
+                        .as_deref()
+                        .and_then(|name| policy.display_of(&role, "name").apply(name))
+                        .unwrap_or_else(|| format!("patron record {}", q.correction.patron_id)),
+                    card: policy
+                        .display_of(&role, "card_barcode")
+                        .apply(&q.card_barcode)
+                        .unwrap_or_default(),
                     field: words(&q.correction.field),
                     current: q.current.unwrap_or_else(|| "not given".into()),
                     value: q.correction.value.unwrap_or_default(),

@@ -152,6 +152,25 @@ enum Field {
         legend: &'static str,
         boxes: Vec<(String, String)>,
     },
+    /// A box that must be ticked: the step cannot be undone.
+    Confirm { text: &'static str },
+}
+
+/// The form field of [`Field::Confirm`].
+const CONFIRM: &str = "confirm";
+
+/// A step that cannot be undone (records released) is taken only with
+/// its confirmation box ticked; the page's `required` is a convenience,
+/// this is the rule.
+fn confirmed(form: &HashMap<String, String>) -> Result<(), carrel_store::Error> {
+    if field(form, CONFIRM).as_deref() == Some("yes") {
+        Ok(())
+    } else {
+        Err(carrel_store::Error::invalid(
+            "confirm_required",
+            "tick the box to confirm: a release cannot be undone",
+        ))
+    }
 }
 
 /// A next step, as a form posting to `/staff/disclosures/{reference}/{action}`.
@@ -229,14 +248,21 @@ fn next_steps(r: &DisclosureRequest, policy: &carrel_policy::Policy, role: &str)
         steps.push(StepForm {
             action: "exigent-release",
             label: "Release now (exigent threat)",
-            fields: vec![note()],
+            fields: vec![
+                note(),
+                Field::Confirm {
+                    text: "The threat is imminent and the records go to the requester now, before any court order. This cannot be undone.",
+                },
+            ],
         });
     }
     if may(Step::Release) {
         steps.push(StepForm {
             action: "release",
             label: "Release records",
-            fields: vec![],
+            fields: vec![Field::Confirm {
+                text: "The records go to the requester. This cannot be undone.",
+            }],
         });
     }
     if may(Step::Refuse) {
@@ -332,6 +358,7 @@ struct RequestPage {
 fn request_page(
     frame: Frame,
     r: DisclosureRequest,
+    names: &std::collections::HashMap<i64, String>,
     policy: &carrel_policy::Policy,
     role: &str,
 ) -> RequestPage {
@@ -378,10 +405,20 @@ fn request_page(
         .timeline
         .iter()
         .map(|step| {
+            // Staff by name (staff see their colleagues'); a patron online
+            // as such, never by name.
+            let who = match step.actor {
+                carrel_store::principal::Principal::Staff(id) => names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| step.actor.to_string()),
+                carrel_store::principal::Principal::Patron(_) => "the patron, online".to_string(),
+                other => other.to_string(),
+            };
             let mut line = format!(
                 "{} · {} · {}",
                 local_time(step.at, zone),
-                step.actor,
+                who,
                 words((&step.step).into())
             );
             if let Some(outcome) = &step.outcome {
@@ -437,18 +474,26 @@ pub async fn request(
     let session = token.0.clone();
     match state
         .as_staff(token, move |tx, actor| {
-            Ok((
-                disclosures::load(tx, actor, &reference)?,
-                actor.role().to_string(),
-            ))
+            let r = disclosures::load(tx, actor, &reference)?;
+            let staff_ids: Vec<i64> = r
+                .timeline
+                .iter()
+                .filter_map(|step| match step.actor {
+                    carrel_store::principal::Principal::Staff(id) => Some(id),
+                    _ => None,
+                })
+                .collect();
+            let names = carrel_store::staff::usernames(tx, actor, &staff_ids)?;
+            Ok((r, names, actor.role().to_string()))
         })
         .await
     {
-        Ok((r, role)) => render(
+        Ok((r, names, role)) => render(
             StatusCode::OK,
             &request_page(
                 Frame::staff(state.store.policy(), &path, &role, &session),
                 r,
+                &names,
                 state.store.policy(),
                 &role,
             ),
@@ -517,8 +562,12 @@ pub async fn act(
                     disclosures::refuse(tx, actor, r, &field(&form, "reason").unwrap_or_default())
                         .map(drop)
                 }
-                "release" => disclosures::release(tx, actor, r).map(drop),
+                "release" => {
+                    confirmed(&form)?;
+                    disclosures::release(tx, actor, r).map(drop)
+                }
                 "exigent-release" => {
+                    confirmed(&form)?;
                     disclosures::exigent_release(tx, actor, r, note.as_deref()).map(drop)
                 }
                 "preservation" => disclosures::preserve(tx, actor, r).map(drop),

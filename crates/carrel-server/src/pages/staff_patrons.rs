@@ -162,7 +162,28 @@ fn label(key: &str) -> String {
 /// registration (`for_update` false: required as the policy says) or an
 /// update (nothing required; a blank control changes nothing).
 fn inputs(policy: &carrel_policy::Policy, for_update: bool) -> Vec<Input> {
-    patrons::declared_inputs(policy)
+    let mut declared = patrons::declared_inputs(policy);
+    // In the order a desk asks: the card, who, where, how to reach them,
+    // then the PIN; fields a library adds come after.
+    const ORDER: [&str; 10] = [
+        "card_barcode",
+        "category",
+        "expires_on",
+        "name",
+        "address",
+        "birth_date",
+        "guardian_card_barcode",
+        "phone",
+        "email",
+        "pin",
+    ];
+    declared.sort_by_key(|input| {
+        ORDER
+            .iter()
+            .position(|k| *k == input.key)
+            .unwrap_or(ORDER.len())
+    });
+    declared
         .into_iter()
         // The status is set by blocking and unblocking.
         .filter(|input| input.key != "status")

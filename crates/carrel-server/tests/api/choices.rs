@@ -321,6 +321,10 @@ async fn a2_a_correction_waits_for_staff_who_record_the_kind_of_photo_id(engine:
     let (status, queue) = app.get_text(&clerk, "/staff/corrections").await;
     assert_eq!(status, StatusCode::OK);
     assert!(queue.contains(&new_address));
+    // D6: the patron shows masked, as at the desk.
+    assert!(queue.contains("Ottoline V."), "{queue}");
+    assert!(!queue.contains(&patron.name), "{queue}");
+    assert!(!queue.contains(&patron.barcode), "{queue}");
     let id = app.raw_count(&format!(
         "SELECT id FROM corrections WHERE patron_id = {}",
         patron.id

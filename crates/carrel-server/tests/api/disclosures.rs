@@ -1779,11 +1779,33 @@ async fn l1_staff_pages_show_the_queue_and_take_the_directors_approval(engine: E
         page.contains("counsel review: release — proper form"),
         "{page}"
     );
-    let (status, page) = app
+    // Who took each step is named, not `staff:3`.
+    assert!(page.contains(" · director · "), "{page}");
+    assert!(!page.contains("staff:"), "{page}");
+    // The page asks to confirm a release, which cannot be undone; without
+    // the box ticked, nothing is released.
+    assert!(
+        page.contains("name=\"confirm\" value=\"yes\" required"),
+        "{page}"
+    );
+    let (status, refused) = app
         .post_form(
             &director,
             &format!("/staff/disclosures/{reference}/release"),
             &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains("cannot be undone"));
+    let (_, page) = app
+        .get_text(&director, &format!("/staff/disclosures/{reference}"))
+        .await;
+    assert!(page.contains("id=\"state\">approved<"), "{page}");
+    let (status, page) = app
+        .post_form(
+            &director,
+            &format!("/staff/disclosures/{reference}/release"),
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");

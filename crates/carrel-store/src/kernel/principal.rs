@@ -39,6 +39,9 @@ pub enum SystemTask {
     Migration,
     /// The operator's `carrel import items`: loading a catalogue file.
     CatalogueImport,
+    /// The operator's `carrel import patrons`: registrations from another
+    /// system.
+    PatronImport,
 }
 
 impl Principal {

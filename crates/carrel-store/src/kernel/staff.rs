@@ -146,6 +146,29 @@ pub fn deactivate(store: &Store, username: &str) -> Result<i64, Error> {
     })
 }
 
+/// The usernames of staff accounts `ids`, for pages that show who took a
+/// step (staff see their colleagues by name, not `staff:3`). Needs a
+/// signed-in member of staff (`_actor`): no patron or anonymous caller.
+pub fn usernames(
+    tx: &mut Tx<'_>,
+    _actor: &Actor,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, Error> {
+    let mut names = std::collections::HashMap::new();
+    for id in ids {
+        if names.contains_key(id) {
+            continue;
+        }
+        if let Some(row) = tx
+            .conn
+            .query_opt("SELECT username FROM staff WHERE id = ?", params![*id])?
+        {
+            names.insert(*id, row.text("username")?);
+        }
+    }
+    Ok(names)
+}
+
 /// How many active staff accounts exist (none: nobody can sign in yet).
 pub fn active_count(store: &Store) -> Result<i64, Error> {
     store.bookkeeping(|conn, _| {

@@ -779,6 +779,43 @@ pub(crate) fn block_reason(tx: &mut Tx<'_>, id: i64) -> Result<Option<BlockReaso
         .and_then(|name| name.parse().ok()))
 }
 
+/// Registers patrons brought from another system (`carrel import
+/// patrons`), each row a registration as [`register`] takes it, with its
+/// row number; as Carrel's own patron-import task, in one transaction:
+/// every row is registered, or (at the first row the rules refuse) none
+/// is, and the error names the row. A guardian's row must come before the
+/// minor's.
+pub fn import_as_operator(
+    store: &crate::Store,
+    rows: &[(usize, BTreeMap<String, Json>)],
+) -> Result<usize, Error> {
+    store.transact(|tx| {
+        let grant = crate::gate::authorize_system(
+            tx,
+            crate::principal::SystemTask::PatronImport,
+            carrel_policy::purpose::ACCOUNT,
+        )?;
+        for (row, fields) in rows {
+            register(tx, &grant, fields).map_err(|e| match e {
+                Error::Invalid { code, message } => Error::Invalid {
+                    code,
+                    message: format!("row {row}: {message}; nothing was imported"),
+                },
+                Error::Refused { code, message } => Error::Refused {
+                    code,
+                    message: format!("row {row}: {message}; nothing was imported"),
+                },
+                Error::NotFound { what } => Error::invalid(
+                    "not_found",
+                    format!("row {row}: {what} not found (a guardian's row must come before the minor's); nothing was imported"),
+                ),
+                other => other,
+            })?;
+        }
+        Ok(rows.len())
+    })
+}
+
 /// The most patrons a search by name answers with.
 pub const NAME_SEARCH_LIMIT: usize = 20;
 

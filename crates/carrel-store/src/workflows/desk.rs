@@ -15,7 +15,6 @@ use crate::circulation::{self, purpose, HoldStatus, LoanRecord};
 use crate::error::Error;
 use crate::fines;
 use crate::gate::{self, Actor, Read, Registration};
-use crate::items;
 use crate::patrons::{self, PatronStatus};
 use crate::retention::RecordKind;
 use crate::validate::CardBarcode;
@@ -108,7 +107,10 @@ pub fn patron(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DeskPatron, Err
     let mut loans = Vec::new();
     for loan in circulation::loans_of(tx, &lending, id)? {
         if loan.returned_at.is_none() {
-            let item = item(tx, loan.item_id)?;
+            let item = DeskItem {
+                barcode: loan.item_barcode.clone(),
+                title: loan.title.clone(),
+            };
             loans.push(DeskLoan { loan, item });
         }
     }
@@ -116,7 +118,10 @@ pub fn patron(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DeskPatron, Err
     let mut holds_waiting = 0;
     for hold in circulation::holds_of(tx, &lending, id)? {
         match hold.status {
-            HoldStatus::Ready => holds_ready.push(item(tx, hold.item_id)?),
+            HoldStatus::Ready => holds_ready.push(DeskItem {
+                barcode: hold.item_barcode,
+                title: hold.title,
+            }),
             HoldStatus::Waiting => holds_waiting += 1,
             HoldStatus::Fulfilled | HoldStatus::Cancelled => {}
         }
@@ -136,14 +141,6 @@ pub fn patron(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DeskPatron, Err
         holds_ready,
         holds_waiting,
         renewals_allowed,
-    })
-}
-
-fn item(tx: &mut Tx<'_>, item_id: i64) -> Result<DeskItem, Error> {
-    let item = items::fetch(tx, item_id)?.ok_or(Error::NotFound { what: "item" })?;
-    Ok(DeskItem {
-        barcode: item.barcode,
-        title: item.title,
     })
 }
 
