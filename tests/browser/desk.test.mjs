@@ -96,7 +96,7 @@ test('checkin sends an item another patron holds to the hold shelf', async () =>
   await desk.keyboard.type(barcode);
   await Promise.all([desk.waitForNavigation(), desk.keyboard.press('Enter')]);
   await checkPage(desk, 'checked in');
-  assert.match(await desk.locator('#route').innerText(), /put it on the hold shelf for ••••\d{4}/);
+  assert.match(await desk.locator('#route').innerText(), /put it on the hold shelf, labelled ••••\d{4}/);
 });
 
 test('a supervisor registers a patron from the policy form and changes details in person', async () => {

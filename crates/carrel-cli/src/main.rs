@@ -127,7 +127,8 @@ enum ImportCommand {
     /// or MARCXML) with item fields (952 or 852 $p barcodes), or CSV with
     /// the columns barcode, title, author, call_number, material_type.
     /// Every record that cannot be read or loaded is listed with its number
-    /// and why; the rest are loaded, in one transaction.
+    /// and why; the rest are loaded, in one transaction. Exits 0 when
+    /// every record loaded, 2 when some did not, 1 when none did.
     Items {
         #[command(flatten)]
         library: LibraryArgs,
@@ -519,17 +520,27 @@ fn import_items(library: &LibraryArgs, file: &Path) -> Result<ExitCode, String> 
         eprintln!();
     }
     let report = catalogue_import::report(read, loaded, rejected);
+    let problems = report.problems.len() + report.unlisted;
     println!(
         "{}: {} records read, {} items loaded, {} problems",
         file.display(),
         report.records,
         report.loaded,
-        report.problems.len()
+        problems
     );
     for problem in &report.problems {
         println!("record {}: {}", problem.record, problem.reason);
     }
-    Ok(ExitCode::SUCCESS)
+    if report.unlisted > 0 {
+        println!("... and {} more not listed", report.unlisted);
+    }
+    // 0: everything loaded; 2: some records were not; 1 (an error):
+    // nothing was.
+    Ok(match (problems, report.loaded) {
+        (0, _) => ExitCode::SUCCESS,
+        (_, 0) => ExitCode::from(1),
+        _ => ExitCode::from(2),
+    })
 }
 
 /// `carrel import patrons`: registrations from a CSV file, all or none.
@@ -630,7 +641,12 @@ fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {
 
 fn load_policy(path: &Path) -> Result<(Policy, String), String> {
     let source = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read the policy file: {e}", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "{}: cannot read the policy file: {e}. Run carrel from the folder that holds policies/ (the source checkout), or name the library's policy file with --policy FILE (or CARREL_POLICY)",
+                path.display()
+            )
+        })?;
     let policy =
         carrel_policy::parse(&path.display().to_string(), &source).map_err(|e| e.to_string())?;
     Ok((policy, source))

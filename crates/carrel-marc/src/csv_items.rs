@@ -10,8 +10,9 @@ pub const CSV_COLUMNS: [&str; 5] = ["barcode", "title", "author", "call_number",
 /// Reads a catalogue CSV. A header naming a column Carrel does not know,
 /// or missing `barcode` or `title`, refuses the whole file, naming it.
 pub fn read_csv(bytes: &[u8]) -> Result<Read, String> {
+    // Not flexible: a row with more or fewer fields than the header is a
+    // problem of its own, not a row loaded with its fields shifted.
     let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let header: Vec<String> = reader
@@ -45,7 +46,7 @@ pub fn read_csv(bytes: &[u8]) -> Result<Read, String> {
         let row = match row {
             Ok(row) => row,
             Err(e) => {
-                read.problems.push(Problem {
+                read.problem(Problem {
                     record: number,
                     reason: format!("the row cannot be read as CSV: {e}"),
                 });
@@ -55,7 +56,7 @@ pub fn read_csv(bytes: &[u8]) -> Result<Read, String> {
         let field = |i: usize| row.get(i).unwrap_or("").to_string();
         let (barcode, title) = (field(barcode_at), field(title_at));
         if barcode.is_empty() || title.is_empty() {
-            read.problems.push(Problem {
+            read.problem(Problem {
                 record: number,
                 reason: "the row has no barcode or no title".into(),
             });
@@ -80,14 +81,15 @@ mod tests {
     #[test]
     fn rows_are_read_and_a_bad_row_is_reported() {
         let read = read_csv(
-            b"Title,barcode,author\n\"Dune, deluxe\",39000000000001,Herbert\n,39000000000002,\nEmma,39000000000003\n",
+            b"Title,barcode,author\n\"Dune, deluxe\",39000000000001,Herbert\n,39000000000002,\nEmma,39000000000003,\nToo,many,fields,here\n",
         )
         .unwrap();
-        assert_eq!(read.records, 3);
+        assert_eq!(read.records, 4);
         assert_eq!(read.items.len(), 2);
         assert_eq!(read.items[0].title, "Dune, deluxe");
         assert_eq!(read.items[1].author, None);
         assert_eq!(read.problems[0].record, 2);
+        assert_eq!(read.problems[1].record, 4, "a shifted row is not loaded");
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub fn items_of(record: &Record, number: usize) -> Result<Vec<ImportedItem>, Str
     let title = record
         .first("245", 'a')
         .map(|a| match record.first("245", 'b') {
-            Some(b) => format!("{} {}", tidy(a), tidy(b)),
+            // "Pride and prejudice : a novel": the title, then its rest.
+            Some(b) => format!("{}: {}", tidy(a), tidy(b)),
             None => tidy(a),
         })
         .filter(|t| !t.is_empty())
@@ -177,7 +178,7 @@ mod tests {
         };
         let items = items_of(&record, 7).unwrap();
         assert_eq!(items.len(), 2);
-        assert_eq!(items[0].title, "Pride and prejudice a novel");
+        assert_eq!(items[0].title, "Pride and prejudice: a novel");
         assert_eq!(items[0].author.as_deref(), Some("Austen, Jane"));
         assert_eq!(items[0].call_number.as_deref(), Some("FIC AUS"));
         assert_eq!(items[0].material_type.as_deref(), Some("bk"));

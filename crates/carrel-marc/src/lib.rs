@@ -47,8 +47,27 @@ pub struct Read {
     pub records: usize,
     /// The items found, each with the number of the record it came from.
     pub items: Vec<ImportedItem>,
-    /// The records that could not be read, in file order.
+    /// The records that could not be read, in file order: the first
+    /// [`LISTED`] of them.
     pub problems: Vec<Problem>,
+    /// How many more could not be read than are listed.
+    pub unlisted: usize,
+}
+
+/// How many problems a read lists; past that it counts them (a file of
+/// broken records must not make a report, or a server's memory, as large
+/// as the file many times over).
+pub const LISTED: usize = 1000;
+
+impl Read {
+    /// Notes a record that could not be read.
+    pub fn problem(&mut self, problem: Problem) {
+        if self.problems.len() < LISTED {
+            self.problems.push(problem);
+        } else {
+            self.unlisted += 1;
+        }
+    }
 }
 
 /// The formats Carrel reads.
@@ -107,7 +126,7 @@ fn from_records(records: impl Iterator<Item = Result<Record, Problem>>) -> Read 
             })
         }) {
             Ok(items) => read.items.extend(items),
-            Err(problem) => read.problems.push(problem),
+            Err(problem) => read.problem(problem),
         }
     }
     read

@@ -15,8 +15,10 @@ pub struct Report {
     /// How many items were added to the catalogue.
     pub loaded: usize,
     /// Every record that could not be read, and every item that could not
-    /// be loaded, in file order.
+    /// be loaded, in file order: the first [`carrel_marc::LISTED`].
     pub problems: Vec<Problem>,
+    /// How many more problems there were than are listed.
+    pub unlisted: usize,
 }
 
 /// The items of a catalogue file, each with its record number, ready for
@@ -46,14 +48,17 @@ pub fn read_file(bytes: &[u8]) -> Result<(carrel_marc::Read, Vec<(usize, NewItem
 /// problem, in the order of the file.
 pub fn report(read: carrel_marc::Read, loaded: usize, rejected: Vec<Rejected>) -> Report {
     let mut problems = read.problems;
+    let total = problems.len() + read.unlisted + rejected.len();
     problems.extend(rejected.into_iter().map(|r| Problem {
         record: r.record,
         reason: r.reason,
     }));
     problems.sort_by_key(|p| p.record);
+    problems.truncate(carrel_marc::LISTED);
     Report {
         records: read.records,
         loaded,
+        unlisted: total - problems.len(),
         problems,
     }
 }

@@ -56,6 +56,12 @@ pub fn read(
                 declared.join(", ")
             ));
         }
+        if let Some(at) = fields.iter().position(|f| f == &field) {
+            return Err(format!(
+                "the columns '{}' and '{column}' both go to '{field}'; keep one (Carrel would store only the last, and lose the other). Nothing was imported",
+                header[at]
+            ));
+        }
         fields.push(field);
     }
     let mut rows = Vec::new();

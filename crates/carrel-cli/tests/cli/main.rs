@@ -498,7 +498,12 @@ fn a_marc_catalogue_is_imported_and_each_bad_record_is_named() {
     std::fs::write(dir.join("catalogue.mrc"), &file).unwrap();
 
     let out = carrel(&dir, &["import", "items", "catalogue.mrc"], None);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "some not loaded: {}",
+        text(&out.stderr)
+    );
     let said = text(&out.stdout);
     assert!(
         said.contains("7 records read, 4 items loaded, 4 problems"),
@@ -521,6 +526,7 @@ fn a_marc_catalogue_is_imported_and_each_bad_record_is_named() {
 
     // Again: nothing new, each said to be there already.
     let out = carrel(&dir, &["import", "items", "catalogue.mrc"], None);
+    assert_eq!(out.status.code(), Some(1), "nothing loaded");
     let said = text(&out.stdout);
     assert!(said.contains("0 items loaded"), "{said}");
     assert!(said.contains("already in the catalogue"), "{said}");
@@ -535,6 +541,7 @@ fn a_marc_catalogue_is_imported_and_each_bad_record_is_named() {
 </record></collection>"#;
     std::fs::write(dir.join("catalogue.xml"), xml).unwrap();
     let out = carrel(&dir, &["import", "items", "catalogue.xml"], None);
+    assert!(out.status.success());
     assert!(
         text(&out.stdout).contains("1 items loaded"),
         "{}",

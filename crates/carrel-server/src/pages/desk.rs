@@ -48,13 +48,7 @@ pub async fn scan_card_form(
     token: Result<Token, ApiError>,
 ) -> Response {
     match as_staff_page(&state, token, DESK, NOT_ALLOWED, |tx, actor| {
-        // Only a role that may lend has a desk.
-        carrel_store::gate::authorize::<carrel_store::gate::Create, carrel_store::gate::Circulation>(
-            tx,
-            actor,
-            circulation::purpose::CIRCULATION,
-        )
-        .map(drop)
+        desk::must_be_at_the_desk(tx, actor)
     })
     .await
     {
@@ -142,6 +136,8 @@ struct PatronPage {
     may_update: bool,
     block_reasons: Vec<(&'static str, String)>,
     block_reason: Option<String>,
+    /// What the renewal form offers: a year from today.
+    renew_until: String,
 }
 
 /// What the patron page shows besides the patron: the outcome of the last
@@ -163,10 +159,14 @@ async fn patron_page(
     let zone = state.store.policy().library.time_zone;
     let found = as_staff_page(state, token, &path, NOT_ALLOWED, move |tx, actor| {
         let id = record_id(&id, "patron")?;
-        Ok((desk::patron(tx, actor, id)?, tx.now().timestamp()))
+        Ok((
+            desk::patron(tx, actor, id)?,
+            tx.now().timestamp(),
+            tx.today(),
+        ))
     })
     .await;
-    let ((patron, now), frame) = match found {
+    let ((patron, now, today), frame) = match found {
         Ok(found) => found,
         Err(answer) => return answer,
     };
@@ -214,6 +214,10 @@ async fn patron_page(
                 .map(|r| (r.name(), super::capitalised(&words(r.name()))))
                 .collect(),
             block_reason: patron.block_reason.map(|r| words(r.name())),
+            renew_until: today
+                .checked_add_months(chrono::Months::new(12))
+                .unwrap_or(today)
+                .to_string(),
             owed: money(patron.owed_cents),
             loans,
             done: outcome.done,
@@ -385,6 +389,7 @@ async fn after_step<T>(
 #[template(path = "staff/desk_slip.html")]
 struct SlipPage {
     frame: Frame,
+    back: String,
     card: Option<String>,
     printed: String,
     lines: Vec<(String, String, String)>,
@@ -426,6 +431,7 @@ pub async fn slip(
         StatusCode::OK,
         &SlipPage {
             frame: Frame::standalone(&frame.library),
+            back: patron_path(patron.id),
             card: patron.card,
             printed: today_text,
             lines,
@@ -450,7 +456,11 @@ pub async fn checkin_form(
     State(state): State<AppState>,
     token: Result<Token, ApiError>,
 ) -> Response {
-    match as_staff_page(&state, token, CHECKIN, NOT_ALLOWED, |_, _| Ok(())).await {
+    match as_staff_page(&state, token, CHECKIN, NOT_ALLOWED, |tx, actor| {
+        desk::must_be_at_the_desk(tx, actor)
+    })
+    .await
+    {
         Ok(((), frame)) => checkin_page(frame, StatusCode::OK, None, None),
         Err(answer) => answer,
     }
@@ -515,6 +525,7 @@ pub async fn pull_list(State(state): State<AppState>, token: Result<Token, ApiEr
         "/staff/desk/pull-list",
         NOT_ALLOWED,
         |tx, actor| {
+            desk::must_be_at_the_desk(tx, actor)?;
             let grant =
                 carrel_store::gate::authorize(tx, actor, circulation::purpose::CIRCULATION)?;
             circulation::pull_list(tx, &grant)

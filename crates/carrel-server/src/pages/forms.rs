@@ -54,19 +54,53 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
-/// The form token of a multipart form (its `form_token` field).
-async fn multipart_token(headers: &HeaderMap, bytes: &axum::body::Bytes) -> Option<String> {
-    let mut request = Request::new(Body::from(bytes.clone()));
-    *request.headers_mut() = headers.clone();
-    let mut form = axum::extract::Multipart::from_request(request, &())
-        .await
-        .ok()?;
-    while let Ok(Some(field)) = form.next_field().await {
-        if field.name() == Some(FORM_TOKEN) {
-            return field.text().await.ok();
-        }
+/// How far into an upload the form token is looked for: browsers send a
+/// form's fields in the order of the page, and the token comes first.
+const TOKEN_WITHIN: usize = 64 * 1024;
+
+/// The form token of a multipart form: the `form_token` part among the
+/// first [`TOKEN_WITHIN`] bytes (read here, as a text field, without
+/// loading anything else).
+fn multipart_token(headers: &HeaderMap, bytes: &[u8]) -> Option<String> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let boundary = content_type
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("boundary="))?
+        .trim_matches('"');
+    if boundary.is_empty() {
+        return None;
     }
-    None
+    let head = &bytes[..bytes.len().min(TOKEN_WITHIN)];
+    let text = String::from_utf8_lossy(head);
+    let delimiter = format!("--{boundary}");
+    text.split(delimiter.as_str()).find_map(|part| {
+        let (headers, body) = part.split_once("\r\n\r\n")?;
+        let named = headers.lines().any(|line| {
+            let line = line.to_ascii_lowercase();
+            line.starts_with("content-disposition:")
+                && line.contains("name=\"form_token\"")
+                && !line.contains("filename=")
+        });
+        named.then(|| body.trim_end_matches("\r\n").to_string())
+    })
+}
+
+/// Uploads read at once, at most: each holds up to its form's limit in
+/// memory, and it is read before the handler checks the session.
+static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// The answer when [`UPLOADS`] are all in use.
+fn uploads_busy() -> Response {
+    let mut answer = refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Busy loading another file",
+        "Another catalogue file is being loaded. Try again in a minute.",
+    );
+    answer.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("30"),
+    );
+    answer
 }
 
 /// The form token of forms served to the browser holding `secret` (a
@@ -180,6 +214,14 @@ pub async fn guard(request: Request, next: Next) -> Response {
     if !has_form_media_type(request.headers()) && !multipart {
         return form_required();
     }
+    // Held until the handler is done with the file.
+    let _upload_slot = match upload {
+        Some(_) => match UPLOADS.try_acquire() {
+            Ok(permit) => Some(permit),
+            Err(_) => return uploads_busy(),
+        },
+        None => None,
+    };
     if from_another_origin(request.headers()) {
         tracing::info!("a form posted from another origin was refused");
         return form_token_missing();
@@ -189,11 +231,6 @@ pub async fn guard(request: Request, next: Next) -> Response {
     // the request's extensions).
     let mut reading = Request::new(body);
     *reading.extensions_mut() = parts.extensions.clone();
-    if let Some(limit) = upload {
-        reading
-            .extensions_mut()
-            .insert(axum::extract::DefaultBodyLimit::max(limit));
-    }
     let read = match upload {
         // An upload is read under its own limit, not the router's.
         Some(limit) => axum::body::to_bytes(reading.into_body(), limit)
@@ -208,7 +245,7 @@ pub async fn guard(request: Request, next: Next) -> Response {
         Err(answer) => return answer,
     };
     let given: Option<String> = if multipart {
-        multipart_token(&parts.headers, &bytes).await
+        multipart_token(&parts.headers, &bytes)
     } else {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()

@@ -340,20 +340,25 @@ where
     let public = || Frame::public(&policy.library.name, path);
     let token = token.map_err(|e| failure(public(), e, staff_sign_in::SIGN_IN, not_allowed))?;
     let session = token.0.clone();
+    // The work's error is the transaction's: it rolls back (nothing half
+    // written) and a refusal is written to the audit log on its own.
     let result = state
         .as_staff(token, move |tx, actor| {
-            Ok((work(tx, actor), actor.role().to_string()))
+            let role = actor.role().to_string();
+            work(tx, actor).map(|value| (value, role))
         })
         .await;
     match result {
-        Ok((Ok(value), role)) => Ok((value, Frame::staff(policy, path, &role, &session))),
-        Ok((Err(e), role)) => Err(failure(
-            Frame::staff(policy, path, &role, &session),
-            ApiError(e),
+        Ok((value, role)) => Ok((value, Frame::staff(policy, path, &role, &session))),
+        Err(e @ ApiError(Error::Unauthenticated)) => {
+            Err(failure(public(), e, staff_sign_in::SIGN_IN, not_allowed))
+        }
+        Err(e) => Err(failure(
+            staff_frame(state, &session, path).await,
+            e,
             staff_sign_in::SIGN_IN,
             not_allowed,
         )),
-        Err(e) => Err(failure(public(), e, staff_sign_in::SIGN_IN, not_allowed)),
     }
 }
 

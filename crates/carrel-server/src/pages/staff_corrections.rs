@@ -92,7 +92,16 @@ pub async fn queue(
                         .apply(&q.card_barcode)
                         .unwrap_or_default(),
                     field: words(&q.correction.field),
-                    current: q.current.unwrap_or_else(|| "not given".into()),
+                    // What the record holds now, masked as the desk shows
+                    // it: verifying needs the photo ID and the value asked
+                    // for, not the old one.
+                    current: match q.current {
+                        None => "not given".into(),
+                        Some(now) => policy
+                            .display_of(&role, &q.correction.field)
+                            .apply(&now)
+                            .unwrap_or_else(|| "(not shown)".into()),
+                    },
                     value: q.correction.value.unwrap_or_default(),
                     sent: local_date(q.correction.submitted_at, zone),
                 })

@@ -123,6 +123,9 @@ pub async fn search(
 /// One control of a patron form.
 struct Input {
     key: String,
+    /// What was typed, when the form comes back with a problem (never
+    /// what the record holds).
+    value: String,
     label: String,
     kind: &'static str,
     required: bool,
@@ -212,6 +215,7 @@ fn inputs(policy: &carrel_policy::Policy, for_update: bool) -> Vec<Input> {
             let hint = (input.key == "guardian_card_barcode")
                 .then(|| "Required for a minor's card; the parent or guardian must have a card of their own.".to_string());
             Input {
+                value: String::new(),
                 label: label(&input.key),
                 required: input.required && !for_update,
                 kind,
@@ -221,6 +225,35 @@ fn inputs(policy: &carrel_policy::Policy, for_update: bool) -> Vec<Input> {
             }
         })
         .collect()
+}
+
+/// The controls, with what was typed into them (not the PIN).
+fn refilled(mut inputs: Vec<Input>, typed: &HashMap<String, String>) -> Vec<Input> {
+    for input in &mut inputs {
+        if input.key != "pin" {
+            input.value = field(typed, &input.key);
+        }
+    }
+    inputs
+}
+
+/// A store message in the form's words: its labels, not field keys.
+fn in_form_words(message: &str) -> String {
+    let mut text = message.to_string();
+    for key in [
+        "guardian_card_barcode",
+        "card_barcode",
+        "expires_on",
+        "birth_date",
+        "email",
+        "pin",
+    ] {
+        let words = label(key).to_lowercase();
+        text = text.replace(key, &words);
+        let capital = super::capitalised(key);
+        text = text.replace(&capital, &super::capitalised(&words));
+    }
+    text
 }
 
 fn id_kinds() -> Vec<(&'static str, String)> {
@@ -245,7 +278,7 @@ pub async fn new_form(State(state): State<AppState>, token: Result<Token, ApiErr
     })
     .await
     {
-        Ok(((), frame)) => register_form(&state, frame, StatusCode::OK, None),
+        Ok(((), frame)) => register_form(&state, frame, StatusCode::OK, None, &HashMap::new()),
         Err(answer) => answer,
     }
 }
@@ -255,6 +288,7 @@ fn register_form(
     frame: Frame,
     status: StatusCode,
     problem: Option<String>,
+    typed: &HashMap<String, String>,
 ) -> Response {
     let policy = state.store.policy();
     render(
@@ -266,8 +300,8 @@ fn register_form(
             intro: "The form asks only for what the library's policy declares; nothing else can be stored. Fields not marked required may stay blank.".into(),
             action: "/staff/patrons/new".into(),
             submit: "Register".into(),
-            inputs: inputs(policy, false),
-            problem,
+            inputs: refilled(inputs(policy, false), typed),
+            problem: problem.map(|p| in_form_words(&p)),
             photo_id: false,
             identity: String::new(),
             id_kinds: Vec::new(),
@@ -312,6 +346,7 @@ pub async fn register(
 ) -> Response {
     let path = "/staff/patrons/new";
     let fields = given(&form, state.store.policy());
+    let form = form.clone();
     let session = session_of(&token);
     let done = staff_step(&state, token, path, NOT_REGISTERING, move |tx, actor| {
         let grant = authorize(tx, actor, carrel_policy::purpose::ACCOUNT)?;
@@ -322,7 +357,7 @@ pub async fn register(
         Step::Done(id) => see_other(&format!("/staff/desk/patrons/{id}?registered")),
         Step::Problem(status, text) => {
             let frame = staff_frame(&state, &session, path).await;
-            register_form(&state, frame, status, Some(text))
+            register_form(&state, frame, status, Some(text), &form)
         }
         Step::Answer(answer) => answer,
     }
@@ -354,7 +389,7 @@ pub async fn edit_form(
     })
     .await
     {
-        Ok(((), frame)) => edit_page(&state, frame, &id, StatusCode::OK, None),
+        Ok(((), frame)) => edit_page(&state, frame, &id, StatusCode::OK, None, &HashMap::new()),
         Err(answer) => answer,
     }
 }
@@ -365,6 +400,7 @@ fn edit_page(
     id: &str,
     status: StatusCode,
     problem: Option<String>,
+    typed: &HashMap<String, String>,
 ) -> Response {
     let policy = state.store.policy();
     render(
@@ -376,8 +412,8 @@ fn edit_page(
             intro: "Type only what changes, as the patron gives it; a blank field stays as it is. The form does not show what the record holds.".into(),
             action: edit_path(id),
             submit: "Save the changes".into(),
-            inputs: inputs(policy, true),
-            problem,
+            inputs: refilled(inputs(policy, true), typed),
+            problem: problem.map(|p| in_form_words(&p)),
             photo_id: true,
             identity: policy
                 .patrons
@@ -401,6 +437,7 @@ pub async fn edit(
     let path = edit_path(&id);
     let fields = given(&form, state.store.policy());
     let photo_id = field(&form, "photo_id");
+    let form = form.clone();
     let session = session_of(&token);
     let target = id.clone();
     let done = staff_step(&state, token, &path, NOT_UPDATING, move |tx, actor| {
@@ -426,7 +463,7 @@ pub async fn edit(
         Step::Done(()) => see_other(&format!("/staff/desk/patrons/{id}?updated")),
         Step::Problem(status, text) => {
             let frame = staff_frame(&state, &session, &path).await;
-            edit_page(&state, frame, &id, status, Some(text))
+            edit_page(&state, frame, &id, status, Some(text), &form)
         }
         Step::Answer(answer) => answer,
     }
@@ -448,7 +485,22 @@ pub async fn card(
         let id = record_id(&target, "patron")?;
         let grant = authorize(tx, actor, carrel_policy::purpose::ACCOUNT)?;
         let expires_on = match action.as_str() {
-            "renew" => until,
+            "renew" => {
+                // A renewal moves the expiry later, never into the past:
+                // that would expire the card without the confirmation
+                // expiring asks for.
+                let date = chrono::NaiveDate::parse_from_str(&until, "%Y-%m-%d").map_err(|_| {
+                    Error::invalid("bad_date", "give the new expiry date as YYYY-MM-DD")
+                })?;
+                let today = tx.today();
+                if date <= today || date > today + chrono::Duration::days(366 * 10) {
+                    return Err(Error::invalid(
+                        "date_out_of_range",
+                        "a renewal runs to a day after today and within ten years; to end a card, expire it",
+                    ));
+                }
+                until
+            }
             "expire" if confirmed => (tx.today() - chrono::Duration::days(1)).to_string(),
             "expire" => {
                 return Err(Error::invalid(

@@ -242,6 +242,34 @@ async fn the_catalogue_pages_add_change_and_load_a_marc_file(engine: Engine) {
     );
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM items"), before + 2);
 
+    // A file larger than the router's small-form limit, and larger than
+    // the 2 MB a multipart reader takes by default, loads whole.
+    let mut csv = String::from("barcode,title\n");
+    let mut rows = 0;
+    while csv.len() < 2_600_000 {
+        csv.push_str(&format!(
+            "395{rows:011},A title long enough to fill a large file quickly {rows}\n"
+        ));
+        rows += 1;
+    }
+    let big = supervisor
+        .upload(
+            "/staff/items/import",
+            &form.form_token(),
+            "items.csv",
+            csv.as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        big.status,
+        StatusCode::OK,
+        "{}",
+        &big.html[..big.html.len().min(2000)]
+    );
+    assert!(big
+        .html
+        .contains(&format!("<strong>{rows} items loaded</strong>")));
+
     // Without the form token: refused, nothing loaded.
     let refused = supervisor
         .upload(
@@ -270,6 +298,9 @@ async fn the_catalogue_pages_add_change_and_load_a_marc_file(engine: Engine) {
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
-    assert_eq!(app.raw_count("SELECT COUNT(*) FROM items"), before + 2);
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM items"),
+        before + 2 + rows
+    );
     app.finish();
 }

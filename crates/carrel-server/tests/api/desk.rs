@@ -360,11 +360,41 @@ async fn d6_roles_reach_only_their_pages(engine: Engine) {
         StatusCode::FORBIDDEN
     );
     let patron = app.new_patron(&app.sign_in("clerk").await).await;
+    let denied = || app.raw_count("SELECT COUNT(*) FROM audit_log WHERE decision = 'denied'");
+    let before = denied();
     let page = auditor
         .get(&format!("/staff/desk/patrons/{}", patron.id))
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(!page.html.contains("Ottoline"));
+    assert!(denied() > before, "a page's refusal is in the audit log");
+
+    // Counsel reads registrations for the requests it reviews, but does
+    // not browse patrons at the desk.
+    let counsel = app.browser();
+    counsel.staff_sign_in("legal_counsel").await;
+    let form = counsel.get("/staff/patrons").await;
+    let scanned = counsel
+        .post(
+            "/staff/desk",
+            &[
+                ("form_token", &form.form_token()),
+                ("card_barcode", &patron.barcode),
+            ],
+        )
+        .await;
+    assert_eq!(scanned.status, StatusCode::FORBIDDEN, "{}", scanned.html);
+    for path in [
+        format!("/staff/desk/patrons/{}", patron.id),
+        "/staff/desk/checkin".to_string(),
+        "/staff/desk/pull-list".to_string(),
+    ] {
+        assert_eq!(
+            counsel.get(&path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
     app.finish();
 }
 

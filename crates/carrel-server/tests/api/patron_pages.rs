@@ -177,6 +177,21 @@ async fn cards_are_blocked_renewed_and_expired_at_the_desk(engine: Engine) {
     assert!(status().starts_with("active -"), "{}", status());
 
     let card = format!("/staff/patrons/{}/card", patron.id);
+    // A renewal into the past would expire the card unconfirmed: refused.
+    for date in ["2001-01-01", "2200-12-31", "soon"] {
+        let refused = browser
+            .post(
+                &card,
+                &[
+                    ("form_token", &token),
+                    ("action", "renew"),
+                    ("expires_on", date),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+        assert!(status().ends_with("2027-12-31"), "{date}: {}", status());
+    }
     let done = browser
         .post(
             &card,

@@ -154,6 +154,28 @@ async fn d6_a_read_returns_only_the_personal_fields_of_its_purpose(engine: Engin
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
+    // Text that is not one of the policy's purposes (it could carry a
+    // name) is refused and recorded nowhere, in the audit log or the logs.
+    let (status, _) = app
+        .get(
+            &token,
+            &format!(
+                "/api/v1/patrons/{}?purpose=Quentin_Marlowe_asked",
+                patron.id
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.note_personal(&["Quentin_Marlowe"]);
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM audit_log WHERE purpose LIKE '%Quentin%' OR detail LIKE '%Quentin%'"),
+        0
+    );
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM audit_log WHERE purpose = '(not a purpose of the policy)' AND decision = 'denied'"),
+        1
+    );
+
     // Each read is audited with its purpose.
     let purposes = app.raw_strings(&format!(
         "SELECT purpose FROM audit_log WHERE record_id = 'patron:{}' AND action = 'read' AND decision = 'granted'",

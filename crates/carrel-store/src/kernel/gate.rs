@@ -211,6 +211,20 @@ impl From<crate::retention::RecordKind> for SubjectKind {
     }
 }
 
+/// What the audit log and the logs say for a "purpose" that is not one of
+/// the policy's: the text itself is a client's, and may carry a name.
+pub const UNDECLARED_PURPOSE: &str = "(not a purpose of the policy)";
+
+/// `purpose` as it may be recorded: one of the policy's purposes, or
+/// [`UNDECLARED_PURPOSE`].
+fn recordable<'a>(tx: &Tx<'_>, purpose: &'a str) -> &'a str {
+    if tx.policy().purposes.contains_key(purpose) {
+        purpose
+    } else {
+        UNDECLARED_PURPOSE
+    }
+}
+
 /// Asks the policy. A denial becomes [`Error::Denied`], which the store
 /// writes to the audit log after rolling the transaction back.
 pub fn authorize<A: ActionKind, C: ClassKind>(
@@ -218,6 +232,21 @@ pub fn authorize<A: ActionKind, C: ClassKind>(
     actor: &Actor,
     purpose: &str,
 ) -> Result<Grant<A, C>, Error> {
+    if !tx.policy().purposes.contains_key(purpose) {
+        let reason = carrel_policy::DenyReason::Unlawful {
+            code: "undeclared_purpose",
+            message:
+                "that is not one of the purposes the library's policy declares; state one of them"
+                    .into(),
+        };
+        tracing::info!(
+            staff = actor.staff_id,
+            action = A::ACTION.name(),
+            class = C::CLASS.name(),
+            "access refused: not a purpose of the policy"
+        );
+        return Err(denied::<A, C>(tx, actor.principal(), purpose, reason));
+    }
     match tx
         .policy()
         .decide(&actor.role, A::ACTION, C::CLASS, purpose)
@@ -254,7 +283,7 @@ fn denied<A: ActionKind, C: ClassKind>(
         Outcome::Denied,
         AuditAction::Policy(A::ACTION),
         AuditClass::Policy(C::CLASS),
-        purpose,
+        recordable(tx, purpose),
     )
     .saying(Some(reason.to_string()));
     Error::Denied {

@@ -570,8 +570,11 @@ pub fn update(
         )?;
     }
     if let Some(s) = changes.status {
+        // Any change of status ends the old block's reason: unblocking
+        // clears it, and a block through here gives none (the desk's block
+        // sets it after, [`set_block`]).
         tx.conn.execute(
-            "UPDATE patrons SET status = ? WHERE id = ?",
+            "UPDATE patrons SET status = ?, block_reason = NULL WHERE id = ?",
             params![s.name(), id],
         )?;
     }
@@ -760,10 +763,12 @@ pub fn set_block(
     };
     let change = BTreeMap::from([("status".to_string(), Json::String(status.name().into()))]);
     update(tx, grant, id, &change)?;
-    tx.conn.execute(
-        "UPDATE patrons SET block_reason = ? WHERE id = ?",
-        params![reason.map(BlockReason::name), id],
-    )?;
+    if let Some(reason) = reason {
+        tx.conn.execute(
+            "UPDATE patrons SET block_reason = ? WHERE id = ?",
+            params![reason.name(), id],
+        )?;
+    }
     Ok(())
 }
 

@@ -76,15 +76,24 @@ pub struct DeskLoan {
     pub item: DeskItem,
 }
 
+/// The desk is for roles that lend (`create` on circulation): another
+/// role that may read registrations (counsel, for the requests it
+/// reviews) does not browse patrons through it.
+pub fn must_be_at_the_desk(tx: &mut Tx<'_>, actor: &Actor) -> Result<(), Error> {
+    gate::authorize::<gate::Create, gate::Circulation>(tx, actor, purpose::CIRCULATION).map(drop)
+}
+
 /// The patron whose card the desk scanned: their id, audited as a read of
 /// their standing. An unknown card is "patron not found".
 pub fn find_by_card(tx: &mut Tx<'_>, actor: &Actor, card: &CardBarcode) -> Result<i64, Error> {
+    must_be_at_the_desk(tx, actor)?;
     let grant = gate::authorize::<Read, Registration>(tx, actor, purpose::ACCOUNT)?;
     Ok(patrons::standing_by_barcode(tx, &grant, card)?.id)
 }
 
 /// The desk's view of patron `id`, masked for the actor's role.
 pub fn patron(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DeskPatron, Error> {
+    must_be_at_the_desk(tx, actor)?;
     let account = gate::authorize::<Read, Registration>(tx, actor, purpose::ACCOUNT)?;
     let record = patrons::load(tx, &account, id)?;
     let policy = tx.policy();
@@ -156,9 +165,15 @@ pub fn find_by_name(
 ) -> Result<Vec<(i64, String)>, Error> {
     let grant = gate::authorize::<Read, Registration>(tx, actor, purpose)?;
     let found = patrons::find_by_name(tx, &grant, words)?;
+    // The list shows each one's name and card (masked): a read of them for
+    // keeping the account, recorded as such whatever the search's purpose.
+    let account = gate::authorize::<Read, Registration>(tx, actor, purpose::ACCOUNT)?;
     let mut listed = Vec::with_capacity(found.len());
     for record in found {
         let whole = patrons::fetch(tx, record.id)?.ok_or(Error::NotFound { what: "patron" })?;
+        if purpose != purpose::ACCOUNT {
+            account.used_on(tx, RecordKind::Patron, record.id);
+        }
         let policy = tx.policy();
         let role = actor.role();
         let parts: Vec<String> = [
@@ -220,6 +235,7 @@ pub fn reveal(
     id: i64,
     purpose: &str,
 ) -> Result<Vec<Revealed>, Error> {
+    must_be_at_the_desk(tx, actor)?;
     let grant = gate::authorize::<Read, Registration>(tx, actor, purpose)?;
     let record = patrons::fetch(tx, id)?
         .ok_or(Error::NotFound { what: "patron" })?

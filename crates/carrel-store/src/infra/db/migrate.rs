@@ -163,6 +163,12 @@ const MIGRATIONS: &[Migration] = &[
         ),
         then: None,
     },
+    Migration {
+        version: 21,
+        sqlite: include_str!("../../../migrations/sqlite/0021_block_reason.sql"),
+        postgres: include_str!("../../../migrations/postgres/0021_block_reason.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this Carrel writes and reads.
