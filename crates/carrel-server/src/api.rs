@@ -592,6 +592,16 @@ pub fn body_too_large_for_upload(limit: usize) -> Response {
     response
 }
 
+/// The answer to an upload that did not arrive whole in time.
+pub fn body_read_error_for_upload() -> Response {
+    crate::pages::Message::new(
+        crate::pages::Frame::public("the library", ""),
+        "The file did not arrive in time",
+        &["The upload was too slow to finish. On a slow connection, load a large catalogue with carrel import items FILE on the server; nothing was loaded."],
+    )
+    .answer(StatusCode::REQUEST_TIMEOUT)
+}
+
 /// An optional body field: absent is `None`, a value is `Some`, and
 /// `null` is refused as the wrong type (the API's description types these
 /// fields as strings or integers, not as nullable). Use with

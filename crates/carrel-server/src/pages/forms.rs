@@ -235,7 +235,16 @@ pub async fn guard(request: Request, next: Next) -> Response {
         // An upload is read under its own limit, not the router's.
         Some(limit) => axum::body::to_bytes(reading.into_body(), limit)
             .await
-            .map_err(|_| crate::api::body_too_large_for_upload(limit)),
+            .map_err(|e| {
+                // Too large, or too slow to arrive (the body deadline):
+                // each said as it is.
+                let too_large = format!("{e:?} {e}").contains("length limit");
+                if too_large {
+                    crate::api::body_too_large_for_upload(limit)
+                } else {
+                    crate::api::body_read_error_for_upload()
+                }
+            }),
         None => axum::body::Bytes::from_request(reading, &())
             .await
             .map_err(|rejection| crate::api::body_read_error(rejection).into_response()),

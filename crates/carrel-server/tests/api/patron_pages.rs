@@ -133,6 +133,55 @@ async fn a2_details_change_in_person_only_with_a_photo_id(engine: Engine) {
         )),
         ["passport"]
     );
+    // A new PIN, e-mail address, card or guardian would hand the account
+    // (or a minor's records) to whoever asked: each needs a photo ID too.
+    let pin = || {
+        app.raw_strings(&format!(
+            "SELECT COALESCE(pin_hash, '-') FROM patrons WHERE id = {}",
+            patron.id
+        ))
+    };
+    let before = pin();
+    for (key, value) in [
+        ("pin", "97531"),
+        ("email", "someone.else@example.org"),
+        ("card_barcode", "29770000000001"),
+    ] {
+        let refused = browser
+            .post(&path, &[("form_token", &token), (key, value)])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{key}");
+        assert!(refused.html.contains("photo ID"), "{key}");
+    }
+    assert_eq!(pin(), before);
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM patron_fields WHERE patron_id = {} AND value = 'someone.else@example.org'",
+            patron.id
+        )),
+        0
+    );
+    // What Carrel keeps itself cannot be written through an update: a
+    // free-text "block reason", a made-up consent.
+    let api = app.sign_in("clerk").await;
+    for key in ["block_reason", "email_consent", "notices", "corrections"] {
+        let (status, body) = app
+            .call(
+                Some(&api),
+                "PATCH",
+                &format!("/api/v1/patrons/{}", patron.id),
+                Some(serde_json::json!({ key: "free text about the patron" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {body}");
+        assert_eq!(body["error"]["code"], "kept_by_carrel", "{key}");
+    }
+    assert_eq!(
+        app.raw_count(
+            "SELECT COUNT(*) FROM patron_fields WHERE value = 'free text about the patron'"
+        ),
+        0
+    );
     app.finish();
 }
 

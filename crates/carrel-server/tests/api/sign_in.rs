@@ -90,9 +90,11 @@ async fn still_works(app: &TestApp, token: &str) -> bool {
     status == StatusCode::OK
 }
 
-/// Staff change a patron's record; the change must be accepted.
-async fn change_patron(app: &TestApp, clerk: &str, id: i64, change: Value) {
+/// Staff change a patron's record at the desk, with the patron's photo ID
+/// checked (a new PIN or card needs it); the change must be accepted.
+async fn change_patron(app: &TestApp, clerk: &str, id: i64, mut change: Value) {
     let path = format!("/api/v1/patrons/{id}");
+    change["photo_id"] = json!("driver_license");
     let (status, body) = app.call(Some(clerk), "PATCH", &path, Some(change)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }

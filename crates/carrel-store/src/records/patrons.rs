@@ -253,6 +253,15 @@ fn parse_changes(tx: &Tx<'_>, input: &BTreeMap<String, Json>) -> Result<Changes,
                 ),
             ));
         }
+        if KEPT_FROM_CHOICES.contains(&key.as_str()) {
+            return Err(Error::invalid(
+                "kept_by_carrel",
+                format!(
+                    "{} is kept by Carrel from what the patron chooses or staff do (a consent, the notices wanted, corrections, why a card is blocked), not set by a registration or an update; leave it out",
+                    validate::field_label(key)
+                ),
+            ));
+        }
         let text = as_text(key, value)?;
         match key.as_str() {
             "card_barcode" => {
@@ -638,10 +647,17 @@ pub fn update(
     Ok(record.only_for(tx.policy(), grant.purpose(), &sent))
 }
 
+/// Keys whose new value would hand the account, or a minor's records, to
+/// whoever asked: a new card, PIN, e-mail address or guardian. Set in
+/// person only against a photo ID, like the policy's `online_corrections`
+/// (removing one, `null`, needs none: it hands nothing over).
+const TAKES_OVER_THE_ACCOUNT: [&str; 4] = ["card_barcode", "pin", "email", "guardian_card_barcode"];
+
 /// [`update`] made at the desk (A2): a change to the details a patron
 /// could otherwise only send as a correction (name, address, ..., the
-/// policy's `online_corrections`) needs the kind of photo ID staff
-/// checked, never its number, and is recorded with it and who made it.
+/// policy's `online_corrections`), or one that would hand over the account
+/// ([`TAKES_OVER_THE_ACCOUNT`]), needs the kind of photo ID staff checked,
+/// never its number, and is recorded with it and who made it.
 pub fn update_in_person(
     tx: &mut Tx<'_>,
     grant: &Grant<Update, Registration>,
@@ -651,9 +667,12 @@ pub fn update_in_person(
 ) -> Result<PatronRecord, Error> {
     let record = update(tx, grant, id, input)?;
     let identity: Vec<String> = input
-        .keys()
-        .filter(|key| tx.policy().patrons.online_corrections.contains(key))
-        .cloned()
+        .iter()
+        .filter(|(key, value)| {
+            tx.policy().patrons.online_corrections.contains(key)
+                || (TAKES_OVER_THE_ACCOUNT.contains(&key.as_str()) && !value.is_null())
+        })
+        .map(|(key, _)| key.clone())
         .collect();
     if identity.is_empty() {
         return Ok(record);
