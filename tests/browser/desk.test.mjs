@@ -5,7 +5,7 @@
 // clerk cannot reach the Director's pages by address.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Carrel, Browser, open, checkPage, patronSignIn } from './carrel.mjs';
+import { Carrel, Browser, open, checkPage, patronSignIn, staffSignIn } from './carrel.mjs';
 
 let carrel;
 let browser;
@@ -101,10 +101,7 @@ test('checkin sends an item another patron holds to the hold shelf', async () =>
 
 test('a supervisor registers a patron from the policy form and changes details in person', async () => {
   const page = await browser.visitor(carrel);
-  await page.goto(`${carrel.base}/staff/sign-in`);
-  await page.getByLabel('Username').fill('supervisor');
-  await page.getByLabel('Password').fill('demo-supervisor-pass');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await staffSignIn(page, carrel, 'supervisor');
   await page.waitForURL('**/staff');
   await open(page, carrel, '/staff/patrons/new');
   await page.getByLabel(/^Card number/).fill('29990000000123');
@@ -140,10 +137,7 @@ test('a clerk cannot reach the Director\'s pages by address', async () => {
 
 test('a supervisor loads a MARC file through the upload form', async () => {
   const page = await browser.visitor(carrel);
-  await page.goto(`${carrel.base}/staff/sign-in`);
-  await page.getByLabel('Username').fill('supervisor');
-  await page.getByLabel('Password').fill('demo-supervisor-pass');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await staffSignIn(page, carrel, 'supervisor');
   await page.waitForURL('**/staff');
   await open(page, carrel, '/staff/items/import');
   const record = (title, barcode) => `<record><leader>00000nam a2200000 a 4500</leader>`

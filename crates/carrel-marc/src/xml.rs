@@ -43,15 +43,21 @@ pub fn records(bytes: &[u8]) -> impl Iterator<Item = Result<Record, Problem>> + 
                     broken = true;
                     return Some(Err(Problem {
                         record: number + 1,
-                        reason: format!(
-                            "the XML is not well-formed near byte {} ({e}); records from here on were not read",
-                            reader.buffer_position()
-                        ),
+                        reason: not_well_formed(&reader, &e),
                     }));
                 }
             }
         }
     })
+}
+
+/// Why reading stopped: where the XML broke, and that nothing after it
+/// was read.
+fn not_well_formed(reader: &Reader<&[u8]>, error: &quick_xml::Error) -> String {
+    format!(
+        "the XML is not well-formed near byte {} ({error}); records from here on were not read",
+        reader.buffer_position()
+    )
 }
 
 fn local<'a>(start: &'a BytesStart<'_>) -> &'a [u8] {
@@ -76,15 +82,9 @@ fn record(reader: &mut Reader<&[u8]>) -> Result<Record, (String, bool)> {
     let mut record = Record::default();
     let mut problem: Option<String> = None;
     loop {
-        let event = reader.read_event().map_err(|e| {
-            (
-                format!(
-                    "the XML is not well-formed near byte {} ({e}); records from here on were not read",
-                    reader.buffer_position()
-                ),
-                true,
-            )
-        })?;
+        let event = reader
+            .read_event()
+            .map_err(|e| (not_well_formed(reader, &e), true))?;
         match event {
             Event::Start(start) => match local(&start) {
                 b"leader" => record.leader = text(reader, b"leader")?,
@@ -146,21 +146,10 @@ fn text(reader: &mut Reader<&[u8]>, element: &[u8]) -> Result<String, (String, b
                 return Ok(value)
             }
             Ok(Event::Eof) => {
-                return Err((
-                    "the file ends in the middle of this record".into(),
-                    true,
-                ))
+                return Err(("the file ends in the middle of this record".into(), true))
             }
             Ok(_) => {}
-            Err(e) => {
-                return Err((
-                    format!(
-                        "the XML is not well-formed near byte {} ({e}); records from here on were not read",
-                        reader.buffer_position()
-                    ),
-                    true,
-                ))
-            }
+            Err(e) => return Err((not_well_formed(reader, &e), true)),
         }
     }
 }
@@ -207,21 +196,10 @@ fn subfields(
                 return Ok(found)
             }
             Ok(Event::Eof) => {
-                return Err((
-                    "the file ends in the middle of this record".into(),
-                    true,
-                ))
+                return Err(("the file ends in the middle of this record".into(), true))
             }
             Ok(_) => {}
-            Err(e) => {
-                return Err((
-                    format!(
-                        "the XML is not well-formed near byte {} ({e}); records from here on were not read",
-                        reader.buffer_position()
-                    ),
-                    true,
-                ))
-            }
+            Err(e) => return Err((not_well_formed(reader, &e), true)),
         }
     }
 }

@@ -268,14 +268,15 @@ pub async fn import_form(
     State(state): State<AppState>,
     token: Result<Token, ApiError>,
 ) -> Response {
-    match as_staff_page(&state, token, IMPORT, NOT_CHANGING, |tx, actor| {
-        authorize::<carrel_store::gate::Create, carrel_store::gate::Catalogue>(
-            tx,
-            actor,
+    match as_staff_page(
+        &state,
+        token,
+        IMPORT,
+        NOT_CHANGING,
+        super::only_for_roles_that_may::<carrel_store::gate::Create, carrel_store::gate::Catalogue>(
             carrel_policy::purpose::COLLECTION,
-        )
-        .map(drop)
-    })
+        ),
+    )
     .await
     {
         Ok(((), frame)) => import_page(frame, StatusCode::OK, None, None),

@@ -78,6 +78,8 @@ pub async fn scan_card(
     let card = field(&form, "card_barcode");
     let session = session_of(&token);
     match staff_step(&state, token, DESK, NOT_ALLOWED, move |tx, actor| {
+        // The role first: a refusal is audited whatever was scanned.
+        desk::must_be_at_the_desk(tx, actor)?;
         let card = CardBarcode::parse(&card)?;
         desk::find_by_card(tx, actor, &card)
     })
@@ -496,6 +498,7 @@ pub async fn checkin(
     let item = field(&form, "item_barcode");
     let session = session_of(&token);
     let done = staff_step(&state, token, CHECKIN, NOT_ALLOWED, move |tx, actor| {
+        desk::must_be_at_the_desk(tx, actor)?;
         let item = ItemBarcode::parse(&item)?;
         desk::checkin(tx, actor, &item)
     })

@@ -362,6 +362,21 @@ where
     }
 }
 
+/// The work of a page that shows nothing but is only for roles the policy
+/// grants action `A` on class `C` (a form to fill in): asks the gate, and
+/// a refusal is audited like any other.
+pub fn only_for_roles_that_may<A, C>(
+    purpose: &'static str,
+) -> impl FnOnce(&mut carrel_store::Tx<'_>, &carrel_store::gate::Actor) -> Result<(), Error>
+       + Send
+       + 'static
+where
+    A: carrel_store::gate::ActionKind + 'static,
+    C: carrel_store::gate::ClassKind + 'static,
+{
+    move |tx, actor| carrel_store::gate::authorize::<A, C>(tx, actor, purpose).map(drop)
+}
+
 /// How a step on a staff page ended.
 pub enum Step<T> {
     /// It was done (and committed).

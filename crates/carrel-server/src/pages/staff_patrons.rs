@@ -78,14 +78,9 @@ fn patrons_page(
 
 /// GET /staff/patrons
 pub async fn page(State(state): State<AppState>, token: Result<Token, ApiError>) -> Response {
-    match as_staff_page(&state, token, PATRONS, NOT_ALLOWED, |tx, actor| {
-        authorize::<carrel_store::gate::Read, carrel_store::gate::Registration>(
-            tx,
-            actor,
+    match as_staff_page(&state, token, PATRONS, NOT_ALLOWED, super::only_for_roles_that_may::<carrel_store::gate::Read, carrel_store::gate::Registration>(
             carrel_policy::purpose::ACCOUNT,
-        )
-        .map(drop)
-    })
+        ))
     .await
     {
         Ok(((), frame)) => patrons_page(&state, frame, StatusCode::OK, None, None),
@@ -268,14 +263,16 @@ const NOT_REGISTERING: &str = "Your role may not register patrons under the libr
 /// GET /staff/patrons/new
 pub async fn new_form(State(state): State<AppState>, token: Result<Token, ApiError>) -> Response {
     let path = "/staff/patrons/new";
-    match as_staff_page(&state, token, path, NOT_REGISTERING, |tx, actor| {
-        authorize::<carrel_store::gate::Create, carrel_store::gate::Registration>(
-            tx,
-            actor,
-            carrel_policy::purpose::ACCOUNT,
-        )
-        .map(drop)
-    })
+    match as_staff_page(
+        &state,
+        token,
+        path,
+        NOT_REGISTERING,
+        super::only_for_roles_that_may::<
+            carrel_store::gate::Create,
+            carrel_store::gate::Registration,
+        >(carrel_policy::purpose::ACCOUNT),
+    )
     .await
     {
         Ok(((), frame)) => register_form(&state, frame, StatusCode::OK, None, &HashMap::new()),

@@ -83,6 +83,26 @@ pub fn must_be_at_the_desk(tx: &mut Tx<'_>, actor: &Actor) -> Result<(), Error> 
     gate::authorize::<gate::Create, gate::Circulation>(tx, actor, purpose::CIRCULATION).map(drop)
 }
 
+/// `fields` of a registration as `role`'s display rule shows them, in that
+/// order, leaving out those it hides (D6).
+fn shown(
+    policy: &carrel_policy::Policy,
+    role: &str,
+    record: &patrons::PatronRecord,
+    fields: &[&str],
+) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|field| {
+            let value = match *field {
+                "card_barcode" => record.card_barcode.as_deref(),
+                other => record.fields.get(other).map(String::as_str),
+            };
+            value.and_then(|v| policy.display_of(role, field).apply(v))
+        })
+        .collect()
+}
+
 /// The patron whose card the desk scanned: their id, audited as a read of
 /// their standing. An unknown card is "patron not found".
 pub fn find_by_card(tx: &mut Tx<'_>, actor: &Actor, card: &CardBarcode) -> Result<i64, Error> {
@@ -98,11 +118,8 @@ pub fn patron(tx: &mut Tx<'_>, actor: &Actor, id: i64) -> Result<DeskPatron, Err
     let record = patrons::load(tx, &account, id)?;
     let policy = tx.policy();
     let role = actor.role();
-    let shown = |field: &str, value: Option<&str>| {
-        value.and_then(|v| policy.display_of(role, field).apply(v))
-    };
-    let name = shown("name", record.fields.get("name").map(String::as_str));
-    let card = shown("card_barcode", record.card_barcode.as_deref());
+    let name = shown(policy, role, &record, &["name"]).pop();
+    let card = shown(policy, role, &record, &["card_barcode"]).pop();
     let rules = policy.category(&record.category);
     let category = rules.map_or_else(|| record.category.clone(), |c| c.description.clone());
     let renewals_allowed = rules.map_or(0, |c| i64::from(c.renewals));
@@ -174,15 +191,7 @@ pub fn find_by_name(
         if purpose != purpose::ACCOUNT {
             account.used_on(tx, RecordKind::Patron, record.id);
         }
-        let policy = tx.policy();
-        let role = actor.role();
-        let parts: Vec<String> = [
-            ("name", whole.fields.get("name").map(String::as_str)),
-            ("card_barcode", whole.card_barcode.as_deref()),
-        ]
-        .into_iter()
-        .filter_map(|(field, value)| value.and_then(|v| policy.display_of(role, field).apply(v)))
-        .collect();
+        let parts = shown(tx.policy(), actor.role(), &whole, &["name", "card_barcode"]);
         let label = if parts.is_empty() {
             format!("patron record {}", record.id)
         } else {
@@ -317,15 +326,12 @@ fn hold_shelf_label(tx: &mut Tx<'_>, actor: &Actor, hold_id: i64) -> Result<Opti
     };
     let account = gate::authorize::<Read, Registration>(tx, actor, purpose::ACCOUNT)?;
     let record = patrons::load(tx, &account, patron_id)?;
-    let policy = tx.policy();
-    let role = actor.role();
-    let parts: Vec<String> = [
-        ("card_barcode", record.card_barcode.as_deref()),
-        ("name", record.fields.get("name").map(String::as_str)),
-    ]
-    .into_iter()
-    .filter_map(|(field, value)| value.and_then(|v| policy.display_of(role, field).apply(v)))
-    .collect();
+    let parts = shown(
+        tx.policy(),
+        actor.role(),
+        &record,
+        &["card_barcode", "name"],
+    );
     Ok(Some(if parts.is_empty() {
         format!("hold {hold_id}")
     } else {
